@@ -1,0 +1,32 @@
+//! A safe layer over WFP packet injection, and the callout driver built on it.
+//!
+//! - [`sys`]: the seam. The only place that declares kernel functions; one trait, two
+//!   implementations (the Windows kernel's imports, and the simulated stack in [`sim`]).
+//! - [`nt`], [`error`]: statuses, IRQLs, waits and the crate's errors.
+//! - [`inject`]: the safe injection layer (owned handles, the dual-stack pair, not-ready retry).
+//! - [`driver`]: the driver's logic, shared by both entry shells.
+//! - `shell`: the entry shells. `shell::wdm` for the image built on Linux; the KMDF shell for the
+//!   WDK build.
+//!
+//! IRQL rules are stated on each function; the kernel is never called with an input the docs
+//! forbid.
+
+#![no_std]
+
+extern crate alloc;
+#[cfg(not(target_os = "windows"))]
+extern crate std;
+
+pub mod driver;
+pub mod error;
+pub mod inject;
+pub mod nt;
+pub mod sys;
+
+#[cfg(not(target_os = "windows"))]
+pub mod sim;
+
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+mod shell;
+
+pub use error::{Error, InputError, KernelCall};

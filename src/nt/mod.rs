@@ -1,0 +1,8 @@
+//! Safe vocabulary over the kernel's raw values: statuses, IRQLs, relative waits.
+
+pub mod irql;
+pub mod status;
+pub mod time;
+
+pub use irql::Irql;
+pub use status::NtStatus;

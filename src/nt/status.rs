@@ -1,0 +1,93 @@
+//! `NTSTATUS` as a typed value that prints its name.
+
+use core::fmt;
+
+use crate::sys::types::NTSTATUS;
+
+/// An `NTSTATUS`. Any 32-bit value is valid; the ones this crate meets have names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct NtStatus(pub NTSTATUS);
+
+/// Builds a status from the unsigned hex form the headers print.
+const fn status(code: u32) -> NtStatus {
+    NtStatus(code as i32)
+}
+
+impl NtStatus {
+    /// `STATUS_SUCCESS`.
+    pub const SUCCESS: Self = status(0);
+    /// `STATUS_UNSUCCESSFUL`.
+    pub const UNSUCCESSFUL: Self = status(0xC000_0001);
+    /// `STATUS_INVALID_HANDLE`.
+    pub const INVALID_HANDLE: Self = status(0xC000_0008);
+    /// `STATUS_INVALID_PARAMETER`.
+    pub const INVALID_PARAMETER: Self = status(0xC000_000D);
+    /// `STATUS_NO_MEMORY`.
+    pub const NO_MEMORY: Self = status(0xC000_0017);
+    /// `STATUS_INSUFFICIENT_RESOURCES`.
+    pub const INSUFFICIENT_RESOURCES: Self = status(0xC000_009A);
+    /// `STATUS_INVALID_DEVICE_STATE`.
+    pub const INVALID_DEVICE_STATE: Self = status(0xC000_0184);
+    /// `STATUS_DEVICE_BUSY`.
+    pub const DEVICE_BUSY: Self = status(0x8000_0011);
+    /// `STATUS_FWP_TCPIP_NOT_READY`: the TCP/IP stack is not ready yet; call again later.
+    pub const FWP_TCPIP_NOT_READY: Self = status(0xC022_0100);
+    /// `STATUS_FWP_INJECT_HANDLE_CLOSING`: the handle is being destroyed.
+    pub const FWP_INJECT_HANDLE_CLOSING: Self = status(0xC022_0101);
+    /// `STATUS_FWP_INJECT_HANDLE_STALE`: the handle was not created for this injection type.
+    pub const FWP_INJECT_HANDLE_STALE: Self = status(0xC022_0102);
+    /// `STATUS_FWP_CANNOT_PEND`: the packet cannot be pended.
+    pub const FWP_CANNOT_PEND: Self = status(0xC022_0103);
+
+    const NAMED: [(Self, &'static str); 13] = [
+        (Self::SUCCESS, "STATUS_SUCCESS"),
+        (Self::UNSUCCESSFUL, "STATUS_UNSUCCESSFUL"),
+        (Self::INVALID_HANDLE, "STATUS_INVALID_HANDLE"),
+        (Self::INVALID_PARAMETER, "STATUS_INVALID_PARAMETER"),
+        (Self::NO_MEMORY, "STATUS_NO_MEMORY"),
+        (Self::INSUFFICIENT_RESOURCES, "STATUS_INSUFFICIENT_RESOURCES"),
+        (Self::INVALID_DEVICE_STATE, "STATUS_INVALID_DEVICE_STATE"),
+        (Self::DEVICE_BUSY, "STATUS_DEVICE_BUSY"),
+        (Self::FWP_TCPIP_NOT_READY, "STATUS_FWP_TCPIP_NOT_READY"),
+        (Self::FWP_INJECT_HANDLE_CLOSING, "STATUS_FWP_INJECT_HANDLE_CLOSING"),
+        (Self::FWP_INJECT_HANDLE_STALE, "STATUS_FWP_INJECT_HANDLE_STALE"),
+        (Self::FWP_CANNOT_PEND, "STATUS_FWP_CANNOT_PEND"),
+        (status(0x0000_0102), "STATUS_TIMEOUT"),
+    ];
+
+    /// `NT_SUCCESS`: success and informational codes.
+    #[inline(always)]
+    pub const fn is_success(self) -> bool {
+        self.0 >= 0
+    }
+
+    /// The header name, if this crate knows it.
+    pub fn name(self) -> Option<&'static str> {
+        Self::NAMED
+            .iter()
+            .find(|(known, _)| *known == self)
+            .map(|(_, name)| *name)
+    }
+
+    /// `Ok(())` for success codes, `Err(self)` otherwise.
+    #[inline(always)]
+    pub const fn ok(self) -> Result<(), Self> {
+        if self.is_success() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl fmt::Display for NtStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name} ({:#010X})", self.0 as u32),
+            None => write!(f, "NTSTATUS {:#010X}", self.0 as u32),
+        }
+    }
+}
+
+impl fmt::Debug for NtStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

@@ -1,0 +1,92 @@
+//! The WDM entry shell of the image built on Linux (KMDF cannot be linked without the WDK's
+//! WdfDriverEntry.lib). It creates the unnamed device object WFP callout registration needs, hands
+//! it to the shared [`Driver`], and installs the unload routine. Nothing else happens here.
+
+use core::alloc::Layout;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::driver::{Driver, DriverConfig};
+use crate::nt::NtStatus;
+use crate::sys::types::{
+    DEVICE_OBJECT, DRIVER_OBJECT, FILE_DEVICE_SECURE_OPEN, FILE_DEVICE_UNKNOWN, NTSTATUS,
+    UNICODE_STRING,
+};
+use crate::sys::windows::WindowsKernel;
+
+/// The loaded driver, between DriverEntry and DriverUnload. Pool-allocated by hand so that an
+/// allocation failure is a status, not a panic.
+static LOADED: AtomicPtr<Driver<WindowsKernel>> = AtomicPtr::new(ptr::null_mut());
+
+/// The driver's entry point (the image's PE entry, `/ENTRY:DriverEntry`).
+///
+/// IRQL: PASSIVE_LEVEL, in the system process.
+///
+/// # Safety
+/// Called once by the I/O manager with a valid driver object and registry path.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn DriverEntry(
+    driver_object: *mut DRIVER_OBJECT,
+    _registry_path: *const UNICODE_STRING,
+) -> NTSTATUS {
+    let mut device: *mut DEVICE_OBJECT = ptr::null_mut();
+    // SAFETY: PASSIVE_LEVEL in DriverEntry; `driver_object` is the I/O manager's; an unnamed
+    // device needs no name; `device` is writable.
+    let status = unsafe {
+        WindowsKernel::io_create_device(
+            driver_object,
+            0,
+            ptr::null(),
+            FILE_DEVICE_UNKNOWN,
+            FILE_DEVICE_SECURE_OPEN,
+            0,
+            &mut device,
+        )
+    };
+    if !NtStatus(status).is_success() {
+        return status;
+    }
+    let layout = Layout::new::<Driver<WindowsKernel>>();
+    // SAFETY: the layout is non-zero-sized (the driver holds two handles).
+    let slot = unsafe { alloc::alloc::alloc(layout) }.cast::<Driver<WindowsKernel>>();
+    if slot.is_null() {
+        // SAFETY: `device` was created above and is deleted once.
+        unsafe { WindowsKernel::io_delete_device(device) };
+        return NtStatus::INSUFFICIENT_RESOURCES.0;
+    }
+    match Driver::load(WindowsKernel, device, &DriverConfig::default()) {
+        Ok(loaded) => {
+            // SAFETY: `slot` is a fresh allocation of the right layout.
+            unsafe { slot.write(loaded) };
+            LOADED.store(slot, Ordering::Release);
+            // SAFETY: `driver_object` is valid for the whole call (I/O manager's contract).
+            unsafe { (*driver_object).DriverUnload = Some(driver_unload) };
+            NtStatus::SUCCESS.0
+        }
+        Err(failure) => {
+            // SAFETY: `slot` came from `alloc` with `layout` and holds no value.
+            unsafe { alloc::alloc::dealloc(slot.cast(), layout) };
+            // SAFETY: `device` was created above and is deleted once.
+            unsafe { WindowsKernel::io_delete_device(device) };
+            failure.error.status().0
+        }
+    }
+}
+
+/// Releases what DriverEntry created, in reverse order.
+///
+/// IRQL: PASSIVE_LEVEL.
+unsafe extern "system" fn driver_unload(_driver_object: *mut DRIVER_OBJECT) {
+    let slot = LOADED.swap(ptr::null_mut(), Ordering::Acquire);
+    if slot.is_null() {
+        return;
+    }
+    // SAFETY: `slot` was written by DriverEntry and is taken out exactly once (the swap above).
+    let loaded = unsafe { slot.read() };
+    // SAFETY: the value was moved out above; the block came from `alloc` with this layout.
+    unsafe { alloc::alloc::dealloc(slot.cast(), Layout::new::<Driver<WindowsKernel>>()) };
+    let device = loaded.device();
+    let _ = loaded.unload();
+    // SAFETY: the device was created by DriverEntry and nothing uses it after the driver unloads.
+    unsafe { WindowsKernel::io_delete_device(device) };
+}

@@ -1,0 +1,251 @@
+//! State and test-facing controls of the simulated stack.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::format;
+use std::string::String;
+use std::sync::{Mutex, MutexGuard};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+use std::vec::Vec;
+
+use crate::nt::{Irql, NtStatus};
+
+/// The simulated kernel functions, for counting calls and planning failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SimCall {
+    /// `FwpsInjectionHandleCreate0`.
+    InjectionHandleCreate,
+    /// `FwpsInjectionHandleDestroy0`.
+    InjectionHandleDestroy,
+    /// `KeDelayExecutionThread`.
+    DelayExecutionThread,
+}
+
+/// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
+/// corrupt memory or hang; the simulation records it and returns a failure status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// A call made above the IRQL it allows.
+    WrongIrql {
+        /// Which call.
+        call: SimCall,
+        /// The caller's IRQL.
+        irql: Irql,
+    },
+    /// Destroy of a value that was never a handle of this stack.
+    DestroyUnknownHandle(usize),
+    /// Destroy of a handle already destroyed.
+    DestroyDestroyedHandle(usize),
+    /// A null pointer where the kernel writes or reads.
+    NullPointer(SimCall),
+}
+
+/// What the simulated handle table knows of one handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandleRecord {
+    /// The raw handle value.
+    pub raw: usize,
+    /// `ADDRESS_FAMILY` it was created with.
+    pub family: u16,
+    /// Injection type flags it was created with.
+    pub flags: u32,
+    /// Destroyed (kept in the table so that a second destroy is caught).
+    pub destroyed: bool,
+}
+
+#[derive(Debug)]
+struct PlannedFailure {
+    call: SimCall,
+    /// Calls of this kind to let through first.
+    skip: u32,
+    status: NtStatus,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) handles: BTreeMap<usize, HandleRecord>,
+    pub(super) next_handle: usize,
+    pub(super) not_ready_creates: u32,
+    planned: Vec<PlannedFailure>,
+    pub(super) calls: BTreeMap<SimCall, u64>,
+    irql: HashMap<ThreadId, Irql>,
+    pub(super) clock: Duration,
+    pub(super) sleeps: Vec<Duration>,
+    pub(super) violations: Vec<Violation>,
+}
+
+/// Handle values start here and step by 16, never reused, so a stale value is always caught.
+pub(super) const FIRST_HANDLE: usize = 0x1000;
+pub(super) const HANDLE_STEP: usize = 0x10;
+
+impl State {
+    /// Counts the call, then checks its IRQL and planned failures. `Some(status)` means the call
+    /// fails with that status and has no other effect.
+    pub(super) fn enter(&mut self, call: SimCall, allowed: Irql) -> Option<NtStatus> {
+        *self.calls.entry(call).or_default() += 1;
+        let irql = self.irql_of_current_thread();
+        if irql > allowed {
+            self.violations.push(Violation::WrongIrql { call, irql });
+            return Some(NtStatus::INVALID_DEVICE_STATE);
+        }
+        let due = self
+            .planned
+            .iter()
+            .position(|planned| planned.call == call && planned.skip == 0);
+        for planned in self.planned.iter_mut().filter(|p| p.call == call) {
+            planned.skip = planned.skip.saturating_sub(1);
+        }
+        due.map(|index| self.planned.remove(index).status)
+    }
+
+    pub(super) fn irql_of_current_thread(&self) -> Irql {
+        self.irql
+            .get(&thread::current().id())
+            .copied()
+            .unwrap_or(Irql::PASSIVE)
+    }
+}
+
+/// An independent simulated WFP stack. See the [module docs](crate::sim).
+#[derive(Debug)]
+pub struct SimulatedStack {
+    pub(super) state: Mutex<State>,
+}
+
+impl Default for SimulatedStack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SimulatedStack {
+    /// A stack that is ready, empty, at virtual time zero, with every thread at PASSIVE_LEVEL.
+    pub fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                next_handle: FIRST_HANDLE,
+                ..State::default()
+            }),
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock still leaves consistent data behind.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The next `creates` handle creations answer STATUS_FWP_TCPIP_NOT_READY.
+    pub fn set_tcpip_not_ready_for(&self, creates: u32) {
+        self.lock().not_ready_creates = creates;
+    }
+
+    /// After letting `skip` calls of kind `call` through, the next one fails with `status` and has
+    /// no effect. Several plans may be pending at once.
+    pub fn fail_call(&self, call: SimCall, skip: u32, status: NtStatus) {
+        self.lock().planned.push(PlannedFailure { call, skip, status });
+    }
+
+    /// Runs the calling thread at `irql` until the guard drops.
+    pub fn set_irql(&self, irql: Irql) -> IrqlGuard<'_> {
+        let thread = thread::current().id();
+        let previous = self.lock().irql.insert(thread, irql);
+        IrqlGuard {
+            stack: self,
+            thread,
+            previous,
+        }
+    }
+
+    /// How many times `call` was made.
+    pub fn calls(&self, call: SimCall) -> u64 {
+        self.lock().calls.get(&call).copied().unwrap_or(0)
+    }
+
+    /// Handles created and not destroyed.
+    pub fn open_handles(&self) -> Vec<HandleRecord> {
+        let state = self.lock();
+        state.handles.values().filter(|h| !h.destroyed).copied().collect()
+    }
+
+    /// Every handle ever created, destroyed ones included.
+    pub fn all_handles(&self) -> Vec<HandleRecord> {
+        self.lock().handles.values().copied().collect()
+    }
+
+    /// Virtual time slept so far.
+    pub fn virtual_time(&self) -> Duration {
+        self.lock().clock
+    }
+
+    /// Each wait, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.lock().sleeps.clone()
+    }
+
+    /// Rules broken so far.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.lock().violations.clone()
+    }
+
+    /// Returns and forgets the rules broken so far (for tests that break them on purpose).
+    pub fn take_violations(&self) -> Vec<Violation> {
+        std::mem::take(&mut self.lock().violations)
+    }
+
+    /// Panics, describing what is wrong, if a handle is open or a rule was broken.
+    pub fn assert_clean(&self) {
+        if let Some(report) = self.dirty_report() {
+            panic!("simulated WFP stack is not clean: {report}");
+        }
+    }
+
+    fn dirty_report(&self) -> Option<String> {
+        let open = self.open_handles();
+        let violations = self.violations();
+        let planned = self.lock().planned.len();
+        if open.is_empty() && violations.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{} open handle(s) {:x?}; violations {:?}; {} planned failure(s) unused",
+            open.len(),
+            open.iter().map(|h| h.raw).collect::<Vec<_>>(),
+            violations,
+            planned
+        ))
+    }
+}
+
+impl Drop for SimulatedStack {
+    /// A test that forgets `assert_clean` still fails on a leak, unless it is already failing.
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            self.assert_clean();
+        }
+    }
+}
+
+impl fmt::Display for SimCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Restores the thread's previous IRQL when dropped.
+#[must_use = "the IRQL reverts when the guard drops"]
+pub struct IrqlGuard<'a> {
+    stack: &'a SimulatedStack,
+    thread: ThreadId,
+    previous: Option<Irql>,
+}
+
+impl Drop for IrqlGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.stack.lock();
+        match self.previous {
+            Some(previous) => state.irql.insert(self.thread, previous),
+            None => state.irql.remove(&self.thread),
+        };
+    }
+}

@@ -1,0 +1,98 @@
+//! Raw kernel types, named and laid out as the WDK headers declare them (x64).
+//!
+//! These are the only types that cross the seam. Values read from the kernel are plain integers
+//! (never Rust enums: an unexpected value in a Rust enum is undefined behaviour); the safe layer
+//! gives them meaning.
+
+#![allow(non_camel_case_types, non_snake_case)]
+
+use core::ffi::c_void;
+
+/// `NTSTATUS`: negative values are errors.
+pub type NTSTATUS = i32;
+/// `HANDLE`: an opaque kernel token.
+pub type HANDLE = *mut c_void;
+/// `KIRQL`.
+pub type KIRQL = u8;
+/// `BOOLEAN`: one byte, 0 is FALSE, anything else TRUE.
+pub type BOOLEAN = u8;
+/// `ADDRESS_FAMILY` (ws2def.h): `USHORT`.
+pub type ADDRESS_FAMILY = u16;
+/// `KPROCESSOR_MODE`: `CCHAR`.
+pub type KPROCESSOR_MODE = i8;
+/// `POOL_FLAGS` (ExAllocatePool2).
+pub type POOL_FLAGS = u64;
+
+/// `KernelMode` in `MODE`.
+pub const KERNEL_MODE: KPROCESSOR_MODE = 0;
+/// `POOL_FLAG_NON_PAGED` (wdm.h): non-paged, no-execute pool.
+pub const POOL_FLAG_NON_PAGED: POOL_FLAGS = 0x40;
+/// `FILE_DEVICE_UNKNOWN` (devioctl.h).
+pub const FILE_DEVICE_UNKNOWN: u32 = 0x22;
+/// `FILE_DEVICE_SECURE_OPEN` (wdm.h): the device's ACL also guards its namespace.
+pub const FILE_DEVICE_SECURE_OPEN: u32 = 0x100;
+/// `IRP_MJ_MAXIMUM_FUNCTION + 1`: the size of `DRIVER_OBJECT::MajorFunction`.
+pub const IRP_MJ_COUNT: usize = 28;
+
+/// `UNICODE_STRING`: lengths in bytes, not characters; not NUL-terminated.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct UNICODE_STRING {
+    /// Bytes in use.
+    pub Length: u16,
+    /// Bytes allocated.
+    pub MaximumLength: u16,
+    /// The UTF-16 code units.
+    pub Buffer: *mut u16,
+}
+
+/// `DEVICE_OBJECT`, opaque: this crate only passes pointers to it.
+#[repr(C)]
+pub struct DEVICE_OBJECT {
+    _opaque: [u8; 0],
+}
+
+/// `DRIVER_UNLOAD`.
+pub type DRIVER_UNLOAD = unsafe extern "system" fn(driver: *mut DRIVER_OBJECT);
+/// `DRIVER_DISPATCH`, kept as an untyped pointer: this driver installs no dispatch routines.
+pub type DRIVER_DISPATCH = *const c_void;
+
+/// `DRIVER_OBJECT` (wdm.h), x64 layout.
+#[repr(C)]
+pub struct DRIVER_OBJECT {
+    /// `IO_TYPE_DRIVER`.
+    pub Type: i16,
+    /// Size of this structure.
+    pub Size: i16,
+    /// First device object created by this driver.
+    pub DeviceObject: *mut DEVICE_OBJECT,
+    /// `DRVO_*` flags.
+    pub Flags: u32,
+    /// Image base.
+    pub DriverStart: *mut c_void,
+    /// Image size.
+    pub DriverSize: u32,
+    /// Loader bookkeeping.
+    pub DriverSection: *mut c_void,
+    /// `DRIVER_EXTENSION`.
+    pub DriverExtension: *mut c_void,
+    /// `\Driver\<name>`.
+    pub DriverName: UNICODE_STRING,
+    /// Registry path of the hardware database.
+    pub HardwareDatabase: *mut UNICODE_STRING,
+    /// Fast I/O table.
+    pub FastIoDispatch: *mut c_void,
+    /// The entry point.
+    pub DriverInit: *const c_void,
+    /// `DriverStartIo`.
+    pub DriverStartIo: *const c_void,
+    /// Called before the image is unmapped; `None` makes the driver unloadable only by reboot.
+    pub DriverUnload: Option<DRIVER_UNLOAD>,
+    /// IRP dispatch table.
+    pub MajorFunction: [DRIVER_DISPATCH; IRP_MJ_COUNT],
+}
+
+// The offsets a loader (Windows', or the test suite's) writes and reads.
+const _: () = assert!(core::mem::offset_of!(DRIVER_OBJECT, DriverUnload) == 0x68);
+const _: () = assert!(core::mem::size_of::<DRIVER_OBJECT>() == 0x150);
+const _: () = assert!(core::mem::size_of::<UNICODE_STRING>() == 16);
