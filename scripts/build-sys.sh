@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Builds the driver image (target/sys/wfp_injector.sys) on Linux, without Windows or the WDK:
+# Debian's rustc-web and its library sources (fetched once into target/cross-toolchain), build-std
+# for x86_64-pc-windows-msvc, linked as a kernel driver by rust-lld in lld-link flavour.
+#
+#   scripts/build-sys.sh            build (release) -> target/sys/wfp_injector.sys
+#   scripts/build-sys.sh --sign     build, then test-sign with scripts/sign-sys.sh
+#
+# Environment: WFP_SYS_PROFILE=dev builds an unoptimised image (default release).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+target=x86_64-pc-windows-msvc
+profile=${WFP_SYS_PROFILE:-release}
+cache=$here/target/cross-toolchain
+out=$here/target/sys
+sign=no
+for arg in "$@"; do
+  case $arg in
+    --sign) sign=yes ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "build-sys: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\nbuild-sys: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. Toolchain: Debian's rustc-web + rust-web-src of one version, unpacked, never installed. ---
+step "Cross toolchain (cache: ${cache#"$here"/})"
+if ! command -v apt-cache >/dev/null; then fail "apt-cache not found: this script needs a Debian machine"; fi
+if [ -z "$(apt-cache policy rustc-web 2>/dev/null | awk '/Candidate:/ {print $2}')" ] \
+   || [ "$(apt-cache policy rustc-web | awk '/Candidate:/ {print $2}')" = "(none)" ]; then
+  echo "    package lists have no rustc-web yet: running apt-get update"
+  apt-get update -qq || fail "apt-get update failed"
+fi
+version=$(apt-cache policy rustc-web | awk '/Candidate:/ {print $2}')
+[ -n "$version" ] && [ "$version" != "(none)" ] || fail "apt offers no rustc-web package"
+stamp=$cache/.version
+if [ -x "$cache/root/usr/bin/rustc" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+  echo "    reusing rustc-web $version"
+else
+  # Resolve the versioned library packages (libstd-rust-web-1.NN, libllvmNN) from the dependency
+  # graph instead of hard-coding names, so a security update does not break the build.
+  mapfile -t packages < <(apt-cache depends --recurse --no-recommends --no-suggests \
+      --no-conflicts --no-breaks --no-replaces --no-enhances rustc-web \
+    | grep -E '^(rustc-web|libstd-rust-web[-0-9a-z.]*|libllvm[0-9]+)$' | sort -u)
+  [ "${#packages[@]}" -ge 3 ] || fail "could not resolve rustc-web's library packages (got: ${packages[*]:-none})"
+  echo "    fetching rustc-web $version: ${packages[*]} rust-web-src"
+  rm -rf "$cache"; mkdir -p "$cache/debs" "$cache/root"
+  pins=()
+  for p in "${packages[@]}"; do
+    case $p in rustc-web|libstd-rust-web-dev) pins+=("$p=$version") ;; *) pins+=("$p") ;; esac
+  done
+  (cd "$cache/debs" && apt-get download -q "${pins[@]}" "rust-web-src=$version") \
+    || fail "apt-get download failed"
+  for deb in "$cache"/debs/*.deb; do
+    echo "    unpacking $(basename "$deb")"
+    dpkg -x "$deb" "$cache/root" || fail "dpkg -x $deb failed"
+  done
+  rm -rf "$cache/debs"
+  echo "$version" > "$stamp"
+fi
+export LD_LIBRARY_PATH=$cache/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+rustc_bin=$cache/root/usr/bin/rustc
+"$rustc_bin" --version >/dev/null || fail "the unpacked rustc does not run"
+src=$("$rustc_bin" --print sysroot)/lib/rustlib/src/rust/library
+[ -d "$src/core" ] || fail "library sources missing at $src (rust-web-src not unpacked?)"
+echo "    $("$rustc_bin" --version)"
+
+# --- 2. Linker: rust-lld from the rustup toolchain, in lld-link flavour. ---
+rust_lld=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld
+[ -x "$rust_lld" ] || fail "rust-lld not found at $rust_lld"
+
+# --- 3. Build. Separate target dir: a different rustc must not invalidate the host test build. ---
+step "cargo build --target $target ($profile, build-std core/alloc/compiler_builtins)"
+link_args=(
+  -C "linker=$rust_lld" -C linker-flavor=lld-link
+  -C link-arg=/DRIVER -C link-arg=/SUBSYSTEM:NATIVE -C link-arg=/ENTRY:DriverEntry
+  -C link-arg=/NODEFAULTLIB -C link-arg=/RELEASE
+  -D warnings
+)
+export CARGO_TARGET_DIR=$here/target/sys-build
+RUSTC=$rustc_bin RUSTC_BOOTSTRAP=1 RUSTFLAGS="${link_args[*]}" \
+  cargo build --profile "$profile" --lib --target "$target" \
+    -Zbuild-std=core,alloc,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
+  || fail "cargo build for $target failed"
+
+dir=$profile; [ "$profile" = dev ] && dir=debug
+built=$CARGO_TARGET_DIR/$target/$dir/wfp_injector.dll
+[ -f "$built" ] || fail "the build produced no $built"
+mkdir -p "$out"
+cp "$built" "$out/wfp_injector.sys"
+# rustc links a cdylib with /DLL; a driver image carries no IMAGE_FILE_DLL flag.
+python3 "$here/scripts/pe-finish.py" "$out/wfp_injector.sys" || fail "pe-finish failed"
+[ -f "${built%.dll}.pdb" ] && cp "${built%.dll}.pdb" "$out/wfp_injector.pdb"
+
+step "Image"
+echo "    $out/wfp_injector.sys ($(stat -c %s "$out/wfp_injector.sys") bytes)"
+if command -v file >/dev/null; then echo "    $(file -b "$out/wfp_injector.sys")"; fi
+
+if [ "$sign" = yes ]; then
+  "$here/scripts/sign-sys.sh" "$out/wfp_injector.sys" || fail "signing failed"
+fi
