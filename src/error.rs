@@ -94,9 +94,9 @@ impl From<InputError> for Error {
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UnspecifiedFamilyForNetworkInjection => f.write_str(
-                "network injection needs an AF_INET or AF_INET6 handle, not AF_UNSPEC",
-            ),
+            Self::UnspecifiedFamilyForNetworkInjection => {
+                f.write_str("network injection needs an AF_INET or AF_INET6 handle, not AF_UNSPEC")
+            }
             Self::NoInjectionType => f.write_str("no injection type given"),
             Self::UnknownInjectionTypeBits(bits) => {
                 write!(f, "unknown injection type bits {bits:#x}")
@@ -115,7 +115,10 @@ impl fmt::Display for Error {
         match self {
             Self::InvalidInput(input) => write!(f, "refused before calling the kernel: {input}"),
             Self::IrqlTooHigh { current, allowed } => {
-                write!(f, "called at {current}; the operation allows at most {allowed}")
+                write!(
+                    f,
+                    "called at {current}; the operation allows at most {allowed}"
+                )
             }
             Self::Kernel { call, status } => write!(f, "{call:?} failed with {status}"),
         }

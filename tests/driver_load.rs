@@ -35,7 +35,11 @@ fn load_waits_for_tcpip() {
 #[test]
 fn load_failing_on_ipv6_returns_its_status_and_leaves_nothing() {
     let sim = SimulatedStack::new();
-    sim.fail_call(SimCall::InjectionHandleCreate, 1, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        SimCall::InjectionHandleCreate,
+        1,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     let failure = Driver::load(&sim, fake_device(), &DriverConfig::default()).unwrap_err();
     assert_eq!(failure.family, Some(IpFamily::V6));
     assert_eq!(failure.error.status(), NtStatus::INSUFFICIENT_RESOURCES);

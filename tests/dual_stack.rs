@@ -16,7 +16,10 @@ fn creates_one_handle_per_family_with_windows_family_values() {
     let sim = SimulatedStack::new();
     let injector = DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap();
     let open = sim.open_handles();
-    assert_eq!(open.iter().map(|h| h.family).collect::<Vec<_>>(), vec![2, 23]);
+    assert_eq!(
+        open.iter().map(|h| h.family).collect::<Vec<_>>(),
+        vec![2, 23]
+    );
     assert!(open.iter().all(|h| h.flags == 0x4));
     assert_eq!(injector.handle(IpFamily::V4).family(), AddressFamily::Ipv4);
     assert_eq!(injector.handle(IpFamily::V6).family(), AddressFamily::Ipv6);
@@ -44,7 +47,11 @@ fn lookup_by_packet_uses_the_ip_version_nibble() {
 #[test]
 fn ipv6_failure_destroys_the_ipv4_handle_and_names_family_and_status() {
     let sim = SimulatedStack::new();
-    sim.fail_call(SimCall::InjectionHandleCreate, 1, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        SimCall::InjectionHandleCreate,
+        1,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     let failure = DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap_err();
     assert_eq!(failure.family, Some(IpFamily::V6));
     assert_eq!(
@@ -58,8 +65,15 @@ fn ipv6_failure_destroys_the_ipv4_handle_and_names_family_and_status() {
         failure.to_string(),
         "V6 injection handle: FwpsInjectionHandleCreate0 failed with STATUS_INSUFFICIENT_RESOURCES (0xC000009A)"
     );
-    assert_eq!(sim.all_handles().len(), 1, "only the IPv4 handle was ever created");
-    assert!(sim.all_handles()[0].destroyed, "and it was destroyed before the error returned");
+    assert_eq!(
+        sim.all_handles().len(),
+        1,
+        "only the IPv4 handle was ever created"
+    );
+    assert!(
+        sim.all_handles()[0].destroyed,
+        "and it was destroyed before the error returned"
+    );
     sim.assert_clean();
 }
 
@@ -86,7 +100,11 @@ fn not_ready_retry_shares_one_deadline_across_both_families() {
     // Three not-ready answers for IPv4 use the whole 300 ms; IPv6's first not-ready answer then
     // has no time left.
     sim.set_tcpip_not_ready_for(3);
-    sim.fail_call(SimCall::InjectionHandleCreate, 4, NtStatus::FWP_TCPIP_NOT_READY);
+    sim.fail_call(
+        SimCall::InjectionHandleCreate,
+        4,
+        NtStatus::FWP_TCPIP_NOT_READY,
+    );
     let failure = DualStackInjector::create(&sim, TYPES, &policy).unwrap_err();
     assert_eq!(failure.family, Some(IpFamily::V6));
     assert!(failure.error.is_tcpip_not_ready());
@@ -114,7 +132,11 @@ fn close_destroys_both_even_when_the_first_destroy_fails() {
     sim.fail_call(SimCall::InjectionHandleDestroy, 0, NtStatus::UNSUCCESSFUL);
     let (failure, unclosed) = injector.close().unwrap_err();
     assert!(unclosed.is_none());
-    assert_eq!(failure.family, Some(IpFamily::V6), "IPv6 is destroyed first");
+    assert_eq!(
+        failure.family,
+        Some(IpFamily::V6),
+        "IPv6 is destroyed first"
+    );
     assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 2);
     let open = sim.open_handles();
     assert_eq!(open.len(), 1, "the IPv4 handle was still destroyed");

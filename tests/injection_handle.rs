@@ -58,7 +58,11 @@ fn close_returns_a_failed_destroy_with_call_and_status() {
             status: NtStatus::UNSUCCESSFUL
         }
     );
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 1, "not retried, not destroyed twice");
+    assert_eq!(
+        sim.calls(SimCall::InjectionHandleDestroy),
+        1,
+        "not retried, not destroyed twice"
+    );
     // The failed destroy left the kernel's handle open; release it so the stack ends clean.
     assert_eq!(sim.open_handles().len(), 1);
     // SAFETY: `raw` is the simulated stack's live handle and nothing else destroys it.
@@ -74,7 +78,8 @@ fn into_raw_gives_up_ownership_and_from_raw_takes_it_back() {
     assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 0);
     assert_eq!(sim.open_handles().len(), 1);
     // SAFETY: `raw` came from into_raw above and is owned by nobody else.
-    let back = unsafe { InjectionHandle::from_raw(&sim, raw, AddressFamily::Unspecified, TRANSPORT) };
+    let back =
+        unsafe { InjectionHandle::from_raw(&sim, raw, AddressFamily::Unspecified, TRANSPORT) };
     assert_eq!(back.as_raw(), raw);
     drop(back);
     assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 1);
@@ -120,12 +125,18 @@ fn unspecified_family_serves_transport_stream_and_forward() {
 
 #[test]
 fn raw_flags_and_families_are_checked() {
-    assert_eq!(InjectionTypes::from_bits(0), Err(InputError::NoInjectionType));
+    assert_eq!(
+        InjectionTypes::from_bits(0),
+        Err(InputError::NoInjectionType)
+    );
     assert_eq!(
         InjectionTypes::from_bits(0x2 | 0x10),
         Err(InputError::UnknownInjectionTypeBits(0x10))
     );
-    assert_eq!(InjectionTypes::from_bits(0x6), Ok(InjectionTypes::TRANSPORT | InjectionTypes::NETWORK));
+    assert_eq!(
+        InjectionTypes::from_bits(0x6),
+        Ok(InjectionTypes::TRANSPORT | InjectionTypes::NETWORK)
+    );
     assert_eq!(AddressFamily::from_raw(2), Ok(AddressFamily::Ipv4));
     assert_eq!(AddressFamily::from_raw(23), Ok(AddressFamily::Ipv6));
     assert_eq!(AddressFamily::from_raw(0), Ok(AddressFamily::Unspecified));
@@ -185,7 +196,11 @@ fn drop_above_passive_is_asserted_in_debug_builds() {
 #[test]
 fn kernel_failures_name_the_call_and_status() {
     let sim = SimulatedStack::new();
-    sim.fail_call(SimCall::InjectionHandleCreate, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        SimCall::InjectionHandleCreate,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     let error = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap_err();
     assert_eq!(error.status(), NtStatus::INSUFFICIENT_RESOURCES);
     assert_eq!(
@@ -242,7 +257,10 @@ fn statuses_print_name_and_hex() {
     assert_eq!(NtStatus::FWP_INJECT_HANDLE_CLOSING.0 as u32, 0xC022_0101);
     assert_eq!(NtStatus::FWP_INJECT_HANDLE_STALE.0 as u32, 0xC022_0102);
     assert_eq!(NtStatus::FWP_CANNOT_PEND.0 as u32, 0xC022_0103);
-    assert_eq!(NtStatus(0xC022_0041_u32 as i32).to_string(), "NTSTATUS 0xC0220041");
+    assert_eq!(
+        NtStatus(0xC022_0041_u32 as i32).to_string(),
+        "NTSTATUS 0xC0220041"
+    );
     assert!(NtStatus::SUCCESS.is_success());
     assert!(!NtStatus::INVALID_PARAMETER.is_success());
 }

@@ -22,9 +22,13 @@ fn policy(first_ms: u64, growth: u32, max_ms: u64, deadline_ms: u64) -> RetryPol
 fn not_ready_three_times_then_success_backs_off_exponentially() {
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(3);
-    let handle =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &policy(10, 2, 1000, 5000))
-            .unwrap();
+    let handle = InjectionHandle::create(
+        &sim,
+        AddressFamily::Ipv4,
+        TRANSPORT,
+        &policy(10, 2, 1000, 5000),
+    )
+    .unwrap();
     assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 4);
     assert_eq!(
         sim.sleeps(),
@@ -40,12 +44,18 @@ fn not_ready_three_times_then_success_backs_off_exponentially() {
 fn waits_are_capped_at_max_delay() {
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(5);
-    let handle =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &policy(100, 3, 500, 10_000))
-            .unwrap();
+    let handle = InjectionHandle::create(
+        &sim,
+        AddressFamily::Ipv4,
+        TRANSPORT,
+        &policy(100, 3, 500, 10_000),
+    )
+    .unwrap();
     assert_eq!(
         sim.sleeps(),
-        [100, 300, 500, 500, 500].map(Duration::from_millis).to_vec()
+        [100, 300, 500, 500, 500]
+            .map(Duration::from_millis)
+            .to_vec()
     );
     drop(handle);
     sim.assert_clean();
@@ -63,7 +73,10 @@ fn thirty_second_deadline_runs_out_on_the_virtual_clock_and_returns_not_ready() 
         &policy(10, 2, 1000, 30_000),
     )
     .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5), "virtual time, not real time");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "virtual time, not real time"
+    );
     assert!(error.is_tcpip_not_ready());
     assert_eq!(
         error,
@@ -72,12 +85,19 @@ fn thirty_second_deadline_runs_out_on_the_virtual_clock_and_returns_not_ready() 
             status: NtStatus::FWP_TCPIP_NOT_READY
         }
     );
-    assert_eq!(sim.virtual_time(), Duration::from_secs(30), "exactly the deadline");
+    assert_eq!(
+        sim.virtual_time(),
+        Duration::from_secs(30),
+        "exactly the deadline"
+    );
     let sleeps = sim.sleeps();
     assert!(sleeps.iter().all(|nap| *nap <= Duration::from_secs(1)));
     // 10+20+...+640 = 1270 ms, then 1 s naps, the last one cut to fit the deadline; then a final
     // attempt at the deadline.
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), sleeps.len() as u64 + 1);
+    assert_eq!(
+        sim.calls(SimCall::InjectionHandleCreate),
+        sleeps.len() as u64 + 1
+    );
     assert!(sim.open_handles().is_empty());
     sim.assert_clean();
 }
@@ -85,10 +105,18 @@ fn thirty_second_deadline_runs_out_on_the_virtual_clock_and_returns_not_ready() 
 #[test]
 fn other_failures_are_not_retried() {
     let sim = SimulatedStack::new();
-    sim.fail_call(SimCall::InjectionHandleCreate, 0, NtStatus::INSUFFICIENT_RESOURCES);
-    let error =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &RetryPolicy::default())
-            .unwrap_err();
+    sim.fail_call(
+        SimCall::InjectionHandleCreate,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    let error = InjectionHandle::create(
+        &sim,
+        AddressFamily::Ipv4,
+        TRANSPORT,
+        &RetryPolicy::default(),
+    )
+    .unwrap_err();
     assert_eq!(error.status(), NtStatus::INSUFFICIENT_RESOURCES);
     assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 1);
     assert!(sim.sleeps().is_empty());
@@ -101,9 +129,13 @@ fn a_failure_after_not_ready_stops_the_retry() {
     sim.set_tcpip_not_ready_for(2);
     // Third call: after the two not-ready answers.
     sim.fail_call(SimCall::InjectionHandleCreate, 2, NtStatus::NO_MEMORY);
-    let error =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &RetryPolicy::default())
-            .unwrap_err();
+    let error = InjectionHandle::create(
+        &sim,
+        AddressFamily::Ipv4,
+        TRANSPORT,
+        &RetryPolicy::default(),
+    )
+    .unwrap_err();
     assert_eq!(error.status(), NtStatus::NO_MEMORY);
     assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 3);
     assert_eq!(sim.sleeps().len(), 2);
@@ -115,9 +147,13 @@ fn a_failed_wait_ends_the_retry_with_the_wait_error() {
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(5);
     sim.fail_call(SimCall::DelayExecutionThread, 1, NtStatus::UNSUCCESSFUL);
-    let error =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &RetryPolicy::default())
-            .unwrap_err();
+    let error = InjectionHandle::create(
+        &sim,
+        AddressFamily::Ipv4,
+        TRANSPORT,
+        &RetryPolicy::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         error,
         Error::Kernel {
@@ -162,10 +198,20 @@ fn no_retry_policy_makes_exactly_one_attempt() {
 fn retrying_above_passive_is_refused_before_any_call() {
     let sim = SimulatedStack::new();
     let _apc = sim.set_irql(Irql::APC);
-    let error =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &RetryPolicy::default())
-            .unwrap_err();
-    assert!(matches!(error, Error::IrqlTooHigh { current: Irql::APC, .. }));
+    let error = InjectionHandle::create(
+        &sim,
+        AddressFamily::Ipv4,
+        TRANSPORT,
+        &RetryPolicy::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        Error::IrqlTooHigh {
+            current: Irql::APC,
+            ..
+        }
+    ));
     assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 0);
     sim.assert_clean();
 }
@@ -179,7 +225,8 @@ fn invalid_policies_are_refused_before_any_call() {
         (policy(100, 2, 10, 1000), "max_delay is shorter"),
     ];
     for (bad, expected) in cases {
-        let error = InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &bad).unwrap_err();
+        let error =
+            InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &bad).unwrap_err();
         match error {
             Error::InvalidInput(InputError::InvalidRetryPolicy(why)) => {
                 assert!(why.contains(expected), "{why}")

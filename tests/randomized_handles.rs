@@ -12,8 +12,16 @@ use wfp_injector::sim::{SimCall, SimulatedStack};
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { family: u8, types: u32, not_ready: u32, failure: Option<u32> },
-    CreateDual { not_ready: u32, failure: Option<u32> },
+    Create {
+        family: u8,
+        types: u32,
+        not_ready: u32,
+        failure: Option<u32>,
+    },
+    CreateDual {
+        not_ready: u32,
+        failure: Option<u32>,
+    },
     Drop(usize),
     Close(usize),
     RoundTripRaw(usize),
@@ -21,16 +29,18 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let status = prop_oneof![
-        Just(None),
-        Just(Some(0)),
-        Just(Some(1)),
-        Just(Some(2)),
-    ];
+    let status = prop_oneof![Just(None), Just(Some(0)), Just(Some(1)), Just(Some(2)),];
     prop_oneof![
-        (0u8..3, 1u32..16, 0u32..4, status.clone()).prop_map(|(family, types, not_ready, failure)| {
-            Op::Create { family, types, not_ready, failure }
-        }),
+        (0u8..3, 1u32..16, 0u32..4, status.clone()).prop_map(
+            |(family, types, not_ready, failure)| {
+                Op::Create {
+                    family,
+                    types,
+                    not_ready,
+                    failure,
+                }
+            }
+        ),
         (0u32..4, status).prop_map(|(not_ready, failure)| Op::CreateDual { not_ready, failure }),
         (0usize..8).prop_map(Op::Drop),
         (0usize..8).prop_map(Op::Close),
@@ -60,13 +70,25 @@ fn run(ops: &[Op]) {
         let creates_before = sim.calls(SimCall::InjectionHandleCreate);
         let destroys_before = sim.calls(SimCall::InjectionHandleDestroy);
         match op.clone() {
-            Op::Create { family, types, not_ready, failure } => {
+            Op::Create {
+                family,
+                types,
+                not_ready,
+                failure,
+            } => {
                 sim.set_tcpip_not_ready_for(not_ready);
                 if let Some(which) = failure {
-                    sim.fail_call(SimCall::InjectionHandleCreate, not_ready, FAILURES[which as usize]);
+                    sim.fail_call(
+                        SimCall::InjectionHandleCreate,
+                        not_ready,
+                        FAILURES[which as usize],
+                    );
                 }
-                let family = [AddressFamily::Unspecified, AddressFamily::Ipv4, AddressFamily::Ipv6]
-                    [family as usize];
+                let family = [
+                    AddressFamily::Unspecified,
+                    AddressFamily::Ipv4,
+                    AddressFamily::Ipv6,
+                ][family as usize];
                 let types = InjectionTypes::from_bits(types).unwrap();
                 let refused_input = types.validate_for(family).is_err();
                 match InjectionHandle::create(&sim, family, types, &policy) {
@@ -84,10 +106,16 @@ fn run(ops: &[Op]) {
             Op::CreateDual { not_ready, failure } => {
                 sim.set_tcpip_not_ready_for(not_ready);
                 if let Some(which) = failure {
-                    sim.fail_call(SimCall::InjectionHandleCreate, not_ready + 1, FAILURES[which as usize]);
+                    sim.fail_call(
+                        SimCall::InjectionHandleCreate,
+                        not_ready + 1,
+                        FAILURES[which as usize],
+                    );
                 }
                 // All-or-nothing is checked after every op: live handles equal owned ones.
-                if let Ok(injector) = DualStackInjector::create(&sim, InjectionTypes::NETWORK, &policy) {
+                if let Ok(injector) =
+                    DualStackInjector::create(&sim, InjectionTypes::NETWORK, &policy)
+                {
                     owned.push(Owned::Dual(injector));
                 } else if at_dispatch {
                     assert_eq!(sim.calls(SimCall::InjectionHandleCreate), creates_before);
@@ -99,10 +127,18 @@ fn run(ops: &[Op]) {
             Op::Close(index) if !owned.is_empty() => {
                 let target = owned.remove(index % owned.len());
                 let back = match target {
-                    Owned::Single(handle) => handle.close().err().and_then(|(_, h)| h).map(Owned::Single),
-                    Owned::Dual(injector) => injector.close().err().and_then(|(_, d)| d).map(Owned::Dual),
+                    Owned::Single(handle) => {
+                        handle.close().err().and_then(|(_, h)| h).map(Owned::Single)
+                    }
+                    Owned::Dual(injector) => {
+                        injector.close().err().and_then(|(_, d)| d).map(Owned::Dual)
+                    }
                 };
-                assert_eq!(back.is_some(), at_dispatch, "only a wrong IRQL hands the owner back");
+                assert_eq!(
+                    back.is_some(),
+                    at_dispatch,
+                    "only a wrong IRQL hands the owner back"
+                );
                 if let Some(back) = back {
                     assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), destroys_before);
                     owned.push(back);
@@ -138,12 +174,18 @@ fn run(ops: &[Op]) {
                 Owned::Dual(_) => 2,
             })
             .sum();
-        assert_eq!(live, expected, "kernel handles match owned values after {op:?}");
+        assert_eq!(
+            live, expected,
+            "kernel handles match owned values after {op:?}"
+        );
     }
     drop(irql_guard);
     drop(owned);
     let all = sim.all_handles();
-    assert!(all.iter().all(|h| h.destroyed), "every created handle is destroyed");
+    assert!(
+        all.iter().all(|h| h.destroyed),
+        "every created handle is destroyed"
+    );
     assert_eq!(
         sim.calls(SimCall::InjectionHandleDestroy),
         all.len() as u64,

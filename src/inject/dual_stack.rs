@@ -62,13 +62,20 @@ impl<K: KernelApi + Clone> DualStackInjector<K> {
 
     /// One attempt per family, no waiting: for a caller that retries from its own worker.
     pub fn try_create(kernel: K, types: InjectionTypes) -> Result<Self, DualStackError> {
-        Self::create_each(|family| InjectionHandle::try_create(kernel.clone(), family.into(), types))
+        Self::create_each(|family| {
+            InjectionHandle::try_create(kernel.clone(), family.into(), types)
+        })
     }
 
     fn create_each(
         mut create: impl FnMut(IpFamily) -> Result<InjectionHandle<K>, Error>,
     ) -> Result<Self, DualStackError> {
-        let failed = |family| move |error| DualStackError { family: Some(family), error };
+        let failed = |family| {
+            move |error| DualStackError {
+                family: Some(family),
+                error,
+            }
+        };
         let ipv4 = create(IpFamily::V4).map_err(failed(IpFamily::V4))?;
         // On failure `ipv4` drops here, destroying its handle before the error is returned.
         let ipv6 = create(IpFamily::V6).map_err(failed(IpFamily::V6))?;
@@ -104,14 +111,26 @@ impl<K: KernelApi> DualStackInjector<K> {
     /// IRQL: PASSIVE_LEVEL; above it nothing is destroyed and the injector comes back in the error.
     pub fn close(self) -> Result<(), (DualStackError, Option<Self>)> {
         if let Err(error) = Error::check_irql(self.handles[0].kernel(), Irql::PASSIVE) {
-            return Err((DualStackError { family: None, error }, Some(self)));
+            return Err((
+                DualStackError {
+                    family: None,
+                    error,
+                },
+                Some(self),
+            ));
         }
         let [ipv4, ipv6] = self.handles;
         let ipv6_result = ipv6.close();
         let ipv4_result = ipv4.close();
         for (family, result) in [(IpFamily::V6, ipv6_result), (IpFamily::V4, ipv4_result)] {
             if let Err((error, _)) = result {
-                return Err((DualStackError { family: Some(family), error }, None));
+                return Err((
+                    DualStackError {
+                        family: Some(family),
+                        error,
+                    },
+                    None,
+                ));
             }
         }
         Ok(())

@@ -162,9 +162,12 @@ impl<K: KernelApi> InjectionHandle<K> {
         let status = unsafe { this.kernel.fwps_injection_handle_destroy0(this.raw) };
         // SAFETY: `this` is not used after this read, so the kernel value is moved out once.
         drop(unsafe { ptr::read(&this.kernel) });
-        NtStatus(status)
-            .ok()
-            .map_err(|status| (Error::kernel(KernelCall::FwpsInjectionHandleDestroy0, status), None))
+        NtStatus(status).ok().map_err(|status| {
+            (
+                Error::kernel(KernelCall::FwpsInjectionHandleDestroy0, status),
+                None,
+            )
+        })
     }
 }
 

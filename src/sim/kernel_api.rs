@@ -30,7 +30,9 @@ impl KernelApi for SimulatedStack {
             return status.0;
         }
         if interval.is_null() {
-            state.violations.push(Violation::NullPointer(SimCall::DelayExecutionThread));
+            state
+                .violations
+                .push(Violation::NullPointer(SimCall::DelayExecutionThread));
             return NtStatus::INVALID_PARAMETER.0;
         }
         // SAFETY: the seam's contract makes `interval` a readable i64; null was refused above.
@@ -57,7 +59,9 @@ impl KernelApi for SimulatedStack {
             return status.0;
         }
         if handle.is_null() {
-            state.violations.push(Violation::NullPointer(SimCall::InjectionHandleCreate));
+            state
+                .violations
+                .push(Violation::NullPointer(SimCall::InjectionHandleCreate));
             return NtStatus::INVALID_PARAMETER.0;
         }
         if state.not_ready_creates > 0 {

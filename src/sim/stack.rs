@@ -132,7 +132,9 @@ impl SimulatedStack {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock still leaves consistent data behind.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The next `creates` handle creations answer STATUS_FWP_TCPIP_NOT_READY.
@@ -143,7 +145,9 @@ impl SimulatedStack {
     /// After letting `skip` calls of kind `call` through, the next one fails with `status` and has
     /// no effect. Several plans may be pending at once.
     pub fn fail_call(&self, call: SimCall, skip: u32, status: NtStatus) {
-        self.lock().planned.push(PlannedFailure { call, skip, status });
+        self.lock()
+            .planned
+            .push(PlannedFailure { call, skip, status });
     }
 
     /// Runs the calling thread at `irql` until the guard drops.
@@ -165,7 +169,12 @@ impl SimulatedStack {
     /// Handles created and not destroyed.
     pub fn open_handles(&self) -> Vec<HandleRecord> {
         let state = self.lock();
-        state.handles.values().filter(|h| !h.destroyed).copied().collect()
+        state
+            .handles
+            .values()
+            .filter(|h| !h.destroyed)
+            .copied()
+            .collect()
     }
 
     /// Every handle ever created, destroyed ones included.

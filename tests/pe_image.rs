@@ -1,0 +1,198 @@
+//! Checks the driver image that scripts/build-sys.sh built (target/sys/wfp_injector.sys, or
+//! $WFP_SYS_IMAGE): a native x64 kernel image whose imports are exactly what the seam declares.
+//!
+//! In CI (CI set) a missing image fails the test; elsewhere it is reported and the check skipped,
+//! so `cargo test` works before the first image build.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use goblin::pe::PE;
+
+const IMAGE_FILE_MACHINE_AMD64: u16 = 0x8664;
+const IMAGE_SUBSYSTEM_NATIVE: u16 = 1;
+const IMAGE_FILE_DLL: u16 = 0x2000;
+const IMAGE_SCN_MEM_EXECUTE: u32 = 0x2000_0000;
+const IMAGE_SCN_MEM_WRITE: u32 = 0x8000_0000;
+const KERNEL_MODULES: [&str; 5] = [
+    "ntoskrnl.exe",
+    "hal.dll",
+    "fwpkclnt.sys",
+    "netio.sys",
+    "ndis.sys",
+];
+
+fn image_path() -> PathBuf {
+    std::env::var_os("WFP_SYS_IMAGE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/sys/wfp_injector.sys"),
+        PathBuf::from,
+    )
+}
+
+fn load_image() -> Option<Vec<u8>> {
+    let path = image_path();
+    match std::fs::read(&path) {
+        Ok(bytes) => Some(bytes),
+        Err(error) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "CI: driver image {} missing ({error}); run scripts/build-sys.sh",
+                path.display()
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "SKIPPED: no driver image at {} (run scripts/build-sys.sh); CI fails instead",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// (module, function) for every function declared in the seam's `extern` blocks, read from the
+/// source so that the image cannot import anything the seam does not declare.
+fn seam_declarations() -> BTreeSet<(String, String)> {
+    let source = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/sys/windows.rs"),
+    )
+    .expect("read src/sys/windows.rs");
+    let mut declared = BTreeSet::new();
+    let mut module: Option<String> = None;
+    let mut in_block = false;
+    for line in source.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("#[link(name = \"") {
+            module = rest.split('"').next().map(str::to_owned);
+        } else if line.starts_with("unsafe extern \"system\" {") {
+            in_block = true;
+        } else if in_block && line == "}" {
+            in_block = false;
+            module = None;
+        } else if in_block {
+            if let Some(rest) = line.strip_prefix("fn ") {
+                let name = rest.split('(').next().unwrap().trim().to_owned();
+                let module = module.clone().expect("extern block without #[link(name)]");
+                declared.insert((module, name));
+            }
+        }
+    }
+    assert!(
+        declared.len() >= 4,
+        "parsed too few seam declarations: {declared:?}"
+    );
+    declared
+}
+
+#[test]
+fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
+    let Some(bytes) = load_image() else { return };
+    let pe = PE::parse(&bytes).expect("parse the image as PE");
+    let header = pe.header.coff_header;
+    let optional = pe.header.optional_header.expect("optional header");
+
+    assert!(pe.is_64, "PE32+");
+    assert_eq!(header.machine, IMAGE_FILE_MACHINE_AMD64, "machine AMD64");
+    assert_eq!(
+        optional.windows_fields.subsystem, IMAGE_SUBSYSTEM_NATIVE,
+        "subsystem NATIVE"
+    );
+    assert_eq!(
+        header.characteristics & IMAGE_FILE_DLL,
+        0,
+        "a driver, not a DLL"
+    );
+
+    let entry = pe.entry;
+    let driver_entry = pe
+        .exports
+        .iter()
+        .find(|export| export.name == Some("DriverEntry"))
+        .expect("DriverEntry is exported");
+    assert_eq!(
+        entry, driver_entry.rva as u32,
+        "the entry point is DriverEntry"
+    );
+
+    let declared = seam_declarations();
+    let mut imported: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for import in &pe.imports {
+        imported
+            .entry(import.dll.to_ascii_lowercase())
+            .or_default()
+            .insert(import.name.to_string());
+    }
+    for (module, names) in &imported {
+        assert!(
+            KERNEL_MODULES.contains(&module.as_str()),
+            "imports from {module}, which is not a kernel module"
+        );
+        for name in names {
+            assert!(
+                declared.contains(&(module.clone(), name.clone())),
+                "{module}!{name} is imported but not declared in src/sys/windows.rs"
+            );
+        }
+    }
+    let fwpkclnt = imported.get("fwpkclnt.sys").expect("imports fwpkclnt.sys");
+    for name in ["FwpsInjectionHandleCreate0", "FwpsInjectionHandleDestroy0"] {
+        assert!(
+            fwpkclnt.contains(name),
+            "{name} is imported from fwpkclnt.sys"
+        );
+    }
+    for (module, names) in &imported {
+        for name in names.iter().filter(|name| name.starts_with("Fwp")) {
+            assert_eq!(module, "fwpkclnt.sys", "{name} must come from fwpkclnt.sys");
+        }
+    }
+
+    assert!(
+        optional.data_directories.get_tls_table().is_none(),
+        "no TLS directory"
+    );
+    assert!(
+        optional
+            .data_directories
+            .get_base_relocation_table()
+            .is_some_and(|d| d.size > 0),
+        "relocatable: the kernel maps drivers at any address"
+    );
+    for section in &pe.sections {
+        let flags = section.characteristics;
+        assert!(
+            flags & IMAGE_SCN_MEM_EXECUTE == 0 || flags & IMAGE_SCN_MEM_WRITE == 0,
+            "section {:?} is writable and executable",
+            section.name()
+        );
+    }
+
+    let checksum = optional.windows_fields.check_sum;
+    assert_ne!(checksum, 0, "drivers carry an image checksum");
+
+    if std::env::var_os("CI").is_some() {
+        assert!(
+            optional
+                .data_directories
+                .get_certificate_table()
+                .is_some_and(|d| d.size > 0),
+            "CI signs the image before testing it"
+        );
+    }
+
+    let import_count: usize = imported.values().map(BTreeSet::len).sum();
+    println!(
+        "driver image {}: {} bytes on disk, SizeOfImage {} bytes, {} sections, {} imports from {:?}",
+        image_path().display(),
+        bytes.len(),
+        optional.windows_fields.size_of_image,
+        pe.sections.len(),
+        import_count,
+        imported.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn seam_declarations_are_parsed_from_the_source() {
+    let declared = seam_declarations();
+    assert!(declared.contains(&("fwpkclnt.sys".into(), "FwpsInjectionHandleCreate0".into())));
+    assert!(declared.contains(&("ntoskrnl.exe".into(), "KeGetCurrentIrql".into())));
+}
