@@ -15,6 +15,22 @@ pub enum KernelCall {
     FwpsInjectionHandleDestroy0,
     /// `KeDelayExecutionThread`.
     KeDelayExecutionThread,
+    /// `FwpsInjectTransportSendAsync0`.
+    FwpsInjectTransportSendAsync0,
+    /// `FwpsInjectTransportReceiveAsync0`.
+    FwpsInjectTransportReceiveAsync0,
+    /// `FwpsInjectNetworkSendAsync0`.
+    FwpsInjectNetworkSendAsync0,
+    /// `FwpsInjectNetworkReceiveAsync0`.
+    FwpsInjectNetworkReceiveAsync0,
+    /// `FwpsInjectForwardAsync0`.
+    FwpsInjectForwardAsync0,
+    /// `FwpsStreamInjectAsync0`.
+    FwpsStreamInjectAsync0,
+    /// `FwpsAllocateCloneNetBufferList0`.
+    FwpsAllocateCloneNetBufferList0,
+    /// `KeInsertQueueDpc` (refused: the DPC was already queued).
+    KeInsertQueueDpc,
 }
 
 /// An input refused before any kernel call: the docs forbid it or the kernel would misread it.
@@ -30,6 +46,24 @@ pub enum InputError {
     UnknownAddressFamily(u16),
     /// A retry policy field out of range; the text names it.
     InvalidRetryPolicy(&'static str),
+    /// The handle was not created for the injection type this call needs.
+    HandleLacksInjectionType {
+        /// What the call needs.
+        needed: crate::inject::InjectionTypes,
+        /// What the handle has.
+        has: crate::inject::InjectionTypes,
+    },
+    /// Transport-send control data longer than a per-injection context holds.
+    ControlDataTooLong {
+        /// Bytes given.
+        length: usize,
+        /// Bytes a context holds.
+        capacity: usize,
+    },
+    /// A packet injector needs at least one per-injection context.
+    ZeroCapacity,
+    /// The NBL pointer is null.
+    NullNetBufferList,
 }
 
 /// Every failure of this crate's API.
@@ -44,6 +78,12 @@ pub enum Error {
         /// Highest IRQL the operation allows.
         allowed: Irql,
     },
+    /// The injector is closing (or closed): no new injections.
+    Closing,
+    /// Every per-injection context is in use: too many injections in flight.
+    ContextsExhausted,
+    /// Memory for the injector could not be allocated at creation.
+    OutOfMemory,
     /// The kernel returned a failure status.
     Kernel {
         /// Which function.
@@ -64,6 +104,8 @@ impl Error {
         match self {
             Self::InvalidInput(_) => NtStatus::INVALID_PARAMETER,
             Self::IrqlTooHigh { .. } => NtStatus::INVALID_DEVICE_STATE,
+            Self::Closing => NtStatus::FWP_INJECT_HANDLE_CLOSING,
+            Self::ContextsExhausted | Self::OutOfMemory => NtStatus::INSUFFICIENT_RESOURCES,
             Self::Kernel { status, .. } => *status,
         }
     }
@@ -106,6 +148,16 @@ impl fmt::Display for InputError {
                 "address family {family} is not AF_UNSPEC (0), AF_INET (2) or AF_INET6 (23)"
             ),
             Self::InvalidRetryPolicy(what) => write!(f, "invalid retry policy: {what}"),
+            Self::HandleLacksInjectionType { needed, has } => write!(
+                f,
+                "the injection handle serves {has:?}, but this call needs {needed:?}"
+            ),
+            Self::ControlDataTooLong { length, capacity } => write!(
+                f,
+                "control data of {length} bytes exceeds the {capacity} bytes a context holds"
+            ),
+            Self::ZeroCapacity => f.write_str("an injector needs at least one context"),
+            Self::NullNetBufferList => f.write_str("the NET_BUFFER_LIST pointer is null"),
         }
     }
 }
@@ -120,6 +172,11 @@ impl fmt::Display for Error {
                     "called at {current}; the operation allows at most {allowed}"
                 )
             }
+            Self::Closing => f.write_str("the injector is closing; no new injections"),
+            Self::ContextsExhausted => {
+                f.write_str("every per-injection context is in use (too many in flight)")
+            }
+            Self::OutOfMemory => f.write_str("could not allocate the injector's memory"),
             Self::Kernel { call, status } => write!(f, "{call:?} failed with {status}"),
         }
     }

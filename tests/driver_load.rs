@@ -68,7 +68,7 @@ fn unload_reports_a_failed_destroy_but_still_destroys_the_other_handle() {
     // SAFETY: the failed destroy left `v6` live and unowned.
     unsafe {
         use wfp_injector::sys::KernelApi;
-        assert_eq!(sim.fwps_injection_handle_destroy0(v6), 0);
+        assert_eq!((&sim).fwps_injection_handle_destroy0(v6), 0);
     }
     sim.assert_clean();
 }

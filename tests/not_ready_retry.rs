@@ -262,11 +262,11 @@ fn kernel_sleep_interval_is_relative_in_100ns_units() {
     assert_eq!(ticks_100ns(Duration::from_nanos(250)), 2);
     assert_eq!(ticks_100ns(Duration::MAX), i64::MAX);
     let sim = SimulatedStack::new();
-    wfp_injector::nt::time::sleep(&sim, Duration::from_micros(1500)).unwrap();
+    wfp_injector::nt::time::sleep(&&sim, Duration::from_micros(1500)).unwrap();
     assert_eq!(sim.sleeps(), vec![Duration::from_micros(1500)]);
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     assert!(matches!(
-        wfp_injector::nt::time::sleep(&sim, Duration::from_millis(1)),
+        wfp_injector::nt::time::sleep(&&sim, Duration::from_millis(1)),
         Err(Error::IrqlTooHigh { .. })
     ));
     assert_eq!(sim.calls(SimCall::DelayExecutionThread), 1);

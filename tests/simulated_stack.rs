@@ -12,7 +12,7 @@ use wfp_injector::sys::types::HANDLE;
 fn raw_create(sim: &SimulatedStack, family: u16, flags: u32) -> (NtStatus, HANDLE) {
     let mut handle: HANDLE = ptr::null_mut();
     // SAFETY: PASSIVE_LEVEL unless the test raised it; `handle` is writable.
-    let status = unsafe { sim.fwps_injection_handle_create0(family, flags, &mut handle) };
+    let status = unsafe { (&sim).fwps_injection_handle_create0(family, flags, &mut handle) };
     (NtStatus(status), handle)
 }
 
@@ -36,11 +36,11 @@ fn hands_out_distinct_never_reused_handles() {
     let (status, first) = raw_create(&sim, 2, 0x2);
     assert!(status.is_success());
     // SAFETY: `first` is live.
-    assert_eq!(unsafe { sim.fwps_injection_handle_destroy0(first) }, 0);
+    assert_eq!(unsafe { (&sim).fwps_injection_handle_destroy0(first) }, 0);
     let (_, second) = raw_create(&sim, 2, 0x2);
     assert_ne!(first, second, "a destroyed value is never handed out again");
     // SAFETY: `second` is live.
-    assert_eq!(unsafe { sim.fwps_injection_handle_destroy0(second) }, 0);
+    assert_eq!(unsafe { (&sim).fwps_injection_handle_destroy0(second) }, 0);
     sim.assert_clean();
 }
 
@@ -49,20 +49,20 @@ fn records_calls_above_passive_and_null_out_pointers() {
     let sim = SimulatedStack::new();
     {
         let _dispatch = sim.set_irql(Irql::DISPATCH);
-        assert_eq!(Irql(sim.ke_get_current_irql()), Irql::DISPATCH);
+        assert_eq!(Irql((&sim).ke_get_current_irql()), Irql::DISPATCH);
         assert!(!raw_create(&sim, 2, 0x2).0.is_success());
         let interval = -1_i64;
         // SAFETY: `interval` is readable; the IRQL is deliberately wrong.
-        unsafe { sim.ke_delay_execution_thread(0, 0, &interval) };
+        unsafe { (&sim).ke_delay_execution_thread(0, 0, &interval) };
     }
     assert_eq!(
-        Irql(sim.ke_get_current_irql()),
+        Irql((&sim).ke_get_current_irql()),
         Irql::PASSIVE,
         "the guard restored it"
     );
     // SAFETY: deliberately wrong: a null out-pointer.
     let status =
-        unsafe { sim.fwps_injection_handle_create0(2, 0x2, ptr::null_mut::<*mut c_void>()) };
+        unsafe { (&sim).fwps_injection_handle_create0(2, 0x2, ptr::null_mut::<*mut c_void>()) };
     assert_eq!(NtStatus(status), NtStatus::INVALID_PARAMETER);
     assert_eq!(
         sim.take_violations(),
@@ -87,9 +87,9 @@ fn irql_is_per_thread() {
     let sim = SimulatedStack::new();
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     std::thread::scope(|scope| {
-        scope.spawn(|| assert_eq!(Irql(sim.ke_get_current_irql()), Irql::PASSIVE));
+        scope.spawn(|| assert_eq!(Irql((&sim).ke_get_current_irql()), Irql::PASSIVE));
     });
-    assert_eq!(Irql(sim.ke_get_current_irql()), Irql::DISPATCH);
+    assert_eq!(Irql((&sim).ke_get_current_irql()), Irql::DISPATCH);
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn planned_failures_fire_once_at_the_chosen_call_and_have_no_effect() {
     assert_eq!(sim.open_handles().len(), 2);
     for handle in [h1, h3] {
         // SAFETY: both are live.
-        unsafe { sim.fwps_injection_handle_destroy0(handle) };
+        unsafe { (&sim).fwps_injection_handle_destroy0(handle) };
     }
     sim.assert_clean();
 }
@@ -116,7 +116,7 @@ fn absolute_waits_advance_the_virtual_clock_to_the_deadline() {
     let absolute = 20_000_i64; // 2 ms after boot
     for interval in [relative, absolute] {
         // SAFETY: PASSIVE_LEVEL; `interval` is readable.
-        unsafe { sim.ke_delay_execution_thread(0, 0, &interval) };
+        unsafe { (&sim).ke_delay_execution_thread(0, 0, &interval) };
     }
     assert_eq!(sim.virtual_time(), std::time::Duration::from_millis(2));
     sim.assert_clean();

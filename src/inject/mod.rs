@@ -1,14 +1,30 @@
-//! The safe injection layer: typed inputs, owned injection handles, the dual-stack pair, and the
-//! retry on STATUS_FWP_TCPIP_NOT_READY.
+//! The safe injection layer: typed inputs, owned injection handles, the dual-stack pair, the
+//! retry on STATUS_FWP_TCPIP_NOT_READY, and packet injection with owned NBLs, pooled contexts,
+//! typed completions and rundown-protected teardown.
 
+pub mod completion;
 pub mod dual_stack;
 pub mod family;
 pub mod handle;
+pub mod injector;
+pub mod nbl;
+pub mod pool;
+pub mod request;
 pub mod retry;
+pub mod state;
 pub mod types;
 
 pub use dual_stack::{DualStackError, DualStackInjector};
 pub use family::{AddressFamily, IpFamily};
 pub use handle::InjectionHandle;
 pub use retry::RetryPolicy;
+pub use completion::{Completion, CompletionHandler, FreeOnCompletion};
+pub use injector::{PacketInjector, Refused};
+pub use nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
+pub use request::{
+    CONTROL_DATA_CAPACITY, DEFAULT_COMPARTMENT, Forward, Injection, InjectionPath, IpProtocol,
+    NetworkReceive, NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive,
+    TransportSend,
+};
+pub use state::{InjectionContext, InjectionState};
 pub use types::InjectionTypes;

@@ -9,7 +9,11 @@
 //! rather than crashing, and [`SimulatedStack::assert_clean`] (also run when the stack is dropped)
 //! fails a test that left a handle open or broke a rule.
 
+mod dpc;
 mod kernel_api;
+mod packets;
+mod rundown;
 mod stack;
 
+pub use packets::{InjectionPath, PacketKind, PendingInjection};
 pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, Violation};

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::format;
 use std::string::String;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 use std::vec::Vec;
@@ -20,6 +20,38 @@ pub enum SimCall {
     InjectionHandleDestroy,
     /// `KeDelayExecutionThread`.
     DelayExecutionThread,
+    /// `FwpsQueryPacketInjectionState0`.
+    QueryPacketInjectionState,
+    /// `FwpsInjectTransportSendAsync0`.
+    InjectTransportSend,
+    /// `FwpsInjectTransportReceiveAsync0`.
+    InjectTransportReceive,
+    /// `FwpsInjectNetworkSendAsync0`.
+    InjectNetworkSend,
+    /// `FwpsInjectNetworkReceiveAsync0`.
+    InjectNetworkReceive,
+    /// `FwpsInjectForwardAsync0`.
+    InjectForward,
+    /// `FwpsStreamInjectAsync0`.
+    StreamInject,
+    /// `FwpsAllocateCloneNetBufferList0`.
+    AllocateCloneNetBufferList,
+    /// `FwpsFreeCloneNetBufferList0`.
+    FreeCloneNetBufferList,
+    /// `ExInitializeRundownProtection`.
+    InitializeRundownProtection,
+    /// `ExAcquireRundownProtection`.
+    AcquireRundownProtection,
+    /// `ExReleaseRundownProtection`.
+    ReleaseRundownProtection,
+    /// `ExWaitForRundownProtectionRelease`.
+    WaitForRundownProtectionRelease,
+    /// `KeInitializeDpc`.
+    InitializeDpc,
+    /// `KeInsertQueueDpc`.
+    InsertQueueDpc,
+    /// `KeFlushQueuedDpcs`.
+    FlushQueuedDpcs,
 }
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
@@ -39,6 +71,27 @@ pub enum Violation {
     DestroyDestroyedHandle(usize),
     /// A null pointer where the kernel writes or reads.
     NullPointer(SimCall),
+    /// A call given a value that was never an NBL of this stack.
+    UnknownNbl(SimCall, usize),
+    /// A call given an NBL that was already freed or returned.
+    NblUsedAfterFree(SimCall, usize),
+    /// An NBL passed to the kernel while WFP still owns it from an earlier injection.
+    NblAlreadyPending(SimCall, usize),
+    /// A call given a handle that was never created or is already destroyed.
+    StaleHandleUse(SimCall, usize),
+    /// `FwpsFreeCloneNetBufferList0` on something that is not a live clone.
+    FreeOfNonClone(usize),
+    /// A packet the stack indicated was returned while clones of it were alive.
+    OriginalReturnedBeforeClones(usize),
+    /// Transport-send parameters changed or vanished before the injection completed.
+    SendParametersChangedBeforeCompletion(u64),
+    /// `ExReleaseRundownProtection` without a matching acquire.
+    RundownReleasedTooOften,
+    /// A wait that would never end in the kernel (rundown never released, or a handle destroyed
+    /// while its injections never complete). The simulation gives up after a few seconds.
+    WaitWouldHang(SimCall),
+    /// `KeInitializeDpc` on a DPC that is still queued.
+    DpcReinitializedWhileQueued(usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -52,6 +105,8 @@ pub struct HandleRecord {
     pub flags: u32,
     /// Destroyed (kept in the table so that a second destroy is caught).
     pub destroyed: bool,
+    /// Destroy has begun: new injections get STATUS_FWP_INJECT_HANDLE_CLOSING.
+    pub closing: bool,
 }
 
 #[derive(Debug)]
@@ -73,7 +128,12 @@ pub(super) struct State {
     pub(super) clock: Duration,
     pub(super) sleeps: Vec<Duration>,
     pub(super) violations: Vec<Violation>,
+    pub(super) packets: super::packets::PacketTable,
+    pub(super) dpcs: super::dpc::DpcTable,
 }
+
+/// How long a kernel wait may block in the simulation before it is declared a hang.
+pub(super) const HANG_LIMIT: Duration = Duration::from_secs(5);
 
 /// Handle values start here and step by 16, never reused, so a stale value is always caught.
 pub(super) const FIRST_HANDLE: usize = 0x1000;
@@ -111,6 +171,8 @@ impl State {
 #[derive(Debug)]
 pub struct SimulatedStack {
     pub(super) state: Mutex<State>,
+    /// Signalled whenever an injection completes or a rundown reference is released.
+    pub(super) changed: Condvar,
 }
 
 impl Default for SimulatedStack {
@@ -127,6 +189,7 @@ impl SimulatedStack {
                 next_handle: FIRST_HANDLE,
                 ..State::default()
             }),
+            changed: Condvar::new(),
         }
     }
 
@@ -212,17 +275,49 @@ impl SimulatedStack {
     fn dirty_report(&self) -> Option<String> {
         let open = self.open_handles();
         let violations = self.violations();
-        let planned = self.lock().planned.len();
-        if open.is_empty() && violations.is_empty() {
+        let state = self.lock();
+        let planned = state.planned.len();
+        let leaks = state.packets.leak_report();
+        let queued_dpcs = state.dpcs.queued_count();
+        drop(state);
+        if open.is_empty() && violations.is_empty() && leaks.is_none() && queued_dpcs == 0 {
             return None;
         }
         Some(format!(
-            "{} open handle(s) {:x?}; violations {:?}; {} planned failure(s) unused",
+            "{} open handle(s) {:x?}; violations {:?}; packets: {}; {} DPC(s) still queued; \
+             {} planned failure(s) unused",
             open.len(),
             open.iter().map(|h| h.raw).collect::<Vec<_>>(),
             violations,
+            leaks.unwrap_or_else(|| "none left".into()),
+            queued_dpcs,
             planned
         ))
+    }
+
+    /// Waits on the stack's condition until `done` holds or the hang limit passes; records a
+    /// [`Violation::WaitWouldHang`] for `call` in the second case.
+    pub(super) fn wait_until(&self, call: SimCall, mut done: impl FnMut(&mut State) -> bool) {
+        let deadline = std::time::Instant::now() + HANG_LIMIT;
+        let mut state = self.lock();
+        while !done(&mut state) {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                state.violations.push(Violation::WaitWouldHang(call));
+                return;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, (deadline - now).min(Duration::from_millis(5)))
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+        }
+    }
+
+    /// Runs `f` on this thread at `irql`, restoring the previous level afterwards.
+    pub(super) fn at_irql<T>(&self, irql: Irql, f: impl FnOnce() -> T) -> T {
+        let _guard = self.set_irql(irql);
+        f()
     }
 }
 

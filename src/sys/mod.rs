@@ -14,7 +14,13 @@ pub mod windows;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
 pub mod runtime;
 
-use types::{ADDRESS_FAMILY, BOOLEAN, HANDLE, KIRQL, KPROCESSOR_MODE, NTSTATUS};
+use core::ffi::c_void;
+
+use types::{
+    ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0,
+    FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, IF_INDEX, KDEFERRED_ROUTINE,
+    KDPC, KIRQL, KPROCESSOR_MODE, NET_BUFFER_LIST, NTSTATUS,
+};
 
 /// The kernel functions the safe layer is built on, one method each, named after the export.
 ///
@@ -53,39 +59,203 @@ pub trait KernelApi {
     /// # Safety
     /// IRQL == PASSIVE_LEVEL; `handle` came from a successful create and is not yet destroyed.
     unsafe fn fwps_injection_handle_destroy0(&self, handle: HANDLE) -> NTSTATUS;
-}
 
-impl<K: KernelApi + ?Sized> KernelApi for &K {
-    #[inline(always)]
-    fn ke_get_current_irql(&self) -> KIRQL {
-        (**self).ke_get_current_irql()
-    }
-
-    #[inline(always)]
-    unsafe fn ke_delay_execution_thread(
+    /// `FwpsQueryPacketInjectionState0`. `injection_context` may be null.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `handle` is live; `nbl` is a valid NBL the caller may read;
+    /// `injection_context` is null or writable.
+    unsafe fn fwps_query_packet_injection_state0(
         &self,
-        wait_mode: KPROCESSOR_MODE,
-        alertable: BOOLEAN,
-        interval: *const i64,
-    ) -> NTSTATUS {
-        // SAFETY: the caller upholds the same contract for the referenced implementation.
-        unsafe { (**self).ke_delay_execution_thread(wait_mode, alertable, interval) }
-    }
+        handle: HANDLE,
+        nbl: *const NET_BUFFER_LIST,
+        injection_context: *mut HANDLE,
+    ) -> FWPS_PACKET_INJECTION_STATE;
 
-    #[inline(always)]
-    unsafe fn fwps_injection_handle_create0(
+    /// `FwpsInjectTransportSendAsync0`.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `handle` is live; `nbl` is owned by the caller and, on success,
+    /// belongs to WFP until `completion` runs with `completion_context`; `send_args` (and what it
+    /// points to) stays valid until then.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn fwps_inject_transport_send_async0(
         &self,
-        address_family: ADDRESS_FAMILY,
+        handle: HANDLE,
+        injection_context: HANDLE,
+        endpoint_handle: u64,
         flags: u32,
-        handle: *mut HANDLE,
-    ) -> NTSTATUS {
-        // SAFETY: the caller upholds the same contract for the referenced implementation.
-        unsafe { (**self).fwps_injection_handle_create0(address_family, flags, handle) }
-    }
+        send_args: *mut FWPS_TRANSPORT_SEND_PARAMS0,
+        address_family: ADDRESS_FAMILY,
+        compartment_id: COMPARTMENT_ID,
+        nbl: *mut NET_BUFFER_LIST,
+        completion: FWPS_INJECT_COMPLETE0,
+        completion_context: *mut c_void,
+    ) -> NTSTATUS;
 
-    #[inline(always)]
-    unsafe fn fwps_injection_handle_destroy0(&self, handle: HANDLE) -> NTSTATUS {
-        // SAFETY: the caller upholds the same contract for the referenced implementation.
-        unsafe { (**self).fwps_injection_handle_destroy0(handle) }
-    }
+    /// `FwpsInjectTransportReceiveAsync0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwps_inject_transport_send_async0`]; `reserved` is null.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn fwps_inject_transport_receive_async0(
+        &self,
+        handle: HANDLE,
+        injection_context: HANDLE,
+        reserved: *mut c_void,
+        flags: u32,
+        address_family: ADDRESS_FAMILY,
+        compartment_id: COMPARTMENT_ID,
+        interface_index: IF_INDEX,
+        sub_interface_index: IF_INDEX,
+        nbl: *mut NET_BUFFER_LIST,
+        completion: FWPS_INJECT_COMPLETE0,
+        completion_context: *mut c_void,
+    ) -> NTSTATUS;
+
+    /// `FwpsInjectNetworkSendAsync0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwps_inject_transport_send_async0`]; `nbl` begins with the IP header.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn fwps_inject_network_send_async0(
+        &self,
+        handle: HANDLE,
+        injection_context: HANDLE,
+        flags: u32,
+        compartment_id: COMPARTMENT_ID,
+        nbl: *mut NET_BUFFER_LIST,
+        completion: FWPS_INJECT_COMPLETE0,
+        completion_context: *mut c_void,
+    ) -> NTSTATUS;
+
+    /// `FwpsInjectNetworkReceiveAsync0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwps_inject_network_send_async0`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn fwps_inject_network_receive_async0(
+        &self,
+        handle: HANDLE,
+        injection_context: HANDLE,
+        flags: u32,
+        compartment_id: COMPARTMENT_ID,
+        interface_index: IF_INDEX,
+        sub_interface_index: IF_INDEX,
+        nbl: *mut NET_BUFFER_LIST,
+        completion: FWPS_INJECT_COMPLETE0,
+        completion_context: *mut c_void,
+    ) -> NTSTATUS;
+
+    /// `FwpsInjectForwardAsync0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwps_inject_network_send_async0`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn fwps_inject_forward_async0(
+        &self,
+        handle: HANDLE,
+        injection_context: HANDLE,
+        flags: u32,
+        address_family: ADDRESS_FAMILY,
+        compartment_id: COMPARTMENT_ID,
+        interface_index: IF_INDEX,
+        nbl: *mut NET_BUFFER_LIST,
+        completion: FWPS_INJECT_COMPLETE0,
+        completion_context: *mut c_void,
+    ) -> NTSTATUS;
+
+    /// `FwpsStreamInjectAsync0`. `completion` is mandatory for stream injection.
+    ///
+    /// # Safety
+    /// As [`Self::fwps_inject_transport_send_async0`]; `flow_id`, `callout_id` and `layer_id`
+    /// come from the classify that owns the flow.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn fwps_stream_inject_async0(
+        &self,
+        handle: HANDLE,
+        injection_context: HANDLE,
+        flags: u32,
+        flow_id: u64,
+        callout_id: u32,
+        layer_id: u16,
+        stream_flags: u32,
+        nbl: *mut NET_BUFFER_LIST,
+        data_length: usize,
+        completion: FWPS_INJECT_COMPLETE0,
+        completion_context: *mut c_void,
+    ) -> NTSTATUS;
+
+    /// `FwpsAllocateCloneNetBufferList0`.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `original` is a valid NBL that outlives the clone; `clone` is
+    /// writable; the pools are null (WFP's default pools) or valid NDIS pools.
+    unsafe fn fwps_allocate_clone_net_buffer_list0(
+        &self,
+        original: *mut NET_BUFFER_LIST,
+        nbl_pool: *mut c_void,
+        nb_pool: *mut c_void,
+        flags: u32,
+        clone: *mut *mut NET_BUFFER_LIST,
+    ) -> NTSTATUS;
+
+    /// `FwpsFreeCloneNetBufferList0`.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `clone` came from the clone call above, is not in use by WFP, and
+    /// is freed once.
+    unsafe fn fwps_free_clone_net_buffer_list0(&self, clone: *mut NET_BUFFER_LIST, flags: u32);
+
+    /// `ExInitializeRundownProtection`.
+    ///
+    /// # Safety
+    /// `rundown` is writable, pointer-aligned, and not in use.
+    unsafe fn ex_initialize_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF);
+
+    /// `ExAcquireRundownProtection`: non-zero when acquired, zero once rundown has begun.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `rundown` was initialized and outlives the protection.
+    unsafe fn ex_acquire_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN;
+
+    /// `ExReleaseRundownProtection`.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; releases one successful acquire.
+    unsafe fn ex_release_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF);
+
+    /// `ExWaitForRundownProtectionRelease`: refuses new acquires, then waits for the held ones.
+    ///
+    /// # Safety
+    /// IRQL <= APC_LEVEL; `rundown` was initialized.
+    unsafe fn ex_wait_for_rundown_protection_release(&self, rundown: *mut EX_RUNDOWN_REF);
+
+    /// `KeInitializeDpc`.
+    ///
+    /// # Safety
+    /// `dpc` is writable storage that outlives any queueing of it.
+    unsafe fn ke_initialize_dpc(
+        &self,
+        dpc: *mut KDPC,
+        routine: KDEFERRED_ROUTINE,
+        context: *mut c_void,
+    );
+
+    /// `KeInsertQueueDpc`: non-zero when queued, zero when it was already queued.
+    ///
+    /// # Safety
+    /// IRQL <= HIGH_LEVEL; `dpc` was initialized and stays valid until its routine has run.
+    unsafe fn ke_insert_queue_dpc(
+        &self,
+        dpc: *mut KDPC,
+        argument1: *mut c_void,
+        argument2: *mut c_void,
+    ) -> BOOLEAN;
+
+    /// `KeFlushQueuedDpcs`: returns once every DPC queued so far has finished running.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL.
+    unsafe fn ke_flush_queued_dpcs(&self);
 }

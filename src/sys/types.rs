@@ -96,3 +96,100 @@ pub struct DRIVER_OBJECT {
 const _: () = assert!(core::mem::offset_of!(DRIVER_OBJECT, DriverUnload) == 0x68);
 const _: () = assert!(core::mem::size_of::<DRIVER_OBJECT>() == 0x150);
 const _: () = assert!(core::mem::size_of::<UNICODE_STRING>() == 16);
+
+/// `COMPARTMENT_ID`: a network compartment (1 is the default compartment).
+pub type COMPARTMENT_ID = u32;
+/// `IF_INDEX` / `NET_IFINDEX`.
+pub type IF_INDEX = u32;
+/// `FWPS_PACKET_INJECTION_STATE`: a C enum, so a 32-bit integer.
+pub type FWPS_PACKET_INJECTION_STATE = i32;
+
+/// `NET_BUFFER_LIST`, the fields this crate reads (x64 layout of ndis.h). Real NBLs are longer
+/// (`NetBufferListInfo` follows); this crate never allocates one, so only the prefix is declared.
+#[repr(C)]
+#[derive(Debug)]
+pub struct NET_BUFFER_LIST {
+    /// Next NBL in a chain.
+    pub Next: *mut NET_BUFFER_LIST,
+    /// First `NET_BUFFER`.
+    pub FirstNetBuffer: *mut c_void,
+    /// `NET_BUFFER_LIST_CONTEXT` stack.
+    pub Context: *mut c_void,
+    /// The original of a clone.
+    pub ParentNetBufferList: *mut NET_BUFFER_LIST,
+    /// Pool the NBL came from.
+    pub NdisPoolHandle: *mut c_void,
+    /// NDIS-private.
+    pub NdisReserved: [*mut c_void; 2],
+    /// Protocol-private.
+    pub ProtocolReserved: [*mut c_void; 4],
+    /// Miniport-private.
+    pub MiniportReserved: [*mut c_void; 2],
+    /// Owner scratch area.
+    pub Scratch: *mut c_void,
+    /// NDIS source handle.
+    pub SourceHandle: *mut c_void,
+    /// Public flags.
+    pub NblFlags: u32,
+    /// Outstanding clones.
+    pub ChildRefCount: i32,
+    /// Private flags.
+    pub Flags: u32,
+    /// Completion status (`NET_BUFFER_LIST_STATUS`): what an injection completion reads.
+    pub Status: NTSTATUS,
+}
+
+const _: () = assert!(core::mem::offset_of!(NET_BUFFER_LIST, ParentNetBufferList) == 0x18);
+const _: () = assert!(core::mem::offset_of!(NET_BUFFER_LIST, Status) == 0x84);
+
+/// `FWPS_TRANSPORT_SEND_PARAMS0`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FWPS_TRANSPORT_SEND_PARAMS0 {
+    /// Remote address in network byte order (4 or 16 bytes).
+    pub remoteAddress: *mut u8,
+    /// `SCOPE_ID` of the remote address (IPv6 link-local and site-local).
+    pub remoteScopeId: u32,
+    /// Ancillary data (`WSACMSGHDR`s), or null.
+    pub controlData: *mut c_void,
+    /// Bytes of `controlData`.
+    pub controlDataLength: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<FWPS_TRANSPORT_SEND_PARAMS0>() == 32);
+
+/// `FWPS_INJECT_COMPLETE0`: runs at IRQL <= DISPATCH_LEVEL once WFP is done with an accepted
+/// injection; `dispatchLevel` is a BOOLEAN.
+pub type FWPS_INJECT_COMPLETE0 = unsafe extern "system" fn(
+    context: *mut c_void,
+    netBufferList: *mut NET_BUFFER_LIST,
+    dispatchLevel: BOOLEAN,
+);
+
+/// `KDPC`: opaque to drivers, 64 bytes on x64, initialized by `KeInitializeDpc`.
+#[repr(C, align(8))]
+pub struct KDPC {
+    _opaque: [u8; 64],
+}
+
+impl KDPC {
+    /// Storage for `KeInitializeDpc` to fill.
+    pub const fn zeroed() -> Self {
+        Self { _opaque: [0; 64] }
+    }
+}
+
+/// `KDEFERRED_ROUTINE`: runs at DISPATCH_LEVEL.
+pub type KDEFERRED_ROUTINE = unsafe extern "system" fn(
+    dpc: *mut KDPC,
+    deferredContext: *mut c_void,
+    systemArgument1: *mut c_void,
+    systemArgument2: *mut c_void,
+);
+
+/// `EX_RUNDOWN_REF`: one pointer-sized word, opaque to drivers.
+#[repr(C)]
+pub struct EX_RUNDOWN_REF {
+    /// Kernel-private encoding of the count and the rundown state.
+    pub Count: usize,
+}

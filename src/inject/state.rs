@@ -1,0 +1,99 @@
+//! `FwpsQueryPacketInjectionState0`: was this packet injected, and by whom.
+
+use core::ptr;
+
+use crate::inject::dual_stack::DualStackInjector;
+use crate::inject::family::IpFamily;
+use crate::inject::handle::InjectionHandle;
+use crate::inject::nbl::NetBufferListRef;
+use crate::nt::Irql;
+use crate::sys::KernelApi;
+use crate::sys::types::{FWPS_PACKET_INJECTION_STATE, HANDLE};
+
+/// `FWPS_PACKET_INJECTION_STATE`. An integer newtype: the kernel's answer is read as it comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct InjectionState(pub FWPS_PACKET_INJECTION_STATE);
+
+impl InjectionState {
+    /// `FWPS_PACKET_NOT_INJECTED`.
+    pub const NOT_INJECTED: Self = Self(0);
+    /// `FWPS_PACKET_INJECTED_BY_SELF`: injected through this handle.
+    pub const INJECTED_BY_SELF: Self = Self(1);
+    /// `FWPS_PACKET_INJECTED_BY_OTHER`: injected through another handle.
+    pub const INJECTED_BY_OTHER: Self = Self(2);
+    /// `FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF`: injected through this handle earlier, since
+    /// changed (e.g. cloned).
+    pub const PREVIOUSLY_INJECTED_BY_SELF: Self = Self(3);
+
+    /// True for the two "by self" states: such a packet must be permitted untouched (neither
+    /// modified nor pended) or the driver reinjects its own traffic forever.
+    #[inline(always)]
+    pub const fn is_own(self) -> bool {
+        self.0 == Self::INJECTED_BY_SELF.0 || self.0 == Self::PREVIOUSLY_INJECTED_BY_SELF.0
+    }
+}
+
+/// The `injectionContext` an injection passed, returned when the packet comes back to classify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(transparent)]
+pub struct InjectionContext(pub usize);
+
+impl InjectionContext {
+    /// No context.
+    pub const NONE: Self = Self(0);
+
+    #[inline(always)]
+    pub(crate) fn as_raw(self) -> HANDLE {
+        self.0 as HANDLE
+    }
+}
+
+impl<K: KernelApi> InjectionHandle<K> {
+    /// The injection state of `nbl` relative to this handle, with the injection context for the
+    /// "by self" states.
+    ///
+    /// IRQL <= DISPATCH_LEVEL (asserted in debug builds). Not for stream-layer data, for which
+    /// the docs say the state is meaningless.
+    #[inline]
+    pub fn query(&self, nbl: NetBufferListRef<'_>) -> (InjectionState, Option<InjectionContext>) {
+        debug_assert!(Irql(self.kernel().ke_get_current_irql()) <= Irql::DISPATCH);
+        let mut context: HANDLE = ptr::null_mut();
+        // SAFETY: IRQL <= DISPATCH_LEVEL (documented, asserted in debug builds); the handle is
+        // live while `self` exists; `nbl` is valid for the borrow; `context` is writable.
+        let state = InjectionState(unsafe {
+            self.kernel()
+                .fwps_query_packet_injection_state0(self.as_raw(), nbl.as_raw(), &mut context)
+        });
+        let own = state.is_own().then_some(InjectionContext(context as usize));
+        (state, own)
+    }
+
+    /// `Some(context)` when this handle injected `nbl` (now or before it was cloned).
+    #[inline]
+    pub fn injected_by_self(&self, nbl: NetBufferListRef<'_>) -> Option<InjectionContext> {
+        self.query(nbl).1
+    }
+}
+
+impl<K: KernelApi> DualStackInjector<K> {
+    /// [`InjectionHandle::query`] with the handle of the packet's family.
+    #[inline]
+    pub fn query(
+        &self,
+        family: IpFamily,
+        nbl: NetBufferListRef<'_>,
+    ) -> (InjectionState, Option<InjectionContext>) {
+        self.handle(family).query(nbl)
+    }
+
+    /// `Some(context)` when this injector injected `nbl`.
+    #[inline]
+    pub fn injected_by_self(
+        &self,
+        family: IpFamily,
+        nbl: NetBufferListRef<'_>,
+    ) -> Option<InjectionContext> {
+        self.handle(family).injected_by_self(nbl)
+    }
+}

@@ -1,0 +1,94 @@
+//! DPCs in the simulated stack: queued by the driver, run when and on the thread the test
+//! chooses, at DISPATCH_LEVEL.
+
+use core::ffi::c_void;
+use std::collections::{BTreeMap, VecDeque};
+
+use super::stack::{SimCall, SimulatedStack, Violation};
+use crate::nt::Irql;
+use crate::sys::types::{BOOLEAN, KDEFERRED_ROUTINE, KDPC};
+
+#[derive(Debug, Default)]
+pub(super) struct DpcTable {
+    initialized: BTreeMap<usize, (KDEFERRED_ROUTINE, usize)>,
+    queue: VecDeque<(usize, usize, usize)>,
+    running: usize,
+}
+
+impl DpcTable {
+    pub(super) fn queued_count(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+impl SimulatedStack {
+    pub(super) fn dpc_initialize(&self, dpc: *mut KDPC, routine: KDEFERRED_ROUTINE, context: *mut c_void) {
+        let mut state = self.lock();
+        state.enter(SimCall::InitializeDpc, Irql(31));
+        let address = dpc as usize;
+        if state.dpcs.queue.iter().any(|(queued, _, _)| *queued == address) {
+            state.violations.push(Violation::DpcReinitializedWhileQueued(address));
+        }
+        state.dpcs.initialized.insert(address, (routine, context as usize));
+    }
+
+    pub(super) fn dpc_insert(&self, dpc: *mut KDPC, argument1: *mut c_void, argument2: *mut c_void) -> BOOLEAN {
+        let mut state = self.lock();
+        if state.enter(SimCall::InsertQueueDpc, Irql(31)).is_some() {
+            return 0;
+        }
+        let address = dpc as usize;
+        if !state.dpcs.initialized.contains_key(&address) {
+            state.violations.push(Violation::NullPointer(SimCall::InsertQueueDpc));
+            return 0;
+        }
+        if state.dpcs.queue.iter().any(|(queued, _, _)| *queued == address) {
+            return 0;
+        }
+        state.dpcs.queue.push_back((address, argument1 as usize, argument2 as usize));
+        1
+    }
+
+    pub(super) fn dpc_flush(&self) {
+        if self.lock().enter(SimCall::FlushQueuedDpcs, Irql::PASSIVE).is_some() {
+            return;
+        }
+        // The test runs DPCs on threads of its choosing: flushing waits for them.
+        self.wait_until(SimCall::FlushQueuedDpcs, |state| state.dpcs.queue.is_empty() && state.dpcs.running == 0);
+    }
+
+    /// DPCs queued and not yet run.
+    pub fn queued_dpcs(&self) -> usize {
+        self.lock().dpcs.queue.len()
+    }
+
+    /// Runs the queued DPCs in order on the calling thread at DISPATCH_LEVEL, including any they
+    /// queue. Returns how many ran.
+    pub fn run_queued_dpcs(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let mut state = self.lock();
+            let Some((address, argument1, argument2)) = state.dpcs.queue.pop_front() else {
+                return ran;
+            };
+            let (routine, context) = state.dpcs.initialized[&address];
+            state.dpcs.running += 1;
+            drop(state);
+            self.at_irql(Irql::DISPATCH, || {
+                // SAFETY: the DPC was initialized with this routine and context, and the driver's
+                // contract keeps the KDPC valid until the routine has run.
+                unsafe {
+                    routine(
+                        address as *mut KDPC,
+                        context as *mut c_void,
+                        argument1 as *mut c_void,
+                        argument2 as *mut c_void,
+                    )
+                }
+            });
+            self.lock().dpcs.running -= 1;
+            self.changed.notify_all();
+            ran += 1;
+        }
+    }
+}

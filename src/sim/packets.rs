@@ -1,0 +1,522 @@
+//! Packets in the simulated stack: NBLs (real memory, laid out as `NET_BUFFER_LIST`), clones,
+//! injections pending until the test completes them, and the injection-state answers.
+
+use core::ffi::c_void;
+use std::boxed::Box;
+use std::collections::BTreeMap;
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use super::stack::{SimCall, SimulatedStack, State, Violation};
+use crate::nt::{Irql, NtStatus};
+use crate::sys::types::{
+    FWPS_INJECT_COMPLETE0, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, NET_BUFFER_LIST, NTSTATUS,
+};
+
+/// Where an NBL came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketKind {
+    /// Indicated by the stack (what classify sees); the test returns it with
+    /// [`SimulatedStack::return_packet`].
+    Indicated,
+    /// Made by `FwpsAllocateCloneNetBufferList0`; freed with `FwpsFreeCloneNetBufferList0`.
+    Clone {
+        /// The original's address.
+        parent: usize,
+    },
+}
+
+/// The injection functions, as the simulation records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectionPath {
+    /// `FwpsInjectTransportSendAsync0`.
+    TransportSend,
+    /// `FwpsInjectTransportReceiveAsync0`.
+    TransportReceive,
+    /// `FwpsInjectNetworkSendAsync0`.
+    NetworkSend,
+    /// `FwpsInjectNetworkReceiveAsync0`.
+    NetworkReceive,
+    /// `FwpsInjectForwardAsync0`.
+    Forward,
+    /// `FwpsStreamInjectAsync0`.
+    Stream,
+}
+
+impl InjectionPath {
+    const fn call(self) -> SimCall {
+        match self {
+            Self::TransportSend => SimCall::InjectTransportSend,
+            Self::TransportReceive => SimCall::InjectTransportReceive,
+            Self::NetworkSend => SimCall::InjectNetworkSend,
+            Self::NetworkReceive => SimCall::InjectNetworkReceive,
+            Self::Forward => SimCall::InjectForward,
+            Self::Stream => SimCall::StreamInject,
+        }
+    }
+
+    /// FWPS_INJECTION_TYPE_* bit the handle needs for this path.
+    const fn required_type(self) -> u32 {
+        match self {
+            Self::Stream => 0x1,
+            Self::TransportSend | Self::TransportReceive => 0x2,
+            Self::NetworkSend | Self::NetworkReceive => 0x4,
+            Self::Forward => 0x8,
+        }
+    }
+}
+
+/// An injection WFP accepted and has not completed yet.
+#[derive(Debug, Clone)]
+pub struct PendingInjection {
+    /// Sequence number, for [`SimulatedStack::complete_injection`].
+    pub id: u64,
+    /// Which function accepted it.
+    pub path: InjectionPath,
+    /// The injection handle.
+    pub handle: usize,
+    /// The NBL (owned by WFP until completion).
+    pub nbl: usize,
+    /// `ADDRESS_FAMILY` passed (0 where the function takes none).
+    pub family: u16,
+    /// Interface index passed (receive and forward paths).
+    pub interface_index: u32,
+    /// Sub-interface index passed (receive paths).
+    pub sub_interface_index: u32,
+    /// Compartment passed.
+    pub compartment: u32,
+    /// Transport send: remote address bytes read at injection time.
+    pub remote_address: Vec<u8>,
+    /// Transport send: remote scope id.
+    pub remote_scope_id: u32,
+    /// Transport send: control data read at injection time.
+    pub control_data: Vec<u8>,
+    /// Transport send: endpoint handle; stream: flow id.
+    pub endpoint_or_flow: u64,
+    /// Stream: bytes to inject.
+    pub data_length: usize,
+    completion: FWPS_INJECT_COMPLETE0,
+    completion_context: usize,
+    send_args: usize,
+}
+
+#[derive(Debug)]
+pub(super) struct PacketRecord {
+    kind: PacketKind,
+    /// The NET_BUFFER_LIST memory; kept until the stack drops so addresses are never reused.
+    memory: Box<NET_BUFFER_LIST>,
+    data: Vec<u8>,
+    live_clones: u32,
+    released: bool,
+    pending: bool,
+    /// (handle, injection context) of the injection that carried it.
+    injected_by: Option<(usize, usize)>,
+    /// The same, inherited by clones of an injected packet.
+    previously_injected_by: Option<(usize, usize)>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct PacketTable {
+    records: BTreeMap<usize, PacketRecord>,
+    pending: Vec<PendingInjection>,
+    next_injection: u64,
+}
+
+// SAFETY: the raw pointers inside the records are owned boxes or plain addresses; the table is
+// only touched under the stack's mutex.
+unsafe impl Send for PacketTable {}
+
+impl PacketTable {
+    fn add(&mut self, kind: PacketKind, data: Vec<u8>) -> *mut NET_BUFFER_LIST {
+        // SAFETY: NET_BUFFER_LIST is plain data (integers and raw pointers): all-zero is valid.
+        let mut memory: Box<NET_BUFFER_LIST> = Box::new(unsafe { core::mem::zeroed() });
+        if let PacketKind::Clone { parent } = kind {
+            memory.ParentNetBufferList = parent as *mut NET_BUFFER_LIST;
+        }
+        let raw: *mut NET_BUFFER_LIST = &mut *memory;
+        self.records.insert(
+            raw as usize,
+            PacketRecord {
+                kind,
+                memory,
+                data,
+                live_clones: 0,
+                released: false,
+                pending: false,
+                injected_by: None,
+                previously_injected_by: None,
+            },
+        );
+        raw
+    }
+
+    /// A live (not freed) record, or the violation that using `nbl` is.
+    fn live(&mut self, call: SimCall, nbl: usize) -> Result<&mut PacketRecord, Violation> {
+        match self.records.get_mut(&nbl) {
+            None => Err(Violation::UnknownNbl(call, nbl)),
+            Some(record) if record.released => Err(Violation::NblUsedAfterFree(call, nbl)),
+            Some(record) => Ok(record),
+        }
+    }
+
+    pub(super) fn leak_report(&self) -> Option<String> {
+        let clones = self
+            .records
+            .values()
+            .filter(|r| matches!(r.kind, PacketKind::Clone { .. }) && !r.released)
+            .count();
+        let indicated = self
+            .records
+            .values()
+            .filter(|r| r.kind == PacketKind::Indicated && !r.released)
+            .count();
+        if clones == 0 && indicated == 0 && self.pending.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{clones} clone(s) never freed, {indicated} indicated packet(s) never returned, {} \
+             injection(s) never completed",
+            self.pending.len()
+        ))
+    }
+}
+
+/// Everything an inject call passes, in one place for the shared checks.
+pub(super) struct InjectCall {
+    pub(super) path: InjectionPath,
+    pub(super) handle: HANDLE,
+    pub(super) injection_context: HANDLE,
+    pub(super) family: u16,
+    pub(super) compartment: u32,
+    pub(super) interface_index: u32,
+    pub(super) sub_interface_index: u32,
+    pub(super) send_args: *mut FWPS_TRANSPORT_SEND_PARAMS0,
+    pub(super) endpoint_or_flow: u64,
+    pub(super) data_length: usize,
+    pub(super) nbl: *mut NET_BUFFER_LIST,
+    pub(super) completion: FWPS_INJECT_COMPLETE0,
+    pub(super) completion_context: *mut c_void,
+}
+
+/// Reads transport-send parameters the way the kernel would: the remote address (4 or 16 bytes by
+/// family) and the control data.
+///
+/// # Safety
+/// `args` is null or valid, and its pointers are valid for the lengths they imply.
+unsafe fn read_send_args(args: *const FWPS_TRANSPORT_SEND_PARAMS0, family: u16) -> (Vec<u8>, u32, Vec<u8>) {
+    if args.is_null() {
+        return (Vec::new(), 0, Vec::new());
+    }
+    // SAFETY: the caller guarantees `args` is valid.
+    let params = unsafe { args.read() };
+    let address_length = if family == 23 { 16 } else { 4 };
+    let address = if params.remoteAddress.is_null() {
+        Vec::new()
+    } else {
+        // SAFETY: the kernel contract: remoteAddress points to an address of the family's size.
+        unsafe { std::slice::from_raw_parts(params.remoteAddress, address_length) }.to_vec()
+    };
+    let control = if params.controlData.is_null() || params.controlDataLength == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: the kernel contract: controlData has controlDataLength readable bytes.
+        unsafe {
+            std::slice::from_raw_parts(params.controlData.cast::<u8>(), params.controlDataLength as usize)
+        }
+        .to_vec()
+    };
+    (address, params.remoteScopeId, control)
+}
+
+const INJECTED_BY_SELF: i32 = 1;
+const INJECTED_BY_OTHER: i32 = 2;
+const PREVIOUSLY_INJECTED_BY_SELF: i32 = 3;
+const NOT_INJECTED: i32 = 0;
+
+impl SimulatedStack {
+    /// A packet as the stack indicates it to classify: an NBL holding `bytes`. The test returns it
+    /// with [`return_packet`](Self::return_packet) when classify is done with it.
+    pub fn indicate_packet(&self, bytes: &[u8]) -> *mut NET_BUFFER_LIST {
+        self.lock().packets.add(PacketKind::Indicated, bytes.to_vec())
+    }
+
+    /// The stack takes an indicated packet back (classify returned, or an absorbed packet was
+    /// completed). Its clones must all be freed first.
+    pub fn return_packet(&self, nbl: *mut NET_BUFFER_LIST) {
+        let mut state = self.lock();
+        let violation = match state.packets.records.get_mut(&(nbl as usize)) {
+            None => Some(Violation::UnknownNbl(SimCall::FreeCloneNetBufferList, nbl as usize)),
+            Some(record) if record.released => Some(Violation::NblUsedAfterFree(
+                SimCall::FreeCloneNetBufferList,
+                nbl as usize,
+            )),
+            Some(record) if record.live_clones > 0 => {
+                Some(Violation::OriginalReturnedBeforeClones(nbl as usize))
+            }
+            Some(record) => {
+                record.released = true;
+                None
+            }
+        };
+        state.violations.extend(violation);
+    }
+
+    /// The bytes of a packet (a clone carries its original's).
+    pub fn packet_data(&self, nbl: *const NET_BUFFER_LIST) -> Option<Vec<u8>> {
+        let state = self.lock();
+        state.packets.records.get(&(nbl as usize)).map(|r| r.data.clone())
+    }
+
+    /// Clones allocated and not yet freed.
+    pub fn live_clones(&self) -> usize {
+        let state = self.lock();
+        state
+            .packets
+            .records
+            .values()
+            .filter(|r| matches!(r.kind, PacketKind::Clone { .. }) && !r.released)
+            .count()
+    }
+
+    /// What kind of NBL `nbl` is, if this stack made it.
+    pub fn packet_kind(&self, nbl: *const NET_BUFFER_LIST) -> Option<PacketKind> {
+        self.lock().packets.records.get(&(nbl as usize)).map(|r| r.kind)
+    }
+
+    /// Injections accepted and not completed, oldest first.
+    pub fn pending_injections(&self) -> Vec<PendingInjection> {
+        self.lock().packets.pending.clone()
+    }
+
+    /// Completes injection `id` on the calling thread with `status`, as WFP would: the NBL's
+    /// status is set, then the completion runs at DISPATCH_LEVEL (`at_dispatch`) or
+    /// PASSIVE_LEVEL. Returns false if no such injection is pending.
+    pub fn complete_injection(&self, id: u64, status: NtStatus, at_dispatch: bool) -> bool {
+        let mut state = self.lock();
+        let Some(index) = state.packets.pending.iter().position(|p| p.id == id) else {
+            return false;
+        };
+        let pending = state.packets.pending.remove(index);
+        if pending.path == InjectionPath::TransportSend {
+            // The kernel reads the send parameters until completion: they must still hold.
+            // SAFETY: the driver's contract keeps send_args valid until completion; if it broke
+            // it, this read is what the kernel would do too.
+            let now = unsafe {
+                read_send_args(pending.send_args as *const FWPS_TRANSPORT_SEND_PARAMS0, pending.family)
+            };
+            if now != (pending.remote_address.clone(), pending.remote_scope_id, pending.control_data.clone()) {
+                state.violations.push(Violation::SendParametersChangedBeforeCompletion(id));
+            }
+        }
+        if let Some(record) = state.packets.records.get_mut(&pending.nbl) {
+            record.pending = false;
+            record.memory.Status = status.0;
+        }
+        drop(state);
+        let completion = pending.completion;
+        let irql = if at_dispatch { Irql::DISPATCH } else { Irql::PASSIVE };
+        self.at_irql(irql, || {
+            // SAFETY: WFP's contract: the completion gets its context and the NBL it was given.
+            unsafe {
+                completion(
+                    pending.completion_context as *mut c_void,
+                    pending.nbl as *mut NET_BUFFER_LIST,
+                    u8::from(at_dispatch),
+                )
+            }
+        });
+        self.changed.notify_all();
+        true
+    }
+
+    /// Completes every pending injection, oldest first, with `status` at DISPATCH_LEVEL.
+    /// Returns how many ran.
+    pub fn complete_all(&self, status: NtStatus) -> usize {
+        let mut count = 0;
+        while let Some(first) = self.pending_injections().first().map(|p| p.id) {
+            self.complete_injection(first, status, true);
+            count += 1;
+        }
+        count
+    }
+
+    pub(super) fn inject(&self, call: InjectCall) -> NTSTATUS {
+        let mut state = self.lock();
+        let sim_call = call.path.call();
+        if let Some(status) = state.enter(sim_call, Irql::DISPATCH) {
+            return status.0;
+        }
+        let handle = call.handle as usize;
+        let Some(record) = state.handles.get(&handle).copied().filter(|h| !h.destroyed) else {
+            state.violations.push(Violation::StaleHandleUse(sim_call, handle));
+            return NtStatus::INVALID_HANDLE.0;
+        };
+        if record.closing {
+            return NtStatus::FWP_INJECT_HANDLE_CLOSING.0;
+        }
+        // A handle created with no type flags serves transport, stream and forward.
+        let types = if record.flags == 0 { 0x1 | 0x2 | 0x8 } else { record.flags };
+        if types & call.path.required_type() == 0 {
+            return NtStatus::FWP_INJECT_HANDLE_STALE.0;
+        }
+        let nbl = call.nbl as usize;
+        let packet = match state.packets.live(sim_call, nbl) {
+            Ok(packet) => packet,
+            Err(violation) => {
+                state.violations.push(violation);
+                return NtStatus::INVALID_PARAMETER.0;
+            }
+        };
+        if packet.pending {
+            state.violations.push(Violation::NblAlreadyPending(sim_call, nbl));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let version = packet.data.first().map(|b| b >> 4);
+        let family_ok = match call.path {
+            // Network injection: an AF-specific handle, and a packet that starts with that
+            // family's IP header.
+            InjectionPath::NetworkSend | InjectionPath::NetworkReceive => {
+                matches!((record.family, version), (2, Some(4)) | (23, Some(6)))
+            }
+            InjectionPath::Stream => true,
+            _ => {
+                matches!(call.family, 2 | 23)
+                    && (record.family == 0 || record.family == call.family)
+            }
+        };
+        if !family_ok {
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let (remote_address, remote_scope_id, control_data) = if call.path == InjectionPath::TransportSend {
+            // SAFETY: the seam's contract for transport send: send_args is valid or null.
+            unsafe { read_send_args(call.send_args, call.family) }
+        } else {
+            (Vec::new(), 0, Vec::new())
+        };
+        let packet = state.packets.live(sim_call, nbl).expect("checked above");
+        packet.pending = true;
+        packet.injected_by = Some((handle, call.injection_context as usize));
+        let id = state.packets.next_injection;
+        state.packets.next_injection += 1;
+        state.packets.pending.push(PendingInjection {
+            id,
+            path: call.path,
+            handle,
+            nbl,
+            family: call.family,
+            interface_index: call.interface_index,
+            sub_interface_index: call.sub_interface_index,
+            compartment: call.compartment,
+            remote_address,
+            remote_scope_id,
+            control_data,
+            endpoint_or_flow: call.endpoint_or_flow,
+            data_length: call.data_length,
+            completion: call.completion,
+            completion_context: call.completion_context as usize,
+            send_args: call.send_args as usize,
+        });
+        NtStatus::SUCCESS.0
+    }
+
+    pub(super) fn query(&self, handle: HANDLE, nbl: *const NET_BUFFER_LIST, context: *mut HANDLE) -> i32 {
+        let mut state = self.lock();
+        let call = SimCall::QueryPacketInjectionState;
+        if state.enter(call, Irql::DISPATCH).is_some() {
+            return NOT_INJECTED;
+        }
+        let handle = handle as usize;
+        if !state.handles.get(&handle).is_some_and(|h| !h.destroyed) {
+            state.violations.push(Violation::StaleHandleUse(call, handle));
+            return NOT_INJECTED;
+        }
+        let record = match state.packets.live(call, nbl as usize) {
+            Ok(record) => record,
+            Err(violation) => {
+                state.violations.push(violation);
+                return NOT_INJECTED;
+            }
+        };
+        let (answer, injection_context) = match (record.injected_by, record.previously_injected_by) {
+            (Some((by, ctx)), _) if by == handle => (INJECTED_BY_SELF, ctx),
+            (Some(_), _) => (INJECTED_BY_OTHER, 0),
+            (None, Some((by, ctx))) if by == handle => (PREVIOUSLY_INJECTED_BY_SELF, ctx),
+            _ => (NOT_INJECTED, 0),
+        };
+        if !context.is_null() && matches!(answer, INJECTED_BY_SELF | PREVIOUSLY_INJECTED_BY_SELF) {
+            // SAFETY: the seam's contract: a non-null context pointer is writable.
+            unsafe { context.write(injection_context as HANDLE) };
+        }
+        answer
+    }
+
+    pub(super) fn clone_packet(
+        &self,
+        original: *mut NET_BUFFER_LIST,
+        clone: *mut *mut NET_BUFFER_LIST,
+    ) -> NTSTATUS {
+        let mut state = self.lock();
+        let call = SimCall::AllocateCloneNetBufferList;
+        if let Some(status) = state.enter(call, Irql::DISPATCH) {
+            return status.0;
+        }
+        if clone.is_null() {
+            state.violations.push(Violation::NullPointer(call));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let parent = original as usize;
+        let record = match state.packets.live(call, parent) {
+            Ok(record) => record,
+            Err(violation) => {
+                state.violations.push(violation);
+                return NtStatus::INVALID_PARAMETER.0;
+            }
+        };
+        record.live_clones += 1;
+        let data = record.data.clone();
+        let inherited = record.injected_by.or(record.previously_injected_by);
+        let raw = state.packets.add(PacketKind::Clone { parent }, data);
+        if let Some(new) = state.packets.records.get_mut(&(raw as usize)) {
+            new.previously_injected_by = inherited;
+        }
+        // SAFETY: the seam's contract: `clone` is writable; null was refused above.
+        unsafe { clone.write(raw) };
+        NtStatus::SUCCESS.0
+    }
+
+    pub(super) fn free_clone(&self, clone: *mut NET_BUFFER_LIST) {
+        let mut state = self.lock();
+        let call = SimCall::FreeCloneNetBufferList;
+        if state.enter(call, Irql::DISPATCH).is_some() {
+            return;
+        }
+        let address = clone as usize;
+        let record = match state.packets.live(call, address) {
+            Ok(record) => record,
+            Err(violation) => {
+                state.violations.push(violation);
+                return;
+            }
+        };
+        let PacketKind::Clone { parent } = record.kind else {
+            state.violations.push(Violation::FreeOfNonClone(address));
+            return;
+        };
+        if record.pending {
+            state.violations.push(Violation::NblAlreadyPending(call, address));
+            return;
+        }
+        record.released = true;
+        if let Some(original) = state.packets.records.get_mut(&parent) {
+            original.live_clones = original.live_clones.saturating_sub(1);
+        }
+    }
+}
+
+impl State {
+    /// Pending injections on `handle`.
+    pub(super) fn pending_on(&self, handle: usize) -> usize {
+        self.packets.pending.iter().filter(|p| p.handle == handle).count()
+    }
+}

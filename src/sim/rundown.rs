@@ -1,0 +1,71 @@
+//! Rundown protection in the simulated stack, on the caller's `EX_RUNDOWN_REF` word itself:
+//! bit 0 says rundown has begun, the rest counts holders in steps of two.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use super::stack::{SimCall, SimulatedStack, Violation};
+use crate::nt::Irql;
+use crate::sys::types::{BOOLEAN, EX_RUNDOWN_REF};
+
+const RUNDOWN_ACTIVE: usize = 1;
+const ONE_HOLDER: usize = 2;
+
+/// # Safety
+/// `rundown` is valid, aligned, and only accessed atomically while in use.
+unsafe fn word<'a>(rundown: *mut EX_RUNDOWN_REF) -> &'a AtomicUsize {
+    // SAFETY: EX_RUNDOWN_REF is one usize; the caller guarantees validity and atomic-only use.
+    unsafe { AtomicUsize::from_ptr(rundown.cast::<usize>()) }
+}
+
+impl SimulatedStack {
+    pub(super) fn rundown_initialize(&self, rundown: *mut EX_RUNDOWN_REF) {
+        self.lock().enter(SimCall::InitializeRundownProtection, Irql(31));
+        // SAFETY: the seam's contract: `rundown` is writable and not in use.
+        unsafe { word(rundown) }.store(0, Ordering::Release);
+    }
+
+    pub(super) fn rundown_acquire(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
+        if self.lock().enter(SimCall::AcquireRundownProtection, Irql::DISPATCH).is_some() {
+            return 0;
+        }
+        // SAFETY: the seam's contract: `rundown` was initialized and outlives the call.
+        let word = unsafe { word(rundown) };
+        let acquired = word
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |value| {
+                (value & RUNDOWN_ACTIVE == 0).then_some(value + ONE_HOLDER)
+            })
+            .is_ok();
+        u8::from(acquired)
+    }
+
+    pub(super) fn rundown_release(&self, rundown: *mut EX_RUNDOWN_REF) {
+        let mut state = self.lock();
+        state.enter(SimCall::ReleaseRundownProtection, Irql::DISPATCH);
+        // SAFETY: the seam's contract: `rundown` was initialized and is held by the caller.
+        let word = unsafe { word(rundown) };
+        let released = word.fetch_update(Ordering::Release, Ordering::Relaxed, |value| {
+            value.checked_sub(ONE_HOLDER).filter(|_| value >= ONE_HOLDER)
+        });
+        if released.is_err() {
+            state.violations.push(Violation::RundownReleasedTooOften);
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    pub(super) fn rundown_wait(&self, rundown: *mut EX_RUNDOWN_REF) {
+        if self
+            .lock()
+            .enter(SimCall::WaitForRundownProtectionRelease, Irql::APC)
+            .is_some()
+        {
+            return;
+        }
+        // SAFETY: the seam's contract: `rundown` was initialized and outlives the wait.
+        let word = unsafe { word(rundown) };
+        word.fetch_or(RUNDOWN_ACTIVE, Ordering::AcqRel);
+        self.wait_until(SimCall::WaitForRundownProtectionRelease, |_| {
+            word.load(Ordering::Acquire) == RUNDOWN_ACTIVE
+        });
+    }
+}
