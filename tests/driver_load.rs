@@ -16,7 +16,7 @@ fn load_then_unload_leaves_the_stack_empty() {
     let sim = SimulatedStack::new();
     let driver = Driver::load(&sim, fake_device(), &DriverConfig::default()).unwrap();
     assert_eq!(driver.device(), fake_device());
-    assert_eq!(driver.injector().types(), DRIVER_INJECTION_TYPES);
+    assert_eq!(driver.injector().handles().types(), DRIVER_INJECTION_TYPES);
     assert_eq!(sim.open_handles().len(), 2);
     assert_eq!(driver.unload(), NtStatus::SUCCESS);
     sim.assert_clean();
@@ -61,7 +61,7 @@ fn load_gives_up_at_the_deadline_with_not_ready() {
 fn unload_reports_a_failed_destroy_but_still_destroys_the_other_handle() {
     let sim = SimulatedStack::new();
     let driver = Driver::load(&sim, fake_device(), &DriverConfig::default()).unwrap();
-    let v6 = driver.injector().handle(IpFamily::V6).as_raw();
+    let v6 = driver.injector().handles().handle(IpFamily::V6).as_raw();
     sim.fail_call(SimCall::InjectionHandleDestroy, 0, NtStatus::UNSUCCESSFUL);
     assert_eq!(driver.unload(), NtStatus::UNSUCCESSFUL);
     assert_eq!(sim.open_handles().len(), 1);

@@ -3,17 +3,36 @@
 //! generic over the seam so host tests run it against the simulated stack.
 
 use crate::error::Error;
-use crate::inject::{DualStackError, DualStackInjector, InjectionTypes, RetryPolicy};
+use crate::inject::{
+    ClonedNetBufferList, DualStackError, DualStackInjector, FreeOnCompletion, InjectionTypes,
+    PacketInjector, RetryPolicy,
+};
 use crate::nt::NtStatus;
 use crate::sys::KernelApi;
 use crate::sys::types::DEVICE_OBJECT;
 
 /// What the driver needs at load.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct DriverConfig {
     /// How long to wait for TCP/IP at load.
     pub retry: RetryPolicy,
+    /// Injections in flight at once (per-injection contexts preallocated at load).
+    pub max_in_flight: u32,
 }
+
+impl Default for DriverConfig {
+    /// The default retry policy; 1024 contexts (about 350 KiB of non-paged pool), enough for a
+    /// burst of a thousand reinjected packets before new ones are permitted unmodified.
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            max_in_flight: 1024,
+        }
+    }
+}
+
+/// The driver's injector: clones of classified packets, freed when their injection completes.
+pub type DriverInjector<K> = PacketInjector<K, FreeOnCompletion<ClonedNetBufferList<K>>>;
 
 /// The injection types the driver's handles serve: transport send and receive reinjection.
 pub const DRIVER_INJECTION_TYPES: InjectionTypes = InjectionTypes::TRANSPORT;
@@ -23,7 +42,7 @@ pub const DRIVER_INJECTION_TYPES: InjectionTypes = InjectionTypes::TRANSPORT;
 /// IRQL: [`load`](Self::load) and [`unload`](Self::unload) at PASSIVE_LEVEL.
 #[derive(Debug)]
 pub struct Driver<K: KernelApi> {
-    injector: DualStackInjector<K>,
+    injector: DriverInjector<K>,
     device: *mut DEVICE_OBJECT,
 }
 
@@ -34,14 +53,21 @@ unsafe impl<K: KernelApi + Send> Send for Driver<K> {}
 unsafe impl<K: KernelApi + Sync> Sync for Driver<K> {}
 
 impl<K: KernelApi + Clone> Driver<K> {
-    /// Creates the dual-stack injector (waiting for TCP/IP as `config.retry` allows). On failure
-    /// nothing is left behind.
+    /// Creates the dual-stack injection handles (waiting for TCP/IP as `config.retry` allows)
+    /// and the packet injector over them. On failure nothing is left behind.
     pub fn load(
         kernel: K,
         device: *mut DEVICE_OBJECT,
         config: &DriverConfig,
     ) -> Result<Self, DualStackError> {
-        let injector = DualStackInjector::create(kernel, DRIVER_INJECTION_TYPES, &config.retry)?;
+        let handles = DualStackInjector::create(kernel, DRIVER_INJECTION_TYPES, &config.retry)?;
+        let injector =
+            PacketInjector::freeing_clones(handles, config.max_in_flight).map_err(|error| {
+                DualStackError {
+                    family: None,
+                    error,
+                }
+            })?;
         Ok(Self { injector, device })
     }
 }
@@ -61,8 +87,8 @@ impl<K: KernelApi> Driver<K> {
         }
     }
 
-    /// The dual-stack injector.
-    pub fn injector(&self) -> &DualStackInjector<K> {
+    /// The packet injector.
+    pub fn injector(&self) -> &DriverInjector<K> {
         &self.injector
     }
 

@@ -31,12 +31,15 @@ pub struct Refused<P> {
 
 impl<P> fmt::Debug for Refused<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refused").field("error", &self.error).finish_non_exhaustive()
+        f.debug_struct("Refused")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
 /// Per-injection context: lives in the pool from creation to close, so everything the kernel
 /// reads until completion (send parameters, remote address, control data, the DPC) stays valid.
+/// The DPC comes first, so a slot pointer cast to `*mut KDPC` is its DPC.
 #[repr(C)]
 struct InjectionSlot {
     /// Queued for TCP transport injections, initialized once at creation.
@@ -51,6 +54,8 @@ struct InjectionSlot {
     remote_address: [u8; 16],
     control_data: [u8; CONTROL_DATA_CAPACITY],
 }
+
+const _: () = assert!(core::mem::offset_of!(InjectionSlot, dpc) == 0);
 
 // SAFETY: a slot is only touched by the owner of its pool index (one thread at a time) and by
 // the kernel while an injection holds it.
@@ -197,7 +202,11 @@ where
         // SAFETY: freshly allocated and not yet shared: exclusive access.
         let state = unsafe { shared.as_ref() };
         // SAFETY: the rundown word is owned by the shared state, aligned, not yet in use.
-        unsafe { state.kernel.ex_initialize_rundown_protection(state.rundown.get()) };
+        unsafe {
+            state
+                .kernel
+                .ex_initialize_rundown_protection(state.rundown.get())
+        };
         for index in 0..capacity {
             let slot = state.contexts.get(index);
             // SAFETY: no index has been handed out yet, so every slot is exclusively ours; the
@@ -208,7 +217,7 @@ where
             // SAFETY: as above; the DPC storage lives as long as the shared state.
             unsafe {
                 state.kernel.ke_initialize_dpc(
-                    &raw mut (*slot).dpc,
+                    slot.cast::<KDPC>(),
                     run_deferred_injection::<K, H>,
                     slot.cast(),
                 )
@@ -259,7 +268,12 @@ where
             return Err(Refused { error, packet });
         }
         // SAFETY: the rundown word was initialized in `new` and lives as long as `state`.
-        if unsafe { state.kernel.ex_acquire_rundown_protection(state.rundown.get()) } == 0 {
+        if unsafe {
+            state
+                .kernel
+                .ex_acquire_rundown_protection(state.rundown.get())
+        } == 0
+        {
             return Err(Refused {
                 error: Error::Closing,
                 packet,
@@ -281,7 +295,7 @@ where
             // free); it stays valid until the routine runs, which holds the rundown reference.
             let queued = unsafe {
                 state.kernel.ke_insert_queue_dpc(
-                    &raw mut (*slot).dpc,
+                    slot.cast::<KDPC>(),
                     ptr::null_mut(),
                     ptr::null_mut(),
                 )
@@ -299,8 +313,10 @@ where
             return Ok(());
         }
         // The kernel did not take it: no completion will run, so everything comes back here.
-        // SAFETY: the slot is still ours; its NBL came from `packet.into_raw` above.
-        let packet = unsafe { H::Packet::from_raw(&state.kernel, (*slot).nbl) };
+        // SAFETY: the slot is still ours.
+        let nbl = unsafe { (*slot).nbl };
+        // SAFETY: `nbl` came from `packet.into_raw` above and the kernel did not keep it.
+        let packet = unsafe { H::Packet::from_raw(&state.kernel, nbl) };
         state.contexts.give_back(index);
         state.release_rundown();
         Err(Refused {
@@ -315,7 +331,13 @@ where
     /// IRQL: PASSIVE_LEVEL; above it nothing happens and the injector comes back in the error.
     pub fn close(self) -> Result<(), (DualStackError, Option<Self>)> {
         if let Err(error) = Error::check_irql(&self.state().kernel, Irql::PASSIVE) {
-            return Err((DualStackError { family: None, error }, Some(self)));
+            return Err((
+                DualStackError {
+                    family: None,
+                    error,
+                },
+                Some(self),
+            ));
         }
         let this = ManuallyDrop::new(self);
         // SAFETY: `this` is never used again; shut_down runs once.
@@ -351,7 +373,8 @@ where
         // Check first, so a refused request costs no clone.
         self.state().check(&injection)?;
         let clone = ClonedNetBufferList::clone_of(self.state().kernel.clone(), original)?;
-        self.inject(clone, injection, tag).map_err(|refused| refused.error)
+        self.inject(clone, injection, tag)
+            .map_err(|refused| refused.error)
     }
 }
 
@@ -368,7 +391,11 @@ impl<K: KernelApi, H: CompletionHandler<K>> PacketInjector<K, H> {
     unsafe fn shut_down(&self) -> Result<(), DualStackError> {
         let state = self.state();
         // SAFETY: PASSIVE_LEVEL (caller); the rundown word was initialized in `new`.
-        unsafe { state.kernel.ex_wait_for_rundown_protection_release(state.rundown.get()) };
+        unsafe {
+            state
+                .kernel
+                .ex_wait_for_rundown_protection_release(state.rundown.get())
+        };
         // A DPC routine that released its reference may still be returning: let it finish.
         // SAFETY: PASSIVE_LEVEL (caller).
         unsafe { state.kernel.ke_flush_queued_dpcs() };
@@ -376,7 +403,9 @@ impl<K: KernelApi, H: CompletionHandler<K>> PacketInjector<K, H> {
         let raw = self.shared.as_ptr();
         // SAFETY: no injection is in flight and none can start (rundown is complete), so this is
         // the last reference; the handles are taken out once.
-        let handles = unsafe { ManuallyDrop::take(&mut (*raw).handles) };
+        let last = unsafe { &mut *raw };
+        // SAFETY: taken once; the ManuallyDrop is never read again.
+        let handles = unsafe { ManuallyDrop::take(&mut last.handles) };
         // Destroy waits for WFP to finish running completions on these handles.
         let result = handles.close().map_err(|(failure, _)| failure);
         // SAFETY: `raw` came from Box::<[Shared]>::into_raw with length 1 in `new`; nothing uses
@@ -425,7 +454,10 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     #[inline(always)]
     fn release_rundown(&self) {
         // SAFETY: called once per successful acquire; the word lives as long as `self`.
-        unsafe { self.kernel.ex_release_rundown_protection(self.rundown.get()) };
+        unsafe {
+            self.kernel
+                .ex_release_rundown_protection(self.rundown.get())
+        };
     }
 
     /// Calls the kernel's inject function for a loaded slot.
@@ -559,10 +591,17 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     ///
     /// # Safety
     /// The slot at `index` belongs to a finished injection whose NBL is `nbl`; called once.
-    unsafe fn finish(&self, index: u32, nbl: *mut NET_BUFFER_LIST, status: NtStatus, at_dispatch: bool) {
+    unsafe fn finish(
+        &self,
+        index: u32,
+        nbl: *mut NET_BUFFER_LIST,
+        status: NtStatus,
+        at_dispatch: bool,
+    ) {
         let slot = self.contexts.get(index);
         // SAFETY: the injection owns the slot until give_back below.
-        let (path, cookie) = unsafe { ((*slot).injection.path(), (*slot).tag.cookie) };
+        let slot = unsafe { &*slot };
+        let (path, cookie) = (slot.injection.path(), slot.tag.cookie);
         // SAFETY: `nbl` came from `H::Packet::into_raw` in `inject`, handed back by WFP.
         let packet = unsafe { H::Packet::from_raw(&self.kernel, nbl) };
         self.contexts.give_back(index);
@@ -590,7 +629,8 @@ unsafe extern "system" fn on_injection_complete<K, H>(
 {
     let slot = context.cast::<InjectionSlot>();
     // SAFETY: `context` is the slot pointer `issue` passed; the slot belongs to this injection.
-    let (owner, index) = unsafe { ((*slot).owner, (*slot).index) };
+    let slot = unsafe { &*slot };
+    let (owner, index) = (slot.owner, slot.index);
     // SAFETY: the owner outlives every injection (close waits on the rundown this one holds).
     let state = unsafe { &*owner.cast::<Shared<K, H>>() };
     // SAFETY: WFP hands back the NBL of this injection, a valid NBL with its status set.
@@ -613,7 +653,8 @@ unsafe extern "system" fn run_deferred_injection<K, H>(
 {
     let slot = context.cast::<InjectionSlot>();
     // SAFETY: the DPC's context is its own slot, owned by the queued injection.
-    let (owner, index, nbl) = unsafe { ((*slot).owner, (*slot).index, (*slot).nbl) };
+    let slot_ref = unsafe { &*slot };
+    let (owner, index, nbl) = (slot_ref.owner, slot_ref.index, slot_ref.nbl);
     // SAFETY: the owner outlives the queued work (it holds a rundown reference).
     let state = unsafe { &*owner.cast::<Shared<K, H>>() };
     // SAFETY: the slot is owned and loaded; DPCs run at DISPATCH_LEVEL; rundown is held.

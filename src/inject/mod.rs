@@ -14,17 +14,16 @@ pub mod retry;
 pub mod state;
 pub mod types;
 
+pub use completion::{Completion, CompletionHandler, FreeOnCompletion};
 pub use dual_stack::{DualStackError, DualStackInjector};
 pub use family::{AddressFamily, IpFamily};
 pub use handle::InjectionHandle;
-pub use retry::RetryPolicy;
-pub use completion::{Completion, CompletionHandler, FreeOnCompletion};
 pub use injector::{PacketInjector, Refused};
 pub use nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
 pub use request::{
     CONTROL_DATA_CAPACITY, DEFAULT_COMPARTMENT, Forward, Injection, InjectionPath, IpProtocol,
-    NetworkReceive, NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive,
-    TransportSend,
+    NetworkReceive, NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive, TransportSend,
 };
+pub use retry::RetryPolicy;
 pub use state::{InjectionContext, InjectionState};
 pub use types::InjectionTypes;

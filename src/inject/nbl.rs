@@ -137,12 +137,17 @@ impl<K: KernelApi> Drop for ClonedNetBufferList<K> {
     fn drop(&mut self) {
         // SAFETY: the clone is owned by this value (not pending in WFP: an injection holds it as
         // a raw pointer), freed once here; IRQL <= DISPATCH_LEVEL is the type's contract.
-        unsafe { self.kernel.fwps_free_clone_net_buffer_list0(self.raw.as_ptr(), 0) };
+        unsafe {
+            self.kernel
+                .fwps_free_clone_net_buffer_list0(self.raw.as_ptr(), 0)
+        };
     }
 }
 
 impl<K: KernelApi> core::fmt::Debug for ClonedNetBufferList<K> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("ClonedNetBufferList").field(&self.raw).finish()
+        f.debug_tuple("ClonedNetBufferList")
+            .field(&self.raw)
+            .finish()
     }
 }

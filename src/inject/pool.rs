@@ -62,7 +62,11 @@ impl<T> SlotPool<T> {
             }
             // Indices in the list are always in range; an impossible one reads as empty rather
             // than panicking in kernel code.
-            let next = self.slots.get(top as usize - 1)?.next.load(Ordering::Relaxed);
+            let next = self
+                .slots
+                .get(top as usize - 1)?
+                .next
+                .load(Ordering::Relaxed);
             let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(next);
             match self
                 .head
@@ -82,7 +86,8 @@ impl<T> SlotPool<T> {
         };
         let mut head = self.head.load(Ordering::Acquire);
         loop {
-            slot.next.store((head & INDEX_MASK) as u32, Ordering::Relaxed);
+            slot.next
+                .store((head & INDEX_MASK) as u32, Ordering::Relaxed);
             let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(index + 1);
             match self
                 .head

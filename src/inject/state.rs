@@ -62,8 +62,11 @@ impl<K: KernelApi> InjectionHandle<K> {
         // SAFETY: IRQL <= DISPATCH_LEVEL (documented, asserted in debug builds); the handle is
         // live while `self` exists; `nbl` is valid for the borrow; `context` is writable.
         let state = InjectionState(unsafe {
-            self.kernel()
-                .fwps_query_packet_injection_state0(self.as_raw(), nbl.as_raw(), &mut context)
+            self.kernel().fwps_query_packet_injection_state0(
+                self.as_raw(),
+                nbl.as_raw(),
+                &mut context,
+            )
         });
         let own = state.is_own().then_some(InjectionContext(context as usize));
         (state, own)

@@ -22,39 +22,75 @@ impl DpcTable {
 }
 
 impl SimulatedStack {
-    pub(super) fn dpc_initialize(&self, dpc: *mut KDPC, routine: KDEFERRED_ROUTINE, context: *mut c_void) {
+    pub(super) fn dpc_initialize(
+        &self,
+        dpc: *mut KDPC,
+        routine: KDEFERRED_ROUTINE,
+        context: *mut c_void,
+    ) {
         let mut state = self.lock();
         state.enter(SimCall::InitializeDpc, Irql(31));
         let address = dpc as usize;
-        if state.dpcs.queue.iter().any(|(queued, _, _)| *queued == address) {
-            state.violations.push(Violation::DpcReinitializedWhileQueued(address));
+        if state
+            .dpcs
+            .queue
+            .iter()
+            .any(|(queued, _, _)| *queued == address)
+        {
+            state
+                .violations
+                .push(Violation::DpcReinitializedWhileQueued(address));
         }
-        state.dpcs.initialized.insert(address, (routine, context as usize));
+        state
+            .dpcs
+            .initialized
+            .insert(address, (routine, context as usize));
     }
 
-    pub(super) fn dpc_insert(&self, dpc: *mut KDPC, argument1: *mut c_void, argument2: *mut c_void) -> BOOLEAN {
+    pub(super) fn dpc_insert(
+        &self,
+        dpc: *mut KDPC,
+        argument1: *mut c_void,
+        argument2: *mut c_void,
+    ) -> BOOLEAN {
         let mut state = self.lock();
         if state.enter(SimCall::InsertQueueDpc, Irql(31)).is_some() {
             return 0;
         }
         let address = dpc as usize;
         if !state.dpcs.initialized.contains_key(&address) {
-            state.violations.push(Violation::NullPointer(SimCall::InsertQueueDpc));
+            state
+                .violations
+                .push(Violation::NullPointer(SimCall::InsertQueueDpc));
             return 0;
         }
-        if state.dpcs.queue.iter().any(|(queued, _, _)| *queued == address) {
+        if state
+            .dpcs
+            .queue
+            .iter()
+            .any(|(queued, _, _)| *queued == address)
+        {
             return 0;
         }
-        state.dpcs.queue.push_back((address, argument1 as usize, argument2 as usize));
+        state
+            .dpcs
+            .queue
+            .push_back((address, argument1 as usize, argument2 as usize));
         1
     }
 
     pub(super) fn dpc_flush(&self) {
-        if self.lock().enter(SimCall::FlushQueuedDpcs, Irql::PASSIVE).is_some() {
+        if self
+            .lock()
+            .enter(SimCall::FlushQueuedDpcs, Irql::PASSIVE)
+            .is_some()
+        {
             return;
         }
         // The test runs DPCs on threads of its choosing: flushing waits for them.
-        self.wait_until(SimCall::FlushQueuedDpcs, |state| state.dpcs.queue.is_empty() && state.dpcs.running == 0);
+        self.wait_until(SimCall::FlushQueuedDpcs, |state| {
+            state.dpcs.queue.is_empty() && state.dpcs.running == 0
+        });
     }
 
     /// DPCs queued and not yet run.

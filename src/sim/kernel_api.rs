@@ -117,7 +117,9 @@ impl KernelApi for &SimulatedStack {
             }
         }
         // Destroy returns only once the injections WFP accepted on the handle have completed.
-        self.wait_until(SimCall::InjectionHandleDestroy, |state| state.pending_on(raw) == 0);
+        self.wait_until(SimCall::InjectionHandleDestroy, |state| {
+            state.pending_on(raw) == 0
+        });
         if let Some(record) = self.lock().handles.get_mut(&raw) {
             record.destroyed = true;
         }

@@ -204,7 +204,10 @@ pub(super) struct InjectCall {
 ///
 /// # Safety
 /// `args` is null or valid, and its pointers are valid for the lengths they imply.
-unsafe fn read_send_args(args: *const FWPS_TRANSPORT_SEND_PARAMS0, family: u16) -> (Vec<u8>, u32, Vec<u8>) {
+unsafe fn read_send_args(
+    args: *const FWPS_TRANSPORT_SEND_PARAMS0,
+    family: u16,
+) -> (Vec<u8>, u32, Vec<u8>) {
     if args.is_null() {
         return (Vec::new(), 0, Vec::new());
     }
@@ -222,7 +225,10 @@ unsafe fn read_send_args(args: *const FWPS_TRANSPORT_SEND_PARAMS0, family: u16) 
     } else {
         // SAFETY: the kernel contract: controlData has controlDataLength readable bytes.
         unsafe {
-            std::slice::from_raw_parts(params.controlData.cast::<u8>(), params.controlDataLength as usize)
+            std::slice::from_raw_parts(
+                params.controlData.cast::<u8>(),
+                params.controlDataLength as usize,
+            )
         }
         .to_vec()
     };
@@ -238,7 +244,9 @@ impl SimulatedStack {
     /// A packet as the stack indicates it to classify: an NBL holding `bytes`. The test returns it
     /// with [`return_packet`](Self::return_packet) when classify is done with it.
     pub fn indicate_packet(&self, bytes: &[u8]) -> *mut NET_BUFFER_LIST {
-        self.lock().packets.add(PacketKind::Indicated, bytes.to_vec())
+        self.lock()
+            .packets
+            .add(PacketKind::Indicated, bytes.to_vec())
     }
 
     /// The stack takes an indicated packet back (classify returned, or an absorbed packet was
@@ -246,7 +254,10 @@ impl SimulatedStack {
     pub fn return_packet(&self, nbl: *mut NET_BUFFER_LIST) {
         let mut state = self.lock();
         let violation = match state.packets.records.get_mut(&(nbl as usize)) {
-            None => Some(Violation::UnknownNbl(SimCall::FreeCloneNetBufferList, nbl as usize)),
+            None => Some(Violation::UnknownNbl(
+                SimCall::FreeCloneNetBufferList,
+                nbl as usize,
+            )),
             Some(record) if record.released => Some(Violation::NblUsedAfterFree(
                 SimCall::FreeCloneNetBufferList,
                 nbl as usize,
@@ -265,7 +276,11 @@ impl SimulatedStack {
     /// The bytes of a packet (a clone carries its original's).
     pub fn packet_data(&self, nbl: *const NET_BUFFER_LIST) -> Option<Vec<u8>> {
         let state = self.lock();
-        state.packets.records.get(&(nbl as usize)).map(|r| r.data.clone())
+        state
+            .packets
+            .records
+            .get(&(nbl as usize))
+            .map(|r| r.data.clone())
     }
 
     /// Clones allocated and not yet freed.
@@ -281,7 +296,11 @@ impl SimulatedStack {
 
     /// What kind of NBL `nbl` is, if this stack made it.
     pub fn packet_kind(&self, nbl: *const NET_BUFFER_LIST) -> Option<PacketKind> {
-        self.lock().packets.records.get(&(nbl as usize)).map(|r| r.kind)
+        self.lock()
+            .packets
+            .records
+            .get(&(nbl as usize))
+            .map(|r| r.kind)
     }
 
     /// Injections accepted and not completed, oldest first.
@@ -303,10 +322,21 @@ impl SimulatedStack {
             // SAFETY: the driver's contract keeps send_args valid until completion; if it broke
             // it, this read is what the kernel would do too.
             let now = unsafe {
-                read_send_args(pending.send_args as *const FWPS_TRANSPORT_SEND_PARAMS0, pending.family)
+                read_send_args(
+                    pending.send_args as *const FWPS_TRANSPORT_SEND_PARAMS0,
+                    pending.family,
+                )
             };
-            if now != (pending.remote_address.clone(), pending.remote_scope_id, pending.control_data.clone()) {
-                state.violations.push(Violation::SendParametersChangedBeforeCompletion(id));
+            if now
+                != (
+                    pending.remote_address.clone(),
+                    pending.remote_scope_id,
+                    pending.control_data.clone(),
+                )
+            {
+                state
+                    .violations
+                    .push(Violation::SendParametersChangedBeforeCompletion(id));
             }
         }
         if let Some(record) = state.packets.records.get_mut(&pending.nbl) {
@@ -315,7 +345,11 @@ impl SimulatedStack {
         }
         drop(state);
         let completion = pending.completion;
-        let irql = if at_dispatch { Irql::DISPATCH } else { Irql::PASSIVE };
+        let irql = if at_dispatch {
+            Irql::DISPATCH
+        } else {
+            Irql::PASSIVE
+        };
         self.at_irql(irql, || {
             // SAFETY: WFP's contract: the completion gets its context and the NBL it was given.
             unsafe {
@@ -349,14 +383,20 @@ impl SimulatedStack {
         }
         let handle = call.handle as usize;
         let Some(record) = state.handles.get(&handle).copied().filter(|h| !h.destroyed) else {
-            state.violations.push(Violation::StaleHandleUse(sim_call, handle));
+            state
+                .violations
+                .push(Violation::StaleHandleUse(sim_call, handle));
             return NtStatus::INVALID_HANDLE.0;
         };
         if record.closing {
             return NtStatus::FWP_INJECT_HANDLE_CLOSING.0;
         }
         // A handle created with no type flags serves transport, stream and forward.
-        let types = if record.flags == 0 { 0x1 | 0x2 | 0x8 } else { record.flags };
+        let types = if record.flags == 0 {
+            0x1 | 0x2 | 0x8
+        } else {
+            record.flags
+        };
         if types & call.path.required_type() == 0 {
             return NtStatus::FWP_INJECT_HANDLE_STALE.0;
         }
@@ -369,7 +409,9 @@ impl SimulatedStack {
             }
         };
         if packet.pending {
-            state.violations.push(Violation::NblAlreadyPending(sim_call, nbl));
+            state
+                .violations
+                .push(Violation::NblAlreadyPending(sim_call, nbl));
             return NtStatus::INVALID_PARAMETER.0;
         }
         let version = packet.data.first().map(|b| b >> 4);
@@ -388,12 +430,13 @@ impl SimulatedStack {
         if !family_ok {
             return NtStatus::INVALID_PARAMETER.0;
         }
-        let (remote_address, remote_scope_id, control_data) = if call.path == InjectionPath::TransportSend {
-            // SAFETY: the seam's contract for transport send: send_args is valid or null.
-            unsafe { read_send_args(call.send_args, call.family) }
-        } else {
-            (Vec::new(), 0, Vec::new())
-        };
+        let (remote_address, remote_scope_id, control_data) =
+            if call.path == InjectionPath::TransportSend {
+                // SAFETY: the seam's contract for transport send: send_args is valid or null.
+                unsafe { read_send_args(call.send_args, call.family) }
+            } else {
+                (Vec::new(), 0, Vec::new())
+            };
         let packet = state.packets.live(sim_call, nbl).expect("checked above");
         packet.pending = true;
         packet.injected_by = Some((handle, call.injection_context as usize));
@@ -420,15 +463,22 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn query(&self, handle: HANDLE, nbl: *const NET_BUFFER_LIST, context: *mut HANDLE) -> i32 {
+    pub(super) fn query(
+        &self,
+        handle: HANDLE,
+        nbl: *const NET_BUFFER_LIST,
+        context: *mut HANDLE,
+    ) -> i32 {
         let mut state = self.lock();
         let call = SimCall::QueryPacketInjectionState;
         if state.enter(call, Irql::DISPATCH).is_some() {
             return NOT_INJECTED;
         }
         let handle = handle as usize;
-        if !state.handles.get(&handle).is_some_and(|h| !h.destroyed) {
-            state.violations.push(Violation::StaleHandleUse(call, handle));
+        if state.handles.get(&handle).is_none_or(|h| h.destroyed) {
+            state
+                .violations
+                .push(Violation::StaleHandleUse(call, handle));
             return NOT_INJECTED;
         }
         let record = match state.packets.live(call, nbl as usize) {
@@ -438,7 +488,8 @@ impl SimulatedStack {
                 return NOT_INJECTED;
             }
         };
-        let (answer, injection_context) = match (record.injected_by, record.previously_injected_by) {
+        let (answer, injection_context) = match (record.injected_by, record.previously_injected_by)
+        {
             (Some((by, ctx)), _) if by == handle => (INJECTED_BY_SELF, ctx),
             (Some(_), _) => (INJECTED_BY_OTHER, 0),
             (None, Some((by, ctx))) if by == handle => (PREVIOUSLY_INJECTED_BY_SELF, ctx),
@@ -504,7 +555,9 @@ impl SimulatedStack {
             return;
         };
         if record.pending {
-            state.violations.push(Violation::NblAlreadyPending(call, address));
+            state
+                .violations
+                .push(Violation::NblAlreadyPending(call, address));
             return;
         }
         record.released = true;
@@ -517,6 +570,10 @@ impl SimulatedStack {
 impl State {
     /// Pending injections on `handle`.
     pub(super) fn pending_on(&self, handle: usize) -> usize {
-        self.packets.pending.iter().filter(|p| p.handle == handle).count()
+        self.packets
+            .pending
+            .iter()
+            .filter(|p| p.handle == handle)
+            .count()
     }
 }

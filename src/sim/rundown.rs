@@ -19,13 +19,18 @@ unsafe fn word<'a>(rundown: *mut EX_RUNDOWN_REF) -> &'a AtomicUsize {
 
 impl SimulatedStack {
     pub(super) fn rundown_initialize(&self, rundown: *mut EX_RUNDOWN_REF) {
-        self.lock().enter(SimCall::InitializeRundownProtection, Irql(31));
+        self.lock()
+            .enter(SimCall::InitializeRundownProtection, Irql(31));
         // SAFETY: the seam's contract: `rundown` is writable and not in use.
         unsafe { word(rundown) }.store(0, Ordering::Release);
     }
 
     pub(super) fn rundown_acquire(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
-        if self.lock().enter(SimCall::AcquireRundownProtection, Irql::DISPATCH).is_some() {
+        if self
+            .lock()
+            .enter(SimCall::AcquireRundownProtection, Irql::DISPATCH)
+            .is_some()
+        {
             return 0;
         }
         // SAFETY: the seam's contract: `rundown` was initialized and outlives the call.
@@ -44,7 +49,9 @@ impl SimulatedStack {
         // SAFETY: the seam's contract: `rundown` was initialized and is held by the caller.
         let word = unsafe { word(rundown) };
         let released = word.fetch_update(Ordering::Release, Ordering::Relaxed, |value| {
-            value.checked_sub(ONE_HOLDER).filter(|_| value >= ONE_HOLDER)
+            value
+                .checked_sub(ONE_HOLDER)
+                .filter(|_| value >= ONE_HOLDER)
         });
         if released.is_err() {
             state.violations.push(Violation::RundownReleasedTooOften);

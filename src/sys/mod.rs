@@ -24,9 +24,12 @@ use types::{
 
 /// The kernel functions the safe layer is built on, one method each, named after the export.
 ///
+/// `Clone` because owned values (handles, clones) keep the kernel they release themselves with;
+/// both implementations are `Copy` (a zero-sized type and a reference).
+///
 /// Methods are `unsafe` where the kernel function has preconditions a type cannot express (IRQL,
 /// pointer validity, handle liveness); the safe layer upholds them and says how in `SAFETY:` notes.
-pub trait KernelApi {
+pub trait KernelApi: Clone {
     /// `KeGetCurrentIrql`. Any IRQL.
     fn ke_get_current_irql(&self) -> KIRQL;
 

@@ -131,8 +131,16 @@ unsafe extern "system" {
     fn ExReleaseRundownProtection(RunRef: *mut EX_RUNDOWN_REF);
     fn ExWaitForRundownProtectionRelease(RunRef: *mut EX_RUNDOWN_REF);
     fn KeFlushQueuedDpcs();
-    fn KeInitializeDpc(Dpc: *mut KDPC, DeferredRoutine: KDEFERRED_ROUTINE, DeferredContext: *mut c_void);
-    fn KeInsertQueueDpc(Dpc: *mut KDPC, SystemArgument1: *mut c_void, SystemArgument2: *mut c_void) -> BOOLEAN;
+    fn KeInitializeDpc(
+        Dpc: *mut KDPC,
+        DeferredRoutine: KDEFERRED_ROUTINE,
+        DeferredContext: *mut c_void,
+    );
+    fn KeInsertQueueDpc(
+        Dpc: *mut KDPC,
+        SystemArgument1: *mut c_void,
+        SystemArgument2: *mut c_void,
+    ) -> BOOLEAN;
 }
 
 /// The running Windows kernel. Zero-sized: every method is a direct call to the import.
@@ -200,7 +208,20 @@ impl KernelApi for WindowsKernel {
         completion_context: *mut c_void,
     ) -> NTSTATUS {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
-        unsafe { FwpsInjectTransportSendAsync0(handle, injection_context, endpoint_handle, flags, send_args, address_family, compartment_id, nbl, completion, completion_context) }
+        unsafe {
+            FwpsInjectTransportSendAsync0(
+                handle,
+                injection_context,
+                endpoint_handle,
+                flags,
+                send_args,
+                address_family,
+                compartment_id,
+                nbl,
+                completion,
+                completion_context,
+            )
+        }
     }
 
     #[inline(always)]
@@ -219,7 +240,21 @@ impl KernelApi for WindowsKernel {
         completion_context: *mut c_void,
     ) -> NTSTATUS {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
-        unsafe { FwpsInjectTransportReceiveAsync0(handle, injection_context, reserved, flags, address_family, compartment_id, interface_index, sub_interface_index, nbl, completion, completion_context) }
+        unsafe {
+            FwpsInjectTransportReceiveAsync0(
+                handle,
+                injection_context,
+                reserved,
+                flags,
+                address_family,
+                compartment_id,
+                interface_index,
+                sub_interface_index,
+                nbl,
+                completion,
+                completion_context,
+            )
+        }
     }
 
     #[inline(always)]
@@ -234,7 +269,17 @@ impl KernelApi for WindowsKernel {
         completion_context: *mut c_void,
     ) -> NTSTATUS {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
-        unsafe { FwpsInjectNetworkSendAsync0(handle, injection_context, flags, compartment_id, nbl, completion, completion_context) }
+        unsafe {
+            FwpsInjectNetworkSendAsync0(
+                handle,
+                injection_context,
+                flags,
+                compartment_id,
+                nbl,
+                completion,
+                completion_context,
+            )
+        }
     }
 
     #[inline(always)]
@@ -251,7 +296,19 @@ impl KernelApi for WindowsKernel {
         completion_context: *mut c_void,
     ) -> NTSTATUS {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
-        unsafe { FwpsInjectNetworkReceiveAsync0(handle, injection_context, flags, compartment_id, interface_index, sub_interface_index, nbl, completion, completion_context) }
+        unsafe {
+            FwpsInjectNetworkReceiveAsync0(
+                handle,
+                injection_context,
+                flags,
+                compartment_id,
+                interface_index,
+                sub_interface_index,
+                nbl,
+                completion,
+                completion_context,
+            )
+        }
     }
 
     #[inline(always)]
@@ -268,7 +325,19 @@ impl KernelApi for WindowsKernel {
         completion_context: *mut c_void,
     ) -> NTSTATUS {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
-        unsafe { FwpsInjectForwardAsync0(handle, injection_context, flags, address_family, compartment_id, interface_index, nbl, completion, completion_context) }
+        unsafe {
+            FwpsInjectForwardAsync0(
+                handle,
+                injection_context,
+                flags,
+                address_family,
+                compartment_id,
+                interface_index,
+                nbl,
+                completion,
+                completion_context,
+            )
+        }
     }
 
     #[inline(always)]
@@ -287,7 +356,21 @@ impl KernelApi for WindowsKernel {
         completion_context: *mut c_void,
     ) -> NTSTATUS {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
-        unsafe { FwpsStreamInjectAsync0(handle, injection_context, flags, flow_id, callout_id, layer_id, stream_flags, nbl, data_length, completion, completion_context) }
+        unsafe {
+            FwpsStreamInjectAsync0(
+                handle,
+                injection_context,
+                flags,
+                flow_id,
+                callout_id,
+                layer_id,
+                stream_flags,
+                nbl,
+                data_length,
+                completion,
+                completion_context,
+            )
+        }
     }
 
     #[inline(always)]
@@ -304,47 +387,31 @@ impl KernelApi for WindowsKernel {
     }
 
     #[inline(always)]
-    unsafe fn fwps_free_clone_net_buffer_list0(
-        &self,
-        clone: *mut NET_BUFFER_LIST,
-        flags: u32,
-    ) {
+    unsafe fn fwps_free_clone_net_buffer_list0(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { FwpsFreeCloneNetBufferList0(clone, flags) }
     }
 
     #[inline(always)]
-    unsafe fn ex_initialize_rundown_protection(
-        &self,
-        rundown: *mut EX_RUNDOWN_REF,
-    ) {
+    unsafe fn ex_initialize_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { ExInitializeRundownProtection(rundown) }
     }
 
     #[inline(always)]
-    unsafe fn ex_acquire_rundown_protection(
-        &self,
-        rundown: *mut EX_RUNDOWN_REF,
-    ) -> BOOLEAN {
+    unsafe fn ex_acquire_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { ExAcquireRundownProtection(rundown) }
     }
 
     #[inline(always)]
-    unsafe fn ex_release_rundown_protection(
-        &self,
-        rundown: *mut EX_RUNDOWN_REF,
-    ) {
+    unsafe fn ex_release_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { ExReleaseRundownProtection(rundown) }
     }
 
     #[inline(always)]
-    unsafe fn ex_wait_for_rundown_protection_release(
-        &self,
-        rundown: *mut EX_RUNDOWN_REF,
-    ) {
+    unsafe fn ex_wait_for_rundown_protection_release(&self, rundown: *mut EX_RUNDOWN_REF) {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { ExWaitForRundownProtectionRelease(rundown) }
     }

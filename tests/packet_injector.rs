@@ -1,0 +1,763 @@
+//! PacketInjector against the simulated stack: every injection path, every refusal, completions
+//! in any order and on any thread, teardown with work in flight, and the injection-state query.
+
+use std::sync::Mutex;
+
+use wfp_injector::inject::{
+    CONTROL_DATA_CAPACITY, ClonedNetBufferList, Completion, CompletionHandler, DualStackInjector,
+    Forward, Injection, InjectionContext, InjectionPath, InjectionState, InjectionTypes, IpFamily,
+    IpProtocol, NetBufferListRef, NetworkReceive, NetworkSend, PacketInjector, RemoteAddress,
+    RetryPolicy, StreamInject, Tag, TransportReceive, TransportSend,
+};
+use wfp_injector::nt::{Irql, NtStatus};
+use wfp_injector::sim::{self, SimCall, SimulatedStack};
+use wfp_injector::sys::KernelApi;
+use wfp_injector::sys::types::NET_BUFFER_LIST;
+use wfp_injector::{Error, InputError, KernelCall};
+
+type Sim<'a> = &'a SimulatedStack;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    status: NtStatus,
+    path: InjectionPath,
+    cookie: usize,
+    at_dispatch: bool,
+    irql: Irql,
+}
+
+/// Records each completion, then frees the clone.
+struct Recorder<'a> {
+    sim: Sim<'a>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl<'a> CompletionHandler<Sim<'a>> for Recorder<'a> {
+    type Packet = ClonedNetBufferList<Sim<'a>>;
+
+    fn completed(&self, completion: Completion<Self::Packet>) {
+        let irql = Irql(self.sim.ke_get_current_irql());
+        self.seen.lock().unwrap().push(Seen {
+            status: completion.status,
+            path: completion.path,
+            cookie: completion.cookie,
+            at_dispatch: completion.at_dispatch,
+            irql,
+        });
+    }
+}
+
+const ALL: InjectionTypes = InjectionTypes::ALL;
+const IPV4_UDP: [u8; 28] = [
+    0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x12, 0x34, 0x00, 0x35, 0,
+    8, 0, 0,
+];
+const IPV6_HEADER: [u8; 40] = {
+    let mut header = [0u8; 40];
+    header[0] = 0x60;
+    header
+};
+
+fn injector<'a>(
+    sim: Sim<'a>,
+    types: InjectionTypes,
+    capacity: u32,
+) -> PacketInjector<Sim<'a>, Recorder<'a>> {
+    let handles = DualStackInjector::create(sim, types, &RetryPolicy::default()).unwrap();
+    PacketInjector::new(
+        handles,
+        capacity,
+        Recorder {
+            sim,
+            seen: Mutex::new(Vec::new()),
+        },
+    )
+    .unwrap()
+}
+
+fn borrow(nbl: *mut NET_BUFFER_LIST) -> NetBufferListRef<'static> {
+    // SAFETY: the simulated stack keeps every NBL's memory until it is dropped, and each test
+    // returns its indicated packets only after the injections that cloned them complete.
+    unsafe { NetBufferListRef::from_raw(nbl) }.unwrap()
+}
+
+fn udp_send(address: RemoteAddress, control: &[u8]) -> Injection<'_> {
+    Injection::TransportSend(TransportSend {
+        endpoint_handle: 0xE0,
+        remote_address: address,
+        control_data: control,
+        compartment: 1,
+        protocol: IpProtocol::UDP,
+    })
+}
+
+/// Spins until `condition` holds; fails the test (instead of hanging it) if that never happens.
+fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !condition() {
+        assert!(std::time::Instant::now() < limit, "never happened: {what}");
+        std::thread::yield_now();
+    }
+}
+
+fn seen<'a>(injector: &PacketInjector<Sim<'a>, Recorder<'a>>) -> Vec<Seen> {
+    injector.handler().seen.lock().unwrap().clone()
+}
+
+#[test]
+fn transport_send_copies_parameters_and_completes_with_the_nbl_status() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    {
+        let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+        let control = [1u8, 2, 3, 4, 5, 6];
+        let tag = Tag {
+            injection_context: InjectionContext(0x77),
+            cookie: 42,
+        };
+        injector
+            .clone_and_inject(
+                borrow(original),
+                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &control),
+                tag,
+            )
+            .unwrap();
+        assert_eq!(injector.in_flight(), 1);
+        let pending = sim.pending_injections();
+        assert_eq!(pending.len(), 1);
+        let pending = &pending[0];
+        assert_eq!(pending.path, sim::InjectionPath::TransportSend);
+        assert_eq!(pending.family, 2);
+        assert_eq!(pending.remote_address, vec![10, 0, 0, 2]);
+        assert_eq!(pending.control_data, control.to_vec());
+        assert_eq!(pending.endpoint_or_flow, 0xE0);
+        assert_eq!(
+            pending.handle,
+            injector.handles().handle(IpFamily::V4).as_raw() as usize
+        );
+        assert!(matches!(
+            sim.packet_kind(pending.nbl as *const _),
+            Some(sim::PacketKind::Clone { .. })
+        ));
+        assert!(sim.complete_injection(pending.id, NtStatus::FWP_CANNOT_PEND, true));
+        assert_eq!(
+            seen(&injector),
+            vec![Seen {
+                status: NtStatus::FWP_CANNOT_PEND,
+                path: InjectionPath::TransportSend,
+                cookie: 42,
+                at_dispatch: true,
+                irql: Irql::DISPATCH
+            }]
+        );
+        assert_eq!(injector.in_flight(), 0);
+        assert_eq!(sim.live_clones(), 0, "the completion freed the clone");
+        injector.close().unwrap();
+    }
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn ipv6_transport_send_carries_address_and_scope_on_the_ipv6_handle() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV6_HEADER);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    let mut address = [0u8; 16];
+    address[0] = 0xfe;
+    address[1] = 0x80;
+    address[15] = 1;
+    injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V6(address, 7), &[]),
+            Tag::default(),
+        )
+        .unwrap();
+    let pending = &sim.pending_injections()[0];
+    assert_eq!(pending.family, 23);
+    assert_eq!(pending.remote_address, address.to_vec());
+    assert_eq!(pending.remote_scope_id, 7);
+    assert!(pending.control_data.is_empty());
+    assert_eq!(
+        pending.handle,
+        injector.handles().handle(IpFamily::V6).as_raw() as usize
+    );
+    sim.complete_all(NtStatus::SUCCESS);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn every_path_reaches_its_kernel_function_with_its_parameters() {
+    let sim = SimulatedStack::new();
+    let v4 = sim.indicate_packet(&IPV4_UDP);
+    let v6 = sim.indicate_packet(&IPV6_HEADER);
+    let injector = injector(&sim, ALL, 16);
+    let cases: Vec<(Injection<'_>, *mut NET_BUFFER_LIST, sim::InjectionPath)> = vec![
+        (
+            Injection::TransportReceive(TransportReceive {
+                family: IpFamily::V4,
+                compartment: 1,
+                interface_index: 5,
+                sub_interface_index: 6,
+                protocol: IpProtocol::UDP,
+            }),
+            v4,
+            sim::InjectionPath::TransportReceive,
+        ),
+        (
+            Injection::NetworkSend(NetworkSend {
+                family: IpFamily::V6,
+                compartment: 1,
+            }),
+            v6,
+            sim::InjectionPath::NetworkSend,
+        ),
+        (
+            Injection::NetworkReceive(NetworkReceive {
+                family: IpFamily::V4,
+                compartment: 1,
+                interface_index: 9,
+                sub_interface_index: 10,
+            }),
+            v4,
+            sim::InjectionPath::NetworkReceive,
+        ),
+        (
+            Injection::Forward(Forward {
+                family: IpFamily::V6,
+                compartment: 1,
+                interface_index: 3,
+            }),
+            v6,
+            sim::InjectionPath::Forward,
+        ),
+        (
+            Injection::Stream(StreamInject {
+                family: IpFamily::V4,
+                flow_id: 0xF10,
+                callout_id: 3,
+                layer_id: 20,
+                stream_flags: 1,
+                data_length: 28,
+            }),
+            v4,
+            sim::InjectionPath::Stream,
+        ),
+    ];
+    for (cookie, (injection, original, path)) in cases.into_iter().enumerate() {
+        injector
+            .clone_and_inject(
+                borrow(original),
+                injection,
+                Tag {
+                    cookie,
+                    ..Tag::default()
+                },
+            )
+            .unwrap();
+        let pending = sim.pending_injections();
+        let last = pending.last().unwrap();
+        assert_eq!(last.path, path);
+        let family = injection.family();
+        assert_eq!(
+            last.handle,
+            injector.handles().handle(family).as_raw() as usize
+        );
+        match injection {
+            Injection::TransportReceive(r) => {
+                assert_eq!(
+                    (last.interface_index, last.sub_interface_index, last.family),
+                    (5, 6, 2)
+                );
+                assert_eq!(r.compartment, last.compartment);
+            }
+            Injection::NetworkReceive(_) => {
+                assert_eq!((last.interface_index, last.sub_interface_index), (9, 10))
+            }
+            Injection::Forward(_) => assert_eq!((last.interface_index, last.family), (3, 23)),
+            Injection::Stream(_) => {
+                assert_eq!((last.endpoint_or_flow, last.data_length), (0xF10, 28))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(injector.in_flight(), 5);
+    // Out of order: newest first.
+    for pending in sim.pending_injections().into_iter().rev() {
+        sim.complete_injection(pending.id, NtStatus::SUCCESS, false);
+    }
+    let cookies: Vec<usize> = seen(&injector).iter().map(|s| s.cookie).collect();
+    assert_eq!(cookies, vec![4, 3, 2, 1, 0]);
+    assert!(
+        seen(&injector)
+            .iter()
+            .all(|s| !s.at_dispatch && s.irql == Irql::PASSIVE)
+    );
+    injector.close().unwrap();
+    sim.return_packet(v4);
+    sim.return_packet(v6);
+    sim.assert_clean();
+}
+
+#[test]
+fn tcp_transport_injection_is_deferred_to_a_dpc_and_counts_as_in_flight() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    let mut tcp = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
+    if let Injection::TransportSend(send) = &mut tcp {
+        send.protocol = IpProtocol::TCP;
+    }
+    injector
+        .clone_and_inject(borrow(original), tcp, Tag::default())
+        .unwrap();
+    assert_eq!(
+        sim.calls(SimCall::InjectTransportSend),
+        0,
+        "not called inline"
+    );
+    assert_eq!(sim.queued_dpcs(), 1);
+    assert_eq!(injector.in_flight(), 1);
+    assert_eq!(sim.run_queued_dpcs(), 1);
+    assert_eq!(
+        sim.calls(SimCall::InjectTransportSend),
+        1,
+        "called from the DPC"
+    );
+    assert_eq!(sim.pending_injections().len(), 1);
+    sim.complete_all(NtStatus::SUCCESS);
+    assert_eq!(seen(&injector).len(), 1);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn a_deferred_injection_the_kernel_refuses_reaches_the_completion_handler() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    let tcp = Injection::TransportReceive(TransportReceive {
+        family: IpFamily::V4,
+        compartment: 1,
+        interface_index: 1,
+        sub_interface_index: 0,
+        protocol: IpProtocol::TCP,
+    });
+    sim.fail_call(
+        SimCall::InjectTransportReceive,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    injector
+        .clone_and_inject(
+            borrow(original),
+            tcp,
+            Tag {
+                cookie: 9,
+                ..Tag::default()
+            },
+        )
+        .unwrap();
+    sim.run_queued_dpcs();
+    let seen = seen(&injector);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].status, NtStatus::INSUFFICIENT_RESOURCES);
+    assert_eq!(seen[0].cookie, 9);
+    assert_eq!(injector.in_flight(), 0);
+    assert_eq!(sim.live_clones(), 0);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn a_refused_inject_call_returns_the_packet_and_runs_no_completion() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    sim.fail_call(
+        SimCall::InjectTransportSend,
+        0,
+        NtStatus::FWP_INJECT_HANDLE_STALE,
+    );
+    let clone = ClonedNetBufferList::clone_of(&sim, borrow(original)).unwrap();
+    let raw = wfp_injector::inject::OwnedNetBufferList::as_raw(&clone);
+    let refused = injector
+        .inject(
+            clone,
+            udp_send(RemoteAddress::V4([1, 2, 3, 4]), &[]),
+            Tag::default(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        refused.error,
+        Error::Kernel {
+            call: KernelCall::FwpsInjectTransportSendAsync0,
+            status: NtStatus::FWP_INJECT_HANDLE_STALE
+        }
+    );
+    assert_eq!(
+        wfp_injector::inject::OwnedNetBufferList::as_raw(&refused.packet),
+        raw,
+        "same packet back"
+    );
+    assert_eq!(sim.live_clones(), 1, "still owned by the caller");
+    drop(refused);
+    assert_eq!(sim.live_clones(), 0);
+    assert!(seen(&injector).is_empty());
+    assert_eq!(injector.in_flight(), 0, "the context went back to the pool");
+    // The clone helper frees its clone at once on refusal.
+    sim.fail_call(SimCall::InjectTransportSend, 0, NtStatus::UNSUCCESSFUL);
+    let error = injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([1, 2, 3, 4]), &[]),
+            Tag::default(),
+        )
+        .unwrap_err();
+    assert_eq!(error.status(), NtStatus::UNSUCCESSFUL);
+    assert_eq!(sim.live_clones(), 0);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn refusals_before_the_kernel_name_what_was_wrong() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    let network = Injection::NetworkSend(NetworkSend {
+        family: IpFamily::V4,
+        compartment: 1,
+    });
+    let error = injector
+        .clone_and_inject(borrow(original), network, Tag::default())
+        .unwrap_err();
+    assert_eq!(
+        error,
+        Error::InvalidInput(InputError::HandleLacksInjectionType {
+            needed: InjectionTypes::NETWORK,
+            has: InjectionTypes::TRANSPORT
+        })
+    );
+    let long = [0u8; CONTROL_DATA_CAPACITY + 1];
+    let error = injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &long),
+            Tag::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        Error::InvalidInput(InputError::ControlDataTooLong {
+            length: 129,
+            capacity: 128
+        })
+    ));
+    assert_eq!(
+        sim.calls(SimCall::AllocateCloneNetBufferList),
+        0,
+        "refused before cloning"
+    );
+    assert_eq!(
+        sim.calls(SimCall::InjectNetworkSend) + sim.calls(SimCall::InjectTransportSend),
+        0
+    );
+    let zero = DualStackInjector::try_create(&sim, InjectionTypes::TRANSPORT).unwrap();
+    assert_eq!(
+        PacketInjector::freeing_clones(zero, 0).unwrap_err(),
+        Error::InvalidInput(InputError::ZeroCapacity)
+    );
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn exhausted_contexts_refuse_until_a_completion_returns_one() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 2);
+    let send = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
+    injector
+        .clone_and_inject(borrow(original), send, Tag::default())
+        .unwrap();
+    injector
+        .clone_and_inject(borrow(original), send, Tag::default())
+        .unwrap();
+    let error = injector
+        .clone_and_inject(borrow(original), send, Tag::default())
+        .unwrap_err();
+    assert_eq!(error, Error::ContextsExhausted);
+    assert_eq!(error.status(), NtStatus::INSUFFICIENT_RESOURCES);
+    assert_eq!(sim.live_clones(), 2, "the third clone was freed at once");
+    let first = sim.pending_injections()[0].id;
+    sim.complete_injection(first, NtStatus::SUCCESS, true);
+    injector
+        .clone_and_inject(borrow(original), send, Tag::default())
+        .unwrap();
+    sim.complete_all(NtStatus::SUCCESS);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn clone_failure_is_reported_and_nothing_is_in_flight() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 2);
+    sim.fail_call(SimCall::AllocateCloneNetBufferList, 0, NtStatus::NO_MEMORY);
+    let error = injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
+            Tag::default(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        Error::Kernel {
+            call: KernelCall::FwpsAllocateCloneNetBufferList0,
+            status: NtStatus::NO_MEMORY
+        }
+    );
+    assert_eq!(injector.in_flight(), 0);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn close_waits_for_pending_injections_and_refuses_new_ones_meanwhile() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    let send = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
+    injector
+        .clone_and_inject(borrow(original), send, Tag::default())
+        .unwrap();
+    injector
+        .clone_and_inject(borrow(original), send, Tag::default())
+        .unwrap();
+    let pending_before = sim.pending_injections();
+    std::thread::scope(|scope| {
+        let closer = scope.spawn(|| injector.close());
+        // Until the completions run, close cannot return and the handles stay open.
+        eventually("close to start the rundown wait", || {
+            sim.calls(SimCall::WaitForRundownProtectionRelease) > 0
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            !closer.is_finished(),
+            "close returned with injections in flight"
+        );
+        assert_eq!(sim.open_handles().len(), 2);
+        for pending in &pending_before {
+            sim.complete_injection(pending.id, NtStatus::SUCCESS, true);
+        }
+        closer.join().unwrap().unwrap();
+    });
+    assert!(sim.open_handles().is_empty());
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+/// `close` consumes the injector, so "inject after close" cannot be written in safe code. The
+/// race that remains (a classify still holding a reference while unload closes) is reproduced
+/// here with a bitwise copy: the copy closes while the original reference probes.
+#[test]
+fn injecting_while_close_is_draining_is_refused_with_closing() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let handles =
+        DualStackInjector::create(&sim, InjectionTypes::TRANSPORT, &RetryPolicy::default())
+            .unwrap();
+    let injector = std::mem::ManuallyDrop::new(PacketInjector::freeing_clones(handles, 4).unwrap());
+    let send = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
+    injector
+        .clone_and_inject(borrow(original), send, Tag::default())
+        .unwrap();
+    let probe: &PacketInjector<_, _> = &injector;
+    std::thread::scope(|scope| {
+        // SAFETY: the original is never dropped (ManuallyDrop) and `probe` is not used after
+        // the close below returns, so the shared state is freed exactly once, after its last use.
+        let closer = scope.spawn(|| unsafe { std::ptr::read(probe) }.close());
+        eventually("close to start the rundown wait", || {
+            sim.calls(SimCall::WaitForRundownProtectionRelease) > 0
+        });
+        let error = probe
+            .clone_and_inject(borrow(original), send, Tag::default())
+            .unwrap_err();
+        assert_eq!(error, Error::Closing);
+        assert_eq!(error.status(), NtStatus::FWP_INJECT_HANDLE_CLOSING);
+        sim.complete_all(NtStatus::SUCCESS);
+        closer.join().unwrap().unwrap();
+    });
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn completions_from_several_threads_each_run_once() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 64);
+    for cookie in 0..48 {
+        injector
+            .clone_and_inject(
+                borrow(original),
+                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]),
+                Tag {
+                    cookie,
+                    ..Tag::default()
+                },
+            )
+            .unwrap();
+    }
+    let pending = sim.pending_injections();
+    std::thread::scope(|scope| {
+        for chunk in pending.chunks(12) {
+            let sim = &sim;
+            scope.spawn(move || {
+                for p in chunk.iter().rev() {
+                    assert!(sim.complete_injection(p.id, NtStatus::SUCCESS, p.id % 2 == 0));
+                }
+            });
+        }
+    });
+    let mut cookies: Vec<usize> = seen(&injector).iter().map(|s| s.cookie).collect();
+    cookies.sort_unstable();
+    assert_eq!(cookies, (0..48).collect::<Vec<_>>());
+    assert_eq!(injector.in_flight(), 0);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn query_tells_own_other_and_previously_own_packets_apart() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let ours = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    let theirs = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    assert_eq!(
+        ours.handles().query(IpFamily::V4, borrow(original)),
+        (InjectionState::NOT_INJECTED, None)
+    );
+    let tag = Tag {
+        injection_context: InjectionContext(0x5EED),
+        cookie: 0,
+    };
+    ours.clone_and_inject(
+        borrow(original),
+        udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
+        tag,
+    )
+    .unwrap();
+    theirs
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
+            Tag::default(),
+        )
+        .unwrap();
+    let pending = sim.pending_injections();
+    let (our_packet, their_packet) = (
+        borrow(pending[0].nbl as *mut _),
+        borrow(pending[1].nbl as *mut _),
+    );
+    // The reinjected packet comes back through classify: ours is recognised, with our context.
+    assert_eq!(
+        ours.handles().query(IpFamily::V4, our_packet),
+        (
+            InjectionState::INJECTED_BY_SELF,
+            Some(InjectionContext(0x5EED))
+        )
+    );
+    assert_eq!(
+        ours.handles().injected_by_self(IpFamily::V4, our_packet),
+        Some(InjectionContext(0x5EED))
+    );
+    assert_eq!(
+        ours.handles().query(IpFamily::V4, their_packet).0,
+        InjectionState::INJECTED_BY_OTHER
+    );
+    assert!(!InjectionState::INJECTED_BY_OTHER.is_own());
+    // A clone of our injected packet is "previously injected by self".
+    let reclone = ClonedNetBufferList::clone_of(&sim, our_packet).unwrap();
+    assert_eq!(
+        ours.handles().query(IpFamily::V4, reclone.as_ref()),
+        (
+            InjectionState::PREVIOUSLY_INJECTED_BY_SELF,
+            Some(InjectionContext(0x5EED))
+        )
+    );
+    drop(reclone);
+    assert_eq!(sim.calls(SimCall::QueryPacketInjectionState), 5);
+    sim.complete_all(NtStatus::SUCCESS);
+    ours.close().unwrap();
+    theirs.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn the_simulated_stack_refuses_a_handle_without_the_type_as_stale() {
+    // The safe layer never makes this call; the simulation must still answer as WFP does.
+    let sim = SimulatedStack::new();
+    let nbl = sim.indicate_packet(&IPV4_UDP);
+    let handles = DualStackInjector::try_create(&sim, InjectionTypes::FORWARD).unwrap();
+    unsafe extern "system" fn never(_: *mut core::ffi::c_void, _: *mut NET_BUFFER_LIST, _: u8) {
+        unreachable!("a refused injection never completes")
+    }
+    // SAFETY: live handle, live NBL, IRQL PASSIVE.
+    let status = unsafe {
+        (&sim).fwps_inject_network_send_async0(
+            handles.handle(IpFamily::V4).as_raw(),
+            std::ptr::null_mut(),
+            0,
+            1,
+            nbl,
+            never,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(NtStatus(status), NtStatus::FWP_INJECT_HANDLE_STALE);
+    drop(handles);
+    sim.return_packet(nbl);
+    sim.assert_clean();
+}
+
+#[test]
+fn dropping_an_injector_with_work_in_flight_waits_like_close() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
+    injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
+            Tag::default(),
+        )
+        .unwrap();
+    let id = sim.pending_injections()[0].id;
+    std::thread::scope(|scope| {
+        let dropper = scope.spawn(move || drop(injector));
+        eventually("close to start the rundown wait", || {
+            sim.calls(SimCall::WaitForRundownProtectionRelease) > 0
+        });
+        assert_eq!(sim.open_handles().len(), 2);
+        sim.complete_injection(id, NtStatus::SUCCESS, true);
+        dropper.join().unwrap();
+    });
+    assert!(sim.open_handles().is_empty());
+    sim.return_packet(original);
+    sim.assert_clean();
+}
