@@ -8,9 +8,11 @@ use super::stack::{HANDLE_STEP, HandleRecord, SimCall, SimulatedStack, Violation
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0,
-    FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, IF_INDEX, KDEFERRED_ROUTINE,
-    KDPC, KIRQL, KPROCESSOR_MODE, NET_BUFFER_LIST, NTSTATUS,
+    ACCESS_MASK, ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, DEVICE_OBJECT, EX_RUNDOWN_REF,
+    FWPM_CALLOUT0, FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0, FWPS_CALLOUT1,
+    FWPS_INJECT_COMPLETE0, FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0, GUID, HANDLE,
+    IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS, NET_BUFFER,
+    NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
 
 const AF_UNSPEC: u16 = 0;
@@ -363,5 +365,159 @@ impl KernelApi for &SimulatedStack {
 
     unsafe fn ke_flush_queued_dpcs(&self) {
         self.dpc_flush();
+    }
+
+    unsafe fn fwpm_engine_open0(
+        &self,
+        _server_name: *const u16,
+        _authn_service: u32,
+        _auth_identity: *mut c_void,
+        session: *const FWPM_SESSION0,
+        engine: *mut HANDLE,
+    ) -> NTSTATUS {
+        self.engine_open(session, engine)
+    }
+
+    unsafe fn fwpm_engine_close0(&self, engine: HANDLE) -> NTSTATUS {
+        self.engine_close(engine)
+    }
+
+    unsafe fn fwpm_transaction_begin0(&self, engine: HANDLE, _flags: u32) -> NTSTATUS {
+        self.transaction(SimCall::TransactionBegin, engine)
+    }
+
+    unsafe fn fwpm_transaction_commit0(&self, engine: HANDLE) -> NTSTATUS {
+        self.transaction(SimCall::TransactionCommit, engine)
+    }
+
+    unsafe fn fwpm_transaction_abort0(&self, engine: HANDLE) -> NTSTATUS {
+        self.transaction(SimCall::TransactionAbort, engine)
+    }
+
+    unsafe fn fwpm_provider_add0(
+        &self,
+        engine: HANDLE,
+        provider: *const FWPM_PROVIDER0,
+        _security: *mut c_void,
+    ) -> NTSTATUS {
+        self.provider_add(engine, provider)
+    }
+
+    unsafe fn fwpm_provider_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        self.object_delete(SimCall::ProviderDelete, engine, key)
+    }
+
+    unsafe fn fwpm_sub_layer_add0(
+        &self,
+        engine: HANDLE,
+        sublayer: *const FWPM_SUBLAYER0,
+        _security: *mut c_void,
+    ) -> NTSTATUS {
+        self.sublayer_add(engine, sublayer)
+    }
+
+    unsafe fn fwpm_sub_layer_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        self.object_delete(SimCall::SubLayerDelete, engine, key)
+    }
+
+    unsafe fn fwpm_callout_add0(
+        &self,
+        engine: HANDLE,
+        callout: *const FWPM_CALLOUT0,
+        _security: *mut c_void,
+        _id: *mut u32,
+    ) -> NTSTATUS {
+        self.callout_add(engine, callout)
+    }
+
+    unsafe fn fwpm_callout_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        self.object_delete(SimCall::CalloutDelete, engine, key)
+    }
+
+    unsafe fn fwpm_filter_add0(
+        &self,
+        engine: HANDLE,
+        filter: *const FWPM_FILTER0,
+        _security: *mut c_void,
+        id: *mut u64,
+    ) -> NTSTATUS {
+        self.filter_add(engine, filter, id)
+    }
+
+    unsafe fn fwpm_filter_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        self.object_delete(SimCall::FilterDelete, engine, key)
+    }
+
+    unsafe fn fwps_callout_register1(
+        &self,
+        device: *mut DEVICE_OBJECT,
+        callout: *const FWPS_CALLOUT1,
+        id: *mut u32,
+    ) -> NTSTATUS {
+        self.callout_register(device, callout, id)
+    }
+
+    unsafe fn fwps_callout_unregister_by_id0(&self, id: u32) -> NTSTATUS {
+        self.callout_unregister(id)
+    }
+
+    unsafe fn ndis_retreat_net_buffer_data_start(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        delta: u32,
+        _back_fill: u32,
+        _allocate_mdl: *mut c_void,
+    ) -> NDIS_STATUS {
+        self.retreat(net_buffer, delta)
+    }
+
+    unsafe fn ndis_advance_net_buffer_data_start(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        delta: u32,
+        _free_mdl: BOOLEAN,
+        _free_mdl_handler: *mut c_void,
+    ) {
+        self.advance(net_buffer, delta);
+    }
+
+    unsafe fn ndis_get_data_buffer(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        bytes: u32,
+        _storage: *mut c_void,
+        _align_multiple: u32,
+        _align_offset: u32,
+    ) -> *mut c_void {
+        self.data_buffer(net_buffer, bytes)
+    }
+
+    unsafe fn zw_open_key(
+        &self,
+        key: *mut HANDLE,
+        _access: ACCESS_MASK,
+        attributes: *const OBJECT_ATTRIBUTES,
+    ) -> NTSTATUS {
+        self.open_key(key, attributes)
+    }
+
+    unsafe fn zw_query_value_key(
+        &self,
+        key: HANDLE,
+        name: *const UNICODE_STRING,
+        class: u32,
+        buffer: *mut c_void,
+        length: u32,
+        result_length: *mut u32,
+    ) -> NTSTATUS {
+        self.query_value(key, name, class, buffer, length, result_length)
+    }
+
+    unsafe fn zw_close(&self, handle: HANDLE) -> NTSTATUS {
+        self.close_handle(handle)
+    }
+
+    unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32 {
+        self.debug_print(component, level, text)
     }
 }

@@ -10,10 +10,15 @@
 //! fails a test that left a handle open or broke a rule.
 
 mod dpc;
+mod engine;
 mod kernel_api;
 mod packets;
+mod registry;
 mod rundown;
 mod stack;
+pub mod traffic;
 
+pub use engine::{ClassifyResult, WfpObjects};
 pub use packets::{InjectionPath, PacketKind, PendingInjection};
+pub use registry::RegistryValue;
 pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, Violation};

@@ -11,7 +11,8 @@ use std::vec::Vec;
 use super::stack::{SimCall, SimulatedStack, State, Violation};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::types::{
-    FWPS_INJECT_COMPLETE0, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, NET_BUFFER_LIST, NTSTATUS,
+    FWPS_INJECT_COMPLETE0, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, NDIS_STATUS, NET_BUFFER,
+    NET_BUFFER_LIST, NTSTATUS,
 };
 
 /// Where an NBL came from.
@@ -106,7 +107,11 @@ pub(super) struct PacketRecord {
     kind: PacketKind,
     /// The NET_BUFFER_LIST memory; kept until the stack drops so addresses are never reused.
     memory: Box<NET_BUFFER_LIST>,
+    /// Its single NET_BUFFER; `DataLength` tracks `data.len() - offset`.
+    buffer: Box<NET_BUFFER>,
+    /// The whole packet; the NBL presents it from `offset` on.
     data: Vec<u8>,
+    offset: usize,
     live_clones: u32,
     released: bool,
     pending: bool,
@@ -119,6 +124,8 @@ pub(super) struct PacketRecord {
 #[derive(Debug, Default)]
 pub(super) struct PacketTable {
     records: BTreeMap<usize, PacketRecord>,
+    /// NET_BUFFER address to its NBL's address.
+    buffers: BTreeMap<usize, usize>,
     pending: Vec<PendingInjection>,
     next_injection: u64,
 }
@@ -128,19 +135,29 @@ pub(super) struct PacketTable {
 unsafe impl Send for PacketTable {}
 
 impl PacketTable {
-    fn add(&mut self, kind: PacketKind, data: Vec<u8>) -> *mut NET_BUFFER_LIST {
+    fn add(&mut self, kind: PacketKind, data: Vec<u8>, offset: usize) -> *mut NET_BUFFER_LIST {
         // SAFETY: NET_BUFFER_LIST is plain data (integers and raw pointers): all-zero is valid.
         let mut memory: Box<NET_BUFFER_LIST> = Box::new(unsafe { core::mem::zeroed() });
+        // SAFETY: as above, for NET_BUFFER.
+        let mut buffer: Box<NET_BUFFER> = Box::new(unsafe { core::mem::zeroed() });
+        let offset = offset.min(data.len());
+        buffer.DataLength = data.len() - offset;
+        buffer.DataOffset = offset as u32;
         if let PacketKind::Clone { parent } = kind {
             memory.ParentNetBufferList = parent as *mut NET_BUFFER_LIST;
         }
+        memory.FirstNetBuffer = (&raw mut *buffer).cast();
         let raw: *mut NET_BUFFER_LIST = &mut *memory;
+        self.buffers
+            .insert(&raw const *buffer as usize, raw as usize);
         self.records.insert(
             raw as usize,
             PacketRecord {
                 kind,
                 memory,
+                buffer,
                 data,
+                offset,
                 live_clones: 0,
                 released: false,
                 pending: false,
@@ -244,9 +261,25 @@ impl SimulatedStack {
     /// A packet as the stack indicates it to classify: an NBL holding `bytes`. The test returns it
     /// with [`return_packet`](Self::return_packet) when classify is done with it.
     pub fn indicate_packet(&self, bytes: &[u8]) -> *mut NET_BUFFER_LIST {
+        self.indicate_packet_at(bytes, 0)
+    }
+
+    /// [`indicate_packet`](Self::indicate_packet) presenting the data from `offset` on, as a
+    /// layer does (e.g. past the IP and transport headers at the inbound transport layer).
+    pub fn indicate_packet_at(&self, bytes: &[u8], offset: usize) -> *mut NET_BUFFER_LIST {
         self.lock()
             .packets
-            .add(PacketKind::Indicated, bytes.to_vec())
+            .add(PacketKind::Indicated, bytes.to_vec(), offset)
+    }
+
+    /// The bytes an NBL presents now (from its current data offset).
+    pub fn packet_view(&self, nbl: *const NET_BUFFER_LIST) -> Option<Vec<u8>> {
+        let state = self.lock();
+        state
+            .packets
+            .records
+            .get(&(nbl as usize))
+            .map(|r| r.data[r.offset..].to_vec())
     }
 
     /// The stack takes an indicated packet back (classify returned, or an absorbed packet was
@@ -414,7 +447,7 @@ impl SimulatedStack {
                 .push(Violation::NblAlreadyPending(sim_call, nbl));
             return NtStatus::INVALID_PARAMETER.0;
         }
-        let version = packet.data.first().map(|b| b >> 4);
+        let version = packet.data.get(packet.offset).map(|b| b >> 4);
         let family_ok = match call.path {
             // Network injection: an AF-specific handle, and a packet that starts with that
             // family's IP header.
@@ -422,6 +455,11 @@ impl SimulatedStack {
                 matches!((record.family, version), (2, Some(4)) | (23, Some(6)))
             }
             InjectionPath::Stream => true,
+            // Transport receive injection takes the packet from its IP header.
+            InjectionPath::TransportReceive => {
+                matches!((call.family, version), (2, Some(4)) | (23, Some(6)))
+                    && (record.family == 0 || record.family == call.family)
+            }
             _ => {
                 matches!(call.family, 2 | 23)
                     && (record.family == 0 || record.family == call.family)
@@ -526,8 +564,11 @@ impl SimulatedStack {
         };
         record.live_clones += 1;
         let data = record.data.clone();
+        let offset = record.offset;
         let inherited = record.injected_by.or(record.previously_injected_by);
-        let raw = state.packets.add(PacketKind::Clone { parent }, data);
+        let raw = state
+            .packets
+            .add(PacketKind::Clone { parent }, data, offset);
         if let Some(new) = state.packets.records.get_mut(&(raw as usize)) {
             new.previously_injected_by = inherited;
         }
@@ -564,6 +605,95 @@ impl SimulatedStack {
         if let Some(original) = state.packets.records.get_mut(&parent) {
             original.live_clones = original.live_clones.saturating_sub(1);
         }
+    }
+}
+
+impl SimulatedStack {
+    fn buffer_record(
+        &self,
+        state: &mut State,
+        call: SimCall,
+        buffer: *mut NET_BUFFER,
+    ) -> Option<usize> {
+        let nbl = state.packets.buffers.get(&(buffer as usize)).copied();
+        match nbl {
+            Some(nbl) => match state.packets.live(call, nbl) {
+                Ok(_) => Some(nbl),
+                Err(violation) => {
+                    state.violations.push(violation);
+                    None
+                }
+            },
+            None => {
+                state
+                    .violations
+                    .push(Violation::UnknownNbl(call, buffer as usize));
+                None
+            }
+        }
+    }
+
+    pub(super) fn retreat(&self, buffer: *mut NET_BUFFER, delta: u32) -> NDIS_STATUS {
+        let mut state = self.lock();
+        if let Some(status) = state.enter(SimCall::RetreatNetBufferDataStart, Irql::DISPATCH) {
+            return status.0;
+        }
+        let Some(nbl) = self.buffer_record(&mut state, SimCall::RetreatNetBufferDataStart, buffer)
+        else {
+            return NtStatus::INVALID_PARAMETER.0;
+        };
+        let record = state.packets.records.get_mut(&nbl).expect("checked");
+        let delta = delta as usize;
+        if delta > record.offset {
+            // The simulation has no backfill to allocate: retreat only over bytes that exist.
+            return NtStatus::INSUFFICIENT_RESOURCES.0;
+        }
+        record.offset -= delta;
+        record.buffer.DataLength = record.data.len() - record.offset;
+        record.buffer.DataOffset = record.offset as u32;
+        NtStatus::SUCCESS.0
+    }
+
+    pub(super) fn advance(&self, buffer: *mut NET_BUFFER, delta: u32) {
+        let mut state = self.lock();
+        if state
+            .enter(SimCall::AdvanceNetBufferDataStart, Irql::DISPATCH)
+            .is_some()
+        {
+            return;
+        }
+        let Some(nbl) = self.buffer_record(&mut state, SimCall::AdvanceNetBufferDataStart, buffer)
+        else {
+            return;
+        };
+        let record = state.packets.records.get_mut(&nbl).expect("checked");
+        let delta = delta as usize;
+        if record.offset + delta > record.data.len() {
+            state.violations.push(Violation::ReadPastEnd(nbl));
+            return;
+        }
+        record.offset += delta;
+        record.buffer.DataLength = record.data.len() - record.offset;
+        record.buffer.DataOffset = record.offset as u32;
+    }
+
+    pub(super) fn data_buffer(&self, buffer: *mut NET_BUFFER, bytes: u32) -> *mut c_void {
+        let mut state = self.lock();
+        if state
+            .enter(SimCall::GetDataBuffer, Irql::DISPATCH)
+            .is_some()
+        {
+            return core::ptr::null_mut();
+        }
+        let Some(nbl) = self.buffer_record(&mut state, SimCall::GetDataBuffer, buffer) else {
+            return core::ptr::null_mut();
+        };
+        let record = state.packets.records.get_mut(&nbl).expect("checked");
+        if record.offset + bytes as usize > record.data.len() {
+            return core::ptr::null_mut();
+        }
+        // The data never moves while the record lives (the Vec is not resized).
+        record.data[record.offset..].as_mut_ptr().cast()
     }
 }
 

@@ -52,6 +52,48 @@ pub enum SimCall {
     InsertQueueDpc,
     /// `KeFlushQueuedDpcs`.
     FlushQueuedDpcs,
+    /// `NdisRetreatNetBufferDataStart`.
+    RetreatNetBufferDataStart,
+    /// `NdisAdvanceNetBufferDataStart`.
+    AdvanceNetBufferDataStart,
+    /// `NdisGetDataBuffer`.
+    GetDataBuffer,
+    /// `FwpmEngineOpen0`.
+    EngineOpen,
+    /// `FwpmEngineClose0`.
+    EngineClose,
+    /// `FwpmTransactionBegin0`.
+    TransactionBegin,
+    /// `FwpmTransactionCommit0`.
+    TransactionCommit,
+    /// `FwpmTransactionAbort0`.
+    TransactionAbort,
+    /// `FwpmProviderAdd0`.
+    ProviderAdd,
+    /// `FwpmProviderDeleteByKey0`.
+    ProviderDelete,
+    /// `FwpmSubLayerAdd0`.
+    SubLayerAdd,
+    /// `FwpmSubLayerDeleteByKey0`.
+    SubLayerDelete,
+    /// `FwpmCalloutAdd0`.
+    CalloutAdd,
+    /// `FwpmCalloutDeleteByKey0`.
+    CalloutDelete,
+    /// `FwpmFilterAdd0`.
+    FilterAdd,
+    /// `FwpmFilterDeleteByKey0`.
+    FilterDelete,
+    /// `FwpsCalloutRegister1`.
+    CalloutRegister,
+    /// `FwpsCalloutUnregisterById0`.
+    CalloutUnregister,
+    /// `ZwOpenKey`.
+    OpenKey,
+    /// `ZwQueryValueKey`.
+    QueryValueKey,
+    /// `ZwClose`.
+    Close,
 }
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
@@ -92,6 +134,14 @@ pub enum Violation {
     WaitWouldHang(SimCall),
     /// `KeInitializeDpc` on a DPC that is still queued.
     DpcReinitializedWhileQueued(usize),
+    /// Advancing a NET_BUFFER past the end of its data.
+    ReadPastEnd(usize),
+    /// A callout unregistered while filters still call it: its traffic would be blocked.
+    CalloutUnregisteredWhileFiltersUseIt(u32),
+    /// A WFP call on an engine handle that is not open.
+    StaleEngineHandle(SimCall, usize),
+    /// `ZwClose` or `ZwQueryValueKey` on a handle that is not an open key.
+    StaleKeyHandle(SimCall, usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -130,6 +180,9 @@ pub(super) struct State {
     pub(super) violations: Vec<Violation>,
     pub(super) packets: super::packets::PacketTable,
     pub(super) dpcs: super::dpc::DpcTable,
+    pub(super) engine: super::engine::EngineTable,
+    pub(super) registry: super::registry::Registry,
+    pub(super) log: Vec<(u32, u32, String)>,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.
@@ -279,18 +332,28 @@ impl SimulatedStack {
         let planned = state.planned.len();
         let leaks = state.packets.leak_report();
         let queued_dpcs = state.dpcs.queued_count();
+        let engine = state.engine.leak_report();
+        let keys = state.registry.open_key_count();
         drop(state);
-        if open.is_empty() && violations.is_empty() && leaks.is_none() && queued_dpcs == 0 {
+        if open.is_empty()
+            && violations.is_empty()
+            && leaks.is_none()
+            && queued_dpcs == 0
+            && engine.is_none()
+            && keys == 0
+        {
             return None;
         }
         Some(format!(
             "{} open handle(s) {:x?}; violations {:?}; packets: {}; {} DPC(s) still queued; \
-             {} planned failure(s) unused",
+             WFP engine: {}; {} registry key(s) open; {} planned failure(s) unused",
             open.len(),
             open.iter().map(|h| h.raw).collect::<Vec<_>>(),
             violations,
             leaks.unwrap_or_else(|| "none left".into()),
             queued_dpcs,
+            engine.unwrap_or_else(|| "empty".into()),
+            keys,
             planned
         ))
     }

@@ -17,9 +17,11 @@ pub mod runtime;
 use core::ffi::c_void;
 
 use types::{
-    ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0,
-    FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, IF_INDEX, KDEFERRED_ROUTINE,
-    KDPC, KIRQL, KPROCESSOR_MODE, NET_BUFFER_LIST, NTSTATUS,
+    ACCESS_MASK, ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, DEVICE_OBJECT, EX_RUNDOWN_REF,
+    FWPM_CALLOUT0, FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0, FWPS_CALLOUT1,
+    FWPS_INJECT_COMPLETE0, FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0, GUID, HANDLE,
+    IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS, NET_BUFFER,
+    NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
 
 /// The kernel functions the safe layer is built on, one method each, named after the export.
@@ -261,4 +263,206 @@ pub trait KernelApi: Clone {
     /// # Safety
     /// IRQL == PASSIVE_LEVEL.
     unsafe fn ke_flush_queued_dpcs(&self);
+
+    /// `FwpmEngineOpen0` (kernel mode: `server_name` null).
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `session` is null or valid; `engine` is writable.
+    unsafe fn fwpm_engine_open0(
+        &self,
+        server_name: *const u16,
+        authn_service: u32,
+        auth_identity: *mut c_void,
+        session: *const FWPM_SESSION0,
+        engine: *mut HANDLE,
+    ) -> NTSTATUS;
+
+    /// `FwpmEngineClose0`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `engine` is open and closed once.
+    unsafe fn fwpm_engine_close0(&self, engine: HANDLE) -> NTSTATUS;
+
+    /// `FwpmTransactionBegin0`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `engine` is open.
+    unsafe fn fwpm_transaction_begin0(&self, engine: HANDLE, flags: u32) -> NTSTATUS;
+
+    /// `FwpmTransactionCommit0`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `engine` is open.
+    unsafe fn fwpm_transaction_commit0(&self, engine: HANDLE) -> NTSTATUS;
+
+    /// `FwpmTransactionAbort0`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `engine` is open.
+    unsafe fn fwpm_transaction_abort0(&self, engine: HANDLE) -> NTSTATUS;
+
+    /// `FwpmProviderAdd0`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `engine` is open; `provider` and what it points to are valid.
+    unsafe fn fwpm_provider_add0(
+        &self,
+        engine: HANDLE,
+        provider: *const FWPM_PROVIDER0,
+        security: *mut c_void,
+    ) -> NTSTATUS;
+
+    /// `FwpmProviderDeleteByKey0`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `engine` is open; `key` is valid.
+    unsafe fn fwpm_provider_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS;
+
+    /// `FwpmSubLayerAdd0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwpm_provider_add0`].
+    unsafe fn fwpm_sub_layer_add0(
+        &self,
+        engine: HANDLE,
+        sublayer: *const FWPM_SUBLAYER0,
+        security: *mut c_void,
+    ) -> NTSTATUS;
+
+    /// `FwpmSubLayerDeleteByKey0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwpm_provider_delete_by_key0`].
+    unsafe fn fwpm_sub_layer_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS;
+
+    /// `FwpmCalloutAdd0`. `id` may be null.
+    ///
+    /// # Safety
+    /// As [`Self::fwpm_provider_add0`]; `id` is null or writable.
+    unsafe fn fwpm_callout_add0(
+        &self,
+        engine: HANDLE,
+        callout: *const FWPM_CALLOUT0,
+        security: *mut c_void,
+        id: *mut u32,
+    ) -> NTSTATUS;
+
+    /// `FwpmCalloutDeleteByKey0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwpm_provider_delete_by_key0`].
+    unsafe fn fwpm_callout_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS;
+
+    /// `FwpmFilterAdd0`. `id` may be null.
+    ///
+    /// # Safety
+    /// As [`Self::fwpm_provider_add0`]; `id` is null or writable.
+    unsafe fn fwpm_filter_add0(
+        &self,
+        engine: HANDLE,
+        filter: *const FWPM_FILTER0,
+        security: *mut c_void,
+        id: *mut u64,
+    ) -> NTSTATUS;
+
+    /// `FwpmFilterDeleteByKey0`.
+    ///
+    /// # Safety
+    /// As [`Self::fwpm_provider_delete_by_key0`].
+    unsafe fn fwpm_filter_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS;
+
+    /// `FwpsCalloutRegister1`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `device` is the driver's device object; `callout` is valid and its
+    /// functions stay loaded until unregistered; `id` is writable.
+    unsafe fn fwps_callout_register1(
+        &self,
+        device: *mut DEVICE_OBJECT,
+        callout: *const FWPS_CALLOUT1,
+        id: *mut u32,
+    ) -> NTSTATUS;
+
+    /// `FwpsCalloutUnregisterById0`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `id` was registered by this driver.
+    unsafe fn fwps_callout_unregister_by_id0(&self, id: u32) -> NTSTATUS;
+
+    /// `NdisRetreatNetBufferDataStart`.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `net_buffer` is valid and owned for the call.
+    unsafe fn ndis_retreat_net_buffer_data_start(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        delta: u32,
+        back_fill: u32,
+        allocate_mdl: *mut c_void,
+    ) -> NDIS_STATUS;
+
+    /// `NdisAdvanceNetBufferDataStart`.
+    ///
+    /// # Safety
+    /// As [`Self::ndis_retreat_net_buffer_data_start`]; `delta` <= the buffer's data length.
+    unsafe fn ndis_advance_net_buffer_data_start(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        delta: u32,
+        free_mdl: BOOLEAN,
+        free_mdl_handler: *mut c_void,
+    );
+
+    /// `NdisGetDataBuffer`: a pointer to `bytes` contiguous bytes at the data start (in place, or
+    /// copied into `storage`), or null when the buffer holds fewer.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `net_buffer` is valid; `storage` is null or writable for `bytes`.
+    unsafe fn ndis_get_data_buffer(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        bytes: u32,
+        storage: *mut c_void,
+        align_multiple: u32,
+        align_offset: u32,
+    ) -> *mut c_void;
+
+    /// `ZwOpenKey`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; the pointers are valid; `key` is writable.
+    unsafe fn zw_open_key(
+        &self,
+        key: *mut HANDLE,
+        access: ACCESS_MASK,
+        attributes: *const OBJECT_ATTRIBUTES,
+    ) -> NTSTATUS;
+
+    /// `ZwQueryValueKey`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `key` is open; `buffer` is writable for `length` bytes;
+    /// `result_length` is writable.
+    unsafe fn zw_query_value_key(
+        &self,
+        key: HANDLE,
+        name: *const UNICODE_STRING,
+        class: u32,
+        buffer: *mut c_void,
+        length: u32,
+        result_length: *mut u32,
+    ) -> NTSTATUS;
+
+    /// `ZwClose`.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `handle` is open and closed once.
+    unsafe fn zw_close(&self, handle: HANDLE) -> NTSTATUS;
+
+    /// `DbgPrintEx(component, level, "%s", text)`: the format is fixed so that logged text is
+    /// never interpreted as a format string.
+    ///
+    /// # Safety
+    /// `text` is NUL-terminated; IRQL <= DIRQL.
+    unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32;
 }

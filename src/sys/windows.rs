@@ -7,10 +7,11 @@ use core::ffi::c_void;
 
 use super::KernelApi;
 use super::types::{
-    ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, DEVICE_OBJECT, DRIVER_OBJECT, EX_RUNDOWN_REF,
-    FWPS_INJECT_COMPLETE0, FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE,
-    IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NET_BUFFER_LIST, NTSTATUS,
-    POOL_FLAGS, UNICODE_STRING,
+    ACCESS_MASK, ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, DEVICE_OBJECT, DRIVER_OBJECT,
+    EX_RUNDOWN_REF, FWPM_CALLOUT0, FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0,
+    FWPS_CALLOUT1, FWPS_INJECT_COMPLETE0, FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0,
+    GUID, HANDLE, IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS,
+    NET_BUFFER, NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, POOL_FLAGS, UNICODE_STRING,
 };
 
 #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
@@ -103,6 +104,72 @@ unsafe extern "system" {
         netBufferList: *mut *mut NET_BUFFER_LIST,
     ) -> NTSTATUS;
     fn FwpsFreeCloneNetBufferList0(netBufferList: *mut NET_BUFFER_LIST, freeCloneFlags: u32);
+    fn FwpmEngineOpen0(
+        serverName: *const u16,
+        authnService: u32,
+        authIdentity: *mut c_void,
+        session: *const FWPM_SESSION0,
+        engineHandle: *mut HANDLE,
+    ) -> NTSTATUS;
+    fn FwpmEngineClose0(engineHandle: HANDLE) -> NTSTATUS;
+    fn FwpmTransactionBegin0(engineHandle: HANDLE, flags: u32) -> NTSTATUS;
+    fn FwpmTransactionCommit0(engineHandle: HANDLE) -> NTSTATUS;
+    fn FwpmTransactionAbort0(engineHandle: HANDLE) -> NTSTATUS;
+    fn FwpmProviderAdd0(
+        engineHandle: HANDLE,
+        provider: *const FWPM_PROVIDER0,
+        sd: *mut c_void,
+    ) -> NTSTATUS;
+    fn FwpmProviderDeleteByKey0(engineHandle: HANDLE, key: *const GUID) -> NTSTATUS;
+    fn FwpmSubLayerAdd0(
+        engineHandle: HANDLE,
+        subLayer: *const FWPM_SUBLAYER0,
+        sd: *mut c_void,
+    ) -> NTSTATUS;
+    fn FwpmSubLayerDeleteByKey0(engineHandle: HANDLE, key: *const GUID) -> NTSTATUS;
+    fn FwpmCalloutAdd0(
+        engineHandle: HANDLE,
+        callout: *const FWPM_CALLOUT0,
+        sd: *mut c_void,
+        id: *mut u32,
+    ) -> NTSTATUS;
+    fn FwpmCalloutDeleteByKey0(engineHandle: HANDLE, key: *const GUID) -> NTSTATUS;
+    fn FwpmFilterAdd0(
+        engineHandle: HANDLE,
+        filter: *const FWPM_FILTER0,
+        sd: *mut c_void,
+        id: *mut u64,
+    ) -> NTSTATUS;
+    fn FwpmFilterDeleteByKey0(engineHandle: HANDLE, key: *const GUID) -> NTSTATUS;
+    fn FwpsCalloutRegister1(
+        deviceObject: *mut DEVICE_OBJECT,
+        callout: *const FWPS_CALLOUT1,
+        calloutId: *mut u32,
+    ) -> NTSTATUS;
+    fn FwpsCalloutUnregisterById0(calloutId: u32) -> NTSTATUS;
+}
+
+#[link(name = "ndis.sys", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn NdisRetreatNetBufferDataStart(
+        NetBuffer: *mut NET_BUFFER,
+        DataOffsetDelta: u32,
+        DataBackFill: u32,
+        AllocateMdlHandler: *mut c_void,
+    ) -> NDIS_STATUS;
+    fn NdisAdvanceNetBufferDataStart(
+        NetBuffer: *mut NET_BUFFER,
+        DataOffsetDelta: u32,
+        FreeMdl: BOOLEAN,
+        FreeMdlHandler: *mut c_void,
+    );
+    fn NdisGetDataBuffer(
+        NetBuffer: *mut NET_BUFFER,
+        BytesNeeded: u32,
+        Storage: *mut c_void,
+        AlignMultiple: u32,
+        AlignOffset: u32,
+    ) -> *mut c_void;
 }
 
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
@@ -131,6 +198,23 @@ unsafe extern "system" {
     fn ExReleaseRundownProtection(RunRef: *mut EX_RUNDOWN_REF);
     fn ExWaitForRundownProtectionRelease(RunRef: *mut EX_RUNDOWN_REF);
     fn KeFlushQueuedDpcs();
+    fn ZwOpenKey(
+        KeyHandle: *mut HANDLE,
+        DesiredAccess: ACCESS_MASK,
+        ObjectAttributes: *const OBJECT_ATTRIBUTES,
+    ) -> NTSTATUS;
+    fn ZwQueryValueKey(
+        KeyHandle: HANDLE,
+        ValueName: *const UNICODE_STRING,
+        KeyValueInformationClass: u32,
+        KeyValueInformation: *mut c_void,
+        Length: u32,
+        ResultLength: *mut u32,
+    ) -> NTSTATUS;
+    fn ZwClose(Handle: HANDLE) -> NTSTATUS;
+    // Variadic in the headers; called with exactly one pointer argument after the format, which
+    // the x64 convention passes the same way for variadic and fixed prototypes.
+    fn DbgPrintEx(ComponentId: u32, Level: u32, Format: *const u8, Text: *const u8) -> u32;
     fn KeInitializeDpc(
         Dpc: *mut KDPC,
         DeferredRoutine: KDEFERRED_ROUTINE,
@@ -442,6 +526,205 @@ impl KernelApi for WindowsKernel {
     unsafe fn ke_flush_queued_dpcs(&self) {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { KeFlushQueuedDpcs() }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_engine_open0(
+        &self,
+        server_name: *const u16,
+        authn_service: u32,
+        auth_identity: *mut c_void,
+        session: *const FWPM_SESSION0,
+        engine: *mut HANDLE,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmEngineOpen0(server_name, authn_service, auth_identity, session, engine) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_engine_close0(&self, engine: HANDLE) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmEngineClose0(engine) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_transaction_begin0(&self, engine: HANDLE, flags: u32) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmTransactionBegin0(engine, flags) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_transaction_commit0(&self, engine: HANDLE) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmTransactionCommit0(engine) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_transaction_abort0(&self, engine: HANDLE) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmTransactionAbort0(engine) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_provider_add0(
+        &self,
+        engine: HANDLE,
+        provider: *const FWPM_PROVIDER0,
+        security: *mut c_void,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmProviderAdd0(engine, provider, security) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_provider_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmProviderDeleteByKey0(engine, key) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_sub_layer_add0(
+        &self,
+        engine: HANDLE,
+        sublayer: *const FWPM_SUBLAYER0,
+        security: *mut c_void,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmSubLayerAdd0(engine, sublayer, security) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_sub_layer_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmSubLayerDeleteByKey0(engine, key) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_callout_add0(
+        &self,
+        engine: HANDLE,
+        callout: *const FWPM_CALLOUT0,
+        security: *mut c_void,
+        id: *mut u32,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmCalloutAdd0(engine, callout, security, id) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_callout_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmCalloutDeleteByKey0(engine, key) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_filter_add0(
+        &self,
+        engine: HANDLE,
+        filter: *const FWPM_FILTER0,
+        security: *mut c_void,
+        id: *mut u64,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmFilterAdd0(engine, filter, security, id) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_filter_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmFilterDeleteByKey0(engine, key) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwps_callout_register1(
+        &self,
+        device: *mut DEVICE_OBJECT,
+        callout: *const FWPS_CALLOUT1,
+        id: *mut u32,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpsCalloutRegister1(device, callout, id) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwps_callout_unregister_by_id0(&self, id: u32) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpsCalloutUnregisterById0(id) }
+    }
+
+    #[inline(always)]
+    unsafe fn ndis_retreat_net_buffer_data_start(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        delta: u32,
+        back_fill: u32,
+        allocate_mdl: *mut c_void,
+    ) -> NDIS_STATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { NdisRetreatNetBufferDataStart(net_buffer, delta, back_fill, allocate_mdl) }
+    }
+
+    #[inline(always)]
+    unsafe fn ndis_advance_net_buffer_data_start(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        delta: u32,
+        free_mdl: BOOLEAN,
+        free_mdl_handler: *mut c_void,
+    ) {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { NdisAdvanceNetBufferDataStart(net_buffer, delta, free_mdl, free_mdl_handler) }
+    }
+
+    #[inline(always)]
+    unsafe fn ndis_get_data_buffer(
+        &self,
+        net_buffer: *mut NET_BUFFER,
+        bytes: u32,
+        storage: *mut c_void,
+        align_multiple: u32,
+        align_offset: u32,
+    ) -> *mut c_void {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { NdisGetDataBuffer(net_buffer, bytes, storage, align_multiple, align_offset) }
+    }
+
+    #[inline(always)]
+    unsafe fn zw_open_key(
+        &self,
+        key: *mut HANDLE,
+        access: ACCESS_MASK,
+        attributes: *const OBJECT_ATTRIBUTES,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { ZwOpenKey(key, access, attributes) }
+    }
+
+    #[inline(always)]
+    unsafe fn zw_query_value_key(
+        &self,
+        key: HANDLE,
+        name: *const UNICODE_STRING,
+        class: u32,
+        buffer: *mut c_void,
+        length: u32,
+        result_length: *mut u32,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { ZwQueryValueKey(key, name, class, buffer, length, result_length) }
+    }
+
+    #[inline(always)]
+    unsafe fn zw_close(&self, handle: HANDLE) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { ZwClose(handle) }
+    }
+
+    #[inline(always)]
+    unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32 {
+        // SAFETY: the format is a NUL-terminated "%s" with one string argument, which the caller
+        // guarantees is NUL-terminated.
+        unsafe { DbgPrintEx(component, level, c"%s".as_ptr().cast(), text) }
     }
 }
 

@@ -1,10 +1,4 @@
-//! Raw kernel types, named and laid out as the WDK headers declare them (x64).
-//!
-//! These are the only types that cross the seam. Values read from the kernel are plain integers
-//! (never Rust enums: an unexpected value in a Rust enum is undefined behaviour); the safe layer
-//! gives them meaning.
-
-#![allow(non_camel_case_types, non_snake_case)]
+//! Executive and I/O manager types: statuses, handles, IRQL, driver objects, DPCs, rundown.
 
 use core::ffi::c_void;
 
@@ -97,75 +91,6 @@ const _: () = assert!(core::mem::offset_of!(DRIVER_OBJECT, DriverUnload) == 0x68
 const _: () = assert!(core::mem::size_of::<DRIVER_OBJECT>() == 0x150);
 const _: () = assert!(core::mem::size_of::<UNICODE_STRING>() == 16);
 
-/// `COMPARTMENT_ID`: a network compartment (1 is the default compartment).
-pub type COMPARTMENT_ID = u32;
-/// `IF_INDEX` / `NET_IFINDEX`.
-pub type IF_INDEX = u32;
-/// `FWPS_PACKET_INJECTION_STATE`: a C enum, so a 32-bit integer.
-pub type FWPS_PACKET_INJECTION_STATE = i32;
-
-/// `NET_BUFFER_LIST`, the fields this crate reads (x64 layout of ndis.h). Real NBLs are longer
-/// (`NetBufferListInfo` follows); this crate never allocates one, so only the prefix is declared.
-#[repr(C)]
-#[derive(Debug)]
-pub struct NET_BUFFER_LIST {
-    /// Next NBL in a chain.
-    pub Next: *mut NET_BUFFER_LIST,
-    /// First `NET_BUFFER`.
-    pub FirstNetBuffer: *mut c_void,
-    /// `NET_BUFFER_LIST_CONTEXT` stack.
-    pub Context: *mut c_void,
-    /// The original of a clone.
-    pub ParentNetBufferList: *mut NET_BUFFER_LIST,
-    /// Pool the NBL came from.
-    pub NdisPoolHandle: *mut c_void,
-    /// NDIS-private.
-    pub NdisReserved: [*mut c_void; 2],
-    /// Protocol-private.
-    pub ProtocolReserved: [*mut c_void; 4],
-    /// Miniport-private.
-    pub MiniportReserved: [*mut c_void; 2],
-    /// Owner scratch area.
-    pub Scratch: *mut c_void,
-    /// NDIS source handle.
-    pub SourceHandle: *mut c_void,
-    /// Public flags.
-    pub NblFlags: u32,
-    /// Outstanding clones.
-    pub ChildRefCount: i32,
-    /// Private flags.
-    pub Flags: u32,
-    /// Completion status (`NET_BUFFER_LIST_STATUS`): what an injection completion reads.
-    pub Status: NTSTATUS,
-}
-
-const _: () = assert!(core::mem::offset_of!(NET_BUFFER_LIST, ParentNetBufferList) == 0x18);
-const _: () = assert!(core::mem::offset_of!(NET_BUFFER_LIST, Status) == 0x84);
-
-/// `FWPS_TRANSPORT_SEND_PARAMS0`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct FWPS_TRANSPORT_SEND_PARAMS0 {
-    /// Remote address in network byte order (4 or 16 bytes).
-    pub remoteAddress: *mut u8,
-    /// `SCOPE_ID` of the remote address (IPv6 link-local and site-local).
-    pub remoteScopeId: u32,
-    /// Ancillary data (`WSACMSGHDR`s), or null.
-    pub controlData: *mut c_void,
-    /// Bytes of `controlData`.
-    pub controlDataLength: u32,
-}
-
-const _: () = assert!(core::mem::size_of::<FWPS_TRANSPORT_SEND_PARAMS0>() == 32);
-
-/// `FWPS_INJECT_COMPLETE0`: runs at IRQL <= DISPATCH_LEVEL once WFP is done with an accepted
-/// injection; `dispatchLevel` is a BOOLEAN.
-pub type FWPS_INJECT_COMPLETE0 = unsafe extern "system" fn(
-    context: *mut c_void,
-    netBufferList: *mut NET_BUFFER_LIST,
-    dispatchLevel: BOOLEAN,
-);
-
 /// `KDPC`: opaque to drivers, 64 bytes on x64, initialized by `KeInitializeDpc`.
 #[repr(C, align(8))]
 pub struct KDPC {
@@ -193,3 +118,61 @@ pub struct EX_RUNDOWN_REF {
     /// Kernel-private encoding of the count and the rundown state.
     pub Count: usize,
 }
+
+/// `ACCESS_MASK`.
+pub type ACCESS_MASK = u32;
+/// `KEY_READ`.
+pub const KEY_READ: ACCESS_MASK = 0x2_0019;
+/// `OBJ_CASE_INSENSITIVE`.
+pub const OBJ_CASE_INSENSITIVE: u32 = 0x40;
+/// `OBJ_KERNEL_HANDLE`: the handle is not visible to the calling process.
+pub const OBJ_KERNEL_HANDLE: u32 = 0x200;
+/// `KeyValuePartialInformation` in `KEY_VALUE_INFORMATION_CLASS`.
+pub const KEY_VALUE_PARTIAL_INFORMATION_CLASS: u32 = 2;
+/// `REG_BINARY`.
+pub const REG_BINARY: u32 = 3;
+/// `REG_DWORD`.
+pub const REG_DWORD: u32 = 4;
+
+/// `OBJECT_ATTRIBUTES`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct OBJECT_ATTRIBUTES {
+    /// `sizeof(OBJECT_ATTRIBUTES)`.
+    pub Length: u32,
+    /// Directory the name is relative to, or null.
+    pub RootDirectory: HANDLE,
+    /// The object name.
+    pub ObjectName: *const UNICODE_STRING,
+    /// `OBJ_*`.
+    pub Attributes: u32,
+    /// Security descriptor, or null.
+    pub SecurityDescriptor: *mut c_void,
+    /// Quality of service, or null.
+    pub SecurityQualityOfService: *mut c_void,
+}
+
+const _: () = assert!(core::mem::size_of::<OBJECT_ATTRIBUTES>() == 48);
+
+/// `KEY_VALUE_PARTIAL_INFORMATION` header; `Data` follows it (`DataLength` bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct KEY_VALUE_PARTIAL_INFORMATION {
+    /// Unused.
+    pub TitleIndex: u32,
+    /// `REG_*`.
+    pub Type: u32,
+    /// Bytes of data.
+    pub DataLength: u32,
+}
+
+/// `DPFLTR_IHVNETWORK_ID`: the DbgPrintEx component of network drivers.
+pub const DPFLTR_IHVNETWORK_ID: u32 = 80;
+/// `DPFLTR_ERROR_LEVEL`.
+pub const DPFLTR_ERROR_LEVEL: u32 = 0;
+/// `DPFLTR_WARNING_LEVEL`.
+pub const DPFLTR_WARNING_LEVEL: u32 = 1;
+/// `DPFLTR_TRACE_LEVEL`.
+pub const DPFLTR_TRACE_LEVEL: u32 = 2;
+/// `DPFLTR_INFO_LEVEL`.
+pub const DPFLTR_INFO_LEVEL: u32 = 3;

@@ -1,0 +1,243 @@
+//! The registry in the simulated stack: the driver's service key and a per-test Parameters
+//! table, read through ZwOpenKey / ZwQueryValueKey / ZwClose.
+
+use core::ffi::c_void;
+use std::collections::{BTreeMap, BTreeSet};
+use std::string::String;
+use std::vec::Vec;
+
+use super::stack::{SimCall, SimulatedStack, Violation};
+use crate::nt::{Irql, NtStatus};
+use crate::sys::types::{
+    HANDLE, KEY_VALUE_PARTIAL_INFORMATION, KEY_VALUE_PARTIAL_INFORMATION_CLASS, NTSTATUS,
+    OBJECT_ATTRIBUTES, REG_BINARY, REG_DWORD, UNICODE_STRING,
+};
+
+/// STATUS_OBJECT_NAME_NOT_FOUND.
+const NAME_NOT_FOUND: NtStatus = NtStatus(0xC000_0034_u32 as i32);
+/// STATUS_BUFFER_TOO_SMALL.
+const BUFFER_TOO_SMALL: NtStatus = NtStatus(0xC000_0023_u32 as i32);
+/// STATUS_BUFFER_OVERFLOW (a warning: partial data written).
+const BUFFER_OVERFLOW: NtStatus = NtStatus(0x8000_0005_u32 as i32);
+
+/// A registry value in the simulated Parameters key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryValue {
+    /// REG_DWORD.
+    Dword(u32),
+    /// REG_BINARY.
+    Binary(Vec<u8>),
+    /// Any other type, as raw bytes.
+    Other(u32, Vec<u8>),
+}
+
+impl RegistryValue {
+    fn encode(&self) -> (u32, Vec<u8>) {
+        match self {
+            Self::Dword(value) => (REG_DWORD, value.to_le_bytes().to_vec()),
+            Self::Binary(bytes) => (REG_BINARY, bytes.clone()),
+            Self::Other(kind, bytes) => (*kind, bytes.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Service,
+    Parameters,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Registry {
+    parameters: Option<BTreeMap<String, RegistryValue>>,
+    open: BTreeMap<usize, KeyKind>,
+    next_key: usize,
+    closed: BTreeSet<usize>,
+}
+
+impl Registry {
+    pub(super) fn open_key_count(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// The service key path DriverEntry receives in the simulation.
+pub const SERVICE_KEY_PATH: &str =
+    "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\WfpInjector";
+
+/// # Safety
+/// `string` is null or a valid UNICODE_STRING.
+unsafe fn read_unicode(string: *const UNICODE_STRING) -> Option<String> {
+    if string.is_null() {
+        return None;
+    }
+    // SAFETY: the caller guarantees validity.
+    let string = unsafe { string.read() };
+    if string.Buffer.is_null() {
+        return Some(String::new());
+    }
+    // SAFETY: a valid UNICODE_STRING has Length readable bytes at Buffer.
+    let units =
+        unsafe { std::slice::from_raw_parts(string.Buffer, usize::from(string.Length) / 2) };
+    Some(String::from_utf16_lossy(units))
+}
+
+impl SimulatedStack {
+    /// Creates the Parameters key (empty) if it does not exist.
+    pub fn create_parameters_key(&self) {
+        self.lock()
+            .registry
+            .parameters
+            .get_or_insert_with(BTreeMap::new);
+    }
+
+    /// Sets a value under the service's Parameters key (creating the key).
+    pub fn set_parameter(&self, name: &str, value: RegistryValue) {
+        self.lock()
+            .registry
+            .parameters
+            .get_or_insert_with(BTreeMap::new)
+            .insert(name.into(), value);
+    }
+
+    pub(super) fn open_key(
+        &self,
+        key: *mut HANDLE,
+        attributes: *const OBJECT_ATTRIBUTES,
+    ) -> NTSTATUS {
+        let mut state = self.lock();
+        if let Some(status) = state.enter(SimCall::OpenKey, Irql::PASSIVE) {
+            return status.0;
+        }
+        if key.is_null() || attributes.is_null() {
+            state
+                .violations
+                .push(Violation::NullPointer(SimCall::OpenKey));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        // SAFETY: the seam's contract: `attributes` is valid.
+        let attributes = unsafe { attributes.read() };
+        // SAFETY: as above: ObjectName is a valid UNICODE_STRING.
+        let name = unsafe { read_unicode(attributes.ObjectName) }.unwrap_or_default();
+        let root = attributes.RootDirectory as usize;
+        let kind = match (root, state.registry.open.get(&root)) {
+            (0, _) if name.eq_ignore_ascii_case(SERVICE_KEY_PATH) => KeyKind::Service,
+            (_, Some(KeyKind::Service))
+                if name.eq_ignore_ascii_case("Parameters")
+                    && state.registry.parameters.is_some() =>
+            {
+                KeyKind::Parameters
+            }
+            (0, _) | (_, Some(_)) => return NAME_NOT_FOUND.0,
+            (_, None) => {
+                state
+                    .violations
+                    .push(Violation::StaleKeyHandle(SimCall::OpenKey, root));
+                return NtStatus::INVALID_HANDLE.0;
+            }
+        };
+        state.registry.next_key += 1;
+        let handle = 0x7000 + state.registry.next_key * 0x8;
+        state.registry.open.insert(handle, kind);
+        // SAFETY: the seam's contract: `key` is writable; null was refused above.
+        unsafe { key.write(handle as HANDLE) };
+        NtStatus::SUCCESS.0
+    }
+
+    pub(super) fn query_value(
+        &self,
+        key: HANDLE,
+        name: *const UNICODE_STRING,
+        class: u32,
+        buffer: *mut c_void,
+        length: u32,
+        result_length: *mut u32,
+    ) -> NTSTATUS {
+        let mut state = self.lock();
+        if let Some(status) = state.enter(SimCall::QueryValueKey, Irql::PASSIVE) {
+            return status.0;
+        }
+        let Some(kind) = state.registry.open.get(&(key as usize)).copied() else {
+            state.violations.push(Violation::StaleKeyHandle(
+                SimCall::QueryValueKey,
+                key as usize,
+            ));
+            return NtStatus::INVALID_HANDLE.0;
+        };
+        if class != KEY_VALUE_PARTIAL_INFORMATION_CLASS || result_length.is_null() {
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        // SAFETY: the seam's contract: `name` is a valid UNICODE_STRING.
+        let name = unsafe { read_unicode(name) }.unwrap_or_default();
+        let value = match kind {
+            KeyKind::Parameters => state
+                .registry
+                .parameters
+                .as_ref()
+                .and_then(|values| values.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)))
+                .map(|(_, value)| value.encode()),
+            KeyKind::Service => None,
+        };
+        let Some((kind, data)) = value else {
+            return NAME_NOT_FOUND.0;
+        };
+        let header = core::mem::size_of::<KEY_VALUE_PARTIAL_INFORMATION>();
+        let needed = (header + data.len()) as u32;
+        // SAFETY: the seam's contract: `result_length` is writable.
+        unsafe { result_length.write(needed) };
+        if (length as usize) < header {
+            return BUFFER_TOO_SMALL.0;
+        }
+        let info = KEY_VALUE_PARTIAL_INFORMATION {
+            TitleIndex: 0,
+            Type: kind,
+            DataLength: data.len() as u32,
+        };
+        // SAFETY: `buffer` is writable for `length` >= header bytes (seam contract).
+        unsafe {
+            buffer
+                .cast::<KEY_VALUE_PARTIAL_INFORMATION>()
+                .write_unaligned(info)
+        };
+        let room = (length as usize - header).min(data.len());
+        // SAFETY: `room` bytes fit after the header inside `length`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), buffer.cast::<u8>().add(header), room)
+        };
+        if room < data.len() {
+            BUFFER_OVERFLOW.0
+        } else {
+            NtStatus::SUCCESS.0
+        }
+    }
+
+    pub(super) fn close_handle(&self, handle: HANDLE) -> NTSTATUS {
+        let mut state = self.lock();
+        if let Some(status) = state.enter(SimCall::Close, Irql::PASSIVE) {
+            return status.0;
+        }
+        if state.registry.open.remove(&(handle as usize)).is_none() {
+            state
+                .violations
+                .push(Violation::StaleKeyHandle(SimCall::Close, handle as usize));
+            return NtStatus::INVALID_HANDLE.0;
+        }
+        state.registry.closed.insert(handle as usize);
+        NtStatus::SUCCESS.0
+    }
+
+    pub(super) fn debug_print(&self, component: u32, level: u32, text: *const u8) -> u32 {
+        // SAFETY: the seam's contract: `text` is NUL-terminated.
+        let text = unsafe { core::ffi::CStr::from_ptr(text.cast()) }
+            .to_string_lossy()
+            .into_owned();
+        std::eprintln!("[DbgPrintEx {component}/{level}] {text}");
+        self.lock().log.push((component, level, text));
+        0
+    }
+
+    /// DbgPrintEx output so far: (component, level, text).
+    pub fn debug_log(&self) -> Vec<(u32, u32, String)> {
+        self.lock().log.clone()
+    }
+}

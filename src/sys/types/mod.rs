@@ -1,0 +1,15 @@
+//! Raw kernel types, named and laid out as the WDK headers declare them (x64).
+//!
+//! These are the only types that cross the seam. Values read from the kernel are plain integers
+//! (never Rust enums: an unexpected value in a Rust enum is undefined behaviour); the safe layer
+//! gives them meaning. Layouts are pinned with compile-time offset checks.
+
+#![allow(non_camel_case_types, non_snake_case)]
+
+mod fwp;
+mod ndis;
+mod nt;
+
+pub use fwp::*;
+pub use ndis::*;
+pub use nt::*;
