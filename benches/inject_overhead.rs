@@ -247,6 +247,138 @@ impl KernelApi for NullKernel {
     unsafe fn ke_insert_queue_dpc(&self, _: *mut KDPC, _: *mut c_void, _: *mut c_void) -> BOOLEAN {
         1
     }
+    // Management, NDIS, registry and logging: the benchmark never reaches them.
+    unsafe fn fwpm_engine_open0(
+        &self,
+        _: *const u16,
+        _: u32,
+        _: *mut c_void,
+        _: *const FWPM_SESSION0,
+        _: *mut HANDLE,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_engine_close0(&self, _: HANDLE) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_transaction_begin0(&self, _: HANDLE, _: u32) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_transaction_commit0(&self, _: HANDLE) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_transaction_abort0(&self, _: HANDLE) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_provider_add0(
+        &self,
+        _: HANDLE,
+        _: *const FWPM_PROVIDER0,
+        _: *mut c_void,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_provider_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_sub_layer_add0(
+        &self,
+        _: HANDLE,
+        _: *const FWPM_SUBLAYER0,
+        _: *mut c_void,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_sub_layer_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_callout_add0(
+        &self,
+        _: HANDLE,
+        _: *const FWPM_CALLOUT0,
+        _: *mut c_void,
+        _: *mut u32,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_callout_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_filter_add0(
+        &self,
+        _: HANDLE,
+        _: *const FWPM_FILTER0,
+        _: *mut c_void,
+        _: *mut u64,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_filter_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwps_callout_register1(
+        &self,
+        _: *mut DEVICE_OBJECT,
+        _: *const FWPS_CALLOUT1,
+        _: *mut u32,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwps_callout_unregister_by_id0(&self, _: u32) -> NTSTATUS {
+        0
+    }
+    unsafe fn ndis_retreat_net_buffer_data_start(
+        &self,
+        _: *mut NET_BUFFER,
+        _: u32,
+        _: u32,
+        _: *mut c_void,
+    ) -> NDIS_STATUS {
+        0
+    }
+    unsafe fn ndis_advance_net_buffer_data_start(
+        &self,
+        _: *mut NET_BUFFER,
+        _: u32,
+        _: BOOLEAN,
+        _: *mut c_void,
+    ) {
+    }
+    unsafe fn ndis_get_data_buffer(
+        &self,
+        _: *mut NET_BUFFER,
+        _: u32,
+        _: *mut c_void,
+        _: u32,
+        _: u32,
+    ) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+    unsafe fn zw_open_key(
+        &self,
+        _: *mut HANDLE,
+        _: ACCESS_MASK,
+        _: *const OBJECT_ATTRIBUTES,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn zw_query_value_key(
+        &self,
+        _: HANDLE,
+        _: *const UNICODE_STRING,
+        _: u32,
+        _: *mut c_void,
+        _: u32,
+        _: *mut u32,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn zw_close(&self, _: HANDLE) -> NTSTATUS {
+        0
+    }
+    unsafe fn dbg_print_ex(&self, _: u32, _: u32, _: *const u8) -> u32 {
+        0
+    }
     #[inline(never)]
     unsafe fn ke_flush_queued_dpcs(&self) {}
 }

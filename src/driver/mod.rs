@@ -1,28 +1,44 @@
-//! The driver's logic, shared by both entry shells (WDM for the image built on Linux, KMDF for
-//! the WDK build). A shell obtains a device object and an unload hook; everything else is here,
-//! generic over the seam so host tests run it against the simulated stack.
+//! The callout driver's logic, shared by both entry shells (WDM for the image built on Linux,
+//! KMDF for the WDK build). A shell obtains a device object and an unload hook and calls
+//! [`Driver::load`] and [`Driver::unload`]; everything else is here, generic over the seam so
+//! host tests run it against the simulated stack.
 
-use crate::error::Error;
-use crate::inject::{
-    ClonedNetBufferList, DualStackError, DualStackInjector, FreeOnCompletion, InjectionTypes,
-    PacketInjector, RetryPolicy,
-};
-use crate::nt::NtStatus;
+pub mod classify;
+pub mod config;
+pub mod counters;
+pub mod layers;
+pub mod log;
+pub mod objects;
+mod text;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
+pub use classify::{CalloutState, CompletionCounters, DriverInjector};
+pub use config::{InspectionConfig, Parameters};
+pub use counters::LayerSnapshot;
+pub use layers::TransportLayer;
+pub use objects::{LoadError, LoadStep};
+
+use crate::inject::{DualStackInjector, InjectionTypes, PacketInjector, RetryPolicy};
+use crate::nt::{DeviceObject, NtStatus, RegistryPath};
 use crate::sys::KernelApi;
-use crate::sys::types::DEVICE_OBJECT;
+use log::{Level, Log};
+use objects::WfpObjects;
 
-/// What the driver needs at load.
+/// Load-time settings that do not come from the registry.
 #[derive(Debug, Clone, Copy)]
 pub struct DriverConfig {
     /// How long to wait for TCP/IP at load.
     pub retry: RetryPolicy,
-    /// Injections in flight at once (per-injection contexts preallocated at load).
+    /// Injections in flight at once, unless the registry's `MaxInFlight` says otherwise.
     pub max_in_flight: u32,
 }
 
 impl Default for DriverConfig {
     /// The default retry policy; 1024 contexts (about 350 KiB of non-paged pool), enough for a
-    /// burst of a thousand reinjected packets before new ones are permitted unmodified.
+    /// burst of a thousand reinjected packets before further ones are permitted unmodified.
     fn default() -> Self {
         Self {
             retry: RetryPolicy::default(),
@@ -31,75 +47,209 @@ impl Default for DriverConfig {
     }
 }
 
-/// The driver's injector: clones of classified packets, freed when their injection completes.
-pub type DriverInjector<K> = PacketInjector<K, FreeOnCompletion<ClonedNetBufferList<K>>>;
-
 /// The injection types the driver's handles serve: transport send and receive reinjection.
 pub const DRIVER_INJECTION_TYPES: InjectionTypes = InjectionTypes::TRANSPORT;
 
-/// A loaded driver: everything created at load, released at unload in reverse order.
+/// A loaded driver: injection handles, the state classify uses, and the WFP objects.
 ///
 /// IRQL: [`load`](Self::load) and [`unload`](Self::unload) at PASSIVE_LEVEL.
-#[derive(Debug)]
 pub struct Driver<K: KernelApi> {
-    injector: DriverInjector<K>,
-    device: *mut DEVICE_OBJECT,
+    state: NonNull<CalloutState<K>>,
+    /// Taken out once by teardown.
+    objects: core::mem::ManuallyDrop<WfpObjects<K>>,
+    device: DeviceObject,
+    parameters: Parameters,
 }
 
-// SAFETY: the device pointer is only carried (for WFP callout registration); the kernel allows
-// it to be used from any thread.
-unsafe impl<K: KernelApi + Send> Send for Driver<K> {}
-// SAFETY: as above; shared access never writes through the pointer.
-unsafe impl<K: KernelApi + Sync> Sync for Driver<K> {}
+// SAFETY: the state is shared with classify (any thread) by design and only read through
+// atomics and the injector; the device pointer is only carried.
+unsafe impl<K: KernelApi + Send + Sync> Send for Driver<K> {}
+// SAFETY: as above.
+unsafe impl<K: KernelApi + Send + Sync> Sync for Driver<K> {}
 
-impl<K: KernelApi + Clone> Driver<K> {
-    /// Creates the dual-stack injection handles (waiting for TCP/IP as `config.retry` allows)
-    /// and the packet injector over them. On failure nothing is left behind.
-    pub fn load(
-        kernel: K,
-        device: *mut DEVICE_OBJECT,
-        config: &DriverConfig,
-    ) -> Result<Self, DualStackError> {
-        let handles = DualStackInjector::create(kernel, DRIVER_INJECTION_TYPES, &config.retry)?;
-        let injector =
-            PacketInjector::freeing_clones(handles, config.max_in_flight).map_err(|error| {
-                DualStackError {
-                    family: None,
-                    error,
-                }
-            })?;
-        Ok(Self { injector, device })
+/// Boxes `value` without panicking when memory is short.
+fn try_box<T>(value: T) -> Result<Box<T>, T> {
+    let mut slot = Vec::new();
+    if slot.try_reserve_exact(1).is_err() {
+        return Err(value);
     }
+    slot.push(value);
+    let raw = Box::into_raw(slot.into_boxed_slice()).cast::<T>();
+    // SAFETY: a one-element boxed slice has T's layout; ownership moves to the new Box.
+    Ok(unsafe { Box::from_raw(raw) })
 }
 
 impl<K: KernelApi> Driver<K> {
-    /// Releases everything [`load`](Self::load) created and returns the first failure's status
-    /// (for a log; unload cannot fail).
+    /// Loads: reads the Parameters under `registry_path` (`None`: no configuration),
+    /// creates the injection handles (waiting for TCP/IP as `config.retry` allows), the packet
+    /// injector, then the WFP objects. On failure everything created so far is removed and the
+    /// failing step and status come back.
+    pub fn load(
+        kernel: K,
+        device: DeviceObject,
+        registry_path: Option<RegistryPath<'_>>,
+        config: &DriverConfig,
+    ) -> Result<Self, LoadError> {
+        let parameters = config::read_parameters(&kernel, registry_path, &Log::default());
+        let log = Log {
+            verbose: parameters.verbose,
+        };
+        let handles =
+            DualStackInjector::create(kernel.clone(), DRIVER_INJECTION_TYPES, &config.retry)
+                .map_err(|failure| LoadError {
+                    step: LoadStep::InjectionHandles,
+                    status: failure.error.status(),
+                })?;
+        let capacity = parameters.max_in_flight.unwrap_or(config.max_in_flight);
+        let injector = PacketInjector::new(handles, capacity, CompletionCounters::default())
+            .map_err(|error| LoadError {
+                step: LoadStep::DriverState,
+                status: error.status(),
+            })?;
+        let state = try_box(CalloutState {
+            kernel: kernel.clone(),
+            injector,
+            config: parameters.inspection,
+            counters: Default::default(),
+            log,
+        })
+        .map_err(|_| LoadError {
+            step: LoadStep::DriverState,
+            status: NtStatus::INSUFFICIENT_RESOURCES,
+        })?;
+        let state = NonNull::from(Box::leak(state));
+        let objects = WfpObjects::install(
+            kernel.clone(),
+            device,
+            classify::classify::<K>,
+            classify::notify,
+            state.as_ptr() as u64,
+            &parameters.inspection,
+        );
+        let objects = match objects {
+            Ok(objects) => objects,
+            Err(error) => {
+                // SAFETY: the state was leaked above and nothing else refers to it (no filter
+                // was committed); it is reclaimed once.
+                drop(unsafe { Box::from_raw(state.as_ptr()) });
+                log.write(
+                    &kernel,
+                    Level::Error,
+                    format_args!("load failed at {:?}: {}", error.step, error.status),
+                );
+                return Err(error);
+            }
+        };
+        log.write(
+            &kernel,
+            Level::Info,
+            format_args!(
+                "loaded: inspecting IPv4 {}, IPv6 {}; {} contexts",
+                parameters.inspection.inspects(crate::inject::IpFamily::V4),
+                parameters.inspection.inspects(crate::inject::IpFamily::V6),
+                capacity
+            ),
+        );
+        Ok(Self {
+            state,
+            objects: core::mem::ManuallyDrop::new(objects),
+            device,
+            parameters,
+        })
+    }
+
+    fn state(&self) -> &CalloutState<K> {
+        // SAFETY: the state lives from `load` until `unload` consumes `self`.
+        unsafe { self.state.as_ref() }
+    }
+
+    /// Unloads in the order that keeps every packet safe: delete the filters (no classify
+    /// starts), drain the injections in flight, unregister the callouts, delete the WFP objects
+    /// and close the session, then destroy the injection handles. Returns the first failure's
+    /// status (for a log: unload cannot fail). Dropping a `Driver` does the same.
     pub fn unload(self) -> NtStatus {
-        match self.injector.close() {
-            Ok(()) => NtStatus::SUCCESS,
-            Err((failure, unclosed)) => {
-                // Only an IRQL failure hands the injector back; dropping it then is still the
-                // best remaining option, and Drop asserts the IRQL in debug builds.
-                drop(unclosed);
-                failure.error.status()
+        let mut this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so teardown runs once.
+        unsafe { this.tear_down() }
+    }
+
+    /// # Safety
+    /// Runs once; `self` is unusable afterwards.
+    unsafe fn tear_down(&mut self) -> NtStatus {
+        let state = self.state;
+        // SAFETY: the state lives until reclaimed at the end of this function.
+        let shared = unsafe { state.as_ref() };
+        let log = shared.log;
+        let kernel = shared.kernel.clone();
+        // SAFETY: taken once; the field is never used again (caller's contract).
+        let mut objects = unsafe { core::mem::ManuallyDrop::take(&mut self.objects) };
+        let mut first = objects.remove_filters();
+        shared.injector.drain();
+        let next = objects.unregister_callouts();
+        if first.is_success() {
+            first = next;
+        }
+        let next = objects.remove_and_close();
+        if first.is_success() {
+            first = next;
+        }
+        // SAFETY: the filters are gone and the callouts unregistered: classify can no longer
+        // reach the state, so it is reclaimed once here.
+        let state = unsafe { Box::from_raw(state.as_ptr()) };
+        let CalloutState { injector, .. } = *state;
+        if let Err((failure, _)) = injector.close() {
+            if first.is_success() {
+                first = failure.error.status();
             }
         }
+        log.write(&kernel, Level::Info, format_args!("unloaded: {first}"));
+        first
     }
 
     /// The packet injector.
     pub fn injector(&self) -> &DriverInjector<K> {
-        &self.injector
+        &self.state().injector
+    }
+
+    /// The counters of `layer` now.
+    pub fn counters(&self, layer: TransportLayer) -> LayerSnapshot {
+        self.state().counters.snapshot(layer)
+    }
+
+    /// Reinjections completed: (succeeded, failed).
+    pub fn completions(&self) -> (u64, u64) {
+        let counters = self.state().injector.handler();
+        (
+            counters
+                .succeeded
+                .load(core::sync::atomic::Ordering::Relaxed),
+            counters.failed.load(core::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// What the registry configured.
+    pub fn parameters(&self) -> &Parameters {
+        &self.parameters
     }
 
     /// The device object the shell created, for WFP callout registration.
-    pub fn device(&self) -> *mut DEVICE_OBJECT {
+    pub fn device(&self) -> DeviceObject {
         self.device
     }
 }
 
-impl From<DualStackError> for Error {
-    fn from(failure: DualStackError) -> Self {
-        failure.error
+impl<K: KernelApi> Drop for Driver<K> {
+    /// The backstop for a driver that was not unloaded explicitly: the same teardown.
+    fn drop(&mut self) {
+        // SAFETY: Drop runs once and only when `unload` did not (it wraps self in ManuallyDrop).
+        let _ = unsafe { self.tear_down() };
+    }
+}
+
+impl<K: KernelApi> core::fmt::Debug for Driver<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Driver")
+            .field("parameters", &self.parameters)
+            .finish_non_exhaustive()
     }
 }

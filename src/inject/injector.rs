@@ -133,6 +133,8 @@ struct Shared<K: KernelApi, H> {
     handles: ManuallyDrop<DualStackInjector<K>>,
     handler: H,
     rundown: UnsafeCell<EX_RUNDOWN_REF>,
+    /// Rundown has been waited for: it must not be waited for twice.
+    drained: core::sync::atomic::AtomicBool,
     contexts: SlotPool<InjectionSlot>,
 }
 
@@ -194,6 +196,7 @@ where
             handles: ManuallyDrop::new(handles),
             handler,
             rundown: UnsafeCell::new(EX_RUNDOWN_REF { Count: 0 }),
+            drained: core::sync::atomic::AtomicBool::new(false),
             contexts,
         });
         let raw = alloc::boxed::Box::into_raw(boxed.into_boxed_slice()).cast::<Shared<K, H>>();
@@ -386,19 +389,37 @@ impl<K: KernelApi, H: CompletionHandler<K>> PacketInjector<K, H> {
         unsafe { self.shared.as_ref() }
     }
 
-    /// # Safety
-    /// Called once, at PASSIVE_LEVEL, after which `self.shared` is dangling.
-    unsafe fn shut_down(&self) -> Result<(), DualStackError> {
+    /// Refuses new injections ([`Error::Closing`]) and waits until none is in flight, queued
+    /// DPC work included; the handles stay open. For a teardown that must stop injection before
+    /// other steps and destroy the handles last; [`close`](Self::close) drains too. Idempotent.
+    ///
+    /// IRQL: PASSIVE_LEVEL (asserted in debug builds).
+    pub fn drain(&self) {
         let state = self.state();
-        // SAFETY: PASSIVE_LEVEL (caller); the rundown word was initialized in `new`.
+        debug_assert!(Irql(state.kernel.ke_get_current_irql()) == Irql::PASSIVE);
+        if state
+            .drained
+            .swap(true, core::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        // SAFETY: PASSIVE_LEVEL (documented, asserted); the rundown word was initialized in
+        // `new` and is waited for once (the flag above).
         unsafe {
             state
                 .kernel
                 .ex_wait_for_rundown_protection_release(state.rundown.get())
         };
         // A DPC routine that released its reference may still be returning: let it finish.
-        // SAFETY: PASSIVE_LEVEL (caller).
+        // SAFETY: PASSIVE_LEVEL.
         unsafe { state.kernel.ke_flush_queued_dpcs() };
+    }
+
+    /// # Safety
+    /// Called once, at PASSIVE_LEVEL, after which `self.shared` is dangling.
+    unsafe fn shut_down(&self) -> Result<(), DualStackError> {
+        self.drain();
+        let state = self.state();
         debug_assert_eq!(state.contexts.free_count(), state.contexts.capacity());
         let raw = self.shared.as_ptr();
         // SAFETY: no injection is in flight and none can start (rundown is complete), so this is

@@ -1,8 +1,10 @@
 //! Safe vocabulary over the kernel's raw values: statuses, IRQLs, relative waits.
 
 pub mod irql;
+pub mod objects;
 pub mod status;
 pub mod time;
 
 pub use irql::Irql;
+pub use objects::{DeviceObject, RegistryPath};
 pub use status::NtStatus;

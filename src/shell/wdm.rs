@@ -7,7 +7,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::driver::{Driver, DriverConfig};
-use crate::nt::NtStatus;
+use crate::nt::{DeviceObject, NtStatus, RegistryPath};
 use crate::sys::types::{
     DEVICE_OBJECT, DRIVER_OBJECT, FILE_DEVICE_SECURE_OPEN, FILE_DEVICE_UNKNOWN, NTSTATUS,
     UNICODE_STRING,
@@ -27,7 +27,7 @@ static LOADED: AtomicPtr<Driver<WindowsKernel>> = AtomicPtr::new(ptr::null_mut()
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn DriverEntry(
     driver_object: *mut DRIVER_OBJECT,
-    _registry_path: *const UNICODE_STRING,
+    registry_path: *const UNICODE_STRING,
 ) -> NTSTATUS {
     let mut device: *mut DEVICE_OBJECT = ptr::null_mut();
     // SAFETY: PASSIVE_LEVEL in DriverEntry; `driver_object` is the I/O manager's; an unnamed
@@ -46,6 +46,13 @@ pub unsafe extern "system" fn DriverEntry(
     if !NtStatus(status).is_success() {
         return status;
     }
+    // SAFETY: IoCreateDevice succeeded, so `device` is this driver's device object; it is
+    // deleted only after the driver unloads (or here, when loading fails).
+    let Some(device_object) = (unsafe { DeviceObject::from_raw(device) }) else {
+        return NtStatus::UNSUCCESSFUL.0;
+    };
+    // SAFETY: the I/O manager's registry path is valid for the duration of DriverEntry.
+    let registry_path = unsafe { RegistryPath::from_raw(registry_path) };
     let layout = Layout::new::<Driver<WindowsKernel>>();
     // SAFETY: the layout is non-zero-sized (the driver holds two handles).
     let slot = unsafe { alloc::alloc::alloc(layout) }.cast::<Driver<WindowsKernel>>();
@@ -54,7 +61,12 @@ pub unsafe extern "system" fn DriverEntry(
         unsafe { WindowsKernel::io_delete_device(device) };
         return NtStatus::INSUFFICIENT_RESOURCES.0;
     }
-    match Driver::load(WindowsKernel, device, &DriverConfig::default()) {
+    match Driver::load(
+        WindowsKernel,
+        device_object,
+        registry_path,
+        &DriverConfig::default(),
+    ) {
         Ok(loaded) => {
             // SAFETY: `slot` is a fresh allocation of the right layout.
             unsafe { slot.write(loaded) };
@@ -68,7 +80,7 @@ pub unsafe extern "system" fn DriverEntry(
             unsafe { alloc::alloc::dealloc(slot.cast(), layout) };
             // SAFETY: `device` was created above and is deleted once.
             unsafe { WindowsKernel::io_delete_device(device) };
-            failure.error.status().0
+            failure.status.0
         }
     }
 }
@@ -85,7 +97,7 @@ unsafe extern "system" fn driver_unload(_driver_object: *mut DRIVER_OBJECT) {
     let loaded = unsafe { slot.read() };
     // SAFETY: the value was moved out above; the block came from `alloc` with this layout.
     unsafe { alloc::alloc::dealloc(slot.cast(), Layout::new::<Driver<WindowsKernel>>()) };
-    let device = loaded.device();
+    let device = loaded.device().as_raw();
     let _ = loaded.unload();
     // SAFETY: the device was created by DriverEntry and nothing uses it after the driver unloads.
     unsafe { WindowsKernel::io_delete_device(device) };

@@ -285,12 +285,8 @@ impl SimulatedStack {
             return status.0;
         }
         // SAFETY: the seam's contract: `sublayer` is valid.
-        let (key, provider) = unsafe {
-            (
-                (*sublayer).subLayerKey,
-                optional_key((*sublayer).providerKey),
-            )
-        };
+        let sublayer = unsafe { sublayer.read() };
+        let (key, provider) = (sublayer.subLayerKey, optional_key(sublayer.providerKey));
         if provider.is_some_and(|p| !state.engine.providers.contains_key(&p)) {
             return status::PROVIDER_NOT_FOUND.0;
         }
@@ -310,13 +306,12 @@ impl SimulatedStack {
             return status.0;
         }
         // SAFETY: the seam's contract: `callout` is valid.
-        let (key, provider, layer) = unsafe {
-            (
-                (*callout).calloutKey,
-                optional_key((*callout).providerKey),
-                (*callout).applicableLayer,
-            )
-        };
+        let callout = unsafe { callout.read() };
+        let (key, provider, layer) = (
+            callout.calloutKey,
+            optional_key(callout.providerKey),
+            callout.applicableLayer,
+        );
         if provider.is_some_and(|p| !state.engine.providers.contains_key(&p)) {
             return status::PROVIDER_NOT_FOUND.0;
         }

@@ -20,5 +20,5 @@ pub mod traffic;
 
 pub use engine::{ClassifyResult, WfpObjects};
 pub use packets::{InjectionPath, PacketKind, PendingInjection};
-pub use registry::RegistryValue;
+pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, Violation};

@@ -200,10 +200,10 @@ impl SimulatedStack {
                 .write_unaligned(info)
         };
         let room = (length as usize - header).min(data.len());
+        // SAFETY: `header` < `length` (checked above), so the pointer stays inside `buffer`.
+        let data_start = unsafe { buffer.cast::<u8>().add(header) };
         // SAFETY: `room` bytes fit after the header inside `length`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(data.as_ptr(), buffer.cast::<u8>().add(header), room)
-        };
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), data_start, room) };
         if room < data.len() {
             BUFFER_OVERFLOW.0
         } else {

@@ -1,0 +1,277 @@
+//! What the driver inspects, read from the service's Parameters registry key at load.
+//!
+//! | value | type | meaning |
+//! |---|---|---|
+//! | `InspectRemotePort` | REG_DWORD 1..=65535 | inspect traffic to or from this remote port |
+//! | `InspectRemoteAddressV4` | REG_BINARY, 4 bytes (network order) | inspect IPv4 traffic with this peer |
+//! | `InspectRemoteAddressV6` | REG_BINARY, 16 bytes | inspect IPv6 traffic with this peer |
+//! | `InspectProtocol` | REG_DWORD 1..=255 | inspect only this IP protocol (e.g. 17 for UDP) |
+//! | `MaxInFlight` | REG_DWORD 1..=65536 | per-injection contexts (default 1024) |
+//! | `VerboseLogging` | REG_DWORD 0 or 1 | per-packet DbgPrintEx messages |
+//!
+//! A packet is inspected when its family has at least one criterion and it meets every
+//! criterion set for its family. With no configuration the driver inspects nothing. A value of
+//! the wrong type, size or range is logged and ignored.
+
+use core::ffi::c_void;
+use core::ptr;
+
+use crate::driver::log::{Level, Log};
+use crate::driver::text::{wide, wide_len_bytes};
+use crate::inject::IpFamily;
+use crate::nt::{NtStatus, RegistryPath};
+use crate::sys::KernelApi;
+use crate::sys::types::{
+    HANDLE, KEY_READ, KEY_VALUE_PARTIAL_INFORMATION, KEY_VALUE_PARTIAL_INFORMATION_CLASS,
+    OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE, OBJECT_ATTRIBUTES, REG_BINARY, REG_DWORD,
+    UNICODE_STRING,
+};
+
+/// What to inspect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InspectionConfig {
+    /// Remote port, both families.
+    pub remote_port: Option<u16>,
+    /// IPv4 peer, network byte order.
+    pub remote_v4: Option<[u8; 4]>,
+    /// IPv6 peer.
+    pub remote_v6: Option<[u8; 16]>,
+    /// IP protocol, both families.
+    pub protocol: Option<u8>,
+}
+
+/// The fields of a classified packet that the configuration looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketKey<'a> {
+    /// IP protocol.
+    pub protocol: u8,
+    /// Remote address, network byte order (4 or 16 bytes).
+    pub remote_address: &'a [u8],
+    /// Remote port.
+    pub remote_port: u16,
+}
+
+impl InspectionConfig {
+    /// True when something is configured for `family` (its filters are worth adding).
+    pub fn inspects(&self, family: IpFamily) -> bool {
+        let address = match family {
+            IpFamily::V4 => self.remote_v4.is_some(),
+            IpFamily::V6 => self.remote_v6.is_some(),
+        };
+        address || self.remote_port.is_some() || self.protocol.is_some()
+    }
+
+    /// True when a packet of `family` with `key` is to be inspected.
+    #[inline]
+    pub fn matches(&self, family: IpFamily, key: &PacketKey<'_>) -> bool {
+        let address_matches = match family {
+            IpFamily::V4 => self.remote_v4.is_none_or(|a| a[..] == *key.remote_address),
+            IpFamily::V6 => self.remote_v6.is_none_or(|a| a[..] == *key.remote_address),
+        };
+        self.inspects(family)
+            && address_matches
+            && self.remote_port.is_none_or(|p| p == key.remote_port)
+            && self.protocol.is_none_or(|p| p == key.protocol)
+    }
+}
+
+/// Everything read from the Parameters key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Parameters {
+    /// What to inspect.
+    pub inspection: InspectionConfig,
+    /// `MaxInFlight`, when set and valid.
+    pub max_in_flight: Option<u32>,
+    /// `VerboseLogging`.
+    pub verbose: bool,
+}
+
+static PARAMETERS: [u16; 11] = wide("Parameters");
+static REMOTE_PORT: [u16; 18] = wide("InspectRemotePort");
+static REMOTE_V4: [u16; 23] = wide("InspectRemoteAddressV4");
+static REMOTE_V6: [u16; 23] = wide("InspectRemoteAddressV6");
+static PROTOCOL: [u16; 16] = wide("InspectProtocol");
+static MAX_IN_FLIGHT: [u16; 12] = wide("MaxInFlight");
+static VERBOSE: [u16; 15] = wide("VerboseLogging");
+
+fn unicode(text: &'static [u16]) -> UNICODE_STRING {
+    let length = wide_len_bytes(text);
+    UNICODE_STRING {
+        Length: length,
+        MaximumLength: length,
+        // The kernel only reads names passed as input.
+        Buffer: text.as_ptr().cast_mut(),
+    }
+}
+
+/// One value's type and up to 16 bytes of data.
+struct RawValue {
+    kind: u32,
+    length: usize,
+    data: [u8; 16],
+}
+
+/// Reads the driver's Parameters. A missing key or value means "not set"; bad values are
+/// logged and ignored.
+///
+/// IRQL: PASSIVE_LEVEL.
+pub fn read_parameters<K: KernelApi>(
+    kernel: &K,
+    service_key: Option<RegistryPath<'_>>,
+    log: &Log,
+) -> Parameters {
+    let mut parameters = Parameters::default();
+    let Some(service_key) = service_key else {
+        return parameters;
+    };
+    let Some(service) = open_key(kernel, ptr::null_mut(), service_key.as_raw()) else {
+        return parameters;
+    };
+    let name = unicode(&PARAMETERS);
+    let key = open_key(kernel, service, &name);
+    close(kernel, service);
+    let Some(key) = key else {
+        log.write(
+            kernel,
+            Level::Info,
+            format_args!("no Parameters key: inspecting nothing"),
+        );
+        return parameters;
+    };
+    let config = &mut parameters.inspection;
+    if let Some(value) = query(kernel, key, &REMOTE_PORT) {
+        match dword(&value) {
+            Some(port @ 1..=65535) => config.remote_port = Some(port as u16),
+            _ => ignored(
+                kernel,
+                log,
+                "InspectRemotePort",
+                "a REG_DWORD from 1 to 65535",
+            ),
+        }
+    }
+    if let Some(value) = query(kernel, key, &REMOTE_V4) {
+        match binary::<4>(&value) {
+            Some(address) => config.remote_v4 = Some(address),
+            None => ignored(
+                kernel,
+                log,
+                "InspectRemoteAddressV4",
+                "REG_BINARY of 4 bytes",
+            ),
+        }
+    }
+    if let Some(value) = query(kernel, key, &REMOTE_V6) {
+        match binary::<16>(&value) {
+            Some(address) => config.remote_v6 = Some(address),
+            None => ignored(
+                kernel,
+                log,
+                "InspectRemoteAddressV6",
+                "REG_BINARY of 16 bytes",
+            ),
+        }
+    }
+    if let Some(value) = query(kernel, key, &PROTOCOL) {
+        match dword(&value) {
+            Some(protocol @ 1..=255) => config.protocol = Some(protocol as u8),
+            _ => ignored(kernel, log, "InspectProtocol", "a REG_DWORD from 1 to 255"),
+        }
+    }
+    if let Some(value) = query(kernel, key, &MAX_IN_FLIGHT) {
+        match dword(&value) {
+            Some(count @ 1..=65536) => parameters.max_in_flight = Some(count),
+            _ => ignored(kernel, log, "MaxInFlight", "a REG_DWORD from 1 to 65536"),
+        }
+    }
+    if let Some(value) = query(kernel, key, &VERBOSE) {
+        match dword(&value) {
+            Some(flag @ 0..=1) => parameters.verbose = flag == 1,
+            _ => ignored(kernel, log, "VerboseLogging", "a REG_DWORD of 0 or 1"),
+        }
+    }
+    close(kernel, key);
+    parameters
+}
+
+fn ignored<K: KernelApi>(kernel: &K, log: &Log, name: &str, expected: &str) {
+    log.write(
+        kernel,
+        Level::Warning,
+        format_args!("ignoring Parameters\\{name}: expected {expected}"),
+    );
+}
+
+fn dword(value: &RawValue) -> Option<u32> {
+    (value.kind == REG_DWORD && value.length == 4)
+        .then(|| u32::from_le_bytes([value.data[0], value.data[1], value.data[2], value.data[3]]))
+}
+
+fn binary<const N: usize>(value: &RawValue) -> Option<[u8; N]> {
+    if value.kind != REG_BINARY || value.length != N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    out.copy_from_slice(value.data.get(..N)?);
+    Some(out)
+}
+
+fn open_key<K: KernelApi>(kernel: &K, root: HANDLE, name: *const UNICODE_STRING) -> Option<HANDLE> {
+    let attributes = OBJECT_ATTRIBUTES {
+        Length: core::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
+        RootDirectory: root,
+        ObjectName: name,
+        Attributes: OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE,
+        SecurityDescriptor: ptr::null_mut(),
+        SecurityQualityOfService: ptr::null_mut(),
+    };
+    let mut key: HANDLE = ptr::null_mut();
+    // SAFETY: PASSIVE_LEVEL (caller's contract); `attributes` and `name` outlive the call; `key`
+    // is writable.
+    let status = unsafe { kernel.zw_open_key(&mut key, KEY_READ, &attributes) };
+    NtStatus(status).is_success().then_some(key)
+}
+
+fn close<K: KernelApi>(kernel: &K, key: HANDLE) {
+    // SAFETY: `key` was opened by `open_key` and is closed once.
+    unsafe { kernel.zw_close(key) };
+}
+
+/// Reads a value of at most 16 bytes; `None` when missing or larger.
+fn query<K: KernelApi>(kernel: &K, key: HANDLE, name: &'static [u16]) -> Option<RawValue> {
+    const HEADER: usize = core::mem::size_of::<KEY_VALUE_PARTIAL_INFORMATION>();
+    // u32 elements: the header's alignment.
+    let mut buffer = [0u32; (HEADER + 16) / 4];
+    let mut needed = 0u32;
+    let name = unicode(name);
+    // SAFETY: PASSIVE_LEVEL; `key` is open; `buffer` is writable for its size; `needed` is
+    // writable.
+    let status = unsafe {
+        kernel.zw_query_value_key(
+            key,
+            &name,
+            KEY_VALUE_PARTIAL_INFORMATION_CLASS,
+            buffer.as_mut_ptr().cast::<c_void>(),
+            core::mem::size_of_val(&buffer) as u32,
+            &mut needed,
+        )
+    };
+    // STATUS_BUFFER_OVERFLOW (a warning) means the value is larger than any we accept: the
+    // length check below then refuses it.
+    if !NtStatus(status).is_success() && status != 0x8000_0005_u32 as i32 {
+        return None;
+    }
+    let bytes: &[u8; HEADER + 16] = {
+        // SAFETY: a [u32; 7] is 28 initialized bytes; u8 has no alignment requirement.
+        unsafe { &*buffer.as_ptr().cast::<[u8; HEADER + 16]>() }
+    };
+    let kind = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    let length = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let mut data = [0u8; 16];
+    data.copy_from_slice(&bytes[HEADER..HEADER + 16]);
+    Some(RawValue {
+        kind,
+        length: if length > 16 { usize::MAX } else { length },
+        data,
+    })
+}

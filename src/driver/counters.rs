@@ -1,0 +1,84 @@
+//! Per-layer counters, updated lock-free from classify and completions.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::driver::layers::TransportLayer;
+
+/// What happened to the packets classified at one layer.
+#[derive(Debug, Default)]
+pub struct LayerCounters {
+    /// Every classify call.
+    pub classified: AtomicU64,
+    /// Packets this driver injected, permitted untouched.
+    pub skipped_own: AtomicU64,
+    /// Classifies without the write right: left untouched.
+    pub skipped_no_write_right: AtomicU64,
+    /// Packets outside the configuration: permitted.
+    pub not_inspected: AtomicU64,
+    /// Packets cloned, absorbed and reinjected.
+    pub reinjected: AtomicU64,
+    /// Configured packets that could not be reinjected (clone or inject refused): permitted.
+    pub failed: AtomicU64,
+    /// Packets whose values, metadata or data were missing or truncated: permitted untouched.
+    pub malformed: AtomicU64,
+}
+
+/// A copy of one layer's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LayerSnapshot {
+    /// See [`LayerCounters::classified`].
+    pub classified: u64,
+    /// See [`LayerCounters::skipped_own`].
+    pub skipped_own: u64,
+    /// See [`LayerCounters::skipped_no_write_right`].
+    pub skipped_no_write_right: u64,
+    /// See [`LayerCounters::not_inspected`].
+    pub not_inspected: u64,
+    /// See [`LayerCounters::reinjected`].
+    pub reinjected: u64,
+    /// See [`LayerCounters::failed`].
+    pub failed: u64,
+    /// See [`LayerCounters::malformed`].
+    pub malformed: u64,
+}
+
+impl LayerCounters {
+    /// Adds one to `counter`.
+    #[inline(always)]
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A copy of the counters now.
+    pub fn snapshot(&self) -> LayerSnapshot {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        LayerSnapshot {
+            classified: read(&self.classified),
+            skipped_own: read(&self.skipped_own),
+            skipped_no_write_right: read(&self.skipped_no_write_right),
+            not_inspected: read(&self.not_inspected),
+            reinjected: read(&self.reinjected),
+            failed: read(&self.failed),
+            malformed: read(&self.malformed),
+        }
+    }
+}
+
+/// Counters for each of the four layers.
+#[derive(Debug, Default)]
+pub struct Counters {
+    layers: [LayerCounters; 4],
+}
+
+impl Counters {
+    /// The counters of `layer`.
+    #[inline(always)]
+    pub fn layer(&self, layer: TransportLayer) -> &LayerCounters {
+        &self.layers[layer.index()]
+    }
+
+    /// A copy of `layer`'s counters.
+    pub fn snapshot(&self, layer: TransportLayer) -> LayerSnapshot {
+        self.layer(layer).snapshot()
+    }
+}

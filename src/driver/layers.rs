@@ -1,0 +1,126 @@
+//! The four layers the driver's callouts sit at, with their keys, run-time ids and field indices.
+
+use crate::inject::IpFamily;
+use crate::sys::types::GUID;
+
+/// Which way a packet travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Sent by this host.
+    Outbound,
+    /// Received by this host.
+    Inbound,
+}
+
+/// A transport layer the driver inspects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportLayer {
+    /// FWPM_LAYER_OUTBOUND_TRANSPORT_V4.
+    OutboundV4,
+    /// FWPM_LAYER_OUTBOUND_TRANSPORT_V6.
+    OutboundV6,
+    /// FWPM_LAYER_INBOUND_TRANSPORT_V4.
+    InboundV4,
+    /// FWPM_LAYER_INBOUND_TRANSPORT_V6.
+    InboundV6,
+}
+
+/// Indices into `FWPS_INCOMING_VALUES0::incomingValue` (FWPS_FIELDS_*_TRANSPORT_V4/V6: the same
+/// order for both directions and both families up to the sub-interface index).
+pub mod field {
+    /// IP protocol (FWP_UINT8).
+    pub const IP_PROTOCOL: usize = 0;
+    /// Remote address (FWP_UINT32 in host order for IPv4, FWP_BYTE_ARRAY16_TYPE for IPv6).
+    pub const IP_REMOTE_ADDRESS: usize = 3;
+    /// Remote port (FWP_UINT16).
+    pub const IP_REMOTE_PORT: usize = 5;
+    /// Interface index (FWP_UINT32).
+    pub const INTERFACE_INDEX: usize = 7;
+    /// Sub-interface index (FWP_UINT32).
+    pub const SUB_INTERFACE_INDEX: usize = 8;
+    /// Values a layer must carry for classify to read the ones above.
+    pub const REQUIRED_COUNT: u32 = 9;
+}
+
+impl TransportLayer {
+    /// All four, in registration order.
+    pub const ALL: [Self; 4] = [
+        Self::OutboundV4,
+        Self::OutboundV6,
+        Self::InboundV4,
+        Self::InboundV6,
+    ];
+
+    /// The layer's management key (fwpmu.h).
+    pub const fn key(self) -> GUID {
+        GUID::from_u128(match self {
+            Self::OutboundV4 => 0x09e61aea_d214_46e2_9b21_b26b0b2f28c8,
+            Self::OutboundV6 => 0xe1735bde_013f_4655_b351_a49e15762df0,
+            Self::InboundV4 => 0x5926dfc8_e3cf_4426_a283_dc393f5d0f9d,
+            Self::InboundV6 => 0x634a869f_fc23_4b90_b0c1_bf620a36ae6f,
+        })
+    }
+
+    /// The run-time layer id classify receives (FWPS_BUILTIN_LAYERS: inbound transport v4 is 12,
+    /// each layer followed by its discard layer).
+    pub const fn runtime_id(self) -> u16 {
+        match self {
+            Self::InboundV4 => 12,
+            Self::InboundV6 => 14,
+            Self::OutboundV4 => 16,
+            Self::OutboundV6 => 18,
+        }
+    }
+
+    /// The layer for a run-time id, if it is one of ours.
+    pub const fn from_runtime_id(id: u16) -> Option<Self> {
+        match id {
+            12 => Some(Self::InboundV4),
+            14 => Some(Self::InboundV6),
+            16 => Some(Self::OutboundV4),
+            18 => Some(Self::OutboundV6),
+            _ => None,
+        }
+    }
+
+    /// Packet family at this layer.
+    pub const fn family(self) -> IpFamily {
+        match self {
+            Self::OutboundV4 | Self::InboundV4 => IpFamily::V4,
+            Self::OutboundV6 | Self::InboundV6 => IpFamily::V6,
+        }
+    }
+
+    /// Packet direction at this layer.
+    pub const fn direction(self) -> Direction {
+        match self {
+            Self::OutboundV4 | Self::OutboundV6 => Direction::Outbound,
+            Self::InboundV4 | Self::InboundV6 => Direction::Inbound,
+        }
+    }
+
+    /// Index 0..4, for per-layer tables.
+    pub const fn index(self) -> usize {
+        match self {
+            Self::OutboundV4 => 0,
+            Self::OutboundV6 => 1,
+            Self::InboundV4 => 2,
+            Self::InboundV6 => 3,
+        }
+    }
+
+    /// The driver's callout key at this layer.
+    pub const fn callout_key(self) -> GUID {
+        GUID::from_u128(0x7766_0001_5746_5049_8000_0000_0000_0000 | self.index() as u128)
+    }
+
+    /// The driver's filter key at this layer.
+    pub const fn filter_key(self) -> GUID {
+        GUID::from_u128(0x7766_0002_5746_5049_8000_0000_0000_0000 | self.index() as u128)
+    }
+}
+
+/// The driver's provider key (HLK's WFP tests look for an identifying provider).
+pub const PROVIDER_KEY: GUID = GUID::from_u128(0x7766_0000_5746_5049_8000_0000_0000_0001);
+/// The driver's sublayer key.
+pub const SUBLAYER_KEY: GUID = GUID::from_u128(0x7766_0000_5746_5049_8000_0000_0000_0002);

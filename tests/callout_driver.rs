@@ -1,0 +1,660 @@
+//! The callout driver against the simulated stack: WFP objects, classify with the self-injection
+//! check, clone-and-reinject on both paths, configuration, failures at every load step, unload
+//! with packets in flight.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use wfp_injector::driver::{Driver, DriverConfig, LoadStep, TransportLayer};
+use wfp_injector::nt::{DeviceObject, NtStatus};
+use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket, metadata};
+use wfp_injector::sim::{
+    InjectionPath, RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects,
+};
+use wfp_injector::sys::types::{
+    DEVICE_OBJECT, FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
+    UNICODE_STRING,
+};
+
+const PEER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+const HOST_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const PEER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 10);
+const HOST_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const PORT: u16 = 5353;
+
+/// The registry path DriverEntry gets, as a UNICODE_STRING over an owned buffer.
+struct RegistryPath {
+    _buffer: Vec<u16>,
+    string: UNICODE_STRING,
+}
+
+fn registry_path() -> RegistryPath {
+    let mut buffer: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();
+    let length = (buffer.len() * 2) as u16;
+    let string = UNICODE_STRING {
+        Length: length,
+        MaximumLength: length,
+        Buffer: buffer.as_mut_ptr(),
+    };
+    RegistryPath {
+        _buffer: buffer,
+        string,
+    }
+}
+
+fn device() -> DeviceObject {
+    // SAFETY: the simulated stack never dereferences a device object.
+    unsafe { DeviceObject::from_raw(std::ptr::NonNull::<DEVICE_OBJECT>::dangling().as_ptr()) }
+        .unwrap()
+}
+
+fn path(path: &RegistryPath) -> Option<wfp_injector::nt::RegistryPath<'_>> {
+    // SAFETY: the string and its buffer live in `path`.
+    unsafe { wfp_injector::nt::RegistryPath::from_raw(&path.string) }
+}
+
+fn configure_port(sim: &SimulatedStack) {
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+}
+
+fn load(sim: &SimulatedStack) -> Driver<&SimulatedStack> {
+    let path = registry_path();
+    Driver::load(sim, device(), self::path(&path), &DriverConfig::default()).expect("load")
+}
+
+fn udp(layer: Layer, remote_port: u16) -> TransportPacket {
+    if layer.is_v6() {
+        TransportPacket::udp(IpAddr::V6(HOST_V6), 40000, IpAddr::V6(PEER_V6), remote_port)
+    } else {
+        TransportPacket::udp(IpAddr::V4(HOST_V4), 40000, IpAddr::V4(PEER_V4), remote_port)
+    }
+}
+
+fn counters_layer(layer: Layer) -> TransportLayer {
+    match layer {
+        Layer::OutboundV4 => TransportLayer::OutboundV4,
+        Layer::OutboundV6 => TransportLayer::OutboundV6,
+        Layer::InboundV4 => TransportLayer::InboundV4,
+        Layer::InboundV6 => TransportLayer::InboundV6,
+    }
+}
+
+#[test]
+fn load_installs_the_object_set_and_unload_leaves_the_engine_empty() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    assert_eq!(
+        sim.wfp_objects(),
+        WfpObjects {
+            sessions: 1,
+            providers: 1,
+            sublayers: 1,
+            callouts: 4,
+            filters: 4,
+            registered_callouts: 4
+        }
+    );
+    assert_eq!(
+        sim.open_handles().len(),
+        2,
+        "one injection handle per family"
+    );
+    assert_eq!(driver.parameters().inspection.remote_port, Some(PORT));
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    assert!(
+        sim.debug_log()
+            .iter()
+            .any(|(_, _, text)| text.contains("loaded"))
+    );
+    sim.assert_clean();
+}
+
+#[test]
+fn without_configuration_nothing_is_filtered() {
+    let sim = SimulatedStack::new();
+    let driver = load(&sim);
+    assert_eq!(sim.wfp_objects().filters, 0);
+    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    let delivered = sim.deliver(
+        Layer::OutboundV4,
+        &udp(Layer::OutboundV4, PORT),
+        Delivery::default(),
+    );
+    assert!(delivered.result.is_none(), "no filter, no classify");
+    sim.return_packet(delivered.nbl);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn per_family_addresses_filter_only_their_family() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter(
+        "InspectRemoteAddressV6",
+        RegistryValue::Binary(PEER_V6.octets().to_vec()),
+    );
+    let driver = load(&sim);
+    assert_eq!(sim.wfp_objects().filters, 2, "the two IPv6 layers");
+    let v4 = sim.deliver(
+        Layer::OutboundV4,
+        &udp(Layer::OutboundV4, PORT),
+        Delivery::default(),
+    );
+    assert!(v4.result.is_none());
+    let v6 = sim.deliver(
+        Layer::OutboundV6,
+        &udp(Layer::OutboundV6, 9),
+        Delivery::default(),
+    );
+    assert_eq!(
+        v6.result.unwrap().out.actionType,
+        FWP_ACTION_BLOCK,
+        "reinjected"
+    );
+    sim.complete_all(NtStatus::SUCCESS);
+    for nbl in [v4.nbl, v6.nbl] {
+        sim.return_packet(nbl);
+    }
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn configured_traffic_is_cloned_absorbed_and_reinjected_on_its_path_for_all_four_layers() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    for layer in Layer::ALL {
+        let mut packet = udp(layer, PORT);
+        packet.scope_id = 4;
+        packet.control_data = vec![9, 9, 9];
+        let delivered = sim.deliver(layer, &packet, Delivery::default());
+        let out = delivered.result.expect("filtered").out;
+        assert_eq!(out.actionType, FWP_ACTION_BLOCK);
+        assert_ne!(out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0, "absorbed");
+        assert_eq!(out.rights & 1, 0, "write right cleared");
+        let pending = sim.pending_injections();
+        let injection = pending.last().expect("reinjected");
+        let clone_view = sim.packet_view(injection.nbl as *const _).unwrap();
+        let (bytes, ip_header, _) = packet.bytes(layer.is_inbound());
+        let family = if layer.is_v6() { 23 } else { 2 };
+        assert_eq!(injection.family, family);
+        if layer.is_inbound() {
+            assert_eq!(injection.path, InjectionPath::TransportReceive);
+            assert_eq!(clone_view, bytes, "the clone starts at the IP header");
+            assert_eq!(
+                (injection.interface_index, injection.sub_interface_index),
+                (7, 3)
+            );
+            let original = sim.packet_view(delivered.nbl as *const _).unwrap();
+            assert_eq!(
+                original,
+                bytes[ip_header + 8..].to_vec(),
+                "the original is restored"
+            );
+        } else {
+            assert_eq!(injection.path, InjectionPath::TransportSend);
+            assert_eq!(
+                clone_view,
+                bytes[ip_header..].to_vec(),
+                "the clone starts at the transport header"
+            );
+            let remote: Vec<u8> = match packet.remote {
+                IpAddr::V4(a) => a.octets().to_vec(),
+                IpAddr::V6(a) => a.octets().to_vec(),
+            };
+            assert_eq!(injection.remote_address, remote, "network byte order");
+            assert_eq!(injection.endpoint_or_flow, 0xE0E0);
+            assert_eq!(injection.control_data, vec![9, 9, 9]);
+            if layer.is_v6() {
+                assert_eq!(injection.remote_scope_id, 4);
+            }
+        }
+        // The reinjected clone comes back through the same layer: it is ours, permitted.
+        let snapshot = driver.counters(counters_layer(layer));
+        assert_eq!(snapshot.reinjected, 1);
+        sim.complete_all(NtStatus::SUCCESS);
+        sim.return_packet(delivered.nbl);
+    }
+    assert_eq!(driver.completions(), (4, 0));
+    assert_eq!(sim.live_clones(), 0);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn the_driver_permits_packets_it_injected_without_touching_them() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let delivered = sim.deliver(
+        Layer::OutboundV4,
+        &udp(Layer::OutboundV4, PORT),
+        Delivery::default(),
+    );
+    let clone = sim.pending_injections()[0].nbl;
+    // The stack classifies the injected clone again; the driver must recognise it.
+    let (state_before, clones_before) = (
+        driver.counters(TransportLayer::OutboundV4),
+        sim.live_clones(),
+    );
+    // SAFETY: `clone` is a live NBL of the simulated stack.
+    let own = unsafe { wfp_injector::inject::NetBufferListRef::from_raw(clone as *mut _) }.unwrap();
+    let handles = driver.injector().handles();
+    assert!(
+        handles
+            .injected_by_self(wfp_injector::inject::IpFamily::V4, own)
+            .is_some()
+    );
+    let redelivered = sim.classify_again(
+        Layer::OutboundV4,
+        &udp(Layer::OutboundV4, PORT),
+        clone as *mut _,
+    );
+    assert_eq!(redelivered.out.actionType, FWP_ACTION_PERMIT);
+    assert_eq!(redelivered.out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
+    let after = driver.counters(TransportLayer::OutboundV4);
+    assert_eq!(after.skipped_own, state_before.skipped_own + 1);
+    assert_eq!(
+        after.reinjected, state_before.reinjected,
+        "no reinjection loop"
+    );
+    assert_eq!(sim.live_clones(), clones_before, "nothing cloned");
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(delivered.nbl);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn unconfigured_traffic_and_classifies_without_write_right_are_left_alone() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let other = sim.deliver(
+        Layer::InboundV6,
+        &udp(Layer::InboundV6, 80),
+        Delivery::default(),
+    );
+    assert_eq!(other.result.unwrap().out.actionType, FWP_ACTION_PERMIT);
+    let no_write = sim.deliver(
+        Layer::InboundV4,
+        &udp(Layer::InboundV4, PORT),
+        Delivery {
+            may_write: false,
+            ..Delivery::default()
+        },
+    );
+    assert_eq!(
+        no_write.result.unwrap().out.actionType,
+        0,
+        "action untouched"
+    );
+    assert!(sim.pending_injections().is_empty());
+    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), 0);
+    assert_eq!(driver.counters(TransportLayer::InboundV6).not_inspected, 1);
+    assert_eq!(
+        driver
+            .counters(TransportLayer::InboundV4)
+            .skipped_no_write_right,
+        1
+    );
+    for nbl in [other.nbl, no_write.nbl] {
+        sim.return_packet(nbl);
+    }
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn malformed_and_truncated_packets_are_permitted_untouched_and_counted() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let cases = [
+        (
+            Layer::InboundV4,
+            Delivery {
+                truncate_to: Some(12),
+                ..Delivery::default()
+            },
+        ),
+        (
+            Layer::OutboundV4,
+            Delivery {
+                truncate_to: Some(24),
+                ..Delivery::default()
+            },
+        ),
+        (
+            Layer::InboundV6,
+            Delivery {
+                withhold_metadata: metadata::IP_HEADER_SIZE,
+                ..Delivery::default()
+            },
+        ),
+        (
+            Layer::OutboundV6,
+            Delivery {
+                withhold_metadata: metadata::TRANSPORT_ENDPOINT_HANDLE,
+                ..Delivery::default()
+            },
+        ),
+        (
+            Layer::OutboundV4,
+            Delivery {
+                value_count: Some(6),
+                ..Delivery::default()
+            },
+        ),
+    ];
+    for (layer, how) in cases {
+        let delivered = sim.deliver(layer, &udp(layer, PORT), how);
+        assert_eq!(
+            delivered.result.unwrap().out.actionType,
+            FWP_ACTION_PERMIT,
+            "{layer:?} {how:?}"
+        );
+        let view_before = sim.packet_view(delivered.nbl as *const _);
+        sim.return_packet(delivered.nbl);
+        assert!(view_before.is_some());
+    }
+    let malformed: u64 = [
+        TransportLayer::InboundV4,
+        TransportLayer::OutboundV4,
+        TransportLayer::InboundV6,
+        TransportLayer::OutboundV6,
+    ]
+    .into_iter()
+    .map(|layer| driver.counters(layer).malformed)
+    .sum();
+    assert_eq!(malformed, 5);
+    assert_eq!(
+        sim.calls(SimCall::AllocateCloneNetBufferList),
+        0,
+        "nothing cloned"
+    );
+    assert!(sim.pending_injections().is_empty());
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn clone_and_inject_failures_permit_the_packet_and_count() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    sim.fail_call(SimCall::AllocateCloneNetBufferList, 0, NtStatus::NO_MEMORY);
+    let clone_failed = sim.deliver(
+        Layer::OutboundV4,
+        &udp(Layer::OutboundV4, PORT),
+        Delivery::default(),
+    );
+    assert_eq!(
+        clone_failed.result.unwrap().out.actionType,
+        FWP_ACTION_PERMIT
+    );
+    sim.fail_call(
+        SimCall::InjectTransportReceive,
+        0,
+        NtStatus::FWP_INJECT_HANDLE_STALE,
+    );
+    let inject_failed = sim.deliver(
+        Layer::InboundV4,
+        &udp(Layer::InboundV4, PORT),
+        Delivery::default(),
+    );
+    assert_eq!(
+        inject_failed.result.unwrap().out.actionType,
+        FWP_ACTION_PERMIT
+    );
+    assert_eq!(sim.live_clones(), 0, "the refused clone was freed at once");
+    let original = sim.packet_view(inject_failed.nbl as *const _).unwrap();
+    let (bytes, ip_header, _) = udp(Layer::InboundV4, PORT).bytes(true);
+    assert_eq!(
+        original,
+        bytes[ip_header + 8..].to_vec(),
+        "the original is restored after a failure"
+    );
+    assert_eq!(driver.counters(TransportLayer::OutboundV4).failed, 1);
+    assert_eq!(driver.counters(TransportLayer::InboundV4).failed, 1);
+    for nbl in [clone_failed.nbl, inject_failed.nbl] {
+        sim.return_packet(nbl);
+    }
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn tcp_reinjection_goes_through_a_dpc() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let mut packet = udp(Layer::InboundV6, PORT);
+    packet.protocol = 6;
+    let delivered = sim.deliver(Layer::InboundV6, &packet, Delivery::default());
+    assert_eq!(delivered.result.unwrap().out.actionType, FWP_ACTION_BLOCK);
+    assert!(sim.pending_injections().is_empty());
+    assert_eq!(sim.run_queued_dpcs(), 1);
+    assert_eq!(sim.pending_injections().len(), 1);
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(delivered.nbl);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn unload_with_packets_in_flight_waits_for_their_completions() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let delivered: Vec<_> = Layer::ALL
+        .into_iter()
+        .map(|layer| sim.deliver(layer, &udp(layer, PORT), Delivery::default()))
+        .collect();
+    assert_eq!(sim.pending_injections().len(), 4);
+    std::thread::scope(|scope| {
+        let unloader = scope.spawn(|| driver.unload());
+        let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sim.calls(SimCall::WaitForRundownProtectionRelease) == 0 {
+            assert!(
+                std::time::Instant::now() < limit,
+                "unload never started draining"
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(sim.wfp_objects().filters, 0, "filters go first");
+        assert_eq!(
+            sim.wfp_objects().registered_callouts,
+            4,
+            "callouts stay while draining"
+        );
+        assert!(!unloader.is_finished());
+        sim.complete_all(NtStatus::SUCCESS);
+        assert_eq!(unloader.join().unwrap(), NtStatus::SUCCESS);
+    });
+    for d in delivered {
+        sim.return_packet(d.nbl);
+    }
+    sim.assert_clean();
+}
+
+#[test]
+fn load_failing_at_each_step_leaves_nothing_behind() {
+    let steps: Vec<(SimCall, u32, LoadStep)> = vec![
+        (
+            SimCall::InjectionHandleCreate,
+            0,
+            LoadStep::InjectionHandles,
+        ),
+        (
+            SimCall::InjectionHandleCreate,
+            1,
+            LoadStep::InjectionHandles,
+        ),
+        (SimCall::EngineOpen, 0, LoadStep::EngineOpen),
+        (
+            SimCall::CalloutRegister,
+            0,
+            LoadStep::CalloutRegister(TransportLayer::OutboundV4),
+        ),
+        (
+            SimCall::CalloutRegister,
+            3,
+            LoadStep::CalloutRegister(TransportLayer::InboundV6),
+        ),
+        (SimCall::TransactionBegin, 0, LoadStep::TransactionBegin),
+        (SimCall::ProviderAdd, 0, LoadStep::ProviderAdd),
+        (SimCall::SubLayerAdd, 0, LoadStep::SubLayerAdd),
+        (
+            SimCall::CalloutAdd,
+            0,
+            LoadStep::CalloutAdd(TransportLayer::OutboundV4),
+        ),
+        (
+            SimCall::CalloutAdd,
+            2,
+            LoadStep::CalloutAdd(TransportLayer::InboundV4),
+        ),
+        (
+            SimCall::FilterAdd,
+            0,
+            LoadStep::FilterAdd(TransportLayer::OutboundV4),
+        ),
+        (
+            SimCall::FilterAdd,
+            3,
+            LoadStep::FilterAdd(TransportLayer::InboundV6),
+        ),
+        (SimCall::TransactionCommit, 0, LoadStep::TransactionCommit),
+    ];
+    for (call, skip, step) in steps {
+        let sim = SimulatedStack::new();
+        configure_port(&sim);
+        sim.fail_call(call, skip, NtStatus::INSUFFICIENT_RESOURCES);
+        let path = registry_path();
+        let error =
+            Driver::load(&sim, device(), self::path(&path), &DriverConfig::default()).unwrap_err();
+        assert_eq!(error.step, step, "{call:?} #{skip}");
+        assert_eq!(error.status, NtStatus::INSUFFICIENT_RESOURCES);
+        assert_eq!(
+            sim.wfp_objects(),
+            WfpObjects::default(),
+            "{call:?} #{skip}: engine empty"
+        );
+        assert!(
+            sim.all_handles().iter().all(|h| h.destroyed),
+            "{call:?} #{skip}: handles destroyed"
+        );
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn a_second_load_works_and_so_does_a_load_over_objects_a_crash_left_behind() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    load(&sim).unload();
+    let second = load(&sim);
+    // The driver vanishes without unloading (a crash): BFE keeps its objects.
+    std::mem::forget(second);
+    sim.forget_driver_state();
+    let stale = sim.wfp_objects();
+    assert_eq!((stale.providers, stale.filters), (1, 4));
+    // Its injection handles went with it in a real crash; release them in the simulation.
+    for handle in sim.open_handles() {
+        // SAFETY: the handles belong to the vanished instance and are destroyed once here.
+        unsafe {
+            wfp_injector::sys::KernelApi::fwps_injection_handle_destroy0(
+                &&sim,
+                handle.raw as *mut _,
+            );
+        }
+    }
+    let third = load(&sim);
+    assert_eq!(
+        sim.wfp_objects().providers,
+        1,
+        "stale objects replaced, not duplicated"
+    );
+    assert_eq!(third.unload(), NtStatus::SUCCESS);
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    sim.assert_clean();
+}
+
+#[test]
+fn bad_registry_values_are_logged_and_ignored() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(70000));
+    sim.set_parameter(
+        "InspectRemoteAddressV4",
+        RegistryValue::Binary(vec![1, 2, 3]),
+    );
+    sim.set_parameter("InspectProtocol", RegistryValue::Other(1, vec![b'x', 0]));
+    sim.set_parameter("MaxInFlight", RegistryValue::Dword(0));
+    sim.set_parameter("VerboseLogging", RegistryValue::Dword(1));
+    sim.set_parameter(
+        "InspectRemoteAddressV6",
+        RegistryValue::Binary(PEER_V6.octets().to_vec()),
+    );
+    let driver = load(&sim);
+    let parameters = *driver.parameters();
+    assert_eq!(parameters.inspection.remote_port, None);
+    assert_eq!(parameters.inspection.remote_v4, None);
+    assert_eq!(parameters.inspection.protocol, None);
+    assert_eq!(parameters.inspection.remote_v6, Some(PEER_V6.octets()));
+    assert_eq!(parameters.max_in_flight, None);
+    assert!(parameters.verbose);
+    assert_eq!(driver.injector().capacity(), 1024, "the default stays");
+    let log = sim.debug_log();
+    for name in [
+        "InspectRemotePort",
+        "InspectRemoteAddressV4",
+        "InspectProtocol",
+        "MaxInFlight",
+    ] {
+        assert!(
+            log.iter().any(|(component, level, text)| *component == 80
+                && *level == 1
+                && text.contains(name)),
+            "{name} logged"
+        );
+    }
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn max_in_flight_from_the_registry_sizes_the_context_pool() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    sim.set_parameter("MaxInFlight", RegistryValue::Dword(2));
+    let driver = load(&sim);
+    assert_eq!(driver.injector().capacity(), 2);
+    let delivered: Vec<_> = (0..3)
+        .map(|_| {
+            sim.deliver(
+                Layer::OutboundV4,
+                &udp(Layer::OutboundV4, PORT),
+                Delivery::default(),
+            )
+        })
+        .collect();
+    let actions: Vec<u32> = delivered
+        .iter()
+        .map(|d| d.result.unwrap().out.actionType)
+        .collect();
+    assert_eq!(
+        actions,
+        vec![FWP_ACTION_BLOCK, FWP_ACTION_BLOCK, FWP_ACTION_PERMIT],
+        "the third is permitted, not dropped"
+    );
+    assert_eq!(driver.counters(TransportLayer::OutboundV4).failed, 1);
+    sim.complete_all(NtStatus::SUCCESS);
+    for d in delivered {
+        sim.return_packet(d.nbl);
+    }
+    driver.unload();
+    sim.assert_clean();
+}
