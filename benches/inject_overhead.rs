@@ -454,7 +454,7 @@ fn measure_inject_safe(
 /// completion that frees the clone.
 #[inline(never)]
 fn measure_inject_raw(handle: HANDLE, nbl: *mut NET_BUFFER_LIST) -> u64 {
-    unsafe extern "system" fn free_clone(_: *mut c_void, nbl: *mut NET_BUFFER_LIST, _: BOOLEAN) {
+    unsafe extern "win64" fn free_clone(_: *mut c_void, nbl: *mut NET_BUFFER_LIST, _: BOOLEAN) {
         // SAFETY: do-nothing seam.
         unsafe { NullKernel.fwps_free_clone_net_buffer_list0(nbl, 0) };
     }
@@ -509,7 +509,7 @@ static mut RAW_RUNDOWN: EX_RUNDOWN_REF = EX_RUNDOWN_REF { Count: 0 };
 
 #[inline(never)]
 fn measure_inject_raw_guarded(handle: HANDLE, nbl: *mut NET_BUFFER_LIST) -> u64 {
-    unsafe extern "system" fn finish(context: *mut c_void, nbl: *mut NET_BUFFER_LIST, _: BOOLEAN) {
+    unsafe extern "win64" fn finish(context: *mut c_void, nbl: *mut NET_BUFFER_LIST, _: BOOLEAN) {
         let index = unsafe { (*context.cast::<RawContext>()).index };
         unsafe { NullKernel.fwps_free_clone_net_buffer_list0(nbl, 0) };
         RAW_POOL.get().unwrap().give_back(index);

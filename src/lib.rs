@@ -13,6 +13,11 @@
 
 #![no_std]
 
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!(
+    "wfp-injector targets x86-64 (the kernel image's architecture and its win64 callbacks)"
+);
+
 extern crate alloc;
 #[cfg(not(target_os = "windows"))]
 extern crate std;

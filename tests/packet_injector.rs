@@ -714,7 +714,7 @@ fn the_simulated_stack_refuses_a_handle_without_the_type_as_stale() {
     let sim = SimulatedStack::new();
     let nbl = sim.indicate_packet(&IPV4_UDP);
     let handles = DualStackInjector::try_create(&sim, InjectionTypes::FORWARD).unwrap();
-    unsafe extern "system" fn never(_: *mut core::ffi::c_void, _: *mut NET_BUFFER_LIST, _: u8) {
+    unsafe extern "win64" fn never(_: *mut core::ffi::c_void, _: *mut NET_BUFFER_LIST, _: u8) {
         unreachable!("a refused injection never completes")
     }
     // SAFETY: live handle, live NBL, IRQL PASSIVE.

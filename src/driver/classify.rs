@@ -390,7 +390,7 @@ impl<K: KernelApi> CalloutState<K> {
 /// # Safety
 /// Called by WFP with valid pointers; the filter's context is the `CalloutState<K>` the driver
 /// installed, alive until the filters are deleted and the callouts unregistered.
-pub unsafe extern "system" fn classify<K: KernelApi>(
+pub unsafe extern "win64" fn classify<K: KernelApi>(
     values: *const FWPS_INCOMING_VALUES0,
     metadata: *const FWPS_INCOMING_METADATA_VALUES0,
     layer_data: *mut c_void,
@@ -425,7 +425,7 @@ pub unsafe extern "system" fn classify<K: KernelApi>(
 ///
 /// # Safety
 /// Called by WFP; the pointers are not used.
-pub unsafe extern "system" fn notify(
+pub unsafe extern "win64" fn notify(
     _notify_type: u32,
     _filter_key: *const GUID,
     _filter: *mut FWPS_FILTER1,

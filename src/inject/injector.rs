@@ -640,7 +640,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
 /// WFP's completion function for every injection (FWPS_INJECT_COMPLETE0).
 ///
 /// IRQL <= DISPATCH_LEVEL.
-unsafe extern "system" fn on_injection_complete<K, H>(
+unsafe extern "win64" fn on_injection_complete<K, H>(
     context: *mut c_void,
     nbl: *mut NET_BUFFER_LIST,
     dispatch_level: BOOLEAN,
@@ -663,7 +663,7 @@ unsafe extern "system" fn on_injection_complete<K, H>(
 /// The DPC that makes a deferred (TCP transport) injection.
 ///
 /// IRQL: DISPATCH_LEVEL.
-unsafe extern "system" fn run_deferred_injection<K, H>(
+unsafe extern "win64" fn run_deferred_injection<K, H>(
     _dpc: *mut KDPC,
     context: *mut c_void,
     _argument1: *mut c_void,

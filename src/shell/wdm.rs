@@ -88,7 +88,7 @@ pub unsafe extern "system" fn DriverEntry(
 /// Releases what DriverEntry created, in reverse order.
 ///
 /// IRQL: PASSIVE_LEVEL.
-unsafe extern "system" fn driver_unload(_driver_object: *mut DRIVER_OBJECT) {
+unsafe extern "win64" fn driver_unload(_driver_object: *mut DRIVER_OBJECT) {
     let slot = LOADED.swap(ptr::null_mut(), Ordering::Acquire);
     if slot.is_null() {
         return;

@@ -29,7 +29,7 @@ const _: () = assert!(core::mem::size_of::<FWPS_TRANSPORT_SEND_PARAMS0>() == 32)
 
 /// `FWPS_INJECT_COMPLETE0`: runs at IRQL <= DISPATCH_LEVEL once WFP is done with an accepted
 /// injection; `dispatchLevel` is a BOOLEAN.
-pub type FWPS_INJECT_COMPLETE0 = unsafe extern "system" fn(
+pub type FWPS_INJECT_COMPLETE0 = unsafe extern "win64" fn(
     context: *mut c_void,
     netBufferList: *mut NET_BUFFER_LIST,
     dispatchLevel: BOOLEAN,
@@ -263,7 +263,7 @@ pub struct FWPS_FILTER1 {
 const _: () = assert!(core::mem::offset_of!(FWPS_FILTER1, context) == 48);
 
 /// `FWPS_CALLOUT_CLASSIFY_FN1`.
-pub type FWPS_CALLOUT_CLASSIFY_FN1 = unsafe extern "system" fn(
+pub type FWPS_CALLOUT_CLASSIFY_FN1 = unsafe extern "win64" fn(
     inFixedValues: *const FWPS_INCOMING_VALUES0,
     inMetaValues: *const FWPS_INCOMING_METADATA_VALUES0,
     layerData: *mut c_void,
@@ -274,7 +274,7 @@ pub type FWPS_CALLOUT_CLASSIFY_FN1 = unsafe extern "system" fn(
 );
 
 /// `FWPS_CALLOUT_NOTIFY_FN1`.
-pub type FWPS_CALLOUT_NOTIFY_FN1 = unsafe extern "system" fn(
+pub type FWPS_CALLOUT_NOTIFY_FN1 = unsafe extern "win64" fn(
     notifyType: u32,
     filterKey: *const GUID,
     filter: *mut FWPS_FILTER1,
@@ -282,7 +282,7 @@ pub type FWPS_CALLOUT_NOTIFY_FN1 = unsafe extern "system" fn(
 
 /// `FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0`.
 pub type FWPS_CALLOUT_FLOW_DELETE_NOTIFY_FN0 =
-    unsafe extern "system" fn(layerId: u16, calloutId: u32, flowContext: u64);
+    unsafe extern "win64" fn(layerId: u16, calloutId: u32, flowContext: u64);
 
 /// `FWPS_CALLOUT1`.
 #[repr(C)]

@@ -47,7 +47,7 @@ pub struct DEVICE_OBJECT {
 }
 
 /// `DRIVER_UNLOAD`.
-pub type DRIVER_UNLOAD = unsafe extern "system" fn(driver: *mut DRIVER_OBJECT);
+pub type DRIVER_UNLOAD = unsafe extern "win64" fn(driver: *mut DRIVER_OBJECT);
 /// `DRIVER_DISPATCH`, kept as an untyped pointer: this driver installs no dispatch routines.
 pub type DRIVER_DISPATCH = *const c_void;
 
@@ -105,7 +105,7 @@ impl KDPC {
 }
 
 /// `KDEFERRED_ROUTINE`: runs at DISPATCH_LEVEL.
-pub type KDEFERRED_ROUTINE = unsafe extern "system" fn(
+pub type KDEFERRED_ROUTINE = unsafe extern "win64" fn(
     dpc: *mut KDPC,
     deferredContext: *mut c_void,
     systemArgument1: *mut c_void,
