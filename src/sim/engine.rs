@@ -517,7 +517,7 @@ impl SimulatedStack {
         layer_data: *mut NET_BUFFER_LIST,
         may_write: bool,
     ) -> Option<ClassifyResult> {
-        let targets: Vec<(Filter, Option<FWPS_CALLOUT_CLASSIFY_FN1>)> = {
+        let targets: Vec<(Filter, Option<(u32, FWPS_CALLOUT_CLASSIFY_FN1)>)> = {
             let state = self.lock();
             state
                 .engine
@@ -528,9 +528,9 @@ impl SimulatedStack {
                     let classify = state
                         .engine
                         .registered
-                        .values()
-                        .find(|r| r.key == f.callout)
-                        .map(|r| r.classify);
+                        .iter()
+                        .find(|(_, r)| r.key == f.callout)
+                        .map(|(id, r)| (*id, r.classify));
                     (f.clone(), classify)
                 })
                 .collect()
@@ -557,7 +557,7 @@ impl SimulatedStack {
         };
         let mut called = 0;
         for (filter, classify) in targets {
-            let Some(classify) = classify else {
+            let Some((callout_id, classify)) = classify else {
                 out.actionType = FWP_ACTION_BLOCK;
                 break;
             };
@@ -571,7 +571,7 @@ impl SimulatedStack {
                 flags: 0,
                 numFilterConditions: 0,
                 filterCondition: core::ptr::null(),
-                action: [filter.action, 0],
+                action: [filter.action, callout_id],
                 context: filter.raw_context,
                 providerContext: core::ptr::null(),
             };

@@ -15,6 +15,7 @@ mod kernel_api;
 mod packets;
 mod registry;
 mod rundown;
+mod services;
 mod stack;
 pub mod traffic;
 

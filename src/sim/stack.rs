@@ -94,6 +94,14 @@ pub enum SimCall {
     QueryValueKey,
     /// `ZwClose`.
     Close,
+    /// `ExAllocatePool2`.
+    PoolAllocate,
+    /// `ExFreePoolWithTag`.
+    PoolFree,
+    /// `IoCreateDevice`.
+    CreateDevice,
+    /// `IoDeleteDevice`.
+    DeleteDevice,
 }
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
@@ -142,6 +150,17 @@ pub enum Violation {
     StaleEngineHandle(SimCall, usize),
     /// `ZwClose` or `ZwQueryValueKey` on a handle that is not an open key.
     StaleKeyHandle(SimCall, usize),
+    /// `ExFreePoolWithTag` of a block that is not allocated.
+    PoolFreeOfUnknownBlock(usize),
+    /// `ExFreePoolWithTag` with another tag than the allocation's.
+    PoolTagMismatch {
+        /// Tag at allocation.
+        allocated: u32,
+        /// Tag at free.
+        freed: u32,
+    },
+    /// `IoDeleteDevice` of something that is not a live device object.
+    UnknownDevice(usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -182,6 +201,7 @@ pub(super) struct State {
     pub(super) dpcs: super::dpc::DpcTable,
     pub(super) engine: super::engine::EngineTable,
     pub(super) registry: super::registry::Registry,
+    pub(super) services: super::services::Services,
     pub(super) log: Vec<(u32, u32, String)>,
 }
 
@@ -334,6 +354,7 @@ impl SimulatedStack {
         let queued_dpcs = state.dpcs.queued_count();
         let engine = state.engine.leak_report();
         let keys = state.registry.open_key_count();
+        let services = state.services.leak_report();
         drop(state);
         if open.is_empty()
             && violations.is_empty()
@@ -341,12 +362,13 @@ impl SimulatedStack {
             && queued_dpcs == 0
             && engine.is_none()
             && keys == 0
+            && services.is_none()
         {
             return None;
         }
         Some(format!(
             "{} open handle(s) {:x?}; violations {:?}; packets: {}; {} DPC(s) still queued; \
-             WFP engine: {}; {} registry key(s) open; {} planned failure(s) unused",
+             WFP engine: {}; {} registry key(s) open; {}; {} planned failure(s) unused",
             open.len(),
             open.iter().map(|h| h.raw).collect::<Vec<_>>(),
             violations,
@@ -354,6 +376,7 @@ impl SimulatedStack {
             queued_dpcs,
             engine.unwrap_or_else(|| "empty".into()),
             keys,
+            services.unwrap_or_else(|| "no pool block or device left".into()),
             planned
         ))
     }

@@ -1,0 +1,172 @@
+//! Kernel services the driver image imports beyond the seam (its shell and runtime use them):
+//! pool allocation with per-tag accounting, device objects, bugchecks. The image-on-Linux tests
+//! reach them through their import shims.
+
+use core::ffi::c_void;
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::collections::BTreeMap;
+use std::format;
+use std::string::String;
+
+use super::stack::{SimCall, SimulatedStack, Violation};
+use crate::nt::{Irql, NtStatus};
+use crate::sys::types::{DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
+
+/// Pool blocks are 16-byte aligned on x64.
+const POOL_ALIGNMENT: usize = 16;
+/// Device objects are opaque to the driver; the simulation gives each a block this large.
+const DEVICE_OBJECT_SIZE: usize = 0x150;
+
+#[derive(Debug, Default)]
+pub(super) struct Services {
+    /// Live pool blocks: address to (size, tag).
+    pool: BTreeMap<usize, (usize, u32)>,
+    devices: BTreeMap<usize, usize>,
+    pub(super) bugchecks: std::vec::Vec<(u32, [usize; 4])>,
+}
+
+// SAFETY: the addresses are plain numbers; the blocks are only touched through them under the
+// stack's mutex or by their owner.
+unsafe impl Send for Services {}
+
+impl Services {
+    pub(super) fn leak_report(&self) -> Option<String> {
+        if self.pool.is_empty() && self.devices.is_empty() {
+            return None;
+        }
+        let mut per_tag: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+        for (size, tag) in self.pool.values() {
+            let entry = per_tag.entry(*tag).or_default();
+            entry.0 += 1;
+            entry.1 += size;
+        }
+        Some(format!(
+            "pool blocks still allocated per tag {:?}; {} device object(s) not deleted",
+            per_tag
+                .iter()
+                .map(|(tag, (count, bytes))| (
+                    String::from_utf8_lossy(&tag.to_le_bytes()).into_owned(),
+                    *count,
+                    *bytes
+                ))
+                .collect::<std::vec::Vec<_>>(),
+            self.devices.len()
+        ))
+    }
+}
+
+impl SimulatedStack {
+    /// `ExAllocatePool2`: zeroed, 16-byte aligned; null for zero bytes or when failing.
+    pub fn pool_allocate(&self, _flags: u64, bytes: usize, tag: u32) -> *mut c_void {
+        let mut state = self.lock();
+        if state.enter(SimCall::PoolAllocate, Irql::DISPATCH).is_some() || bytes == 0 {
+            return core::ptr::null_mut();
+        }
+        let Ok(layout) = Layout::from_size_align(bytes, POOL_ALIGNMENT) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: the layout is non-zero-sized.
+        let block = unsafe { alloc_zeroed(layout) };
+        if !block.is_null() {
+            state.services.pool.insert(block as usize, (bytes, tag));
+        }
+        block.cast()
+    }
+
+    /// `ExFreePoolWithTag`: the tag must be the allocation's.
+    pub fn pool_free(&self, block: *mut c_void, tag: u32) {
+        let mut state = self.lock();
+        if state.enter(SimCall::PoolFree, Irql::DISPATCH).is_some() {
+            return;
+        }
+        match state.services.pool.remove(&(block as usize)) {
+            None => state
+                .violations
+                .push(Violation::PoolFreeOfUnknownBlock(block as usize)),
+            Some((size, allocated_tag)) => {
+                if allocated_tag != tag {
+                    state.violations.push(Violation::PoolTagMismatch {
+                        allocated: allocated_tag,
+                        freed: tag,
+                    });
+                }
+                let layout = Layout::from_size_align(size, POOL_ALIGNMENT).expect("was valid");
+                // SAFETY: allocated above with this layout and removed from the table once.
+                unsafe { dealloc(block.cast(), layout) };
+            }
+        }
+    }
+
+    /// Pool blocks allocated and not freed, per tag: (count, bytes).
+    pub fn pool_outstanding(&self) -> BTreeMap<u32, (usize, usize)> {
+        let mut per_tag: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+        for (size, tag) in self.lock().services.pool.values() {
+            let entry = per_tag.entry(*tag).or_default();
+            entry.0 += 1;
+            entry.1 += size;
+        }
+        per_tag
+    }
+
+    /// `IoCreateDevice`: an unnamed device object for `driver`.
+    ///
+    /// # Safety
+    /// `device` is null or writable.
+    pub unsafe fn create_device(
+        &self,
+        driver: *mut DRIVER_OBJECT,
+        _name: *const UNICODE_STRING,
+        device: *mut *mut DEVICE_OBJECT,
+    ) -> NTSTATUS {
+        let mut state = self.lock();
+        if let Some(status) = state.enter(SimCall::CreateDevice, Irql::PASSIVE) {
+            return status.0;
+        }
+        if driver.is_null() || device.is_null() {
+            state
+                .violations
+                .push(Violation::NullPointer(SimCall::CreateDevice));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let layout = Layout::from_size_align(DEVICE_OBJECT_SIZE, 16).expect("valid");
+        // SAFETY: non-zero-sized layout.
+        let block = unsafe { alloc_zeroed(layout) };
+        if block.is_null() {
+            return NtStatus::INSUFFICIENT_RESOURCES.0;
+        }
+        state
+            .services
+            .devices
+            .insert(block as usize, driver as usize);
+        // SAFETY: the seam's contract: `device` is writable; null was refused above.
+        unsafe { device.write(block.cast()) };
+        NtStatus::SUCCESS.0
+    }
+
+    /// `IoDeleteDevice`.
+    pub fn delete_device(&self, device: *mut DEVICE_OBJECT) {
+        let mut state = self.lock();
+        if state.enter(SimCall::DeleteDevice, Irql::PASSIVE).is_some() {
+            return;
+        }
+        if state.services.devices.remove(&(device as usize)).is_none() {
+            state
+                .violations
+                .push(Violation::UnknownDevice(device as usize));
+            return;
+        }
+        let layout = Layout::from_size_align(DEVICE_OBJECT_SIZE, 16).expect("valid");
+        // SAFETY: allocated by create_device with this layout, removed from the table once.
+        unsafe { dealloc(device.cast(), layout) };
+    }
+
+    /// Device objects created and not deleted.
+    pub fn devices(&self) -> usize {
+        self.lock().services.devices.len()
+    }
+
+    /// `KeBugCheckEx`: recorded (the caller then stops the test).
+    pub fn record_bugcheck(&self, code: u32, parameters: [usize; 4]) {
+        self.lock().services.bugchecks.push((code, parameters));
+    }
+}

@@ -1,0 +1,417 @@
+//! The shipped bytes, run on Linux: the driver image built by scripts/build-sys.sh is mapped by
+//! a test loader, its kernel imports bound to the simulated stack through win64 shims, and its
+//! DriverEntry, classify, completions, DPCs and DriverUnload executed natively. The same
+//! expectations as the host-compiled suite, checked against the code that ships: the Windows x64
+//! calling convention, the layouts the Windows-target build sees, its codegen, its entry shell
+//! and runtime (pool allocator, panic handler).
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use support::loader::MappedImage;
+use support::shims;
+use wfp_injector::nt::NtStatus;
+use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
+use wfp_injector::sim::{RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects};
+use wfp_injector::sys::types::{
+    DRIVER_OBJECT, FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
+    UNICODE_STRING,
+};
+
+const POOL_TAG: u32 = u32::from_le_bytes(*b"WfpI");
+const PORT: u16 = 53;
+
+/// One image on one simulated stack, with the objects the I/O manager would provide.
+struct Harness<'a> {
+    image: MappedImage,
+    driver: Box<DRIVER_OBJECT>,
+    _path_buffer: Vec<u16>,
+    path: UNICODE_STRING,
+    _bound: shims::Bound<'a>,
+}
+
+impl<'a> Harness<'a> {
+    fn new(sim: &'a SimulatedStack) -> Option<Self> {
+        let bytes = support::image_bytes()?;
+        let bound = shims::bind(sim);
+        let image = MappedImage::map(&bytes, shims::resolve).expect("map the image");
+        // SAFETY: DRIVER_OBJECT is plain data; zero is how the I/O manager hands fields over.
+        let driver = Box::new(unsafe { std::mem::zeroed::<DRIVER_OBJECT>() });
+        let mut path_buffer: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();
+        let length = (path_buffer.len() * 2) as u16;
+        let path = UNICODE_STRING {
+            Length: length,
+            MaximumLength: length,
+            Buffer: path_buffer.as_mut_ptr(),
+        };
+        Some(Self {
+            image,
+            driver,
+            _path_buffer: path_buffer,
+            path,
+            _bound: bound,
+        })
+    }
+
+    fn driver_entry(&mut self) -> NtStatus {
+        // SAFETY: the image is the driver; its imports are bound to `self.sim`.
+        NtStatus(unsafe { self.image.driver_entry(&mut *self.driver, &self.path) })
+    }
+
+    fn driver_unload(&mut self) {
+        self.unload_call().run();
+    }
+
+    /// The unload routine and its driver object, to call from another thread.
+    fn unload_call(&mut self) -> UnloadCall {
+        UnloadCall {
+            routine: self
+                .driver
+                .DriverUnload
+                .expect("DriverEntry installed DriverUnload"),
+            driver: &raw mut *self.driver,
+        }
+    }
+}
+
+/// DriverUnload and its argument, movable to the thread that plays the I/O manager.
+struct UnloadCall {
+    routine: wfp_injector::sys::types::DRIVER_UNLOAD,
+    driver: *mut DRIVER_OBJECT,
+}
+
+// SAFETY: the driver object outlives the call (the test joins the thread before dropping it).
+unsafe impl Send for UnloadCall {}
+
+impl UnloadCall {
+    fn run(self) {
+        // SAFETY: the routine the image stored, called once with its driver object.
+        unsafe { (self.routine)(self.driver) };
+    }
+}
+
+fn udp(layer: Layer, port: u16) -> TransportPacket {
+    if layer.is_v6() {
+        TransportPacket::udp(
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            999,
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
+            port,
+        )
+    } else {
+        TransportPacket::udp(
+            IpAddr::V4(Ipv4Addr::new(10, 1, 1, 1)),
+            999,
+            IpAddr::V4(Ipv4Addr::new(10, 1, 1, 2)),
+            port,
+        )
+    }
+}
+
+#[test]
+fn the_image_loads_and_unloads_leaving_engine_pool_and_devices_empty() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert!(harness.image.size() > 0);
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    assert_eq!(
+        sim.wfp_objects(),
+        WfpObjects {
+            sessions: 1,
+            providers: 1,
+            sublayers: 1,
+            callouts: 4,
+            filters: 4,
+            registered_callouts: 4
+        }
+    );
+    assert_eq!(sim.open_handles().len(), 2);
+    assert_eq!(sim.devices(), 1, "DriverEntry created its device object");
+    let pool = sim.pool_outstanding();
+    assert!(
+        pool.get(&POOL_TAG).is_some_and(|(count, _)| *count >= 1),
+        "state in tagged pool: {pool:?}"
+    );
+    assert_eq!(pool.len(), 1, "every allocation carries the driver's tag");
+    assert!(
+        sim.debug_log()
+            .iter()
+            .any(|(_, _, text)| text.starts_with("wfp_injector: loaded"))
+    );
+    harness.driver_unload();
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    assert!(
+        sim.pool_outstanding().is_empty(),
+        "pool balanced per tag at unload"
+    );
+    assert_eq!(sim.devices(), 0);
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn the_image_waits_for_tcpip_with_its_retry_policy() {
+    let sim = SimulatedStack::new();
+    sim.set_tcpip_not_ready_for(5);
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let sleeps: Vec<u128> = sim.sleeps().iter().map(|d| d.as_millis()).collect();
+    assert_eq!(
+        sleeps,
+        vec![10, 20, 40, 80, 160],
+        "10 ms doubling, in 100 ns units through KeDelayExecutionThread"
+    );
+    harness.driver_unload();
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn the_image_gives_up_on_tcpip_at_its_deadline_and_leaves_nothing() {
+    let sim = SimulatedStack::new();
+    sim.set_tcpip_not_ready_for(u32::MAX);
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::FWP_TCPIP_NOT_READY);
+    assert_eq!(sim.virtual_time(), std::time::Duration::from_secs(10));
+    assert!(
+        harness.driver.DriverUnload.is_none(),
+        "no unload routine after a failed load"
+    );
+    assert!(sim.pool_outstanding().is_empty());
+    assert_eq!(sim.devices(), 0);
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn load_failing_at_each_step_leaves_nothing_behind_in_the_image() {
+    let steps = [
+        (SimCall::CreateDevice, 0),
+        (SimCall::InjectionHandleCreate, 0),
+        (SimCall::InjectionHandleCreate, 1),
+        (SimCall::EngineOpen, 0),
+        (SimCall::CalloutRegister, 2),
+        (SimCall::TransactionBegin, 0),
+        (SimCall::ProviderAdd, 0),
+        (SimCall::SubLayerAdd, 0),
+        (SimCall::CalloutAdd, 3),
+        (SimCall::FilterAdd, 1),
+        (SimCall::TransactionCommit, 0),
+    ];
+    for (call, skip) in steps {
+        let sim = SimulatedStack::new();
+        sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+        sim.fail_call(call, skip, NtStatus::INSUFFICIENT_RESOURCES);
+        let Some(mut harness) = Harness::new(&sim) else {
+            return;
+        };
+        assert_eq!(
+            harness.driver_entry(),
+            NtStatus::INSUFFICIENT_RESOURCES,
+            "{call:?} #{skip}"
+        );
+        assert!(harness.driver.DriverUnload.is_none());
+        assert_eq!(sim.wfp_objects(), WfpObjects::default(), "{call:?} #{skip}");
+        assert!(sim.pool_outstanding().is_empty(), "{call:?} #{skip}: pool");
+        assert_eq!(sim.devices(), 0, "{call:?} #{skip}: device");
+        drop(harness);
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let mut indicated = Vec::new();
+    for layer in Layer::ALL {
+        // Unconfigured traffic: permitted, nothing cloned.
+        let other = sim.deliver(layer, &udp(layer, 80), Delivery::default());
+        assert_eq!(
+            other.result.unwrap().out.actionType,
+            FWP_ACTION_PERMIT,
+            "{layer:?}"
+        );
+        // No write right: untouched.
+        let no_write = sim.deliver(
+            layer,
+            &udp(layer, PORT),
+            Delivery {
+                may_write: false,
+                ..Delivery::default()
+            },
+        );
+        assert_eq!(no_write.result.unwrap().out.actionType, 0, "{layer:?}");
+        assert!(sim.pending_injections().is_empty(), "{layer:?}");
+        // Configured traffic: cloned, absorbed, reinjected on its path.
+        let configured = sim.deliver(layer, &udp(layer, PORT), Delivery::default());
+        let out = configured.result.unwrap().out;
+        assert_eq!(out.actionType, FWP_ACTION_BLOCK, "{layer:?}");
+        assert_ne!(out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
+        let pending = sim.pending_injections();
+        assert_eq!(pending.len(), 1, "{layer:?}");
+        let (bytes, ip_header, _) = udp(layer, PORT).bytes(layer.is_inbound());
+        let clone = sim.packet_view(pending[0].nbl as *const _).unwrap();
+        let expected = if layer.is_inbound() {
+            bytes.clone()
+        } else {
+            bytes[ip_header..].to_vec()
+        };
+        assert_eq!(
+            clone, expected,
+            "{layer:?}: the clone starts where its path needs it"
+        );
+        // The reinjected clone comes back: the image's query says it is its own.
+        let again = sim.classify_again(layer, &udp(layer, PORT), pending[0].nbl as *mut _);
+        assert_eq!(again.out.actionType, FWP_ACTION_PERMIT, "{layer:?}");
+        assert_eq!(again.out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
+        assert_eq!(
+            sim.pending_injections().len(),
+            1,
+            "{layer:?}: no reinjection loop"
+        );
+        sim.complete_all(NtStatus::SUCCESS);
+        assert_eq!(
+            sim.live_clones(),
+            0,
+            "{layer:?}: the completion freed the clone"
+        );
+        indicated.extend([other.nbl, no_write.nbl, configured.nbl]);
+    }
+    for nbl in indicated {
+        sim.return_packet(nbl);
+    }
+    harness.driver_unload();
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    sim.fail_call(SimCall::AllocateCloneNetBufferList, 0, NtStatus::NO_MEMORY);
+    let clone_failed = sim.deliver(
+        Layer::OutboundV6,
+        &udp(Layer::OutboundV6, PORT),
+        Delivery::default(),
+    );
+    assert_eq!(
+        clone_failed.result.unwrap().out.actionType,
+        FWP_ACTION_PERMIT
+    );
+    sim.fail_call(
+        SimCall::InjectTransportReceive,
+        0,
+        NtStatus::FWP_INJECT_HANDLE_STALE,
+    );
+    let inject_failed = sim.deliver(
+        Layer::InboundV4,
+        &udp(Layer::InboundV4, PORT),
+        Delivery::default(),
+    );
+    assert_eq!(
+        inject_failed.result.unwrap().out.actionType,
+        FWP_ACTION_PERMIT
+    );
+    assert_eq!(sim.live_clones(), 0);
+    let truncated = sim.deliver(
+        Layer::InboundV6,
+        &udp(Layer::InboundV6, PORT),
+        Delivery {
+            truncate_to: Some(30),
+            ..Delivery::default()
+        },
+    );
+    assert_eq!(truncated.result.unwrap().out.actionType, FWP_ACTION_PERMIT);
+    assert_eq!(
+        sim.calls(SimCall::InjectTransportReceive),
+        1,
+        "the truncated packet was not injected"
+    );
+    for nbl in [clone_failed.nbl, inject_failed.nbl, truncated.nbl] {
+        sim.return_packet(nbl);
+    }
+    harness.driver_unload();
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn the_image_defers_tcp_reinjection_to_a_dpc() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let mut tcp = udp(Layer::OutboundV4, PORT);
+    tcp.protocol = 6;
+    let delivered = sim.deliver(Layer::OutboundV4, &tcp, Delivery::default());
+    assert_eq!(delivered.result.unwrap().out.actionType, FWP_ACTION_BLOCK);
+    assert!(sim.pending_injections().is_empty());
+    assert_eq!(sim.run_queued_dpcs(), 1, "the image's DPC routine ran");
+    assert_eq!(sim.pending_injections().len(), 1);
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(delivered.nbl);
+    harness.driver_unload();
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn unloading_the_image_with_injections_in_flight_waits_for_their_completions() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let delivered: Vec<_> = Layer::ALL
+        .into_iter()
+        .map(|layer| sim.deliver(layer, &udp(layer, PORT), Delivery::default()))
+        .collect();
+    assert_eq!(sim.pending_injections().len(), 4);
+    std::thread::scope(|scope| {
+        let call = harness.unload_call();
+        let unloader = scope.spawn(move || call.run());
+        let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sim.calls(SimCall::WaitForRundownProtectionRelease) == 0 {
+            assert!(
+                std::time::Instant::now() < limit,
+                "unload never started draining"
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(sim.wfp_objects().filters, 0, "filters are deleted first");
+        assert!(
+            !unloader.is_finished(),
+            "unload returned with injections in flight"
+        );
+        sim.complete_all(NtStatus::SUCCESS);
+        unloader.join().unwrap();
+    });
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    assert!(sim.pool_outstanding().is_empty());
+    for d in delivered {
+        sim.return_packet(d.nbl);
+    }
+    drop(harness);
+    sim.assert_clean();
+}

@@ -1,0 +1,690 @@
+//! The simulated stack's second way in: one `extern "win64"` function per kernel import of the
+//! driver image, each forwarding to the same simulated stack the host-compiled tests call
+//! through `KernelApi`. No semantics live here. Written from src/sys/windows.rs's declarations;
+//! a missing shim fails the image's mapping and names the import.
+
+#![allow(
+    non_snake_case,
+    clippy::too_many_arguments,
+    clippy::missing_safety_doc,
+    dead_code
+)]
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use wfp_injector::sim::SimulatedStack;
+use wfp_injector::sys::KernelApi;
+use wfp_injector::sys::types::*;
+
+static CURRENT: AtomicPtr<SimulatedStack> = AtomicPtr::new(std::ptr::null_mut());
+/// One image runs at a time: the shims reach the stack through one global.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The stack the shims forward to while this guard lives.
+pub struct Bound<'a> {
+    _serial: MutexGuard<'static, ()>,
+    _stack: std::marker::PhantomData<&'a SimulatedStack>,
+}
+
+/// Makes `stack` the one the shims forward to until the guard drops.
+pub fn bind(stack: &SimulatedStack) -> Bound<'_> {
+    let serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    CURRENT.store(std::ptr::from_ref(stack).cast_mut(), Ordering::Release);
+    Bound {
+        _serial: serial,
+        _stack: std::marker::PhantomData,
+    }
+}
+
+impl Drop for Bound<'_> {
+    fn drop(&mut self) {
+        CURRENT.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+fn stack() -> &'static SimulatedStack {
+    let current = CURRENT.load(Ordering::Acquire);
+    if current.is_null() {
+        eprintln!("a kernel import was called with no simulated stack bound");
+        std::process::abort();
+    }
+    // SAFETY: `bind` keeps the stack alive and bound while the image runs.
+    unsafe { &*current }
+}
+
+unsafe extern "win64" fn FwpsInjectionHandleCreate0(
+    addressFamily: ADDRESS_FAMILY,
+    flags: u32,
+    injectionHandle: *mut HANDLE,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwps_injection_handle_create0(addressFamily, flags, injectionHandle) }
+}
+
+unsafe extern "win64" fn FwpsInjectionHandleDestroy0(injectionHandle: HANDLE) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwps_injection_handle_destroy0(injectionHandle) }
+}
+
+unsafe extern "win64" fn FwpsQueryPacketInjectionState0(
+    injectionHandle: HANDLE,
+    netBufferList: *const NET_BUFFER_LIST,
+    injectionContext: *mut HANDLE,
+) -> FWPS_PACKET_INJECTION_STATE {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_query_packet_injection_state0(
+            injectionHandle,
+            netBufferList,
+            injectionContext,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsInjectTransportSendAsync0(
+    injectionHandle: HANDLE,
+    injectionContext: HANDLE,
+    endpointHandle: u64,
+    flags: u32,
+    sendArgs: *mut FWPS_TRANSPORT_SEND_PARAMS0,
+    addressFamily: ADDRESS_FAMILY,
+    compartmentId: COMPARTMENT_ID,
+    netBufferList: *mut NET_BUFFER_LIST,
+    completionFn: FWPS_INJECT_COMPLETE0,
+    completionContext: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_inject_transport_send_async0(
+            injectionHandle,
+            injectionContext,
+            endpointHandle,
+            flags,
+            sendArgs,
+            addressFamily,
+            compartmentId,
+            netBufferList,
+            completionFn,
+            completionContext,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsInjectTransportReceiveAsync0(
+    injectionHandle: HANDLE,
+    injectionContext: HANDLE,
+    reserved: *mut c_void,
+    flags: u32,
+    addressFamily: ADDRESS_FAMILY,
+    compartmentId: COMPARTMENT_ID,
+    interfaceIndex: IF_INDEX,
+    subInterfaceIndex: IF_INDEX,
+    netBufferList: *mut NET_BUFFER_LIST,
+    completionFn: FWPS_INJECT_COMPLETE0,
+    completionContext: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_inject_transport_receive_async0(
+            injectionHandle,
+            injectionContext,
+            reserved,
+            flags,
+            addressFamily,
+            compartmentId,
+            interfaceIndex,
+            subInterfaceIndex,
+            netBufferList,
+            completionFn,
+            completionContext,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsInjectNetworkSendAsync0(
+    injectionHandle: HANDLE,
+    injectionContext: HANDLE,
+    flags: u32,
+    compartmentId: COMPARTMENT_ID,
+    netBufferList: *mut NET_BUFFER_LIST,
+    completionFn: FWPS_INJECT_COMPLETE0,
+    completionContext: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_inject_network_send_async0(
+            injectionHandle,
+            injectionContext,
+            flags,
+            compartmentId,
+            netBufferList,
+            completionFn,
+            completionContext,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsInjectNetworkReceiveAsync0(
+    injectionHandle: HANDLE,
+    injectionContext: HANDLE,
+    flags: u32,
+    compartmentId: COMPARTMENT_ID,
+    interfaceIndex: IF_INDEX,
+    subInterfaceIndex: IF_INDEX,
+    netBufferList: *mut NET_BUFFER_LIST,
+    completionFn: FWPS_INJECT_COMPLETE0,
+    completionContext: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_inject_network_receive_async0(
+            injectionHandle,
+            injectionContext,
+            flags,
+            compartmentId,
+            interfaceIndex,
+            subInterfaceIndex,
+            netBufferList,
+            completionFn,
+            completionContext,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsInjectForwardAsync0(
+    injectionHandle: HANDLE,
+    injectionContext: HANDLE,
+    flags: u32,
+    addressFamily: ADDRESS_FAMILY,
+    compartmentId: COMPARTMENT_ID,
+    interfaceIndex: IF_INDEX,
+    netBufferList: *mut NET_BUFFER_LIST,
+    completionFn: FWPS_INJECT_COMPLETE0,
+    completionContext: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_inject_forward_async0(
+            injectionHandle,
+            injectionContext,
+            flags,
+            addressFamily,
+            compartmentId,
+            interfaceIndex,
+            netBufferList,
+            completionFn,
+            completionContext,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsStreamInjectAsync0(
+    injectionHandle: HANDLE,
+    injectionContext: HANDLE,
+    flags: u32,
+    flowId: u64,
+    calloutId: u32,
+    layerId: u16,
+    streamFlags: u32,
+    netBufferList: *mut NET_BUFFER_LIST,
+    dataLength: usize,
+    completionFn: FWPS_INJECT_COMPLETE0,
+    completionContext: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_stream_inject_async0(
+            injectionHandle,
+            injectionContext,
+            flags,
+            flowId,
+            calloutId,
+            layerId,
+            streamFlags,
+            netBufferList,
+            dataLength,
+            completionFn,
+            completionContext,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsAllocateCloneNetBufferList0(
+    originalNetBufferList: *mut NET_BUFFER_LIST,
+    netBufferListPoolHandle: *mut c_void,
+    netBufferPoolHandle: *mut c_void,
+    allocateCloneFlags: u32,
+    netBufferList: *mut *mut NET_BUFFER_LIST,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_allocate_clone_net_buffer_list0(
+            originalNetBufferList,
+            netBufferListPoolHandle,
+            netBufferPoolHandle,
+            allocateCloneFlags,
+            netBufferList,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpsFreeCloneNetBufferList0(
+    netBufferList: *mut NET_BUFFER_LIST,
+    freeCloneFlags: u32,
+) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwps_free_clone_net_buffer_list0(netBufferList, freeCloneFlags) }
+}
+
+unsafe extern "win64" fn FwpmEngineOpen0(
+    serverName: *const u16,
+    authnService: u32,
+    authIdentity: *mut c_void,
+    session: *const FWPM_SESSION0,
+    engineHandle: *mut HANDLE,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwpm_engine_open0(
+            serverName,
+            authnService,
+            authIdentity,
+            session,
+            engineHandle,
+        )
+    }
+}
+
+unsafe extern "win64" fn FwpmEngineClose0(engineHandle: HANDLE) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_engine_close0(engineHandle) }
+}
+
+unsafe extern "win64" fn FwpmTransactionBegin0(engineHandle: HANDLE, flags: u32) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_transaction_begin0(engineHandle, flags) }
+}
+
+unsafe extern "win64" fn FwpmTransactionCommit0(engineHandle: HANDLE) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_transaction_commit0(engineHandle) }
+}
+
+unsafe extern "win64" fn FwpmTransactionAbort0(engineHandle: HANDLE) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_transaction_abort0(engineHandle) }
+}
+
+unsafe extern "win64" fn FwpmProviderAdd0(
+    engineHandle: HANDLE,
+    provider: *const FWPM_PROVIDER0,
+    sd: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_provider_add0(engineHandle, provider, sd) }
+}
+
+unsafe extern "win64" fn FwpmProviderDeleteByKey0(
+    engineHandle: HANDLE,
+    key: *const GUID,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_provider_delete_by_key0(engineHandle, key) }
+}
+
+unsafe extern "win64" fn FwpmSubLayerAdd0(
+    engineHandle: HANDLE,
+    subLayer: *const FWPM_SUBLAYER0,
+    sd: *mut c_void,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_sub_layer_add0(engineHandle, subLayer, sd) }
+}
+
+unsafe extern "win64" fn FwpmSubLayerDeleteByKey0(
+    engineHandle: HANDLE,
+    key: *const GUID,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_sub_layer_delete_by_key0(engineHandle, key) }
+}
+
+unsafe extern "win64" fn FwpmCalloutAdd0(
+    engineHandle: HANDLE,
+    callout: *const FWPM_CALLOUT0,
+    sd: *mut c_void,
+    id: *mut u32,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_callout_add0(engineHandle, callout, sd, id) }
+}
+
+unsafe extern "win64" fn FwpmCalloutDeleteByKey0(
+    engineHandle: HANDLE,
+    key: *const GUID,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_callout_delete_by_key0(engineHandle, key) }
+}
+
+unsafe extern "win64" fn FwpmFilterAdd0(
+    engineHandle: HANDLE,
+    filter: *const FWPM_FILTER0,
+    sd: *mut c_void,
+    id: *mut u64,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_filter_add0(engineHandle, filter, sd, id) }
+}
+
+unsafe extern "win64" fn FwpmFilterDeleteByKey0(
+    engineHandle: HANDLE,
+    key: *const GUID,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_filter_delete_by_key0(engineHandle, key) }
+}
+
+unsafe extern "win64" fn FwpsCalloutRegister1(
+    deviceObject: *mut DEVICE_OBJECT,
+    callout: *const FWPS_CALLOUT1,
+    calloutId: *mut u32,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwps_callout_register1(deviceObject, callout, calloutId) }
+}
+
+unsafe extern "win64" fn FwpsCalloutUnregisterById0(calloutId: u32) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwps_callout_unregister_by_id0(calloutId) }
+}
+
+unsafe extern "win64" fn NdisRetreatNetBufferDataStart(
+    NetBuffer: *mut NET_BUFFER,
+    DataOffsetDelta: u32,
+    DataBackFill: u32,
+    AllocateMdlHandler: *mut c_void,
+) -> NDIS_STATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).ndis_retreat_net_buffer_data_start(
+            NetBuffer,
+            DataOffsetDelta,
+            DataBackFill,
+            AllocateMdlHandler,
+        )
+    }
+}
+
+unsafe extern "win64" fn NdisAdvanceNetBufferDataStart(
+    NetBuffer: *mut NET_BUFFER,
+    DataOffsetDelta: u32,
+    FreeMdl: BOOLEAN,
+    FreeMdlHandler: *mut c_void,
+) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).ndis_advance_net_buffer_data_start(
+            NetBuffer,
+            DataOffsetDelta,
+            FreeMdl,
+            FreeMdlHandler,
+        )
+    }
+}
+
+unsafe extern "win64" fn NdisGetDataBuffer(
+    NetBuffer: *mut NET_BUFFER,
+    BytesNeeded: u32,
+    Storage: *mut c_void,
+    AlignMultiple: u32,
+    AlignOffset: u32,
+) -> *mut c_void {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).ndis_get_data_buffer(NetBuffer, BytesNeeded, Storage, AlignMultiple, AlignOffset)
+    }
+}
+
+unsafe extern "win64" fn KeGetCurrentIrql() -> KIRQL {
+    (&stack()).ke_get_current_irql()
+}
+
+unsafe extern "win64" fn KeDelayExecutionThread(
+    WaitMode: KPROCESSOR_MODE,
+    Alertable: BOOLEAN,
+    Interval: *const i64,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ke_delay_execution_thread(WaitMode, Alertable, Interval) }
+}
+
+unsafe extern "win64" fn ExInitializeRundownProtection(RunRef: *mut EX_RUNDOWN_REF) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ex_initialize_rundown_protection(RunRef) }
+}
+
+unsafe extern "win64" fn ExAcquireRundownProtection(RunRef: *mut EX_RUNDOWN_REF) -> BOOLEAN {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ex_acquire_rundown_protection(RunRef) }
+}
+
+unsafe extern "win64" fn ExReleaseRundownProtection(RunRef: *mut EX_RUNDOWN_REF) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ex_release_rundown_protection(RunRef) }
+}
+
+unsafe extern "win64" fn ExWaitForRundownProtectionRelease(RunRef: *mut EX_RUNDOWN_REF) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ex_wait_for_rundown_protection_release(RunRef) }
+}
+
+unsafe extern "win64" fn KeFlushQueuedDpcs() {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ke_flush_queued_dpcs() }
+}
+
+unsafe extern "win64" fn ZwOpenKey(
+    KeyHandle: *mut HANDLE,
+    DesiredAccess: ACCESS_MASK,
+    ObjectAttributes: *const OBJECT_ATTRIBUTES,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).zw_open_key(KeyHandle, DesiredAccess, ObjectAttributes) }
+}
+
+unsafe extern "win64" fn ZwQueryValueKey(
+    KeyHandle: HANDLE,
+    ValueName: *const UNICODE_STRING,
+    KeyValueInformationClass: u32,
+    KeyValueInformation: *mut c_void,
+    Length: u32,
+    ResultLength: *mut u32,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).zw_query_value_key(
+            KeyHandle,
+            ValueName,
+            KeyValueInformationClass,
+            KeyValueInformation,
+            Length,
+            ResultLength,
+        )
+    }
+}
+
+unsafe extern "win64" fn ZwClose(Handle: HANDLE) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).zw_close(Handle) }
+}
+
+unsafe extern "win64" fn KeInitializeDpc(
+    Dpc: *mut KDPC,
+    DeferredRoutine: KDEFERRED_ROUTINE,
+    DeferredContext: *mut c_void,
+) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ke_initialize_dpc(Dpc, DeferredRoutine, DeferredContext) }
+}
+
+unsafe extern "win64" fn KeInsertQueueDpc(
+    Dpc: *mut KDPC,
+    SystemArgument1: *mut c_void,
+    SystemArgument2: *mut c_void,
+) -> BOOLEAN {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ke_insert_queue_dpc(Dpc, SystemArgument1, SystemArgument2) }
+}
+
+unsafe extern "win64" fn ExAllocatePool2(
+    Flags: POOL_FLAGS,
+    NumberOfBytes: usize,
+    Tag: u32,
+) -> *mut c_void {
+    stack().pool_allocate(Flags, NumberOfBytes, Tag)
+}
+
+unsafe extern "win64" fn ExFreePoolWithTag(P: *mut c_void, Tag: u32) {
+    stack().pool_free(P, Tag)
+}
+
+unsafe extern "win64" fn IoCreateDevice(
+    DriverObject: *mut DRIVER_OBJECT,
+    _DeviceExtensionSize: u32,
+    DeviceName: *const UNICODE_STRING,
+    _DeviceType: u32,
+    _DeviceCharacteristics: u32,
+    _Exclusive: BOOLEAN,
+    DeviceObject: *mut *mut DEVICE_OBJECT,
+) -> NTSTATUS {
+    // SAFETY: IoCreateDevice's contract: `DeviceObject` is writable.
+    unsafe { stack().create_device(DriverObject, DeviceName, DeviceObject) }
+}
+
+unsafe extern "win64" fn IoDeleteDevice(DeviceObject: *mut DEVICE_OBJECT) {
+    stack().delete_device(DeviceObject)
+}
+
+unsafe extern "win64" fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> ! {
+    stack().record_bugcheck(code, [p1, p2, p3, p4]);
+    eprintln!("driver image bugchecked: code {code:#010x} ({p1:#x}, {p2:#x}, {p3:#x}, {p4:#x})");
+    // A bugcheck does not return, and unwinding through the image's frames is impossible.
+    std::process::abort()
+}
+
+/// DbgPrintEx as the image calls it: the format is always "%s" followed by one string.
+unsafe extern "win64" fn DbgPrintEx(
+    ComponentId: u32,
+    Level: u32,
+    Format: *const u8,
+    Text: *const u8,
+) -> u32 {
+    // SAFETY: the image passes a NUL-terminated format.
+    let format = unsafe { std::ffi::CStr::from_ptr(Format.cast()) };
+    if format.to_bytes() != b"%s" {
+        eprintln!("the image passed a format other than %s: {format:?}");
+        std::process::abort();
+    }
+    // SAFETY: the image's contract with "%s": a NUL-terminated string.
+    unsafe { (&stack()).dbg_print_ex(ComponentId, Level, Text) }
+}
+
+/// The shim for `module!name`, as an address to write into the image's import table.
+pub fn resolve(module: &str, name: &str) -> Option<usize> {
+    let address = match (module.to_ascii_lowercase().as_str(), name) {
+        ("fwpkclnt.sys", "FwpsInjectionHandleCreate0") => {
+            FwpsInjectionHandleCreate0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsInjectionHandleDestroy0") => {
+            FwpsInjectionHandleDestroy0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsQueryPacketInjectionState0") => {
+            FwpsQueryPacketInjectionState0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsInjectTransportSendAsync0") => {
+            FwpsInjectTransportSendAsync0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsInjectTransportReceiveAsync0") => {
+            FwpsInjectTransportReceiveAsync0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsInjectNetworkSendAsync0") => {
+            FwpsInjectNetworkSendAsync0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsInjectNetworkReceiveAsync0") => {
+            FwpsInjectNetworkReceiveAsync0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsInjectForwardAsync0") => {
+            FwpsInjectForwardAsync0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsStreamInjectAsync0") => FwpsStreamInjectAsync0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpsAllocateCloneNetBufferList0") => {
+            FwpsAllocateCloneNetBufferList0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpsFreeCloneNetBufferList0") => {
+            FwpsFreeCloneNetBufferList0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpmEngineOpen0") => FwpmEngineOpen0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmEngineClose0") => FwpmEngineClose0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmTransactionBegin0") => FwpmTransactionBegin0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmTransactionCommit0") => FwpmTransactionCommit0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmTransactionAbort0") => FwpmTransactionAbort0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmProviderAdd0") => FwpmProviderAdd0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmProviderDeleteByKey0") => {
+            FwpmProviderDeleteByKey0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpmSubLayerAdd0") => FwpmSubLayerAdd0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmSubLayerDeleteByKey0") => {
+            FwpmSubLayerDeleteByKey0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpmCalloutAdd0") => FwpmCalloutAdd0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmCalloutDeleteByKey0") => {
+            FwpmCalloutDeleteByKey0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpmFilterAdd0") => FwpmFilterAdd0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmFilterDeleteByKey0") => FwpmFilterDeleteByKey0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpsCalloutRegister1") => FwpsCalloutRegister1 as *const () as usize,
+        ("fwpkclnt.sys", "FwpsCalloutUnregisterById0") => {
+            FwpsCalloutUnregisterById0 as *const () as usize
+        }
+        ("ndis.sys", "NdisRetreatNetBufferDataStart") => {
+            NdisRetreatNetBufferDataStart as *const () as usize
+        }
+        ("ndis.sys", "NdisAdvanceNetBufferDataStart") => {
+            NdisAdvanceNetBufferDataStart as *const () as usize
+        }
+        ("ndis.sys", "NdisGetDataBuffer") => NdisGetDataBuffer as *const () as usize,
+        ("ntoskrnl.exe", "KeGetCurrentIrql") => KeGetCurrentIrql as *const () as usize,
+        ("ntoskrnl.exe", "KeDelayExecutionThread") => KeDelayExecutionThread as *const () as usize,
+        ("ntoskrnl.exe", "KeBugCheckEx") => KeBugCheckEx as *const () as usize,
+        ("ntoskrnl.exe", "ExAllocatePool2") => ExAllocatePool2 as *const () as usize,
+        ("ntoskrnl.exe", "ExFreePoolWithTag") => ExFreePoolWithTag as *const () as usize,
+        ("ntoskrnl.exe", "IoCreateDevice") => IoCreateDevice as *const () as usize,
+        ("ntoskrnl.exe", "IoDeleteDevice") => IoDeleteDevice as *const () as usize,
+        ("ntoskrnl.exe", "ExInitializeRundownProtection") => {
+            ExInitializeRundownProtection as *const () as usize
+        }
+        ("ntoskrnl.exe", "ExAcquireRundownProtection") => {
+            ExAcquireRundownProtection as *const () as usize
+        }
+        ("ntoskrnl.exe", "ExReleaseRundownProtection") => {
+            ExReleaseRundownProtection as *const () as usize
+        }
+        ("ntoskrnl.exe", "ExWaitForRundownProtectionRelease") => {
+            ExWaitForRundownProtectionRelease as *const () as usize
+        }
+        ("ntoskrnl.exe", "KeFlushQueuedDpcs") => KeFlushQueuedDpcs as *const () as usize,
+        ("ntoskrnl.exe", "ZwOpenKey") => ZwOpenKey as *const () as usize,
+        ("ntoskrnl.exe", "ZwQueryValueKey") => ZwQueryValueKey as *const () as usize,
+        ("ntoskrnl.exe", "ZwClose") => ZwClose as *const () as usize,
+        ("ntoskrnl.exe", "DbgPrintEx") => DbgPrintEx as *const () as usize,
+        ("ntoskrnl.exe", "KeInitializeDpc") => KeInitializeDpc as *const () as usize,
+        ("ntoskrnl.exe", "KeInsertQueueDpc") => KeInsertQueueDpc as *const () as usize,
+        _ => return None,
+    };
+    Some(address)
+}
