@@ -9,7 +9,7 @@ pub mod counters;
 pub mod layers;
 pub mod log;
 pub mod objects;
-mod text;
+pub(crate) mod text;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

@@ -1,5 +1,14 @@
-//! Entry shells: the thin code that the kernel calls first and last. The WDK build's KMDF shell
-//! lives beside this one and is compiled only with the `wdk` feature.
+//! Entry shells: the thin code the kernel calls first and last. Each obtains a device object and
+//! an unload hook and hands everything else to [`crate::driver::Driver`].
+//!
+//! - `wdm`: the image built on Linux (plain DriverEntry/DriverUnload, IoCreateDevice).
+//! - `kmdf`: the WDK build (`--features wdk`): WdfDriverCreate as a non-PnP driver, a control
+//!   device, wdk-alloc and wdk-panic.
+
+mod slot;
 
 #[cfg(not(feature = "wdk"))]
 mod wdm;
+
+#[cfg(feature = "wdk")]
+mod kmdf;

@@ -1,11 +1,10 @@
 //! The WDM entry shell of the image built on Linux (KMDF cannot be linked without the WDK's
-//! WdfDriverEntry.lib). It creates the unnamed device object WFP callout registration needs, hands
-//! it to the shared [`Driver`], and installs the unload routine. Nothing else happens here.
+//! WdfDriverEntry.lib). It creates the unnamed device object WFP callout registration needs,
+//! hands it to the shared [`Driver`], and installs the unload routine. Nothing else happens here.
 
-use core::alloc::Layout;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
 
+use super::slot;
 use crate::driver::{Driver, DriverConfig};
 use crate::nt::{DeviceObject, NtStatus, RegistryPath};
 use crate::sys::types::{
@@ -13,10 +12,6 @@ use crate::sys::types::{
     UNICODE_STRING,
 };
 use crate::sys::windows::WindowsKernel;
-
-/// The loaded driver, between DriverEntry and DriverUnload. Pool-allocated by hand so that an
-/// allocation failure is a status, not a panic.
-static LOADED: AtomicPtr<Driver<WindowsKernel>> = AtomicPtr::new(ptr::null_mut());
 
 /// The driver's entry point (the image's PE entry, `/ENTRY:DriverEntry`).
 ///
@@ -47,56 +42,43 @@ pub unsafe extern "system" fn DriverEntry(
         return status;
     }
     // SAFETY: IoCreateDevice succeeded, so `device` is this driver's device object; it is
-    // deleted only after the driver unloads (or here, when loading fails).
+    // deleted only after the driver unloads (or below, when loading fails).
     let Some(device_object) = (unsafe { DeviceObject::from_raw(device) }) else {
         return NtStatus::UNSUCCESSFUL.0;
     };
     // SAFETY: the I/O manager's registry path is valid for the duration of DriverEntry.
     let registry_path = unsafe { RegistryPath::from_raw(registry_path) };
-    let layout = Layout::new::<Driver<WindowsKernel>>();
-    // SAFETY: the layout is non-zero-sized (the driver holds two handles).
-    let slot = unsafe { alloc::alloc::alloc(layout) }.cast::<Driver<WindowsKernel>>();
-    if slot.is_null() {
-        // SAFETY: `device` was created above and is deleted once.
-        unsafe { WindowsKernel::io_delete_device(device) };
-        return NtStatus::INSUFFICIENT_RESOURCES.0;
-    }
-    match Driver::load(
+    let status = match Driver::load(
         WindowsKernel,
         device_object,
         registry_path,
         &DriverConfig::default(),
     ) {
-        Ok(loaded) => {
-            // SAFETY: `slot` is a fresh allocation of the right layout.
-            unsafe { slot.write(loaded) };
-            LOADED.store(slot, Ordering::Release);
-            // SAFETY: `driver_object` is valid for the whole call (I/O manager's contract).
-            unsafe { (*driver_object).DriverUnload = Some(driver_unload) };
-            NtStatus::SUCCESS.0
-        }
-        Err(failure) => {
-            // SAFETY: `slot` came from `alloc` with `layout` and holds no value.
-            unsafe { alloc::alloc::dealloc(slot.cast(), layout) };
-            // SAFETY: `device` was created above and is deleted once.
-            unsafe { WindowsKernel::io_delete_device(device) };
-            failure.status.0
-        }
-    }
+        Ok(loaded) => match slot::store(loaded) {
+            Ok(()) => {
+                // SAFETY: `driver_object` is valid for the whole call (I/O manager's contract).
+                unsafe { (*driver_object).DriverUnload = Some(driver_unload) };
+                return NtStatus::SUCCESS.0;
+            }
+            Err(loaded) => {
+                loaded.unload();
+                NtStatus::INSUFFICIENT_RESOURCES.0
+            }
+        },
+        Err(failure) => failure.status.0,
+    };
+    // SAFETY: `device` was created above, nothing uses it, and it is deleted once.
+    unsafe { WindowsKernel::io_delete_device(device) };
+    status
 }
 
 /// Releases what DriverEntry created, in reverse order.
 ///
 /// IRQL: PASSIVE_LEVEL.
 unsafe extern "win64" fn driver_unload(_driver_object: *mut DRIVER_OBJECT) {
-    let slot = LOADED.swap(ptr::null_mut(), Ordering::Acquire);
-    if slot.is_null() {
+    let Some(loaded) = slot::take() else {
         return;
-    }
-    // SAFETY: `slot` was written by DriverEntry and is taken out exactly once (the swap above).
-    let loaded = unsafe { slot.read() };
-    // SAFETY: the value was moved out above; the block came from `alloc` with this layout.
-    unsafe { alloc::alloc::dealloc(slot.cast(), Layout::new::<Driver<WindowsKernel>>()) };
+    };
     let device = loaded.device().as_raw();
     let _ = loaded.unload();
     // SAFETY: the device was created by DriverEntry and nothing uses it after the driver unloads.

@@ -14,6 +14,9 @@ pub mod windows;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
 pub mod runtime;
 
+#[cfg(all(windows, feature = "wdk"))]
+mod wdk_check;
+
 use core::ffi::c_void;
 
 use types::{

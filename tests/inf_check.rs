@@ -1,0 +1,251 @@
+//! Checks inf/wfp_injector.inx the way the WDK tools read it (sections and keys
+//! case-insensitive, %strings% expanded, the file's real encoding), against the rules for a
+//! primitive WFP callout driver and against the crate itself.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use wfp_injector::driver::DriverConfig;
+use wfp_injector::sim::SERVICE_KEY_PATH;
+
+/// Sections (lower-cased name) to their lines (comments and blanks removed).
+struct Inf {
+    sections: BTreeMap<String, Vec<String>>,
+    strings: BTreeMap<String, String>,
+}
+
+fn decode(bytes: &[u8]) -> String {
+    if let Some(utf16) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        let units: Vec<u16> = utf16
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        return String::from_utf16(&units).expect("UTF-16LE INF");
+    }
+    assert!(
+        bytes.is_ascii(),
+        "an INF without a UTF-16 BOM must be plain ASCII for stampinf/InfVerif"
+    );
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn strip_comment(line: &str) -> &str {
+    // A ';' inside quotes is text, not a comment.
+    let mut quoted = false;
+    for (index, ch) in line.char_indices() {
+        match ch {
+            '"' => quoted = !quoted,
+            ';' if !quoted => return &line[..index],
+            _ => {}
+        }
+    }
+    line
+}
+
+impl Inf {
+    fn parse(text: &str) -> Self {
+        let mut sections: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut current: Option<String> = None;
+        for raw in text.lines() {
+            let line = strip_comment(raw).trim();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                let name = name.trim().to_ascii_lowercase();
+                assert!(
+                    !sections.contains_key(&name),
+                    "section [{name}] appears twice"
+                );
+                sections.insert(name.clone(), Vec::new());
+                current = Some(name);
+                continue;
+            }
+            let section = current.clone().expect("a line outside any section");
+            sections.get_mut(&section).unwrap().push(line.to_owned());
+        }
+        let strings = sections
+            .get("strings")
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| {
+                        (
+                            k.trim().to_ascii_lowercase(),
+                            v.trim().trim_matches('"').to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { sections, strings }
+    }
+
+    fn expand(&self, value: &str) -> String {
+        let mut out = String::new();
+        let mut rest = value;
+        while let Some(start) = rest.find('%') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let end = after.find('%').expect("unterminated %string%");
+            let token = &after[..end];
+            match token.parse::<u32>() {
+                // %13% and friends are DIRIDs, kept as they are.
+                Ok(_) => out.push_str(&format!("%{token}%")),
+                Err(_) => out.push_str(
+                    self.strings
+                        .get(&token.to_ascii_lowercase())
+                        .unwrap_or_else(|| panic!("%{token}% is not in [Strings]")),
+                ),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out.trim().trim_matches('"').to_owned()
+    }
+
+    fn section(&self, name: &str) -> &[String] {
+        self.sections
+            .get(&name.to_ascii_lowercase())
+            .unwrap_or_else(|| panic!("section [{name}] is missing"))
+    }
+
+    /// The expanded value of `key` in `section` (keys case-insensitive).
+    fn value(&self, section: &str, key: &str) -> Option<String> {
+        self.section(section).iter().find_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            k.trim().eq_ignore_ascii_case(key).then(|| self.expand(v))
+        })
+    }
+
+    fn require(&self, section: &str, key: &str) -> String {
+        self.value(section, key)
+            .unwrap_or_else(|| panic!("[{section}] has no {key}"))
+    }
+}
+
+fn inf() -> Inf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("inf/wfp_injector.inx");
+    Inf::parse(&decode(&std::fs::read(path).expect("read the INX")))
+}
+
+/// The binary the crate builds: the lib name plus .sys.
+const BINARY: &str = "wfp_injector.sys";
+
+#[test]
+fn version_section_is_complete_for_the_wfpcallouts_class() {
+    let inf = inf();
+    assert_eq!(inf.require("Version", "Signature"), "$WINDOWS NT$");
+    assert_eq!(inf.require("Version", "Class"), "WFPCALLOUTS");
+    assert_eq!(
+        inf.require("Version", "ClassGuid").to_ascii_lowercase(),
+        "{57465043-616c-6c6f-7574-5f636c617373}"
+    );
+    assert!(!inf.require("Version", "Provider").is_empty());
+    assert_eq!(inf.require("Version", "CatalogFile"), "wfp_injector.cat");
+    assert!(
+        inf.value("Version", "DriverVer").is_some(),
+        "DriverVer is present for stampinf to fill"
+    );
+    assert_eq!(inf.require("Version", "PnpLockdown"), "1");
+}
+
+#[test]
+fn it_is_a_primitive_driver_installed_by_decorated_default_install_sections() {
+    let inf = inf();
+    assert!(
+        !inf.sections.contains_key("manufacturer"),
+        "a primitive driver has no [Manufacturer]"
+    );
+    assert!(
+        !inf.sections.contains_key("defaultinstall"),
+        "DefaultInstall must be architecture-decorated"
+    );
+    let copy = inf.require("DefaultInstall.NT$ARCH$", "CopyFiles");
+    let files = inf.section(&copy);
+    assert_eq!(
+        files,
+        [BINARY.to_owned()],
+        "the CopyFiles section lists the driver binary"
+    );
+    let destination = inf
+        .value("DestinationDirs", &copy)
+        .or_else(|| inf.value("DestinationDirs", "DefaultDestDir"));
+    assert_eq!(
+        destination.as_deref(),
+        Some("13"),
+        "files go to DIRID 13 (the driver store)"
+    );
+    let add_service = inf.require("DefaultInstall.NT$ARCH$.Services", "AddService");
+    let fields: Vec<&str> = add_service.split(',').map(str::trim).collect();
+    assert_eq!(fields.len(), 3, "AddService = name,flags,section");
+    let service_name = fields[0];
+    assert!(
+        SERVICE_KEY_PATH.ends_with(&format!("\\{service_name}")),
+        "the service name is the one the driver is tested with"
+    );
+    let service = fields[2];
+    assert_eq!(inf.require(service, "ServiceType"), "1", "kernel driver");
+    assert_eq!(
+        inf.require(service, "StartType"),
+        "3",
+        "demand start on test machines"
+    );
+    assert_eq!(inf.require(service, "ErrorControl"), "1");
+    assert_eq!(
+        inf.require(service, "ServiceBinary"),
+        format!("%13%\\{BINARY}")
+    );
+    let source_files = inf.section("SourceDisksFiles");
+    assert!(source_files.iter().any(|l| {
+        l.split('=')
+            .next()
+            .unwrap()
+            .trim()
+            .eq_ignore_ascii_case(BINARY)
+    }));
+}
+
+#[test]
+fn parameters_defaults_agree_with_the_driver_and_inspect_nothing() {
+    let inf = inf();
+    let service = inf.require("DefaultInstall.NT$ARCH$.Services", "AddService");
+    let service = service.split(',').nth(2).unwrap().trim().to_owned();
+    let add_reg = inf.require(&service, "AddReg");
+    let mut values = BTreeMap::new();
+    for line in inf.section(&add_reg) {
+        let fields: Vec<String> = line.split(',').map(|f| inf.expand(f)).collect();
+        assert_eq!(fields[0].to_ascii_uppercase(), "HKR", "{line}");
+        assert_eq!(fields[1], "Parameters", "{line}");
+        assert_eq!(fields[3], "0x00010001", "{line}: REG_DWORD");
+        values.insert(fields[2].clone(), fields[4].parse::<u32>().unwrap());
+    }
+    assert_eq!(
+        values.get("MaxInFlight"),
+        Some(&DriverConfig::default().max_in_flight)
+    );
+    assert_eq!(values.get("VerboseLogging"), Some(&0));
+    for name in [
+        "InspectRemotePort",
+        "InspectRemoteAddressV4",
+        "InspectRemoteAddressV6",
+        "InspectProtocol",
+    ] {
+        assert!(
+            !values.contains_key(name),
+            "{name}: the INF must not configure inspection"
+        );
+    }
+}
+
+#[test]
+fn the_parser_expands_strings_and_ignores_case() {
+    let inf = Inf::parse("[strings]\nA = \"x;y\"\n[SECT]\nKey = %a% ; comment\n");
+    assert_eq!(inf.require("Sect", "KEY"), "x;y");
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain("[v]\r\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    assert!(Inf::parse(&decode(&utf16)).sections.contains_key("v"));
+}
