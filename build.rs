@@ -69,9 +69,9 @@ mod wdk {
         for (name, count) in arities(&ours) {
             match theirs.get(&name) {
                 None => mismatches.push(format!("{name}: not in the WDK headers")),
-                Some(expected) if *expected != count => {
-                    mismatches.push(format!("{name}: {count} parameters, the WDK has {expected}"))
-                }
+                Some(expected) if *expected != count => mismatches.push(format!(
+                    "{name}: {count} parameters, the WDK has {expected}"
+                )),
                 Some(_) => {}
             }
         }
@@ -108,7 +108,10 @@ mod wdk {
                     _ => {}
                 }
             }
-            let parameters = rest[open + 1..end].split(',').filter(|p| p.contains(':')).count();
+            let parameters = rest[open + 1..end]
+                .split(',')
+                .filter(|p| p.contains(':'))
+                .count();
             found.insert(name, parameters);
             rest = &rest[end..];
         }

@@ -2,7 +2,13 @@
 //! bindgen generates from the WDK headers (build.rs, WDK build only). A mismatch is a build
 //! error, so a wrong offset or value cannot ship from the WDK build.
 
-#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code, missing_docs)]
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    dead_code,
+    missing_docs
+)]
 #![allow(clippy::all)]
 
 mod generated {
