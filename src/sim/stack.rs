@@ -142,6 +142,8 @@ pub enum Violation {
     WaitWouldHang(SimCall),
     /// `KeInitializeDpc` on a DPC that is still queued.
     DpcReinitializedWhileQueued(usize),
+    /// `KeInsertQueueDpc` of a DPC never initialized.
+    DpcNotInitialized(usize),
     /// Advancing a NET_BUFFER past the end of its data.
     ReadPastEnd(usize),
     /// A callout unregistered while filters still call it: its traffic would be blocked.
