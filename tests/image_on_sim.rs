@@ -415,3 +415,52 @@ fn unloading_the_image_with_injections_in_flight_waits_for_their_completions() {
     drop(harness);
     sim.assert_clean();
 }
+
+#[test]
+fn packets_another_driver_injected_are_inspected_like_any_other() {
+    use wfp_injector::inject::{
+        DualStackInjector, Injection, InjectionTypes, IpProtocol, NetBufferListRef, PacketInjector,
+        RemoteAddress, RetryPolicy, Tag, TransportSend,
+    };
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    // Another driver (here: the host-compiled layer on the same stack) injects a packet.
+    let other_handles =
+        DualStackInjector::create(&sim, InjectionTypes::TRANSPORT, &RetryPolicy::default())
+            .unwrap();
+    let other = PacketInjector::freeing_clones(other_handles, 4).unwrap();
+    let packet = udp(Layer::OutboundV4, PORT);
+    let (bytes, ip_header, _) = packet.bytes(false);
+    let original = sim.indicate_packet_at(&bytes, ip_header);
+    // SAFETY: the simulated stack keeps the NBL until it is returned below.
+    let original_ref = unsafe { NetBufferListRef::from_raw(original) }.unwrap();
+    let send = Injection::TransportSend(TransportSend {
+        endpoint_handle: 1,
+        remote_address: RemoteAddress::V4([10, 1, 1, 2]),
+        control_data: &[],
+        compartment: 1,
+        protocol: IpProtocol::UDP,
+    });
+    other
+        .clone_and_inject(original_ref, send, Tag::default())
+        .unwrap();
+    let foreign = sim.pending_injections()[0].clone();
+    // It comes back through the layer: not the image's own, so configured traffic is reinjected.
+    let result = sim.classify_again(Layer::OutboundV4, &packet, foreign.nbl as *mut _);
+    assert_eq!(result.out.actionType, FWP_ACTION_BLOCK);
+    assert_eq!(
+        sim.pending_injections().len(),
+        2,
+        "the image reinjected a clone of it"
+    );
+    sim.complete_all(NtStatus::SUCCESS);
+    other.close().unwrap();
+    sim.return_packet(original);
+    harness.driver_unload();
+    drop(harness);
+    sim.assert_clean();
+}
