@@ -266,10 +266,22 @@ where
         injection: Injection<'_>,
         tag: Tag,
     ) -> Result<(), Refused<H::Packet>> {
-        let state = self.state();
-        if let Err(error) = state.check(&injection) {
+        if let Err(error) = self.state().check(&injection) {
             return Err(Refused { error, packet });
         }
+        self.submit(packet, injection, tag)
+    }
+
+    /// [`inject`](Self::inject) after its checks have passed: rundown reference, context, kernel
+    /// call (or DPC), and the packet handed back if anything refuses.
+    #[inline(always)]
+    fn submit(
+        &self,
+        packet: H::Packet,
+        injection: Injection<'_>,
+        tag: Tag,
+    ) -> Result<(), Refused<H::Packet>> {
+        let state = self.state();
         // SAFETY: the rundown word was initialized in `new` and lives as long as `state`.
         if unsafe {
             state
@@ -373,10 +385,10 @@ where
         injection: Injection<'_>,
         tag: Tag,
     ) -> Result<(), Error> {
-        // Check first, so a refused request costs no clone.
+        // Check first, so a refused request costs no clone; then submit without checking again.
         self.state().check(&injection)?;
         let clone = ClonedNetBufferList::clone_of(self.state().kernel.clone(), original)?;
-        self.inject(clone, injection, tag)
+        self.submit(clone, injection, tag)
             .map_err(|refused| refused.error)
     }
 }
