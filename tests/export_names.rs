@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use goblin::archive::Archive;
 
+mod support;
+
 /// Exports newer than mingw-w64's lists: ExAllocatePool2 arrived in Windows 10 2004.
 const NEWER_THAN_THE_LISTS: [&str; 1] = ["ExAllocatePool2"];
 
@@ -46,34 +48,13 @@ fn exports(library: &str) -> Option<BTreeSet<String>> {
     Some(symbols)
 }
 
-/// (module, function) pairs declared in src/sys/windows.rs.
-fn declared() -> Vec<(String, String)> {
-    let source = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/sys/windows.rs"),
-    )
-    .unwrap();
-    let mut found = Vec::new();
-    let mut module = String::new();
-    for line in source.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("#[link(name = \"") {
-            module = rest.split('"').next().unwrap().to_owned();
-        } else if let Some(rest) = line.strip_prefix("fn ") {
-            let name = rest.split('(').next().unwrap().trim();
-            if name.chars().next().is_some_and(char::is_uppercase) {
-                found.push((module.clone(), name.to_owned()));
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn ntoskrnl_and_ndis_imports_are_real_exports() {
     let (Some(ntoskrnl), Some(ndis)) = (exports("libntoskrnl.a"), exports("libndis.a")) else {
         return;
     };
     let mut checked = 0;
-    for (module, name) in declared() {
+    for (module, name) in support::seam_declarations() {
         let list = match module.as_str() {
             "ntoskrnl.exe" => &ntoskrnl,
             "ndis.sys" => &ndis,

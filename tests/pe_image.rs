@@ -4,10 +4,12 @@
 //! In CI (CI set) a missing image fails the test; elsewhere it is reported and the check skipped,
 //! so `cargo test` works before the first image build.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use goblin::pe::PE;
+use support::{image_bytes, seam_declarations};
 
 const IMAGE_FILE_MACHINE_AMD64: u16 = 0x8664;
 const IMAGE_SUBSYSTEM_NATIVE: u16 = 1;
@@ -22,69 +24,9 @@ const KERNEL_MODULES: [&str; 5] = [
     "ndis.sys",
 ];
 
-fn image_path() -> PathBuf {
-    std::env::var_os("WFP_SYS_IMAGE").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/sys/wfp_injector.sys"),
-        PathBuf::from,
-    )
-}
-
-fn load_image() -> Option<Vec<u8>> {
-    let path = image_path();
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(bytes),
-        Err(error) if std::env::var_os("CI").is_some() => {
-            panic!(
-                "CI: driver image {} missing ({error}); run scripts/build-sys.sh",
-                path.display()
-            )
-        }
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: no driver image at {} (run scripts/build-sys.sh); CI fails instead",
-                path.display()
-            );
-            None
-        }
-    }
-}
-
-/// (module, function) for every function declared in the seam's `extern` blocks, read from the
-/// source so that the image cannot import anything the seam does not declare.
-fn seam_declarations() -> BTreeSet<(String, String)> {
-    let source = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/sys/windows.rs"),
-    )
-    .expect("read src/sys/windows.rs");
-    let mut declared = BTreeSet::new();
-    let mut module: Option<String> = None;
-    let mut in_block = false;
-    for line in source.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("#[link(name = \"") {
-            module = rest.split('"').next().map(str::to_owned);
-        } else if line.starts_with("unsafe extern \"system\" {") {
-            in_block = true;
-        } else if in_block && line == "}" {
-            in_block = false;
-            module = None;
-        } else if in_block {
-            if let Some(rest) = line.strip_prefix("fn ") {
-                let name = rest.split('(').next().unwrap().trim().to_owned();
-                let module = module.clone().expect("extern block without #[link(name)]");
-                declared.insert((module, name));
-            }
-        }
-    }
-    assert!(
-        declared.len() >= 4,
-        "parsed too few seam declarations: {declared:?}"
-    );
-    declared
-}
-
 #[test]
 fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
-    let Some(bytes) = load_image() else { return };
+    let Some(bytes) = image_bytes() else { return };
     let pe = PE::parse(&bytes).expect("parse the image as PE");
     let header = pe.header.coff_header;
     let optional = pe.header.optional_header.expect("optional header");
@@ -180,8 +122,7 @@ fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
 
     let import_count: usize = imported.values().map(BTreeSet::len).sum();
     println!(
-        "driver image {}: {} bytes on disk, SizeOfImage {} bytes, {} sections, {} imports from {:?}",
-        image_path().display(),
+        "driver image: {} bytes on disk, SizeOfImage {} bytes, {} sections, {} imports from {:?}",
         bytes.len(),
         optional.windows_fields.size_of_image,
         pe.sections.len(),

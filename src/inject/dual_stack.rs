@@ -41,7 +41,7 @@ pub struct DualStackInjector<K: KernelApi> {
     handles: [InjectionHandle<K>; 2],
 }
 
-impl<K: KernelApi + Clone> DualStackInjector<K> {
+impl<K: KernelApi> DualStackInjector<K> {
     /// Creates both handles, retrying STATUS_FWP_TCPIP_NOT_READY within one shared deadline.
     pub fn create(
         kernel: K,

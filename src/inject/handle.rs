@@ -71,10 +71,7 @@ impl<K: KernelApi> InjectionHandle<K> {
         family: AddressFamily,
         types: InjectionTypes,
         policy: &RetryPolicy,
-    ) -> Result<Self, Error>
-    where
-        K: Clone,
-    {
+    ) -> Result<Self, Error> {
         let mut waited = Duration::ZERO;
         Self::create_within(kernel, family, types, policy, &mut waited)
     }
@@ -87,10 +84,7 @@ impl<K: KernelApi> InjectionHandle<K> {
         types: InjectionTypes,
         policy: &RetryPolicy,
         waited: &mut Duration,
-    ) -> Result<Self, Error>
-    where
-        K: Clone,
-    {
+    ) -> Result<Self, Error> {
         types.validate_for(family)?;
         retry_while_not_ready(&kernel.clone(), policy, waited, || {
             Self::try_create(kernel.clone(), family, types)

@@ -175,7 +175,7 @@ unsafe impl<K: KernelApi + Send + Sync, H: CompletionHandler<K> + Send> Sync
 
 impl<K, H> PacketInjector<K, H>
 where
-    K: KernelApi + Clone,
+    K: KernelApi,
     H: CompletionHandler<K>,
 {
     /// Takes ownership of `handles` and prepares `capacity` per-injection contexts (the most
@@ -362,7 +362,7 @@ where
 
 impl<K> PacketInjector<K, crate::inject::FreeOnCompletion<ClonedNetBufferList<K>>>
 where
-    K: KernelApi + Clone,
+    K: KernelApi,
 {
     /// An injector whose completions just free the clones it carried.
     pub fn freeing_clones(handles: DualStackInjector<K>, capacity: u32) -> Result<Self, Error> {
@@ -372,7 +372,7 @@ where
 
 impl<K, H> PacketInjector<K, H>
 where
-    K: KernelApi + Clone,
+    K: KernelApi,
     H: CompletionHandler<K, Packet = ClonedNetBufferList<K>>,
 {
     /// Clones `original` and injects the clone. The clone is freed by the completion handler

@@ -109,7 +109,7 @@ impl<K: KernelApi> ClonedNetBufferList<K> {
 
 // SAFETY: into_raw forgets the value without freeing; from_raw rebuilds it with the same kernel;
 // Drop frees with FwpsFreeCloneNetBufferList0, the documented release of a clone.
-unsafe impl<K: KernelApi + Clone> OwnedNetBufferList<K> for ClonedNetBufferList<K> {
+unsafe impl<K: KernelApi> OwnedNetBufferList<K> for ClonedNetBufferList<K> {
     #[inline(always)]
     fn as_raw(&self) -> *mut NET_BUFFER_LIST {
         self.raw.as_ptr()
