@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use wfp_injector::driver::{Driver, DriverConfig, LoadStep, TransportLayer};
 use wfp_injector::nt::{DeviceObject, NtStatus};
-use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket, metadata};
+use wfp_injector::sim::layout::metadata;
+use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
 use wfp_injector::sim::{
     InjectionPath, RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects,
 };
@@ -147,11 +148,7 @@ fn per_family_addresses_filter_only_their_family() {
         &udp(Layer::OutboundV6, 9),
         Delivery::default(),
     );
-    assert_eq!(
-        v6.result.unwrap().out.actionType,
-        FWP_ACTION_BLOCK,
-        "reinjected"
-    );
+    assert_eq!(v6.result.unwrap().action, FWP_ACTION_BLOCK, "reinjected");
     sim.complete_all(NtStatus::SUCCESS);
     for nbl in [v4.nbl, v6.nbl] {
         sim.return_packet(nbl);
@@ -170,8 +167,8 @@ fn configured_traffic_is_cloned_absorbed_and_reinjected_on_its_path_for_all_four
         packet.scope_id = 4;
         packet.control_data = vec![9, 9, 9];
         let delivered = sim.deliver(layer, &packet, Delivery::default());
-        let out = delivered.result.expect("filtered").out;
-        assert_eq!(out.actionType, FWP_ACTION_BLOCK);
+        let out = delivered.result.expect("filtered");
+        assert_eq!(out.action, FWP_ACTION_BLOCK);
         assert_ne!(out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0, "absorbed");
         assert_eq!(out.rights & 1, 0, "write right cleared");
         let pending = sim.pending_injections();
@@ -252,8 +249,8 @@ fn the_driver_permits_packets_it_injected_without_touching_them() {
         &udp(Layer::OutboundV4, PORT),
         clone as *mut _,
     );
-    assert_eq!(redelivered.out.actionType, FWP_ACTION_PERMIT);
-    assert_eq!(redelivered.out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
+    assert_eq!(redelivered.action, FWP_ACTION_PERMIT);
+    assert_eq!(redelivered.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
     let after = driver.counters(TransportLayer::OutboundV4);
     assert_eq!(after.skipped_own, state_before.skipped_own + 1);
     assert_eq!(
@@ -277,7 +274,7 @@ fn unconfigured_traffic_and_classifies_without_write_right_are_left_alone() {
         &udp(Layer::InboundV6, 80),
         Delivery::default(),
     );
-    assert_eq!(other.result.unwrap().out.actionType, FWP_ACTION_PERMIT);
+    assert_eq!(other.result.unwrap().action, FWP_ACTION_PERMIT);
     let no_write = sim.deliver(
         Layer::InboundV4,
         &udp(Layer::InboundV4, PORT),
@@ -286,11 +283,7 @@ fn unconfigured_traffic_and_classifies_without_write_right_are_left_alone() {
             ..Delivery::default()
         },
     );
-    assert_eq!(
-        no_write.result.unwrap().out.actionType,
-        0,
-        "action untouched"
-    );
+    assert_eq!(no_write.result.unwrap().action, 0, "action untouched");
     assert!(sim.pending_injections().is_empty());
     assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), 0);
     assert_eq!(driver.counters(TransportLayer::InboundV6).not_inspected, 1);
@@ -330,14 +323,14 @@ fn malformed_and_truncated_packets_are_permitted_untouched_and_counted() {
         (
             Layer::InboundV6,
             Delivery {
-                withhold_metadata: metadata::IP_HEADER_SIZE,
+                withhold_metadata: metadata::FIELD_IP_HEADER_SIZE,
                 ..Delivery::default()
             },
         ),
         (
             Layer::OutboundV6,
             Delivery {
-                withhold_metadata: metadata::TRANSPORT_ENDPOINT_HANDLE,
+                withhold_metadata: metadata::FIELD_TRANSPORT_ENDPOINT_HANDLE,
                 ..Delivery::default()
             },
         ),
@@ -352,7 +345,7 @@ fn malformed_and_truncated_packets_are_permitted_untouched_and_counted() {
     for (layer, how) in cases {
         let delivered = sim.deliver(layer, &udp(layer, PORT), how);
         assert_eq!(
-            delivered.result.unwrap().out.actionType,
+            delivered.result.unwrap().action,
             FWP_ACTION_PERMIT,
             "{layer:?} {how:?}"
         );
@@ -391,10 +384,7 @@ fn clone_and_inject_failures_permit_the_packet_and_count() {
         &udp(Layer::OutboundV4, PORT),
         Delivery::default(),
     );
-    assert_eq!(
-        clone_failed.result.unwrap().out.actionType,
-        FWP_ACTION_PERMIT
-    );
+    assert_eq!(clone_failed.result.unwrap().action, FWP_ACTION_PERMIT);
     sim.fail_call(
         SimCall::InjectTransportReceive,
         0,
@@ -405,10 +395,7 @@ fn clone_and_inject_failures_permit_the_packet_and_count() {
         &udp(Layer::InboundV4, PORT),
         Delivery::default(),
     );
-    assert_eq!(
-        inject_failed.result.unwrap().out.actionType,
-        FWP_ACTION_PERMIT
-    );
+    assert_eq!(inject_failed.result.unwrap().action, FWP_ACTION_PERMIT);
     assert_eq!(sim.live_clones(), 0, "the refused clone was freed at once");
     let original = sim.packet_view(inject_failed.nbl as *const _).unwrap();
     let (bytes, ip_header, _) = udp(Layer::InboundV4, PORT).bytes(true);
@@ -434,7 +421,7 @@ fn tcp_reinjection_goes_through_a_dpc() {
     let mut packet = udp(Layer::InboundV6, PORT);
     packet.protocol = 6;
     let delivered = sim.deliver(Layer::InboundV6, &packet, Delivery::default());
-    assert_eq!(delivered.result.unwrap().out.actionType, FWP_ACTION_BLOCK);
+    assert_eq!(delivered.result.unwrap().action, FWP_ACTION_BLOCK);
     assert!(sim.pending_injections().is_empty());
     assert_eq!(sim.run_queued_dpcs(), 1);
     assert_eq!(sim.pending_injections().len(), 1);
@@ -641,10 +628,7 @@ fn max_in_flight_from_the_registry_sizes_the_context_pool() {
             )
         })
         .collect();
-    let actions: Vec<u32> = delivered
-        .iter()
-        .map(|d| d.result.unwrap().out.actionType)
-        .collect();
+    let actions: Vec<u32> = delivered.iter().map(|d| d.result.unwrap().action).collect();
     assert_eq!(
         actions,
         vec![FWP_ACTION_BLOCK, FWP_ACTION_BLOCK, FWP_ACTION_PERMIT],

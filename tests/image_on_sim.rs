@@ -239,11 +239,7 @@ fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer(
     for layer in Layer::ALL {
         // Unconfigured traffic: permitted, nothing cloned.
         let other = sim.deliver(layer, &udp(layer, 80), Delivery::default());
-        assert_eq!(
-            other.result.unwrap().out.actionType,
-            FWP_ACTION_PERMIT,
-            "{layer:?}"
-        );
+        assert_eq!(other.result.unwrap().action, FWP_ACTION_PERMIT, "{layer:?}");
         // No write right: untouched.
         let no_write = sim.deliver(
             layer,
@@ -253,12 +249,12 @@ fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer(
                 ..Delivery::default()
             },
         );
-        assert_eq!(no_write.result.unwrap().out.actionType, 0, "{layer:?}");
+        assert_eq!(no_write.result.unwrap().action, 0, "{layer:?}");
         assert!(sim.pending_injections().is_empty(), "{layer:?}");
         // Configured traffic: cloned, absorbed, reinjected on its path.
         let configured = sim.deliver(layer, &udp(layer, PORT), Delivery::default());
-        let out = configured.result.unwrap().out;
-        assert_eq!(out.actionType, FWP_ACTION_BLOCK, "{layer:?}");
+        let out = configured.result.unwrap();
+        assert_eq!(out.action, FWP_ACTION_BLOCK, "{layer:?}");
         assert_ne!(out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
         let pending = sim.pending_injections();
         assert_eq!(pending.len(), 1, "{layer:?}");
@@ -275,8 +271,8 @@ fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer(
         );
         // The reinjected clone comes back: the image's query says it is its own.
         let again = sim.classify_again(layer, &udp(layer, PORT), pending[0].nbl as *mut _);
-        assert_eq!(again.out.actionType, FWP_ACTION_PERMIT, "{layer:?}");
-        assert_eq!(again.out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
+        assert_eq!(again.action, FWP_ACTION_PERMIT, "{layer:?}");
+        assert_eq!(again.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
         assert_eq!(
             sim.pending_injections().len(),
             1,
@@ -312,10 +308,7 @@ fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
         &udp(Layer::OutboundV6, PORT),
         Delivery::default(),
     );
-    assert_eq!(
-        clone_failed.result.unwrap().out.actionType,
-        FWP_ACTION_PERMIT
-    );
+    assert_eq!(clone_failed.result.unwrap().action, FWP_ACTION_PERMIT);
     sim.fail_call(
         SimCall::InjectTransportReceive,
         0,
@@ -326,10 +319,7 @@ fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
         &udp(Layer::InboundV4, PORT),
         Delivery::default(),
     );
-    assert_eq!(
-        inject_failed.result.unwrap().out.actionType,
-        FWP_ACTION_PERMIT
-    );
+    assert_eq!(inject_failed.result.unwrap().action, FWP_ACTION_PERMIT);
     assert_eq!(sim.live_clones(), 0);
     let truncated = sim.deliver(
         Layer::InboundV6,
@@ -339,7 +329,7 @@ fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
             ..Delivery::default()
         },
     );
-    assert_eq!(truncated.result.unwrap().out.actionType, FWP_ACTION_PERMIT);
+    assert_eq!(truncated.result.unwrap().action, FWP_ACTION_PERMIT);
     assert_eq!(
         sim.calls(SimCall::InjectTransportReceive),
         1,
@@ -364,7 +354,7 @@ fn the_image_defers_tcp_reinjection_to_a_dpc() {
     let mut tcp = udp(Layer::OutboundV4, PORT);
     tcp.protocol = 6;
     let delivered = sim.deliver(Layer::OutboundV4, &tcp, Delivery::default());
-    assert_eq!(delivered.result.unwrap().out.actionType, FWP_ACTION_BLOCK);
+    assert_eq!(delivered.result.unwrap().action, FWP_ACTION_BLOCK);
     assert!(sim.pending_injections().is_empty());
     assert_eq!(sim.run_queued_dpcs(), 1, "the image's DPC routine ran");
     assert_eq!(sim.pending_injections().len(), 1);
@@ -451,7 +441,7 @@ fn packets_another_driver_injected_are_inspected_like_any_other() {
     let foreign = sim.pending_injections()[0].clone();
     // It comes back through the layer: not the image's own, so configured traffic is reinjected.
     let result = sim.classify_again(Layer::OutboundV4, &packet, foreign.nbl as *mut _);
-    assert_eq!(result.out.actionType, FWP_ACTION_BLOCK);
+    assert_eq!(result.action, FWP_ACTION_BLOCK);
     assert_eq!(
         sim.pending_injections().len(),
         2,

@@ -125,9 +125,9 @@ fn run(ops: &[Op]) {
                 let pending_after = sim.pending_injections().len() + sim.queued_dpcs();
                 match delivered.result {
                     None => assert!(driver.is_none(), "filters exist while loaded"),
-                    Some(result) if result.out.actionType == FWP_ACTION_BLOCK => {
+                    Some(result) if result.action == FWP_ACTION_BLOCK => {
                         assert!(configured && driver.is_some());
-                        assert_ne!(result.out.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
+                        assert_ne!(result.flags & FWPS_CLASSIFY_OUT_FLAG_ABSORB, 0);
                         assert_eq!(
                             pending_after,
                             pending_before + 1,
@@ -135,7 +135,7 @@ fn run(ops: &[Op]) {
                         );
                     }
                     Some(result) => {
-                        assert_eq!(result.out.actionType, FWP_ACTION_PERMIT);
+                        assert_eq!(result.action, FWP_ACTION_PERMIT);
                         assert_eq!(
                             pending_after, pending_before,
                             "a permitted packet is not reinjected"

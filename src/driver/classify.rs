@@ -6,13 +6,13 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::driver::config::{InspectionConfig, PacketKey};
 use crate::driver::counters::{Counters, LayerCounters};
-use crate::driver::layers::{Direction, TransportLayer, field};
+use crate::driver::layers::{Direction, FieldIndices, TransportLayer};
 use crate::driver::log::{Level, Log};
 use crate::error::Error;
 use crate::inject::{
-    ClonedNetBufferList, Completion, CompletionHandler, DEFAULT_COMPARTMENT, Injection, IpFamily,
-    IpProtocol, NetBufferListRef, PacketInjector, RemoteAddress, Tag, TransportReceive,
-    TransportSend,
+    ClonedNetBufferList, Completion, CompletionHandler, Injection, IpFamily, IpProtocol,
+    NetBufferListRef, PacketInjector, RemoteAddress, Tag, TransportReceive, TransportSend,
+    UNSPECIFIED_COMPARTMENT,
 };
 use crate::nt::NtStatus;
 use crate::sys::KernelApi;
@@ -87,25 +87,26 @@ fn value_of(value: &FWP_VALUE0, kind: u32) -> Option<u64> {
 
 impl TransportFields {
     /// Reads the fields, checking each value's type; `None` when any is missing or mistyped.
-    fn read(values: &FWPS_INCOMING_VALUES0, family: IpFamily) -> Option<Self> {
-        if values.valueCount < field::REQUIRED_COUNT || values.incomingValue.is_null() {
+    fn read(values: &FWPS_INCOMING_VALUES0, layer: TransportLayer) -> Option<Self> {
+        let field = layer.fields();
+        let required = FieldIndices::required_count(field);
+        if values.valueCount < required || values.incomingValue.is_null() {
             return None;
         }
         // SAFETY: WFP passes `valueCount` readable values for the classify's duration; only the
-        // first REQUIRED_COUNT (checked above) are read.
-        let values = unsafe {
-            core::slice::from_raw_parts(values.incomingValue, field::REQUIRED_COUNT as usize)
-        };
+        // first `required` (checked above) are read.
+        let values =
+            unsafe { core::slice::from_raw_parts(values.incomingValue, required as usize) };
         let mut remote_address = [0u8; 16];
-        let remote_length = match family {
+        let remote_length = match layer.family() {
             IpFamily::V4 => {
                 // IPv4 addresses come as host-order integers: to_be_bytes gives network order.
-                let address = value_of(&values[field::IP_REMOTE_ADDRESS], FWP_UINT32)? as u32;
+                let address = value_of(&values[field.ip_remote_address], FWP_UINT32)? as u32;
                 remote_address[..4].copy_from_slice(&address.to_be_bytes());
                 4
             }
             IpFamily::V6 => {
-                let pointer = value_of(&values[field::IP_REMOTE_ADDRESS], FWP_BYTE_ARRAY16_TYPE)?
+                let pointer = value_of(&values[field.ip_remote_address], FWP_BYTE_ARRAY16_TYPE)?
                     as *const [u8; 16];
                 if pointer.is_null() {
                     return None;
@@ -117,12 +118,12 @@ impl TransportFields {
             }
         };
         Some(Self {
-            protocol: value_of(&values[field::IP_PROTOCOL], FWP_UINT8)? as u8,
+            protocol: value_of(&values[field.ip_protocol], FWP_UINT8)? as u8,
             remote_address,
             remote_length,
-            remote_port: value_of(&values[field::IP_REMOTE_PORT], FWP_UINT16)? as u16,
-            interface_index: value_of(&values[field::INTERFACE_INDEX], FWP_UINT32)? as u32,
-            sub_interface_index: value_of(&values[field::SUB_INTERFACE_INDEX], FWP_UINT32)? as u32,
+            remote_port: value_of(&values[field.ip_remote_port], FWP_UINT16)? as u16,
+            interface_index: value_of(&values[field.interface_index], FWP_UINT32)? as u32,
+            sub_interface_index: value_of(&values[field.sub_interface_index], FWP_UINT32)? as u32,
         })
     }
 
@@ -143,7 +144,7 @@ fn compartment(metadata: &FWPS_INCOMING_METADATA_VALUES0) -> u32 {
     if has(metadata, FWPS_METADATA_FIELD_COMPARTMENT_ID) {
         metadata.compartmentId
     } else {
-        DEFAULT_COMPARTMENT
+        UNSPECIFIED_COMPARTMENT
     }
 }
 
@@ -189,7 +190,7 @@ impl<K: KernelApi> CalloutState<K> {
             LayerCounters::bump(&counters.skipped_own);
             return;
         }
-        let Some(fields) = TransportFields::read(values, layer.family()) else {
+        let Some(fields) = TransportFields::read(values, layer) else {
             out.actionType = FWP_ACTION_PERMIT;
             LayerCounters::bump(&counters.malformed);
             return;
@@ -244,8 +245,8 @@ impl<K: KernelApi> CalloutState<K> {
         }
         if has(metadata, FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE) {
             // SAFETY: the NBL's first NET_BUFFER is valid during classify.
-            let length = unsafe { (*buffer).DataLength };
-            if length < metadata.transportHeaderSize as usize {
+            let length = unsafe { (*buffer).data_length() };
+            if length < metadata.transportHeaderSize {
                 return Err(NotReinjected::Malformed);
             }
         }
@@ -363,8 +364,8 @@ impl<K: KernelApi> CalloutState<K> {
         headers: u32,
     ) -> bool {
         // SAFETY: the NET_BUFFER is valid during classify.
-        let length = unsafe { (*buffer).DataLength };
-        if length < headers as usize || headers == 0 {
+        let length = unsafe { (*buffer).data_length() };
+        if length < headers || headers == 0 {
             return false;
         }
         // SAFETY: IRQL <= DISPATCH_LEVEL; at least one byte is present (checked above); no

@@ -25,22 +25,62 @@ pub enum TransportLayer {
     InboundV6,
 }
 
-/// Indices into `FWPS_INCOMING_VALUES0::incomingValue` (FWPS_FIELDS_*_TRANSPORT_V4/V6: the same
-/// order for both directions and both families up to the sub-interface index).
-pub mod field {
+/// Where classify finds the values it reads in `FWPS_INCOMING_VALUES0::incomingValue` at one
+/// layer. The order differs by direction (FWPS_FIELDS_INBOUND_TRANSPORT_V4/V6 put the remote
+/// address before the local address type, the outbound enums after it); v4 and v6 agree.
+/// Rows `index` of facts/kernel-facts.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldIndices {
     /// IP protocol (FWP_UINT8).
-    pub const IP_PROTOCOL: usize = 0;
+    pub ip_protocol: usize,
     /// Remote address (FWP_UINT32 in host order for IPv4, FWP_BYTE_ARRAY16_TYPE for IPv6).
-    pub const IP_REMOTE_ADDRESS: usize = 3;
-    /// Remote port (FWP_UINT16).
-    pub const IP_REMOTE_PORT: usize = 5;
+    pub ip_remote_address: usize,
+    /// Remote port (FWP_UINT16); the ICMP code for ICMP.
+    pub ip_remote_port: usize,
     /// Interface index (FWP_UINT32).
-    pub const INTERFACE_INDEX: usize = 7;
+    pub interface_index: usize,
     /// Sub-interface index (FWP_UINT32).
-    pub const SUB_INTERFACE_INDEX: usize = 8;
-    /// Values a layer must carry for classify to read the ones above.
-    pub const REQUIRED_COUNT: u32 = 9;
+    pub sub_interface_index: usize,
 }
+
+impl FieldIndices {
+    /// Values a layer must carry for classify to read the ones above: one past the largest.
+    pub const fn required_count(&self) -> u32 {
+        let mut largest = self.ip_protocol;
+        let others = [
+            self.ip_remote_address,
+            self.ip_remote_port,
+            self.interface_index,
+            self.sub_interface_index,
+        ];
+        let mut i = 0;
+        while i < others.len() {
+            if others[i] > largest {
+                largest = others[i];
+            }
+            i += 1;
+        }
+        largest as u32 + 1
+    }
+}
+
+/// FWPS_FIELDS_INBOUND_TRANSPORT_V4 / _V6.
+pub const INBOUND_FIELDS: FieldIndices = FieldIndices {
+    ip_protocol: 0,
+    ip_remote_address: 2,
+    ip_remote_port: 5,
+    interface_index: 7,
+    sub_interface_index: 8,
+};
+
+/// FWPS_FIELDS_OUTBOUND_TRANSPORT_V4 / _V6.
+pub const OUTBOUND_FIELDS: FieldIndices = FieldIndices {
+    ip_protocol: 0,
+    ip_remote_address: 3,
+    ip_remote_port: 5,
+    interface_index: 7,
+    sub_interface_index: 8,
+};
 
 impl TransportLayer {
     /// All four, in registration order.
@@ -96,6 +136,14 @@ impl TransportLayer {
         match self {
             Self::OutboundV4 | Self::OutboundV6 => Direction::Outbound,
             Self::InboundV4 | Self::InboundV6 => Direction::Inbound,
+        }
+    }
+
+    /// Where this layer's incoming values are.
+    pub const fn fields(self) -> &'static FieldIndices {
+        match self.direction() {
+            Direction::Inbound => &INBOUND_FIELDS,
+            Direction::Outbound => &OUTBOUND_FIELDS,
         }
     }
 

@@ -21,8 +21,9 @@ pub use handle::InjectionHandle;
 pub use injector::{PacketInjector, Refused};
 pub use nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
 pub use request::{
-    CONTROL_DATA_CAPACITY, DEFAULT_COMPARTMENT, Forward, Injection, InjectionPath, IpProtocol,
-    NetworkReceive, NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive, TransportSend,
+    CONTROL_DATA_CAPACITY, Forward, Injection, InjectionPath, IpProtocol, NetworkReceive,
+    NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive, TransportSend,
+    UNSPECIFIED_COMPARTMENT,
 };
 pub use retry::RetryPolicy;
 pub use state::{InjectionContext, InjectionState};

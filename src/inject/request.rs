@@ -7,8 +7,9 @@ use crate::inject::state::InjectionContext;
 use crate::inject::types::InjectionTypes;
 use crate::sys::types::{COMPARTMENT_ID, IF_INDEX};
 
-/// The default network compartment.
-pub const DEFAULT_COMPARTMENT: COMPARTMENT_ID = 1;
+/// `UNSPECIFIED_COMPARTMENT_ID`: what the Inject*Async0 pages say to pass when the classify's
+/// metadata carries no compartment (the stack then uses the default compartment).
+pub const UNSPECIFIED_COMPARTMENT: COMPARTMENT_ID = 0;
 /// Control data a per-injection context holds for a transport send (ancillary data such as
 /// IP_PKTINFO is tens of bytes).
 pub const CONTROL_DATA_CAPACITY: usize = 128;

@@ -7,13 +7,13 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
+use super::layout::{RawBlock, classify_out, filter as filter_layout};
 use super::stack::{SimCall, SimulatedStack, State, Violation};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::types::{
-    DEVICE_OBJECT, FWP_ACTION_BLOCK, FWP_ACTION_CALLOUT_TERMINATING, FWP_VALUE0, FWPM_CALLOUT0,
-    FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0, FWPS_CALLOUT_CLASSIFY_FN1,
-    FWPS_CALLOUT1, FWPS_CLASSIFY_OUT0, FWPS_FILTER1, FWPS_INCOMING_METADATA_VALUES0,
-    FWPS_INCOMING_VALUES0, FWPS_RIGHT_ACTION_WRITE, GUID, HANDLE, NET_BUFFER_LIST, NTSTATUS,
+    DEVICE_OBJECT, FWP_ACTION_BLOCK, FWP_ACTION_CALLOUT_TERMINATING, FWPM_CALLOUT0, FWPM_FILTER0,
+    FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0, FWPS_CALLOUT_CLASSIFY_FN1, FWPS_CALLOUT1, GUID,
+    HANDLE, NET_BUFFER_LIST, NTSTATUS,
 };
 
 /// STATUS_FWP_* codes the engine answers with (ntstatus.h: FWP_E_* with the 0xC022 facility).
@@ -103,11 +103,16 @@ pub struct WfpObjects {
     pub registered_callouts: usize,
 }
 
-/// What a classify through the engine decided.
+/// What a classify through the engine decided: the final `FWPS_CLASSIFY_OUT0`, read at the
+/// simulator's own offsets.
 #[derive(Debug, Clone, Copy)]
 pub struct ClassifyResult {
-    /// The final `FWPS_CLASSIFY_OUT0`.
-    pub out: FWPS_CLASSIFY_OUT0,
+    /// `actionType`.
+    pub action: u32,
+    /// `flags` (`FWPS_CLASSIFY_OUT_FLAG_*`).
+    pub flags: u32,
+    /// `rights` (`FWPS_RIGHT_*`).
+    pub rights: u32,
     /// How many callouts were called.
     pub callouts_called: usize,
 }
@@ -511,9 +516,8 @@ impl SimulatedStack {
     pub fn classify(
         &self,
         layer: GUID,
-        layer_id: u16,
-        values: &[FWP_VALUE0],
-        metadata: &FWPS_INCOMING_METADATA_VALUES0,
+        values: *const u8,
+        metadata: *const u8,
         layer_data: *mut NET_BUFFER_LIST,
         may_write: bool,
     ) -> Option<ClassifyResult> {
@@ -538,66 +542,52 @@ impl SimulatedStack {
         if targets.is_empty() {
             return None;
         }
-        let incoming = FWPS_INCOMING_VALUES0 {
-            layerId: layer_id,
-            valueCount: values.len() as u32,
-            incomingValue: values.as_ptr(),
+        let mut out = RawBlock::<{ classify_out::BLOCK }>::boxed();
+        let rights = if may_write {
+            classify_out::RIGHT_ACTION_WRITE
+        } else {
+            0
         };
-        let mut out = FWPS_CLASSIFY_OUT0 {
-            actionType: 0,
-            outContext: 0,
-            filterId: 0,
-            rights: if may_write {
-                FWPS_RIGHT_ACTION_WRITE
-            } else {
-                0
-            },
-            flags: 0,
-            reserved: 0,
-        };
+        out.put(classify_out::RIGHTS, rights);
         let mut called = 0;
         for (filter, classify) in targets {
             let Some((callout_id, classify)) = classify else {
-                out.actionType = FWP_ACTION_BLOCK;
+                out.put(classify_out::ACTION_TYPE, FWP_ACTION_BLOCK);
                 break;
             };
-            let wfp_filter = FWPS_FILTER1 {
-                filterId: filter.id,
-                weight: FWP_VALUE0 {
-                    r#type: 0,
-                    value: 0,
-                },
-                subLayerWeight: 0,
-                flags: 0,
-                numFilterConditions: 0,
-                filterCondition: core::ptr::null(),
-                action: [filter.action, callout_id],
-                context: filter.raw_context,
-                providerContext: core::ptr::null(),
-            };
-            out.filterId = filter.id;
+            let mut wfp_filter = RawBlock::<{ filter_layout::BLOCK }>::boxed();
+            wfp_filter.put(filter_layout::FILTER_ID, filter.id);
+            wfp_filter.put(filter_layout::ACTION_TYPE, filter.action);
+            wfp_filter.put(filter_layout::ACTION_CALLOUT_ID, callout_id);
+            wfp_filter.put(filter_layout::CONTEXT, filter.raw_context);
+            out.put(classify_out::FILTER_ID, filter.id);
+            let out_pointer = out.as_mut_ptr();
+            let filter_pointer = wfp_filter.as_mut_ptr();
             self.at_irql(Irql::DISPATCH, || {
                 // SAFETY: the callout registered this classify function; every pointer is valid
-                // for the call, as WFP guarantees.
+                // for the call, as WFP guarantees (laid out by the simulator's own tables).
                 unsafe {
                     classify(
-                        &incoming,
-                        metadata,
+                        values.cast(),
+                        metadata.cast(),
                         layer_data.cast::<c_void>(),
                         core::ptr::null(),
-                        &wfp_filter,
+                        filter_pointer.cast(),
                         0,
-                        &mut out,
+                        out_pointer.cast(),
                     )
                 }
             });
             called += 1;
-            if out.actionType & 0x1000 != 0 {
+            // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify.
+            if out.get::<u32>(classify_out::ACTION_TYPE) & 0x1000 != 0 {
                 break;
             }
         }
         Some(ClassifyResult {
-            out,
+            action: out.get(classify_out::ACTION_TYPE),
+            flags: out.get(classify_out::FLAGS),
+            rights: out.get(classify_out::RIGHTS),
             callouts_called: called,
         })
     }

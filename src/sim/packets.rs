@@ -8,6 +8,7 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
+use super::layout::{RawBlock, nbl as nbl_layout, net_buffer as nb_layout};
 use super::stack::{SimCall, SimulatedStack, State, Violation};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::types::{
@@ -105,10 +106,11 @@ pub struct PendingInjection {
 #[derive(Debug)]
 pub(super) struct PacketRecord {
     kind: PacketKind,
-    /// The NET_BUFFER_LIST memory; kept until the stack drops so addresses are never reused.
-    memory: Box<NET_BUFFER_LIST>,
+    /// The NET_BUFFER_LIST memory, laid out by the simulator's own table; kept until the stack
+    /// drops so addresses are never reused.
+    memory: Box<RawBlock<{ nbl_layout::BLOCK }>>,
     /// Its single NET_BUFFER; `DataLength` tracks `data.len() - offset`.
-    buffer: Box<NET_BUFFER>,
+    buffer: Box<RawBlock<{ nb_layout::BLOCK }>>,
     /// The whole packet; the NBL presents it from `offset` on.
     data: Vec<u8>,
     offset: usize,
@@ -136,20 +138,17 @@ unsafe impl Send for PacketTable {}
 
 impl PacketTable {
     fn add(&mut self, kind: PacketKind, data: Vec<u8>, offset: usize) -> *mut NET_BUFFER_LIST {
-        // SAFETY: NET_BUFFER_LIST is plain data (integers and raw pointers): all-zero is valid.
-        let mut memory: Box<NET_BUFFER_LIST> = Box::new(unsafe { core::mem::zeroed() });
-        // SAFETY: as above, for NET_BUFFER.
-        let mut buffer: Box<NET_BUFFER> = Box::new(unsafe { core::mem::zeroed() });
+        let mut memory = RawBlock::<{ nbl_layout::BLOCK }>::boxed();
+        let mut buffer = RawBlock::<{ nb_layout::BLOCK }>::boxed();
         let offset = offset.min(data.len());
-        buffer.DataLength = data.len() - offset;
-        buffer.DataOffset = offset as u32;
+        set_data_window(&mut buffer, data.len(), offset);
         if let PacketKind::Clone { parent } = kind {
-            memory.ParentNetBufferList = parent as *mut NET_BUFFER_LIST;
+            memory.put(nbl_layout::PARENT_NET_BUFFER_LIST, parent);
         }
-        memory.FirstNetBuffer = (&raw mut *buffer).cast();
-        let raw: *mut NET_BUFFER_LIST = &mut *memory;
-        self.buffers
-            .insert(&raw const *buffer as usize, raw as usize);
+        let buffer_address = buffer.as_mut_ptr() as usize;
+        memory.put(nbl_layout::FIRST_NET_BUFFER, buffer_address);
+        let raw = memory.as_mut_ptr().cast::<NET_BUFFER_LIST>();
+        self.buffers.insert(buffer_address, raw as usize);
         self.records.insert(
             raw as usize,
             PacketRecord {
@@ -250,6 +249,14 @@ unsafe fn read_send_args(
         .to_vec()
     };
     (address, params.remoteScopeId, control)
+}
+
+/// Writes a NET_BUFFER's `DataOffset` and `DataLength` for data of `total` bytes presented from
+/// `offset`; the upper half of the length union is poisoned as NDIS leaves it undefined.
+fn set_data_window(buffer: &mut RawBlock<{ nb_layout::BLOCK }>, total: usize, offset: usize) {
+    buffer.put(nb_layout::DATA_LENGTH, (total - offset) as u32);
+    buffer.put(nb_layout::DATA_LENGTH + 4, nb_layout::UNION_HIGH_POISON);
+    buffer.put(nb_layout::DATA_OFFSET, offset as u32);
 }
 
 const INJECTED_BY_SELF: i32 = 1;
@@ -374,7 +381,7 @@ impl SimulatedStack {
         }
         if let Some(record) = state.packets.records.get_mut(&pending.nbl) {
             record.pending = false;
-            record.memory.Status = status.0;
+            record.memory.put(nbl_layout::STATUS, status.0);
         }
         drop(state);
         let completion = pending.completion;
@@ -649,8 +656,7 @@ impl SimulatedStack {
             return NtStatus::INSUFFICIENT_RESOURCES.0;
         }
         record.offset -= delta;
-        record.buffer.DataLength = record.data.len() - record.offset;
-        record.buffer.DataOffset = record.offset as u32;
+        set_data_window(&mut record.buffer, record.data.len(), record.offset);
         NtStatus::SUCCESS.0
     }
 
@@ -673,8 +679,7 @@ impl SimulatedStack {
             return;
         }
         record.offset += delta;
-        record.buffer.DataLength = record.data.len() - record.offset;
-        record.buffer.DataOffset = record.offset as u32;
+        set_data_window(&mut record.buffer, record.data.len(), record.offset);
     }
 
     pub(super) fn data_buffer(&self, buffer: *mut NET_BUFFER, bytes: u32) -> *mut c_void {

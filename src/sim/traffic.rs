@@ -5,15 +5,15 @@
 //! headers independently of the driver's own tables, so a mistake in one shows up as a failure.
 
 use std::net::IpAddr;
-use std::vec;
 use std::vec::Vec;
 
 use super::engine::ClassifyResult;
-use super::stack::SimulatedStack;
-use crate::sys::types::{
-    FWP_BYTE_ARRAY16_TYPE, FWP_EMPTY, FWP_UINT8, FWP_UINT16, FWP_UINT32, FWP_VALUE0,
-    FWPS_INCOMING_METADATA_VALUES0, GUID, NET_BUFFER_LIST,
+use super::layout::{
+    INBOUND_TRANSPORT_FIELDS, IncomingValues, OUTBOUND_TRANSPORT_FIELDS, RawBlock, TransportField,
+    data_type, metadata,
 };
+use super::stack::SimulatedStack;
+use crate::sys::types::{GUID, NET_BUFFER_LIST};
 
 /// A transport layer of the simulated engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,8 @@ impl Layer {
         Self::InboundV6,
     ];
 
-    fn key(self) -> GUID {
+    /// The layer key (FWPM_LAYER_*).
+    pub fn key(self) -> GUID {
         let (data1, data2, data3, data4): (u32, u16, u16, [u8; 8]) = match self {
             Self::OutboundV4 => (
                 0x09e6_1aea,
@@ -72,12 +73,22 @@ impl Layer {
         }
     }
 
-    fn runtime_id(self) -> u16 {
+    /// The run-time layer id (FWPS_BUILTIN_LAYERS).
+    pub fn runtime_id(self) -> u16 {
         match self {
             Self::InboundV4 => 12,
             Self::InboundV6 => 14,
             Self::OutboundV4 => 16,
             Self::OutboundV6 => 18,
+        }
+    }
+
+    /// The layer's data fields in enum order (the simulator's own table).
+    pub fn fields(self) -> &'static [TransportField] {
+        if self.is_inbound() {
+            &INBOUND_TRANSPORT_FIELDS
+        } else {
+            &OUTBOUND_TRANSPORT_FIELDS
         }
     }
 
@@ -90,22 +101,6 @@ impl Layer {
     pub fn is_inbound(self) -> bool {
         matches!(self, Self::InboundV4 | Self::InboundV6)
     }
-}
-
-/// Metadata bits (FWPS_METADATA_FIELD_*).
-pub mod metadata {
-    /// IP header size.
-    pub const IP_HEADER_SIZE: u32 = 0x4;
-    /// Transport header size.
-    pub const TRANSPORT_HEADER_SIZE: u32 = 0x400;
-    /// Compartment id.
-    pub const COMPARTMENT_ID: u32 = 0x800;
-    /// Transport endpoint handle.
-    pub const TRANSPORT_ENDPOINT_HANDLE: u32 = 0x8000;
-    /// Control data.
-    pub const TRANSPORT_CONTROL_DATA: u32 = 0x1_0000;
-    /// Remote scope id.
-    pub const REMOTE_SCOPE_ID: u32 = 0x2_0000;
 }
 
 /// A packet to deliver. Addresses decide the family; they must match the layer's.
@@ -238,19 +233,12 @@ pub struct Delivered {
     pub nbl: *mut NET_BUFFER_LIST,
 }
 
-fn address_value(address: IpAddr, storage: &mut [u8; 16]) -> FWP_VALUE0 {
+/// Stores an address as the layer presents it: IPv4 as a host-order UINT32, IPv6 as a pointer
+/// to 16 bytes.
+fn set_address(values: &mut IncomingValues, index: usize, address: IpAddr) {
     match address {
-        IpAddr::V4(v4) => FWP_VALUE0 {
-            r#type: FWP_UINT32,
-            value: u64::from(u32::from(v4)),
-        },
-        IpAddr::V6(v6) => {
-            *storage = v6.octets();
-            FWP_VALUE0 {
-                r#type: FWP_BYTE_ARRAY16_TYPE,
-                value: storage.as_ptr() as u64,
-            }
-        }
+        IpAddr::V4(v4) => values.set_integer(index, data_type::UINT32, u64::from(u32::from(v4))),
+        IpAddr::V6(v6) => values.set_pointed(index, data_type::BYTE_ARRAY16, v6.octets()),
     }
 }
 
@@ -305,65 +293,86 @@ impl SimulatedStack {
         ip_header: usize,
         transport_header: usize,
     ) -> Option<ClassifyResult> {
-        let (mut local_storage, mut remote_storage) = ([0u8; 16], [0u8; 16]);
-        let mut values = vec![
-            FWP_VALUE0 {
-                r#type: FWP_EMPTY,
-                value: 0
+        let fields = layer.fields();
+        let mut values = IncomingValues::new(layer.runtime_id(), fields.len());
+        for (index, field) in fields.iter().enumerate() {
+            let integer = |value: u64, kind: u32| (kind, value);
+            let (kind, value) = match field {
+                TransportField::IpProtocol => integer(packet.protocol.into(), data_type::UINT8),
+                TransportField::IpLocalAddress => {
+                    set_address(&mut values, index, packet.local);
+                    continue;
+                }
+                TransportField::IpRemoteAddress => {
+                    set_address(&mut values, index, packet.remote);
+                    continue;
+                }
+                TransportField::IpLocalPort => integer(packet.local_port.into(), data_type::UINT16),
+                TransportField::IpRemotePort => {
+                    integer(packet.remote_port.into(), data_type::UINT16)
+                }
+                TransportField::IpLocalInterface => {
+                    // The interface LUID: a UINT64 behind a pointer.
+                    let mut luid = [0u8; 16];
+                    luid[..8].copy_from_slice(
+                        &(0x0006_0000_0000_0000_u64 | u64::from(packet.interface_index))
+                            .to_le_bytes(),
+                    );
+                    values.set_pointed(index, data_type::UINT64, luid);
+                    continue;
+                }
+                TransportField::InterfaceIndex => {
+                    integer(packet.interface_index.into(), data_type::UINT32)
+                }
+                TransportField::SubInterfaceIndex => {
+                    integer(packet.sub_interface_index.into(), data_type::UINT32)
+                }
+                // NL_ADDRESS_TYPE: NlatUnicast (1).
+                TransportField::IpLocalAddressType | TransportField::IpDestinationAddressType => {
+                    integer(1, data_type::UINT8)
+                }
+                TransportField::CompartmentId => {
+                    integer(packet.compartment.into(), data_type::UINT32)
+                }
+                TransportField::Flags
+                | TransportField::InterfaceType
+                | TransportField::TunnelType
+                | TransportField::ProfileId
+                | TransportField::IpsecSecurityRealmId => integer(0, data_type::UINT32),
             };
-            16
-        ];
-        values[0] = FWP_VALUE0 {
-            r#type: FWP_UINT8,
-            value: u64::from(packet.protocol),
-        };
-        values[1] = address_value(packet.local, &mut local_storage);
-        values[2] = FWP_VALUE0 {
-            r#type: FWP_UINT8,
-            value: 0,
-        };
-        values[3] = address_value(packet.remote, &mut remote_storage);
-        values[4] = FWP_VALUE0 {
-            r#type: FWP_UINT16,
-            value: u64::from(packet.local_port),
-        };
-        values[5] = FWP_VALUE0 {
-            r#type: FWP_UINT16,
-            value: u64::from(packet.remote_port),
-        };
-        values[7] = FWP_VALUE0 {
-            r#type: FWP_UINT32,
-            value: u64::from(packet.interface_index),
-        };
-        values[8] = FWP_VALUE0 {
-            r#type: FWP_UINT32,
-            value: u64::from(packet.sub_interface_index),
-        };
-        let count = how.value_count.map_or(values.len(), |c| c as usize);
-        values.truncate(count);
-        let mut present =
-            metadata::IP_HEADER_SIZE | metadata::TRANSPORT_HEADER_SIZE | metadata::COMPARTMENT_ID;
+            values.set_integer(index, kind, value);
+        }
+        if let Some(count) = how.value_count {
+            values.truncate(count as usize);
+        }
+        let mut present = metadata::FIELD_IP_HEADER_SIZE
+            | metadata::FIELD_TRANSPORT_HEADER_SIZE
+            | metadata::FIELD_COMPARTMENT_ID;
         if !layer.is_inbound() {
-            present |= metadata::TRANSPORT_ENDPOINT_HANDLE | metadata::REMOTE_SCOPE_ID;
+            present |= metadata::FIELD_TRANSPORT_ENDPOINT_HANDLE | metadata::FIELD_REMOTE_SCOPE_ID;
             if !packet.control_data.is_empty() {
-                present |= metadata::TRANSPORT_CONTROL_DATA;
+                present |= metadata::FIELD_TRANSPORT_CONTROL_DATA;
             }
         }
-        // SAFETY: the metadata structure is plain data; zero is valid for every field.
-        let mut meta: FWPS_INCOMING_METADATA_VALUES0 = unsafe { core::mem::zeroed() };
-        meta.currentMetadataValues = present & !how.withhold_metadata;
-        meta.ipHeaderSize = ip_header as u32;
-        meta.transportHeaderSize = transport_header as u32;
-        meta.compartmentId = packet.compartment;
-        meta.transportEndpointHandle = packet.endpoint_handle;
-        meta.remoteScopeId = packet.scope_id;
-        meta.controlData = packet.control_data.as_ptr().cast();
-        meta.controlDataLength = packet.control_data.len() as u32;
+        let mut meta = RawBlock::<{ metadata::BLOCK }>::boxed();
+        meta.put(
+            metadata::CURRENT_METADATA_VALUES,
+            present & !how.withhold_metadata,
+        );
+        meta.put(metadata::IP_HEADER_SIZE, ip_header as u32);
+        meta.put(metadata::TRANSPORT_HEADER_SIZE, transport_header as u32);
+        meta.put(metadata::COMPARTMENT_ID, packet.compartment);
+        meta.put(metadata::TRANSPORT_ENDPOINT_HANDLE, packet.endpoint_handle);
+        meta.put(metadata::REMOTE_SCOPE_ID, packet.scope_id);
+        meta.put(metadata::CONTROL_DATA, packet.control_data.as_ptr() as u64);
+        meta.put(
+            metadata::CONTROL_DATA_LENGTH,
+            packet.control_data.len() as u32,
+        );
         self.classify(
             layer.key(),
-            layer.runtime_id(),
-            &values,
-            &meta,
+            values.as_ptr(),
+            meta.as_mut_ptr(),
             nbl,
             how.may_write,
         )
