@@ -274,7 +274,21 @@ fn unconfigured_traffic_and_classifies_without_write_right_are_left_alone() {
         &udp(Layer::InboundV6, 80),
         Delivery::default(),
     );
-    assert_eq!(other.result.unwrap().action, FWP_ACTION_PERMIT);
+    assert!(
+        other.result.is_none(),
+        "the filter's conditions keep unconfigured traffic away from classify"
+    );
+    // A filter that matched more than the configuration (conditions bypassed): classify's own
+    // check permits the packet untouched.
+    let bypassed = sim.deliver(
+        Layer::InboundV6,
+        &udp(Layer::InboundV6, 80),
+        Delivery {
+            ignore_conditions: true,
+            ..Delivery::default()
+        },
+    );
+    assert_eq!(bypassed.result.unwrap().action, FWP_ACTION_PERMIT);
     let no_write = sim.deliver(
         Layer::InboundV4,
         &udp(Layer::InboundV4, PORT),
@@ -293,7 +307,7 @@ fn unconfigured_traffic_and_classifies_without_write_right_are_left_alone() {
             .skipped_no_write_right,
         1
     );
-    for nbl in [other.nbl, no_write.nbl] {
+    for nbl in [other.nbl, bypassed.nbl, no_write.nbl] {
         sim.return_packet(nbl);
     }
     driver.unload();
@@ -454,8 +468,8 @@ fn unload_with_packets_in_flight_waits_for_their_completions() {
         assert_eq!(sim.wfp_objects().filters, 0, "filters go first");
         assert_eq!(
             sim.wfp_objects().registered_callouts,
-            4,
-            "callouts stay while draining"
+            0,
+            "callouts are unregistered before draining: no classify can start an injection"
         );
         assert!(!unloader.is_finished());
         sim.complete_all(NtStatus::SUCCESS);
@@ -491,7 +505,11 @@ fn load_failing_at_each_step_leaves_nothing_behind() {
             3,
             LoadStep::CalloutRegister(TransportLayer::InboundV6),
         ),
-        (SimCall::TransactionBegin, 0, LoadStep::TransactionBegin),
+        (SimCall::TransactionBegin, 0, LoadStep::StaleObjects),
+        (SimCall::FilterDelete, 0, LoadStep::StaleObjects),
+        (SimCall::ProviderDelete, 0, LoadStep::StaleObjects),
+        (SimCall::TransactionCommit, 0, LoadStep::StaleObjects),
+        (SimCall::TransactionBegin, 1, LoadStep::TransactionBegin),
         (SimCall::ProviderAdd, 0, LoadStep::ProviderAdd),
         (SimCall::SubLayerAdd, 0, LoadStep::SubLayerAdd),
         (
@@ -514,7 +532,7 @@ fn load_failing_at_each_step_leaves_nothing_behind() {
             3,
             LoadStep::FilterAdd(TransportLayer::InboundV6),
         ),
-        (SimCall::TransactionCommit, 0, LoadStep::TransactionCommit),
+        (SimCall::TransactionCommit, 1, LoadStep::TransactionCommit),
     ];
     for (call, skip, step) in steps {
         let sim = SimulatedStack::new();

@@ -200,11 +200,14 @@ fn load_failing_at_each_step_leaves_nothing_behind_in_the_image() {
         (SimCall::EngineOpen, 0),
         (SimCall::CalloutRegister, 2),
         (SimCall::TransactionBegin, 0),
+        (SimCall::FilterDelete, 2),
+        (SimCall::TransactionCommit, 0),
+        (SimCall::TransactionBegin, 1),
         (SimCall::ProviderAdd, 0),
         (SimCall::SubLayerAdd, 0),
         (SimCall::CalloutAdd, 3),
         (SimCall::FilterAdd, 1),
-        (SimCall::TransactionCommit, 0),
+        (SimCall::TransactionCommit, 1),
     ];
     for (call, skip) in steps {
         let sim = SimulatedStack::new();
@@ -237,9 +240,24 @@ fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer(
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let mut indicated = Vec::new();
     for layer in Layer::ALL {
-        // Unconfigured traffic: permitted, nothing cloned.
+        // Unconfigured traffic: the filter's conditions keep it from classify.
         let other = sim.deliver(layer, &udp(layer, 80), Delivery::default());
-        assert_eq!(other.result.unwrap().action, FWP_ACTION_PERMIT, "{layer:?}");
+        assert!(other.result.is_none(), "{layer:?}");
+        // Through a filter broader than the configuration: classify permits it, clones nothing.
+        let bypassed = sim.deliver(
+            layer,
+            &udp(layer, 80),
+            Delivery {
+                ignore_conditions: true,
+                ..Delivery::default()
+            },
+        );
+        assert_eq!(
+            bypassed.result.unwrap().action,
+            FWP_ACTION_PERMIT,
+            "{layer:?}"
+        );
+        indicated.push(bypassed.nbl);
         // No write right: untouched.
         let no_write = sim.deliver(
             layer,

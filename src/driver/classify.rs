@@ -6,6 +6,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::driver::config::{InspectionConfig, PacketKey};
 use crate::driver::counters::{Counters, LayerCounters};
+use crate::driver::instance::{self, InstanceId};
 use crate::driver::layers::{Direction, FieldIndices, TransportLayer};
 use crate::driver::log::{Level, Log};
 use crate::error::Error;
@@ -56,11 +57,40 @@ pub type DriverInjector<K> = PacketInjector<K, CompletionCounters>;
 /// What classify needs, reached from each filter's context. Lives from load to unload at a
 /// fixed address.
 pub struct CalloutState<K: KernelApi> {
+    /// Debug builds: [`ALIVE`] from creation until drop, when it is overwritten, so a classify
+    /// that reaches freed state fails its assertion (the host tests' use-after-free detector).
+    #[cfg(debug_assertions)]
+    pub(crate) canary: Canary,
     pub(crate) kernel: K,
     pub(crate) injector: DriverInjector<K>,
     pub(crate) config: InspectionConfig,
     pub(crate) counters: Counters,
     pub(crate) log: Log,
+}
+
+/// Debug builds: a word that reads [`Canary::ALIVE`] from creation until drop.
+#[cfg(debug_assertions)]
+#[derive(Debug)]
+pub(crate) struct Canary(core::sync::atomic::AtomicU32);
+
+#[cfg(debug_assertions)]
+impl Canary {
+    const ALIVE: u32 = 0xA11C_E5ED;
+
+    pub(crate) const fn new() -> Self {
+        Self(core::sync::atomic::AtomicU32::new(Self::ALIVE))
+    }
+
+    fn is_alive(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == Self::ALIVE
+    }
+}
+
+#[cfg(debug_assertions)]
+impl Drop for Canary {
+    fn drop(&mut self) {
+        self.0.store(0xDEAD_DEAD, Ordering::SeqCst);
+    }
 }
 
 /// The fields classify reads from a transport layer's incoming values.
@@ -165,6 +195,11 @@ impl<K: KernelApi> CalloutState<K> {
         packet: Option<NetBufferListRef<'_>>,
         out: &mut FWPS_CLASSIFY_OUT0,
     ) {
+        #[cfg(debug_assertions)]
+        assert!(
+            self.canary.is_alive(),
+            "classify reached freed driver state"
+        );
         let Some(layer) = TransportLayer::from_runtime_id(values.layerId) else {
             return;
         };
@@ -383,14 +418,15 @@ impl<K: KernelApi> CalloutState<K> {
     }
 }
 
-/// `classifyFn` of every callout (FWPS_CALLOUT_CLASSIFY_FN1). The driver's state comes from the
-/// filter's context.
+/// `classifyFn` of every callout (FWPS_CALLOUT_CLASSIFY_FN1). The filter's context names a
+/// driver instance ([`InstanceId`]); classify runs only inside the live instance it names, which
+/// stays alive until classify returns. A context of another (unloaded) instance, possible when a
+/// filter outlived it, gets a permit and nothing else.
 ///
 /// IRQL <= DISPATCH_LEVEL.
 ///
 /// # Safety
-/// Called by WFP with valid pointers; the filter's context is the `CalloutState<K>` the driver
-/// installed, alive until the filters are deleted and the callouts unregistered.
+/// Called by WFP with valid pointers; a registered instance's state is a `CalloutState<K>`.
 pub unsafe extern "win64" fn classify<K: KernelApi>(
     values: *const FWPS_INCOMING_VALUES0,
     metadata: *const FWPS_INCOMING_METADATA_VALUES0,
@@ -403,19 +439,24 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     if values.is_null() || metadata.is_null() || filter.is_null() || out.is_null() {
         return;
     }
+    // SAFETY: WFP's classify output is valid and written only by this call.
+    let out = unsafe { &mut *out };
     // SAFETY: WFP's filter is valid for the call.
-    let context = unsafe { (*filter).context } as *const CalloutState<K>;
-    if context.is_null() {
+    let context = unsafe { (*filter).context };
+    let Some(entered) = instance::enter(InstanceId::from_raw_context(context)) else {
+        // Not this driver's live instance: leave the packet as if the callout were not there.
+        if out.rights & FWPS_RIGHT_ACTION_WRITE != 0 {
+            out.actionType = FWP_ACTION_PERMIT;
+        }
         return;
-    }
-    // SAFETY: the context is the driver's live state (see the function's contract).
-    let state = unsafe { &*context };
+    };
+    // SAFETY: the instance registered a CalloutState<K> (the function's contract), and
+    // `entered` keeps it alive until it drops at the end of this function.
+    let state = unsafe { &*entered.state().cast::<CalloutState<K>>() };
     // SAFETY: WFP's values are valid and unaliased for the call.
     let values = unsafe { &*values };
     // SAFETY: as above.
     let metadata = unsafe { &*metadata };
-    // SAFETY: as above; classify is the only writer during the call.
-    let out = unsafe { &mut *out };
     // SAFETY: at transport layers layerData is the packet's NBL (or null), valid until classify
     // returns.
     let packet = unsafe { NetBufferListRef::from_raw(layer_data.cast::<NET_BUFFER_LIST>()) };

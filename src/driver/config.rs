@@ -10,7 +10,8 @@
 //! | `VerboseLogging` | REG_DWORD 0 or 1 | per-packet DbgPrintEx messages |
 //!
 //! A packet is inspected when its family has at least one criterion and it meets every
-//! criterion set for its family. With no configuration the driver inspects nothing. A value of
+//! criterion set for its family; the port criterion selects TCP and UDP only. With no
+//! configuration the driver inspects nothing. A value of
 //! the wrong type, size or range is logged and ignored.
 
 use core::ffi::c_void;
@@ -70,9 +71,17 @@ impl InspectionConfig {
         };
         self.inspects(family)
             && address_matches
-            && self.remote_port.is_none_or(|p| p == key.remote_port)
+            && self
+                .remote_port
+                .is_none_or(|p| p == key.remote_port && carries_ports(key.protocol))
             && self.protocol.is_none_or(|p| p == key.protocol)
     }
+}
+
+/// True for the protocols whose port fields are ports (TCP, UDP). For ICMP the layers put the
+/// type and code there (FWPS_FIELD_*_ICMP_TYPE/_CODE alias the port fields).
+fn carries_ports(protocol: u8) -> bool {
+    protocol == crate::inject::IpProtocol::TCP.0 || protocol == crate::inject::IpProtocol::UDP.0
 }
 
 /// Everything read from the Parameters key.

@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod config;
 pub mod counters;
+pub mod instance;
 pub mod layers;
 pub mod log;
 pub mod objects;
@@ -24,6 +25,7 @@ pub use objects::{LoadError, LoadStep};
 use crate::inject::{DualStackInjector, InjectionTypes, PacketInjector, RetryPolicy};
 use crate::nt::{DeviceObject, NtStatus, RegistryPath};
 use crate::sys::KernelApi;
+use instance::Registration;
 use log::{Level, Log};
 use objects::WfpObjects;
 
@@ -55,6 +57,8 @@ pub const DRIVER_INJECTION_TYPES: InjectionTypes = InjectionTypes::TRANSPORT;
 /// IRQL: [`load`](Self::load) and [`unload`](Self::unload) at PASSIVE_LEVEL.
 pub struct Driver<K: KernelApi> {
     state: NonNull<CalloutState<K>>,
+    /// The instance filters name; classify enters the state through it.
+    registration: core::mem::ManuallyDrop<Registration>,
     /// Taken out once by teardown.
     objects: core::mem::ManuallyDrop<WfpObjects<K>>,
     device: DeviceObject,
@@ -107,6 +111,8 @@ impl<K: KernelApi> Driver<K> {
                 status: error.status(),
             })?;
         let state = try_box(CalloutState {
+            #[cfg(debug_assertions)]
+            canary: classify::Canary::new(),
             kernel: kernel.clone(),
             injector,
             config: parameters.inspection,
@@ -118,20 +124,33 @@ impl<K: KernelApi> Driver<K> {
             status: NtStatus::INSUFFICIENT_RESOURCES,
         })?;
         let state = NonNull::from(Box::leak(state));
+        let Some(registration) = instance::register(state.as_ptr().cast_const().cast()) else {
+            // SAFETY: the state was leaked above and nothing refers to it; reclaimed once.
+            drop(unsafe { Box::from_raw(state.as_ptr()) });
+            return Err(LoadError {
+                step: LoadStep::DriverState,
+                status: NtStatus::INSUFFICIENT_RESOURCES,
+            });
+        };
         let objects = WfpObjects::install(
             kernel.clone(),
             device,
             classify::classify::<K>,
             classify::notify,
-            state.as_ptr() as u64,
+            registration.id().raw_context(),
             &parameters.inspection,
         );
         let objects = match objects {
             Ok(objects) => objects,
             Err(error) => {
-                // SAFETY: the state was leaked above and nothing else refers to it (no filter
-                // was committed); it is reclaimed once.
-                drop(unsafe { Box::from_raw(state.as_ptr()) });
+                // Install removed what it created (callouts unregistered, session closed): no
+                // classify can reach the instance. Retire it, then reclaim the state once.
+                registration.retire();
+                if registration.release().is_ok() {
+                    // SAFETY: the state was leaked above; its instance is released, so nothing
+                    // refers to it any more; reclaimed once.
+                    drop(unsafe { Box::from_raw(state.as_ptr()) });
+                }
                 log.write(
                     &kernel,
                     Level::Error,
@@ -152,6 +171,7 @@ impl<K: KernelApi> Driver<K> {
         );
         Ok(Self {
             state,
+            registration: core::mem::ManuallyDrop::new(registration),
             objects: core::mem::ManuallyDrop::new(objects),
             device,
             parameters,
@@ -163,10 +183,20 @@ impl<K: KernelApi> Driver<K> {
         unsafe { self.state.as_ref() }
     }
 
-    /// Unloads in the order that keeps every packet safe: delete the filters (no classify
-    /// starts), drain the injections in flight, unregister the callouts, delete the WFP objects
-    /// and close the session, then destroy the injection handles. Returns the first failure's
-    /// status (for a log: unload cannot fail). Dropping a `Driver` does the same.
+    /// Unloads in the order that keeps every packet and every classify safe:
+    /// 1. delete the filters (no new classify is dispatched for them);
+    /// 2. retire the instance (a classify that still arrives, through a filter whose delete
+    ///    failed, permits without touching the state);
+    /// 3. unregister the callouts, asking again while WFP says a classify holds one
+    ///    (STATUS_DEVICE_BUSY), for up to [`objects::UNREGISTER_PATIENCE`];
+    /// 4. drain the injections in flight (DPCs and completions);
+    /// 5. delete the callouts, sublayer and provider and close the (dynamic) session;
+    /// 6. free the state and destroy the injection handles.
+    ///
+    /// If a callout could not be unregistered, or a classify is still inside the instance, the
+    /// state and the handles are leaked and logged, never freed: WFP may still call into them.
+    /// Returns the first failure's status (for a log: unload cannot fail). Dropping a `Driver`
+    /// does the same.
     pub fn unload(self) -> NtStatus {
         let mut this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so teardown runs once.
@@ -181,26 +211,38 @@ impl<K: KernelApi> Driver<K> {
         let shared = unsafe { state.as_ref() };
         let log = shared.log;
         let kernel = shared.kernel.clone();
-        // SAFETY: taken once; the field is never used again (caller's contract).
+        // SAFETY: taken once; the fields are never used again (caller's contract).
         let mut objects = unsafe { core::mem::ManuallyDrop::take(&mut self.objects) };
+        // SAFETY: as above.
+        let registration = unsafe { core::mem::ManuallyDrop::take(&mut self.registration) };
         let mut first = objects.remove_filters();
-        shared.injector.drain();
-        let next = objects.unregister_callouts();
-        if first.is_success() {
-            first = next;
+        registration.retire();
+        first = first_failure(first, objects.unregister_callouts());
+        let still_registered = objects.still_registered();
+        if !still_registered {
+            shared.injector.drain();
         }
-        let next = objects.remove_and_close();
-        if first.is_success() {
-            first = next;
+        first = first_failure(first, objects.remove_and_close());
+        // A released slot stays retired until another instance claims it with a new generation:
+        // late classifies through this instance's contexts permit without entering.
+        let released = registration.release().is_ok();
+        if still_registered || !released {
+            // WFP may still call classify, or a classify is still inside: the state must stay.
+            log.write(
+                &kernel,
+                Level::Error,
+                format_args!(
+                    "unload: a callout stayed registered or in use; driver state leaked: {first}"
+                ),
+            );
+            return first_failure(first, NtStatus::DEVICE_BUSY);
         }
-        // SAFETY: the filters are gone and the callouts unregistered: classify can no longer
-        // reach the state, so it is reclaimed once here.
+        // SAFETY: every callout is unregistered and the instance is released with no classify
+        // inside: nothing can reach the state any more, so it is reclaimed once here.
         let state = unsafe { Box::from_raw(state.as_ptr()) };
         let CalloutState { injector, .. } = *state;
         if let Err((failure, _)) = injector.close() {
-            if first.is_success() {
-                first = failure.error.status();
-            }
+            first = first_failure(first, failure.error.status());
         }
         log.write(&kernel, Level::Info, format_args!("unloaded: {first}"));
         first
@@ -236,6 +278,10 @@ impl<K: KernelApi> Driver<K> {
     pub fn device(&self) -> DeviceObject {
         self.device
     }
+}
+
+fn first_failure(first: NtStatus, next: NtStatus) -> NtStatus {
+    if first.is_success() { next } else { first }
 }
 
 impl<K: KernelApi> Drop for Driver<K> {

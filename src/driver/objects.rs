@@ -7,11 +7,15 @@ use core::ptr;
 use crate::driver::config::InspectionConfig;
 use crate::driver::layers::{PROVIDER_KEY, SUBLAYER_KEY, TransportLayer};
 use crate::driver::text::wide;
+use crate::inject::{IpFamily, IpProtocol};
 use crate::nt::{DeviceObject, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    FWP_ACTION_CALLOUT_TERMINATING, FWP_BYTE_BLOB, FWP_EMPTY, FWP_VALUE0, FWPM_ACTION0,
-    FWPM_CALLOUT0, FWPM_DISPLAY_DATA0, FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0,
+    FWP_ACTION_CALLOUT_TERMINATING, FWP_BYTE_ARRAY16_TYPE, FWP_BYTE_BLOB, FWP_EMPTY,
+    FWP_MATCH_EQUAL, FWP_UINT8, FWP_UINT16, FWP_UINT32, FWP_VALUE0, FWPM_ACTION0, FWPM_CALLOUT0,
+    FWPM_CONDITION_IP_PROTOCOL, FWPM_CONDITION_IP_REMOTE_ADDRESS, FWPM_CONDITION_IP_REMOTE_PORT,
+    FWPM_DISPLAY_DATA0, FWPM_FILTER_CONDITION0, FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
+    FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION_FLAG_DYNAMIC, FWPM_SESSION0, FWPM_SUBLAYER0,
     FWPS_CALLOUT_CLASSIFY_FN1, FWPS_CALLOUT_NOTIFY_FN1, FWPS_CALLOUT1, GUID, HANDLE,
     RPC_C_AUTHN_WINNT,
 };
@@ -25,6 +29,9 @@ pub enum LoadStep {
     DriverState,
     /// `FwpmEngineOpen0`.
     EngineOpen,
+    /// Deleting objects an earlier instance left (their own transaction, before any callout
+    /// is registered): a delete that failed for another reason than "not found".
+    StaleObjects,
     /// `FwpsCalloutRegister1` at a layer.
     CalloutRegister(TransportLayer),
     /// `FwpmTransactionBegin0`.
@@ -58,8 +65,33 @@ static SUBLAYER_NAME: [u16; 22] = wide("WFP Injector sublayer");
 static CALLOUT_NAME: [u16; 21] = wide("WFP Injector callout");
 static FILTER_NAME: [u16; 20] = wide("WFP Injector filter");
 
-/// Weight of the driver's sublayer among sublayers: in the middle of the range.
-const SUBLAYER_WEIGHT: u16 = 0x8000;
+/// Weight of the driver's sublayer among sublayers: the lowest. "Developing IPsec-compatible
+/// callout drivers" asks transport-layer callouts to sit in a sublayer weighted below
+/// FWPM_SUBLAYER_UNIVERSAL, so Windows' own IPsec processing goes first. The documentation gives
+/// that sublayer's weight only through FwpmSubLayerEnum0, but it also says FWPM_SUBLAYER_INSPECTION
+/// is the lowest-weighted sublayer, so the universal sublayer weighs at least 1 and 0 is below it
+/// on every Windows version.
+pub const SUBLAYER_WEIGHT: u16 = 0;
+
+/// The session's flags: dynamic, so every object the driver adds is deleted by BFE when the
+/// session closes (at unload, or when the driver's session handle goes away), as the inspect
+/// sample does. Nothing the driver adds can outlive it and block traffic.
+pub const SESSION_FLAGS: u32 = FWPM_SESSION_FLAG_DYNAMIC;
+
+/// The filters' flags: while the callout is not registered (before registration, after
+/// unregistration, or if a stale filter survives an instance), the filter permits instead of
+/// blocking every packet of its layer.
+pub const FILTER_FLAGS: u32 = FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED;
+
+/// Conditions a filter can carry: remote address, remote port, and up to two protocols.
+const MAX_CONDITIONS: usize = 4;
+
+/// How long unload waits for a busy callout, and how often it asks again. Classifies last
+/// microseconds; a callout still busy after this is held by something that will not let go,
+/// and the driver leaks its state rather than free memory a classify may still use.
+pub const UNREGISTER_POLL: core::time::Duration = core::time::Duration::from_millis(10);
+/// See [`UNREGISTER_POLL`].
+pub const UNREGISTER_PATIENCE: core::time::Duration = core::time::Duration::from_secs(30);
 
 fn display(name: &'static [u16], description: Option<&'static [u16]>) -> FWPM_DISPLAY_DATA0 {
     FWPM_DISPLAY_DATA0 {
@@ -90,10 +122,12 @@ unsafe impl<K: KernelApi + Send> Send for WfpObjects<K> {}
 unsafe impl<K: KernelApi + Sync> Sync for WfpObjects<K> {}
 
 impl<K: KernelApi> WfpObjects<K> {
-    /// Opens a session, registers the callouts on `device`, and adds the provider, sublayer,
-    /// callouts and one filter per layer that `config` inspects, in one transaction. Objects a
-    /// crashed earlier instance left behind (same keys) are deleted first, in the same
-    /// transaction. On failure everything created so far is removed, in reverse order.
+    /// Opens a dynamic session; deletes objects with the driver's keys that an earlier instance
+    /// left (in their own committed transaction, before any callout is registered, so no stale
+    /// filter can become live with this instance's classify); registers the callouts on
+    /// `device`; and adds the provider, sublayer, callouts and one filter per layer that
+    /// `config` inspects, with conditions for what it inspects, in one transaction. On failure
+    /// everything created so far is removed, in reverse order.
     ///
     /// `context` reaches classify as `FWPS_FILTER1::context`.
     pub fn install(
@@ -107,7 +141,7 @@ impl<K: KernelApi> WfpObjects<K> {
         let session = FWPM_SESSION0 {
             sessionKey: GUID::default(),
             displayData: display(&SESSION_NAME, None),
-            flags: 0,
+            flags: SESSION_FLAGS,
             txnWaitTimeoutInMSec: 0,
             processId: 0,
             sid: ptr::null_mut(),
@@ -133,6 +167,9 @@ impl<K: KernelApi> WfpObjects<K> {
             callout_ids: [None; 4],
             filtered: [false; 4],
         };
+        if let Err(error) = objects.delete_stale() {
+            return Err(objects.abandon(error, false));
+        }
         for layer in TransportLayer::ALL {
             let callout = FWPS_CALLOUT1 {
                 calloutKey: layer.callout_key(),
@@ -172,7 +209,6 @@ impl<K: KernelApi> WfpObjects<K> {
 
     /// The deletes and adds of `install`, inside its transaction.
     fn add_all(&mut self, context: u64, config: &InspectionConfig) -> Result<(), LoadError> {
-        self.delete_stale();
         let provider = FWPM_PROVIDER0 {
             providerKey: PROVIDER_KEY,
             displayData: display(&PROVIDER_NAME, Some(&PROVIDER_DESCRIPTION)),
@@ -225,10 +261,12 @@ impl<K: KernelApi> WfpObjects<K> {
             if !config.inspects(layer.family()) {
                 continue;
             }
+            let mut storage = ConditionStorage::new();
+            let conditions = storage.build(config, layer.family());
             let filter = FWPM_FILTER0 {
                 filterKey: layer.filter_key(),
                 displayData: display(&FILTER_NAME, None),
-                flags: 0,
+                flags: FILTER_FLAGS,
                 providerKey: &PROVIDER_KEY,
                 providerData: NO_DATA,
                 layerKey: layer.key(),
@@ -237,8 +275,8 @@ impl<K: KernelApi> WfpObjects<K> {
                     r#type: FWP_EMPTY,
                     value: 0,
                 },
-                numFilterConditions: 0,
-                filterCondition: ptr::null(),
+                numFilterConditions: conditions.len() as u32,
+                filterCondition: conditions.as_ptr(),
                 action: FWPM_ACTION0 {
                     r#type: FWP_ACTION_CALLOUT_TERMINATING,
                     calloutKey: layer.callout_key(),
@@ -252,7 +290,8 @@ impl<K: KernelApi> WfpObjects<K> {
                     value: 0,
                 },
             };
-            // SAFETY: as above; the id pointer may be null.
+            // SAFETY: as above; the conditions and the address they point to live in `storage`
+            // across the call (BFE copies them); the id pointer may be null.
             let status = unsafe {
                 self.kernel
                     .fwpm_filter_add0(self.engine, &filter, ptr::null_mut(), ptr::null_mut())
@@ -263,17 +302,42 @@ impl<K: KernelApi> WfpObjects<K> {
         Ok(())
     }
 
-    /// Deletes objects with the driver's keys, dependents first; "not found" is the usual
-    /// answer and is ignored.
-    fn delete_stale(&mut self) {
-        for layer in TransportLayer::ALL {
-            self.delete(Object::Filter, layer.filter_key());
+    /// Deletes objects with the driver's keys, dependents first, in a transaction of their own
+    /// that is committed before any callout is registered. "Not found" is the usual answer; any
+    /// other failure stops the load, because registering a callout would make a surviving
+    /// filter live again.
+    fn delete_stale(&mut self) -> Result<(), LoadError> {
+        let stale = |status: NtStatus| LoadError {
+            step: LoadStep::StaleObjects,
+            status,
+        };
+        // SAFETY: PASSIVE_LEVEL; the engine is open.
+        let begun = NtStatus(unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) });
+        begun.ok().map_err(stale)?;
+        let mut outcome = Ok(());
+        let deletes = TransportLayer::ALL
+            .map(|layer| (Object::Filter, layer.filter_key()))
+            .into_iter()
+            .chain(TransportLayer::ALL.map(|layer| (Object::Callout, layer.callout_key())))
+            .chain([
+                (Object::SubLayer, SUBLAYER_KEY),
+                (Object::Provider, PROVIDER_KEY),
+            ]);
+        for (object, key) in deletes {
+            let status = self.delete(object, key);
+            if !status.is_success() && status != object.not_found() {
+                outcome = Err(stale(status));
+                break;
+            }
         }
-        for layer in TransportLayer::ALL {
-            self.delete(Object::Callout, layer.callout_key());
+        if outcome.is_err() {
+            // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
+            unsafe { self.kernel.fwpm_transaction_abort0(self.engine) };
+            return outcome;
         }
-        self.delete(Object::SubLayer, SUBLAYER_KEY);
-        self.delete(Object::Provider, PROVIDER_KEY);
+        // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
+        let committed = NtStatus(unsafe { self.kernel.fwpm_transaction_commit0(self.engine) });
+        committed.ok().map_err(stale)
     }
 
     /// One delete-by-key call on the open engine.
@@ -318,22 +382,51 @@ impl<K: KernelApi> WfpObjects<K> {
         first
     }
 
-    /// Unregisters the callouts (after the filters are gone and injection has drained).
+    /// Unregisters every callout, asking again while WFP answers STATUS_DEVICE_BUSY (a classify
+    /// or flow still holds it), every [`UNREGISTER_POLL`] for up to [`UNREGISTER_PATIENCE`].
+    /// The first failure's status; `still_registered()` says whether any callout is left.
     pub fn unregister_callouts(&mut self) -> NtStatus {
         let mut first = NtStatus::SUCCESS;
-        for id in self.callout_ids.iter_mut().filter_map(Option::take) {
-            // SAFETY: PASSIVE_LEVEL; `id` was registered by `install` and is unregistered once.
-            let status = NtStatus(unsafe { self.kernel.fwps_callout_unregister_by_id0(id) });
-            first = first_failure(first, status);
+        let mut waited = core::time::Duration::ZERO;
+        for slot in self.callout_ids.iter_mut() {
+            let Some(id) = *slot else { continue };
+            loop {
+                // SAFETY: PASSIVE_LEVEL; `id` was registered by `install` and is still
+                // registered (the slot is cleared once it is not).
+                let status = NtStatus(unsafe { self.kernel.fwps_callout_unregister_by_id0(id) });
+                if status.is_success() || status == NtStatus::FWP_CALLOUT_NOT_FOUND {
+                    *slot = None;
+                    break;
+                }
+                first = first_failure(first, status);
+                if status != NtStatus::DEVICE_BUSY || waited >= UNREGISTER_PATIENCE {
+                    break;
+                }
+                if crate::nt::time::sleep(&self.kernel, UNREGISTER_POLL).is_err() {
+                    break;
+                }
+                waited += UNREGISTER_POLL;
+            }
+        }
+        if !self.still_registered() {
+            first = NtStatus::SUCCESS;
         }
         first
     }
 
+    /// True while a callout could not be unregistered: its classify function may still be
+    /// called, so the state it reaches must not be freed.
+    pub fn still_registered(&self) -> bool {
+        self.callout_ids.iter().any(Option::is_some)
+    }
+
     /// Deletes the callouts, the sublayer and the provider in one transaction, then closes the
-    /// session.
+    /// session (which, being dynamic, removes whatever a failed delete left).
     pub fn remove_and_close(mut self) -> NtStatus {
         let mut first = self.remove_filters();
-        first = first_failure(first, self.unregister_callouts());
+        if self.callout_ids.iter().any(Option::is_some) {
+            first = first_failure(first, self.unregister_callouts());
+        }
         // SAFETY: PASSIVE_LEVEL; the engine is open.
         let begun = NtStatus(unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) });
         first = first_failure(first, begun);
@@ -381,4 +474,96 @@ enum Object {
     Callout,
     SubLayer,
     Provider,
+}
+
+impl Object {
+    /// What a delete answers when there is no such object.
+    fn not_found(self) -> NtStatus {
+        match self {
+            Self::Filter => NtStatus::FWP_FILTER_NOT_FOUND,
+            Self::Callout => NtStatus::FWP_CALLOUT_NOT_FOUND,
+            Self::SubLayer => NtStatus::FWP_SUBLAYER_NOT_FOUND,
+            Self::Provider => NtStatus::FWP_PROVIDER_NOT_FOUND,
+        }
+    }
+}
+
+/// A filter's conditions and the IPv6 address one of them points to, kept together on the
+/// stack for the FwpmFilterAdd0 call (BFE copies both).
+struct ConditionStorage {
+    remote_v6: [u8; 16],
+    conditions: [FWPM_FILTER_CONDITION0; MAX_CONDITIONS],
+    count: usize,
+}
+
+impl ConditionStorage {
+    const NONE: FWPM_FILTER_CONDITION0 = FWPM_FILTER_CONDITION0 {
+        fieldKey: GUID::from_u128(0),
+        matchType: FWP_MATCH_EQUAL,
+        conditionValue: FWP_VALUE0 {
+            r#type: FWP_EMPTY,
+            value: 0,
+        },
+    };
+
+    const fn new() -> Self {
+        Self {
+            remote_v6: [0; 16],
+            conditions: [Self::NONE; MAX_CONDITIONS],
+            count: 0,
+        }
+    }
+
+    fn equal(&mut self, key: GUID, kind: u32, value: u64) {
+        self.conditions[self.count] = FWPM_FILTER_CONDITION0 {
+            fieldKey: key,
+            matchType: FWP_MATCH_EQUAL,
+            conditionValue: FWP_VALUE0 {
+                r#type: kind,
+                value,
+            },
+        };
+        self.count += 1;
+    }
+
+    /// The conditions for `family`'s filters: one per configured criterion, so the filter
+    /// engine calls classify only for packets the configuration selects. WFP ORs conditions on
+    /// the same field and ANDs different fields; a port criterion applies to TCP and UDP only
+    /// (for ICMP the port fields carry type and code), so without a configured protocol it comes
+    /// with "protocol is TCP or UDP". At most [`MAX_CONDITIONS`].
+    fn build(&mut self, config: &InspectionConfig, family: IpFamily) -> &[FWPM_FILTER_CONDITION0] {
+        self.count = 0;
+        match (family, config.remote_v4, config.remote_v6) {
+            (IpFamily::V4, Some(address), _) => {
+                // Conditions take IPv4 addresses as host-order UINT32s.
+                let host = u32::from_be_bytes(address);
+                self.equal(FWPM_CONDITION_IP_REMOTE_ADDRESS, FWP_UINT32, host.into());
+            }
+            (IpFamily::V6, _, Some(address)) => {
+                self.remote_v6 = address;
+                let pointer = self.remote_v6.as_ptr() as u64;
+                self.equal(
+                    FWPM_CONDITION_IP_REMOTE_ADDRESS,
+                    FWP_BYTE_ARRAY16_TYPE,
+                    pointer,
+                );
+            }
+            _ => {}
+        }
+        if let Some(port) = config.remote_port {
+            self.equal(FWPM_CONDITION_IP_REMOTE_PORT, FWP_UINT16, port.into());
+        }
+        match (config.protocol, config.remote_port) {
+            (Some(protocol), _) => {
+                self.equal(FWPM_CONDITION_IP_PROTOCOL, FWP_UINT8, protocol.into());
+            }
+            (None, Some(_)) => {
+                for protocol in [IpProtocol::TCP, IpProtocol::UDP] {
+                    self.equal(FWPM_CONDITION_IP_PROTOCOL, FWP_UINT8, protocol.0.into());
+                }
+            }
+            (None, None) => {}
+        }
+        &self.conditions[..self.count]
+    }
 }

@@ -31,6 +31,14 @@ impl NtStatus {
     pub const INVALID_DEVICE_STATE: Self = status(0xC000_0184);
     /// `STATUS_DEVICE_BUSY`.
     pub const DEVICE_BUSY: Self = status(0x8000_0011);
+    /// `STATUS_FWP_CALLOUT_NOT_FOUND`.
+    pub const FWP_CALLOUT_NOT_FOUND: Self = status(0xC022_0001);
+    /// `STATUS_FWP_FILTER_NOT_FOUND`.
+    pub const FWP_FILTER_NOT_FOUND: Self = status(0xC022_0003);
+    /// `STATUS_FWP_PROVIDER_NOT_FOUND`.
+    pub const FWP_PROVIDER_NOT_FOUND: Self = status(0xC022_0005);
+    /// `STATUS_FWP_SUBLAYER_NOT_FOUND`.
+    pub const FWP_SUBLAYER_NOT_FOUND: Self = status(0xC022_0007);
     /// `STATUS_FWP_TCPIP_NOT_READY`: the TCP/IP stack is not ready yet; call again later.
     pub const FWP_TCPIP_NOT_READY: Self = status(0xC022_0100);
     /// `STATUS_FWP_INJECT_HANDLE_CLOSING`: the handle is being destroyed.
@@ -40,7 +48,7 @@ impl NtStatus {
     /// `STATUS_FWP_CANNOT_PEND`: the packet cannot be pended.
     pub const FWP_CANNOT_PEND: Self = status(0xC022_0103);
 
-    const NAMED: [(Self, &'static str); 13] = [
+    const NAMED: [(Self, &'static str); 17] = [
         (Self::SUCCESS, "STATUS_SUCCESS"),
         (Self::UNSUCCESSFUL, "STATUS_UNSUCCESSFUL"),
         (Self::INVALID_HANDLE, "STATUS_INVALID_HANDLE"),
@@ -52,6 +60,16 @@ impl NtStatus {
         ),
         (Self::INVALID_DEVICE_STATE, "STATUS_INVALID_DEVICE_STATE"),
         (Self::DEVICE_BUSY, "STATUS_DEVICE_BUSY"),
+        (Self::FWP_CALLOUT_NOT_FOUND, "STATUS_FWP_CALLOUT_NOT_FOUND"),
+        (Self::FWP_FILTER_NOT_FOUND, "STATUS_FWP_FILTER_NOT_FOUND"),
+        (
+            Self::FWP_PROVIDER_NOT_FOUND,
+            "STATUS_FWP_PROVIDER_NOT_FOUND",
+        ),
+        (
+            Self::FWP_SUBLAYER_NOT_FOUND,
+            "STATUS_FWP_SUBLAYER_NOT_FOUND",
+        ),
         (Self::FWP_TCPIP_NOT_READY, "STATUS_FWP_TCPIP_NOT_READY"),
         (
             Self::FWP_INJECT_HANDLE_CLOSING,

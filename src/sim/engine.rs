@@ -29,18 +29,112 @@ pub(super) mod status {
     pub const TXN_IN_PROGRESS: NtStatus = NtStatus(0xC022_000E_u32 as i32);
 }
 
+/// The session that added an object, when that session is dynamic: BFE deletes the object when
+/// the session closes.
+type DynamicOwner = Option<usize>;
+
 #[derive(Debug, Clone)]
-struct Provider;
+struct Provider {
+    owner: DynamicOwner,
+}
 
 #[derive(Debug, Clone)]
 struct SubLayer {
     provider: Option<GUID>,
+    owner: DynamicOwner,
 }
 
 #[derive(Debug, Clone)]
 struct Callout {
     provider: Option<GUID>,
     layer: GUID,
+    owner: DynamicOwner,
+}
+
+/// A filter condition's value, as the simulator keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionValue {
+    /// FWP_UINT8.
+    U8(u8),
+    /// FWP_UINT16.
+    U16(u16),
+    /// FWP_UINT32 (IPv4 addresses in host order).
+    U32(u32),
+    /// FWP_BYTE_ARRAY16_TYPE (IPv6 addresses).
+    Bytes16([u8; 16]),
+}
+
+/// A filter condition (FWPM_FILTER_CONDITION0) with FWP_MATCH_EQUAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterCondition {
+    /// `FWPM_CONDITION_*` field key.
+    pub field: GUID,
+    /// The value the field must equal.
+    pub value: ConditionValue,
+}
+
+/// `FWPM_CONDITION_IP_PROTOCOL` (the simulator's own copy; the facts test pins it).
+pub const CONDITION_IP_PROTOCOL: GUID = GUID {
+    Data1: 0x3971_ef2b,
+    Data2: 0x623e,
+    Data3: 0x4f9a,
+    Data4: [0x8c, 0xb1, 0x6e, 0x79, 0xb8, 0x06, 0xb9, 0xa7],
+};
+/// `FWPM_CONDITION_IP_REMOTE_ADDRESS`.
+pub const CONDITION_IP_REMOTE_ADDRESS: GUID = GUID {
+    Data1: 0xb235_ae9a,
+    Data2: 0x1d64,
+    Data3: 0x49b8,
+    Data4: [0xa4, 0x4c, 0x5f, 0xf3, 0xd9, 0x09, 0x50, 0x45],
+};
+/// `FWPM_CONDITION_IP_REMOTE_PORT`.
+pub const CONDITION_IP_REMOTE_PORT: GUID = GUID {
+    Data1: 0xc35a_604d,
+    Data2: 0xd22b,
+    Data3: 0x4e1a,
+    Data4: [0x91, 0xb4, 0x68, 0xf6, 0x74, 0xee, 0x67, 0x4b],
+};
+/// `FWPM_SESSION_FLAG_DYNAMIC`.
+pub const SESSION_FLAG_DYNAMIC: u32 = 0x1;
+/// `FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED`.
+pub const FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: u32 = 0x10;
+/// `FWP_ACTION_PERMIT`.
+const ACTION_PERMIT: u32 = 0x1002;
+
+/// What a packet presents to filter conditions.
+#[derive(Debug, Clone, Copy)]
+pub struct ConditionInput {
+    /// IP protocol.
+    pub protocol: u8,
+    /// Remote address: IPv4 as a host-order integer, IPv6 bytes.
+    pub remote_address: ConditionValue,
+    /// Remote port (the ICMP code for ICMP).
+    pub remote_port: u16,
+}
+
+impl ConditionInput {
+    fn field(&self, key: &GUID) -> Option<ConditionValue> {
+        if *key == CONDITION_IP_PROTOCOL {
+            Some(ConditionValue::U8(self.protocol))
+        } else if *key == CONDITION_IP_REMOTE_ADDRESS {
+            Some(self.remote_address)
+        } else if *key == CONDITION_IP_REMOTE_PORT {
+            Some(ConditionValue::U16(self.remote_port))
+        } else {
+            None
+        }
+    }
+
+    /// WFP's rule: conditions on the same field are ORed, different fields ANDed.
+    fn matches(&self, conditions: &[FilterCondition]) -> bool {
+        conditions.iter().all(|condition| {
+            let value = self.field(&condition.field);
+            conditions
+                .iter()
+                .filter(|other| other.field == condition.field)
+                .any(|other| value == Some(other.value))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +146,9 @@ struct Filter {
     callout: GUID,
     raw_context: u64,
     id: u64,
+    flags: u32,
+    conditions: Vec<FilterCondition>,
+    owner: DynamicOwner,
 }
 
 #[derive(Debug, Clone)]
@@ -65,12 +162,16 @@ enum Undo {
 #[derive(Debug, Default)]
 struct Session {
     transaction: Option<Vec<Undo>>,
+    dynamic: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Registration {
     key: GUID,
     classify: FWPS_CALLOUT_CLASSIFY_FN1,
+    /// Classifies running in this callout now: WFP holds a reference, and unregistering answers
+    /// STATUS_DEVICE_BUSY.
+    active: u32,
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +185,9 @@ pub(super) struct EngineTable {
     registered: BTreeMap<u32, Registration>,
     next_callout_id: u32,
     next_filter_id: u64,
+    /// Unregister calls still to answer STATUS_DEVICE_BUSY (a test's plan: something else
+    /// holds the callout).
+    busy_unregisters: u32,
 }
 
 /// Counts of what the engine holds, for assertions.
@@ -149,6 +253,14 @@ impl EngineTable {
         }
     }
 
+    /// The owner objects added by `session` get: the session if it is dynamic.
+    fn owner(&self, session: usize) -> DynamicOwner {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.dynamic)
+            .then_some(session)
+    }
+
     fn record(&mut self, session: usize, undo: Undo) {
         if let Some(Some(log)) = self
             .sessions
@@ -158,6 +270,46 @@ impl EngineTable {
             log.push(undo);
         }
     }
+}
+
+/// Reads a filter's conditions as BFE copies them: FWP_MATCH_EQUAL on UINT8, UINT16, UINT32 or
+/// a 16-byte array. `None` for anything else (the simulator models only what drivers here use).
+///
+/// # Safety
+/// `filter.filterCondition` points to `numFilterConditions` readable conditions, and a
+/// BYTE_ARRAY16 value to 16 readable bytes.
+unsafe fn read_conditions(filter: &FWPM_FILTER0) -> Option<Vec<FilterCondition>> {
+    let count = filter.numFilterConditions as usize;
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    if filter.filterCondition.is_null() {
+        return None;
+    }
+    // SAFETY: the caller's contract.
+    let raw = unsafe { std::slice::from_raw_parts(filter.filterCondition, count) };
+    raw.iter()
+        .map(|condition| {
+            if condition.matchType != 0 {
+                return None;
+            }
+            let union = condition.conditionValue.value;
+            let value = match condition.conditionValue.r#type {
+                1 => ConditionValue::U8(union as u8),
+                2 => ConditionValue::U16(union as u16),
+                3 => ConditionValue::U32(union as u32),
+                11 if union != 0 => {
+                    // SAFETY: the caller's contract: a BYTE_ARRAY16 points to 16 bytes.
+                    ConditionValue::Bytes16(unsafe { (union as *const [u8; 16]).read_unaligned() })
+                }
+                _ => return None,
+            };
+            Some(FilterCondition {
+                field: condition.fieldKey,
+                value,
+            })
+        })
+        .collect()
 }
 
 fn optional_key(key: *const GUID) -> Option<GUID> {
@@ -209,10 +361,17 @@ impl SimulatedStack {
                 .push(Violation::NullPointer(SimCall::EngineOpen));
             return NtStatus::INVALID_PARAMETER.0;
         }
-        let _ = session;
+        // SAFETY: the seam's contract: a non-null session is readable.
+        let dynamic = !session.is_null() && unsafe { (*session).flags } & SESSION_FLAG_DYNAMIC != 0;
         state.engine.next_session += 1;
         let handle = 0xE000 + state.engine.next_session * 0x10;
-        state.engine.sessions.insert(handle, Session::default());
+        state.engine.sessions.insert(
+            handle,
+            Session {
+                transaction: None,
+                dynamic,
+            },
+        );
         // SAFETY: the seam's contract: `engine` is writable; null was refused above.
         unsafe { engine.write(handle as HANDLE) };
         NtStatus::SUCCESS.0
@@ -224,15 +383,19 @@ impl SimulatedStack {
             return status.0;
         }
         // Closing with a transaction open aborts it.
-        if let Some(Some(log)) = state
-            .engine
-            .sessions
-            .remove(&(engine as usize))
-            .map(|s| s.transaction)
-        {
+        let session = state.engine.sessions.remove(&(engine as usize));
+        if let Some(Some(log)) = session.as_ref().map(|s| s.transaction.clone()) {
             for undo in log.into_iter().rev() {
                 state.engine.undo(undo);
             }
+        }
+        if session.is_some_and(|s| s.dynamic) {
+            let owner = Some(engine as usize);
+            let table = &mut state.engine;
+            table.filters.retain(|_, f| f.owner != owner);
+            table.callouts.retain(|_, c| c.owner != owner);
+            table.sublayers.retain(|_, s| s.owner != owner);
+            table.providers.retain(|_, p| p.owner != owner);
         }
         NtStatus::SUCCESS.0
     }
@@ -277,7 +440,8 @@ impl SimulatedStack {
         if state.engine.providers.contains_key(&key) {
             return status::ALREADY_EXISTS.0;
         }
-        state.engine.providers.insert(key, Provider);
+        let owner = state.engine.owner(engine as usize);
+        state.engine.providers.insert(key, Provider { owner });
         state
             .engine
             .record(engine as usize, Undo::Provider(key, None));
@@ -298,7 +462,11 @@ impl SimulatedStack {
         if state.engine.sublayers.contains_key(&key) {
             return status::ALREADY_EXISTS.0;
         }
-        state.engine.sublayers.insert(key, SubLayer { provider });
+        let owner = state.engine.owner(engine as usize);
+        state
+            .engine
+            .sublayers
+            .insert(key, SubLayer { provider, owner });
         state
             .engine
             .record(engine as usize, Undo::SubLayer(key, None));
@@ -323,10 +491,15 @@ impl SimulatedStack {
         if state.engine.callouts.contains_key(&key) {
             return status::ALREADY_EXISTS.0;
         }
-        state
-            .engine
-            .callouts
-            .insert(key, Callout { provider, layer });
+        let owner = state.engine.owner(engine as usize);
+        state.engine.callouts.insert(
+            key,
+            Callout {
+                provider,
+                layer,
+                owner,
+            },
+        );
         state
             .engine
             .record(engine as usize, Undo::Callout(key, None));
@@ -364,6 +537,11 @@ impl SimulatedStack {
         if state.engine.filters.contains_key(&filter.filterKey) {
             return status::ALREADY_EXISTS.0;
         }
+        // SAFETY: the seam's contract: the conditions are readable for the call.
+        let Some(conditions) = (unsafe { read_conditions(&filter) }) else {
+            return NtStatus::INVALID_PARAMETER.0;
+        };
+        let owner = state.engine.owner(engine as usize);
         state.engine.next_filter_id += 1;
         let filter_id = state.engine.next_filter_id;
         state.engine.filters.insert(
@@ -376,6 +554,9 @@ impl SimulatedStack {
                 callout: filter.action.calloutKey,
                 raw_context: filter.rawContext,
                 id: filter_id,
+                flags: filter.flags,
+                conditions,
+                owner,
             },
         );
         state
@@ -482,6 +663,7 @@ impl SimulatedStack {
             Registration {
                 key: callout.calloutKey,
                 classify: callout.classifyFn,
+                active: 0,
             },
         );
         // SAFETY: the seam's contract: `id` is writable; null was refused above.
@@ -489,37 +671,84 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
+    /// Takes (`1`) or drops (`-1`) a classify's hold on a registered callout; false when it is
+    /// not registered.
+    fn hold_callout(&self, id: u32, delta: i32) -> bool {
+        let mut state = self.lock();
+        match state.engine.registered.get_mut(&id) {
+            Some(registration) => {
+                registration.active = registration.active.saturating_add_signed(delta);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The next `count` FwpsCalloutUnregisterById0 calls answer STATUS_DEVICE_BUSY, as when a
+    /// flow context or a classify on another processor holds the callout.
+    pub fn busy_unregisters(&self, count: u32) {
+        self.lock().engine.busy_unregisters = count;
+    }
+
+    /// The rawContext of every filter at `layer` (what classify receives as the context).
+    pub fn filter_contexts(&self, layer: GUID) -> Vec<u64> {
+        let state = self.lock();
+        state
+            .engine
+            .filters
+            .values()
+            .filter(|f| f.layer == layer)
+            .map(|f| f.raw_context)
+            .collect()
+    }
+
+    /// The conditions and flags of the filter with `key`, if there is one.
+    pub fn filter_conditions(&self, key: GUID) -> Option<(Vec<FilterCondition>, u32)> {
+        let state = self.lock();
+        state
+            .engine
+            .filters
+            .get(&key)
+            .map(|f| (f.conditions.clone(), f.flags))
+    }
+
     pub(super) fn callout_unregister(&self, id: u32) -> NTSTATUS {
         let mut state = self.lock();
         if let Some(status) = state.enter(SimCall::CalloutUnregister, Irql::PASSIVE) {
             return status.0;
         }
-        let Some(registration) = state.engine.registered.remove(&id) else {
+        let Some(registration) = state.engine.registered.get(&id) else {
             return status::CALLOUT_NOT_FOUND.0;
         };
-        let used =
-            state.engine.filters.values().any(|f| {
-                f.action == FWP_ACTION_CALLOUT_TERMINATING && f.callout == registration.key
-            });
-        if used {
-            state
-                .violations
-                .push(Violation::CalloutUnregisteredWhileFiltersUseIt(id));
+        if registration.active > 0 || state.engine.busy_unregisters > 0 {
+            state.engine.busy_unregisters = state.engine.busy_unregisters.saturating_sub(1);
+            return NtStatus::DEVICE_BUSY.0;
         }
+        // A filter that still names the callout now blocks, or permits if it asked to
+        // (FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED): WFP allows this.
+        state.engine.registered.remove(&id);
         NtStatus::SUCCESS.0
     }
 
-    /// Classifies at `layer` as the filter engine would: each filter there calls its callout
-    /// with these values, metadata and layer data (classifyFn1, on the calling thread at
-    /// DISPATCH_LEVEL), until one returns a terminating action. A filter whose callout is not
-    /// registered blocks, as WFP does. `None` when no filter is at the layer.
+    /// Classifies at `layer` as the filter engine would: each filter there whose conditions
+    /// `input` meets calls its callout with these values, metadata and layer data (classifyFn1,
+    /// on the calling thread at DISPATCH_LEVEL), until one returns a terminating action. A
+    /// filter whose callout is not registered blocks, or permits if it carries
+    /// FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, as WFP does. While a callout's classify
+    /// runs, unregistering it answers STATUS_DEVICE_BUSY. `input: None` calls every filter at
+    /// the layer whatever its conditions. `context` replaces every filter's
+    /// rawContext when given (a filter left by another instance). `None` when no filter at the
+    /// layer matches.
+    #[allow(clippy::too_many_arguments)]
     pub fn classify(
         &self,
         layer: GUID,
+        input: Option<&ConditionInput>,
         values: *const u8,
         metadata: *const u8,
         layer_data: *mut NET_BUFFER_LIST,
         may_write: bool,
+        context: Option<u64>,
     ) -> Option<ClassifyResult> {
         let targets: Vec<(Filter, Option<(u32, FWPS_CALLOUT_CLASSIFY_FN1)>)> = {
             let state = self.lock();
@@ -527,7 +756,7 @@ impl SimulatedStack {
                 .engine
                 .filters
                 .values()
-                .filter(|f| f.layer == layer)
+                .filter(|f| f.layer == layer && input.is_none_or(|i| i.matches(&f.conditions)))
                 .map(|f| {
                     let classify = state
                         .engine
@@ -552,14 +781,27 @@ impl SimulatedStack {
         let mut called = 0;
         for (filter, classify) in targets {
             let Some((callout_id, classify)) = classify else {
-                out.put(classify_out::ACTION_TYPE, FWP_ACTION_BLOCK);
+                let action = if filter.flags & FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED != 0 {
+                    ACTION_PERMIT
+                } else {
+                    FWP_ACTION_BLOCK
+                };
+                out.put(classify_out::ACTION_TYPE, action);
                 break;
             };
+            // WFP holds the callout while its classify runs; the callout may have been
+            // unregistered since the targets were collected.
+            if !self.hold_callout(callout_id, 1) {
+                continue;
+            }
             let mut wfp_filter = RawBlock::<{ filter_layout::BLOCK }>::boxed();
             wfp_filter.put(filter_layout::FILTER_ID, filter.id);
             wfp_filter.put(filter_layout::ACTION_TYPE, filter.action);
             wfp_filter.put(filter_layout::ACTION_CALLOUT_ID, callout_id);
-            wfp_filter.put(filter_layout::CONTEXT, filter.raw_context);
+            wfp_filter.put(
+                filter_layout::CONTEXT,
+                context.unwrap_or(filter.raw_context),
+            );
             out.put(classify_out::FILTER_ID, filter.id);
             let out_pointer = out.as_mut_ptr();
             let filter_pointer = wfp_filter.as_mut_ptr();
@@ -578,6 +820,7 @@ impl SimulatedStack {
                     )
                 }
             });
+            self.hold_callout(callout_id, -1);
             called += 1;
             // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify.
             if out.get::<u32>(classify_out::ACTION_TYPE) & 0x1000 != 0 {

@@ -20,7 +20,7 @@ mod services;
 mod stack;
 pub mod traffic;
 
-pub use engine::{ClassifyResult, WfpObjects};
+pub use engine::{ClassifyResult, ConditionInput, ConditionValue, FilterCondition, WfpObjects};
 pub use packets::{InjectionPath, PacketKind, PendingInjection};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, Violation};

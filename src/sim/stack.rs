@@ -146,8 +146,6 @@ pub enum Violation {
     DpcNotInitialized(usize),
     /// Advancing a NET_BUFFER past the end of its data.
     ReadPastEnd(usize),
-    /// A callout unregistered while filters still call it: its traffic would be blocked.
-    CalloutUnregisteredWhileFiltersUseIt(u32),
     /// A WFP call on an engine handle that is not open.
     StaleEngineHandle(SimCall, usize),
     /// `ZwClose` or `ZwQueryValueKey` on a handle that is not an open key.

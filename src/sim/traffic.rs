@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::vec::Vec;
 
-use super::engine::ClassifyResult;
+use super::engine::{ClassifyResult, ConditionInput, ConditionValue};
 use super::layout::{
     INBOUND_TRANSPORT_FIELDS, IncomingValues, OUTBOUND_TRANSPORT_FIELDS, RawBlock, TransportField,
     data_type, metadata,
@@ -210,6 +210,12 @@ pub struct Delivery {
     pub truncate_to: Option<usize>,
     /// Deliver this many incoming values (fewer than a layer has: malformed values).
     pub value_count: Option<u32>,
+    /// Hand classify this filter context instead of the filter's own (a filter that another
+    /// instance added).
+    pub context: Option<u64>,
+    /// Call the layer's filters whatever their conditions say (a filter broader than the
+    /// configuration).
+    pub ignore_conditions: bool,
 }
 
 impl Default for Delivery {
@@ -219,6 +225,8 @@ impl Default for Delivery {
             withhold_metadata: 0,
             truncate_to: None,
             value_count: None,
+            context: None,
+            ignore_conditions: false,
         }
     }
 }
@@ -369,12 +377,22 @@ impl SimulatedStack {
             metadata::CONTROL_DATA_LENGTH,
             packet.control_data.len() as u32,
         );
+        let input = ConditionInput {
+            protocol: packet.protocol,
+            remote_address: match packet.remote {
+                IpAddr::V4(v4) => ConditionValue::U32(u32::from(v4)),
+                IpAddr::V6(v6) => ConditionValue::Bytes16(v6.octets()),
+            },
+            remote_port: packet.remote_port,
+        };
         self.classify(
             layer.key(),
+            (!how.ignore_conditions).then_some(&input),
             values.as_ptr(),
             meta.as_mut_ptr(),
             nbl,
             how.may_write,
+            how.context,
         )
     }
 }

@@ -419,7 +419,7 @@ pub struct FWPM_FILTER0 {
     /// Number of conditions.
     pub numFilterConditions: u32,
     /// Conditions (none: match everything at the layer).
-    pub filterCondition: *const c_void,
+    pub filterCondition: *const FWPM_FILTER_CONDITION0,
     /// Action.
     pub action: FWPM_ACTION0,
     /// `rawContext`, handed to classify as `FWPS_FILTER1::context`.
@@ -443,6 +443,46 @@ const _: () = {
     assert!(offset_of!(FWPM_FILTER0, filterId) == 176);
     assert!(size_of::<FWPM_FILTER0>() == 200);
 };
+
+/// `FWPM_FILTER_CONDITION0`: a field key, a match type and the value to match.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FWPM_FILTER_CONDITION0 {
+    /// `FWPM_CONDITION_*` key of the field.
+    pub fieldKey: GUID,
+    /// `FWP_MATCH_TYPE`.
+    pub matchType: FWP_MATCH_TYPE,
+    /// `FWP_CONDITION_VALUE0`: the same layout as `FWP_VALUE0`.
+    pub conditionValue: FWP_VALUE0,
+}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(offset_of!(FWPM_FILTER_CONDITION0, matchType) == 16);
+    assert!(offset_of!(FWPM_FILTER_CONDITION0, conditionValue) == 24);
+    assert!(size_of::<FWPM_FILTER_CONDITION0>() == 40);
+};
+
+/// `FWP_MATCH_TYPE`: a C enum.
+pub type FWP_MATCH_TYPE = u32;
+/// `FWP_MATCH_EQUAL`.
+pub const FWP_MATCH_EQUAL: FWP_MATCH_TYPE = 0;
+
+/// `FWPM_CONDITION_IP_PROTOCOL` (fwpmu.h).
+pub const FWPM_CONDITION_IP_PROTOCOL: GUID =
+    GUID::from_u128(0x3971ef2b_623e_4f9a_8cb1_6e79b806b9a7);
+/// `FWPM_CONDITION_IP_REMOTE_ADDRESS`.
+pub const FWPM_CONDITION_IP_REMOTE_ADDRESS: GUID =
+    GUID::from_u128(0xb235ae9a_1d64_49b8_a44c_5ff3d9095045);
+/// `FWPM_CONDITION_IP_REMOTE_PORT`.
+pub const FWPM_CONDITION_IP_REMOTE_PORT: GUID =
+    GUID::from_u128(0xc35a604d_d22b_4e1a_91b4_68f674ee674b);
+
+/// `FWPM_SESSION_FLAG_DYNAMIC`: every object the session adds is deleted when it closes.
+pub const FWPM_SESSION_FLAG_DYNAMIC: u32 = 0x1;
+/// `FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED`: while the filter's callout is not
+/// registered, the filter permits instead of blocking.
+pub const FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: u32 = 0x10;
 
 /// `RPC_C_AUTHN_WINNT`: the authentication service kernel callers pass to FwpmEngineOpen0.
 pub const RPC_C_AUTHN_WINNT: u32 = 10;
