@@ -2,82 +2,23 @@
 //! check, clone-and-reinject on both paths, configuration, failures at every load step, unload
 //! with packets in flight.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+#[path = "support/host_driver.rs"]
+mod host_driver;
+
+use std::net::IpAddr;
+
+use host_driver::{
+    PEER_V6, PORT, configure_port, counters_layer, device, load, path, registry_path, udp,
+};
 
 use wfp_injector::driver::{Driver, DriverConfig, LoadStep, TransportLayer};
-use wfp_injector::nt::{DeviceObject, NtStatus};
+use wfp_injector::nt::NtStatus;
 use wfp_injector::sim::layout::metadata;
-use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_injector::sim::{
-    InjectionPath, RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects,
-};
+use wfp_injector::sim::traffic::{Delivery, Layer};
+use wfp_injector::sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack, WfpObjects};
 use wfp_injector::sys::types::{
-    DEVICE_OBJECT, FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
-    UNICODE_STRING,
+    FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
 };
-
-const PEER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
-const HOST_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const PEER_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 10);
-const HOST_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
-const PORT: u16 = 5353;
-
-/// The registry path DriverEntry gets, as a UNICODE_STRING over an owned buffer.
-struct RegistryPath {
-    _buffer: Vec<u16>,
-    string: UNICODE_STRING,
-}
-
-fn registry_path() -> RegistryPath {
-    let mut buffer: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();
-    let length = (buffer.len() * 2) as u16;
-    let string = UNICODE_STRING {
-        Length: length,
-        MaximumLength: length,
-        Buffer: buffer.as_mut_ptr(),
-    };
-    RegistryPath {
-        _buffer: buffer,
-        string,
-    }
-}
-
-fn device() -> DeviceObject {
-    // SAFETY: the simulated stack never dereferences a device object.
-    unsafe { DeviceObject::from_raw(std::ptr::NonNull::<DEVICE_OBJECT>::dangling().as_ptr()) }
-        .unwrap()
-}
-
-fn path(path: &RegistryPath) -> Option<wfp_injector::nt::RegistryPath<'_>> {
-    // SAFETY: the string and its buffer live in `path`.
-    unsafe { wfp_injector::nt::RegistryPath::from_raw(&path.string) }
-}
-
-fn configure_port(sim: &SimulatedStack) {
-    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-}
-
-fn load(sim: &SimulatedStack) -> Driver<&SimulatedStack> {
-    let path = registry_path();
-    Driver::load(sim, device(), self::path(&path), &DriverConfig::default()).expect("load")
-}
-
-fn udp(layer: Layer, remote_port: u16) -> TransportPacket {
-    if layer.is_v6() {
-        TransportPacket::udp(IpAddr::V6(HOST_V6), 40000, IpAddr::V6(PEER_V6), remote_port)
-    } else {
-        TransportPacket::udp(IpAddr::V4(HOST_V4), 40000, IpAddr::V4(PEER_V4), remote_port)
-    }
-}
-
-fn counters_layer(layer: Layer) -> TransportLayer {
-    match layer {
-        Layer::OutboundV4 => TransportLayer::OutboundV4,
-        Layer::OutboundV6 => TransportLayer::OutboundV6,
-        Layer::InboundV4 => TransportLayer::InboundV4,
-        Layer::InboundV6 => TransportLayer::InboundV6,
-    }
-}
 
 #[test]
 fn load_installs_the_object_set_and_unload_leaves_the_engine_empty() {

@@ -9,87 +9,16 @@ mod support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use support::loader::MappedImage;
-use support::shims;
+use support::harness::Harness;
 use wfp_injector::nt::NtStatus;
 use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_injector::sim::{RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects};
+use wfp_injector::sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects};
 use wfp_injector::sys::types::{
-    DRIVER_OBJECT, FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
-    UNICODE_STRING,
+    FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
 };
 
 const POOL_TAG: u32 = u32::from_le_bytes(*b"WfpI");
 const PORT: u16 = 53;
-
-/// One image on one simulated stack, with the objects the I/O manager would provide.
-struct Harness<'a> {
-    image: MappedImage,
-    driver: Box<DRIVER_OBJECT>,
-    _path_buffer: Vec<u16>,
-    path: UNICODE_STRING,
-    _bound: shims::Bound<'a>,
-}
-
-impl<'a> Harness<'a> {
-    fn new(sim: &'a SimulatedStack) -> Option<Self> {
-        let bytes = support::image_bytes()?;
-        let bound = shims::bind(sim);
-        let image = MappedImage::map(&bytes, shims::resolve).expect("map the image");
-        // SAFETY: DRIVER_OBJECT is plain data; zero is how the I/O manager hands fields over.
-        let driver = Box::new(unsafe { std::mem::zeroed::<DRIVER_OBJECT>() });
-        let mut path_buffer: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();
-        let length = (path_buffer.len() * 2) as u16;
-        let path = UNICODE_STRING {
-            Length: length,
-            MaximumLength: length,
-            Buffer: path_buffer.as_mut_ptr(),
-        };
-        Some(Self {
-            image,
-            driver,
-            _path_buffer: path_buffer,
-            path,
-            _bound: bound,
-        })
-    }
-
-    fn driver_entry(&mut self) -> NtStatus {
-        // SAFETY: the image is the driver; its imports are bound to `self.sim`.
-        NtStatus(unsafe { self.image.driver_entry(&mut *self.driver, &self.path) })
-    }
-
-    fn driver_unload(&mut self) {
-        self.unload_call().run();
-    }
-
-    /// The unload routine and its driver object, to call from another thread.
-    fn unload_call(&mut self) -> UnloadCall {
-        UnloadCall {
-            routine: self
-                .driver
-                .DriverUnload
-                .expect("DriverEntry installed DriverUnload"),
-            driver: &raw mut *self.driver,
-        }
-    }
-}
-
-/// DriverUnload and its argument, movable to the thread that plays the I/O manager.
-struct UnloadCall {
-    routine: wfp_injector::sys::types::DRIVER_UNLOAD,
-    driver: *mut DRIVER_OBJECT,
-}
-
-// SAFETY: the driver object outlives the call (the test joins the thread before dropping it).
-unsafe impl Send for UnloadCall {}
-
-impl UnloadCall {
-    fn run(self) {
-        // SAFETY: the routine the image stored, called once with its driver object.
-        unsafe { (self.routine)(self.driver) };
-    }
-}
 
 fn udp(layer: Layer, port: u16) -> TransportPacket {
     if layer.is_v6() {

@@ -188,6 +188,9 @@ pub(super) struct EngineTable {
     /// Unregister calls still to answer STATUS_DEVICE_BUSY (a test's plan: something else
     /// holds the callout).
     busy_unregisters: u32,
+    /// Real time each classify takes before the callout runs (a slow processor), so tests can
+    /// widen the window in which a classify overlaps unload.
+    classify_delay: std::time::Duration,
 }
 
 /// Counts of what the engine holds, for assertions.
@@ -690,6 +693,11 @@ impl SimulatedStack {
         self.lock().engine.busy_unregisters = count;
     }
 
+    /// Every classify from now on takes `delay` of real time while holding its callout.
+    pub fn slow_classify(&self, delay: std::time::Duration) {
+        self.lock().engine.classify_delay = delay;
+    }
+
     /// The rawContext of every filter at `layer` (what classify receives as the context).
     pub fn filter_contexts(&self, layer: GUID) -> Vec<u64> {
         let state = self.lock();
@@ -793,6 +801,10 @@ impl SimulatedStack {
             // unregistered since the targets were collected.
             if !self.hold_callout(callout_id, 1) {
                 continue;
+            }
+            let delay = self.lock().engine.classify_delay;
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
             }
             let mut wfp_filter = RawBlock::<{ filter_layout::BLOCK }>::boxed();
             wfp_filter.put(filter_layout::FILTER_ID, filter.id);

@@ -52,6 +52,11 @@ impl KernelApi for &SimulatedStack {
         };
         state.clock += wait;
         state.sleeps.push(wait);
+        drop(state);
+        // The sleeping thread also gives up real time (a thousandth of the virtual wait, at most
+        // a millisecond), so threads it waits for make progress while it polls, as on a real
+        // machine where a 10 ms sleep lets other processors finish their classifies.
+        std::thread::sleep((wait / 1000).min(Duration::from_millis(1)));
         NtStatus::SUCCESS.0
     }
 
