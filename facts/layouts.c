@@ -1,9 +1,10 @@
 /*
  * layouts.c -- independent transcription of x64 Windows kernel struct layouts.
  *
- * How the numbers in facts/layouts.md were made:
+ * How the layout rows of facts/kernel-facts.md were made:
  *   gcc facts/layouts.c -o /tmp/l && /tmp/l
- * prints the body rows of the table in facts/layouts.md (one row per line).
+ * prints those rows (kinds offset, size, align), one per line, exactly as the
+ * table has them; tests/kernel_facts.rs compiles it and compares.
  *
  * Every declaration below was copied from Microsoft's documentation syntax
  * blocks (MicrosoftDocs/windows-driver-docs-ddi and MicrosoftDocs/sdk-api,

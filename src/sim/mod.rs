@@ -20,7 +20,40 @@ mod services;
 mod stack;
 pub mod traffic;
 
-pub use engine::{ClassifyResult, ConditionInput, ConditionValue, FilterCondition, WfpObjects};
+pub use engine::{
+    CONDITION_IP_PROTOCOL, CONDITION_IP_REMOTE_ADDRESS, CONDITION_IP_REMOTE_PORT, ClassifyResult,
+    ConditionInput, ConditionValue, FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, FilterCondition,
+    SESSION_FLAG_DYNAMIC, WfpObjects,
+};
 pub use packets::{InjectionPath, PacketKind, PendingInjection};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, Violation};
+
+/// The status codes the simulator answers with, from its own copies (not `crate::nt::NtStatus`'s):
+/// tests/kernel_facts.rs pins each against facts/kernel-facts.md.
+pub mod status {
+    use crate::nt::NtStatus;
+
+    /// STATUS_FWP_CALLOUT_NOT_FOUND.
+    pub const FWP_CALLOUT_NOT_FOUND: NtStatus = super::engine::status::CALLOUT_NOT_FOUND;
+    /// STATUS_FWP_FILTER_NOT_FOUND.
+    pub const FWP_FILTER_NOT_FOUND: NtStatus = super::engine::status::FILTER_NOT_FOUND;
+    /// STATUS_FWP_PROVIDER_NOT_FOUND.
+    pub const FWP_PROVIDER_NOT_FOUND: NtStatus = super::engine::status::PROVIDER_NOT_FOUND;
+    /// STATUS_FWP_SUBLAYER_NOT_FOUND.
+    pub const FWP_SUBLAYER_NOT_FOUND: NtStatus = super::engine::status::SUBLAYER_NOT_FOUND;
+    /// STATUS_FWP_ALREADY_EXISTS.
+    pub const FWP_ALREADY_EXISTS: NtStatus = super::engine::status::ALREADY_EXISTS;
+    /// STATUS_FWP_IN_USE.
+    pub const FWP_IN_USE: NtStatus = super::engine::status::IN_USE;
+    /// STATUS_FWP_NO_TXN_IN_PROGRESS.
+    pub const FWP_NO_TXN_IN_PROGRESS: NtStatus = super::engine::status::NO_TXN_IN_PROGRESS;
+    /// STATUS_FWP_TXN_IN_PROGRESS.
+    pub const FWP_TXN_IN_PROGRESS: NtStatus = super::engine::status::TXN_IN_PROGRESS;
+    /// STATUS_OBJECT_NAME_NOT_FOUND (the simulated registry).
+    pub const OBJECT_NAME_NOT_FOUND: NtStatus = super::registry::NAME_NOT_FOUND;
+    /// STATUS_BUFFER_TOO_SMALL (the simulated registry).
+    pub const BUFFER_TOO_SMALL: NtStatus = super::registry::BUFFER_TOO_SMALL;
+    /// STATUS_BUFFER_OVERFLOW (the simulated registry).
+    pub const BUFFER_OVERFLOW: NtStatus = super::registry::BUFFER_OVERFLOW;
+}

@@ -14,11 +14,11 @@ use crate::sys::types::{
 };
 
 /// STATUS_OBJECT_NAME_NOT_FOUND.
-const NAME_NOT_FOUND: NtStatus = NtStatus(0xC000_0034_u32 as i32);
+pub(super) const NAME_NOT_FOUND: NtStatus = NtStatus(0xC000_0034_u32 as i32);
 /// STATUS_BUFFER_TOO_SMALL.
-const BUFFER_TOO_SMALL: NtStatus = NtStatus(0xC000_0023_u32 as i32);
+pub(super) const BUFFER_TOO_SMALL: NtStatus = NtStatus(0xC000_0023_u32 as i32);
 /// STATUS_BUFFER_OVERFLOW (a warning: partial data written).
-const BUFFER_OVERFLOW: NtStatus = NtStatus(0x8000_0005_u32 as i32);
+pub(super) const BUFFER_OVERFLOW: NtStatus = NtStatus(0x8000_0005_u32 as i32);
 
 /// A registry value in the simulated Parameters key.
 #[derive(Debug, Clone, PartialEq, Eq)]

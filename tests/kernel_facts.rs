@@ -1,0 +1,3755 @@
+//! The kernel facts table (facts/kernel-facts.md) against everything that depends on it.
+//!
+//! - the table parses: five cells a row, one row per (kind, item), no `?` values;
+//! - every struct the seam declares (src/sys/types) has its offsets, sizes and alignments in the
+//!   table, and they agree (`offset_of!`, `size_of`, `align_of` on the crate's own types);
+//! - every constant the seam, the safe layer and the driver use agrees with its row;
+//! - the simulator's own tables (src/sim/layout.rs, engine.rs, traffic.rs, its status codes)
+//!   agree with the table, not with the driver;
+//! - the table agrees with windows-sys (Microsoft's generated metadata) wherever windows-sys has
+//!   the item, so those rows are machine-checked;
+//! - every struct, field and constant declared in src/sys/types, and every constant of the
+//!   driver's files listed in `DRIVER_FILES`, has a row and was checked (read from the source
+//!   text, so a new declaration without a row fails here);
+//! - facts/layouts.c, compiled with `cc` when there is one, prints exactly the table's layout rows.
+//!
+//! Values are never written here: they come from the table or from windows-sys.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::mem::{align_of, offset_of, size_of};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use wfp_injector::driver::layers::{INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer};
+use wfp_injector::driver::objects::{FILTER_FLAGS, SESSION_FLAGS, SUBLAYER_WEIGHT};
+use wfp_injector::inject::{
+    AddressFamily, InjectionState, InjectionTypes, IpProtocol, UNSPECIFIED_COMPARTMENT,
+};
+use wfp_injector::nt::{Irql, NtStatus};
+use wfp_injector::sim;
+use wfp_injector::sim::layout;
+use wfp_injector::sim::traffic::Layer;
+use wfp_injector::sys::types as t;
+
+// ------------------------------------------------------------------------------------------------
+// The table.
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+struct Row {
+    kind: String,
+    item: String,
+    value: String,
+    source: String,
+    note: String,
+    line: String,
+}
+
+struct Facts {
+    rows: Vec<Row>,
+    index: BTreeMap<(String, String), usize>,
+    problems: Vec<String>,
+}
+
+const TABLE_PATH: &str = "facts/kernel-facts.md";
+const HEADER: &str = "| kind | item | value | source | note |";
+
+fn manifest_path(relative: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(manifest_path(relative))
+        .unwrap_or_else(|e| panic!("reading {relative}: {e}"))
+}
+
+fn parse_table(text: &str) -> Facts {
+    let mut rows = Vec::new();
+    let mut index = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut lines = text.lines().skip_while(|line| line.trim() != HEADER);
+    if lines.next().is_none() {
+        problems.push(format!("{TABLE_PATH}: no `{HEADER}` header"));
+    }
+    match lines.next() {
+        Some(separator) if separator.starts_with("| ---") => {}
+        other => problems.push(format!(
+            "{TABLE_PATH}: no separator after the header: {other:?}"
+        )),
+    }
+    for line in lines.take_while(|line| line.starts_with('|')) {
+        let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+        let cells: Vec<&str> = inner.split(" | ").map(str::trim).collect();
+        if cells.len() != 5 {
+            problems.push(format!("{} cells, not 5: {line}", cells.len()));
+            continue;
+        }
+        let row = Row {
+            kind: cells[0].to_string(),
+            item: cells[1].to_string(),
+            value: cells[2].to_string(),
+            source: cells[3].to_string(),
+            note: cells[4].to_string(),
+            line: line.trim().to_string(),
+        };
+        if row.source.is_empty() {
+            problems.push(format!("row without a source: {line}"));
+        }
+        let key = (row.kind.clone(), row.item.clone());
+        if index.insert(key, rows.len()).is_some() {
+            problems.push(format!("duplicate row {} {}", row.kind, row.item));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        problems.push(format!("{TABLE_PATH}: no rows"));
+    }
+    Facts {
+        rows,
+        index,
+        problems,
+    }
+}
+
+fn facts() -> &'static Facts {
+    static FACTS: OnceLock<Facts> = OnceLock::new();
+    FACTS.get_or_init(|| parse_table(&read(TABLE_PATH)))
+}
+
+impl Facts {
+    fn row(&self, kind: &str, item: &str) -> Option<&Row> {
+        self.index
+            .get(&(kind.to_string(), item.to_string()))
+            .map(|&i| &self.rows[i])
+    }
+}
+
+/// A number as the table writes it: `0x..` hex, decimal, or a GUID `8-4-4-4-12` (as one u128,
+/// the usual reading order).
+fn parse_number(value: &str) -> Option<u128> {
+    let value = value.trim();
+    if let Some(hex) = value
+        .strip_prefix("0x")
+        .or_else(|| value.strip_prefix("0X"))
+    {
+        return u128::from_str_radix(hex, 16).ok();
+    }
+    let parts: Vec<&str> = value.split('-').collect();
+    let lengths: Vec<usize> = parts.iter().map(|part| part.len()).collect();
+    if lengths == [8, 4, 4, 4, 12] {
+        return u128::from_str_radix(&parts.concat(), 16).ok();
+    }
+    value.parse().ok()
+}
+
+/// A GUID as one u128 in its usual `Data1-Data2-Data3-Data4[0..2]-Data4[2..8]` reading order.
+fn guid(g: &t::GUID) -> u128 {
+    (u128::from(g.Data1) << 96)
+        | (u128::from(g.Data2) << 80)
+        | (u128::from(g.Data3) << 64)
+        | u128::from(u64::from_be_bytes(g.Data4))
+}
+
+fn guid_u128(g: &windows_sys::core::GUID) -> u128 {
+    (u128::from(g.data1) << 96)
+        | (u128::from(g.data2) << 80)
+        | (u128::from(g.data3) << 64)
+        | u128::from(u64::from_be_bytes(g.data4))
+}
+
+/// An integer's bits, unsigned, at its own width (a negative NTSTATUS reads as 0xC...).
+trait ToU128 {
+    fn to_u128(self) -> u128;
+}
+
+macro_rules! to_u128 {
+    ($($signed:ty => $unsigned:ty),* ; $($plain:ty),*) => {
+        $(impl ToU128 for $signed {
+            fn to_u128(self) -> u128 {
+                u128::from(self as $unsigned)
+            }
+        })*
+        $(impl ToU128 for $plain {
+            fn to_u128(self) -> u128 {
+                self as u128
+            }
+        })*
+    };
+}
+
+to_u128!(i8 => u8, i16 => u16, i32 => u32, i64 => u64; u8, u16, u32, u64, usize);
+
+/// The size of a field, from its type (no value is built).
+fn field_size<S, F>(_field: fn(&S) -> &F) -> usize {
+    size_of::<F>()
+}
+
+// ------------------------------------------------------------------------------------------------
+// Checking.
+
+/// Collects failures, and the names of the crate's items it checked (for the coverage test).
+struct Check {
+    facts: &'static Facts,
+    failures: Vec<String>,
+    covered: BTreeSet<String>,
+    compared: usize,
+}
+
+impl Check {
+    fn new() -> Self {
+        Self {
+            facts: facts(),
+            failures: Vec::new(),
+            covered: BTreeSet::new(),
+            compared: 0,
+        }
+    }
+
+    /// The table's number for (kind, item), or a failure.
+    fn value(&mut self, kind: &str, item: &str) -> Option<u128> {
+        let Some(row) = self.facts.row(kind, item) else {
+            self.failures.push(format!("no row `{kind} | {item}`"));
+            return None;
+        };
+        if row.value == "?" {
+            self.failures
+                .push(format!("row `{kind} | {item}` has no sourced value (`?`)"));
+            return None;
+        }
+        let parsed = parse_number(&row.value);
+        if parsed.is_none() {
+            self.failures.push(format!(
+                "row `{kind} | {item}`: `{}` is not a number",
+                row.value
+            ));
+        }
+        parsed
+    }
+
+    /// `key` (a crate item) must equal the table's (kind, item).
+    fn eq(&mut self, key: &str, kind: &str, item: &str, actual: u128) {
+        self.covered.insert(key.to_string());
+        if let Some(expected) = self.value(kind, item) {
+            self.compared += 1;
+            if expected != actual {
+                self.failures.push(format!(
+                    "{key}: {actual:#x} ({actual}), but the table's `{kind} | {item}` is \
+                     {expected:#x} ({expected})"
+                ));
+            }
+        }
+    }
+
+    /// `key` must be at most the table's (kind, item) (a prefix of a longer structure).
+    fn at_most(&mut self, key: &str, kind: &str, item: &str, actual: u128) {
+        self.covered.insert(key.to_string());
+        if let Some(limit) = self.value(kind, item) {
+            self.compared += 1;
+            if actual > limit {
+                self.failures.push(format!(
+                    "{key}: {actual:#x}, more than the table's `{kind} | {item}` {limit:#x}"
+                ));
+            }
+        }
+    }
+
+    /// `key` must be at least the table's (kind, item) (a buffer that holds the structure).
+    fn at_least(&mut self, key: &str, kind: &str, item: &str, actual: u128) {
+        self.covered.insert(key.to_string());
+        if let Some(floor) = self.value(kind, item) {
+            self.compared += 1;
+            if actual < floor {
+                self.failures.push(format!(
+                    "{key}: {actual:#x}, less than the table's `{kind} | {item}` {floor:#x}"
+                ));
+            }
+        }
+    }
+
+    /// `key` must equal a number the test derived from other rows.
+    fn derived(&mut self, key: &str, what: &str, expected: Option<u128>, actual: u128) {
+        self.covered.insert(key.to_string());
+        match expected {
+            Some(expected) if expected == actual => self.compared += 1,
+            Some(expected) => self.failures.push(format!(
+                "{key}: {actual:#x}, but {what} gives {expected:#x}"
+            )),
+            None => self.failures.push(format!("{key}: {what}: rows missing")),
+        }
+    }
+
+    fn finish(self, what: &str) -> BTreeSet<String> {
+        assert!(
+            self.failures.is_empty(),
+            "{what}: {} disagreement(s) with {TABLE_PATH}:\n  {}",
+            self.failures.len(),
+            self.failures.join("\n  ")
+        );
+        assert!(self.compared > 0, "{what}: nothing compared");
+        eprintln!("{what}: {} values agree with {TABLE_PATH}", self.compared);
+        self.covered
+    }
+}
+
+fn strip_raw(name: &str) -> &str {
+    name.trim_start_matches("r#")
+}
+
+/// Offsets of the named fields, compared with `STRUCT.field` rows (same names as the header).
+macro_rules! offsets {
+    ($c:expr, $t:ident { $($f:ident),* $(,)? }) => {{
+        $(
+            let item = format!("{}.{}", stringify!($t), strip_raw(stringify!($f)));
+            $c.eq(&item, "offset", &item, offset_of!(t::$t, $f) as u128);
+        )*
+    }};
+}
+
+/// Size and alignment of a structure the crate declares completely.
+macro_rules! whole {
+    ($c:expr, $t:ident) => {{
+        let name = stringify!($t);
+        $c.eq(name, "size", name, size_of::<t::$t>() as u128);
+        $c.eq(
+            &format!("{name} (align)"),
+            "align",
+            name,
+            align_of::<t::$t>() as u128,
+        );
+    }};
+}
+
+/// A structure declared up to the last field the crate reads: no larger than the real one, and
+/// aligned no more strictly (the kernel's pointer then satisfies the crate's alignment).
+macro_rules! prefix {
+    ($c:expr, $t:ident) => {{
+        let name = stringify!($t);
+        $c.at_most(name, "size", name, size_of::<t::$t>() as u128);
+        let ours = align_of::<t::$t>() as u128;
+        let key = format!("{name} (align)");
+        $c.covered.insert(key.clone());
+        match $c.value("align", name) {
+            Some(theirs) if theirs % ours == 0 => $c.compared += 1,
+            Some(theirs) => $c.failures.push(format!(
+                "{key}: {ours}, which the header's {theirs} does not satisfy"
+            )),
+            None => {}
+        }
+    }};
+}
+
+// ------------------------------------------------------------------------------------------------
+// (b) The seam's structures.
+
+fn check_seam_layouts() -> Check {
+    let mut c = Check::new();
+
+    // NDIS. Both are prefixes: the crate never allocates one.
+    offsets!(
+        c,
+        NET_BUFFER_LIST {
+            Next,
+            FirstNetBuffer,
+            Context,
+            ParentNetBufferList,
+            NdisPoolHandle,
+            NdisReserved,
+            ProtocolReserved,
+            MiniportReserved,
+            Scratch,
+            SourceHandle,
+            NblFlags,
+            ChildRefCount,
+            Flags,
+            Status,
+        }
+    );
+    prefix!(c, NET_BUFFER_LIST);
+    offsets!(
+        c,
+        NET_BUFFER {
+            Next,
+            CurrentMdl,
+            CurrentMdlOffset,
+            DataLength,
+            MdlChain,
+            DataOffset
+        }
+    );
+    prefix!(c, NET_BUFFER);
+    // The crate models the header's anonymous `union { ULONG DataLength; SIZE_T stDataLength; }`
+    // as NET_BUFFER_DATA_LENGTH_UNION in the field `DataLength`: each member sits at the union's
+    // offset, and the union ends where MdlChain starts.
+    let union_at = offset_of!(t::NET_BUFFER, DataLength);
+    c.eq(
+        "NET_BUFFER_DATA_LENGTH_UNION.DataLength",
+        "offset",
+        "NET_BUFFER.DataLength",
+        (union_at + offset_of!(t::NET_BUFFER_DATA_LENGTH_UNION, DataLength)) as u128,
+    );
+    c.eq(
+        "NET_BUFFER_DATA_LENGTH_UNION.stDataLength",
+        "offset",
+        "NET_BUFFER.stDataLength",
+        (union_at + offset_of!(t::NET_BUFFER_DATA_LENGTH_UNION, stDataLength)) as u128,
+    );
+    let span = c
+        .value("offset", "NET_BUFFER.MdlChain")
+        .zip(c.value("offset", "NET_BUFFER.DataLength"));
+    c.derived(
+        "NET_BUFFER_DATA_LENGTH_UNION",
+        "NET_BUFFER.MdlChain - NET_BUFFER.DataLength",
+        span.map(|(end, start)| end - start),
+        size_of::<t::NET_BUFFER_DATA_LENGTH_UNION>() as u128,
+    );
+    // DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT), the wrapper of the NBL's reserved arrays.
+    c.eq(
+        "MemoryAllocationAligned",
+        "const",
+        "MEMORY_ALLOCATION_ALIGNMENT",
+        align_of::<t::MemoryAllocationAligned<u8>>() as u128,
+    );
+
+    // FWP value types.
+    offsets!(
+        c,
+        GUID {
+            Data1,
+            Data2,
+            Data3,
+            Data4
+        }
+    );
+    whole!(c, GUID);
+    offsets!(c, FWP_VALUE0 { r#type });
+    // The crate models FWP_VALUE0's anonymous union as one `value: u64`: every member of the
+    // union is at the same offset (rows FWP_VALUE0.uint8 .. byteArray6), and the union is 8 bytes.
+    c.eq(
+        "FWP_VALUE0.value",
+        "offset",
+        "FWP_VALUE0.uint8",
+        offset_of!(t::FWP_VALUE0, value) as u128,
+    );
+    c.eq(
+        "FWP_VALUE0.value (union)",
+        "offset",
+        "FWP_VALUE0.uint64",
+        offset_of!(t::FWP_VALUE0, value) as u128,
+    );
+    whole!(c, FWP_VALUE0);
+    offsets!(c, FWP_BYTE_BLOB { size, data });
+    whole!(c, FWP_BYTE_BLOB);
+    offsets!(c, FWPM_DISPLAY_DATA0 { name, description });
+    whole!(c, FWPM_DISPLAY_DATA0);
+
+    // Classify's inputs and outputs.
+    offsets!(
+        c,
+        FWPS_INCOMING_VALUES0 {
+            layerId,
+            valueCount,
+            incomingValue
+        }
+    );
+    whole!(c, FWPS_INCOMING_VALUES0);
+    // FWPS_INCOMING_VALUE0 is `{ FWP_VALUE0 value; }`: the crate indexes FWP_VALUE0s directly.
+    c.eq(
+        "FWPS_INCOMING_VALUE0 (as FWP_VALUE0)",
+        "size",
+        "FWPS_INCOMING_VALUE0",
+        size_of::<t::FWP_VALUE0>() as u128,
+    );
+    offsets!(
+        c,
+        FWPS_INCOMING_METADATA_VALUES0 {
+            currentMetadataValues,
+            flags,
+            reserved,
+            discardMetadata,
+            flowHandle,
+            ipHeaderSize,
+            transportHeaderSize,
+            processPath,
+            token,
+            processId,
+            sourceInterfaceIndex,
+            destinationInterfaceIndex,
+            compartmentId,
+            fragmentMetadata,
+            pathMtu,
+            completionHandle,
+            transportEndpointHandle,
+            remoteScopeId,
+            controlData,
+            controlDataLength,
+            packetDirection,
+            headerIncludeHeader,
+            headerIncludeHeaderLength,
+        }
+    );
+    prefix!(c, FWPS_INCOMING_METADATA_VALUES0);
+    // Nested structures the crate models as arrays or integers of the same size.
+    c.eq(
+        "FWPS_INCOMING_METADATA_VALUES0.discardMetadata (size)",
+        "size",
+        "FWPS_DISCARD_METADATA0",
+        field_size(|m: &t::FWPS_INCOMING_METADATA_VALUES0| &m.discardMetadata) as u128,
+    );
+    c.eq(
+        "FWPS_INCOMING_METADATA_VALUES0.fragmentMetadata (size)",
+        "size",
+        "FWPS_INBOUND_FRAGMENT_METADATA0",
+        field_size(|m: &t::FWPS_INCOMING_METADATA_VALUES0| &m.fragmentMetadata) as u128,
+    );
+    c.eq(
+        "FWPS_INCOMING_METADATA_VALUES0.remoteScopeId (size)",
+        "size",
+        "SCOPE_ID",
+        field_size(|m: &t::FWPS_INCOMING_METADATA_VALUES0| &m.remoteScopeId) as u128,
+    );
+    offsets!(
+        c,
+        FWPS_CLASSIFY_OUT0 {
+            actionType,
+            outContext,
+            filterId,
+            rights,
+            flags,
+            reserved
+        }
+    );
+    whole!(c, FWPS_CLASSIFY_OUT0);
+    offsets!(
+        c,
+        FWPS_FILTER1 {
+            filterId,
+            weight,
+            subLayerWeight,
+            flags,
+            numFilterConditions,
+            filterCondition,
+            action,
+            context,
+            providerContext,
+        }
+    );
+    prefix!(c, FWPS_FILTER1);
+    // `action` is FWPS_ACTION0 { type; calloutId; }, modelled as [u32; 2].
+    c.eq(
+        "FWPS_FILTER1.action (size)",
+        "size",
+        "FWPS_ACTION0",
+        field_size(|f: &t::FWPS_FILTER1| &f.action) as u128,
+    );
+    offsets!(
+        c,
+        FWPS_CALLOUT1 {
+            calloutKey,
+            flags,
+            classifyFn,
+            notifyFn,
+            flowDeleteFn
+        }
+    );
+    whole!(c, FWPS_CALLOUT1);
+    offsets!(
+        c,
+        FWPS_TRANSPORT_SEND_PARAMS0 {
+            remoteAddress,
+            remoteScopeId,
+            controlData,
+            controlDataLength,
+        }
+    );
+    whole!(c, FWPS_TRANSPORT_SEND_PARAMS0);
+    c.eq(
+        "FWPS_TRANSPORT_SEND_PARAMS0.remoteScopeId (size)",
+        "size",
+        "SCOPE_ID",
+        field_size(|p: &t::FWPS_TRANSPORT_SEND_PARAMS0| &p.remoteScopeId) as u128,
+    );
+
+    // Management objects.
+    offsets!(
+        c,
+        FWPM_SESSION0 {
+            sessionKey,
+            displayData,
+            flags,
+            txnWaitTimeoutInMSec,
+            processId,
+            sid,
+            username,
+            kernelMode,
+        }
+    );
+    whole!(c, FWPM_SESSION0);
+    offsets!(
+        c,
+        FWPM_PROVIDER0 {
+            providerKey,
+            displayData,
+            flags,
+            providerData,
+            serviceName
+        }
+    );
+    whole!(c, FWPM_PROVIDER0);
+    offsets!(
+        c,
+        FWPM_SUBLAYER0 {
+            subLayerKey,
+            displayData,
+            flags,
+            providerKey,
+            providerData,
+            weight
+        }
+    );
+    whole!(c, FWPM_SUBLAYER0);
+    offsets!(
+        c,
+        FWPM_CALLOUT0 {
+            calloutKey,
+            displayData,
+            flags,
+            providerKey,
+            providerData,
+            applicableLayer,
+            calloutId,
+        }
+    );
+    whole!(c, FWPM_CALLOUT0);
+    // FWPM_ACTION0's union { filterType; calloutKey; } is modelled as its calloutKey member.
+    offsets!(c, FWPM_ACTION0 { r#type, calloutKey });
+    whole!(c, FWPM_ACTION0);
+    offsets!(
+        c,
+        FWPM_FILTER_CONDITION0 {
+            fieldKey,
+            matchType,
+            conditionValue
+        }
+    );
+    whole!(c, FWPM_FILTER_CONDITION0);
+    offsets!(
+        c,
+        FWPM_FILTER0 {
+            filterKey,
+            displayData,
+            flags,
+            providerKey,
+            providerData,
+            layerKey,
+            subLayerKey,
+            weight,
+            numFilterConditions,
+            filterCondition,
+            action,
+            rawContext,
+            reserved,
+            filterId,
+            effectiveWeight,
+        }
+    );
+    whole!(c, FWPM_FILTER0);
+    // The header's union { UINT64 rawContext; GUID providerContextKey; } is modelled as two u64s:
+    // `rawContext` and `providerContextKeyTail`, the GUID's second half.
+    let tail = c
+        .value("offset", "FWPM_FILTER0.providerContextKey")
+        .map(|at| at + 8);
+    c.derived(
+        "FWPM_FILTER0.providerContextKeyTail",
+        "FWPM_FILTER0.providerContextKey + 8",
+        tail,
+        offset_of!(t::FWPM_FILTER0, providerContextKeyTail) as u128,
+    );
+
+    // Executive and I/O manager.
+    offsets!(
+        c,
+        UNICODE_STRING {
+            Length,
+            MaximumLength,
+            Buffer
+        }
+    );
+    whole!(c, UNICODE_STRING);
+    offsets!(
+        c,
+        OBJECT_ATTRIBUTES {
+            Length,
+            RootDirectory,
+            ObjectName,
+            Attributes,
+            SecurityDescriptor,
+            SecurityQualityOfService,
+        }
+    );
+    whole!(c, OBJECT_ATTRIBUTES);
+    // The crate declares the header only; `Data` (UCHAR[1]) follows at the row's offset.
+    offsets!(
+        c,
+        KEY_VALUE_PARTIAL_INFORMATION {
+            TitleIndex,
+            Type,
+            DataLength
+        }
+    );
+    prefix!(c, KEY_VALUE_PARTIAL_INFORMATION);
+    c.at_least(
+        "KEY_VALUE_PARTIAL_INFORMATION (Data)",
+        "offset",
+        "KEY_VALUE_PARTIAL_INFORMATION.Data",
+        size_of::<t::KEY_VALUE_PARTIAL_INFORMATION>() as u128,
+    );
+    offsets!(
+        c,
+        DRIVER_OBJECT {
+            Type,
+            Size,
+            DeviceObject,
+            Flags,
+            DriverStart,
+            DriverSize,
+            DriverSection,
+            DriverExtension,
+            DriverName,
+            HardwareDatabase,
+            FastIoDispatch,
+            DriverInit,
+            DriverStartIo,
+            DriverUnload,
+            MajorFunction,
+        }
+    );
+    whole!(c, DRIVER_OBJECT);
+    // Opaque: the crate only passes pointers (zero-sized here).
+    prefix!(c, DEVICE_OBJECT);
+    whole!(c, KDPC);
+    offsets!(c, EX_RUNDOWN_REF { Count });
+    whole!(c, EX_RUNDOWN_REF);
+
+    // Integer typedefs the seam declares.
+    for (name, size) in [
+        ("NTSTATUS", size_of::<t::NTSTATUS>()),
+        ("HANDLE", size_of::<t::HANDLE>()),
+        ("ADDRESS_FAMILY", size_of::<t::ADDRESS_FAMILY>()),
+        ("COMPARTMENT_ID", size_of::<t::COMPARTMENT_ID>()),
+        ("FWP_DATA_TYPE", size_of::<t::FWP_DATA_TYPE>()),
+        ("FWP_ACTION_TYPE", size_of::<t::FWP_ACTION_TYPE>()),
+        ("FWP_MATCH_TYPE", size_of::<t::FWP_MATCH_TYPE>()),
+        ("POOL_FLAGS", size_of::<t::POOL_FLAGS>()),
+    ] {
+        c.eq(&format!("type {name}"), "size", name, size as u128);
+    }
+    c
+}
+
+#[test]
+fn seam_layouts_match_the_table() {
+    check_seam_layouts().finish("seam layouts");
+}
+
+// ------------------------------------------------------------------------------------------------
+// (c) Constants of the seam, the safe layer and the driver.
+
+/// `pub const NAME` of src/sys/types, compared with the row of the same name.
+macro_rules! consts {
+    ($c:expr, [$($name:ident),* $(,)?]) => {{
+        $( $c.eq(stringify!($name), "const", stringify!($name), t::$name.to_u128()); )*
+    }};
+}
+
+macro_rules! guids {
+    ($c:expr, [$($name:ident),* $(,)?]) => {{
+        $( $c.eq(stringify!($name), "guid", stringify!($name), guid(&t::$name)); )*
+    }};
+}
+
+fn check_constants() -> Check {
+    let mut c = Check::new();
+
+    // src/sys/types: same names as the headers.
+    consts!(
+        c,
+        [
+            FWP_EMPTY,
+            FWP_UINT8,
+            FWP_UINT16,
+            FWP_UINT32,
+            FWP_UINT64,
+            FWP_BYTE_ARRAY16_TYPE,
+            FWPS_METADATA_FIELD_IP_HEADER_SIZE,
+            FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE,
+            FWPS_METADATA_FIELD_COMPARTMENT_ID,
+            FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE,
+            FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA,
+            FWPS_METADATA_FIELD_REMOTE_SCOPE_ID,
+            FWP_ACTION_BLOCK,
+            FWP_ACTION_PERMIT,
+            FWP_ACTION_CALLOUT_TERMINATING,
+            FWP_ACTION_CONTINUE,
+            FWPS_RIGHT_ACTION_WRITE,
+            FWPS_CLASSIFY_OUT_FLAG_ABSORB,
+            FWP_MATCH_EQUAL,
+            FWPM_SESSION_FLAG_DYNAMIC,
+            FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED,
+            RPC_C_AUTHN_WINNT,
+            POOL_FLAG_NON_PAGED,
+            FILE_DEVICE_UNKNOWN,
+            FILE_DEVICE_SECURE_OPEN,
+            KEY_READ,
+            OBJ_CASE_INSENSITIVE,
+            OBJ_KERNEL_HANDLE,
+            REG_BINARY,
+            REG_DWORD,
+            DPFLTR_IHVNETWORK_ID,
+            DPFLTR_ERROR_LEVEL,
+            DPFLTR_WARNING_LEVEL,
+            DPFLTR_TRACE_LEVEL,
+            DPFLTR_INFO_LEVEL,
+        ]
+    );
+    guids!(
+        c,
+        [
+            FWPM_CONDITION_IP_PROTOCOL,
+            FWPM_CONDITION_IP_REMOTE_ADDRESS,
+            FWPM_CONDITION_IP_REMOTE_PORT
+        ]
+    );
+    // Renamed in the crate: KernelMode (MODE enum), KeyValuePartialInformation (an enum member),
+    // and IRP_MJ_COUNT = IRP_MJ_MAXIMUM_FUNCTION + 1 (the MajorFunction array length).
+    c.eq(
+        "KERNEL_MODE",
+        "const",
+        "KernelMode",
+        t::KERNEL_MODE.to_u128(),
+    );
+    c.eq(
+        "KEY_VALUE_PARTIAL_INFORMATION_CLASS",
+        "const",
+        "KeyValuePartialInformation",
+        t::KEY_VALUE_PARTIAL_INFORMATION_CLASS.to_u128(),
+    );
+    let maximum = c.value("const", "IRP_MJ_MAXIMUM_FUNCTION");
+    c.derived(
+        "IRP_MJ_COUNT",
+        "IRP_MJ_MAXIMUM_FUNCTION + 1",
+        maximum.map(|m| m + 1),
+        t::IRP_MJ_COUNT as u128,
+    );
+
+    // src/nt/status.rs: NtStatus::X is STATUS_X, and name() says so.
+    let statuses = [
+        ("SUCCESS", NtStatus::SUCCESS),
+        ("UNSUCCESSFUL", NtStatus::UNSUCCESSFUL),
+        ("INVALID_HANDLE", NtStatus::INVALID_HANDLE),
+        ("INVALID_PARAMETER", NtStatus::INVALID_PARAMETER),
+        ("NO_MEMORY", NtStatus::NO_MEMORY),
+        ("INSUFFICIENT_RESOURCES", NtStatus::INSUFFICIENT_RESOURCES),
+        ("INVALID_DEVICE_STATE", NtStatus::INVALID_DEVICE_STATE),
+        ("DEVICE_BUSY", NtStatus::DEVICE_BUSY),
+        ("FWP_CALLOUT_NOT_FOUND", NtStatus::FWP_CALLOUT_NOT_FOUND),
+        ("FWP_FILTER_NOT_FOUND", NtStatus::FWP_FILTER_NOT_FOUND),
+        ("FWP_PROVIDER_NOT_FOUND", NtStatus::FWP_PROVIDER_NOT_FOUND),
+        ("FWP_SUBLAYER_NOT_FOUND", NtStatus::FWP_SUBLAYER_NOT_FOUND),
+        ("FWP_TCPIP_NOT_READY", NtStatus::FWP_TCPIP_NOT_READY),
+        (
+            "FWP_INJECT_HANDLE_CLOSING",
+            NtStatus::FWP_INJECT_HANDLE_CLOSING,
+        ),
+        ("FWP_INJECT_HANDLE_STALE", NtStatus::FWP_INJECT_HANDLE_STALE),
+        ("FWP_CANNOT_PEND", NtStatus::FWP_CANNOT_PEND),
+    ];
+    for (name, status) in statuses {
+        let item = format!("STATUS_{name}");
+        c.eq(
+            &format!("src/nt/status.rs:{name}"),
+            "const",
+            &item,
+            status.0.to_u128(),
+        );
+        if let Some(shown) = status.name() {
+            c.eq(
+                &format!("NtStatus::name {shown}"),
+                "const",
+                shown,
+                status.0.to_u128(),
+            );
+        }
+    }
+
+    // src/nt/irql.rs.
+    c.eq(
+        "src/nt/irql.rs:PASSIVE",
+        "const",
+        "PASSIVE_LEVEL",
+        Irql::PASSIVE.0.to_u128(),
+    );
+    c.eq(
+        "src/nt/irql.rs:APC",
+        "const",
+        "APC_LEVEL",
+        Irql::APC.0.to_u128(),
+    );
+    c.eq(
+        "src/nt/irql.rs:DISPATCH",
+        "const",
+        "DISPATCH_LEVEL",
+        Irql::DISPATCH.0.to_u128(),
+    );
+
+    // src/inject/state.rs, types.rs, request.rs, family.rs.
+    for (name, state, item) in [
+        (
+            "NOT_INJECTED",
+            InjectionState::NOT_INJECTED,
+            "FWPS_PACKET_NOT_INJECTED",
+        ),
+        (
+            "INJECTED_BY_SELF",
+            InjectionState::INJECTED_BY_SELF,
+            "FWPS_PACKET_INJECTED_BY_SELF",
+        ),
+        (
+            "INJECTED_BY_OTHER",
+            InjectionState::INJECTED_BY_OTHER,
+            "FWPS_PACKET_INJECTED_BY_OTHER",
+        ),
+        (
+            "PREVIOUSLY_INJECTED_BY_SELF",
+            InjectionState::PREVIOUSLY_INJECTED_BY_SELF,
+            "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
+        ),
+    ] {
+        c.eq(
+            &format!("src/inject/state.rs:{name}"),
+            "const",
+            item,
+            state.0.to_u128(),
+        );
+    }
+    let mut all = Some(0);
+    for (name, types) in [
+        ("STREAM", InjectionTypes::STREAM),
+        ("TRANSPORT", InjectionTypes::TRANSPORT),
+        ("NETWORK", InjectionTypes::NETWORK),
+        ("FORWARD", InjectionTypes::FORWARD),
+    ] {
+        let item = format!("FWPS_INJECTION_TYPE_{name}");
+        c.eq(
+            &format!("src/inject/types.rs:{name}"),
+            "const",
+            &item,
+            types.bits().to_u128(),
+        );
+        all = all.zip(c.value("const", &item)).map(|(a, b)| a | b);
+    }
+    c.derived(
+        "src/inject/types.rs:ALL",
+        "STREAM | TRANSPORT | NETWORK | FORWARD",
+        all,
+        InjectionTypes::ALL.bits().to_u128(),
+    );
+    c.eq(
+        "src/inject/request.rs:UNSPECIFIED_COMPARTMENT",
+        "const",
+        "UNSPECIFIED_COMPARTMENT_ID",
+        UNSPECIFIED_COMPARTMENT.to_u128(),
+    );
+    for (name, protocol, item) in [
+        ("ICMP", IpProtocol::ICMP, "IPPROTO_ICMP"),
+        ("TCP", IpProtocol::TCP, "IPPROTO_TCP"),
+        ("UDP", IpProtocol::UDP, "IPPROTO_UDP"),
+        ("ICMPV6", IpProtocol::ICMPV6, "IPPROTO_ICMPV6"),
+    ] {
+        c.eq(
+            &format!("src/inject/request.rs:{name}"),
+            "const",
+            item,
+            protocol.0.to_u128(),
+        );
+    }
+    for (family, item) in [
+        (AddressFamily::Unspecified, "AF_UNSPEC"),
+        (AddressFamily::Ipv4, "AF_INET"),
+        (AddressFamily::Ipv6, "AF_INET6"),
+    ] {
+        c.eq(
+            &format!("AddressFamily::{family:?}"),
+            "const",
+            item,
+            family.as_raw().to_u128(),
+        );
+        let back = AddressFamily::from_raw(family.as_raw()).ok();
+        if back != Some(family) {
+            c.failures
+                .push(format!("AddressFamily::from_raw({item}) is {back:?}"));
+        }
+    }
+
+    // src/driver/layers.rs: keys, run-time ids and field indices per direction.
+    for layer in TransportLayer::ALL {
+        let name = match layer {
+            TransportLayer::OutboundV4 => "OUTBOUND_TRANSPORT_V4",
+            TransportLayer::OutboundV6 => "OUTBOUND_TRANSPORT_V6",
+            TransportLayer::InboundV4 => "INBOUND_TRANSPORT_V4",
+            TransportLayer::InboundV6 => "INBOUND_TRANSPORT_V6",
+        };
+        c.eq(
+            &format!("TransportLayer::{layer:?}.key"),
+            "guid",
+            &format!("FWPM_LAYER_{name}"),
+            guid(&layer.key()),
+        );
+        let id = layer.runtime_id();
+        c.eq(
+            &format!("TransportLayer::{layer:?}.runtime_id"),
+            "layer-id",
+            &format!("FWPS_LAYER_{name}"),
+            id.to_u128(),
+        );
+        if TransportLayer::from_runtime_id(id) != Some(layer) {
+            c.failures.push(format!(
+                "TransportLayer::from_runtime_id({id}) is not {layer:?}"
+            ));
+        }
+        let fields = layer.fields();
+        let expected = match layer.direction() {
+            wfp_injector::driver::layers::Direction::Inbound => &INBOUND_FIELDS,
+            wfp_injector::driver::layers::Direction::Outbound => &OUTBOUND_FIELDS,
+        };
+        if fields != expected {
+            c.failures
+                .push(format!("{layer:?}.fields() is not its direction's table"));
+        }
+    }
+    c.covered
+        .insert("src/driver/layers.rs:TransportLayer::key".into());
+    c.covered
+        .insert("src/driver/layers.rs:TransportLayer::runtime_id".into());
+    for (table, direction) in [(&INBOUND_FIELDS, "INBOUND"), (&OUTBOUND_FIELDS, "OUTBOUND")] {
+        for version in ["V4", "V6"] {
+            let layer = format!("FWPS_FIELDS_{direction}_TRANSPORT_{version}");
+            for (field, index) in [
+                ("IP_PROTOCOL", table.ip_protocol),
+                ("IP_REMOTE_ADDRESS", table.ip_remote_address),
+                ("IP_REMOTE_PORT", table.ip_remote_port),
+                ("INTERFACE_INDEX", table.interface_index),
+                ("SUB_INTERFACE_INDEX", table.sub_interface_index),
+            ] {
+                let item = format!("{layer}.FWPS_FIELD_{direction}_TRANSPORT_{version}_{field}");
+                c.eq(
+                    &format!("{direction}_FIELDS.{field}"),
+                    "index",
+                    &item,
+                    index as u128,
+                );
+            }
+        }
+        c.covered
+            .insert(format!("src/driver/layers.rs:{direction}_FIELDS"));
+    }
+
+    // src/driver/objects.rs.
+    c.eq(
+        "src/driver/objects.rs:SESSION_FLAGS",
+        "const",
+        "FWPM_SESSION_FLAG_DYNAMIC",
+        SESSION_FLAGS.to_u128(),
+    );
+    c.eq(
+        "src/driver/objects.rs:FILTER_FLAGS",
+        "const",
+        "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
+        FILTER_FLAGS.to_u128(),
+    );
+    c.eq(
+        "src/driver/objects.rs:SUBLAYER_WEIGHT",
+        "rule",
+        "sublayer-weight-lowest",
+        SUBLAYER_WEIGHT.to_u128(),
+    );
+    c
+}
+
+#[test]
+fn crate_constants_match_the_table() {
+    check_constants().finish("crate constants");
+}
+
+// ------------------------------------------------------------------------------------------------
+// (d) The simulator's own tables: they must agree with the docs, not with the driver.
+
+fn check_simulator() -> Check {
+    let mut c = Check::new();
+    let at = |c: &mut Check, key: &str, item: &str, value: usize| {
+        c.eq(
+            &format!("src/sim/layout.rs:{key}"),
+            "offset",
+            item,
+            value as u128,
+        );
+    };
+    at(
+        &mut c,
+        "nbl::NEXT",
+        "NET_BUFFER_LIST.Next",
+        layout::nbl::NEXT,
+    );
+    at(
+        &mut c,
+        "nbl::FIRST_NET_BUFFER",
+        "NET_BUFFER_LIST.FirstNetBuffer",
+        layout::nbl::FIRST_NET_BUFFER,
+    );
+    at(
+        &mut c,
+        "nbl::PARENT_NET_BUFFER_LIST",
+        "NET_BUFFER_LIST.ParentNetBufferList",
+        layout::nbl::PARENT_NET_BUFFER_LIST,
+    );
+    at(
+        &mut c,
+        "nbl::CHILD_REF_COUNT",
+        "NET_BUFFER_LIST.ChildRefCount",
+        layout::nbl::CHILD_REF_COUNT,
+    );
+    at(
+        &mut c,
+        "nbl::STATUS",
+        "NET_BUFFER_LIST.Status",
+        layout::nbl::STATUS,
+    );
+    at(
+        &mut c,
+        "net_buffer::NEXT",
+        "NET_BUFFER.Next",
+        layout::net_buffer::NEXT,
+    );
+    at(
+        &mut c,
+        "net_buffer::CURRENT_MDL",
+        "NET_BUFFER.CurrentMdl",
+        layout::net_buffer::CURRENT_MDL,
+    );
+    at(
+        &mut c,
+        "net_buffer::CURRENT_MDL_OFFSET",
+        "NET_BUFFER.CurrentMdlOffset",
+        layout::net_buffer::CURRENT_MDL_OFFSET,
+    );
+    at(
+        &mut c,
+        "net_buffer::DATA_LENGTH",
+        "NET_BUFFER.DataLength",
+        layout::net_buffer::DATA_LENGTH,
+    );
+    at(
+        &mut c,
+        "net_buffer::MDL_CHAIN",
+        "NET_BUFFER.MdlChain",
+        layout::net_buffer::MDL_CHAIN,
+    );
+    at(
+        &mut c,
+        "net_buffer::DATA_OFFSET",
+        "NET_BUFFER.DataOffset",
+        layout::net_buffer::DATA_OFFSET,
+    );
+    at(
+        &mut c,
+        "value::TYPE",
+        "FWP_VALUE0.type",
+        layout::value::TYPE,
+    );
+    at(
+        &mut c,
+        "value::UNION",
+        "FWP_VALUE0.uint8",
+        layout::value::UNION,
+    );
+    at(
+        &mut c,
+        "incoming_values::LAYER_ID",
+        "FWPS_INCOMING_VALUES0.layerId",
+        layout::incoming_values::LAYER_ID,
+    );
+    at(
+        &mut c,
+        "incoming_values::VALUE_COUNT",
+        "FWPS_INCOMING_VALUES0.valueCount",
+        layout::incoming_values::VALUE_COUNT,
+    );
+    at(
+        &mut c,
+        "incoming_values::INCOMING_VALUE",
+        "FWPS_INCOMING_VALUES0.incomingValue",
+        layout::incoming_values::INCOMING_VALUE,
+    );
+    let md = "FWPS_INCOMING_METADATA_VALUES0";
+    at(
+        &mut c,
+        "metadata::CURRENT_METADATA_VALUES",
+        &format!("{md}.currentMetadataValues"),
+        layout::metadata::CURRENT_METADATA_VALUES,
+    );
+    at(
+        &mut c,
+        "metadata::IP_HEADER_SIZE",
+        &format!("{md}.ipHeaderSize"),
+        layout::metadata::IP_HEADER_SIZE,
+    );
+    at(
+        &mut c,
+        "metadata::TRANSPORT_HEADER_SIZE",
+        &format!("{md}.transportHeaderSize"),
+        layout::metadata::TRANSPORT_HEADER_SIZE,
+    );
+    at(
+        &mut c,
+        "metadata::COMPARTMENT_ID",
+        &format!("{md}.compartmentId"),
+        layout::metadata::COMPARTMENT_ID,
+    );
+    at(
+        &mut c,
+        "metadata::TRANSPORT_ENDPOINT_HANDLE",
+        &format!("{md}.transportEndpointHandle"),
+        layout::metadata::TRANSPORT_ENDPOINT_HANDLE,
+    );
+    at(
+        &mut c,
+        "metadata::REMOTE_SCOPE_ID",
+        &format!("{md}.remoteScopeId"),
+        layout::metadata::REMOTE_SCOPE_ID,
+    );
+    at(
+        &mut c,
+        "metadata::CONTROL_DATA",
+        &format!("{md}.controlData"),
+        layout::metadata::CONTROL_DATA,
+    );
+    at(
+        &mut c,
+        "metadata::CONTROL_DATA_LENGTH",
+        &format!("{md}.controlDataLength"),
+        layout::metadata::CONTROL_DATA_LENGTH,
+    );
+    at(
+        &mut c,
+        "filter::FILTER_ID",
+        "FWPS_FILTER1.filterId",
+        layout::filter::FILTER_ID,
+    );
+    at(
+        &mut c,
+        "filter::ACTION_TYPE",
+        "FWPS_FILTER1.action.type",
+        layout::filter::ACTION_TYPE,
+    );
+    at(
+        &mut c,
+        "filter::ACTION_CALLOUT_ID",
+        "FWPS_FILTER1.action.calloutId",
+        layout::filter::ACTION_CALLOUT_ID,
+    );
+    at(
+        &mut c,
+        "filter::CONTEXT",
+        "FWPS_FILTER1.context",
+        layout::filter::CONTEXT,
+    );
+    at(
+        &mut c,
+        "classify_out::ACTION_TYPE",
+        "FWPS_CLASSIFY_OUT0.actionType",
+        layout::classify_out::ACTION_TYPE,
+    );
+    at(
+        &mut c,
+        "classify_out::FILTER_ID",
+        "FWPS_CLASSIFY_OUT0.filterId",
+        layout::classify_out::FILTER_ID,
+    );
+    at(
+        &mut c,
+        "classify_out::RIGHTS",
+        "FWPS_CLASSIFY_OUT0.rights",
+        layout::classify_out::RIGHTS,
+    );
+    at(
+        &mut c,
+        "classify_out::FLAGS",
+        "FWPS_CLASSIFY_OUT0.flags",
+        layout::classify_out::FLAGS,
+    );
+
+    // Block sizes: exactly the structure, or room for all of it.
+    let key = |name: &str| format!("src/sim/layout.rs:{name}");
+    c.at_least(
+        &key("nbl::BLOCK"),
+        "size",
+        "NET_BUFFER_LIST",
+        layout::nbl::BLOCK as u128,
+    );
+    c.at_least(
+        &key("net_buffer::BLOCK"),
+        "size",
+        "NET_BUFFER",
+        layout::net_buffer::BLOCK as u128,
+    );
+    c.at_least(
+        &key("metadata::BLOCK"),
+        "size",
+        md,
+        layout::metadata::BLOCK as u128,
+    );
+    c.eq(
+        &key("value::SIZE"),
+        "size",
+        "FWP_VALUE0",
+        layout::value::SIZE as u128,
+    );
+    c.eq(
+        &key("incoming_values::BLOCK"),
+        "size",
+        "FWPS_INCOMING_VALUES0",
+        layout::incoming_values::BLOCK as u128,
+    );
+    c.eq(
+        &key("filter::BLOCK"),
+        "size",
+        "FWPS_FILTER1",
+        layout::filter::BLOCK as u128,
+    );
+    c.eq(
+        &key("classify_out::BLOCK"),
+        "size",
+        "FWPS_CLASSIFY_OUT0",
+        layout::classify_out::BLOCK as u128,
+    );
+    // The simulator's poison for the SIZE_T half of DataLength is its own choice, not a fact.
+    c.covered.insert(key("net_buffer::UNION_HIGH_POISON"));
+
+    // Flags and data types.
+    for (name, value, item) in [
+        (
+            "metadata::FIELD_IP_HEADER_SIZE",
+            layout::metadata::FIELD_IP_HEADER_SIZE,
+            "FWPS_METADATA_FIELD_IP_HEADER_SIZE",
+        ),
+        (
+            "metadata::FIELD_TRANSPORT_HEADER_SIZE",
+            layout::metadata::FIELD_TRANSPORT_HEADER_SIZE,
+            "FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE",
+        ),
+        (
+            "metadata::FIELD_COMPARTMENT_ID",
+            layout::metadata::FIELD_COMPARTMENT_ID,
+            "FWPS_METADATA_FIELD_COMPARTMENT_ID",
+        ),
+        (
+            "metadata::FIELD_TRANSPORT_ENDPOINT_HANDLE",
+            layout::metadata::FIELD_TRANSPORT_ENDPOINT_HANDLE,
+            "FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE",
+        ),
+        (
+            "metadata::FIELD_TRANSPORT_CONTROL_DATA",
+            layout::metadata::FIELD_TRANSPORT_CONTROL_DATA,
+            "FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA",
+        ),
+        (
+            "metadata::FIELD_REMOTE_SCOPE_ID",
+            layout::metadata::FIELD_REMOTE_SCOPE_ID,
+            "FWPS_METADATA_FIELD_REMOTE_SCOPE_ID",
+        ),
+        (
+            "classify_out::RIGHT_ACTION_WRITE",
+            layout::classify_out::RIGHT_ACTION_WRITE,
+            "FWPS_RIGHT_ACTION_WRITE",
+        ),
+        (
+            "classify_out::FLAG_ABSORB",
+            layout::classify_out::FLAG_ABSORB,
+            "FWPS_CLASSIFY_OUT_FLAG_ABSORB",
+        ),
+        ("data_type::EMPTY", layout::data_type::EMPTY, "FWP_EMPTY"),
+        ("data_type::UINT8", layout::data_type::UINT8, "FWP_UINT8"),
+        ("data_type::UINT16", layout::data_type::UINT16, "FWP_UINT16"),
+        ("data_type::UINT32", layout::data_type::UINT32, "FWP_UINT32"),
+        ("data_type::UINT64", layout::data_type::UINT64, "FWP_UINT64"),
+        (
+            "data_type::BYTE_ARRAY16",
+            layout::data_type::BYTE_ARRAY16,
+            "FWP_BYTE_ARRAY16_TYPE",
+        ),
+    ] {
+        c.eq(&key(name), "const", item, value.to_u128());
+    }
+
+    // Field orders: position i of the simulator's list is the field whose enum value is i, and
+    // the list is as long as the enum (FWPS_FIELD_..._MAX).
+    for (fields, direction, name) in [
+        (
+            &layout::INBOUND_TRANSPORT_FIELDS[..],
+            "INBOUND",
+            "INBOUND_TRANSPORT_FIELDS",
+        ),
+        (
+            &layout::OUTBOUND_TRANSPORT_FIELDS[..],
+            "OUTBOUND",
+            "OUTBOUND_TRANSPORT_FIELDS",
+        ),
+    ] {
+        for version in ["V4", "V6"] {
+            let layer = format!("FWPS_FIELDS_{direction}_TRANSPORT_{version}");
+            let prefix = format!("{layer}.FWPS_FIELD_{direction}_TRANSPORT_{version}");
+            for (index, field) in fields.iter().enumerate() {
+                let item = format!("{prefix}_{}", field.suffix());
+                c.eq(&format!("{name}[{index}]"), "index", &item, index as u128);
+            }
+            c.eq(
+                &format!("{name}.len() {version}"),
+                "index",
+                &format!("{prefix}_MAX"),
+                fields.len() as u128,
+            );
+        }
+        c.covered.insert(key(name));
+    }
+
+    // src/sim/engine.rs.
+    for (name, value, item) in [
+        (
+            "CONDITION_IP_PROTOCOL",
+            sim::CONDITION_IP_PROTOCOL,
+            "FWPM_CONDITION_IP_PROTOCOL",
+        ),
+        (
+            "CONDITION_IP_REMOTE_ADDRESS",
+            sim::CONDITION_IP_REMOTE_ADDRESS,
+            "FWPM_CONDITION_IP_REMOTE_ADDRESS",
+        ),
+        (
+            "CONDITION_IP_REMOTE_PORT",
+            sim::CONDITION_IP_REMOTE_PORT,
+            "FWPM_CONDITION_IP_REMOTE_PORT",
+        ),
+    ] {
+        c.eq(
+            &format!("src/sim/engine.rs:{name}"),
+            "guid",
+            item,
+            guid(&value),
+        );
+    }
+    c.eq(
+        "src/sim/engine.rs:SESSION_FLAG_DYNAMIC",
+        "const",
+        "FWPM_SESSION_FLAG_DYNAMIC",
+        sim::SESSION_FLAG_DYNAMIC.to_u128(),
+    );
+    c.eq(
+        "src/sim/engine.rs:FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
+        "const",
+        "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
+        sim::FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128(),
+    );
+    for (name, status) in [
+        ("FWP_CALLOUT_NOT_FOUND", sim::status::FWP_CALLOUT_NOT_FOUND),
+        ("FWP_FILTER_NOT_FOUND", sim::status::FWP_FILTER_NOT_FOUND),
+        (
+            "FWP_PROVIDER_NOT_FOUND",
+            sim::status::FWP_PROVIDER_NOT_FOUND,
+        ),
+        (
+            "FWP_SUBLAYER_NOT_FOUND",
+            sim::status::FWP_SUBLAYER_NOT_FOUND,
+        ),
+        ("FWP_ALREADY_EXISTS", sim::status::FWP_ALREADY_EXISTS),
+        ("FWP_IN_USE", sim::status::FWP_IN_USE),
+        (
+            "FWP_NO_TXN_IN_PROGRESS",
+            sim::status::FWP_NO_TXN_IN_PROGRESS,
+        ),
+        ("FWP_TXN_IN_PROGRESS", sim::status::FWP_TXN_IN_PROGRESS),
+        ("OBJECT_NAME_NOT_FOUND", sim::status::OBJECT_NAME_NOT_FOUND),
+        ("BUFFER_TOO_SMALL", sim::status::BUFFER_TOO_SMALL),
+        ("BUFFER_OVERFLOW", sim::status::BUFFER_OVERFLOW),
+    ] {
+        c.eq(
+            &format!("src/sim/mod.rs:{name}"),
+            "const",
+            &format!("STATUS_{name}"),
+            status.0.to_u128(),
+        );
+        // The engine's own names for the same constants (sim::status re-exports them).
+        if let Some(engine_name) = name.strip_prefix("FWP_") {
+            c.covered.insert(format!("src/sim/engine.rs:{engine_name}"));
+        }
+    }
+
+    // src/sim/traffic.rs: the simulated layers' keys and run-time ids.
+    for layer in Layer::ALL {
+        let name = match layer {
+            Layer::OutboundV4 => "OUTBOUND_TRANSPORT_V4",
+            Layer::OutboundV6 => "OUTBOUND_TRANSPORT_V6",
+            Layer::InboundV4 => "INBOUND_TRANSPORT_V4",
+            Layer::InboundV6 => "INBOUND_TRANSPORT_V6",
+        };
+        c.eq(
+            &format!("sim Layer::{layer:?}.key"),
+            "guid",
+            &format!("FWPM_LAYER_{name}"),
+            guid(&layer.key()),
+        );
+        c.eq(
+            &format!("sim Layer::{layer:?}.runtime_id"),
+            "layer-id",
+            &format!("FWPS_LAYER_{name}"),
+            layer.runtime_id().to_u128(),
+        );
+        let inbound = name.starts_with("INBOUND");
+        let expected: &[layout::TransportField] = if inbound {
+            &layout::INBOUND_TRANSPORT_FIELDS
+        } else {
+            &layout::OUTBOUND_TRANSPORT_FIELDS
+        };
+        if layer.fields() != expected {
+            c.failures.push(format!(
+                "sim Layer::{layer:?}.fields() is not the {name} order"
+            ));
+        }
+    }
+    c
+}
+
+#[test]
+fn simulator_tables_match_the_table() {
+    check_simulator().finish("simulator tables");
+}
+
+// ------------------------------------------------------------------------------------------------
+// (e) The table against windows-sys, Microsoft's generated metadata: every row that cites
+// windows-sys (as its source or as agreeing) is measured here.
+
+use windows_sys::Wdk::Foundation as wdk;
+use windows_sys::Wdk::System::Registry as wdk_registry;
+use windows_sys::Wdk::System::SystemServices as wdk_services;
+use windows_sys::Win32::Foundation as foundation;
+use windows_sys::Win32::NetworkManagement::IpHelper as iphelper;
+use windows_sys::Win32::NetworkManagement::WindowsFilteringPlatform as wfp;
+use windows_sys::Win32::Networking::WinSock as winsock;
+use windows_sys::Win32::System::Ioctl as ioctl;
+use windows_sys::Win32::System::Kernel as kernel;
+use windows_sys::Win32::System::Registry as registry;
+use windows_sys::Win32::System::Rpc as rpc;
+use windows_sys::Win32::System::SystemServices as system_services;
+
+/// (kind, item, windows-sys's number). Union members are under windows-sys' `Anonymous`.
+fn windows_sys_layouts() -> Vec<(&'static str, &'static str, u128)> {
+    vec![
+        (
+            "size",
+            "SLIST_HEADER",
+            size_of::<kernel::SLIST_HEADER>() as u128,
+        ),
+        (
+            "offset",
+            "GUID.Data1",
+            offset_of!(windows_sys::core::GUID, data1) as u128,
+        ),
+        (
+            "offset",
+            "GUID.Data2",
+            offset_of!(windows_sys::core::GUID, data2) as u128,
+        ),
+        (
+            "offset",
+            "GUID.Data3",
+            offset_of!(windows_sys::core::GUID, data3) as u128,
+        ),
+        (
+            "offset",
+            "GUID.Data4",
+            offset_of!(windows_sys::core::GUID, data4) as u128,
+        ),
+        ("size", "GUID", size_of::<windows_sys::core::GUID>() as u128),
+        (
+            "align",
+            "GUID",
+            align_of::<windows_sys::core::GUID>() as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.type",
+            offset_of!(wfp::FWP_VALUE0, r#type) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.uint8",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.uint8) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.uint16",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.uint16) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.uint32",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.uint32) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.uint64",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.uint64) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.int8",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.int8) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.int16",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.int16) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.int32",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.int32) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.int64",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.int64) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.float32",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.float32) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.double64",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.double64) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.byteArray16",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray16) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.byteBlob",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.byteBlob) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.sid",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.sid) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.sd",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.sd) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.tokenInformation",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.tokenInformation) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.tokenAccessInformation",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.tokenAccessInformation) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.unicodeString",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.unicodeString) as u128,
+        ),
+        (
+            "offset",
+            "FWP_VALUE0.byteArray6",
+            offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray6) as u128,
+        ),
+        ("size", "FWP_VALUE0", size_of::<wfp::FWP_VALUE0>() as u128),
+        ("align", "FWP_VALUE0", align_of::<wfp::FWP_VALUE0>() as u128),
+        (
+            "offset",
+            "FWP_BYTE_BLOB.size",
+            offset_of!(wfp::FWP_BYTE_BLOB, size) as u128,
+        ),
+        (
+            "offset",
+            "FWP_BYTE_BLOB.data",
+            offset_of!(wfp::FWP_BYTE_BLOB, data) as u128,
+        ),
+        (
+            "size",
+            "FWP_BYTE_BLOB",
+            size_of::<wfp::FWP_BYTE_BLOB>() as u128,
+        ),
+        (
+            "align",
+            "FWP_BYTE_BLOB",
+            align_of::<wfp::FWP_BYTE_BLOB>() as u128,
+        ),
+        (
+            "offset",
+            "FWP_BYTE_ARRAY16.byteArray16",
+            offset_of!(wfp::FWP_BYTE_ARRAY16, byteArray16) as u128,
+        ),
+        (
+            "size",
+            "FWP_BYTE_ARRAY16",
+            size_of::<wfp::FWP_BYTE_ARRAY16>() as u128,
+        ),
+        (
+            "align",
+            "FWP_BYTE_ARRAY16",
+            align_of::<wfp::FWP_BYTE_ARRAY16>() as u128,
+        ),
+        (
+            "offset",
+            "FWP_V4_ADDR_AND_MASK.addr",
+            offset_of!(wfp::FWP_V4_ADDR_AND_MASK, addr) as u128,
+        ),
+        (
+            "offset",
+            "FWP_V4_ADDR_AND_MASK.mask",
+            offset_of!(wfp::FWP_V4_ADDR_AND_MASK, mask) as u128,
+        ),
+        (
+            "size",
+            "FWP_V4_ADDR_AND_MASK",
+            size_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128,
+        ),
+        (
+            "align",
+            "FWP_V4_ADDR_AND_MASK",
+            align_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128,
+        ),
+        (
+            "offset",
+            "FWP_V6_ADDR_AND_MASK.addr",
+            offset_of!(wfp::FWP_V6_ADDR_AND_MASK, addr) as u128,
+        ),
+        (
+            "offset",
+            "FWP_V6_ADDR_AND_MASK.prefixLength",
+            offset_of!(wfp::FWP_V6_ADDR_AND_MASK, prefixLength) as u128,
+        ),
+        (
+            "size",
+            "FWP_V6_ADDR_AND_MASK",
+            size_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128,
+        ),
+        (
+            "align",
+            "FWP_V6_ADDR_AND_MASK",
+            align_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128,
+        ),
+        (
+            "offset",
+            "FWP_RANGE0.valueLow",
+            offset_of!(wfp::FWP_RANGE0, valueLow) as u128,
+        ),
+        (
+            "offset",
+            "FWP_RANGE0.valueHigh",
+            offset_of!(wfp::FWP_RANGE0, valueHigh) as u128,
+        ),
+        ("size", "FWP_RANGE0", size_of::<wfp::FWP_RANGE0>() as u128),
+        ("align", "FWP_RANGE0", align_of::<wfp::FWP_RANGE0>() as u128),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.type",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, r#type) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.uint8",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint8) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.uint16",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint16) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.uint32",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint32) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.uint64",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint64) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.int8",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int8) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.int16",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int16) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.int32",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int32) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.int64",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int64) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.float32",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.float32) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.double64",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.double64) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.byteArray16",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray16) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.byteBlob",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteBlob) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.sid",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sid) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.sd",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sd) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.tokenInformation",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenInformation) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.tokenAccessInformation",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenAccessInformation) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.unicodeString",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.unicodeString) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.byteArray6",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray6) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.v4AddrMask",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v4AddrMask) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.v6AddrMask",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v6AddrMask) as u128,
+        ),
+        (
+            "offset",
+            "FWP_CONDITION_VALUE0.rangeValue",
+            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.rangeValue) as u128,
+        ),
+        (
+            "size",
+            "FWP_CONDITION_VALUE0",
+            size_of::<wfp::FWP_CONDITION_VALUE0>() as u128,
+        ),
+        (
+            "align",
+            "FWP_CONDITION_VALUE0",
+            align_of::<wfp::FWP_CONDITION_VALUE0>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_DISPLAY_DATA0.name",
+            offset_of!(wfp::FWPM_DISPLAY_DATA0, name) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_DISPLAY_DATA0.description",
+            offset_of!(wfp::FWPM_DISPLAY_DATA0, description) as u128,
+        ),
+        (
+            "size",
+            "FWPM_DISPLAY_DATA0",
+            size_of::<wfp::FWPM_DISPLAY_DATA0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_DISPLAY_DATA0",
+            align_of::<wfp::FWPM_DISPLAY_DATA0>() as u128,
+        ),
+        ("size", "SCOPE_ID", size_of::<winsock::SCOPE_ID>() as u128),
+        ("align", "SCOPE_ID", align_of::<winsock::SCOPE_ID>() as u128),
+        (
+            "size",
+            "IP_ADDRESS_PREFIX",
+            size_of::<iphelper::IP_ADDRESS_PREFIX>() as u128,
+        ),
+        (
+            "align",
+            "IP_ADDRESS_PREFIX",
+            align_of::<iphelper::IP_ADDRESS_PREFIX>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.sessionKey",
+            offset_of!(wfp::FWPM_SESSION0, sessionKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.displayData",
+            offset_of!(wfp::FWPM_SESSION0, displayData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.flags",
+            offset_of!(wfp::FWPM_SESSION0, flags) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.txnWaitTimeoutInMSec",
+            offset_of!(wfp::FWPM_SESSION0, txnWaitTimeoutInMSec) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.processId",
+            offset_of!(wfp::FWPM_SESSION0, processId) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.sid",
+            offset_of!(wfp::FWPM_SESSION0, sid) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.username",
+            offset_of!(wfp::FWPM_SESSION0, username) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SESSION0.kernelMode",
+            offset_of!(wfp::FWPM_SESSION0, kernelMode) as u128,
+        ),
+        (
+            "size",
+            "FWPM_SESSION0",
+            size_of::<wfp::FWPM_SESSION0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_SESSION0",
+            align_of::<wfp::FWPM_SESSION0>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_PROVIDER0.providerKey",
+            offset_of!(wfp::FWPM_PROVIDER0, providerKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_PROVIDER0.displayData",
+            offset_of!(wfp::FWPM_PROVIDER0, displayData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_PROVIDER0.flags",
+            offset_of!(wfp::FWPM_PROVIDER0, flags) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_PROVIDER0.providerData",
+            offset_of!(wfp::FWPM_PROVIDER0, providerData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_PROVIDER0.serviceName",
+            offset_of!(wfp::FWPM_PROVIDER0, serviceName) as u128,
+        ),
+        (
+            "size",
+            "FWPM_PROVIDER0",
+            size_of::<wfp::FWPM_PROVIDER0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_PROVIDER0",
+            align_of::<wfp::FWPM_PROVIDER0>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SUBLAYER0.subLayerKey",
+            offset_of!(wfp::FWPM_SUBLAYER0, subLayerKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SUBLAYER0.displayData",
+            offset_of!(wfp::FWPM_SUBLAYER0, displayData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SUBLAYER0.flags",
+            offset_of!(wfp::FWPM_SUBLAYER0, flags) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SUBLAYER0.providerKey",
+            offset_of!(wfp::FWPM_SUBLAYER0, providerKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SUBLAYER0.providerData",
+            offset_of!(wfp::FWPM_SUBLAYER0, providerData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_SUBLAYER0.weight",
+            offset_of!(wfp::FWPM_SUBLAYER0, weight) as u128,
+        ),
+        (
+            "size",
+            "FWPM_SUBLAYER0",
+            size_of::<wfp::FWPM_SUBLAYER0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_SUBLAYER0",
+            align_of::<wfp::FWPM_SUBLAYER0>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_CALLOUT0.calloutKey",
+            offset_of!(wfp::FWPM_CALLOUT0, calloutKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_CALLOUT0.displayData",
+            offset_of!(wfp::FWPM_CALLOUT0, displayData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_CALLOUT0.flags",
+            offset_of!(wfp::FWPM_CALLOUT0, flags) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_CALLOUT0.providerKey",
+            offset_of!(wfp::FWPM_CALLOUT0, providerKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_CALLOUT0.providerData",
+            offset_of!(wfp::FWPM_CALLOUT0, providerData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_CALLOUT0.applicableLayer",
+            offset_of!(wfp::FWPM_CALLOUT0, applicableLayer) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_CALLOUT0.calloutId",
+            offset_of!(wfp::FWPM_CALLOUT0, calloutId) as u128,
+        ),
+        (
+            "size",
+            "FWPM_CALLOUT0",
+            size_of::<wfp::FWPM_CALLOUT0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_CALLOUT0",
+            align_of::<wfp::FWPM_CALLOUT0>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_ACTION0.type",
+            offset_of!(wfp::FWPM_ACTION0, r#type) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_ACTION0.filterType",
+            offset_of!(wfp::FWPM_ACTION0, Anonymous.filterType) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_ACTION0.calloutKey",
+            offset_of!(wfp::FWPM_ACTION0, Anonymous.calloutKey) as u128,
+        ),
+        (
+            "size",
+            "FWPM_ACTION0",
+            size_of::<wfp::FWPM_ACTION0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_ACTION0",
+            align_of::<wfp::FWPM_ACTION0>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER_CONDITION0.fieldKey",
+            offset_of!(wfp::FWPM_FILTER_CONDITION0, fieldKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER_CONDITION0.matchType",
+            offset_of!(wfp::FWPM_FILTER_CONDITION0, matchType) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER_CONDITION0.conditionValue",
+            offset_of!(wfp::FWPM_FILTER_CONDITION0, conditionValue) as u128,
+        ),
+        (
+            "size",
+            "FWPM_FILTER_CONDITION0",
+            size_of::<wfp::FWPM_FILTER_CONDITION0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_FILTER_CONDITION0",
+            align_of::<wfp::FWPM_FILTER_CONDITION0>() as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.filterKey",
+            offset_of!(wfp::FWPM_FILTER0, filterKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.displayData",
+            offset_of!(wfp::FWPM_FILTER0, displayData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.displayData.name",
+            offset_of!(wfp::FWPM_FILTER0, displayData.name) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.displayData.description",
+            offset_of!(wfp::FWPM_FILTER0, displayData.description) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.flags",
+            offset_of!(wfp::FWPM_FILTER0, flags) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.providerKey",
+            offset_of!(wfp::FWPM_FILTER0, providerKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.providerData",
+            offset_of!(wfp::FWPM_FILTER0, providerData) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.layerKey",
+            offset_of!(wfp::FWPM_FILTER0, layerKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.subLayerKey",
+            offset_of!(wfp::FWPM_FILTER0, subLayerKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.weight",
+            offset_of!(wfp::FWPM_FILTER0, weight) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.weight.type",
+            offset_of!(wfp::FWPM_FILTER0, weight.r#type) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.weight.uint8",
+            offset_of!(wfp::FWPM_FILTER0, weight.Anonymous.uint8) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.numFilterConditions",
+            offset_of!(wfp::FWPM_FILTER0, numFilterConditions) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.filterCondition",
+            offset_of!(wfp::FWPM_FILTER0, filterCondition) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.action",
+            offset_of!(wfp::FWPM_FILTER0, action) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.action.type",
+            offset_of!(wfp::FWPM_FILTER0, action.r#type) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.action.calloutKey",
+            offset_of!(wfp::FWPM_FILTER0, action.Anonymous.calloutKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.rawContext",
+            offset_of!(wfp::FWPM_FILTER0, Anonymous.rawContext) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.providerContextKey",
+            offset_of!(wfp::FWPM_FILTER0, Anonymous.providerContextKey) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.reserved",
+            offset_of!(wfp::FWPM_FILTER0, reserved) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.filterId",
+            offset_of!(wfp::FWPM_FILTER0, filterId) as u128,
+        ),
+        (
+            "offset",
+            "FWPM_FILTER0.effectiveWeight",
+            offset_of!(wfp::FWPM_FILTER0, effectiveWeight) as u128,
+        ),
+        (
+            "size",
+            "FWPM_FILTER0",
+            size_of::<wfp::FWPM_FILTER0>() as u128,
+        ),
+        (
+            "align",
+            "FWPM_FILTER0",
+            align_of::<wfp::FWPM_FILTER0>() as u128,
+        ),
+        (
+            "offset",
+            "UNICODE_STRING.Length",
+            offset_of!(foundation::UNICODE_STRING, Length) as u128,
+        ),
+        (
+            "offset",
+            "UNICODE_STRING.MaximumLength",
+            offset_of!(foundation::UNICODE_STRING, MaximumLength) as u128,
+        ),
+        (
+            "offset",
+            "UNICODE_STRING.Buffer",
+            offset_of!(foundation::UNICODE_STRING, Buffer) as u128,
+        ),
+        (
+            "size",
+            "UNICODE_STRING",
+            size_of::<foundation::UNICODE_STRING>() as u128,
+        ),
+        (
+            "align",
+            "UNICODE_STRING",
+            align_of::<foundation::UNICODE_STRING>() as u128,
+        ),
+        (
+            "offset",
+            "OBJECT_ATTRIBUTES.Length",
+            offset_of!(wdk::OBJECT_ATTRIBUTES, Length) as u128,
+        ),
+        (
+            "offset",
+            "OBJECT_ATTRIBUTES.RootDirectory",
+            offset_of!(wdk::OBJECT_ATTRIBUTES, RootDirectory) as u128,
+        ),
+        (
+            "offset",
+            "OBJECT_ATTRIBUTES.ObjectName",
+            offset_of!(wdk::OBJECT_ATTRIBUTES, ObjectName) as u128,
+        ),
+        (
+            "offset",
+            "OBJECT_ATTRIBUTES.Attributes",
+            offset_of!(wdk::OBJECT_ATTRIBUTES, Attributes) as u128,
+        ),
+        (
+            "offset",
+            "OBJECT_ATTRIBUTES.SecurityDescriptor",
+            offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityDescriptor) as u128,
+        ),
+        (
+            "offset",
+            "OBJECT_ATTRIBUTES.SecurityQualityOfService",
+            offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityQualityOfService) as u128,
+        ),
+        (
+            "size",
+            "OBJECT_ATTRIBUTES",
+            size_of::<wdk::OBJECT_ATTRIBUTES>() as u128,
+        ),
+        (
+            "align",
+            "OBJECT_ATTRIBUTES",
+            align_of::<wdk::OBJECT_ATTRIBUTES>() as u128,
+        ),
+        (
+            "offset",
+            "KEY_VALUE_PARTIAL_INFORMATION.TitleIndex",
+            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, TitleIndex) as u128,
+        ),
+        (
+            "offset",
+            "KEY_VALUE_PARTIAL_INFORMATION.Type",
+            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Type) as u128,
+        ),
+        (
+            "offset",
+            "KEY_VALUE_PARTIAL_INFORMATION.DataLength",
+            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, DataLength) as u128,
+        ),
+        (
+            "offset",
+            "KEY_VALUE_PARTIAL_INFORMATION.Data",
+            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Data) as u128,
+        ),
+        (
+            "size",
+            "KEY_VALUE_PARTIAL_INFORMATION",
+            size_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128,
+        ),
+        (
+            "align",
+            "KEY_VALUE_PARTIAL_INFORMATION",
+            align_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.Type",
+            offset_of!(wdk::DRIVER_OBJECT, Type) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.Size",
+            offset_of!(wdk::DRIVER_OBJECT, Size) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DeviceObject",
+            offset_of!(wdk::DRIVER_OBJECT, DeviceObject) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.Flags",
+            offset_of!(wdk::DRIVER_OBJECT, Flags) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverStart",
+            offset_of!(wdk::DRIVER_OBJECT, DriverStart) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverSize",
+            offset_of!(wdk::DRIVER_OBJECT, DriverSize) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverSection",
+            offset_of!(wdk::DRIVER_OBJECT, DriverSection) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverExtension",
+            offset_of!(wdk::DRIVER_OBJECT, DriverExtension) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverName",
+            offset_of!(wdk::DRIVER_OBJECT, DriverName) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.HardwareDatabase",
+            offset_of!(wdk::DRIVER_OBJECT, HardwareDatabase) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.FastIoDispatch",
+            offset_of!(wdk::DRIVER_OBJECT, FastIoDispatch) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverInit",
+            offset_of!(wdk::DRIVER_OBJECT, DriverInit) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverStartIo",
+            offset_of!(wdk::DRIVER_OBJECT, DriverStartIo) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.DriverUnload",
+            offset_of!(wdk::DRIVER_OBJECT, DriverUnload) as u128,
+        ),
+        (
+            "offset",
+            "DRIVER_OBJECT.MajorFunction",
+            offset_of!(wdk::DRIVER_OBJECT, MajorFunction) as u128,
+        ),
+        (
+            "size",
+            "DRIVER_OBJECT",
+            size_of::<wdk::DRIVER_OBJECT>() as u128,
+        ),
+        (
+            "align",
+            "DRIVER_OBJECT",
+            align_of::<wdk::DRIVER_OBJECT>() as u128,
+        ),
+        ("size", "KDPC", size_of::<wdk::KDPC>() as u128),
+        ("align", "KDPC", align_of::<wdk::KDPC>() as u128),
+        (
+            "offset",
+            "EX_RUNDOWN_REF.Count",
+            offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Count) as u128,
+        ),
+        (
+            "offset",
+            "EX_RUNDOWN_REF.Ptr",
+            offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Ptr) as u128,
+        ),
+        (
+            "size",
+            "EX_RUNDOWN_REF",
+            size_of::<wdk_services::EX_RUNDOWN_REF>() as u128,
+        ),
+        (
+            "align",
+            "EX_RUNDOWN_REF",
+            align_of::<wdk_services::EX_RUNDOWN_REF>() as u128,
+        ),
+        (
+            "size",
+            "NTSTATUS",
+            size_of::<foundation::NTSTATUS>() as u128,
+        ),
+        ("size", "HANDLE", size_of::<foundation::HANDLE>() as u128),
+        (
+            "size",
+            "ADDRESS_FAMILY",
+            size_of::<winsock::ADDRESS_FAMILY>() as u128,
+        ),
+        (
+            "size",
+            "COMPARTMENT_ID",
+            size_of::<kernel::COMPARTMENT_ID>() as u128,
+        ),
+        (
+            "size",
+            "FWP_DATA_TYPE",
+            size_of::<wfp::FWP_DATA_TYPE>() as u128,
+        ),
+        (
+            "size",
+            "FWP_ACTION_TYPE",
+            size_of::<wfp::FWP_ACTION_TYPE>() as u128,
+        ),
+        (
+            "size",
+            "FWP_MATCH_TYPE",
+            size_of::<wfp::FWP_MATCH_TYPE>() as u128,
+        ),
+    ]
+}
+
+fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
+    vec![
+        (
+            "const",
+            "STATUS_SUCCESS",
+            foundation::STATUS_SUCCESS.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_UNSUCCESSFUL",
+            foundation::STATUS_UNSUCCESSFUL.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_INVALID_HANDLE",
+            foundation::STATUS_INVALID_HANDLE.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_INVALID_PARAMETER",
+            foundation::STATUS_INVALID_PARAMETER.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_NO_MEMORY",
+            foundation::STATUS_NO_MEMORY.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_INSUFFICIENT_RESOURCES",
+            foundation::STATUS_INSUFFICIENT_RESOURCES.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_INVALID_DEVICE_STATE",
+            foundation::STATUS_INVALID_DEVICE_STATE.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_DEVICE_BUSY",
+            foundation::STATUS_DEVICE_BUSY.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_BUFFER_OVERFLOW",
+            foundation::STATUS_BUFFER_OVERFLOW.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_OBJECT_NAME_NOT_FOUND",
+            foundation::STATUS_OBJECT_NAME_NOT_FOUND.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_NOT_FOUND",
+            foundation::STATUS_NOT_FOUND.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_CALLOUT_NOT_FOUND",
+            foundation::STATUS_FWP_CALLOUT_NOT_FOUND.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_FILTER_NOT_FOUND",
+            foundation::STATUS_FWP_FILTER_NOT_FOUND.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_PROVIDER_NOT_FOUND",
+            foundation::STATUS_FWP_PROVIDER_NOT_FOUND.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_SUBLAYER_NOT_FOUND",
+            foundation::STATUS_FWP_SUBLAYER_NOT_FOUND.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_ALREADY_EXISTS",
+            foundation::STATUS_FWP_ALREADY_EXISTS.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_IN_USE",
+            foundation::STATUS_FWP_IN_USE.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_NO_TXN_IN_PROGRESS",
+            foundation::STATUS_FWP_NO_TXN_IN_PROGRESS.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_TXN_IN_PROGRESS",
+            foundation::STATUS_FWP_TXN_IN_PROGRESS.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_NULL_POINTER",
+            foundation::STATUS_FWP_NULL_POINTER.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_TCPIP_NOT_READY",
+            foundation::STATUS_FWP_TCPIP_NOT_READY.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_INJECT_HANDLE_CLOSING",
+            foundation::STATUS_FWP_INJECT_HANDLE_CLOSING.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_INJECT_HANDLE_STALE",
+            foundation::STATUS_FWP_INJECT_HANDLE_STALE.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_CANNOT_PEND",
+            foundation::STATUS_FWP_CANNOT_PEND.to_u128(),
+        ),
+        (
+            "const",
+            "STATUS_FWP_CONNECTIONS_DISABLED",
+            foundation::STATUS_FWP_CONNECTIONS_DISABLED.to_u128(),
+        ),
+        ("const", "FWP_EMPTY", wfp::FWP_EMPTY.to_u128()),
+        ("const", "FWP_UINT8", wfp::FWP_UINT8.to_u128()),
+        ("const", "FWP_UINT16", wfp::FWP_UINT16.to_u128()),
+        ("const", "FWP_UINT32", wfp::FWP_UINT32.to_u128()),
+        ("const", "FWP_UINT64", wfp::FWP_UINT64.to_u128()),
+        ("const", "FWP_INT8", wfp::FWP_INT8.to_u128()),
+        ("const", "FWP_INT16", wfp::FWP_INT16.to_u128()),
+        ("const", "FWP_INT32", wfp::FWP_INT32.to_u128()),
+        ("const", "FWP_INT64", wfp::FWP_INT64.to_u128()),
+        ("const", "FWP_FLOAT", wfp::FWP_FLOAT.to_u128()),
+        ("const", "FWP_DOUBLE", wfp::FWP_DOUBLE.to_u128()),
+        (
+            "const",
+            "FWP_BYTE_ARRAY16_TYPE",
+            wfp::FWP_BYTE_ARRAY16_TYPE.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_BYTE_BLOB_TYPE",
+            wfp::FWP_BYTE_BLOB_TYPE.to_u128(),
+        ),
+        ("const", "FWP_SID", wfp::FWP_SID.to_u128()),
+        (
+            "const",
+            "FWP_SECURITY_DESCRIPTOR_TYPE",
+            wfp::FWP_SECURITY_DESCRIPTOR_TYPE.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_TOKEN_INFORMATION_TYPE",
+            wfp::FWP_TOKEN_INFORMATION_TYPE.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_TOKEN_ACCESS_INFORMATION_TYPE",
+            wfp::FWP_TOKEN_ACCESS_INFORMATION_TYPE.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_UNICODE_STRING_TYPE",
+            wfp::FWP_UNICODE_STRING_TYPE.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_BYTE_ARRAY6_TYPE",
+            wfp::FWP_BYTE_ARRAY6_TYPE.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_SINGLE_DATA_TYPE_MAX",
+            wfp::FWP_SINGLE_DATA_TYPE_MAX.to_u128(),
+        ),
+        ("const", "FWP_V4_ADDR_MASK", wfp::FWP_V4_ADDR_MASK.to_u128()),
+        ("const", "FWP_V6_ADDR_MASK", wfp::FWP_V6_ADDR_MASK.to_u128()),
+        ("const", "FWP_RANGE_TYPE", wfp::FWP_RANGE_TYPE.to_u128()),
+        (
+            "const",
+            "FWP_DATA_TYPE_MAX",
+            wfp::FWP_DATA_TYPE_MAX.to_u128(),
+        ),
+        ("const", "FWP_MATCH_EQUAL", wfp::FWP_MATCH_EQUAL.to_u128()),
+        (
+            "const",
+            "FWP_MATCH_GREATER",
+            wfp::FWP_MATCH_GREATER.to_u128(),
+        ),
+        ("const", "FWP_MATCH_LESS", wfp::FWP_MATCH_LESS.to_u128()),
+        (
+            "const",
+            "FWP_MATCH_GREATER_OR_EQUAL",
+            wfp::FWP_MATCH_GREATER_OR_EQUAL.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_MATCH_LESS_OR_EQUAL",
+            wfp::FWP_MATCH_LESS_OR_EQUAL.to_u128(),
+        ),
+        ("const", "FWP_MATCH_RANGE", wfp::FWP_MATCH_RANGE.to_u128()),
+        (
+            "const",
+            "FWP_MATCH_FLAGS_ALL_SET",
+            wfp::FWP_MATCH_FLAGS_ALL_SET.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_MATCH_FLAGS_ANY_SET",
+            wfp::FWP_MATCH_FLAGS_ANY_SET.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_MATCH_FLAGS_NONE_SET",
+            wfp::FWP_MATCH_FLAGS_NONE_SET.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_MATCH_EQUAL_CASE_INSENSITIVE",
+            wfp::FWP_MATCH_EQUAL_CASE_INSENSITIVE.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_MATCH_NOT_EQUAL",
+            wfp::FWP_MATCH_NOT_EQUAL.to_u128(),
+        ),
+        ("const", "FWP_MATCH_PREFIX", wfp::FWP_MATCH_PREFIX.to_u128()),
+        (
+            "const",
+            "FWP_MATCH_NOT_PREFIX",
+            wfp::FWP_MATCH_NOT_PREFIX.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_MATCH_TYPE_MAX",
+            wfp::FWP_MATCH_TYPE_MAX.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_DIRECTION_OUTBOUND",
+            wfp::FWP_DIRECTION_OUTBOUND.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_DIRECTION_INBOUND",
+            wfp::FWP_DIRECTION_INBOUND.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_DIRECTION_MAX",
+            wfp::FWP_DIRECTION_MAX.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_ACTION_FLAG_TERMINATING",
+            wfp::FWP_ACTION_FLAG_TERMINATING.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_ACTION_FLAG_NON_TERMINATING",
+            wfp::FWP_ACTION_FLAG_NON_TERMINATING.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_ACTION_FLAG_CALLOUT",
+            wfp::FWP_ACTION_FLAG_CALLOUT.to_u128(),
+        ),
+        ("const", "FWP_ACTION_BLOCK", wfp::FWP_ACTION_BLOCK.to_u128()),
+        (
+            "const",
+            "FWP_ACTION_PERMIT",
+            wfp::FWP_ACTION_PERMIT.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_ACTION_CALLOUT_TERMINATING",
+            wfp::FWP_ACTION_CALLOUT_TERMINATING.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_ACTION_CALLOUT_INSPECTION",
+            wfp::FWP_ACTION_CALLOUT_INSPECTION.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_ACTION_CALLOUT_UNKNOWN",
+            wfp::FWP_ACTION_CALLOUT_UNKNOWN.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_ACTION_CONTINUE",
+            wfp::FWP_ACTION_CONTINUE.to_u128(),
+        ),
+        ("const", "FWP_ACTION_NONE", wfp::FWP_ACTION_NONE.to_u128()),
+        (
+            "const",
+            "FWP_ACTION_NONE_NO_MATCH",
+            wfp::FWP_ACTION_NONE_NO_MATCH.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_RIGHT_ACTION_WRITE",
+            wfp::FWPS_RIGHT_ACTION_WRITE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_CLASSIFY_OUT_FLAG_ABSORB",
+            wfp::FWPS_CLASSIFY_OUT_FLAG_ABSORB.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_CLASSIFY_OUT_FLAG_BUFFER_LIMIT_REACHED",
+            wfp::FWPS_CLASSIFY_OUT_FLAG_BUFFER_LIMIT_REACHED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_CLASSIFY_OUT_FLAG_NO_MORE_DATA",
+            wfp::FWPS_CLASSIFY_OUT_FLAG_NO_MORE_DATA.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_CHECK",
+            wfp::FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_CHECK.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_POSSIBLE",
+            wfp::FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_POSSIBLE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_DISCARD_REASON",
+            wfp::FWPS_METADATA_FIELD_DISCARD_REASON.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_FLOW_HANDLE",
+            wfp::FWPS_METADATA_FIELD_FLOW_HANDLE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_IP_HEADER_SIZE",
+            wfp::FWPS_METADATA_FIELD_IP_HEADER_SIZE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_PROCESS_PATH",
+            wfp::FWPS_METADATA_FIELD_PROCESS_PATH.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_TOKEN",
+            wfp::FWPS_METADATA_FIELD_TOKEN.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_PROCESS_ID",
+            wfp::FWPS_METADATA_FIELD_PROCESS_ID.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_SYSTEM_FLAGS",
+            wfp::FWPS_METADATA_FIELD_SYSTEM_FLAGS.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_RESERVED",
+            wfp::FWPS_METADATA_FIELD_RESERVED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_SOURCE_INTERFACE_INDEX",
+            wfp::FWPS_METADATA_FIELD_SOURCE_INTERFACE_INDEX.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_DESTINATION_INTERFACE_INDEX",
+            wfp::FWPS_METADATA_FIELD_DESTINATION_INTERFACE_INDEX.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE",
+            wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_COMPARTMENT_ID",
+            wfp::FWPS_METADATA_FIELD_COMPARTMENT_ID.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_FRAGMENT_DATA",
+            wfp::FWPS_METADATA_FIELD_FRAGMENT_DATA.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_PATH_MTU",
+            wfp::FWPS_METADATA_FIELD_PATH_MTU.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_COMPLETION_HANDLE",
+            wfp::FWPS_METADATA_FIELD_COMPLETION_HANDLE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE",
+            wfp::FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA",
+            wfp::FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_REMOTE_SCOPE_ID",
+            wfp::FWPS_METADATA_FIELD_REMOTE_SCOPE_ID.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_PACKET_DIRECTION",
+            wfp::FWPS_METADATA_FIELD_PACKET_DIRECTION.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_PACKET_SYSTEM_CRITICAL",
+            wfp::FWPS_METADATA_FIELD_PACKET_SYSTEM_CRITICAL.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_FORWARD_LAYER_OUTBOUND_PASS_THRU",
+            wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_OUTBOUND_PASS_THRU.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU",
+            wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED",
+            wfp::FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER",
+            wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_DESTINATION_PREFIX",
+            wfp::FWPS_METADATA_FIELD_DESTINATION_PREFIX.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH",
+            wfp::FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE",
+            wfp::FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE",
+            wfp::FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID",
+            wfp::FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_ORIGINAL_DESTINATION",
+            wfp::FWPS_METADATA_FIELD_ORIGINAL_DESTINATION.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE",
+            wfp::FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_METADATA_FIELD_SUB_PROCESS_TAG",
+            wfp::FWPS_METADATA_FIELD_SUB_PROCESS_TAG.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW",
+            wfp::FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ALLOW_OFFLOAD",
+            wfp::FWP_CALLOUT_FLAG_ALLOW_OFFLOAD.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY",
+            wfp::FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ALLOW_MID_STREAM_INSPECTION",
+            wfp::FWP_CALLOUT_FLAG_ALLOW_MID_STREAM_INSPECTION.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ALLOW_RECLASSIFY",
+            wfp::FWP_CALLOUT_FLAG_ALLOW_RECLASSIFY.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_RESERVED1",
+            wfp::FWP_CALLOUT_FLAG_RESERVED1.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ALLOW_RSC",
+            wfp::FWP_CALLOUT_FLAG_ALLOW_RSC.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ALLOW_L2_BATCH_CLASSIFY",
+            wfp::FWP_CALLOUT_FLAG_ALLOW_L2_BATCH_CLASSIFY.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ALLOW_USO",
+            wfp::FWP_CALLOUT_FLAG_ALLOW_USO.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_ALLOW_URO",
+            wfp::FWP_CALLOUT_FLAG_ALLOW_URO.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CALLOUT_FLAG_RESERVED2",
+            wfp::FWP_CALLOUT_FLAG_RESERVED2.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_SESSION_FLAG_DYNAMIC",
+            wfp::FWPM_SESSION_FLAG_DYNAMIC.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_SESSION_FLAG_RESERVED",
+            wfp::FWPM_SESSION_FLAG_RESERVED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_NONE",
+            wfp::FWPM_FILTER_FLAG_NONE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_PERSISTENT",
+            wfp::FWPM_FILTER_FLAG_PERSISTENT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_BOOTTIME",
+            wfp::FWPM_FILTER_FLAG_BOOTTIME.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_HAS_PROVIDER_CONTEXT",
+            wfp::FWPM_FILTER_FLAG_HAS_PROVIDER_CONTEXT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT",
+            wfp::FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
+            wfp::FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_DISABLED",
+            wfp::FWPM_FILTER_FLAG_DISABLED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_INDEXED",
+            wfp::FWPM_FILTER_FLAG_INDEXED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT",
+            wfp::FWPM_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_SYSTEMOS_ONLY",
+            wfp::FWPM_FILTER_FLAG_SYSTEMOS_ONLY.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_GAMEOS_ONLY",
+            wfp::FWPM_FILTER_FLAG_GAMEOS_ONLY.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_SILENT_MODE",
+            wfp::FWPM_FILTER_FLAG_SILENT_MODE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE",
+            wfp::FWPM_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_RESERVED0",
+            wfp::FWPM_FILTER_FLAG_RESERVED0.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_FILTER_FLAG_RESERVED1",
+            wfp::FWPM_FILTER_FLAG_RESERVED1.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_PROVIDER_FLAG_PERSISTENT",
+            wfp::FWPM_PROVIDER_FLAG_PERSISTENT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_PROVIDER_FLAG_DISABLED",
+            wfp::FWPM_PROVIDER_FLAG_DISABLED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_SUBLAYER_FLAG_PERSISTENT",
+            wfp::FWPM_SUBLAYER_FLAG_PERSISTENT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT",
+            wfp::FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
+            wfp::FWPS_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_OR_CONDITIONS",
+            wfp::FWPS_FILTER_FLAG_OR_CONDITIONS.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT",
+            wfp::FWPS_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_SILENT_MODE",
+            wfp::FWPS_FILTER_FLAG_SILENT_MODE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE",
+            wfp::FWPS_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_RESERVED0",
+            wfp::FWPS_FILTER_FLAG_RESERVED0.to_u128(),
+        ),
+        (
+            "const",
+            "FWPS_FILTER_FLAG_RESERVED1",
+            wfp::FWPS_FILTER_FLAG_RESERVED1.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_WEIGHT_RANGE_IPSEC",
+            wfp::FWPM_WEIGHT_RANGE_IPSEC.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_WEIGHT_RANGE_IKE_EXEMPTIONS",
+            wfp::FWPM_WEIGHT_RANGE_IKE_EXEMPTIONS.to_u128(),
+        ),
+        ("const", "IPPROTO_ICMP", winsock::IPPROTO_ICMP.to_u128()),
+        ("const", "IPPROTO_TCP", winsock::IPPROTO_TCP.to_u128()),
+        ("const", "IPPROTO_UDP", winsock::IPPROTO_UDP.to_u128()),
+        ("const", "IPPROTO_ICMPV6", winsock::IPPROTO_ICMPV6.to_u128()),
+        ("const", "AF_UNSPEC", winsock::AF_UNSPEC.to_u128()),
+        ("const", "AF_INET", winsock::AF_INET.to_u128()),
+        ("const", "AF_INET6", winsock::AF_INET6.to_u128()),
+        (
+            "const",
+            "UNSPECIFIED_COMPARTMENT_ID",
+            kernel::UNSPECIFIED_COMPARTMENT_ID.to_u128(),
+        ),
+        (
+            "const",
+            "DEFAULT_COMPARTMENT_ID",
+            kernel::DEFAULT_COMPARTMENT_ID.to_u128(),
+        ),
+        (
+            "const",
+            "FILE_DEVICE_UNKNOWN",
+            ioctl::FILE_DEVICE_UNKNOWN.to_u128(),
+        ),
+        (
+            "const",
+            "FILE_DEVICE_NETWORK",
+            ioctl::FILE_DEVICE_NETWORK.to_u128(),
+        ),
+        (
+            "const",
+            "FILE_DEVICE_SECURE_OPEN",
+            wdk_services::FILE_DEVICE_SECURE_OPEN.to_u128(),
+        ),
+        (
+            "const",
+            "IRP_MJ_MAXIMUM_FUNCTION",
+            wdk_services::IRP_MJ_MAXIMUM_FUNCTION.to_u128(),
+        ),
+        ("const", "KEY_READ", registry::KEY_READ.to_u128()),
+        (
+            "const",
+            "OBJ_CASE_INSENSITIVE",
+            foundation::OBJ_CASE_INSENSITIVE.to_u128(),
+        ),
+        (
+            "const",
+            "OBJ_KERNEL_HANDLE",
+            foundation::OBJ_KERNEL_HANDLE.to_u128(),
+        ),
+        (
+            "const",
+            "KeyValuePartialInformation",
+            wdk_registry::KeyValuePartialInformation.to_u128(),
+        ),
+        ("const", "REG_BINARY", registry::REG_BINARY.to_u128()),
+        ("const", "REG_DWORD", registry::REG_DWORD.to_u128()),
+        (
+            "const",
+            "RPC_C_AUTHN_WINNT",
+            rpc::RPC_C_AUTHN_WINNT.to_u128(),
+        ),
+        (
+            "const",
+            "RPC_C_AUTHN_DEFAULT",
+            rpc::RPC_C_AUTHN_DEFAULT.to_u128(),
+        ),
+        ("const", "KernelMode", wdk_services::KernelMode.to_u128()),
+        (
+            "const",
+            "PASSIVE_LEVEL",
+            wdk_services::PASSIVE_LEVEL.to_u128(),
+        ),
+        ("const", "APC_LEVEL", wdk_services::APC_LEVEL.to_u128()),
+        (
+            "const",
+            "DISPATCH_LEVEL",
+            wdk_services::DISPATCH_LEVEL.to_u128(),
+        ),
+        (
+            "const",
+            "IO_TYPE_DRIVER",
+            wdk_services::IO_TYPE_DRIVER.to_u128(),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_INBOUND_TRANSPORT_V4",
+            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD",
+            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_INBOUND_TRANSPORT_V6",
+            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_INBOUND_TRANSPORT_V6_DISCARD",
+            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6_DISCARD),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_OUTBOUND_TRANSPORT_V4",
+            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V4),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_OUTBOUND_TRANSPORT_V4_DISCARD",
+            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V4_DISCARD),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_OUTBOUND_TRANSPORT_V6",
+            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V6),
+        ),
+        (
+            "guid",
+            "FWPM_LAYER_OUTBOUND_TRANSPORT_V6_DISCARD",
+            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V6_DISCARD),
+        ),
+        (
+            "guid",
+            "FWPM_CONDITION_IP_REMOTE_PORT",
+            guid_u128(&wfp::FWPM_CONDITION_IP_REMOTE_PORT),
+        ),
+        (
+            "guid",
+            "FWPM_CONDITION_IP_REMOTE_ADDRESS",
+            guid_u128(&wfp::FWPM_CONDITION_IP_REMOTE_ADDRESS),
+        ),
+        (
+            "guid",
+            "FWPM_CONDITION_IP_PROTOCOL",
+            guid_u128(&wfp::FWPM_CONDITION_IP_PROTOCOL),
+        ),
+        (
+            "guid",
+            "FWPM_CONDITION_IP_LOCAL_PORT",
+            guid_u128(&wfp::FWPM_CONDITION_IP_LOCAL_PORT),
+        ),
+        (
+            "guid",
+            "FWPM_CONDITION_IP_LOCAL_ADDRESS",
+            guid_u128(&wfp::FWPM_CONDITION_IP_LOCAL_ADDRESS),
+        ),
+        (
+            "guid",
+            "FWPM_SUBLAYER_UNIVERSAL",
+            guid_u128(&wfp::FWPM_SUBLAYER_UNIVERSAL),
+        ),
+        (
+            "guid",
+            "FWPM_SUBLAYER_IPSEC_TUNNEL",
+            guid_u128(&wfp::FWPM_SUBLAYER_IPSEC_TUNNEL),
+        ),
+        (
+            "guid",
+            "FWPM_SUBLAYER_IPSEC_SECURITY_REALM",
+            guid_u128(&wfp::FWPM_SUBLAYER_IPSEC_SECURITY_REALM),
+        ),
+        (
+            "const",
+            "STATUS_BUFFER_TOO_SMALL",
+            foundation::STATUS_BUFFER_TOO_SMALL.to_u128(),
+        ),
+        (
+            "const",
+            "MEMORY_ALLOCATION_ALIGNMENT",
+            system_services::MEMORY_ALLOCATION_ALIGNMENT.to_u128(),
+        ),
+    ]
+}
+
+/// Rows where the table deliberately differs from windows-sys, each with windows-sys' value as it
+/// stands: the header wins for alignment, and windows-sys' Rust declarations drop DECLSPEC_ALIGN.
+/// If windows-sys changes, this test says so.
+fn windows_sys_differences() -> Vec<(&'static str, &'static str, u128, u128)> {
+    // (kind, item, windows-sys' value, what the table must say given it)
+    let device = size_of::<wdk::DEVICE_OBJECT>() as u128;
+    vec![
+        (
+            "align",
+            "SLIST_HEADER",
+            align_of::<kernel::SLIST_HEADER>() as u128,
+            16,
+        ),
+        ("size", "DEVICE_OBJECT", device, device.next_multiple_of(16)),
+        (
+            "align",
+            "DEVICE_OBJECT",
+            align_of::<wdk::DEVICE_OBJECT>() as u128,
+            16,
+        ),
+    ]
+}
+
+fn cites_windows_sys(row: &Row) -> bool {
+    row.source.starts_with("windows-sys")
+        || row.note.contains("windows-sys agrees")
+        || row.note.contains("value from windows-sys")
+}
+
+#[test]
+fn table_matches_windows_sys() {
+    let facts = facts();
+    let mut c = Check::new();
+    let mut measured = BTreeSet::new();
+    for (kind, item, value) in windows_sys_layouts()
+        .into_iter()
+        .chain(windows_sys_constants())
+    {
+        measured.insert((kind.to_string(), item.to_string()));
+        c.eq(&format!("windows-sys {item}"), kind, item, value);
+    }
+    for (kind, item, theirs, expected) in windows_sys_differences() {
+        measured.insert((kind.to_string(), item.to_string()));
+        let note_says_so = facts
+            .row(kind, item)
+            .is_some_and(|row| row.note.contains("windows-sys"));
+        if !note_says_so {
+            c.failures.push(format!(
+                "`{kind} | {item}` differs from windows-sys ({theirs:#x}) without saying so"
+            ));
+        }
+        c.eq(
+            &format!("windows-sys {item} (header wins)"),
+            kind,
+            item,
+            expected,
+        );
+    }
+    // A row that cites windows-sys must be measured here.
+    for row in &facts.rows {
+        let key = (row.kind.clone(), row.item.clone());
+        let numeric = matches!(
+            row.kind.as_str(),
+            "offset" | "size" | "align" | "const" | "guid"
+        );
+        if numeric && cites_windows_sys(row) && !measured.contains(&key) {
+            c.failures.push(format!(
+                "`{} | {}` cites windows-sys but is not measured against it",
+                row.kind, row.item
+            ));
+        }
+    }
+    c.finish("windows-sys");
+}
+
+// ------------------------------------------------------------------------------------------------
+// (f) Coverage: every declared item has a row and was checked.
+
+/// A `pub struct` or `pub union` of src/sys/types with its `pub` field names.
+#[derive(Debug)]
+struct Declared {
+    name: String,
+    fields: Vec<String>,
+}
+
+/// Reads `pub struct X {`, `pub union X {`, `pub struct X(..);` and their `pub field:` lines, and
+/// `pub const NAME` (not `pub const fn`).
+fn declarations(text: &str) -> (Vec<Declared>, Vec<String>) {
+    let mut types = Vec::new();
+    let mut consts = Vec::new();
+    let mut open: Option<Declared> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(current) = open.as_mut() {
+            if line.starts_with('}') {
+                types.push(open.take().unwrap_or_else(|| unreachable!()));
+            } else if let Some(field) = trimmed.strip_prefix("pub ") {
+                if let Some((name, _)) = field.split_once(':') {
+                    current.fields.push(strip_raw(name.trim()).to_string());
+                }
+            }
+            continue;
+        }
+        let declared = trimmed
+            .strip_prefix("pub struct ")
+            .or_else(|| trimmed.strip_prefix("pub union "));
+        if let Some(rest) = declared {
+            let name: String = rest
+                .chars()
+                .take_while(|ch| ch.is_alphanumeric() || *ch == '_')
+                .collect();
+            let entry = Declared {
+                name,
+                fields: Vec::new(),
+            };
+            if rest.trim_end().ends_with('{') {
+                open = Some(entry);
+            } else {
+                types.push(entry);
+            }
+        } else if let Some(rest) = trimmed.strip_prefix("pub const ") {
+            if !rest.starts_with("fn ") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|ch| ch.is_alphanumeric() || *ch == '_')
+                    .collect();
+                consts.push(name);
+            }
+        }
+    }
+    (types, consts)
+}
+
+/// Files whose `pub const`s are kernel facts the driver or the safe layer uses, and the ones in
+/// them that are the crate's own choices rather than facts (with why).
+const DRIVER_FILES: &[&str] = &[
+    "src/nt/status.rs",
+    "src/nt/irql.rs",
+    "src/inject/state.rs",
+    "src/inject/types.rs",
+    "src/inject/request.rs",
+    "src/inject/family.rs",
+    "src/driver/layers.rs",
+    "src/driver/objects.rs",
+    "src/sim/layout.rs",
+    "src/sim/engine.rs",
+    "src/sim/mod.rs",
+];
+
+const NOT_FACTS: &[(&str, &str)] = &[
+    (
+        "src/inject/state.rs:NONE",
+        "InjectionContext::NONE: the crate's own 'no context' value",
+    ),
+    (
+        "src/inject/request.rs:CONTROL_DATA_CAPACITY",
+        "the crate's buffer size for control data",
+    ),
+    ("src/inject/family.rs:BOTH", "the list [V4, V6]"),
+    ("src/driver/layers.rs:ALL", "the list of the four layers"),
+    ("src/driver/layers.rs:PROVIDER_KEY", "the driver's own GUID"),
+    ("src/driver/layers.rs:SUBLAYER_KEY", "the driver's own GUID"),
+    (
+        "src/driver/objects.rs:UNREGISTER_POLL",
+        "the driver's retry timing",
+    ),
+    (
+        "src/driver/objects.rs:UNREGISTER_PATIENCE",
+        "the driver's retry timing",
+    ),
+];
+
+/// Module-qualified `pub const` names of src/sim/layout.rs (`nbl::STATUS`), and the top-level ones.
+fn simulator_layout_consts(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut module: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("pub mod ") {
+            module = Some(rest.trim_end_matches(" {").trim().to_string());
+        } else if line.starts_with('}') {
+            module = None;
+        } else if let Some(rest) = line.trim().strip_prefix("pub const ") {
+            if rest.starts_with("fn ") {
+                continue;
+            }
+            let name: String = rest
+                .chars()
+                .take_while(|ch| ch.is_alphanumeric() || *ch == '_')
+                .collect();
+            names.push(match &module {
+                Some(module) => format!("{module}::{name}"),
+                None => name,
+            });
+        }
+    }
+    names
+}
+
+#[test]
+fn every_declared_item_has_a_checked_row() {
+    let mut covered = BTreeSet::new();
+    let mut failures = Vec::new();
+    for check in [check_seam_layouts(), check_constants(), check_simulator()] {
+        failures.extend(check.failures.iter().cloned());
+        covered.extend(check.covered);
+    }
+    let mut missing = Vec::new();
+
+    for file in [
+        "src/sys/types/fwp.rs",
+        "src/sys/types/ndis.rs",
+        "src/sys/types/nt.rs",
+    ] {
+        let (types, consts) = declarations(&read(file));
+        for declared in &types {
+            if !covered.contains(&declared.name) {
+                missing.push(format!("{file}: struct {} (size)", declared.name));
+            }
+            for field in &declared.fields {
+                let key = format!("{}.{field}", declared.name);
+                if !covered.contains(&key) {
+                    missing.push(format!("{file}: {key}"));
+                }
+            }
+        }
+        for name in consts {
+            if !covered.contains(&name) {
+                missing.push(format!("{file}: const {name}"));
+            }
+        }
+    }
+
+    for file in DRIVER_FILES {
+        let text = read(file);
+        let names = if file.ends_with("sim/layout.rs") {
+            simulator_layout_consts(&text)
+        } else {
+            declarations(&text).1
+        };
+        for name in names {
+            let key = format!("{file}:{name}");
+            if NOT_FACTS.iter().any(|(exempt, _)| *exempt == key) {
+                continue;
+            }
+            if !covered.contains(&key) {
+                missing.push(key);
+            }
+        }
+    }
+    for key in [
+        "src/driver/layers.rs:TransportLayer::key",
+        "src/driver/layers.rs:TransportLayer::runtime_id",
+    ] {
+        if !covered.contains(key) {
+            missing.push(key.to_string());
+        }
+    }
+
+    // Rows without a sourced value.
+    for row in &facts().rows {
+        if row.value == "?" {
+            missing.push(format!(
+                "row `{} | {}` is unsourced (`?`)",
+                row.kind, row.item
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty() && failures.is_empty(),
+        "items without a checked row in {TABLE_PATH}:\n  {}\ndisagreements:\n  {}",
+        missing.join("\n  "),
+        failures.join("\n  ")
+    );
+    eprintln!("coverage: {} crate items checked", covered.len());
+}
+
+// ------------------------------------------------------------------------------------------------
+// The table itself, and (g) the program that made its layout rows.
+
+#[test]
+fn table_parses_and_every_row_is_sourced() {
+    let facts = facts();
+    let mut problems = facts.problems.clone();
+    const KINDS: &[&str] = &[
+        "offset",
+        "size",
+        "align",
+        "const",
+        "guid",
+        "layer-id",
+        "index",
+        "field-type",
+        "irql",
+        "rule",
+    ];
+    for row in &facts.rows {
+        if !KINDS.contains(&row.kind.as_str()) {
+            problems.push(format!("unknown kind `{}`: {}", row.kind, row.line));
+        }
+        if row.value == "?" {
+            problems.push(format!("unsourced (`?`): {}", row.line));
+        }
+        let numeric = matches!(
+            row.kind.as_str(),
+            "offset" | "size" | "align" | "layer-id" | "index" | "guid"
+        );
+        if numeric && parse_number(&row.value).is_none() {
+            problems.push(format!("not a number: {}", row.line));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{TABLE_PATH}:\n  {}",
+        problems.join("\n  ")
+    );
+    // The parser finds what it should: an empty parse must not pass.
+    assert!(
+        facts.rows.len() > 900,
+        "only {} rows parsed",
+        facts.rows.len()
+    );
+    assert!(parse_table("no table here").problems.len() >= 2);
+}
+
+#[test]
+fn layouts_c_prints_the_table_layout_rows() {
+    let out_dir = std::env::temp_dir().join(format!("kernel-facts-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).expect("temp dir");
+    let program = out_dir.join("layouts");
+    let compiled = std::process::Command::new("cc")
+        .arg(manifest_path("facts/layouts.c"))
+        .arg("-o")
+        .arg(&program)
+        .status();
+    match compiled {
+        Err(e) => {
+            eprintln!("SKIPPED: no C compiler ({e}); facts/layouts.c not compared");
+            return;
+        }
+        Ok(status) => assert!(status.success(), "cc facts/layouts.c failed"),
+    }
+    let output = std::process::Command::new(&program)
+        .output()
+        .expect("run layouts");
+    assert!(
+        output.status.success(),
+        "facts/layouts.c exited with {}",
+        output.status
+    );
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let printed = String::from_utf8(output.stdout).expect("utf-8");
+    let facts = facts();
+    let table: BTreeSet<&str> = facts.rows.iter().map(|row| row.line.as_str()).collect();
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for line in printed.lines() {
+        if !table.contains(line.trim()) {
+            problems.push(format!("printed but not in the table: {line}"));
+        }
+        seen.insert(line.trim().to_string());
+    }
+    // Layout rows added after layouts.c (typedef sizes, DEVICE_OBJECT) are listed, not failed.
+    let extra: Vec<&str> = facts
+        .rows
+        .iter()
+        .filter(|row| matches!(row.kind.as_str(), "offset" | "size" | "align"))
+        .filter(|row| !seen.contains(&row.line))
+        .map(|row| row.item.as_str())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "facts/layouts.c and {TABLE_PATH} differ:\n  {}",
+        problems.join("\n  ")
+    );
+    assert!(
+        seen.len() > 300,
+        "facts/layouts.c printed only {} rows",
+        seen.len()
+    );
+    eprintln!(
+        "facts/layouts.c: {} rows agree; layout rows from other sources: {}",
+        seen.len(),
+        extra.join(", ")
+    );
+}
