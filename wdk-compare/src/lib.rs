@@ -22,6 +22,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// The bindgen this crate reads the output of, for callers that build the `Builder` (build.rs
+/// gets one from `wdk_build::BuilderExt::wdk_default`: the same crate, see tests/pins.rs).
+#[cfg(feature = "bindgen")]
+pub use bindgen;
+
 use syn::{Expr, ForeignItem, Item, Lit, UnOp};
 
 /// Size, alignment and (flattened) field offsets of one structure, in bytes.
@@ -506,9 +511,12 @@ macro_rules! layout_of {
         $crate::StructLayout {
             size: ::core::mem::size_of::<$ty>(),
             align: ::core::mem::align_of::<$ty>(),
-            fields: [$((stringify!($field).to_owned(), ::core::mem::offset_of!($ty, $field))),*]
-                .into_iter()
-                .collect(),
+            fields: {
+                #[allow(unused_mut)]
+                let mut fields = ::std::collections::BTreeMap::new();
+                $( fields.insert(stringify!($field).to_owned(), ::core::mem::offset_of!($ty, $field)); )*
+                fields
+            },
         }
     };
 }
