@@ -4,30 +4,50 @@
 //! generated code.
 //!
 //! On a Windows host building with the WDK (`cargo make`, which enables the `wdk` feature):
-//! 1. wdk-build configures the KMDF driver link, as in windows-drivers-rs' sample-kmdf-driver.
-//! 2. bindgen generates the WFP declarations from the WDK's fwpsk.h and fwpmk.h (with ndis.h,
-//!    NDIS_SUPPORT_NDIS6), and the build compares them with the seam's hand-written ones: every
-//!    function src/sys/windows.rs declares must exist with the same number of parameters, and
-//!    `src/sys/wdk_check.rs` asserts at compile time that each hand-written struct has the
-//!    generated size and alignment and each constant the generated value. A mismatch fails the
-//!    WDK build. (This path cannot run on Linux; see README, "What is checked where".)
+//! 1. wdk-build configures the KMDF driver link, as windows-drivers-rs' sample-kmdf-driver's
+//!    build.rs does (`configure_wdk_binary_build`).
+//! 2. bindgen, set up by wdk-build's `BuilderExt::wdk_default`, reads the WFP declarations from
+//!    the WDK's fwpsk.h and fwpmk.h (with ndis.h, NDIS_SUPPORT_NDIS6), and wdk-compare compares
+//!    them with the seam (src/sys/wdk_items.rs): every function src/sys/windows.rs imports, with
+//!    its parameter count (variadic DbgPrintEx included), every structure's size, alignment and
+//!    field offsets, and every constant. Any disagreement fails the build, listed.
+//! 3. The values the crate keeps outside src/sys/types (status codes, per-direction field
+//!    indices, layer ids, layer keys from fwpmk.h's DEFINE_GUIDs) are written to
+//!    `$OUT_DIR/wdk_values.rs` for src/sys/wdk_check.rs to assert against at compile time.
+//!
+//! The comparison itself (wdk-compare) is tested on Linux against fixture headers; only
+//! locating the WDK and reading its headers happens here, on Windows.
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=src/sys/windows.rs");
+    println!("cargo::rerun-if-changed=src/sys/wdk_items.rs");
+    println!("cargo::rerun-if-changed=src/sys/types");
     #[cfg(windows)]
     if std::env::var_os("CARGO_FEATURE_WDK").is_some() {
         if let Err(error) = wdk::build() {
-            panic!("WDK build configuration failed: {error}");
+            panic!("WDK build: {error}");
         }
     }
 }
 
+/// The seam's raw types, compiled into the build script so their layouts can be measured (the
+/// host of the WDK build is x64 Windows, the image's own target).
+#[cfg(windows)]
+#[allow(dead_code, missing_docs, clippy::all)]
+#[path = "src/sys/types/mod.rs"]
+mod types;
+
 #[cfg(windows)]
 mod wdk {
-    use std::collections::BTreeMap;
     use std::error::Error;
+    use std::fmt::Write as _;
     use std::path::PathBuf;
+
+    use super::types;
+    use wdk_compare::bindgen;
+
+    include!("src/sys/wdk_items.rs");
 
     /// The header bindgen reads: what fwpsk.h/fwpmk.h need first, then them.
     const HEADER: &str = "\
@@ -40,81 +60,92 @@ mod wdk {
 #include <fwpmk.h>
 ";
 
+    /// Integer values src/sys/wdk_check.rs compares with the crate's own.
+    const VALUES: &[&str] = &[
+        "STATUS_FWP_TCPIP_NOT_READY",
+        "STATUS_FWP_INJECT_HANDLE_CLOSING",
+        "STATUS_FWP_INJECT_HANDLE_STALE",
+        "STATUS_FWP_CANNOT_PEND",
+        "FWPS_LAYER_INBOUND_TRANSPORT_V4",
+        "FWPS_LAYER_INBOUND_TRANSPORT_V6",
+        "FWPS_LAYER_OUTBOUND_TRANSPORT_V4",
+        "FWPS_LAYER_OUTBOUND_TRANSPORT_V6",
+    ];
+
+    /// Field enumerators, for each of the four layers.
+    const FIELDS: &[&str] = &[
+        "IP_PROTOCOL",
+        "IP_REMOTE_ADDRESS",
+        "IP_REMOTE_PORT",
+        "INTERFACE_INDEX",
+        "SUB_INTERFACE_INDEX",
+    ];
+
+    /// Layer keys (DEFINE_GUID in fwpmk.h).
+    const GUIDS: &[&str] = &[
+        "FWPM_LAYER_INBOUND_TRANSPORT_V4",
+        "FWPM_LAYER_INBOUND_TRANSPORT_V6",
+        "FWPM_LAYER_OUTBOUND_TRANSPORT_V4",
+        "FWPM_LAYER_OUTBOUND_TRANSPORT_V6",
+    ];
+
     pub fn build() -> Result<(), Box<dyn Error>> {
         wdk_build::configure_wdk_binary_build()?;
         let out = PathBuf::from(std::env::var("OUT_DIR")?);
         let header = out.join("wfp-input.h");
         std::fs::write(&header, HEADER)?;
         let config = wdk_build::Config::from_env_auto()?;
-        let bindings = <bindgen::Builder as wdk_build::BuilderExt>::wdk_default(&config)?
+        let builder = <bindgen::Builder as wdk_build::BuilderExt>::wdk_default(&config)?
             .header(header.to_string_lossy())
             .allowlist_function("Fwps.*|Fwpm.*|Ndis(Retreat|Advance)NetBufferDataStart|NdisGetDataBuffer")
             .allowlist_function("Zw(OpenKey|QueryValueKey|Close)|DbgPrintEx|Io(Create|Delete)Device")
             .allowlist_function("Ke(GetCurrentIrql|DelayExecutionThread|InitializeDpc|InsertQueueDpc|FlushQueuedDpcs|BugCheckEx)")
             .allowlist_function("Ex(AllocatePool2|FreePoolWithTag|InitializeRundownProtection|AcquireRundownProtection|ReleaseRundownProtection|WaitForRundownProtectionRelease)")
             .allowlist_type("FWPS_.*|FWPM_.*|FWP_.*|NET_BUFFER.*|OBJECT_ATTRIBUTES|KEY_VALUE_PARTIAL_INFORMATION|DRIVER_OBJECT|UNICODE_STRING|KDPC|EX_RUNDOWN_REF")
-            .allowlist_var("STATUS_FWP_.*|FWPS_METADATA_FIELD_.*|FWP_ACTION_.*|FWPS_RIGHT_ACTION_WRITE|FWPS_CLASSIFY_OUT_FLAG_ABSORB|POOL_FLAG_NON_PAGED|DPFLTR_IHVNETWORK_ID")
-            .generate()?;
-        let generated = bindings.to_string();
+            .allowlist_var("STATUS_FWP_.*|FWPS_METADATA_FIELD_.*|FWP_ACTION_.*|FWPS_RIGHT_ACTION_WRITE|FWPS_CLASSIFY_OUT_FLAG_ABSORB|POOL_FLAG_NON_PAGED");
+        let (view, generated) = wdk_compare::HeaderView::generate(builder)?;
         std::fs::write(out.join("wfp_bindings.rs"), &generated)?;
-        compare_functions(&generated)
-    }
 
-    /// Every function the seam declares must be in the generated bindings with as many
-    /// parameters.
-    fn compare_functions(generated: &str) -> Result<(), Box<dyn Error>> {
-        let ours = std::fs::read_to_string("src/sys/windows.rs")?;
-        let theirs = arities(generated);
-        let mut mismatches = Vec::new();
-        for (name, count) in arities(&ours) {
-            match theirs.get(&name) {
-                None => mismatches.push(format!("{name}: not in the WDK headers")),
-                Some(expected) if *expected != count => mismatches.push(format!(
-                    "{name}: {count} parameters, the WDK has {expected}"
-                )),
-                Some(_) => {}
-            }
+        let seam = seam_items(&std::fs::read_to_string("src/sys/windows.rs")?)?;
+        let mismatches = wdk_compare::compare(&seam, &view);
+        if !mismatches.is_empty() {
+            let list: Vec<String> = mismatches.iter().map(ToString::to_string).collect();
+            return Err(format!(
+                "the seam disagrees with the WDK headers:\n  {}",
+                list.join("\n  ")
+            )
+            .into());
         }
-        if mismatches.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("the seam disagrees with the WDK: {}", mismatches.join("; ")).into())
-        }
-    }
 
-    /// `fn Name(...)` declarations and their parameter counts.
-    fn arities(source: &str) -> BTreeMap<String, usize> {
-        let mut found = BTreeMap::new();
-        let mut rest = source;
-        while let Some(start) = rest.find("fn ") {
-            rest = &rest[start + 3..];
-            let Some(open) = rest.find('(') else { break };
-            let name = rest[..open].trim().to_owned();
-            if !name.chars().next().is_some_and(char::is_uppercase) || name.contains(' ') {
-                continue;
-            }
-            let mut depth = 0;
-            let mut end = open;
-            for (index, ch) in rest[open..].char_indices() {
-                match ch {
-                    '(' => depth += 1,
-                    ')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = open + index;
-                            break;
-                        }
-                    }
-                    _ => {}
+        let mut values = String::from("// Generated by build.rs from the WDK headers.\n");
+        let mut names: Vec<String> = VALUES.iter().map(|name| (*name).to_owned()).collect();
+        for direction in ["INBOUND", "OUTBOUND"] {
+            for family in ["V4", "V6"] {
+                for field in FIELDS {
+                    names.push(format!("FWPS_FIELD_{direction}_TRANSPORT_{family}_{field}"));
                 }
             }
-            let parameters = rest[open + 1..end]
-                .split(',')
-                .filter(|p| p.contains(':'))
-                .count();
-            found.insert(name, parameters);
-            rest = &rest[end..];
         }
-        found
+        for name in &names {
+            let value = view
+                .constant(name)
+                .ok_or_else(|| format!("{name}: not in the WDK headers"))?;
+            writeln!(values, "pub const {name}: i128 = {value};")?;
+        }
+        let mut guids = std::collections::BTreeMap::new();
+        for directory in config.include_paths()? {
+            let fwpmk = directory.join("fwpmk.h");
+            if let Ok(text) = std::fs::read_to_string(&fwpmk) {
+                guids.extend(wdk_compare::define_guids(&text));
+            }
+        }
+        for name in GUIDS {
+            let value = guids
+                .get(*name)
+                .ok_or_else(|| format!("{name}: no DEFINE_GUID in fwpmk.h"))?;
+            writeln!(values, "pub const {name}: u128 = {value:#x};")?;
+        }
+        std::fs::write(out.join("wdk_values.rs"), values)?;
+        Ok(())
     }
 }

@@ -1,103 +1,103 @@
-//! Compile-time comparison of the seam's hand-written layouts and constants with the ones
-//! bindgen generates from the WDK headers (build.rs, WDK build only). A mismatch is a build
-//! error, so a wrong offset or value cannot ship from the WDK build.
+//! Compile-time comparison, on the WDK build only, of the values the crate keeps outside
+//! src/sys/types with the WDK headers: status codes, the per-direction field indices, the layer
+//! run-time ids and the layer keys. build.rs reads them from bindgen's output (and fwpmk.h's
+//! DEFINE_GUIDs) into `$OUT_DIR/wdk_values.rs`. Layouts, functions and the constants in
+//! src/sys/types are compared by build.rs itself (wdk-compare, src/sys/wdk_items.rs).
 
-#![allow(
-    non_camel_case_types,
-    non_snake_case,
-    non_upper_case_globals,
-    dead_code,
-    missing_docs
-)]
-#![allow(clippy::all)]
+#![allow(non_upper_case_globals, dead_code, missing_docs)]
 
-mod generated {
-    include!(concat!(env!("OUT_DIR"), "/wfp_bindings.rs"));
+mod wdk {
+    include!(concat!(env!("OUT_DIR"), "/wdk_values.rs"));
 }
 
-use core::mem::{align_of, size_of};
+use crate::driver::layers::{FieldIndices, INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer};
+use crate::nt::NtStatus;
+use crate::sys::types::GUID;
 
-use super::types as ours;
-use generated as wdk;
+/// The GUID as written (`{Data1-Data2-Data3-Data4}`), the order DEFINE_GUID lists it in.
+const fn guid_value(guid: GUID) -> u128 {
+    ((guid.Data1 as u128) << 96)
+        | ((guid.Data2 as u128) << 80)
+        | ((guid.Data3 as u128) << 64)
+        | u64::from_be_bytes(guid.Data4) as u128
+}
 
-macro_rules! same_layout {
-    ($($name:ident),* $(,)?) => {
-        $(
-            const _: () = assert!(size_of::<ours::$name>() <= size_of::<wdk::$name>());
-            const _: () = assert!(align_of::<ours::$name>() == align_of::<wdk::$name>());
-        )*
+/// The indices the crate uses at one layer equal the header's enumerators there.
+const fn same_fields(ours: &FieldIndices, theirs: [i128; 5]) -> bool {
+    ours.ip_protocol as i128 == theirs[0]
+        && ours.ip_remote_address as i128 == theirs[1]
+        && ours.ip_remote_port as i128 == theirs[2]
+        && ours.interface_index as i128 == theirs[3]
+        && ours.sub_interface_index as i128 == theirs[4]
+}
+
+/// The header's five enumerators at one layer, in [`same_fields`]' order.
+macro_rules! fields {
+    (INBOUND_V4) => {
+        [
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V4_IP_PROTOCOL,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V4_IP_REMOTE_ADDRESS,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V4_IP_REMOTE_PORT,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V4_INTERFACE_INDEX,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V4_SUB_INTERFACE_INDEX,
+        ]
+    };
+    (INBOUND_V6) => {
+        [
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V6_IP_PROTOCOL,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V6_IP_REMOTE_ADDRESS,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V6_IP_REMOTE_PORT,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V6_INTERFACE_INDEX,
+            wdk::FWPS_FIELD_INBOUND_TRANSPORT_V6_SUB_INTERFACE_INDEX,
+        ]
+    };
+    (OUTBOUND_V4) => {
+        [
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V4_IP_PROTOCOL,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V4_IP_REMOTE_ADDRESS,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V4_IP_REMOTE_PORT,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V4_INTERFACE_INDEX,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V4_SUB_INTERFACE_INDEX,
+        ]
+    };
+    (OUTBOUND_V6) => {
+        [
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V6_IP_PROTOCOL,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V6_IP_REMOTE_ADDRESS,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V6_IP_REMOTE_PORT,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V6_INTERFACE_INDEX,
+            wdk::FWPS_FIELD_OUTBOUND_TRANSPORT_V6_SUB_INTERFACE_INDEX,
+        ]
     };
 }
 
-// Structures this crate only reads a prefix of (NBL, NET_BUFFER, metadata, FWPS_FILTER1) are
-// declared no larger than the WDK's; the others must match exactly.
-same_layout!(
-    NET_BUFFER_LIST,
-    NET_BUFFER,
-    FWPS_INCOMING_METADATA_VALUES0,
-    FWPS_FILTER1,
-    FWPS_INCOMING_VALUES0,
-    FWPS_CLASSIFY_OUT0,
-    FWPS_CALLOUT1,
-    FWPS_TRANSPORT_SEND_PARAMS0,
-    FWPM_SESSION0,
-    FWPM_PROVIDER0,
-    FWPM_SUBLAYER0,
-    FWPM_CALLOUT0,
-    FWPM_FILTER0,
-    FWP_VALUE0,
-    OBJECT_ATTRIBUTES,
-    KEY_VALUE_PARTIAL_INFORMATION,
-    DRIVER_OBJECT,
-    UNICODE_STRING,
-    KDPC,
-    EX_RUNDOWN_REF,
-);
-
-macro_rules! exact_size {
-    ($($name:ident),* $(,)?) => {
-        $( const _: () = assert!(size_of::<ours::$name>() == size_of::<wdk::$name>()); )*
-    };
-}
-
-exact_size!(
-    FWPS_CLASSIFY_OUT0,
-    FWPS_CALLOUT1,
-    FWPS_TRANSPORT_SEND_PARAMS0,
-    FWPM_SESSION0,
-    FWPM_PROVIDER0,
-    FWPM_SUBLAYER0,
-    FWPM_CALLOUT0,
-    FWPM_FILTER0,
-    FWP_VALUE0,
-    OBJECT_ATTRIBUTES,
-    DRIVER_OBJECT,
-    UNICODE_STRING,
-    KDPC,
-    EX_RUNDOWN_REF,
-);
+const _: () = assert!(same_fields(&INBOUND_FIELDS, fields!(INBOUND_V4)));
+const _: () = assert!(same_fields(&INBOUND_FIELDS, fields!(INBOUND_V6)));
+const _: () = assert!(same_fields(&OUTBOUND_FIELDS, fields!(OUTBOUND_V4)));
+const _: () = assert!(same_fields(&OUTBOUND_FIELDS, fields!(OUTBOUND_V6)));
 
 macro_rules! same_value {
     ($($ours:expr => $theirs:expr),* $(,)?) => {
-        $( const _: () = assert!(($ours) as i64 == ($theirs) as i64); )*
+        $( const _: () = assert!(($ours) as i128 == $theirs); )*
     };
 }
 
 same_value!(
-    crate::nt::NtStatus::FWP_TCPIP_NOT_READY.0 => wdk::STATUS_FWP_TCPIP_NOT_READY,
-    crate::nt::NtStatus::FWP_INJECT_HANDLE_CLOSING.0 => wdk::STATUS_FWP_INJECT_HANDLE_CLOSING,
-    crate::nt::NtStatus::FWP_INJECT_HANDLE_STALE.0 => wdk::STATUS_FWP_INJECT_HANDLE_STALE,
-    crate::nt::NtStatus::FWP_CANNOT_PEND.0 => wdk::STATUS_FWP_CANNOT_PEND,
-    ours::FWPS_METADATA_FIELD_IP_HEADER_SIZE => wdk::FWPS_METADATA_FIELD_IP_HEADER_SIZE,
-    ours::FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE => wdk::FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE,
-    ours::FWPS_METADATA_FIELD_COMPARTMENT_ID => wdk::FWPS_METADATA_FIELD_COMPARTMENT_ID,
-    ours::FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE => wdk::FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE,
-    ours::FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA => wdk::FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA,
-    ours::FWPS_METADATA_FIELD_REMOTE_SCOPE_ID => wdk::FWPS_METADATA_FIELD_REMOTE_SCOPE_ID,
-    ours::FWPS_RIGHT_ACTION_WRITE => wdk::FWPS_RIGHT_ACTION_WRITE,
-    ours::FWPS_CLASSIFY_OUT_FLAG_ABSORB => wdk::FWPS_CLASSIFY_OUT_FLAG_ABSORB,
-    ours::FWP_ACTION_BLOCK => wdk::FWP_ACTION_BLOCK,
-    ours::FWP_ACTION_PERMIT => wdk::FWP_ACTION_PERMIT,
-    ours::FWP_ACTION_CALLOUT_TERMINATING => wdk::FWP_ACTION_CALLOUT_TERMINATING,
-    ours::POOL_FLAG_NON_PAGED => wdk::POOL_FLAG_NON_PAGED,
+    NtStatus::FWP_TCPIP_NOT_READY.0 => wdk::STATUS_FWP_TCPIP_NOT_READY,
+    NtStatus::FWP_INJECT_HANDLE_CLOSING.0 => wdk::STATUS_FWP_INJECT_HANDLE_CLOSING,
+    NtStatus::FWP_INJECT_HANDLE_STALE.0 => wdk::STATUS_FWP_INJECT_HANDLE_STALE,
+    NtStatus::FWP_CANNOT_PEND.0 => wdk::STATUS_FWP_CANNOT_PEND,
+    TransportLayer::InboundV4.runtime_id() => wdk::FWPS_LAYER_INBOUND_TRANSPORT_V4,
+    TransportLayer::InboundV6.runtime_id() => wdk::FWPS_LAYER_INBOUND_TRANSPORT_V6,
+    TransportLayer::OutboundV4.runtime_id() => wdk::FWPS_LAYER_OUTBOUND_TRANSPORT_V4,
+    TransportLayer::OutboundV6.runtime_id() => wdk::FWPS_LAYER_OUTBOUND_TRANSPORT_V6,
 );
+
+const _: () =
+    assert!(guid_value(TransportLayer::InboundV4.key()) == wdk::FWPM_LAYER_INBOUND_TRANSPORT_V4);
+const _: () =
+    assert!(guid_value(TransportLayer::InboundV6.key()) == wdk::FWPM_LAYER_INBOUND_TRANSPORT_V6);
+const _: () =
+    assert!(guid_value(TransportLayer::OutboundV4.key()) == wdk::FWPM_LAYER_OUTBOUND_TRANSPORT_V4);
+const _: () =
+    assert!(guid_value(TransportLayer::OutboundV6.key()) == wdk::FWPM_LAYER_OUTBOUND_TRANSPORT_V6);
