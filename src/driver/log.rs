@@ -128,6 +128,7 @@ struct MessageBuffer {
 }
 
 impl MessageBuffer {
+    #[inline(never)]
     fn text(&mut self, text: &str) {
         for &byte in text.as_bytes() {
             // Keep one byte for the NUL; a NUL inside the text would cut the message short.
@@ -182,6 +183,7 @@ impl MessageBuffer {
         }
     }
 
+    #[inline(never)]
     fn arg(&mut self, arg: Arg<'_>) {
         match arg {
             Arg::Text(text) => self.text(text),
@@ -224,6 +226,7 @@ impl Log {
     /// verbose.
     ///
     /// IRQL <= DISPATCH_LEVEL (DbgPrintEx allows up to DIRQL).
+    #[inline(never)]
     pub fn write<K: KernelApi>(&self, kernel: &K, level: Level, message: &[Arg<'_>]) {
         if level == Level::Trace && !self.verbose {
             return;
@@ -247,6 +250,7 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     fn render(message: &[Arg<'_>]) -> String {
         let mut buffer = MessageBuffer {

@@ -560,11 +560,10 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 // SAFETY: the reservation owns the deferred slot; its DPC was initialized in
                 // `new` and is not queued (the slot was free). The request is kept without its
                 // control data, which the injection slot already holds.
-                unsafe {
-                    (*deferred).slot = reservation.slot;
-                    (*deferred).injection_context = tag.injection_context.as_raw();
-                    (*deferred).injection = injection.without_control_data();
-                }
+                let deferred_slot = unsafe { &mut *deferred };
+                deferred_slot.slot = reservation.slot;
+                deferred_slot.injection_context = tag.injection_context.as_raw();
+                deferred_slot.injection = injection.without_control_data();
                 // SAFETY: as above; the DPC stays valid until its routine runs, which holds the
                 // rundown reference.
                 let queued = unsafe {
@@ -626,6 +625,8 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         let completion = on_injection_complete::<K, H>;
         let completion_context = slot.cast::<c_void>();
         let family = crate::inject::AddressFamily::from(injection.family()).as_raw();
+        // SAFETY: the caller owns the slot; only the field's address is taken.
+        let send_args = unsafe { &raw mut (*slot).send_args };
         match *injection {
             Injection::TransportSend(send) => (
                 KernelCall::FwpsInjectTransportSendAsync0,
@@ -637,7 +638,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                         context,
                         send.endpoint_handle,
                         0,
-                        &raw mut (*slot).send_args,
+                        send_args,
                         family,
                         send.compartment,
                         nbl,
@@ -749,8 +750,11 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         status: NtStatus,
         at_dispatch: bool,
     ) {
-        // SAFETY: the injection owns the slot until give_back below.
-        let (index, path, cookie) = unsafe { ((*slot).index, (*slot).path, (*slot).cookie) };
+        let (index, path, cookie) = {
+            // SAFETY: the injection owns the slot until give_back below.
+            let slot = unsafe { &*slot };
+            (slot.index, slot.path, slot.cookie)
+        };
         // SAFETY: `nbl` came from `H::Packet::into_raw` in `submit`, handed back by WFP.
         let packet = unsafe { H::Packet::from_raw(&self.kernel, nbl) };
         self.contexts.give_back(index);
@@ -801,14 +805,15 @@ unsafe extern "win64" fn run_deferred_injection<K, H>(
     H: CompletionHandler<K>,
 {
     let deferred = context.cast::<DeferredSlot>().cast_const();
-    // SAFETY: the DPC's context is its own deferred slot, owned by the queued injection.
-    let (owner, index, slot_index, injection_context, injection) = unsafe {
+    let (owner, index, slot_index, injection_context, injection) = {
+        // SAFETY: the DPC's context is its own deferred slot, owned by the queued injection.
+        let deferred = unsafe { &*deferred };
         (
-            (*deferred).owner,
-            (*deferred).index,
-            (*deferred).slot,
-            (*deferred).injection_context,
-            (*deferred).injection,
+            deferred.owner,
+            deferred.index,
+            deferred.slot,
+            deferred.injection_context,
+            deferred.injection,
         )
     };
     // SAFETY: the owner outlives the queued work (it holds a rundown reference).
