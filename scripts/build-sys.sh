@@ -81,6 +81,23 @@ link_args=(
   -C link-arg=/NODEFAULTLIB -C link-arg=/RELEASE
   -D warnings
 )
+# Reproducible: the same commit built in any directory gives the same bytes (checked by
+# scripts/check-reproducible.sh). Paths that reach the image are remapped by a rustc wrapper
+# (scripts/rustc-remap.sh), not through RUSTFLAGS, which cargo hashes into every crate's metadata
+# and so into symbol names and code layout: this checkout's sources (cargo names them relative to
+# it already), the cross toolchain's library sources (wherever the cache really lives, also as the relative
+# path cargo uses inside the checkout) and cargo's
+# registry (compiler_builtins for build-std). The prefixes do not overlap, so their order does not
+# matter. /Brepro makes the timestamp and PDB
+# signature a hash of the content; /PDBALTPATH records the PDB by file name, not its path.
+link_args+=(-C link-arg=/Brepro -C link-arg=/PDBALTPATH:wfp_injector.pdb)
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+WFP_REMAP="$here/src=/wfp-injector/src
+$(cd "$cache" && pwd -P)/root=/cross-toolchain
+$cache/root=/cross-toolchain
+${cache#"$here"/}/root=/cross-toolchain
+$cargo_home/registry/src=/cargo-registry"
+export WFP_REMAP RUSTC_WRAPPER=$here/scripts/rustc-remap.sh
 export CARGO_TARGET_DIR=$here/target/sys-build
 RUSTC=$rustc_bin RUSTC_BOOTSTRAP=1 RUSTFLAGS="${link_args[*]}" \
   cargo build --profile "$profile" --lib --target "$target" \

@@ -456,9 +456,9 @@ fn refusals_before_the_kernel_name_what_was_wrong() {
     assert!(matches!(
         error,
         Error::InvalidInput(InputError::ControlDataTooLong {
-            length: 129,
-            capacity: 128
-        })
+            length,
+            capacity: CONTROL_DATA_CAPACITY
+        }) if length == CONTROL_DATA_CAPACITY + 1
     ));
     assert_eq!(
         sim.calls(SimCall::AllocateCloneNetBufferList),

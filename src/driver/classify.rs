@@ -256,7 +256,11 @@ impl<K: KernelApi> CalloutState<K> {
                 self.log.write(
                     &self.kernel,
                     Level::Trace,
-                    format_args!("{layer:?}: reinjection refused: {error}"),
+                    &[
+                        layer.into(),
+                        ": reinjection refused: ".into(),
+                        error.status().into(),
+                    ],
                 );
             }
         }

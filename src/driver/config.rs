@@ -143,7 +143,7 @@ pub fn read_parameters<K: KernelApi>(
         log.write(
             kernel,
             Level::Info,
-            format_args!("no Parameters key: inspecting nothing"),
+            &["no Parameters key: inspecting nothing".into()],
         );
         return parameters;
     };
@@ -207,7 +207,12 @@ fn ignored<K: KernelApi>(kernel: &K, log: &Log, name: &str, expected: &str) {
     log.write(
         kernel,
         Level::Warning,
-        format_args!("ignoring Parameters\\{name}: expected {expected}"),
+        &[
+            "ignoring Parameters\\".into(),
+            name.into(),
+            ": expected ".into(),
+            expected.into(),
+        ],
     );
 }
 

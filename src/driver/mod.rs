@@ -154,7 +154,12 @@ impl<K: KernelApi> Driver<K> {
                 log.write(
                     &kernel,
                     Level::Error,
-                    format_args!("load failed at {:?}: {}", error.step, error.status),
+                    &[
+                        "load failed at ".into(),
+                        error.step.into(),
+                        ": ".into(),
+                        error.status.into(),
+                    ],
                 );
                 return Err(error);
             }
@@ -162,12 +167,21 @@ impl<K: KernelApi> Driver<K> {
         log.write(
             &kernel,
             Level::Info,
-            format_args!(
-                "loaded: inspecting IPv4 {}, IPv6 {}; {} contexts",
-                parameters.inspection.inspects(crate::inject::IpFamily::V4),
-                parameters.inspection.inspects(crate::inject::IpFamily::V6),
-                capacity
-            ),
+            &[
+                "loaded: inspecting IPv4 ".into(),
+                parameters
+                    .inspection
+                    .inspects(crate::inject::IpFamily::V4)
+                    .into(),
+                ", IPv6 ".into(),
+                parameters
+                    .inspection
+                    .inspects(crate::inject::IpFamily::V6)
+                    .into(),
+                "; ".into(),
+                capacity.into(),
+                " contexts".into(),
+            ],
         );
         Ok(Self {
             state,
@@ -244,7 +258,7 @@ impl<K: KernelApi> Driver<K> {
         if let Err((failure, _)) = injector.close() {
             first = first_failure(first, failure.error.status());
         }
-        log.write(&kernel, Level::Info, format_args!("unloaded: {first}"));
+        log.write(&kernel, Level::Info, &["unloaded: ".into(), first.into()]);
         first
     }
 

@@ -14,11 +14,11 @@ use crate::inject::completion::{Completion, CompletionHandler};
 use crate::inject::dual_stack::{DualStackError, DualStackInjector};
 use crate::inject::nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
 use crate::inject::pool::SlotPool;
-use crate::inject::request::{CONTROL_DATA_CAPACITY, Injection, RemoteAddress, Tag};
+use crate::inject::request::{CONTROL_DATA_CAPACITY, Injection, InjectionPath, RemoteAddress, Tag};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    BOOLEAN, EX_RUNDOWN_REF, FWPS_TRANSPORT_SEND_PARAMS0, KDPC, NET_BUFFER_LIST, NTSTATUS,
+    BOOLEAN, EX_RUNDOWN_REF, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, KDPC, NET_BUFFER_LIST, NTSTATUS,
 };
 
 /// An injection the injector did not take: why, and the packet, back in the caller's hands.
@@ -37,43 +37,60 @@ impl<P> fmt::Debug for Refused<P> {
     }
 }
 
-/// Per-injection context: lives in the pool from creation to close, so everything the kernel
-/// reads until completion (send parameters, remote address, control data, the DPC) stays valid.
-/// The DPC comes first, so a slot pointer cast to `*mut KDPC` is its DPC.
+/// Per-injection context: lives in the pool from creation to close, and holds what the kernel
+/// reads until the completion (transport-send parameters, remote address, control data) and what
+/// the completion needs (NBL, path, cookie). The request itself is not copied: it is issued from
+/// the caller's value. 160 bytes.
 #[repr(C)]
 struct InjectionSlot {
-    /// Queued for TCP transport injections, initialized once at creation.
-    dpc: KDPC,
     /// The injector's shared state (type-erased: the slot type is not generic).
     owner: *const c_void,
-    index: u32,
     nbl: *mut NET_BUFFER_LIST,
-    injection: Injection<'static>,
-    tag: Tag,
+    cookie: usize,
+    index: u32,
+    path: InjectionPath,
     send_args: FWPS_TRANSPORT_SEND_PARAMS0,
     remote_address: [u8; 16],
+    /// 8-aligned: the kernel reads WSACMSGHDRs from it.
     control_data: [u8; CONTROL_DATA_CAPACITY],
 }
 
-const _: () = assert!(core::mem::offset_of!(InjectionSlot, dpc) == 0);
+const _: () = assert!(core::mem::size_of::<InjectionSlot>() <= 160);
+const _: () = assert!(core::mem::offset_of!(InjectionSlot, control_data) % 8 == 0);
+
+/// What a deferred (TCP transport) injection needs until its DPC has issued it: the DPC, the
+/// request, the injection context, and the index of its [`InjectionSlot`]. Given back as soon as
+/// the DPC routine has read it; the completion needs only the injection slot. The DPC comes
+/// first, so a pointer to the slot is a pointer to its DPC.
+#[repr(C)]
+struct DeferredSlot {
+    /// Initialized once at creation.
+    dpc: KDPC,
+    owner: *const c_void,
+    index: u32,
+    /// The injection slot this deferred call completes into.
+    slot: u32,
+    injection_context: HANDLE,
+    /// Transport send's control data is already in the injection slot: here it is empty.
+    injection: Injection<'static>,
+}
+
+const _: () = assert!(core::mem::offset_of!(DeferredSlot, dpc) == 0);
 
 // SAFETY: a slot is only touched by the owner of its pool index (one thread at a time) and by
 // the kernel while an injection holds it.
 unsafe impl Send for InjectionSlot {}
+// SAFETY: as above.
+unsafe impl Send for DeferredSlot {}
 
 impl InjectionSlot {
     fn empty(index: u32) -> Self {
         Self {
-            dpc: KDPC::zeroed(),
             owner: ptr::null(),
-            index,
             nbl: ptr::null_mut(),
-            injection: Injection::Forward(crate::inject::request::Forward {
-                family: crate::inject::IpFamily::V4,
-                compartment: 0,
-                interface_index: 0,
-            }),
-            tag: Tag::default(),
+            cookie: 0,
+            index,
+            path: InjectionPath::Forward,
             send_args: FWPS_TRANSPORT_SEND_PARAMS0 {
                 remoteAddress: ptr::null_mut(),
                 remoteScopeId: 0,
@@ -85,47 +102,71 @@ impl InjectionSlot {
         }
     }
 
-    /// Copies the request into the slot; transport send parameters point into the slot.
-    fn load(&mut self, nbl: *mut NET_BUFFER_LIST, injection: &Injection<'_>, tag: Tag) {
+    /// Keeps what the completion needs and, for a transport send, what the kernel reads until
+    /// then; the send parameters point into the slot. Control data is copied only when present.
+    #[inline(always)]
+    fn load(&mut self, nbl: *mut NET_BUFFER_LIST, injection: &Injection<'_>, cookie: usize) {
         self.nbl = nbl;
-        self.tag = tag;
-        self.injection = match *injection {
-            Injection::TransportSend(send) => {
-                let scope_id = match send.remote_address {
-                    RemoteAddress::V4(address) => {
-                        self.remote_address[..4].copy_from_slice(&address);
-                        0
-                    }
-                    RemoteAddress::V6(address, scope_id) => {
-                        self.remote_address = address;
-                        scope_id
-                    }
-                };
-                // Length checked by `check` before the slot was taken.
-                let length = send.control_data.len().min(CONTROL_DATA_CAPACITY);
-                self.control_data[..length].copy_from_slice(&send.control_data[..length]);
-                self.send_args = FWPS_TRANSPORT_SEND_PARAMS0 {
-                    remoteAddress: self.remote_address.as_mut_ptr(),
-                    remoteScopeId: scope_id,
-                    controlData: if length == 0 {
-                        ptr::null_mut()
-                    } else {
-                        self.control_data.as_mut_ptr().cast()
-                    },
-                    controlDataLength: length as u32,
-                };
-                Injection::TransportSend(crate::inject::request::TransportSend {
-                    control_data: &[],
-                    ..send
-                })
+        self.cookie = cookie;
+        self.path = injection.path();
+        if let Injection::TransportSend(send) = injection {
+            let scope_id = match send.remote_address {
+                RemoteAddress::V4(address) => {
+                    self.remote_address[..4].copy_from_slice(&address);
+                    0
+                }
+                RemoteAddress::V6(address, scope_id) => {
+                    self.remote_address = address;
+                    scope_id
+                }
+            };
+            let control = send.control_data;
+            let mut control_data: *mut c_void = ptr::null_mut();
+            // Length checked by `check` before the slot was taken; `get` keeps the image free of
+            // a panic path all the same.
+            if !control.is_empty() {
+                if let Some(room) = self.control_data.get_mut(..control.len()) {
+                    room.copy_from_slice(control);
+                    control_data = self.control_data.as_mut_ptr().cast();
+                }
             }
-            Injection::TransportReceive(receive) => Injection::TransportReceive(receive),
-            Injection::NetworkSend(send) => Injection::NetworkSend(send),
-            Injection::NetworkReceive(receive) => Injection::NetworkReceive(receive),
-            Injection::Forward(forward) => Injection::Forward(forward),
-            Injection::Stream(stream) => Injection::Stream(stream),
-        };
+            self.send_args = FWPS_TRANSPORT_SEND_PARAMS0 {
+                remoteAddress: self.remote_address.as_mut_ptr(),
+                remoteScopeId: scope_id,
+                controlData: control_data.cast(),
+                controlDataLength: if control_data.is_null() {
+                    0
+                } else {
+                    control.len() as u32
+                },
+            };
+        }
     }
+}
+
+impl DeferredSlot {
+    fn empty(index: u32) -> Self {
+        Self {
+            dpc: KDPC::zeroed(),
+            owner: ptr::null(),
+            index,
+            slot: 0,
+            injection_context: ptr::null_mut(),
+            injection: Injection::Forward(crate::inject::request::Forward {
+                family: crate::inject::IpFamily::V4,
+                compartment: 0,
+                interface_index: 0,
+            }),
+        }
+    }
+}
+
+/// The contexts one injection holds from its reservation on: an injection slot and, for a
+/// deferred call, a deferred slot. A rundown reference is held with them.
+#[derive(Clone, Copy)]
+struct Reservation {
+    slot: u32,
+    deferred: Option<u32>,
 }
 
 struct Shared<K: KernelApi, H> {
@@ -136,6 +177,8 @@ struct Shared<K: KernelApi, H> {
     /// Rundown has been waited for: it must not be waited for twice.
     drained: core::sync::atomic::AtomicBool,
     contexts: SlotPool<InjectionSlot>,
+    /// One per context: every injection in flight may be a deferred one.
+    deferred: SlotPool<DeferredSlot>,
 }
 
 /// Injects packets through a [`DualStackInjector`] with every rule of the API kept by
@@ -189,6 +232,7 @@ where
             return Err(InputError::ZeroCapacity.into());
         }
         let contexts = SlotPool::new(capacity, InjectionSlot::empty)?;
+        let deferred = SlotPool::new(capacity, DeferredSlot::empty)?;
         let mut boxed = Vec::new();
         boxed.try_reserve_exact(1).map_err(|_| Error::OutOfMemory)?;
         boxed.push(Shared {
@@ -198,6 +242,7 @@ where
             rundown: UnsafeCell::new(EX_RUNDOWN_REF { Count: 0 }),
             drained: core::sync::atomic::AtomicBool::new(false),
             contexts,
+            deferred,
         });
         let raw = alloc::boxed::Box::into_raw(boxed.into_boxed_slice()).cast::<Shared<K, H>>();
         // SAFETY: into_raw never returns null.
@@ -212,17 +257,22 @@ where
         };
         for index in 0..capacity {
             let slot = state.contexts.get(index);
-            // SAFETY: no index has been handed out yet, so every slot is exclusively ours; the
-            // slots never move (boxed slice), so the DPC and its context stay valid.
+            // SAFETY: no index has been handed out yet, so every slot is exclusively ours.
             unsafe {
                 (*slot).owner = raw.cast_const().cast();
+            }
+            let deferred = state.deferred.get(index);
+            // SAFETY: as above; the slots never move (boxed slices), so the DPC and its context
+            // stay valid as long as the shared state.
+            unsafe {
+                (*deferred).owner = raw.cast_const().cast();
             }
             // SAFETY: as above; the DPC storage lives as long as the shared state.
             unsafe {
                 state.kernel.ke_initialize_dpc(
-                    slot.cast::<KDPC>(),
+                    deferred.cast::<KDPC>(),
                     run_deferred_injection::<K, H>,
-                    slot.cast(),
+                    deferred.cast(),
                 )
             };
         }
@@ -256,7 +306,8 @@ where
     /// packet later; on refusal it comes back in the error with nothing sent to WFP.
     ///
     /// Refused before the kernel is called: a handle without the path's injection type, control
-    /// data over [`CONTROL_DATA_CAPACITY`], a closing injector, all contexts in use.
+    /// data over [`CONTROL_DATA_CAPACITY`], all contexts in use. Refused by the kernel: a closing
+    /// injector (rundown), the injection call itself.
     ///
     /// IRQL <= DISPATCH_LEVEL.
     #[inline]
@@ -266,78 +317,16 @@ where
         injection: Injection<'_>,
         tag: Tag,
     ) -> Result<(), Refused<H::Packet>> {
-        if let Err(error) = self.state().check(&injection) {
-            return Err(Refused { error, packet });
-        }
-        self.submit(packet, injection, tag)
-    }
-
-    /// [`inject`](Self::inject) after its checks have passed: rundown reference, context, kernel
-    /// call (or DPC), and the packet handed back if anything refuses.
-    #[inline(always)]
-    fn submit(
-        &self,
-        packet: H::Packet,
-        injection: Injection<'_>,
-        tag: Tag,
-    ) -> Result<(), Refused<H::Packet>> {
         let state = self.state();
-        // SAFETY: the rundown word was initialized in `new` and lives as long as `state`.
-        if unsafe {
-            state
-                .kernel
-                .ex_acquire_rundown_protection(state.rundown.get())
-        } == 0
+        let reservation = match state
+            .check(&injection)
+            .and_then(|()| state.reserve(&injection))
         {
-            return Err(Refused {
-                error: Error::Closing,
-                packet,
-            });
-        }
-        let Some(index) = state.contexts.take() else {
-            state.release_rundown();
-            return Err(Refused {
-                error: Error::ContextsExhausted,
-                packet,
-            });
+            Ok(reservation) => reservation,
+            Err(error) => return Err(Refused { error, packet }),
         };
-        let slot = state.contexts.get(index);
-        // SAFETY: `index` was just taken from the pool, so the slot is exclusively ours until it
-        // is given back (here on failure, or in the completion).
-        unsafe { (*slot).load(packet.into_raw(), &injection, tag) };
-        let (call, status) = if injection.must_defer() {
-            // SAFETY: the slot's DPC was initialized in `new` and is not queued (the slot was
-            // free); it stays valid until the routine runs, which holds the rundown reference.
-            let queued = unsafe {
-                state.kernel.ke_insert_queue_dpc(
-                    slot.cast::<KDPC>(),
-                    ptr::null_mut(),
-                    ptr::null_mut(),
-                )
-            };
-            if queued != 0 {
-                return Ok(());
-            }
-            (KernelCall::KeInsertQueueDpc, NtStatus::UNSUCCESSFUL.0)
-        } else {
-            // SAFETY: the slot is ours and loaded; IRQL <= DISPATCH_LEVEL is this method's
-            // contract; the rundown reference keeps the handles alive.
-            unsafe { state.issue(slot) }
-        };
-        if NtStatus(status).is_success() {
-            return Ok(());
-        }
-        // The kernel did not take it: no completion will run, so everything comes back here.
-        // SAFETY: the slot is still ours.
-        let nbl = unsafe { (*slot).nbl };
-        // SAFETY: `nbl` came from `packet.into_raw` above and the kernel did not keep it.
-        let packet = unsafe { H::Packet::from_raw(&state.kernel, nbl) };
-        state.contexts.give_back(index);
-        state.release_rundown();
-        Err(Refused {
-            error: Error::kernel(call, NtStatus(status)),
-            packet,
-        })
+        // SAFETY: the reservation was just made for this injection and is used once.
+        unsafe { state.submit(reservation, packet, &injection, tag) }
     }
 
     /// Closes: refuses new injections, waits for those in flight, destroys the handles.
@@ -385,10 +374,20 @@ where
         injection: Injection<'_>,
         tag: Tag,
     ) -> Result<(), Error> {
-        // Check first, so a refused request costs no clone; then submit without checking again.
-        self.state().check(&injection)?;
-        let clone = ClonedNetBufferList::clone_of(self.state().kernel.clone(), original)?;
-        self.submit(clone, injection, tag)
+        // Check and reserve first, so a refused request costs no clone and a full pool no
+        // kernel call; then clone and submit into the reservation.
+        let state = self.state();
+        state.check(&injection)?;
+        let reservation = state.reserve(&injection)?;
+        let clone = match ClonedNetBufferList::clone_of(state.kernel.clone(), original) {
+            Ok(clone) => clone,
+            Err(error) => {
+                state.cancel(reservation);
+                return Err(error);
+            }
+        };
+        // SAFETY: the reservation was just made for this injection and is used once.
+        unsafe { state.submit(reservation, clone, &injection, tag) }
             .map_err(|refused| refused.error)
     }
 }
@@ -493,23 +492,142 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         };
     }
 
-    /// Calls the kernel's inject function for a loaded slot.
+    /// Takes the contexts `injection` needs, then a rundown reference: a full pool is refused
+    /// with no kernel call, a closing injector with one.
+    #[inline(always)]
+    fn reserve(&self, injection: &Injection<'_>) -> Result<Reservation, Error> {
+        let Some(slot) = self.contexts.take() else {
+            return Err(Error::ContextsExhausted);
+        };
+        let deferred = if injection.must_defer() {
+            let Some(deferred) = self.deferred.take() else {
+                self.contexts.give_back(slot);
+                return Err(Error::ContextsExhausted);
+            };
+            Some(deferred)
+        } else {
+            None
+        };
+        // SAFETY: the rundown word was initialized in `new` and lives as long as `self`.
+        if unsafe {
+            self.kernel
+                .ex_acquire_rundown_protection(self.rundown.get())
+        } == 0
+        {
+            self.give_back(Reservation { slot, deferred });
+            return Err(Error::Closing);
+        }
+        Ok(Reservation { slot, deferred })
+    }
+
+    #[inline(always)]
+    fn give_back(&self, reservation: Reservation) {
+        if let Some(deferred) = reservation.deferred {
+            self.deferred.give_back(deferred);
+        }
+        self.contexts.give_back(reservation.slot);
+    }
+
+    /// Undoes [`reserve`](Self::reserve): contexts back, rundown reference released.
+    #[cold]
+    fn cancel(&self, reservation: Reservation) {
+        self.give_back(reservation);
+        self.release_rundown();
+    }
+
+    /// Hands `packet` to the kernel (or to the DPC) on a reservation; on refusal everything comes
+    /// back: the contexts, the rundown reference and the packet.
     ///
     /// # Safety
-    /// The caller owns the slot's pool index, the slot is loaded, IRQL <= DISPATCH_LEVEL, and a
-    /// rundown reference is held.
+    /// `reservation` came from [`reserve`](Self::reserve) for `injection`, which passed
+    /// [`check`](Self::check), and is used once; IRQL <= DISPATCH_LEVEL.
     #[inline(always)]
-    unsafe fn issue(&self, slot: *mut InjectionSlot) -> (KernelCall, NTSTATUS) {
-        // SAFETY: the caller owns the slot.
-        let slot_ref = unsafe { &mut *slot };
-        let injection = slot_ref.injection;
+    unsafe fn submit(
+        &self,
+        reservation: Reservation,
+        packet: H::Packet,
+        injection: &Injection<'_>,
+        tag: Tag,
+    ) -> Result<(), Refused<H::Packet>> {
+        let slot = self.contexts.get(reservation.slot);
+        let nbl = packet.into_raw();
+        // SAFETY: the reservation owns the slot until it is given back (here on failure, or in
+        // the completion).
+        unsafe { (*slot).load(nbl, injection, tag.cookie) };
+        let (call, status) = match reservation.deferred {
+            Some(index) => {
+                let deferred = self.deferred.get(index);
+                // SAFETY: the reservation owns the deferred slot; its DPC was initialized in
+                // `new` and is not queued (the slot was free). The request is kept without its
+                // control data, which the injection slot already holds.
+                let deferred_slot = unsafe { &mut *deferred };
+                deferred_slot.slot = reservation.slot;
+                deferred_slot.injection_context = tag.injection_context.as_raw();
+                deferred_slot.injection = injection.without_control_data();
+                // SAFETY: as above; the DPC stays valid until its routine runs, which holds the
+                // rundown reference.
+                let queued = unsafe {
+                    self.kernel.ke_insert_queue_dpc(
+                        deferred.cast::<KDPC>(),
+                        ptr::null_mut(),
+                        ptr::null_mut(),
+                    )
+                };
+                if queued != 0 {
+                    return Ok(());
+                }
+                (KernelCall::KeInsertQueueDpc, NtStatus::UNSUCCESSFUL.0)
+            }
+            // SAFETY: the slot is ours and loaded from `injection`; IRQL <= DISPATCH_LEVEL is
+            // this method's contract; the rundown reference keeps the handles alive.
+            None => unsafe { self.issue(slot, injection, tag.injection_context.as_raw()) },
+        };
+        if NtStatus(status).is_success() {
+            return Ok(());
+        }
+        self.refused(reservation, nbl, call, status)
+    }
+
+    /// The kernel did not take an injection: no completion will run, so everything comes back.
+    #[cold]
+    #[inline(never)]
+    fn refused(
+        &self,
+        reservation: Reservation,
+        nbl: *mut NET_BUFFER_LIST,
+        call: KernelCall,
+        status: NTSTATUS,
+    ) -> Result<(), Refused<H::Packet>> {
+        // SAFETY: `nbl` came from `packet.into_raw` in `submit` and the kernel did not keep it.
+        let packet = unsafe { H::Packet::from_raw(&self.kernel, nbl) };
+        self.cancel(reservation);
+        Err(Refused {
+            error: Error::kernel(call, NtStatus(status)),
+            packet,
+        })
+    }
+
+    /// Calls the kernel's inject function for `injection`, whose slot is loaded.
+    ///
+    /// # Safety
+    /// The caller owns the slot's pool index, the slot was loaded from `injection`, IRQL <=
+    /// DISPATCH_LEVEL, and a rundown reference is held.
+    #[inline(always)]
+    unsafe fn issue(
+        &self,
+        slot: *mut InjectionSlot,
+        injection: &Injection<'_>,
+        context: HANDLE,
+    ) -> (KernelCall, NTSTATUS) {
         let handle = self.handles.handle(injection.family()).as_raw();
-        let context = slot_ref.tag.injection_context.as_raw();
-        let nbl = slot_ref.nbl;
+        // SAFETY: the caller owns the slot.
+        let nbl = unsafe { (*slot).nbl };
         let completion = on_injection_complete::<K, H>;
         let completion_context = slot.cast::<c_void>();
         let family = crate::inject::AddressFamily::from(injection.family()).as_raw();
-        match injection {
+        // SAFETY: the caller owns the slot; only the field's address is taken.
+        let send_args = unsafe { &raw mut (*slot).send_args };
+        match *injection {
             Injection::TransportSend(send) => (
                 KernelCall::FwpsInjectTransportSendAsync0,
                 // SAFETY: the handle is live (rundown held); the NBL is owned and handed over;
@@ -520,7 +638,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                         context,
                         send.endpoint_handle,
                         0,
-                        &raw mut slot_ref.send_args,
+                        send_args,
                         family,
                         send.compartment,
                         nbl,
@@ -623,19 +741,21 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     /// reference released last, so that close cannot free this state while it is in use.
     ///
     /// # Safety
-    /// The slot at `index` belongs to a finished injection whose NBL is `nbl`; called once.
+    /// `slot` belongs to a finished injection whose NBL is `nbl`; called once.
+    #[inline(always)]
     unsafe fn finish(
         &self,
-        index: u32,
+        slot: *const InjectionSlot,
         nbl: *mut NET_BUFFER_LIST,
         status: NtStatus,
         at_dispatch: bool,
     ) {
-        let slot = self.contexts.get(index);
-        // SAFETY: the injection owns the slot until give_back below.
-        let slot = unsafe { &*slot };
-        let (path, cookie) = (slot.injection.path(), slot.tag.cookie);
-        // SAFETY: `nbl` came from `H::Packet::into_raw` in `inject`, handed back by WFP.
+        let (index, path, cookie) = {
+            // SAFETY: the injection owns the slot until give_back below.
+            let slot = unsafe { &*slot };
+            (slot.index, slot.path, slot.cookie)
+        };
+        // SAFETY: `nbl` came from `H::Packet::into_raw` in `submit`, handed back by WFP.
         let packet = unsafe { H::Packet::from_raw(&self.kernel, nbl) };
         self.contexts.give_back(index);
         self.handler.completed(Completion {
@@ -660,19 +780,19 @@ unsafe extern "win64" fn on_injection_complete<K, H>(
     K: KernelApi,
     H: CompletionHandler<K>,
 {
-    let slot = context.cast::<InjectionSlot>();
+    let slot = context.cast::<InjectionSlot>().cast_const();
     // SAFETY: `context` is the slot pointer `issue` passed; the slot belongs to this injection.
-    let slot = unsafe { &*slot };
-    let (owner, index) = (slot.owner, slot.index);
+    let owner = unsafe { (*slot).owner };
     // SAFETY: the owner outlives every injection (close waits on the rundown this one holds).
     let state = unsafe { &*owner.cast::<Shared<K, H>>() };
     // SAFETY: WFP hands back the NBL of this injection, a valid NBL with its status set.
     let status = NtStatus(unsafe { (*nbl).Status });
     // SAFETY: this is the injection's single completion.
-    unsafe { state.finish(index, nbl, status, dispatch_level != 0) };
+    unsafe { state.finish(slot, nbl, status, dispatch_level != 0) };
 }
 
-/// The DPC that makes a deferred (TCP transport) injection.
+/// The DPC that makes a deferred (TCP transport) injection. The deferred slot goes back to its
+/// pool once read; the injection slot stays with the injection until its completion.
 ///
 /// IRQL: DISPATCH_LEVEL.
 unsafe extern "win64" fn run_deferred_injection<K, H>(
@@ -684,18 +804,33 @@ unsafe extern "win64" fn run_deferred_injection<K, H>(
     K: KernelApi,
     H: CompletionHandler<K>,
 {
-    let slot = context.cast::<InjectionSlot>();
-    // SAFETY: the DPC's context is its own slot, owned by the queued injection.
-    let slot_ref = unsafe { &*slot };
-    let (owner, index, nbl) = (slot_ref.owner, slot_ref.index, slot_ref.nbl);
+    let deferred = context.cast::<DeferredSlot>().cast_const();
+    let (owner, index, slot_index, injection_context, injection) = {
+        // SAFETY: the DPC's context is its own deferred slot, owned by the queued injection.
+        let deferred = unsafe { &*deferred };
+        (
+            deferred.owner,
+            deferred.index,
+            deferred.slot,
+            deferred.injection_context,
+            deferred.injection,
+        )
+    };
     // SAFETY: the owner outlives the queued work (it holds a rundown reference).
     let state = unsafe { &*owner.cast::<Shared<K, H>>() };
-    // SAFETY: the slot is owned and loaded; DPCs run at DISPATCH_LEVEL; rundown is held.
-    let (_, status) = unsafe { state.issue(slot) };
+    // Everything needed is read: the deferred slot (and its DPC, which the kernel has dequeued
+    // before calling this routine) may serve the next deferred injection.
+    state.deferred.give_back(index);
+    let slot = state.contexts.get(slot_index);
+    // SAFETY: the slot is owned by this injection and loaded; DPCs run at DISPATCH_LEVEL; the
+    // rundown reference is held.
+    let (_, status) = unsafe { state.issue(slot, &injection, injection_context) };
     if !NtStatus(status).is_success() {
         // Nobody is waiting for a return value: the refusal goes to the completion handler.
         // SAFETY: the kernel did not take the NBL, so this injection ends here, once.
-        unsafe { state.finish(index, nbl, NtStatus(status), true) };
+        let nbl = unsafe { (*slot).nbl };
+        // SAFETY: as above.
+        unsafe { state.finish(slot, nbl, NtStatus(status), true) };
     }
 }
 

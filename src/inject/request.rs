@@ -10,9 +10,11 @@ use crate::sys::types::{COMPARTMENT_ID, IF_INDEX};
 /// `UNSPECIFIED_COMPARTMENT_ID`: what the Inject*Async0 pages say to pass when the classify's
 /// metadata carries no compartment (the stack then uses the default compartment).
 pub const UNSPECIFIED_COMPARTMENT: COMPARTMENT_ID = 0;
-/// Control data a per-injection context holds for a transport send (ancillary data such as
-/// IP_PKTINFO is tens of bytes).
-pub const CONTROL_DATA_CAPACITY: usize = 128;
+/// Control data a per-injection context holds for a transport send. Ancillary data is a few
+/// WSACMSGHDRs of 16 bytes each plus their 8-aligned payloads: IPV6_PKTINFO's (20 bytes) takes
+/// 40, with one more integer option 64. Sized so that a context stays at 160 bytes; longer
+/// control data is refused before the kernel is called.
+pub const CONTROL_DATA_CAPACITY: usize = 80;
 
 /// An IP protocol number (IPPROTO_*). Integer newtype: any value from the stack is valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,6 +192,25 @@ impl Injection<'_> {
             Self::NetworkReceive(_) => InjectionPath::NetworkReceive,
             Self::Forward(_) => InjectionPath::Forward,
             Self::Stream(_) => InjectionPath::Stream,
+        }
+    }
+
+    /// The request without its control data (kept elsewhere), so it can outlive the caller's.
+    #[inline(always)]
+    pub(crate) const fn without_control_data(&self) -> Injection<'static> {
+        match *self {
+            Self::TransportSend(send) => Injection::TransportSend(TransportSend {
+                endpoint_handle: send.endpoint_handle,
+                remote_address: send.remote_address,
+                control_data: &[],
+                compartment: send.compartment,
+                protocol: send.protocol,
+            }),
+            Self::TransportReceive(receive) => Injection::TransportReceive(receive),
+            Self::NetworkSend(send) => Injection::NetworkSend(send),
+            Self::NetworkReceive(receive) => Injection::NetworkReceive(receive),
+            Self::Forward(forward) => Injection::Forward(forward),
+            Self::Stream(stream) => Injection::Stream(stream),
         }
     }
 
