@@ -108,6 +108,7 @@ const fn step_name(step: LoadStep) -> (&'static str, Option<TransportLayer>) {
         LoadStep::InjectionHandles => ("InjectionHandles", None),
         LoadStep::DriverState => ("DriverState", None),
         LoadStep::EngineOpen => ("EngineOpen", None),
+        LoadStep::StaleObjects => ("StaleObjects", None),
         LoadStep::CalloutRegister(layer) => ("CalloutRegister", Some(layer)),
         LoadStep::TransactionBegin => ("TransactionBegin", None),
         LoadStep::ProviderAdd => ("ProviderAdd", None),

@@ -245,9 +245,10 @@ impl<K: KernelApi> Driver<K> {
             log.write(
                 &kernel,
                 Level::Error,
-                format_args!(
-                    "unload: a callout stayed registered or in use; driver state leaked: {first}"
-                ),
+                &[
+                    "unload: a callout stayed registered or in use; driver state leaked: ".into(),
+                    first.into(),
+                ],
             );
             return first_failure(first, NtStatus::DEVICE_BUSY);
         }
