@@ -96,7 +96,7 @@ pub fn register(state: *const ()) -> Option<Registration> {
         let generation = ((claimed >> 32) + 1) & 0x7FFF_FFFF;
         slot.word.store(generation << 32, Ordering::Release);
         return Some(Registration {
-            id: InstanceId(generation << 32 | index as u64),
+            id: InstanceId((generation << 32) | index as u64),
         });
     }
     None
