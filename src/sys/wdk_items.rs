@@ -122,6 +122,11 @@ fn seam_items(windows_rs: &str) -> Result<wdk_compare::Seam, wdk_compare::ParseE
                 filterId, effectiveWeight,
             }),
         ),
+        item(
+            "FWPM_FILTER_CONDITION0",
+            Whole,
+            layout_of!(types::FWPM_FILTER_CONDITION0 { fieldKey, matchType, conditionValue }),
+        ),
         item("FWP_VALUE0", Whole, layout_of!(types::FWP_VALUE0 {})),
         item(
             "OBJECT_ATTRIBUTES",
@@ -157,6 +162,9 @@ fn seam_items(windows_rs: &str) -> Result<wdk_compare::Seam, wdk_compare::ParseE
         ("FWP_ACTION_PERMIT", i128::from(types::FWP_ACTION_PERMIT)),
         ("FWP_ACTION_CALLOUT_TERMINATING", i128::from(types::FWP_ACTION_CALLOUT_TERMINATING)),
         ("POOL_FLAG_NON_PAGED", i128::from(types::POOL_FLAG_NON_PAGED)),
+        ("FWPM_SESSION_FLAG_DYNAMIC", i128::from(types::FWPM_SESSION_FLAG_DYNAMIC)),
+        ("FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", i128::from(types::FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED)),
+        ("FWP_MATCH_EQUAL", i128::from(types::FWP_MATCH_EQUAL)),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
