@@ -224,22 +224,27 @@ fn failed_filter_deletes_at_unload_leave_nothing_behind_and_reload_works() {
     sim.assert_clean();
 }
 
-#[test]
-fn filters_left_by_a_crashed_instance_permit_traffic_until_the_next_load_removes_them() {
-    let sim = SimulatedStack::new();
-    configure_port(&sim);
-    let crashed = load(&sim);
-    std::mem::forget(crashed);
+/// A loaded instance vanishes without unloading (a crash): BFE keeps its objects, forgets its
+/// session and registrations; its injection handles went with it.
+fn crash_after_load(sim: &SimulatedStack) {
+    std::mem::forget(load(sim));
     sim.forget_driver_state();
     for handle in sim.open_handles() {
         // SAFETY: the handles belong to the vanished instance and are destroyed once here.
         unsafe {
             wfp_injector::sys::KernelApi::fwps_injection_handle_destroy0(
-                &&sim,
+                &sim,
                 handle.raw as *mut _,
             );
         }
     }
+}
+
+#[test]
+fn filters_left_by_a_crashed_instance_permit_traffic_until_the_next_load_removes_them() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    crash_after_load(&sim);
     assert_eq!(
         sim.wfp_objects().filters,
         4,
@@ -270,18 +275,7 @@ fn filters_left_by_a_crashed_instance_permit_traffic_until_the_next_load_removes
 fn a_stale_filter_that_cannot_be_deleted_stops_the_load_before_any_callout_is_registered() {
     let sim = SimulatedStack::new();
     configure_port(&sim);
-    let crashed = load(&sim);
-    std::mem::forget(crashed);
-    sim.forget_driver_state();
-    for handle in sim.open_handles() {
-        // SAFETY: the handles belong to the vanished instance and are destroyed once here.
-        unsafe {
-            wfp_injector::sys::KernelApi::fwps_injection_handle_destroy0(
-                &&sim,
-                handle.raw as *mut _,
-            );
-        }
-    }
+    crash_after_load(&sim);
     sim.fail_call(SimCall::FilterDelete, 1, NtStatus::INSUFFICIENT_RESOURCES);
     let path = host_driver::registry_path();
     let error = wfp_injector::driver::Driver::load(
