@@ -66,6 +66,11 @@ mod wdk {
         "STATUS_FWP_INJECT_HANDLE_CLOSING",
         "STATUS_FWP_INJECT_HANDLE_STALE",
         "STATUS_FWP_CANNOT_PEND",
+        "STATUS_FWP_CALLOUT_NOT_FOUND",
+        "STATUS_FWP_FILTER_NOT_FOUND",
+        "STATUS_FWP_SUBLAYER_NOT_FOUND",
+        "STATUS_FWP_PROVIDER_NOT_FOUND",
+        "STATUS_DEVICE_BUSY",
         "FWPS_LAYER_INBOUND_TRANSPORT_V4",
         "FWPS_LAYER_INBOUND_TRANSPORT_V6",
         "FWPS_LAYER_OUTBOUND_TRANSPORT_V4",
@@ -102,7 +107,7 @@ mod wdk {
             .allowlist_function("Ke(GetCurrentIrql|DelayExecutionThread|InitializeDpc|InsertQueueDpc|FlushQueuedDpcs|BugCheckEx)")
             .allowlist_function("Ex(AllocatePool2|FreePoolWithTag|InitializeRundownProtection|AcquireRundownProtection|ReleaseRundownProtection|WaitForRundownProtectionRelease)")
             .allowlist_type("FWPS_.*|FWPM_.*|FWP_.*|NET_BUFFER.*|OBJECT_ATTRIBUTES|KEY_VALUE_PARTIAL_INFORMATION|DRIVER_OBJECT|UNICODE_STRING|KDPC|EX_RUNDOWN_REF")
-            .allowlist_var("STATUS_FWP_.*|FWPS_METADATA_FIELD_.*|FWP_ACTION_.*|FWPS_RIGHT_ACTION_WRITE|FWPS_CLASSIFY_OUT_FLAG_ABSORB|POOL_FLAG_NON_PAGED");
+            .allowlist_var("STATUS_FWP_.*|STATUS_DEVICE_BUSY|FWPS_METADATA_FIELD_.*|FWP_ACTION_.*|FWPS_RIGHT_ACTION_WRITE|FWPS_CLASSIFY_OUT_FLAG_ABSORB|POOL_FLAG_NON_PAGED");
         let (view, generated) = wdk_compare::HeaderView::generate(builder)?;
         std::fs::write(out.join("wfp_bindings.rs"), &generated)?;
 

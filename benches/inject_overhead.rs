@@ -89,6 +89,10 @@ impl KernelApi for NullKernel {
         0
     }
     #[inline(never)]
+    fn ke_query_unbiased_interrupt_time(&self) -> u64 {
+        0
+    }
+    #[inline(never)]
     unsafe fn ke_delay_execution_thread(
         &self,
         _: KPROCESSOR_MODE,

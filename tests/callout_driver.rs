@@ -70,6 +70,28 @@ fn without_configuration_nothing_is_filtered() {
 }
 
 #[test]
+fn a_port_with_a_protocol_that_has_no_ports_is_ignored() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    sim.set_parameter("InspectProtocol", RegistryValue::Dword(1));
+    let driver = load(&sim);
+    let inspection = driver.parameters().inspection;
+    assert_eq!(
+        inspection.remote_port, None,
+        "ICMP has type and code, not ports"
+    );
+    assert_eq!(inspection.protocol, Some(1));
+    assert!(
+        sim.debug_log()
+            .iter()
+            .any(|(_, level, text)| *level == 1 && text.contains("InspectRemotePort")),
+        "the ignored port is logged"
+    );
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
 fn per_family_addresses_filter_only_their_family() {
     let sim = SimulatedStack::new();
     sim.set_parameter(

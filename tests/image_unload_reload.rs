@@ -81,6 +81,11 @@ fn the_image_leaks_its_state_when_a_callout_never_unregisters() {
         sim.pool_outstanding()
     );
     assert_eq!(sim.open_handles().len(), 2, "its injection handles too");
+    assert_eq!(
+        sim.devices(),
+        1,
+        "the shell keeps its device object, so the I/O manager keeps the image mapped"
+    );
     assert!(
         sim.debug_log()
             .iter()
@@ -96,15 +101,22 @@ fn the_image_leaks_its_state_when_a_callout_never_unregisters() {
 fn classifies_on_other_threads_during_driver_unload_in_the_image() {
     const ROUNDS: u64 = 20;
     let busy_rounds = AtomicU64::new(0);
+    let guarded_rounds = AtomicU64::new(0);
     for round in 0..ROUNDS {
         let sim = configured();
-        sim.slow_classify(Duration::from_micros(200));
+        sim.slow_classify(Duration::from_micros(100));
+        sim.slow_clone(Duration::from_micros(200));
+        // As in the host test: half the rounds without WFP's busy answer, so only the image's
+        // instance guard keeps its state alive (the sim's pool poisons what is freed).
+        let busy_mode = round % 2 == 0;
+        sim.busy_while_classifying(busy_mode);
         let Some(mut harness) = Harness::new(&sim) else {
             return;
         };
         assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
         let done = AtomicBool::new(false);
         let call = harness.unload_call();
+        let sleeps_before = sim.sleeps().len();
         std::thread::scope(|scope| {
             for worker in 0..2u64 {
                 let (sim, done) = (&sim, &done);
@@ -131,6 +143,9 @@ fn classifies_on_other_threads_during_driver_unload_in_the_image() {
         if sim.calls(SimCall::CalloutUnregister) > 4 {
             busy_rounds.fetch_add(1, Ordering::Relaxed);
         }
+        if !busy_mode && sim.sleeps().len() > sleeps_before {
+            guarded_rounds.fetch_add(1, Ordering::Relaxed);
+        }
         assert_eq!(sim.wfp_objects(), WfpObjects::default(), "round {round}");
         assert!(sim.pool_outstanding().is_empty(), "round {round}");
         drop(harness);
@@ -140,20 +155,32 @@ fn classifies_on_other_threads_during_driver_unload_in_the_image() {
         busy_rounds.load(Ordering::Relaxed) > 0,
         "no unregistration ever met a classify in progress"
     );
+    assert!(
+        guarded_rounds.load(Ordering::Relaxed) > 0,
+        "no unload ever waited for a classify inside the image's instance"
+    );
 }
 
 #[test]
 fn the_reloaded_image_never_trusts_the_previous_instances_filter_context() {
     let sim = configured();
+    let stale = {
+        let Some(mut first) = Harness::new(&sim) else {
+            return;
+        };
+        assert_eq!(first.driver_entry(), NtStatus::SUCCESS);
+        let stale = sim.filter_contexts(Layer::InboundV4.key())[0];
+        first.driver_unload();
+        stale
+    };
+    // A fresh mapping, as Windows loads the image again: its instance table starts afresh, and
+    // the generation seed (the interrupt time) keeps the old context from naming the new one.
     let Some(mut harness) = Harness::new(&sim) else {
         return;
     };
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
-    let stale = sim.filter_contexts(Layer::InboundV4.key())[0];
-    harness.driver_unload();
-    // The same mapped image loads again (its statics survive, as in a kernel that did not
-    // unmap it), and a filter of the first instance calls it.
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let current = sim.filter_contexts(Layer::InboundV4.key())[0];
+    assert_ne!(stale, current);
     let how = Delivery {
         context: Some(stale),
         ..Delivery::default()

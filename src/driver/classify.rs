@@ -19,12 +19,12 @@ use crate::nt::NtStatus;
 use crate::sys::KernelApi;
 use crate::sys::types::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWP_BYTE_ARRAY16_TYPE, FWP_UINT8, FWP_UINT16, FWP_UINT32,
-    FWP_VALUE0, FWPS_CLASSIFY_OUT_FLAG_ABSORB, FWPS_CLASSIFY_OUT0, FWPS_FILTER1,
-    FWPS_INCOMING_METADATA_VALUES0, FWPS_INCOMING_VALUES0, FWPS_METADATA_FIELD_COMPARTMENT_ID,
-    FWPS_METADATA_FIELD_IP_HEADER_SIZE, FWPS_METADATA_FIELD_REMOTE_SCOPE_ID,
-    FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA, FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE,
-    FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE, FWPS_RIGHT_ACTION_WRITE, GUID, NET_BUFFER,
-    NET_BUFFER_LIST, NTSTATUS,
+    FWP_VALUE0, FWPS_CLASSIFY_OUT_FLAG_ABSORB, FWPS_CLASSIFY_OUT0,
+    FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT, FWPS_FILTER1, FWPS_INCOMING_METADATA_VALUES0,
+    FWPS_INCOMING_VALUES0, FWPS_METADATA_FIELD_COMPARTMENT_ID, FWPS_METADATA_FIELD_IP_HEADER_SIZE,
+    FWPS_METADATA_FIELD_REMOTE_SCOPE_ID, FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA,
+    FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE, FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE,
+    FWPS_RIGHT_ACTION_WRITE, GUID, NET_BUFFER, NET_BUFFER_LIST, NTSTATUS,
 };
 
 /// Counts finished reinjections and frees their clones.
@@ -201,6 +201,9 @@ impl<K: KernelApi> CalloutState<K> {
             "classify reached freed driver state"
         );
         let Some(layer) = TransportLayer::from_runtime_id(values.layerId) else {
+            // Not a layer of ours (a filter someone else added with our callout): a terminating
+            // callout must answer block or permit, or WFP treats it as block.
+            permit_if_writable(out);
             return;
         };
         let counters = self.counters.layer(layer);
@@ -440,18 +443,20 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     _flow_context: u64,
     out: *mut FWPS_CLASSIFY_OUT0,
 ) {
-    if values.is_null() || metadata.is_null() || filter.is_null() || out.is_null() {
+    if out.is_null() {
         return;
     }
     // SAFETY: WFP's classify output is valid and written only by this call.
     let out = unsafe { &mut *out };
+    if values.is_null() || metadata.is_null() || filter.is_null() {
+        permit_if_writable(out);
+        return;
+    }
     // SAFETY: WFP's filter is valid for the call.
     let context = unsafe { (*filter).context };
     let Some(entered) = instance::enter(InstanceId::from_raw_context(context)) else {
         // Not this driver's live instance: leave the packet as if the callout were not there.
-        if out.rights & FWPS_RIGHT_ACTION_WRITE != 0 {
-            out.actionType = FWP_ACTION_PERMIT;
-        }
+        permit_if_writable(out);
         return;
     };
     // SAFETY: the instance registered a CalloutState<K> (the function's contract), and
@@ -465,6 +470,26 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     // returns.
     let packet = unsafe { NetBufferListRef::from_raw(layer_data.cast::<NET_BUFFER_LIST>()) };
     state.classify(values, metadata, packet, out);
+    #[cfg(debug_assertions)]
+    assert!(
+        state.canary.is_alive(),
+        "the driver state was freed during classify"
+    );
+    // SAFETY: as above.
+    if unsafe { (*filter).flags } & FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT != 0
+        && out.actionType == FWP_ACTION_PERMIT
+    {
+        // The filter asks that a permit be final for lower-weight filters too.
+        out.rights &= !FWPS_RIGHT_ACTION_WRITE;
+    }
+}
+
+/// Answers permit when the write right allows an answer at all (without it, the decision belongs
+/// to a higher-weight filter and nothing may change).
+fn permit_if_writable(out: &mut FWPS_CLASSIFY_OUT0) {
+    if out.rights & FWPS_RIGHT_ACTION_WRITE != 0 {
+        out.actionType = FWP_ACTION_PERMIT;
+    }
 }
 
 /// `notifyFn` of every callout: filter additions and deletions need no action.

@@ -187,6 +187,16 @@ pub fn read_parameters<K: KernelApi>(
             _ => ignored(kernel, log, "InspectProtocol", "a REG_DWORD from 1 to 255"),
         }
     }
+    if config.remote_port.is_some() && config.protocol.is_some_and(|p| !carries_ports(p)) {
+        // A port with ICMP (or any protocol without ports) would select packets by ICMP code.
+        config.remote_port = None;
+        ignored(
+            kernel,
+            log,
+            "InspectRemotePort",
+            "set only with InspectProtocol 6 (TCP), 17 (UDP) or none",
+        );
+    }
     if let Some(value) = query(kernel, key, &MAX_IN_FLIGHT) {
         match dword(&value) {
             Some(count @ 1..=65536) => parameters.max_in_flight = Some(count),

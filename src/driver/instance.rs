@@ -22,6 +22,8 @@ pub const SLOTS: usize = if cfg!(target_os = "windows") { 4 } else { 256 };
 const RETIRED: u64 = 1 << 31;
 const USERS: u64 = RETIRED - 1;
 const FREE_GENERATION_BIT: u64 = 1 << 63;
+/// Generations use 31 bits; 0 means "never claimed since the image was mapped".
+const GENERATION: u64 = 0x7FFF_FFFF;
 
 /// One instance slot: `word` = generation << 32 | retired | users; `state` = the instance's
 /// state while claimed.
@@ -72,10 +74,13 @@ pub struct Registration {
     id: InstanceId,
 }
 
-/// Claims a free slot for `state`. `None` when every slot is in use.
+/// Claims a free slot for `state`. `None` when every slot is in use. A slot used for the first
+/// time since the image was mapped starts at a generation taken from `seed` (the interrupt
+/// time), so a filter left by an instance of an earlier mapping of the image — whose table
+/// started afresh — does not name this one.
 ///
 /// Any IRQL (atomics only).
-pub fn register(state: *const ()) -> Option<Registration> {
+pub fn register(state: *const (), seed: u64) -> Option<Registration> {
     for (index, slot) in TABLE.iter().enumerate() {
         let word = slot.word.load(Ordering::Acquire);
         // Free: retired with no users, and not claimed by a concurrent register.
@@ -93,7 +98,13 @@ pub fn register(state: *const ()) -> Option<Registration> {
         }
         slot.state.store(state.cast_mut(), Ordering::Release);
         // A new generation, live (not retired): contexts of earlier instances no longer match.
-        let generation = ((claimed >> 32) + 1) & 0x7FFF_FFFF;
+        let previous = (claimed >> 32) & GENERATION;
+        let next = if previous == 0 {
+            (seed ^ (seed >> 31)) & GENERATION
+        } else {
+            (previous + 1) & GENERATION
+        };
+        let generation = if next == 0 { 1 } else { next };
         slot.word.store(generation << 32, Ordering::Release);
         return Some(Registration {
             id: InstanceId((generation << 32) | index as u64),

@@ -100,16 +100,12 @@ impl<K: KernelApi> Driver<K> {
         };
         let handles =
             DualStackInjector::create(kernel.clone(), DRIVER_INJECTION_TYPES, &config.retry)
-                .map_err(|failure| LoadError {
-                    step: LoadStep::InjectionHandles,
-                    status: failure.error.status(),
+                .map_err(|failure| {
+                    LoadError::new(LoadStep::InjectionHandles, failure.error.status())
                 })?;
         let capacity = parameters.max_in_flight.unwrap_or(config.max_in_flight);
         let injector = PacketInjector::new(handles, capacity, CompletionCounters::default())
-            .map_err(|error| LoadError {
-                step: LoadStep::DriverState,
-                status: error.status(),
-            })?;
+            .map_err(|error| LoadError::new(LoadStep::DriverState, error.status()))?;
         let state = try_box(CalloutState {
             #[cfg(debug_assertions)]
             canary: classify::Canary::new(),
@@ -119,18 +115,17 @@ impl<K: KernelApi> Driver<K> {
             counters: Default::default(),
             log,
         })
-        .map_err(|_| LoadError {
-            step: LoadStep::DriverState,
-            status: NtStatus::INSUFFICIENT_RESOURCES,
-        })?;
+        .map_err(|_| LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES))?;
         let state = NonNull::from(Box::leak(state));
-        let Some(registration) = instance::register(state.as_ptr().cast_const().cast()) else {
+        let seed = kernel.ke_query_unbiased_interrupt_time();
+        let Some(registration) = instance::register(state.as_ptr().cast_const().cast(), seed)
+        else {
             // SAFETY: the state was leaked above and nothing refers to it; reclaimed once.
             drop(unsafe { Box::from_raw(state.as_ptr()) });
-            return Err(LoadError {
-                step: LoadStep::DriverState,
-                status: NtStatus::INSUFFICIENT_RESOURCES,
-            });
+            return Err(LoadError::new(
+                LoadStep::DriverState,
+                NtStatus::INSUFFICIENT_RESOURCES,
+            ));
         };
         let objects = WfpObjects::install(
             kernel.clone(),
@@ -142,14 +137,17 @@ impl<K: KernelApi> Driver<K> {
         );
         let objects = match objects {
             Ok(objects) => objects,
-            Err(error) => {
-                // Install removed what it created (callouts unregistered, session closed): no
-                // classify can reach the instance. Retire it, then reclaim the state once.
-                registration.retire();
-                if registration.release().is_ok() {
-                    // SAFETY: the state was leaked above; its instance is released, so nothing
-                    // refers to it any more; reclaimed once.
+            Err(mut error) => {
+                // Install removed what it could. Free the state only if nothing can reach it:
+                // every callout unregistered and no classify inside the instance.
+                let releasable = !error.image_in_use;
+                if release_instance(&kernel, registration, releasable) {
+                    // SAFETY: the state was leaked above; its instance is released and no
+                    // callout can call classify, so nothing refers to it; reclaimed once.
                     drop(unsafe { Box::from_raw(state.as_ptr()) });
+                } else {
+                    error.image_in_use = true;
+                    log.write(&kernel, Level::Error, &[LEAKED.into()]);
                 }
                 log.write(
                     &kernel,
@@ -201,17 +199,25 @@ impl<K: KernelApi> Driver<K> {
     /// 1. delete the filters (no new classify is dispatched for them);
     /// 2. retire the instance (a classify that still arrives, through a filter whose delete
     ///    failed, permits without touching the state);
-    /// 3. unregister the callouts, asking again while WFP says a classify holds one
+    /// 3. unregister the callouts, asking again while WFP says one is busy
     ///    (STATUS_DEVICE_BUSY), for up to [`objects::UNREGISTER_PATIENCE`];
-    /// 4. drain the injections in flight (DPCs and completions);
-    /// 5. delete the callouts, sublayer and provider and close the (dynamic) session;
-    /// 6. free the state and destroy the injection handles.
+    /// 4. wait for classifies still inside the instance to leave (same bound), release it;
+    /// 5. drain the injections in flight (DPCs and completions);
+    /// 6. delete the callouts, sublayer and provider and close the (dynamic) session;
+    /// 7. free the state and destroy the injection handles.
     ///
     /// If a callout could not be unregistered, or a classify is still inside the instance, the
     /// state and the handles are leaked and logged, never freed: WFP may still call into them.
     /// Returns the first failure's status (for a log: unload cannot fail). Dropping a `Driver`
     /// does the same.
     pub fn unload(self) -> NtStatus {
+        self.unload_for_shell().status
+    }
+
+    /// [`unload`](Self::unload), also saying whether the image must stay mapped: a shell whose
+    /// driver reports [`Unloaded::image_in_use`] keeps its device object, so the I/O manager
+    /// keeps the image that WFP may still call.
+    pub fn unload_for_shell(self) -> Unloaded {
         let mut this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so teardown runs once.
         unsafe { this.tear_down() }
@@ -219,7 +225,7 @@ impl<K: KernelApi> Driver<K> {
 
     /// # Safety
     /// Runs once; `self` is unusable afterwards.
-    unsafe fn tear_down(&mut self) -> NtStatus {
+    unsafe fn tear_down(&mut self) -> Unloaded {
         let state = self.state;
         // SAFETY: the state lives until reclaimed at the end of this function.
         let shared = unsafe { state.as_ref() };
@@ -232,25 +238,20 @@ impl<K: KernelApi> Driver<K> {
         let mut first = objects.remove_filters();
         registration.retire();
         first = first_failure(first, objects.unregister_callouts());
-        let still_registered = objects.still_registered();
-        if !still_registered {
+        let releasable = !objects.still_registered();
+        let released = release_instance(&kernel, registration, releasable);
+        if released {
             shared.injector.drain();
         }
         first = first_failure(first, objects.remove_and_close());
-        // A released slot stays retired until another instance claims it with a new generation:
-        // late classifies through this instance's contexts permit without entering.
-        let released = registration.release().is_ok();
-        if still_registered || !released {
-            // WFP may still call classify, or a classify is still inside: the state must stay.
-            log.write(
-                &kernel,
-                Level::Error,
-                &[
-                    "unload: a callout stayed registered or in use; driver state leaked: ".into(),
-                    first.into(),
-                ],
-            );
-            return first_failure(first, NtStatus::DEVICE_BUSY);
+        if !released {
+            // WFP may still call classify, or a classify is still inside: the state must stay,
+            // and so must the image (the shell keeps its device object).
+            log.write(&kernel, Level::Error, &[LEAKED.into(), first.into()]);
+            return Unloaded {
+                status: first_failure(first, NtStatus::DEVICE_BUSY),
+                image_in_use: true,
+            };
         }
         // SAFETY: every callout is unregistered and the instance is released with no classify
         // inside: nothing can reach the state any more, so it is reclaimed once here.
@@ -260,7 +261,10 @@ impl<K: KernelApi> Driver<K> {
             first = first_failure(first, failure.error.status());
         }
         log.write(&kernel, Level::Info, &["unloaded: ".into(), first.into()]);
-        first
+        Unloaded {
+            status: first,
+            image_in_use: false,
+        }
     }
 
     /// The packet injector.
@@ -292,6 +296,47 @@ impl<K: KernelApi> Driver<K> {
     /// The device object the shell created, for WFP callout registration.
     pub fn device(&self) -> DeviceObject {
         self.device
+    }
+}
+
+/// What unload left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unloaded {
+    /// The first failure's status (for a log: unload cannot fail); `STATUS_DEVICE_BUSY` when the
+    /// state had to be leaked.
+    pub status: NtStatus,
+    /// A callout could not be unregistered or a classify did not leave the instance: the state
+    /// was leaked and WFP may still call the image's classify.
+    pub image_in_use: bool,
+}
+
+const LEAKED: &str = "a callout stayed registered or in use; driver state leaked: ";
+
+/// Retires the instance and waits (every [`objects::UNREGISTER_POLL`], for up to
+/// [`objects::UNREGISTER_PATIENCE`]) for classifies still inside it, then releases its slot.
+/// True when the state may be freed: `releasable` (every callout unregistered) and the slot
+/// released with no classify inside.
+///
+/// IRQL: PASSIVE_LEVEL (it sleeps).
+fn release_instance<K: KernelApi>(
+    kernel: &K,
+    registration: Registration,
+    releasable: bool,
+) -> bool {
+    registration.retire();
+    let mut waited = core::time::Duration::ZERO;
+    let mut registration = registration;
+    loop {
+        match registration.release() {
+            Ok(()) => return releasable,
+            Err(still_used) => registration = still_used,
+        }
+        if waited >= objects::UNREGISTER_PATIENCE
+            || crate::nt::time::sleep(kernel, objects::UNREGISTER_POLL).is_err()
+        {
+            return false;
+        }
+        waited += objects::UNREGISTER_POLL;
     }
 }
 

@@ -55,6 +55,20 @@ pub struct LoadError {
     pub step: LoadStep,
     /// Its status.
     pub status: NtStatus,
+    /// A callout registered by the failed load could not be unregistered: WFP may still call
+    /// into the image, so the shell must keep its device object (and with it the image).
+    pub image_in_use: bool,
+}
+
+impl LoadError {
+    /// A failure at `step` with `status`, after which nothing of the load remains.
+    pub const fn new(step: LoadStep, status: NtStatus) -> Self {
+        Self {
+            step,
+            status,
+            image_in_use: false,
+        }
+    }
 }
 
 static SESSION_NAME: [u16; 22] = wide("WFP Injector session");
@@ -307,10 +321,7 @@ impl<K: KernelApi> WfpObjects<K> {
     /// other failure stops the load, because registering a callout would make a surviving
     /// filter live again.
     fn delete_stale(&mut self) -> Result<(), LoadError> {
-        let stale = |status: NtStatus| LoadError {
-            step: LoadStep::StaleObjects,
-            status,
-        };
+        let stale = |status: NtStatus| LoadError::new(LoadStep::StaleObjects, status);
         // SAFETY: PASSIVE_LEVEL; the engine is open.
         let begun = NtStatus(unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) });
         begun.ok().map_err(stale)?;
@@ -359,13 +370,15 @@ impl<K: KernelApi> WfpObjects<K> {
     }
 
     /// Undoes a failed install: aborts the transaction if one is open, unregisters the callouts
-    /// registered so far, closes the session.
-    fn abandon(mut self, error: LoadError, transaction_open: bool) -> LoadError {
+    /// registered so far, closes the session. A callout that stays registered is reported in the
+    /// error ([`LoadError::image_in_use`]).
+    fn abandon(mut self, mut error: LoadError, transaction_open: bool) -> LoadError {
         if transaction_open {
             // SAFETY: PASSIVE_LEVEL; a transaction is open on the engine.
             unsafe { self.kernel.fwpm_transaction_abort0(self.engine) };
         }
         self.unregister_callouts();
+        error.image_in_use = self.still_registered();
         self.close_engine();
         error
     }
@@ -420,13 +433,12 @@ impl<K: KernelApi> WfpObjects<K> {
         self.callout_ids.iter().any(Option::is_some)
     }
 
-    /// Deletes the callouts, the sublayer and the provider in one transaction, then closes the
-    /// session (which, being dynamic, removes whatever a failed delete left).
+    /// Deletes the filters (if still there), the callouts, the sublayer and the provider in one
+    /// transaction, then closes the session (which, being dynamic, removes whatever a failed
+    /// delete left). Callouts are unregistered by the caller first ([`Self::unregister_callouts`]);
+    /// one that stayed registered keeps its FWPM callout, which the session's close removes.
     pub fn remove_and_close(mut self) -> NtStatus {
         let mut first = self.remove_filters();
-        if self.callout_ids.iter().any(Option::is_some) {
-            first = first_failure(first, self.unregister_callouts());
-        }
         // SAFETY: PASSIVE_LEVEL; the engine is open.
         let begun = NtStatus(unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) });
         first = first_failure(first, begun);
@@ -460,7 +472,7 @@ impl<K: KernelApi> WfpObjects<K> {
 fn check(step: LoadStep, status: i32) -> Result<(), LoadError> {
     NtStatus(status)
         .ok()
-        .map_err(|status| LoadError { step, status })
+        .map_err(|status| LoadError::new(step, status))
 }
 
 fn first_failure(first: NtStatus, next: NtStatus) -> NtStatus {

@@ -61,10 +61,18 @@ pub unsafe extern "system" fn DriverEntry(
                 return NtStatus::SUCCESS.0;
             }
             Err(loaded) => {
-                loaded.unload();
+                if loaded.unload_for_shell().image_in_use {
+                    // As below: the device object stays while WFP may call the image.
+                    return NtStatus::INSUFFICIENT_RESOURCES.0;
+                }
                 NtStatus::INSUFFICIENT_RESOURCES.0
             }
         },
+        Err(failure) if failure.image_in_use => {
+            // A callout stayed registered: WFP may still call this image. The device object
+            // keeps the driver object referenced, and with it the image, so it is not deleted.
+            return failure.status.0;
+        }
         Err(failure) => failure.status.0,
     };
     // SAFETY: `device` was created above, nothing uses it, and it is deleted once.
@@ -80,7 +88,11 @@ unsafe extern "win64" fn driver_unload(_driver_object: *mut DRIVER_OBJECT) {
         return;
     };
     let device = loaded.device().as_raw();
-    let _ = loaded.unload();
+    if loaded.unload_for_shell().image_in_use {
+        // WFP may still call this image (a callout never unregistered): keep the device object,
+        // which keeps the driver object and the image from going away.
+        return;
+    }
     // SAFETY: the device was created by DriverEntry and nothing uses it after the driver unloads.
     unsafe { WindowsKernel::io_delete_device(device) };
 }

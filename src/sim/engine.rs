@@ -125,14 +125,12 @@ impl ConditionInput {
         }
     }
 
-    /// WFP's rule: conditions on the same field are ORed, different fields ANDed.
+    /// WFP's rule (FWPM_FILTER0, filterCondition): consecutive conditions on the same field are
+    /// ORed; everything else is ANDed.
     fn matches(&self, conditions: &[FilterCondition]) -> bool {
-        conditions.iter().all(|condition| {
-            let value = self.field(&condition.field);
-            conditions
-                .iter()
-                .filter(|other| other.field == condition.field)
-                .any(|other| value == Some(other.value))
+        conditions.chunk_by(|a, b| a.field == b.field).all(|run| {
+            let value = self.field(&run[0].field);
+            run.iter().any(|condition| value == Some(condition.value))
         })
     }
 }
@@ -191,6 +189,13 @@ pub(super) struct EngineTable {
     /// Real time each classify takes before the callout runs (a slow processor), so tests can
     /// widen the window in which a classify overlaps unload.
     classify_delay: std::time::Duration,
+    /// Real time each FwpsAllocateCloneNetBufferList0 takes: a classify that clones stays inside
+    /// the driver that long.
+    clone_delay: std::time::Duration,
+    /// Whether unregistering a callout answers STATUS_DEVICE_BUSY while one of its classifies
+    /// runs. The documentation ties that status only to flow contexts, so a driver must also
+    /// survive a successful unregister with a classify still running: tests turn this off.
+    busy_while_classifying: bool,
 }
 
 /// Counts of what the engine holds, for assertions.
@@ -222,6 +227,12 @@ pub struct ClassifyResult {
     pub rights: u32,
     /// How many callouts were called.
     pub callouts_called: usize,
+}
+
+impl State {
+    pub(super) fn engine_clone_delay(&self) -> std::time::Duration {
+        self.engine.clone_delay
+    }
 }
 
 impl EngineTable {
@@ -693,6 +704,19 @@ impl SimulatedStack {
         self.lock().engine.busy_unregisters = count;
     }
 
+    /// Whether unregistering answers STATUS_DEVICE_BUSY while a classify of the callout runs
+    /// (on by default). Off: the unregister succeeds and the classify goes on, which the
+    /// documentation does not rule out.
+    pub fn busy_while_classifying(&self, busy: bool) {
+        self.lock().engine.busy_while_classifying = busy;
+    }
+
+    /// Every FwpsAllocateCloneNetBufferList0 from now on takes `delay` of real time (after its
+    /// work, with the stack unlocked), so the calling classify is inside the driver meanwhile.
+    pub fn slow_clone(&self, delay: std::time::Duration) {
+        self.lock().engine.clone_delay = delay;
+    }
+
     /// Every classify from now on takes `delay` of real time while holding its callout.
     pub fn slow_classify(&self, delay: std::time::Duration) {
         self.lock().engine.classify_delay = delay;
@@ -728,7 +752,8 @@ impl SimulatedStack {
         let Some(registration) = state.engine.registered.get(&id) else {
             return status::CALLOUT_NOT_FOUND.0;
         };
-        if registration.active > 0 || state.engine.busy_unregisters > 0 {
+        let held = registration.active > 0 && state.engine.busy_while_classifying;
+        if held || state.engine.busy_unregisters > 0 {
             state.engine.busy_unregisters = state.engine.busy_unregisters.saturating_sub(1);
             return NtStatus::DEVICE_BUSY.0;
         }
@@ -834,8 +859,18 @@ impl SimulatedStack {
             });
             self.hold_callout(callout_id, -1);
             called += 1;
-            // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify.
-            if out.get::<u32>(classify_out::ACTION_TYPE) & 0x1000 != 0 {
+            // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify. A terminating
+            // callout's answer other than block or permit counts as block (FWPS_ACTION0).
+            let action: u32 = out.get(classify_out::ACTION_TYPE);
+            if filter.action == FWP_ACTION_CALLOUT_TERMINATING
+                && may_write
+                && action != FWP_ACTION_BLOCK
+                && action != ACTION_PERMIT
+            {
+                out.put(classify_out::ACTION_TYPE, FWP_ACTION_BLOCK);
+                break;
+            }
+            if action & 0x1000 != 0 {
                 break;
             }
         }

@@ -26,6 +26,14 @@ impl KernelApi for &SimulatedStack {
         self.lock().irql_of_current_thread().0
     }
 
+    fn ke_query_unbiased_interrupt_time(&self) -> u64 {
+        // The virtual clock in 100 ns units, plus one per call so that two reads always differ
+        // (a real clock moves between two loads).
+        let mut state = self.lock();
+        state.interrupt_time_reads += 1;
+        (state.clock.as_nanos() / 100) as u64 + state.interrupt_time_reads
+    }
+
     unsafe fn ke_delay_execution_thread(
         &self,
         _wait_mode: KPROCESSOR_MODE,

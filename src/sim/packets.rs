@@ -581,6 +581,12 @@ impl SimulatedStack {
         }
         // SAFETY: the seam's contract: `clone` is writable; null was refused above.
         unsafe { clone.write(raw) };
+        let delay = state.engine_clone_delay();
+        drop(state);
+        if !delay.is_zero() {
+            // A slow clone: the calling classify stays inside its callout meanwhile.
+            std::thread::sleep(delay);
+        }
         NtStatus::SUCCESS.0
     }
 

@@ -21,6 +21,10 @@ const DEVICE_OBJECT_SIZE: usize = 0x150;
 pub(super) struct Services {
     /// Live pool blocks: address to (size, tag).
     pool: BTreeMap<usize, (usize, u32)>,
+    /// Freed pool blocks, poisoned and kept until the stack goes away, so that a use after free
+    /// reads 0xDD bytes (a driver that follows a freed pointer faults) instead of whatever the
+    /// allocator put there next.
+    quarantine: std::vec::Vec<(usize, Layout)>,
     devices: BTreeMap<usize, usize>,
     pub(super) bugchecks: std::vec::Vec<(u32, [usize; 4])>,
 }
@@ -28,6 +32,15 @@ pub(super) struct Services {
 // SAFETY: the addresses are plain numbers; the blocks are only touched through them under the
 // stack's mutex or by their owner.
 unsafe impl Send for Services {}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for (block, layout) in self.quarantine.drain(..) {
+            // SAFETY: each quarantined block was allocated with its layout and freed only here.
+            unsafe { dealloc(block as *mut u8, layout) };
+        }
+    }
+}
 
 impl Services {
     pub(super) fn leak_report(&self) -> Option<String> {
@@ -91,8 +104,10 @@ impl SimulatedStack {
                     });
                 }
                 let layout = Layout::from_size_align(size, POOL_ALIGNMENT).expect("was valid");
-                // SAFETY: allocated above with this layout and removed from the table once.
-                unsafe { dealloc(block.cast(), layout) };
+                // SAFETY: the block has `size` writable bytes (allocated with this layout) and is
+                // no longer in the live table, so nothing of the simulation writes it again.
+                unsafe { block.cast::<u8>().write_bytes(0xDD, size) };
+                state.services.quarantine.push((block as usize, layout));
             }
         }
     }

@@ -195,6 +195,8 @@ pub(super) struct State {
     pub(super) calls: BTreeMap<SimCall, u64>,
     irql: HashMap<ThreadId, Irql>,
     pub(super) clock: Duration,
+    /// Reads of KeQueryUnbiasedInterruptTime so far.
+    pub(super) interrupt_time_reads: u64,
     pub(super) sleeps: Vec<Duration>,
     pub(super) violations: Vec<Violation>,
     pub(super) packets: super::packets::PacketTable,

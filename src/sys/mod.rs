@@ -38,6 +38,9 @@ pub trait KernelApi: Clone {
     /// `KeGetCurrentIrql`. Any IRQL.
     fn ke_get_current_irql(&self) -> KIRQL;
 
+    /// `KeQueryUnbiasedInterruptTime`: 100 ns units since boot, sleep excluded. Any IRQL.
+    fn ke_query_unbiased_interrupt_time(&self) -> u64;
+
     /// `KeDelayExecutionThread`: sleeps the calling thread. `interval` is in 100 ns units,
     /// negative for a relative wait.
     ///

@@ -87,6 +87,12 @@ same_value!(
     NtStatus::FWP_INJECT_HANDLE_CLOSING.0 => wdk::STATUS_FWP_INJECT_HANDLE_CLOSING,
     NtStatus::FWP_INJECT_HANDLE_STALE.0 => wdk::STATUS_FWP_INJECT_HANDLE_STALE,
     NtStatus::FWP_CANNOT_PEND.0 => wdk::STATUS_FWP_CANNOT_PEND,
+    // The unload and stale-object logic branches on these.
+    NtStatus::FWP_CALLOUT_NOT_FOUND.0 => wdk::STATUS_FWP_CALLOUT_NOT_FOUND,
+    NtStatus::FWP_FILTER_NOT_FOUND.0 => wdk::STATUS_FWP_FILTER_NOT_FOUND,
+    NtStatus::FWP_SUBLAYER_NOT_FOUND.0 => wdk::STATUS_FWP_SUBLAYER_NOT_FOUND,
+    NtStatus::FWP_PROVIDER_NOT_FOUND.0 => wdk::STATUS_FWP_PROVIDER_NOT_FOUND,
+    NtStatus::DEVICE_BUSY.0 => wdk::STATUS_DEVICE_BUSY,
     TransportLayer::InboundV4.runtime_id() => wdk::FWPS_LAYER_INBOUND_TRANSPORT_V4,
     TransportLayer::InboundV6.runtime_id() => wdk::FWPS_LAYER_INBOUND_TRANSPORT_V6,
     TransportLayer::OutboundV4.runtime_id() => wdk::FWPS_LAYER_OUTBOUND_TRANSPORT_V4,

@@ -175,6 +175,7 @@ unsafe extern "system" {
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
     fn KeGetCurrentIrql() -> KIRQL;
+    fn KeQueryUnbiasedInterruptTime() -> u64;
     fn KeDelayExecutionThread(
         WaitMode: KPROCESSOR_MODE,
         Alertable: BOOLEAN,
@@ -236,6 +237,12 @@ impl KernelApi for WindowsKernel {
     fn ke_get_current_irql(&self) -> KIRQL {
         // SAFETY: KeGetCurrentIrql has no preconditions.
         unsafe { KeGetCurrentIrql() }
+    }
+
+    #[inline(always)]
+    fn ke_query_unbiased_interrupt_time(&self) -> u64 {
+        // SAFETY: KeQueryUnbiasedInterruptTime has no preconditions (any IRQL).
+        unsafe { KeQueryUnbiasedInterruptTime() }
     }
 
     #[inline(always)]

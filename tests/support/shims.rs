@@ -454,6 +454,10 @@ unsafe extern "win64" fn KeGetCurrentIrql() -> KIRQL {
     (&stack()).ke_get_current_irql()
 }
 
+unsafe extern "win64" fn KeQueryUnbiasedInterruptTime() -> u64 {
+    (&stack()).ke_query_unbiased_interrupt_time()
+}
+
 unsafe extern "win64" fn KeDelayExecutionThread(
     WaitMode: KPROCESSOR_MODE,
     Alertable: BOOLEAN,
@@ -659,6 +663,9 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
         }
         ("ndis.sys", "NdisGetDataBuffer") => NdisGetDataBuffer as *const () as usize,
         ("ntoskrnl.exe", "KeGetCurrentIrql") => KeGetCurrentIrql as *const () as usize,
+        ("ntoskrnl.exe", "KeQueryUnbiasedInterruptTime") => {
+            KeQueryUnbiasedInterruptTime as *const () as usize
+        }
         ("ntoskrnl.exe", "KeDelayExecutionThread") => KeDelayExecutionThread as *const () as usize,
         ("ntoskrnl.exe", "KeBugCheckEx") => KeBugCheckEx as *const () as usize,
         ("ntoskrnl.exe", "ExAllocatePool2") => ExAllocatePool2 as *const () as usize,

@@ -262,6 +262,10 @@ pub struct FWPS_FILTER1 {
 
 const _: () = assert!(core::mem::offset_of!(FWPS_FILTER1, context) == 48);
 
+/// `FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT` (`FWPS_FILTER1::flags`): clear the write right after
+/// a permit, so lower-weight filters cannot override it.
+pub const FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT: u16 = 0x1;
+
 /// `FWPS_CALLOUT_CLASSIFY_FN1`.
 pub type FWPS_CALLOUT_CLASSIFY_FN1 = unsafe extern "win64" fn(
     inFixedValues: *const FWPS_INCOMING_VALUES0,
