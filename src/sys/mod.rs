@@ -17,6 +17,14 @@ pub mod runtime;
 #[cfg(all(windows, feature = "wdk"))]
 mod wdk_check;
 
+// issue 15: the WDF functions the KMDF shell calls, and their two image bindings.
+mod wdf;
+pub use wdf::WdfApi;
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+pub mod kmdf_stub;
+#[cfg(all(windows, feature = "wdk"))]
+mod wdk_binding;
+
 use core::ffi::c_void;
 
 use types::{
