@@ -762,6 +762,22 @@ impl SimulatedStack {
         }
     }
 
+    /// What `WdfVersionUnbind` does for a bound client, for the host client (which never binds):
+    /// deletes its driver, if any, without EvtDriverUnload.
+    pub fn kmdf_release_host_client(&self) {
+        let mut state = self.lock();
+        let drivers: Vec<usize> = state
+            .kmdf
+            .drivers
+            .iter()
+            .filter(|(_, record)| record.client == HOST_CLIENT)
+            .map(|(handle, _)| *handle)
+            .collect();
+        for driver in drivers {
+            delete_driver(&mut state, driver);
+        }
+    }
+
     /// Live KMDF objects.
     pub fn kmdf_objects(&self) -> KmdfObjects {
         self.lock().kmdf.objects()
