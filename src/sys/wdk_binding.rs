@@ -1,8 +1,8 @@
 //! The WDK build's binding of the WDF seam (`--features wdk`): every method is one
 //! `call_unsafe_wdf_function_binding!` (wdk-sys), which indexes the table WdfDriverEntry.lib
 //! bound and passes its globals. The seam's types are the headers' layouts (checked against the
-//! facts table on Linux and against wdk-sys' bindgen output by build.rs), so pointers are cast
-//! between the two declarations of the same structure.
+//! facts table on Linux; build.rs' wdk-compare list does not yet include the WDF structures), so
+//! pointers are cast between the two declarations of the same structure.
 
 use core::ffi::c_void;
 
