@@ -93,6 +93,10 @@ impl KernelApi for NullKernel {
         0
     }
     #[inline(never)]
+    unsafe fn obf_reference_object(&self, _: *mut core::ffi::c_void) -> isize {
+        2
+    }
+    #[inline(never)]
     unsafe fn ke_delay_execution_thread(
         &self,
         _: KPROCESSOR_MODE,

@@ -77,7 +77,7 @@ rust_lld=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-
 step "cargo build --target $target ($profile, build-std core/alloc/compiler_builtins)"
 link_args=(
   -C "linker=$rust_lld" -C linker-flavor=lld-link
-  -C link-arg=/DRIVER -C link-arg=/SUBSYSTEM:NATIVE -C link-arg=/ENTRY:DriverEntry
+  -C link-arg=/DRIVER -C link-arg=/SUBSYSTEM:NATIVE -C link-arg=/ENTRY:FxDriverEntry
   -C link-arg=/NODEFAULTLIB -C link-arg=/RELEASE
   -D warnings
 )

@@ -5,8 +5,8 @@
 //! - [`nt`], [`error`]: statuses, IRQLs, waits and the crate's errors.
 //! - [`inject`]: the safe injection layer (owned handles, the dual-stack pair, not-ready retry).
 //! - [`driver`]: the driver's logic, shared by both entry shells.
-//! - `shell`: the entry shells. `shell::wdm` for the image built on Linux; `shell::kmdf` for the
-//!   WDK build (`--features wdk`).
+//! - [`shell`]: the KMDF entry shell, one source for the image built on Linux, the WDK build
+//!   (`--features wdk`) and host tests.
 //!
 //! IRQL rules are stated on each function; the kernel is never called with an input the docs
 //! forbid.
@@ -31,9 +31,7 @@ pub mod sys;
 #[cfg(not(target_os = "windows"))]
 pub mod sim;
 
-// Both builds of the image have a shell: `shell::wdm` for the Linux cross-build, `shell::kmdf`
-// (DriverEntry, wdk-alloc's allocator, wdk-panic's handler) for the WDK build.
-#[cfg(target_os = "windows")]
-mod shell;
+// One KMDF shell for both builds of the image and the host tests (issue 15).
+pub mod shell;
 
 pub use error::{Error, InputError, KernelCall};

@@ -73,5 +73,38 @@ fn ntoskrnl_and_ndis_imports_are_real_exports() {
         );
         checked += 1;
     }
-    assert!(checked >= 20, "checked only {checked} names");
+    assert!(checked >= 18, "checked only {checked} names");
+}
+
+/// wdfldr.sys' exports as Windows-Driver-Frameworks names them (fxldr.h, "WDFLDR.SYS exported
+/// function prototype definitions"), transcribed into the facts table's `rule | wdfldr.sys
+/// exports` row: the seam's wdfldr.sys imports must be among them.
+#[test]
+fn wdfldr_imports_are_exports_the_framework_sources_name() {
+    let table = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("facts/kernel-facts.md"),
+    )
+    .expect("read facts/kernel-facts.md");
+    let row = table
+        .lines()
+        .find(|line| line.starts_with("| rule | wdfldr.sys exports |"))
+        .expect("a `rule | wdfldr.sys exports` row");
+    let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+    assert!(cells[3].contains("Windows-Driver-Frameworks"), "{row}");
+    let exports: BTreeSet<&str> = cells[2].split(", ").collect();
+    assert!(exports.len() >= 3, "{exports:?}");
+    let mut checked = 0;
+    for (module, name) in support::seam_declarations() {
+        if module == "wdfldr.sys" {
+            assert!(
+                exports.contains(name.as_str()),
+                "wdfldr.sys!{name} is not an export the framework sources name"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 2,
+        "WdfVersionBind and WdfVersionUnbind are declared"
+    );
 }

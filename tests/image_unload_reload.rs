@@ -82,9 +82,9 @@ fn the_image_leaks_its_state_when_a_callout_never_unregisters() {
     );
     assert_eq!(sim.open_handles().len(), 2, "its injection handles too");
     assert_eq!(
-        sim.devices(),
-        1,
-        "the shell keeps its device object, so the I/O manager keeps the image mapped"
+        sim.object_references((&raw const *harness.driver).cast()),
+        2,
+        "the shell pinned its driver object, so the I/O manager keeps the image mapped"
     );
     assert!(
         sim.debug_log()

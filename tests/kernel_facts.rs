@@ -743,6 +743,51 @@ fn check_seam_layouts() -> Check {
     ] {
         c.eq(&format!("type {name}"), "size", name, size as u128);
     }
+
+    // issue 15: the KMDF binding (fxldr.h, wdfglobals.h, wdfdriver.h of KMDF 1.33).
+    offsets!(
+        c,
+        WDF_VERSION {
+            Major,
+            Minor,
+            Build
+        }
+    );
+    whole!(c, WDF_VERSION);
+    offsets!(
+        c,
+        WDF_BIND_INFO {
+            Size,
+            Component,
+            Version,
+            FuncCount,
+            FuncTable,
+            Module
+        }
+    );
+    whole!(c, WDF_BIND_INFO);
+    offsets!(
+        c,
+        WDF_DRIVER_GLOBALS {
+            Driver,
+            DriverFlags,
+            DriverTag,
+            DriverName,
+            DisplaceDriverUnload
+        }
+    );
+    whole!(c, WDF_DRIVER_GLOBALS);
+    offsets!(
+        c,
+        WDF_DRIVER_CONFIG {
+            Size,
+            EvtDriverDeviceAdd,
+            EvtDriverUnload,
+            DriverInitFlags,
+            DriverPoolTag
+        }
+    );
+    whole!(c, WDF_DRIVER_CONFIG);
     c
 }
 
@@ -1073,7 +1118,75 @@ fn check_constants() -> Check {
         "sublayer-weight-lowest",
         SUBLAYER_WEIGHT.to_u128(),
     );
+
+    // issue 15: the KMDF binding's numbers and strings.
+    consts!(
+        c,
+        [
+            WDF_DRIVER_GLOBALS_NAME_LEN,
+            WdfDriverInitNonPnpDriver,
+            KMDF_VERSION_MAJOR,
+            KMDF_VERSION_MINOR,
+            KMDF_BUILD_NUMBER,
+            WdfFunctionTableNumEntries,
+        ]
+    );
+    for (name, index) in [
+        (
+            "WdfControlDeviceInitAllocateTableIndex",
+            t::WdfControlDeviceInitAllocateTableIndex,
+        ),
+        (
+            "WdfControlFinishInitializingTableIndex",
+            t::WdfControlFinishInitializingTableIndex,
+        ),
+        (
+            "WdfDeviceWdmGetDeviceObjectTableIndex",
+            t::WdfDeviceWdmGetDeviceObjectTableIndex,
+        ),
+        (
+            "WdfDeviceInitFreeTableIndex",
+            t::WdfDeviceInitFreeTableIndex,
+        ),
+        (
+            "WdfDeviceInitSetDeviceTypeTableIndex",
+            t::WdfDeviceInitSetDeviceTypeTableIndex,
+        ),
+        (
+            "WdfDeviceInitSetCharacteristicsTableIndex",
+            t::WdfDeviceInitSetCharacteristicsTableIndex,
+        ),
+        ("WdfDeviceCreateTableIndex", t::WdfDeviceCreateTableIndex),
+        ("WdfDriverCreateTableIndex", t::WdfDriverCreateTableIndex),
+        ("WdfObjectDeleteTableIndex", t::WdfObjectDeleteTableIndex),
+    ] {
+        c.eq(
+            name,
+            "index",
+            &format!("WDFFUNCENUM.{name}"),
+            index.to_u128(),
+        );
+    }
+    for (name, value) in [
+        ("WDF_COMPONENT_KMDF_LIBRARY", t::WDF_COMPONENT_KMDF_LIBRARY),
+        ("SDDL_DEVOBJ_KERNEL_ONLY", t::SDDL_DEVOBJ_KERNEL_ONLY),
+    ] {
+        text_eq(&mut c, name, "const", name, value);
+    }
     c
+}
+
+/// `key` (a crate string) must be the table's (kind, item) value, as text.
+fn text_eq(c: &mut Check, key: &str, kind: &str, item: &str, actual: &str) {
+    c.covered.insert(key.to_string());
+    match c.facts.row(kind, item) {
+        None => c.failures.push(format!("no row `{kind} | {item}`")),
+        Some(row) if row.value == actual => c.compared += 1,
+        Some(row) => c.failures.push(format!(
+            "{key}: {actual:?}, but the table's `{kind} | {item}` is {:?}",
+            row.value
+        )),
+    }
 }
 
 #[test]
@@ -1523,6 +1636,128 @@ fn check_simulator() -> Check {
             c.failures.push(format!(
                 "sim Layer::{layer:?}.fields() is not the {name} order"
             ));
+        }
+    }
+
+    // issue 15: the simulated wdfldr and KMDF check bind information and device inits with
+    // their own copies of the facts.
+    {
+        use sim::kmdf::facts as k;
+        let key = |name: &str| format!("src/sim/kmdf.rs:{name}");
+        c.eq(
+            &key("BIND_INFO_SIZE"),
+            "size",
+            "WDF_BIND_INFO",
+            k::BIND_INFO_SIZE.to_u128(),
+        );
+        c.eq(
+            &key("DRIVER_CONFIG_SIZE"),
+            "size",
+            "WDF_DRIVER_CONFIG",
+            k::DRIVER_CONFIG_SIZE.to_u128(),
+        );
+        text_eq(
+            &mut c,
+            &key("COMPONENT"),
+            "const",
+            "WDF_COMPONENT_KMDF_LIBRARY",
+            k::COMPONENT,
+        );
+        c.eq(
+            &key("FRAMEWORK_MAJOR"),
+            "const",
+            "KMDF_VERSION_MAJOR",
+            k::FRAMEWORK_MAJOR.to_u128(),
+        );
+        c.eq(
+            &key("FRAMEWORK_MINOR"),
+            "const",
+            "KMDF_VERSION_MINOR",
+            k::FRAMEWORK_MINOR.to_u128(),
+        );
+        c.eq(
+            &key("FUNCTION_COUNT_1_33"),
+            "const",
+            "WdfFunctionTableNumEntries",
+            k::FUNCTION_COUNT_1_33.to_u128(),
+        );
+        c.eq(
+            &key("FUNCTION_COUNT_1_31"),
+            "const",
+            "WdfFunctionTableNumEntries",
+            k::FUNCTION_COUNT_1_31.to_u128(),
+        );
+        c.eq(
+            &key("DRIVER_INIT_NON_PNP"),
+            "const",
+            "WdfDriverInitNonPnpDriver",
+            k::DRIVER_INIT_NON_PNP.to_u128(),
+        );
+        c.eq(
+            &key("FILE_AUTOGENERATED_DEVICE_NAME"),
+            "const",
+            "FILE_AUTOGENERATED_DEVICE_NAME",
+            k::FILE_AUTOGENERATED_DEVICE_NAME.to_u128(),
+        );
+        c.eq(
+            &key("FILE_DEVICE_SECURE_OPEN"),
+            "const",
+            "FILE_DEVICE_SECURE_OPEN",
+            k::FILE_DEVICE_SECURE_OPEN.to_u128(),
+        );
+        for (name, item, value) in [
+            (
+                "CONTROL_DEVICE_INIT_ALLOCATE",
+                "WdfControlDeviceInitAllocateTableIndex",
+                k::index::CONTROL_DEVICE_INIT_ALLOCATE,
+            ),
+            (
+                "CONTROL_FINISH_INITIALIZING",
+                "WdfControlFinishInitializingTableIndex",
+                k::index::CONTROL_FINISH_INITIALIZING,
+            ),
+            (
+                "DEVICE_WDM_GET_DEVICE_OBJECT",
+                "WdfDeviceWdmGetDeviceObjectTableIndex",
+                k::index::DEVICE_WDM_GET_DEVICE_OBJECT,
+            ),
+            (
+                "DEVICE_INIT_FREE",
+                "WdfDeviceInitFreeTableIndex",
+                k::index::DEVICE_INIT_FREE,
+            ),
+            (
+                "DEVICE_INIT_SET_DEVICE_TYPE",
+                "WdfDeviceInitSetDeviceTypeTableIndex",
+                k::index::DEVICE_INIT_SET_DEVICE_TYPE,
+            ),
+            (
+                "DEVICE_INIT_SET_CHARACTERISTICS",
+                "WdfDeviceInitSetCharacteristicsTableIndex",
+                k::index::DEVICE_INIT_SET_CHARACTERISTICS,
+            ),
+            (
+                "DEVICE_CREATE",
+                "WdfDeviceCreateTableIndex",
+                k::index::DEVICE_CREATE,
+            ),
+            (
+                "DRIVER_CREATE",
+                "WdfDriverCreateTableIndex",
+                k::index::DRIVER_CREATE,
+            ),
+            (
+                "OBJECT_DELETE",
+                "WdfObjectDeleteTableIndex",
+                k::index::OBJECT_DELETE,
+            ),
+        ] {
+            c.eq(
+                &key(name),
+                "index",
+                &format!("WDFFUNCENUM.{item}"),
+                value.to_u128(),
+            );
         }
     }
     c
@@ -3228,6 +3463,11 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ),
         (
             "const",
+            "FILE_AUTOGENERATED_DEVICE_NAME",
+            wdk_services::FILE_AUTOGENERATED_DEVICE_NAME.to_u128(),
+        ),
+        (
+            "const",
             "IRP_MJ_MAXIMUM_FUNCTION",
             wdk_services::IRP_MJ_MAXIMUM_FUNCTION.to_u128(),
         ),
@@ -3516,6 +3756,7 @@ const DRIVER_FILES: &[&str] = &[
     "src/sim/layout.rs",
     "src/sim/engine.rs",
     "src/sim/mod.rs",
+    "src/sim/kmdf.rs",
 ];
 
 const NOT_FACTS: &[(&str, &str)] = &[
@@ -3581,6 +3822,7 @@ fn every_declared_item_has_a_checked_row() {
         "src/sys/types/fwp.rs",
         "src/sys/types/ndis.rs",
         "src/sys/types/nt.rs",
+        "src/sys/types/wdf.rs",
     ] {
         let (types, consts) = declarations(&read(file));
         for declared in &types {

@@ -16,8 +16,9 @@ const IMAGE_SUBSYSTEM_NATIVE: u16 = 1;
 const IMAGE_FILE_DLL: u16 = 0x2000;
 const IMAGE_SCN_MEM_EXECUTE: u32 = 0x2000_0000;
 const IMAGE_SCN_MEM_WRITE: u32 = 0x8000_0000;
-const KERNEL_MODULES: [&str; 5] = [
+const KERNEL_MODULES: [&str; 6] = [
     "ntoskrnl.exe",
+    "wdfldr.sys",
     "hal.dll",
     "fwpkclnt.sys",
     "netio.sys",
@@ -43,15 +44,16 @@ fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
         "a driver, not a DLL"
     );
 
+    // A KMDF driver: the entry point is the stub's FxDriverEntry, which binds the framework.
     let entry = pe.entry;
-    let driver_entry = pe
+    let fx_driver_entry = pe
         .exports
         .iter()
-        .find(|export| export.name == Some("DriverEntry"))
-        .expect("DriverEntry is exported");
+        .find(|export| export.name == Some("FxDriverEntry"))
+        .expect("FxDriverEntry is exported");
     assert_eq!(
-        entry, driver_entry.rva as u32,
-        "the entry point is DriverEntry"
+        entry, fx_driver_entry.rva as u32,
+        "the entry point is FxDriverEntry"
     );
 
     let declared = seam_declarations();
@@ -79,6 +81,18 @@ fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
         assert!(
             fwpkclnt.contains(name),
             "{name} is imported from fwpkclnt.sys"
+        );
+    }
+    let wdfldr = imported.get("wdfldr.sys").expect("imports wdfldr.sys");
+    let expected: BTreeSet<String> = ["WdfVersionBind", "WdfVersionUnbind"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(wdfldr, &expected, "binds and unbinds KMDF, nothing else");
+    for name in ["IoCreateDevice", "IoDeleteDevice"] {
+        assert!(
+            !imported.values().any(|names| names.contains(name)),
+            "{name}: the WDM shell is gone, devices come from KMDF"
         );
     }
     for (module, names) in &imported {

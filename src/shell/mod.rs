@@ -1,14 +1,11 @@
-//! Entry shells: the thin code the kernel calls first and last. Each obtains a device object and
-//! an unload hook and hands everything else to [`crate::driver::Driver`].
-//!
-//! - `wdm`: the image built on Linux (plain DriverEntry/DriverUnload, IoCreateDevice).
-//! - `kmdf`: the WDK build (`--features wdk`): WdfDriverCreate as a non-PnP driver, a control
-//!   device, wdk-alloc and wdk-panic.
+//! The entry shell: the thin code the kernel calls first and last. [`kmdf`] obtains a control
+//! device and an unload hook from the framework and hands everything else to
+//! [`crate::driver::Driver`]. One source for the image built on Linux (bound by
+//! `crate::sys::kmdf_stub`'s FxDriverEntry), the WDK build (`--features wdk`, bound by the WDK's
+//! WdfDriverEntry.lib) and host tests (the simulated KMDF).
 
-mod slot;
-
-#[cfg(not(feature = "wdk"))]
-mod wdm;
+pub mod kmdf;
+pub mod slot;
 
 #[cfg(feature = "wdk")]
-mod kmdf;
+mod wdk_entry;

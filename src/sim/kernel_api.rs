@@ -26,6 +26,19 @@ impl KernelApi for &SimulatedStack {
         self.lock().irql_of_current_thread().0
     }
 
+    unsafe fn obf_reference_object(&self, object: *mut c_void) -> isize {
+        let mut state = self.lock();
+        if state
+            .enter(SimCall::ReferenceObject, Irql::DISPATCH)
+            .is_some()
+        {
+            return 0;
+        }
+        let count = state.references.entry(object as usize).or_insert(1);
+        *count += 1;
+        *count as isize
+    }
+
     fn ke_query_unbiased_interrupt_time(&self) -> u64 {
         // The virtual clock in 100 ns units, plus one per call so that two reads always differ
         // (a real clock moves between two loads).
@@ -532,5 +545,91 @@ impl KernelApi for &SimulatedStack {
 
     unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32 {
         self.debug_print(component, level, text)
+    }
+}
+
+// --- issue 15: the WDF part of the seam, served by the simulated KMDF for the host client ---
+
+impl crate::sys::WdfApi for &SimulatedStack {
+    unsafe fn wdf_driver_create(
+        &self,
+        driver_object: *mut crate::sys::types::DRIVER_OBJECT,
+        registry_path: *const UNICODE_STRING,
+        attributes: *mut c_void,
+        config: *mut crate::sys::types::WDF_DRIVER_CONFIG,
+        driver: *mut crate::sys::types::WDFDRIVER,
+    ) -> NTSTATUS {
+        let host = core::ptr::null_mut();
+        // SAFETY: the seam's contract, which is the simulated function's.
+        unsafe {
+            self.wdf_driver_create_for(
+                host,
+                driver_object,
+                registry_path,
+                attributes,
+                config,
+                driver,
+            )
+        }
+    }
+
+    unsafe fn wdf_control_device_init_allocate(
+        &self,
+        driver: crate::sys::types::WDFDRIVER,
+        sddl: *const UNICODE_STRING,
+    ) -> crate::sys::types::PWDFDEVICE_INIT {
+        // SAFETY: the seam's contract, which is the simulated function's.
+        unsafe { self.wdf_control_device_init_allocate_for(core::ptr::null_mut(), driver, sddl) }
+    }
+
+    unsafe fn wdf_device_init_set_device_type(
+        &self,
+        init: crate::sys::types::PWDFDEVICE_INIT,
+        device_type: u32,
+    ) {
+        self.wdf_device_init_set_device_type_for(core::ptr::null_mut(), init, device_type);
+    }
+
+    unsafe fn wdf_device_init_set_characteristics(
+        &self,
+        init: crate::sys::types::PWDFDEVICE_INIT,
+        characteristics: u32,
+        or_in: BOOLEAN,
+    ) {
+        self.wdf_device_init_set_characteristics_for(
+            core::ptr::null_mut(),
+            init,
+            characteristics,
+            or_in,
+        );
+    }
+
+    unsafe fn wdf_device_create(
+        &self,
+        init: *mut crate::sys::types::PWDFDEVICE_INIT,
+        attributes: *mut c_void,
+        device: *mut crate::sys::types::WDFDEVICE,
+    ) -> NTSTATUS {
+        // SAFETY: the seam's contract, which is the simulated function's.
+        unsafe { self.wdf_device_create_for(core::ptr::null_mut(), init, attributes, device) }
+    }
+
+    unsafe fn wdf_device_init_free(&self, init: crate::sys::types::PWDFDEVICE_INIT) {
+        self.wdf_device_init_free_for(core::ptr::null_mut(), init);
+    }
+
+    unsafe fn wdf_control_finish_initializing(&self, device: crate::sys::types::WDFDEVICE) {
+        self.wdf_control_finish_initializing_for(core::ptr::null_mut(), device);
+    }
+
+    unsafe fn wdf_device_wdm_get_device_object(
+        &self,
+        device: crate::sys::types::WDFDEVICE,
+    ) -> *mut DEVICE_OBJECT {
+        self.wdf_device_wdm_get_device_object_for(core::ptr::null_mut(), device)
+    }
+
+    unsafe fn wdf_object_delete(&self, object: crate::sys::types::WDFOBJECT) {
+        self.wdf_object_delete_for(core::ptr::null_mut(), object);
     }
 }

@@ -12,6 +12,7 @@
 mod dpc;
 mod engine;
 mod kernel_api;
+pub mod kmdf;
 pub mod layout;
 mod packets;
 mod registry;

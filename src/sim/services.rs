@@ -68,6 +68,35 @@ impl Services {
     }
 }
 
+impl Services {
+    // --- issue 15: WDM device objects the simulated KMDF creates for its devices ---
+
+    /// A zeroed device object for `driver`, counted with the others; null when allocation fails.
+    pub(super) fn allocate_device(&mut self, driver: usize) -> *mut DEVICE_OBJECT {
+        let Ok(layout) = Layout::from_size_align(DEVICE_OBJECT_SIZE, 16) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: non-zero-sized layout.
+        let block = unsafe { alloc_zeroed(layout) };
+        if !block.is_null() {
+            self.devices.insert(block as usize, driver);
+        }
+        block.cast()
+    }
+
+    /// Frees a device object from [`Self::allocate_device`]; false when it is not live.
+    pub(super) fn free_device(&mut self, device: *mut DEVICE_OBJECT) -> bool {
+        if self.devices.remove(&(device as usize)).is_none() {
+            return false;
+        }
+        if let Ok(layout) = Layout::from_size_align(DEVICE_OBJECT_SIZE, 16) {
+            // SAFETY: allocated by allocate_device with this layout, removed from the table once.
+            unsafe { dealloc(device.cast(), layout) };
+        }
+        true
+    }
+}
+
 impl SimulatedStack {
     /// `ExAllocatePool2`: zeroed, 16-byte aligned; null for zero bytes or when failing.
     pub fn pool_allocate(&self, _flags: u64, bytes: usize, tag: u32) -> *mut c_void {

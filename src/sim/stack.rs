@@ -58,6 +58,8 @@ pub enum SimCall {
     AdvanceNetBufferDataStart,
     /// `NdisGetDataBuffer`.
     GetDataBuffer,
+    /// `ObfReferenceObject`.
+    ReferenceObject,
     /// `FwpmEngineOpen0`.
     EngineOpen,
     /// `FwpmEngineClose0`.
@@ -102,6 +104,30 @@ pub enum SimCall {
     CreateDevice,
     /// `IoDeleteDevice`.
     DeleteDevice,
+
+    // --- issue 15: the simulated wdfldr.sys and KMDF ---
+    /// `WdfVersionBind` (wdfldr.sys).
+    WdfVersionBind,
+    /// `WdfVersionUnbind` (wdfldr.sys).
+    WdfVersionUnbind,
+    /// `WdfDriverCreate`.
+    WdfDriverCreate,
+    /// `WdfControlDeviceInitAllocate`.
+    WdfControlDeviceInitAllocate,
+    /// `WdfDeviceInitSetDeviceType`.
+    WdfDeviceInitSetDeviceType,
+    /// `WdfDeviceInitSetCharacteristics`.
+    WdfDeviceInitSetCharacteristics,
+    /// `WdfDeviceCreate`.
+    WdfDeviceCreate,
+    /// `WdfDeviceInitFree`.
+    WdfDeviceInitFree,
+    /// `WdfControlFinishInitializing`.
+    WdfControlFinishInitializing,
+    /// `WdfDeviceWdmGetDeviceObject`.
+    WdfDeviceWdmGetDeviceObject,
+    /// `WdfObjectDelete`.
+    WdfObjectDelete,
 }
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
@@ -161,6 +187,10 @@ pub enum Violation {
     },
     /// `IoDeleteDevice` of something that is not a live device object.
     UnknownDevice(usize),
+
+    // --- issue 15: the simulated wdfldr.sys and KMDF ---
+    /// A WDF or loader call broke the framework's rules: which call, what, and the value.
+    Kmdf(SimCall, &'static str, usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -197,6 +227,8 @@ pub(super) struct State {
     pub(super) clock: Duration,
     /// Reads of KeQueryUnbiasedInterruptTime so far.
     pub(super) interrupt_time_reads: u64,
+    /// References on kernel objects taken with ObfReferenceObject (counting the creator's one).
+    pub(super) references: BTreeMap<usize, usize>,
     pub(super) sleeps: Vec<Duration>,
     pub(super) violations: Vec<Violation>,
     pub(super) packets: super::packets::PacketTable,
@@ -204,6 +236,8 @@ pub(super) struct State {
     pub(super) engine: super::engine::EngineTable,
     pub(super) registry: super::registry::Registry,
     pub(super) services: super::services::Services,
+    // issue 15: the simulated wdfldr.sys and KMDF objects.
+    pub(super) kmdf: super::kmdf::KmdfTable,
     pub(super) log: Vec<(u32, u32, String)>,
 }
 
@@ -320,6 +354,16 @@ impl SimulatedStack {
         self.lock().handles.values().copied().collect()
     }
 
+    /// References held on the kernel object at `object`: 1 (its creator's) unless someone took
+    /// more with ObfReferenceObject.
+    pub fn object_references(&self, object: *const core::ffi::c_void) -> usize {
+        self.lock()
+            .references
+            .get(&(object as usize))
+            .copied()
+            .unwrap_or(1)
+    }
+
     /// Virtual time slept so far.
     pub fn virtual_time(&self) -> Duration {
         self.lock().clock
@@ -357,6 +401,7 @@ impl SimulatedStack {
         let engine = state.engine.leak_report();
         let keys = state.registry.open_key_count();
         let services = state.services.leak_report();
+        let kmdf = state.kmdf.leak_report();
         drop(state);
         if open.is_empty()
             && violations.is_empty()
@@ -365,12 +410,13 @@ impl SimulatedStack {
             && engine.is_none()
             && keys == 0
             && services.is_none()
+            && kmdf.is_none()
         {
             return None;
         }
         Some(format!(
             "{} open handle(s) {:x?}; violations {:?}; packets: {}; {} DPC(s) still queued; \
-             WFP engine: {}; {} registry key(s) open; {}; {} planned failure(s) unused",
+             WFP engine: {}; {} registry key(s) open; {}; KMDF: {}; {} planned failure(s) unused",
             open.len(),
             open.iter().map(|h| h.raw).collect::<Vec<_>>(),
             violations,
@@ -379,6 +425,7 @@ impl SimulatedStack {
             engine.unwrap_or_else(|| "empty".into()),
             keys,
             services.unwrap_or_else(|| "no pool block or device left".into()),
+            kmdf.unwrap_or_else(|| "nothing left".into()),
             planned
         ))
     }

@@ -17,6 +17,14 @@ pub mod runtime;
 #[cfg(all(windows, feature = "wdk"))]
 mod wdk_check;
 
+// issue 15: the WDF functions the KMDF shell calls, and their two image bindings.
+mod wdf;
+pub use wdf::WdfApi;
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+pub mod kmdf_stub;
+#[cfg(all(windows, feature = "wdk"))]
+mod wdk_binding;
+
 use core::ffi::c_void;
 
 use types::{
@@ -40,6 +48,13 @@ pub trait KernelApi: Clone {
 
     /// `KeQueryUnbiasedInterruptTime`: 100 ns units since boot, sleep excluded. Any IRQL.
     fn ke_query_unbiased_interrupt_time(&self) -> u64;
+
+    /// `ObfReferenceObject` (what `ObReferenceObject` expands to): one more reference on a kernel
+    /// object; returns the new count.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `object` is a referenced kernel object (a driver object here).
+    unsafe fn obf_reference_object(&self, object: *mut c_void) -> isize;
 
     /// `KeDelayExecutionThread`: sleeps the calling thread. `interval` is in 100 ns units,
     /// negative for a relative wait.

@@ -13,6 +13,8 @@ use super::types::{
     GUID, HANDLE, IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS,
     NET_BUFFER, NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, POOL_FLAGS, UNICODE_STRING,
 };
+#[cfg(not(feature = "wdk"))]
+use super::types::{WDF_BIND_INFO, WDF_DRIVER_GLOBALS};
 
 #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
@@ -176,6 +178,7 @@ unsafe extern "system" {
 unsafe extern "system" {
     fn KeGetCurrentIrql() -> KIRQL;
     fn KeQueryUnbiasedInterruptTime() -> u64;
+    fn ObfReferenceObject(Object: *mut c_void) -> isize;
     fn KeDelayExecutionThread(
         WaitMode: KPROCESSOR_MODE,
         Alertable: BOOLEAN,
@@ -184,16 +187,6 @@ unsafe extern "system" {
     fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
     fn ExAllocatePool2(Flags: POOL_FLAGS, NumberOfBytes: usize, Tag: u32) -> *mut c_void;
     fn ExFreePoolWithTag(P: *mut c_void, Tag: u32);
-    fn IoCreateDevice(
-        DriverObject: *mut DRIVER_OBJECT,
-        DeviceExtensionSize: u32,
-        DeviceName: *const UNICODE_STRING,
-        DeviceType: u32,
-        DeviceCharacteristics: u32,
-        Exclusive: BOOLEAN,
-        DeviceObject: *mut *mut DEVICE_OBJECT,
-    ) -> NTSTATUS;
-    fn IoDeleteDevice(DeviceObject: *mut DEVICE_OBJECT);
     fn ExInitializeRundownProtection(RunRef: *mut EX_RUNDOWN_REF);
     fn ExAcquireRundownProtection(RunRef: *mut EX_RUNDOWN_REF) -> BOOLEAN;
     fn ExReleaseRundownProtection(RunRef: *mut EX_RUNDOWN_REF);
@@ -228,6 +221,24 @@ unsafe extern "system" {
     ) -> BOOLEAN;
 }
 
+// issue 15: wdfldr.sys, the framework loader. The Linux-built image binds KMDF itself
+// (src/sys/kmdf_stub.rs); the WDK build links WdfDriverEntry.lib, which imports these.
+#[cfg(not(feature = "wdk"))]
+#[link(name = "wdfldr.sys", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn WdfVersionBind(
+        DriverObject: *mut DRIVER_OBJECT,
+        RegistryPath: *const UNICODE_STRING,
+        BindInfo: *mut WDF_BIND_INFO,
+        ComponentGlobals: *mut *mut WDF_DRIVER_GLOBALS,
+    ) -> NTSTATUS;
+    fn WdfVersionUnbind(
+        RegistryPath: *const UNICODE_STRING,
+        BindInfo: *mut WDF_BIND_INFO,
+        ComponentGlobals: *mut WDF_DRIVER_GLOBALS,
+    ) -> NTSTATUS;
+}
+
 /// The running Windows kernel. Zero-sized: every method is a direct call to the import.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WindowsKernel;
@@ -237,6 +248,12 @@ impl KernelApi for WindowsKernel {
     fn ke_get_current_irql(&self) -> KIRQL {
         // SAFETY: KeGetCurrentIrql has no preconditions.
         unsafe { KeGetCurrentIrql() }
+    }
+
+    #[inline(always)]
+    unsafe fn obf_reference_object(&self, object: *mut c_void) -> isize {
+        // SAFETY: the caller's contract: a referenced object at IRQL <= DISPATCH_LEVEL.
+        unsafe { ObfReferenceObject(object) }
     }
 
     #[inline(always)]
@@ -738,43 +755,6 @@ impl KernelApi for WindowsKernel {
 /// Kernel services only the entry shells and the image runtime use; not part of [`KernelApi`]
 /// because the safe layer never needs them.
 impl WindowsKernel {
-    /// `IoCreateDevice`.
-    ///
-    /// # Safety
-    /// IRQL == PASSIVE_LEVEL; `driver` is the driver object passed to DriverEntry; `name` is null
-    /// or a valid string; `device` is writable.
-    pub unsafe fn io_create_device(
-        driver: *mut DRIVER_OBJECT,
-        extension_size: u32,
-        name: *const UNICODE_STRING,
-        device_type: u32,
-        characteristics: u32,
-        exclusive: BOOLEAN,
-        device: *mut *mut DEVICE_OBJECT,
-    ) -> NTSTATUS {
-        // SAFETY: the caller upholds the export's contract, restated above.
-        unsafe {
-            IoCreateDevice(
-                driver,
-                extension_size,
-                name,
-                device_type,
-                characteristics,
-                exclusive,
-                device,
-            )
-        }
-    }
-
-    /// `IoDeleteDevice`.
-    ///
-    /// # Safety
-    /// IRQL == PASSIVE_LEVEL; `device` came from [`Self::io_create_device`] and is deleted once.
-    pub unsafe fn io_delete_device(device: *mut DEVICE_OBJECT) {
-        // SAFETY: the caller upholds the export's contract, restated above.
-        unsafe { IoDeleteDevice(device) }
-    }
-
     /// `ExAllocatePool2`: null on failure, 16-byte aligned on x64.
     ///
     /// # Safety
@@ -798,5 +778,38 @@ impl WindowsKernel {
     pub fn ke_bug_check_ex(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> ! {
         // SAFETY: KeBugCheckEx may be called at any IRQL with any parameters.
         unsafe { KeBugCheckEx(code, p1, p2, p3, p4) }
+    }
+}
+
+// issue 15: the loader calls of the Linux-built image's own FxDriverEntry.
+#[cfg(not(feature = "wdk"))]
+impl WindowsKernel {
+    /// `WdfVersionBind` (wdfldr.sys).
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL, in the image's entry; `driver` and `registry_path` are the I/O
+    /// manager's; `info` is the image's bind information, writable and alive until unbind;
+    /// `globals` is writable.
+    pub unsafe fn wdf_version_bind(
+        driver: *mut DRIVER_OBJECT,
+        registry_path: *const UNICODE_STRING,
+        info: *mut WDF_BIND_INFO,
+        globals: *mut *mut WDF_DRIVER_GLOBALS,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the export's contract, restated above.
+        unsafe { WdfVersionBind(driver, registry_path, info, globals) }
+    }
+
+    /// `WdfVersionUnbind` (wdfldr.sys).
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `info` and `globals` are those of a successful bind, unbound once.
+    pub unsafe fn wdf_version_unbind(
+        registry_path: *const UNICODE_STRING,
+        info: *mut WDF_BIND_INFO,
+        globals: *mut WDF_DRIVER_GLOBALS,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the export's contract, restated above.
+        unsafe { WdfVersionUnbind(registry_path, info, globals) }
     }
 }

@@ -458,6 +458,11 @@ unsafe extern "win64" fn KeQueryUnbiasedInterruptTime() -> u64 {
     (&stack()).ke_query_unbiased_interrupt_time()
 }
 
+unsafe extern "win64" fn ObfReferenceObject(Object: *mut c_void) -> isize {
+    // SAFETY: forwarded under the same contract.
+    unsafe { (&stack()).obf_reference_object(Object) }
+}
+
 unsafe extern "win64" fn KeDelayExecutionThread(
     WaitMode: KPROCESSOR_MODE,
     Alertable: BOOLEAN,
@@ -663,6 +668,7 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
         }
         ("ndis.sys", "NdisGetDataBuffer") => NdisGetDataBuffer as *const () as usize,
         ("ntoskrnl.exe", "KeGetCurrentIrql") => KeGetCurrentIrql as *const () as usize,
+        ("ntoskrnl.exe", "ObfReferenceObject") => ObfReferenceObject as *const () as usize,
         ("ntoskrnl.exe", "KeQueryUnbiasedInterruptTime") => {
             KeQueryUnbiasedInterruptTime as *const () as usize
         }
@@ -691,7 +697,164 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
         ("ntoskrnl.exe", "DbgPrintEx") => DbgPrintEx as *const () as usize,
         ("ntoskrnl.exe", "KeInitializeDpc") => KeInitializeDpc as *const () as usize,
         ("ntoskrnl.exe", "KeInsertQueueDpc") => KeInsertQueueDpc as *const () as usize,
+        // issue 15: wdfldr.sys, the framework loader.
+        ("wdfldr.sys", "WdfVersionBind") => WdfVersionBind as *const () as usize,
+        ("wdfldr.sys", "WdfVersionUnbind") => WdfVersionUnbind as *const () as usize,
         _ => return None,
     };
     Some(address)
+}
+
+// --- issue 15: wdfldr.sys and the KMDF function table, forwarding to the simulated KMDF ---
+
+use wfp_injector::sim::kmdf::facts::{FUNCTION_COUNT_1_33, index};
+
+/// The function table the simulated loader hands the image: the functions the simulated KMDF
+/// implements at their WDFFUNCENUM indices (the simulator's own copies), `WdfUnimplemented`
+/// everywhere else.
+struct Table([usize; FUNCTION_COUNT_1_33 as usize]);
+
+static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+
+fn table() -> *const WDFFUNC {
+    let table = TABLE.get_or_init(|| {
+        let mut entries = [WdfUnimplemented as *const () as usize; FUNCTION_COUNT_1_33 as usize];
+        entries[index::DRIVER_CREATE] = WdfDriverCreate as *const () as usize;
+        entries[index::CONTROL_DEVICE_INIT_ALLOCATE] =
+            WdfControlDeviceInitAllocate as *const () as usize;
+        entries[index::DEVICE_INIT_SET_DEVICE_TYPE] =
+            WdfDeviceInitSetDeviceType as *const () as usize;
+        entries[index::DEVICE_INIT_SET_CHARACTERISTICS] =
+            WdfDeviceInitSetCharacteristics as *const () as usize;
+        entries[index::DEVICE_CREATE] = WdfDeviceCreate as *const () as usize;
+        entries[index::DEVICE_INIT_FREE] = WdfDeviceInitFree as *const () as usize;
+        entries[index::CONTROL_FINISH_INITIALIZING] =
+            WdfControlFinishInitializing as *const () as usize;
+        entries[index::DEVICE_WDM_GET_DEVICE_OBJECT] =
+            WdfDeviceWdmGetDeviceObject as *const () as usize;
+        entries[index::OBJECT_DELETE] = WdfObjectDelete as *const () as usize;
+        Table(entries)
+    });
+    table.0.as_ptr().cast()
+}
+
+unsafe extern "win64" fn WdfUnimplemented() {
+    eprintln!("the image called a WDF function the simulated KMDF does not implement");
+    std::process::abort();
+}
+
+unsafe extern "win64" fn WdfVersionBind(
+    DriverObject: *mut DRIVER_OBJECT,
+    RegistryPath: *const UNICODE_STRING,
+    BindInfo: *mut WDF_BIND_INFO,
+    ComponentGlobals: *mut *mut WDF_DRIVER_GLOBALS,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract; the table is a static.
+    unsafe {
+        stack().wdf_version_bind(
+            DriverObject,
+            RegistryPath,
+            BindInfo,
+            ComponentGlobals,
+            table(),
+        )
+    }
+}
+
+unsafe extern "win64" fn WdfVersionUnbind(
+    RegistryPath: *const UNICODE_STRING,
+    BindInfo: *mut WDF_BIND_INFO,
+    ComponentGlobals: *mut WDF_DRIVER_GLOBALS,
+) -> NTSTATUS {
+    stack().wdf_version_unbind(RegistryPath, BindInfo, ComponentGlobals)
+}
+
+unsafe extern "win64" fn WdfDriverCreate(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    DriverObject: *mut DRIVER_OBJECT,
+    RegistryPath: *const UNICODE_STRING,
+    DriverAttributes: *mut c_void,
+    DriverConfig: *mut WDF_DRIVER_CONFIG,
+    Driver: *mut WDFDRIVER,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the function's contract.
+    unsafe {
+        stack().wdf_driver_create_for(
+            DriverGlobals,
+            DriverObject,
+            RegistryPath,
+            DriverAttributes,
+            DriverConfig,
+            Driver,
+        )
+    }
+}
+
+unsafe extern "win64" fn WdfControlDeviceInitAllocate(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    Driver: WDFDRIVER,
+    SDDLString: *const UNICODE_STRING,
+) -> PWDFDEVICE_INIT {
+    // SAFETY: the image calls with the function's contract.
+    unsafe { stack().wdf_control_device_init_allocate_for(DriverGlobals, Driver, SDDLString) }
+}
+
+unsafe extern "win64" fn WdfDeviceInitSetDeviceType(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    DeviceInit: PWDFDEVICE_INIT,
+    DeviceType: u32,
+) {
+    stack().wdf_device_init_set_device_type_for(DriverGlobals, DeviceInit, DeviceType)
+}
+
+unsafe extern "win64" fn WdfDeviceInitSetCharacteristics(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    DeviceInit: PWDFDEVICE_INIT,
+    DeviceCharacteristics: u32,
+    OrInValues: BOOLEAN,
+) {
+    stack().wdf_device_init_set_characteristics_for(
+        DriverGlobals,
+        DeviceInit,
+        DeviceCharacteristics,
+        OrInValues,
+    )
+}
+
+unsafe extern "win64" fn WdfDeviceCreate(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    DeviceInit: *mut PWDFDEVICE_INIT,
+    DeviceAttributes: *mut c_void,
+    Device: *mut WDFDEVICE,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the function's contract.
+    unsafe { stack().wdf_device_create_for(DriverGlobals, DeviceInit, DeviceAttributes, Device) }
+}
+
+unsafe extern "win64" fn WdfDeviceInitFree(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    DeviceInit: PWDFDEVICE_INIT,
+) {
+    stack().wdf_device_init_free_for(DriverGlobals, DeviceInit)
+}
+
+unsafe extern "win64" fn WdfControlFinishInitializing(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    Device: WDFDEVICE,
+) {
+    stack().wdf_control_finish_initializing_for(DriverGlobals, Device)
+}
+
+unsafe extern "win64" fn WdfDeviceWdmGetDeviceObject(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    Device: WDFDEVICE,
+) -> *mut DEVICE_OBJECT {
+    stack().wdf_device_wdm_get_device_object_for(DriverGlobals, Device)
+}
+
+unsafe extern "win64" fn WdfObjectDelete(
+    DriverGlobals: *mut WDF_DRIVER_GLOBALS,
+    Object: WDFOBJECT,
+) {
+    stack().wdf_object_delete_for(DriverGlobals, Object)
 }

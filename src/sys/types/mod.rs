@@ -9,12 +9,14 @@
 //! lets the simulated stack call the shipped image's callbacks, and the image call the
 //! simulation's import shims, with the convention the kernel uses. The crate is x86-64 only.
 
-#![allow(non_camel_case_types, non_snake_case)]
+#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
 
 mod fwp;
 mod ndis;
 mod nt;
+mod wdf;
 
 pub use fwp::*;
 pub use ndis::*;
 pub use nt::*;
+pub use wdf::*;

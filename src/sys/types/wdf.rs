@@ -1,0 +1,173 @@
+//! KMDF 1.33 binding types: what the image's own FxDriverEntry hands wdfldr.sys (the bind
+//! information), what the loader hands back (the driver globals and the function table), and the
+//! structures and table indices of the WDF functions the KMDF shell calls. Names and layouts as
+//! in Microsoft's Windows-Driver-Frameworks sources (src/publicinc/wdf/kmdf/1.33/*.h and
+//! src/framework/shared/inc/private/common/fxldr.h); every number is a row of
+//! facts/kernel-facts.md.
+
+use core::ffi::c_void;
+
+use super::{BOOLEAN, DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
+
+/// `WDFDRIVER` (wdftypes.h `DECLARE_HANDLE`): the framework's driver object.
+pub type WDFDRIVER = *mut c_void;
+/// `WDFDEVICE`: a framework device object.
+pub type WDFDEVICE = *mut c_void;
+/// `WDFOBJECT`: any framework object.
+pub type WDFOBJECT = *mut c_void;
+/// `PWDFDEVICE_INIT`: the opaque device initialization structure.
+pub type PWDFDEVICE_INIT = *mut c_void;
+/// `WDFFUNC` (wdf.h): one entry of the function table, cast to its real type before a call.
+pub type WDFFUNC = unsafe extern "win64" fn();
+/// `PFN_WDF_DRIVER_UNLOAD` (wdfdriver.h): `EvtDriverUnload`, called at PASSIVE_LEVEL.
+pub type PFN_WDF_DRIVER_UNLOAD = unsafe extern "win64" fn(driver: WDFDRIVER);
+
+/// `WDF_VERSION` (fxldr.h): three `ULONG`s (`WDF_MAJOR_VERSION`, `WDF_MINOR_VERSION`,
+/// `WDF_BUILD_NUMBER`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct WDF_VERSION {
+    /// Major version: 1 for every KMDF.
+    pub Major: u32,
+    /// Minor version the driver was built for.
+    pub Minor: u32,
+    /// Build number (informational).
+    pub Build: u32,
+}
+
+/// `WDF_BIND_INFO` (fxldr.h): what the client's stub passes to `WdfVersionBind`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct WDF_BIND_INFO {
+    /// `sizeof(WDF_BIND_INFO)`.
+    pub Size: u32,
+    /// The library's component name, NUL-terminated UTF-16.
+    pub Component: *const u16,
+    /// The KMDF version the driver was built for.
+    pub Version: WDF_VERSION,
+    /// Entries in the function table of that version.
+    pub FuncCount: u32,
+    /// Since KMDF 1.15: the address of the client's table pointer, which the loader sets to the
+    /// framework's table.
+    pub FuncTable: *mut *const WDFFUNC,
+    /// The loader's bookkeeping.
+    pub Module: *mut c_void,
+}
+
+/// `WDF_DRIVER_GLOBALS_NAME_LEN` (wdfglobals.h).
+pub const WDF_DRIVER_GLOBALS_NAME_LEN: usize = 32;
+
+/// `WDF_DRIVER_GLOBALS` (wdfglobals.h): the per-client block the loader hands out; the first
+/// argument of every WDF function.
+#[repr(C)]
+#[derive(Debug)]
+pub struct WDF_DRIVER_GLOBALS {
+    /// The driver's `WDFDRIVER`, once created.
+    pub Driver: WDFDRIVER,
+    /// `WDF_DRIVER_INIT_FLAGS` given at creation.
+    pub DriverFlags: u32,
+    /// Pool tag of allocations made for the driver.
+    pub DriverTag: u32,
+    /// The driver's name, ANSI.
+    pub DriverName: [u8; WDF_DRIVER_GLOBALS_NAME_LEN],
+    /// Non-zero: the stub puts its own unload routine in front of the framework's.
+    pub DisplaceDriverUnload: BOOLEAN,
+}
+
+/// `WDF_DRIVER_CONFIG` (wdfdriver.h).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct WDF_DRIVER_CONFIG {
+    /// `sizeof(WDF_DRIVER_CONFIG)`.
+    pub Size: u32,
+    /// `EvtDriverDeviceAdd`: null for a non-PnP driver.
+    pub EvtDriverDeviceAdd: *const c_void,
+    /// `EvtDriverUnload`.
+    pub EvtDriverUnload: Option<PFN_WDF_DRIVER_UNLOAD>,
+    /// `WDF_DRIVER_INIT_FLAGS`.
+    pub DriverInitFlags: u32,
+    /// Pool tag for the framework's allocations for this driver (0: derived from the name).
+    pub DriverPoolTag: u32,
+}
+
+/// `WdfDriverInitNonPnpDriver` (wdfdriver.h `WDF_DRIVER_INIT_FLAGS`).
+pub const WdfDriverInitNonPnpDriver: u32 = 0x1;
+
+/// The KMDF version this driver binds to: 1.33.
+pub const KMDF_VERSION_MAJOR: u32 = 1;
+/// The KMDF version this driver binds to: 1.33.
+pub const KMDF_VERSION_MINOR: u32 = 33;
+/// `WDF_BIND_INFO.Version.Build`: informational, never compared by the library.
+pub const KMDF_BUILD_NUMBER: u32 = 0;
+/// `WDF_COMPONENT_NAME(KmdfLibrary)`: the component the loader binds a KMDF client to.
+pub const WDF_COMPONENT_KMDF_LIBRARY: &str = "KmdfLibrary";
+/// `SDDL_DEVOBJ_KERNEL_ONLY` (wdmsec.h): a protected, empty DACL; user mode cannot open.
+pub const SDDL_DEVOBJ_KERNEL_ONLY: &str = "D:P";
+
+/// `WDFFUNCENUM` (1.33 wdffuncenum.h): `WdfFunctionTableNumEntries`, the table's length.
+pub const WdfFunctionTableNumEntries: u32 = 458;
+/// `WDFFUNCENUM.WdfControlDeviceInitAllocateTableIndex`.
+pub const WdfControlDeviceInitAllocateTableIndex: usize = 25;
+/// `WDFFUNCENUM.WdfControlFinishInitializingTableIndex`.
+pub const WdfControlFinishInitializingTableIndex: usize = 27;
+/// `WDFFUNCENUM.WdfDeviceWdmGetDeviceObjectTableIndex`.
+pub const WdfDeviceWdmGetDeviceObjectTableIndex: usize = 31;
+/// `WDFFUNCENUM.WdfDeviceInitFreeTableIndex`.
+pub const WdfDeviceInitFreeTableIndex: usize = 54;
+/// `WDFFUNCENUM.WdfDeviceInitSetDeviceTypeTableIndex`.
+pub const WdfDeviceInitSetDeviceTypeTableIndex: usize = 66;
+/// `WDFFUNCENUM.WdfDeviceInitSetCharacteristicsTableIndex`.
+pub const WdfDeviceInitSetCharacteristicsTableIndex: usize = 70;
+/// `WDFFUNCENUM.WdfDeviceCreateTableIndex`.
+pub const WdfDeviceCreateTableIndex: usize = 75;
+/// `WDFFUNCENUM.WdfDriverCreateTableIndex`.
+pub const WdfDriverCreateTableIndex: usize = 116;
+/// `WDFFUNCENUM.WdfObjectDeleteTableIndex`.
+pub const WdfObjectDeleteTableIndex: usize = 208;
+
+/// `PFN_WDFDRIVERCREATE` (wdfdriver.h).
+pub type PFN_WDFDRIVERCREATE = unsafe extern "win64" fn(
+    globals: *mut WDF_DRIVER_GLOBALS,
+    driver_object: *mut DRIVER_OBJECT,
+    registry_path: *const UNICODE_STRING,
+    attributes: *mut c_void,
+    config: *mut WDF_DRIVER_CONFIG,
+    driver: *mut WDFDRIVER,
+) -> NTSTATUS;
+/// `PFN_WDFCONTROLDEVICEINITALLOCATE` (wdfcontrol.h).
+pub type PFN_WDFCONTROLDEVICEINITALLOCATE = unsafe extern "win64" fn(
+    globals: *mut WDF_DRIVER_GLOBALS,
+    driver: WDFDRIVER,
+    sddl: *const UNICODE_STRING,
+) -> PWDFDEVICE_INIT;
+/// `PFN_WDFDEVICEINITSETDEVICETYPE` (wdfdevice.h).
+pub type PFN_WDFDEVICEINITSETDEVICETYPE =
+    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, init: PWDFDEVICE_INIT, kind: u32);
+/// `PFN_WDFDEVICEINITSETCHARACTERISTICS` (wdfdevice.h).
+pub type PFN_WDFDEVICEINITSETCHARACTERISTICS = unsafe extern "win64" fn(
+    globals: *mut WDF_DRIVER_GLOBALS,
+    init: PWDFDEVICE_INIT,
+    characteristics: u32,
+    or_in: BOOLEAN,
+);
+/// `PFN_WDFDEVICECREATE` (wdfdevice.h).
+pub type PFN_WDFDEVICECREATE = unsafe extern "win64" fn(
+    globals: *mut WDF_DRIVER_GLOBALS,
+    init: *mut PWDFDEVICE_INIT,
+    attributes: *mut c_void,
+    device: *mut WDFDEVICE,
+) -> NTSTATUS;
+/// `PFN_WDFDEVICEINITFREE` (wdfdevice.h).
+pub type PFN_WDFDEVICEINITFREE =
+    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, init: PWDFDEVICE_INIT);
+/// `PFN_WDFCONTROLFINISHINITIALIZING` (wdfcontrol.h).
+pub type PFN_WDFCONTROLFINISHINITIALIZING =
+    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, device: WDFDEVICE);
+/// `PFN_WDFDEVICEWDMGETDEVICEOBJECT` (wdfdevice.h).
+pub type PFN_WDFDEVICEWDMGETDEVICEOBJECT = unsafe extern "win64" fn(
+    globals: *mut WDF_DRIVER_GLOBALS,
+    device: WDFDEVICE,
+) -> *mut DEVICE_OBJECT;
+/// `PFN_WDFOBJECTDELETE` (wdfobject.h).
+pub type PFN_WDFOBJECTDELETE =
+    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, object: WDFOBJECT);
