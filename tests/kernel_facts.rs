@@ -1039,6 +1039,7 @@ fn check_constants() -> Check {
                 ("IP_REMOTE_PORT", table.ip_remote_port),
                 ("INTERFACE_INDEX", table.interface_index),
                 ("SUB_INTERFACE_INDEX", table.sub_interface_index),
+                ("FLAGS", table.flags),
             ] {
                 let item = format!("{layer}.FWPS_FIELD_{direction}_TRANSPORT_{version}_{field}");
                 c.eq(
