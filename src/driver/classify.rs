@@ -382,7 +382,8 @@ impl<K: KernelApi> CalloutState<K> {
         let status = unsafe {
             self.kernel.fwps_get_packet_list_security_information0(
                 nbl.as_raw(),
-                FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC | FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND,
+                FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC
+                    | FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND,
                 &mut information,
             )
         };
@@ -512,22 +513,23 @@ impl<K: KernelApi> CalloutState<K> {
         if !NtStatus(status).is_success() {
             return Err(Outcome::Malformed);
         }
-        let result = match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize, headers) {
-            Some(checksum_recomputed) => {
-                let injection = Injection::TransportReceive(TransportReceive {
-                    family: layer.family(),
-                    compartment: compartment(metadata),
-                    interface_index: fields.interface_index,
-                    sub_interface_index: fields.sub_interface_index,
-                    protocol: IpProtocol(fields.protocol),
-                });
-                self.injector
-                    .clone_and_inject(nbl, injection, Tag::default())
-                    .map(|()| checksum_recomputed)
-                    .map_err(Outcome::Failed)
-            }
-            None => Err(Outcome::Malformed),
-        };
+        let result =
+            match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize, headers) {
+                Some(checksum_recomputed) => {
+                    let injection = Injection::TransportReceive(TransportReceive {
+                        family: layer.family(),
+                        compartment: compartment(metadata),
+                        interface_index: fields.interface_index,
+                        sub_interface_index: fields.sub_interface_index,
+                        protocol: IpProtocol(fields.protocol),
+                    });
+                    self.injector
+                        .clone_and_inject(nbl, injection, Tag::default())
+                        .map(|()| checksum_recomputed)
+                        .map_err(Outcome::Failed)
+                }
+                None => Err(Outcome::Malformed),
+            };
         // The stack owns the original: give it back exactly as classify received it.
         // SAFETY: undoes the successful retreat above on the same buffer.
         unsafe {

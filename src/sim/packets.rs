@@ -727,7 +727,9 @@ impl SimulatedStack {
         if delta > record.offset {
             // NDIS would allocate new memory in front of the data (issue 12: the driver must check
             // DataOffset first); the simulation has none to give.
-            state.violations.push(Violation::RetreatPastBufferStart(nbl));
+            state
+                .violations
+                .push(Violation::RetreatPastBufferStart(nbl));
             return NtStatus::INSUFFICIENT_RESOURCES.0;
         }
         record.offset -= delta;

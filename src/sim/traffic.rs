@@ -177,7 +177,20 @@ impl Ipsec {
 fn link_layer_header(v6: bool) -> [u8; 14] {
     let ether_type: [u8; 2] = if v6 { [0x86, 0xDD] } else { [0x08, 0x00] };
     [
-        0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, ether_type[0], ether_type[1],
+        0x02,
+        0,
+        0,
+        0,
+        0,
+        0x01,
+        0x02,
+        0,
+        0,
+        0,
+        0,
+        0x02,
+        ether_type[0],
+        ether_type[1],
     ]
 }
 
@@ -225,7 +238,16 @@ impl TransportPacket {
     fn transport_header(&self) -> Vec<u8> {
         if self.is_icmp() {
             // Type (the local "port"), code (the remote "port"), checksum, identifier, sequence.
-            return vec![self.local_port as u8, self.remote_port as u8, 0, 0, 0, 1, 0, 1];
+            return vec![
+                self.local_port as u8,
+                self.remote_port as u8,
+                0,
+                0,
+                0,
+                1,
+                0,
+                1,
+            ];
         }
         let mut header = Vec::new();
         let (source, destination) = (self.local_port, self.remote_port);
