@@ -387,6 +387,16 @@ impl KernelApi for NullKernel {
     unsafe fn dbg_print_ex(&self, _: u32, _: u32, _: *const u8) -> u32 {
         0
     }
+    // Issue 12: reinjection rules.
+    #[inline(never)]
+    unsafe fn fwps_get_packet_list_security_information0(
+        &self,
+        _: *mut wfp_injector::sys::types::NET_BUFFER_LIST,
+        _: u32,
+        _: *mut wfp_injector::sys::types::FWPS_PACKET_LIST_INFORMATION0,
+    ) -> i32 {
+        0
+    }
     #[inline(never)]
     unsafe fn ke_flush_queued_dpcs(&self) {}
 }

@@ -748,6 +748,19 @@ static void align_row(const char *item, size_t al, const char *src,
 #define WSA "windows-sys agrees"
 #define UNI "union member"
 
+/* Issue 12: the mask of one bit-field in its 32-bit unit, as the compiler lays it out. */
+#define BITMASK(T, f, src)                                                        \
+    do {                                                                          \
+        union { T s; uint32_t u; } probe;                                          \
+        char v[32];                                                               \
+        probe.u = 0;                                                              \
+        probe.s.f = 1;                                                            \
+        snprintf(v, sizeof v, "0x%x", (unsigned)probe.u);                         \
+        row("const", #T "." #f, v, src,                                           \
+            "mask of the 1-bit field in its 32-bit unit, from facts/layouts.c "    \
+            "(x64 compilers allocate bit-fields from bit 0 in declaration order)"); \
+    } while (0)
+
 int main(void)
 {
     /* ---------------- NET_BUFFER_LIST ---------------- */
@@ -1020,6 +1033,10 @@ int main(void)
 
     SIZE(FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0, S_PLIN, "six 1-bit unsigned bit-fields in one 32-bit unit (bits 0..5: isSecure, isTransportMode, isTunnelMode, isTransportModeVerified, isTunnelModeVerified, isDeTunneled)");
     ALIGN(FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0, S_PLIN, "");
+    BITMASK(FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0, isSecure, S_PLIN);
+    BITMASK(FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0, isTransportMode, S_PLIN);
+    BITMASK(FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0, isTunnelMode, S_PLIN);
+    BITMASK(FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0, isDeTunneled, S_PLIN);
     SIZE(FWPS_PACKET_LIST_OUTBOUND_IPSEC_INFORMATION0, S_PLOUT, "four 1-bit unsigned bit-fields (bits 0..3: isIPsecPolicyMatch, isTransportPolicyMatch, isTunnelPolicyMatch, isTunnelIPinIP)");
     ALIGN(FWPS_PACKET_LIST_OUTBOUND_IPSEC_INFORMATION0, S_PLOUT, "");
     OFF(FWPS_PACKET_LIST_IPSEC_INFORMATION0, inbound, S_PLII, UNI);

@@ -410,6 +410,28 @@ fn check_seam_layouts() -> Check {
         align_of::<t::MemoryAllocationAligned<u8>>() as u128,
     );
 
+    // Issue 12: packet-list information (the bit-field structs are 32-bit integer newtypes).
+    whole!(c, FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0);
+    whole!(c, FWPS_PACKET_LIST_OUTBOUND_IPSEC_INFORMATION0);
+    whole!(c, FWPS_PACKET_LIST_FWP_INFORMATION0);
+    offsets!(
+        c,
+        FWPS_PACKET_LIST_IPSEC_INFORMATION0 {
+            inbound,
+            outbound,
+            flags
+        }
+    );
+    whole!(c, FWPS_PACKET_LIST_IPSEC_INFORMATION0);
+    offsets!(
+        c,
+        FWPS_PACKET_LIST_INFORMATION0 {
+            ipsecInformation,
+            fwpInformation
+        }
+    );
+    whole!(c, FWPS_PACKET_LIST_INFORMATION0);
+
     // FWP value types.
     offsets!(
         c,
@@ -815,6 +837,32 @@ macro_rules! guids {
 fn check_constants() -> Check {
     let mut c = Check::new();
 
+    // Issue 12: the inbound IPsec bit-fields' masks (rows printed by facts/layouts.c).
+    for (name, value, field) in [
+        (
+            "FWPS_INBOUND_IPSEC_IS_SECURE",
+            t::FWPS_INBOUND_IPSEC_IS_SECURE,
+            "isSecure",
+        ),
+        (
+            "FWPS_INBOUND_IPSEC_IS_TUNNEL_MODE",
+            t::FWPS_INBOUND_IPSEC_IS_TUNNEL_MODE,
+            "isTunnelMode",
+        ),
+        (
+            "FWPS_INBOUND_IPSEC_IS_DE_TUNNELED",
+            t::FWPS_INBOUND_IPSEC_IS_DE_TUNNELED,
+            "isDeTunneled",
+        ),
+    ] {
+        c.eq(
+            name,
+            "const",
+            &format!("FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.{field}"),
+            value.to_u128(),
+        );
+    }
+
     // src/sys/types: same names as the headers.
     consts!(
         c,
@@ -831,6 +879,10 @@ fn check_constants() -> Check {
             FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE,
             FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA,
             FWPS_METADATA_FIELD_REMOTE_SCOPE_ID,
+            FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED,
+            FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND,
+            FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC,
+            FWP_CONDITION_FLAG_IS_LOOPBACK,
             FWP_ACTION_BLOCK,
             FWP_ACTION_PERMIT,
             FWP_ACTION_CALLOUT_TERMINATING,
@@ -1085,6 +1137,7 @@ fn check_constants() -> Check {
                 ("IP_REMOTE_PORT", table.ip_remote_port),
                 ("INTERFACE_INDEX", table.interface_index),
                 ("SUB_INTERFACE_INDEX", table.sub_interface_index),
+                ("FLAGS", table.flags),
             ] {
                 let item = format!("{layer}.FWPS_FIELD_{direction}_TRANSPORT_{version}_{field}");
                 c.eq(
@@ -1500,9 +1553,74 @@ fn check_simulator() -> Check {
             layout::data_type::BYTE_ARRAY16,
             "FWP_BYTE_ARRAY16_TYPE",
         ),
+        // Issue 12.
+        (
+            "metadata::FIELD_ALE_CLASSIFY_REQUIRED",
+            layout::metadata::FIELD_ALE_CLASSIFY_REQUIRED,
+            "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED",
+        ),
+        (
+            "packet_list_information::QUERY_INBOUND",
+            layout::packet_list_information::QUERY_INBOUND,
+            "FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND",
+        ),
+        (
+            "packet_list_information::QUERY_OUTBOUND",
+            layout::packet_list_information::QUERY_OUTBOUND,
+            "FWPS_PACKET_LIST_INFORMATION_QUERY_OUTBOUND",
+        ),
+        (
+            "packet_list_information::QUERY_IPSEC",
+            layout::packet_list_information::QUERY_IPSEC,
+            "FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC",
+        ),
+        (
+            "packet_list_information::INBOUND_IS_SECURE",
+            layout::packet_list_information::INBOUND_IS_SECURE,
+            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isSecure",
+        ),
+        (
+            "packet_list_information::INBOUND_IS_TRANSPORT_MODE",
+            layout::packet_list_information::INBOUND_IS_TRANSPORT_MODE,
+            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isTransportMode",
+        ),
+        (
+            "packet_list_information::INBOUND_IS_TUNNEL_MODE",
+            layout::packet_list_information::INBOUND_IS_TUNNEL_MODE,
+            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isTunnelMode",
+        ),
+        (
+            "packet_list_information::INBOUND_IS_DE_TUNNELED",
+            layout::packet_list_information::INBOUND_IS_DE_TUNNELED,
+            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isDeTunneled",
+        ),
+        (
+            "condition_flag::IS_LOOPBACK",
+            layout::condition_flag::IS_LOOPBACK,
+            "FWP_CONDITION_FLAG_IS_LOOPBACK",
+        ),
     ] {
         c.eq(&key(name), "const", item, value.to_u128());
     }
+    // Issue 12: FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
+    c.eq(
+        &key("packet_list_information::IPSEC_INFORMATION"),
+        "offset",
+        "FWPS_PACKET_LIST_INFORMATION0.ipsecInformation",
+        layout::packet_list_information::IPSEC_INFORMATION as u128,
+    );
+    c.eq(
+        &key("packet_list_information::FWP_INFORMATION"),
+        "offset",
+        "FWPS_PACKET_LIST_INFORMATION0.fwpInformation",
+        layout::packet_list_information::FWP_INFORMATION as u128,
+    );
+    c.eq(
+        &key("packet_list_information::SIZE"),
+        "size",
+        "FWPS_PACKET_LIST_INFORMATION0",
+        layout::packet_list_information::SIZE as u128,
+    );
 
     // Field orders: position i of the simulator's list is the field whose enum value is i, and
     // the list is as long as the enum (FWPS_FIELD_..._MAX).
@@ -3178,6 +3296,11 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
             "const",
             "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED",
             wfp::FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.to_u128(),
+        ),
+        (
+            "const",
+            "FWP_CONDITION_FLAG_IS_LOOPBACK",
+            wfp::FWP_CONDITION_FLAG_IS_LOOPBACK.to_u128(),
         ),
         (
             "const",

@@ -7,7 +7,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::driver::config::{InspectionConfig, PacketKey};
 use crate::driver::counters::{Counters, LayerCounters};
 use crate::driver::instance::{self, InstanceId};
-use crate::driver::layers::{Direction, FieldIndices, TransportLayer};
+use crate::driver::layers::{
+    Direction, FieldIndices, INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer,
+};
 use crate::driver::log::{Level, Log};
 use crate::error::Error;
 use crate::inject::{
@@ -15,7 +17,7 @@ use crate::inject::{
     NetBufferListRef, PacketInjector, RemoteAddress, Tag, TransportReceive, TransportSend,
     UNSPECIFIED_COMPARTMENT,
 };
-use crate::nt::NtStatus;
+use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWP_BYTE_ARRAY16_TYPE, FWP_UINT8, FWP_UINT16, FWP_UINT32,
@@ -25,6 +27,11 @@ use crate::sys::types::{
     FWPS_METADATA_FIELD_REMOTE_SCOPE_ID, FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA,
     FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE, FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE,
     FWPS_RIGHT_ACTION_WRITE, GUID, NET_BUFFER, NET_BUFFER_LIST, NTSTATUS,
+};
+use crate::sys::types::{
+    FWP_CONDITION_FLAG_IS_LOOPBACK, FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED,
+    FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND, FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC,
+    FWPS_PACKET_LIST_INFORMATION0,
 };
 
 /// Counts finished reinjections and frees their clones.
@@ -101,13 +108,28 @@ struct TransportFields {
     remote_port: u16,
     interface_index: u32,
     sub_interface_index: u32,
+    flags: u32,
 }
 
-/// Why a configured packet was not reinjected.
-enum NotReinjected {
-    /// Missing metadata, or data shorter than its headers: permitted untouched.
+/// What classify decided for a configured packet. Every outcome but `Reinjected` permits the
+/// packet untouched; each has its counter and its row in README's classify table.
+enum Outcome {
+    /// Cloned, absorbed and reinjected; `checksum_recomputed` when the clone's IPv4 header
+    /// checksum was rewritten first.
+    Reinjected { checksum_recomputed: bool },
+    /// FWP_CONDITION_FLAG_IS_LOOPBACK.
+    Loopback,
+    /// FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED (inbound).
+    AleClassifyRequired,
+    /// IPsec-protected, or tunnel mode not yet detunneled (inbound), or unknown.
+    Ipsec,
+    /// TCP below DISPATCH_LEVEL: the deferred injection could not leave the classify.
+    TcpBelowDispatch,
+    /// Too few bytes before the data for the retreat (NDIS would allocate).
+    NoHeadroom,
+    /// Missing metadata, or data shorter than its headers.
     Malformed,
-    /// Clone or injection refused: permitted.
+    /// Clone or injection refused.
     Failed(Error),
 }
 
@@ -117,8 +139,21 @@ fn value_of(value: &FWP_VALUE0, kind: u32) -> Option<u64> {
 
 impl TransportFields {
     /// Reads the fields, checking each value's type; `None` when any is missing or mistyped.
+    #[inline(always)]
     fn read(values: &FWPS_INCOMING_VALUES0, layer: TransportLayer) -> Option<Self> {
-        let field = layer.fields();
+        // Each direction's table is a constant here, so the indices and the count are too.
+        match layer.direction() {
+            Direction::Inbound => Self::read_at(values, layer.family(), &INBOUND_FIELDS),
+            Direction::Outbound => Self::read_at(values, layer.family(), &OUTBOUND_FIELDS),
+        }
+    }
+
+    #[inline(always)]
+    fn read_at(
+        values: &FWPS_INCOMING_VALUES0,
+        family: IpFamily,
+        field: &FieldIndices,
+    ) -> Option<Self> {
         let required = FieldIndices::required_count(field);
         if values.valueCount < required || values.incomingValue.is_null() {
             return None;
@@ -128,7 +163,7 @@ impl TransportFields {
         let values =
             unsafe { core::slice::from_raw_parts(values.incomingValue, required as usize) };
         let mut remote_address = [0u8; 16];
-        let remote_length = match layer.family() {
+        let remote_length = match family {
             IpFamily::V4 => {
                 // IPv4 addresses come as host-order integers: to_be_bytes gives network order.
                 let address = value_of(&values[field.ip_remote_address], FWP_UINT32)? as u32;
@@ -154,6 +189,7 @@ impl TransportFields {
             remote_port: value_of(&values[field.ip_remote_port], FWP_UINT16)? as u16,
             interface_index: value_of(&values[field.interface_index], FWP_UINT32)? as u32,
             sub_interface_index: value_of(&values[field.sub_interface_index], FWP_UINT32)? as u32,
+            flags: value_of(&values[field.flags], FWP_UINT32)? as u32,
         })
     }
 
@@ -163,6 +199,11 @@ impl TransportFields {
             remote_address: &self.remote_address[..self.remote_length],
             remote_port: self.remote_port,
         }
+    }
+
+    /// ICMP or ICMPv6: at INBOUND_TRANSPORT their data offset is the ICMP header itself.
+    fn is_icmp(&self) -> bool {
+        self.protocol == IpProtocol::ICMP.0 || self.protocol == IpProtocol::ICMPV6.0
     }
 }
 
@@ -184,8 +225,46 @@ fn first_buffer(nbl: NetBufferListRef<'_>) -> *mut NET_BUFFER {
     unsafe { (*nbl.as_raw()).FirstNetBuffer.cast() }
 }
 
+/// The one's-complement sum of `bytes` as big-endian 16-bit words (RFC 1071), folded.
+fn ones_complement_sum(bytes: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    let mut words = bytes.chunks_exact(2);
+    for word in &mut words {
+        sum += u32::from(u16::from_be_bytes([word[0], word[1]]));
+    }
+    if let [last] = words.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// Makes an IPv4 header's checksum valid. Returns `Some(true)` when it was rewritten,
+/// `Some(false)` when it was already valid, `None` when `header` is not an IPv4 header whose
+/// IHL fits in it.
+fn fix_ipv4_header_checksum(header: &mut [u8]) -> Option<bool> {
+    let length = usize::from(*header.first()? & 0x0F) * 4;
+    let header = header.get_mut(..length).filter(|h| h.len() >= 20)?;
+    if ones_complement_sum(header) == 0xFFFF {
+        return Some(false);
+    }
+    header[10] = 0;
+    header[11] = 0;
+    let checksum = !ones_complement_sum(header);
+    header[10..12].copy_from_slice(&checksum.to_be_bytes());
+    Some(true)
+}
+
 impl<K: KernelApi> CalloutState<K> {
     /// Decides one packet at a transport layer.
+    ///
+    /// Order: write right; our own packets (the injection-state query); values and
+    /// configuration; then the rules for configured packets in cost order (loopback flag, ALE
+    /// metadata, the IPsec query for inbound, the IRQL for TCP). The filters' conditions keep
+    /// unconfigured traffic out of classify, so querying before reading the values costs
+    /// configured packets nothing and makes an own packet cheap (measured: README).
     ///
     /// IRQL <= DISPATCH_LEVEL. Never fails: every refusal ends in permit.
     pub fn classify(
@@ -218,6 +297,9 @@ impl<K: KernelApi> CalloutState<K> {
             LayerCounters::bump(&counters.malformed);
             return;
         };
+        // The reinjection-loop rule first: with the configuration in the filters' conditions,
+        // what reaches classify is configured traffic and our own clones of it, so the query is
+        // paid by nearly every packet either way, and an own packet costs nothing else.
         if self
             .injector
             .handles()
@@ -228,34 +310,35 @@ impl<K: KernelApi> CalloutState<K> {
             LayerCounters::bump(&counters.skipped_own);
             return;
         }
-        let Some(fields) = TransportFields::read(values, layer) else {
-            out.actionType = FWP_ACTION_PERMIT;
-            LayerCounters::bump(&counters.malformed);
-            return;
+        let outcome = match TransportFields::read(values, layer) {
+            Some(fields) if !self.config.matches(layer.family(), &fields.key()) => {
+                out.actionType = FWP_ACTION_PERMIT;
+                LayerCounters::bump(&counters.not_inspected);
+                return;
+            }
+            Some(fields) => self.decide(layer, nbl, &fields, metadata),
+            None => Outcome::Malformed,
         };
-        if !self.config.matches(layer.family(), &fields.key()) {
-            out.actionType = FWP_ACTION_PERMIT;
-            LayerCounters::bump(&counters.not_inspected);
-            return;
-        }
-        let result = match layer.direction() {
-            Direction::Outbound => self.reinject_outbound(layer, nbl, &fields, metadata),
-            Direction::Inbound => self.reinject_inbound(layer, nbl, &fields, metadata),
-        };
-        match result {
-            Ok(()) => {
+        let counter = match outcome {
+            Outcome::Reinjected {
+                checksum_recomputed,
+            } => {
                 out.actionType = FWP_ACTION_BLOCK;
                 out.flags |= FWPS_CLASSIFY_OUT_FLAG_ABSORB;
                 out.rights &= !FWPS_RIGHT_ACTION_WRITE;
+                if checksum_recomputed {
+                    LayerCounters::bump(&counters.checksum_recomputed);
+                }
                 LayerCounters::bump(&counters.reinjected);
+                return;
             }
-            Err(NotReinjected::Malformed) => {
-                out.actionType = FWP_ACTION_PERMIT;
-                LayerCounters::bump(&counters.malformed);
-            }
-            Err(NotReinjected::Failed(error)) => {
-                out.actionType = FWP_ACTION_PERMIT;
-                LayerCounters::bump(&counters.failed);
+            Outcome::Loopback => &counters.skipped_loopback,
+            Outcome::AleClassifyRequired => &counters.skipped_ale_classify_required,
+            Outcome::Ipsec => &counters.skipped_ipsec,
+            Outcome::TcpBelowDispatch => &counters.skipped_tcp_below_dispatch,
+            Outcome::NoHeadroom => &counters.skipped_no_headroom,
+            Outcome::Malformed => &counters.malformed,
+            Outcome::Failed(error) => {
                 self.log.write(
                     &self.kernel,
                     Level::Trace,
@@ -265,31 +348,98 @@ impl<K: KernelApi> CalloutState<K> {
                         error.status().into(),
                     ],
                 );
+                &counters.failed
             }
+        };
+        out.actionType = FWP_ACTION_PERMIT;
+        LayerCounters::bump(counter);
+    }
+
+    /// The rules for a configured packet, in cost order.
+    #[inline]
+    fn decide(
+        &self,
+        layer: TransportLayer,
+        nbl: NetBufferListRef<'_>,
+        fields: &TransportFields,
+        metadata: &FWPS_INCOMING_METADATA_VALUES0,
+    ) -> Outcome {
+        if fields.flags & FWP_CONDITION_FLAG_IS_LOOPBACK != 0 {
+            return Outcome::Loopback;
+        }
+        let inbound = layer.direction() == Direction::Inbound;
+        if inbound && has(metadata, FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED) {
+            return Outcome::AleClassifyRequired;
+        }
+        if inbound && !self.inbound_security_allows_reinjection(nbl) {
+            return Outcome::Ipsec;
+        }
+        if fields.protocol == IpProtocol::TCP.0
+            && Irql(self.kernel.ke_get_current_irql()) < Irql::DISPATCH
+        {
+            // KeInsertQueueDpc below DISPATCH_LEVEL runs the DPC as soon as it lowers the IRQL
+            // again: the TCP injection would run inside this classify.
+            return Outcome::TcpBelowDispatch;
+        }
+        let result = if inbound {
+            self.reinject_inbound(layer, nbl, fields, metadata)
+        } else {
+            self.reinject_outbound(layer, nbl, fields, metadata)
+                .map(|()| false)
+        };
+        match result {
+            Ok(checksum_recomputed) => Outcome::Reinjected {
+                checksum_recomputed,
+            },
+            Err(outcome) => outcome,
         }
     }
 
+    /// Inbound IPsec: a secured packet (isSecure: its AH/ESP header is still in the IP header,
+    /// and a receive-injected clone would skip IPsec verification) or a tunnel-mode packet not
+    /// yet detunneled is left alone. A failed query counts as secured.
+    fn inbound_security_allows_reinjection(&self, nbl: NetBufferListRef<'_>) -> bool {
+        let mut information = FWPS_PACKET_LIST_INFORMATION0::zeroed();
+        // SAFETY: IRQL <= DISPATCH_LEVEL (classify's); the NBL is the classify's; the
+        // information is a writable local.
+        let status = unsafe {
+            self.kernel.fwps_get_packet_list_security_information0(
+                nbl.as_raw(),
+                FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC
+                    | FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND,
+                &mut information,
+            )
+        };
+        if !NtStatus(status).is_success() {
+            return false;
+        }
+        // SAFETY: the union's members are all 32-bit integers; the inbound view was queried.
+        let inbound = unsafe { information.ipsecInformation.inbound };
+        let tunnel_not_detunneled = inbound.is_tunnel_mode() && !inbound.is_de_tunneled();
+        !(inbound.is_secure() || tunnel_not_detunneled)
+    }
+
     /// Outbound: the NBL starts at the transport header; transport send injection with the
-    /// endpoint, remote address, scope and control data from the classify.
+    /// endpoint, remote address (network order), scope id and control data from the classify.
     fn reinject_outbound(
         &self,
         layer: TransportLayer,
         nbl: NetBufferListRef<'_>,
         fields: &TransportFields,
         metadata: &FWPS_INCOMING_METADATA_VALUES0,
-    ) -> Result<(), NotReinjected> {
+    ) -> Result<(), Outcome> {
         if !has(metadata, FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE) {
-            return Err(NotReinjected::Malformed);
+            return Err(Outcome::Malformed);
         }
         let buffer = first_buffer(nbl);
         if buffer.is_null() {
-            return Err(NotReinjected::Malformed);
+            return Err(Outcome::Malformed);
         }
         if has(metadata, FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE) {
             // SAFETY: the NBL's first NET_BUFFER is valid during classify.
             let length = unsafe { (*buffer).data_length() };
             if length < metadata.transportHeaderSize {
-                return Err(NotReinjected::Malformed);
+                return Err(Outcome::Malformed);
             }
         }
         let scope_id = if has(metadata, FWPS_METADATA_FIELD_REMOTE_SCOPE_ID) {
@@ -329,36 +479,52 @@ impl<K: KernelApi> CalloutState<K> {
         });
         self.injector
             .clone_and_inject(nbl, injection, Tag::default())
-            .map_err(NotReinjected::Failed)
+            .map_err(Outcome::Failed)
     }
 
-    /// Inbound: the NBL starts past the transport header. Retreat to the IP header (by the
-    /// metadata's header sizes), check it is one, clone, restore the original, and inject the
-    /// clone on the transport receive path with the arrival interface.
+    /// Inbound: the NBL starts past the transport header (at the ICMP header for ICMP). Retreat
+    /// to the IP header, only over bytes the NET_BUFFER already holds before its data; check
+    /// the IP header (and make an IPv4 header checksum valid); clone; restore the original; and
+    /// inject the clone on the transport receive path with the arrival interface. `Ok(true)`
+    /// when the checksum was rewritten.
     fn reinject_inbound(
         &self,
         layer: TransportLayer,
         nbl: NetBufferListRef<'_>,
         fields: &TransportFields,
         metadata: &FWPS_INCOMING_METADATA_VALUES0,
-    ) -> Result<(), NotReinjected> {
-        if !has(metadata, FWPS_METADATA_FIELD_IP_HEADER_SIZE)
-            || !has(metadata, FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE)
-        {
-            return Err(NotReinjected::Malformed);
+    ) -> Result<bool, Outcome> {
+        if !has(metadata, FWPS_METADATA_FIELD_IP_HEADER_SIZE) || metadata.ipHeaderSize == 0 {
+            return Err(Outcome::Malformed);
         }
+        let headers = if fields.is_icmp() {
+            metadata.ipHeaderSize
+        } else {
+            if !has(metadata, FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE) {
+                return Err(Outcome::Malformed);
+            }
+            let Some(headers) = metadata
+                .ipHeaderSize
+                .checked_add(metadata.transportHeaderSize)
+            else {
+                return Err(Outcome::Malformed);
+            };
+            headers
+        };
         let buffer = first_buffer(nbl);
         if buffer.is_null() {
-            return Err(NotReinjected::Malformed);
+            return Err(Outcome::Malformed);
         }
-        let Some(headers) = metadata
-            .ipHeaderSize
-            .checked_add(metadata.transportHeaderSize)
-        else {
-            return Err(NotReinjected::Malformed);
-        };
+        // SAFETY: the NBL's first NET_BUFFER is valid during classify.
+        let data_offset = unsafe { (*buffer).DataOffset };
+        if data_offset < headers {
+            // The headers are not all in the buffer before the data: a retreat would make NDIS
+            // allocate and the bytes would not be this packet's.
+            return Err(Outcome::NoHeadroom);
+        }
         // SAFETY: IRQL <= DISPATCH_LEVEL; the NET_BUFFER is the classify's, valid for the call;
-        // no backfill allocation is requested (the headers precede the data in the buffer).
+        // the retreat stays within the buffer (DataOffset checked above), so NDIS allocates
+        // nothing.
         let status = unsafe {
             self.kernel.ndis_retreat_net_buffer_data_start(
                 buffer,
@@ -368,22 +534,25 @@ impl<K: KernelApi> CalloutState<K> {
             )
         };
         if !NtStatus(status).is_success() {
-            return Err(NotReinjected::Malformed);
+            return Err(Outcome::Malformed);
         }
-        let result = if self.starts_with_ip_header(buffer, layer.family(), headers) {
-            let injection = Injection::TransportReceive(TransportReceive {
-                family: layer.family(),
-                compartment: compartment(metadata),
-                interface_index: fields.interface_index,
-                sub_interface_index: fields.sub_interface_index,
-                protocol: IpProtocol(fields.protocol),
-            });
-            self.injector
-                .clone_and_inject(nbl, injection, Tag::default())
-                .map_err(NotReinjected::Failed)
-        } else {
-            Err(NotReinjected::Malformed)
-        };
+        let result =
+            match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize, headers) {
+                Some(checksum_recomputed) => {
+                    let injection = Injection::TransportReceive(TransportReceive {
+                        family: layer.family(),
+                        compartment: compartment(metadata),
+                        interface_index: fields.interface_index,
+                        sub_interface_index: fields.sub_interface_index,
+                        protocol: IpProtocol(fields.protocol),
+                    });
+                    self.injector
+                        .clone_and_inject(nbl, injection, Tag::default())
+                        .map(|()| checksum_recomputed)
+                        .map_err(Outcome::Failed)
+                }
+                None => Err(Outcome::Malformed),
+            };
         // The stack owns the original: give it back exactly as classify received it.
         // SAFETY: undoes the successful retreat above on the same buffer.
         unsafe {
@@ -397,31 +566,41 @@ impl<K: KernelApi> CalloutState<K> {
         result
     }
 
-    /// True when the buffer holds at least `headers` bytes and starts with an IP header of
-    /// `family`. Reads one byte, only after the length check.
-    fn starts_with_ip_header(
+    /// After the retreat: the buffer must hold at least `headers` bytes and start with an IP
+    /// header of `family` whose `ip_header` bytes are contiguous. An IPv4 header checksum that
+    /// is not valid is recomputed in place (the clone shares these bytes; the original is
+    /// absorbed). `Some(true)` when rewritten; `None` when this is not such a header.
+    fn prepare_ip_header(
         &self,
         buffer: *mut NET_BUFFER,
         family: IpFamily,
+        ip_header: u32,
         headers: u32,
-    ) -> bool {
+    ) -> Option<bool> {
         // SAFETY: the NET_BUFFER is valid during classify.
         let length = unsafe { (*buffer).data_length() };
-        if length < headers || headers == 0 {
-            return false;
+        if length < headers || ip_header > headers {
+            return None;
         }
-        // SAFETY: IRQL <= DISPATCH_LEVEL; at least one byte is present (checked above); no
-        // storage: a null answer means the byte is not contiguous, treated as malformed.
-        let first = unsafe {
+        // SAFETY: IRQL <= DISPATCH_LEVEL; `ip_header` bytes are present (checked above); no
+        // storage: a null answer means they are not contiguous, treated as malformed.
+        let start = unsafe {
             self.kernel
-                .ndis_get_data_buffer(buffer, 1, core::ptr::null_mut(), 1, 0)
+                .ndis_get_data_buffer(buffer, ip_header, core::ptr::null_mut(), 1, 0)
         };
-        if first.is_null() {
-            return false;
+        if start.is_null() {
+            return None;
         }
-        // SAFETY: NdisGetDataBuffer returned a pointer to at least one readable byte.
-        let version = unsafe { first.cast::<u8>().read() } >> 4;
-        matches!((family, version), (IpFamily::V4, 4) | (IpFamily::V6, 6))
+        // SAFETY: NdisGetDataBuffer returned `ip_header` contiguous bytes of the packet, which
+        // classify may modify in place before taking the packet over; nothing else touches them
+        // during this call.
+        let header =
+            unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), ip_header as usize) };
+        match (family, header.first().map(|b| b >> 4)) {
+            (IpFamily::V4, Some(4)) => fix_ipv4_header_checksum(header),
+            (IpFamily::V6, Some(6)) => Some(false),
+            _ => None,
+        }
     }
 }
 

@@ -21,6 +21,22 @@ pub struct LayerCounters {
     pub failed: AtomicU64,
     /// Packets whose values, metadata or data were missing or truncated: permitted untouched.
     pub malformed: AtomicU64,
+    /// Loopback packets (FWP_CONDITION_FLAG_IS_LOOPBACK): permitted untouched.
+    pub skipped_loopback: AtomicU64,
+    /// Inbound packets with FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED: permitted untouched
+    /// (transport receive injection is not allowed for them).
+    pub skipped_ale_classify_required: AtomicU64,
+    /// Inbound IPsec-protected packets (isSecure) or tunnel-mode packets not yet detunneled:
+    /// permitted untouched.
+    pub skipped_ipsec: AtomicU64,
+    /// TCP classified below DISPATCH_LEVEL: permitted untouched, since a DPC queued there would
+    /// run at once, inside the classify.
+    pub skipped_tcp_below_dispatch: AtomicU64,
+    /// Inbound packets whose NET_BUFFER holds fewer bytes before the data than the headers to
+    /// retreat over (a retreat would make NDIS allocate): permitted untouched.
+    pub skipped_no_headroom: AtomicU64,
+    /// Reinjected inbound IPv4 clones whose IP header checksum was rewritten (it was not valid).
+    pub checksum_recomputed: AtomicU64,
 }
 
 /// A copy of one layer's counters.
@@ -40,6 +56,18 @@ pub struct LayerSnapshot {
     pub failed: u64,
     /// See [`LayerCounters::malformed`].
     pub malformed: u64,
+    /// See [`LayerCounters::skipped_loopback`].
+    pub skipped_loopback: u64,
+    /// See [`LayerCounters::skipped_ale_classify_required`].
+    pub skipped_ale_classify_required: u64,
+    /// See [`LayerCounters::skipped_ipsec`].
+    pub skipped_ipsec: u64,
+    /// See [`LayerCounters::skipped_tcp_below_dispatch`].
+    pub skipped_tcp_below_dispatch: u64,
+    /// See [`LayerCounters::skipped_no_headroom`].
+    pub skipped_no_headroom: u64,
+    /// See [`LayerCounters::checksum_recomputed`].
+    pub checksum_recomputed: u64,
 }
 
 impl LayerCounters {
@@ -60,6 +88,12 @@ impl LayerCounters {
             reinjected: read(&self.reinjected),
             failed: read(&self.failed),
             malformed: read(&self.malformed),
+            skipped_loopback: read(&self.skipped_loopback),
+            skipped_ale_classify_required: read(&self.skipped_ale_classify_required),
+            skipped_ipsec: read(&self.skipped_ipsec),
+            skipped_tcp_below_dispatch: read(&self.skipped_tcp_below_dispatch),
+            skipped_no_headroom: read(&self.skipped_no_headroom),
+            checksum_recomputed: read(&self.checksum_recomputed),
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct FieldIndices {
     pub interface_index: usize,
     /// Sub-interface index (FWP_UINT32).
     pub sub_interface_index: usize,
+    /// FWPM_CONDITION_FLAGS (FWP_UINT32 of FWP_CONDITION_FLAG_* bits, e.g. IS_LOOPBACK).
+    pub flags: usize,
 }
 
 impl FieldIndices {
@@ -52,6 +54,7 @@ impl FieldIndices {
             self.ip_remote_port,
             self.interface_index,
             self.sub_interface_index,
+            self.flags,
         ];
         let mut i = 0;
         while i < others.len() {
@@ -71,6 +74,7 @@ pub const INBOUND_FIELDS: FieldIndices = FieldIndices {
     ip_remote_port: 5,
     interface_index: 7,
     sub_interface_index: 8,
+    flags: 9,
 };
 
 /// FWPS_FIELDS_OUTBOUND_TRANSPORT_V4 / _V6.
@@ -80,6 +84,7 @@ pub const OUTBOUND_FIELDS: FieldIndices = FieldIndices {
     ip_remote_port: 5,
     interface_index: 7,
     sub_interface_index: 8,
+    flags: 10,
 };
 
 impl TransportLayer {

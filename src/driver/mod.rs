@@ -256,6 +256,7 @@ impl<K: KernelApi> Driver<K> {
         // SAFETY: every callout is unregistered and the instance is released with no classify
         // inside: nothing can reach the state any more, so it is reclaimed once here.
         let state = unsafe { Box::from_raw(state.as_ptr()) };
+        log_counters(&kernel, &log, &state.counters);
         let CalloutState { injector, .. } = *state;
         if let Err((failure, _)) = injector.close() {
             first = first_failure(first, failure.error.status());
@@ -357,5 +358,48 @@ impl<K: KernelApi> core::fmt::Debug for Driver<K> {
         f.debug_struct("Driver")
             .field("parameters", &self.parameters)
             .finish_non_exhaustive()
+    }
+}
+
+/// Issue 12: each layer's classify outcomes, logged at unload (the image's only way to show
+/// them). Layers that classified nothing are left out.
+///
+/// IRQL: PASSIVE_LEVEL (unload).
+fn log_counters<K: KernelApi>(kernel: &K, log: &Log, counters: &counters::Counters) {
+    for layer in TransportLayer::ALL {
+        let c = counters.snapshot(layer);
+        if c.classified == 0 {
+            continue;
+        }
+        let n = |value: u64| log::Arg::from(u32::try_from(value).unwrap_or(u32::MAX));
+        log.write(
+            kernel,
+            Level::Info,
+            &[
+                layer.into(),
+                ": classified ".into(),
+                n(c.classified),
+                ", reinjected ".into(),
+                n(c.reinjected),
+                ", own ".into(),
+                n(c.skipped_own),
+                ", loopback ".into(),
+                n(c.skipped_loopback),
+                ", ale ".into(),
+                n(c.skipped_ale_classify_required),
+                ", ipsec ".into(),
+                n(c.skipped_ipsec),
+                ", tcp-below-dispatch ".into(),
+                n(c.skipped_tcp_below_dispatch),
+                ", no-headroom ".into(),
+                n(c.skipped_no_headroom),
+                ", checksum ".into(),
+                n(c.checksum_recomputed),
+                ", malformed ".into(),
+                n(c.malformed),
+                ", failed ".into(),
+                n(c.failed),
+            ],
+        );
     }
 }

@@ -842,7 +842,9 @@ impl SimulatedStack {
             out.put(classify_out::FILTER_ID, filter.id);
             let out_pointer = out.as_mut_ptr();
             let filter_pointer = wfp_filter.as_mut_ptr();
-            self.at_irql(Irql::DISPATCH, || {
+            let classify_irql = self.lock().classify_irql.unwrap_or(Irql::DISPATCH);
+            self.enter_classify(1);
+            self.at_irql(classify_irql, || {
                 // SAFETY: the callout registered this classify function; every pointer is valid
                 // for the call, as WFP guarantees (laid out by the simulator's own tables).
                 unsafe {
@@ -857,6 +859,7 @@ impl SimulatedStack {
                     )
                 }
             });
+            self.enter_classify(-1);
             self.hold_callout(callout_id, -1);
             called += 1;
             // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify. A terminating
@@ -880,5 +883,23 @@ impl SimulatedStack {
             rights: out.get(classify_out::RIGHTS),
             callouts_called: called,
         })
+    }
+}
+
+// Issue 12: the IRQL classify runs at, and which threads are inside a classify.
+impl SimulatedStack {
+    /// The engine calls classify at `irql` from now on (DISPATCH_LEVEL by default; WFP may call
+    /// it at any IRQL up to DISPATCH_LEVEL).
+    pub fn set_classify_irql(&self, irql: Irql) {
+        self.lock().classify_irql = Some(irql);
+    }
+
+    fn enter_classify(&self, step: i32) {
+        let mut state = self.lock();
+        let depth = state
+            .classifying
+            .entry(std::thread::current().id())
+            .or_default();
+        *depth = depth.saturating_add_signed(step);
     }
 }

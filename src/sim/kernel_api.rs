@@ -546,6 +546,17 @@ impl KernelApi for &SimulatedStack {
     unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32 {
         self.debug_print(component, level, text)
     }
+
+    // ---- Issue 12: reinjection rules. ----
+
+    unsafe fn fwps_get_packet_list_security_information0(
+        &self,
+        packet_list: *mut NET_BUFFER_LIST,
+        query_flags: u32,
+        information: *mut crate::sys::types::FWPS_PACKET_LIST_INFORMATION0,
+    ) -> NTSTATUS {
+        self.packet_security_information(packet_list, query_flags, information.cast())
+    }
 }
 
 // --- issue 15: the WDF part of the seam, served by the simulated KMDF for the host client ---

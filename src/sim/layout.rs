@@ -149,6 +149,40 @@ pub mod metadata {
     pub const FIELD_TRANSPORT_CONTROL_DATA: u32 = 0x0001_0000;
     /// `FWPS_METADATA_FIELD_REMOTE_SCOPE_ID`.
     pub const FIELD_REMOTE_SCOPE_ID: u32 = 0x0002_0000;
+    /// `FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED` (issue 12).
+    pub const FIELD_ALE_CLASSIFY_REQUIRED: u32 = 0x0040_0000;
+}
+
+/// Issue 12: `FWPS_PACKET_LIST_INFORMATION0` (fwpsk.h, x64), the query flags of
+/// `FwpsGetPacketListSecurityInformation0`, and the inbound IPsec bit-fields as masks of their
+/// 32-bit unit (declaration order from bit 0).
+pub mod packet_list_information {
+    /// `ipsecInformation` (a union of the inbound and outbound bit-fields and `flags`).
+    pub const IPSEC_INFORMATION: usize = 0;
+    /// `fwpInformation`.
+    pub const FWP_INFORMATION: usize = 4;
+    /// Size of the structure.
+    pub const SIZE: usize = 8;
+    /// `FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND`.
+    pub const QUERY_INBOUND: u32 = 0x1;
+    /// `FWPS_PACKET_LIST_INFORMATION_QUERY_OUTBOUND`.
+    pub const QUERY_OUTBOUND: u32 = 0x2;
+    /// `FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC`.
+    pub const QUERY_IPSEC: u32 = 0x4;
+    /// `isSecure` of FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.
+    pub const INBOUND_IS_SECURE: u32 = 0x1;
+    /// `isTransportMode`.
+    pub const INBOUND_IS_TRANSPORT_MODE: u32 = 0x2;
+    /// `isTunnelMode`.
+    pub const INBOUND_IS_TUNNEL_MODE: u32 = 0x4;
+    /// `isDeTunneled`.
+    pub const INBOUND_IS_DE_TUNNELED: u32 = 0x20;
+}
+
+/// Issue 12: bits of the transport layers' FLAGS field (FWP_CONDITION_FLAG_*).
+pub mod condition_flag {
+    /// `FWP_CONDITION_FLAG_IS_LOOPBACK`.
+    pub const IS_LOOPBACK: u32 = 0x1;
 }
 
 /// `FWPS_FILTER1` (fwpsk.h, x64).

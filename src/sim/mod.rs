@@ -26,7 +26,7 @@ pub use engine::{
     ConditionInput, ConditionValue, FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, FilterCondition,
     SESSION_FLAG_DYNAMIC, WfpObjects,
 };
-pub use packets::{InjectionPath, PacketKind, PendingInjection};
+pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, Violation};
 

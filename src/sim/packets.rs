@@ -8,7 +8,9 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use super::layout::{RawBlock, nbl as nbl_layout, net_buffer as nb_layout};
+use super::layout::{
+    RawBlock, nbl as nbl_layout, net_buffer as nb_layout, packet_list_information as layout_pli,
+};
 use super::stack::{SimCall, SimulatedStack, State, Violation};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::types::{
@@ -121,6 +123,22 @@ pub(super) struct PacketRecord {
     injected_by: Option<(usize, usize)>,
     /// The same, inherited by clones of an injected packet.
     previously_injected_by: Option<(usize, usize)>,
+    /// What the stack knows of the packet it indicated (issue 12); clones inherit it.
+    model: PacketModel,
+}
+
+/// Issue 12: what the simulated stack knows of a packet it indicated at a transport layer, to
+/// answer the security query and to check what the driver injects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketModel {
+    /// Where the IP header starts in the packet's bytes (after any link-layer header).
+    pub ip_start: Option<usize>,
+    /// The IP protocol.
+    pub protocol: Option<u8>,
+    /// Indicated with FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.
+    pub ale_classify_required: bool,
+    /// FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0 bits (the simulator's own masks).
+    pub ipsec_inbound: u32,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +180,7 @@ impl PacketTable {
                 pending: false,
                 injected_by: None,
                 previously_injected_by: None,
+                model: PacketModel::default(),
             },
         );
         raw
@@ -257,6 +276,26 @@ fn set_data_window(buffer: &mut RawBlock<{ nb_layout::BLOCK }>, total: usize, of
     buffer.put(nb_layout::DATA_LENGTH, (total - offset) as u32);
     buffer.put(nb_layout::DATA_LENGTH + 4, nb_layout::UNION_HIGH_POISON);
     buffer.put(nb_layout::DATA_OFFSET, offset as u32);
+}
+
+/// Issue 12: true when `bytes` starts with an IPv4 header (IHL from its first byte) whose
+/// one's-complement sum over the header is 0xFFFF (RFC 791 / RFC 1071).
+fn ipv4_header_checksum_valid(bytes: &[u8]) -> bool {
+    let Some(first) = bytes.first() else {
+        return false;
+    };
+    let length = usize::from(first & 0x0F) * 4;
+    let Some(header) = bytes.get(..length).filter(|h| h.len() >= 20) else {
+        return false;
+    };
+    let mut sum: u32 = header
+        .chunks_exact(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    sum == 0xFFFF
 }
 
 const INJECTED_BY_SELF: i32 = 1;
@@ -475,6 +514,43 @@ impl SimulatedStack {
         if !family_ok {
             return NtStatus::INVALID_PARAMETER.0;
         }
+        // Issue 12: what the stack checks of an injected packet, from its own model.
+        let model = packet.model;
+        let transport = matches!(
+            call.path,
+            InjectionPath::TransportSend | InjectionPath::TransportReceive
+        );
+        if transport && model.protocol == Some(6) && state.in_classify() {
+            state
+                .violations
+                .push(Violation::TcpInjectedInsideClassify(nbl));
+        }
+        if call.path == InjectionPath::TransportReceive {
+            let packet = state.packets.live(sim_call, nbl).expect("checked above");
+            let mut found = Vec::new();
+            if model.ip_start.is_some_and(|start| start != packet.offset) {
+                found.push(Violation::TransportReceiveNotAtIpHeader(nbl));
+            }
+            // Checked for the packets the traffic model indicated (raw test bytes may carry
+            // any checksum).
+            if model.ip_start.is_some()
+                && version == Some(4)
+                && !ipv4_header_checksum_valid(&packet.data[packet.offset..])
+            {
+                found.push(Violation::InvalidIpv4HeaderChecksum(nbl));
+            }
+            if model.ale_classify_required {
+                found.push(Violation::ReceiveInjectionOfAleClassifyRequired(nbl));
+            }
+            let tunnel = layout_pli::INBOUND_IS_TUNNEL_MODE;
+            let detunneled = layout_pli::INBOUND_IS_DE_TUNNELED;
+            if model.ipsec_inbound & layout_pli::INBOUND_IS_SECURE != 0
+                || (model.ipsec_inbound & tunnel != 0 && model.ipsec_inbound & detunneled == 0)
+            {
+                found.push(Violation::ReceiveInjectionBypassesIpsec(nbl));
+            }
+            state.violations.extend(found);
+        }
         let (remote_address, remote_scope_id, control_data) =
             if call.path == InjectionPath::TransportSend {
                 // SAFETY: the seam's contract for transport send: send_args is valid or null.
@@ -573,11 +649,13 @@ impl SimulatedStack {
         let data = record.data.clone();
         let offset = record.offset;
         let inherited = record.injected_by.or(record.previously_injected_by);
+        let model = record.model;
         let raw = state
             .packets
             .add(PacketKind::Clone { parent }, data, offset);
         if let Some(new) = state.packets.records.get_mut(&(raw as usize)) {
             new.previously_injected_by = inherited;
+            new.model = model;
         }
         // SAFETY: the seam's contract: `clone` is writable; null was refused above.
         unsafe { clone.write(raw) };
@@ -658,7 +736,11 @@ impl SimulatedStack {
         let record = state.packets.records.get_mut(&nbl).expect("checked");
         let delta = delta as usize;
         if delta > record.offset {
-            // The simulation has no backfill to allocate: retreat only over bytes that exist.
+            // NDIS would allocate new memory in front of the data (issue 12: the driver must check
+            // DataOffset first); the simulation has none to give.
+            state
+                .violations
+                .push(Violation::RetreatPastBufferStart(nbl));
             return NtStatus::INSUFFICIENT_RESOURCES.0;
         }
         record.offset -= delta;
@@ -716,5 +798,64 @@ impl State {
             .iter()
             .filter(|p| p.handle == handle)
             .count()
+    }
+}
+
+// Issue 12: the packet model and FwpsGetPacketListSecurityInformation0.
+impl SimulatedStack {
+    /// Records what the stack knows of a packet it indicated (see [`PacketModel`]).
+    pub fn set_packet_model(&self, nbl: *mut NET_BUFFER_LIST, model: PacketModel) {
+        if let Some(record) = self.lock().packets.records.get_mut(&(nbl as usize)) {
+            record.model = model;
+        }
+    }
+
+    /// `FwpsGetPacketListSecurityInformation0`: writes the packet's IPsec information (inbound
+    /// from its model; outbound none) laid out by the simulator's own table.
+    pub(super) fn packet_security_information(
+        &self,
+        nbl: *mut NET_BUFFER_LIST,
+        query_flags: u32,
+        information: *mut u8,
+    ) -> NTSTATUS {
+        let mut state = self.lock();
+        let call = SimCall::GetPacketListSecurityInformation;
+        if let Some(status) = state.enter(call, Irql::DISPATCH) {
+            return status.0;
+        }
+        if information.is_null() {
+            state.violations.push(Violation::NullPointer(call));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let direction = query_flags & (layout_pli::QUERY_INBOUND | layout_pli::QUERY_OUTBOUND);
+        if query_flags & layout_pli::QUERY_IPSEC != 0
+            && direction != layout_pli::QUERY_INBOUND
+            && direction != layout_pli::QUERY_OUTBOUND
+        {
+            state
+                .violations
+                .push(Violation::BadSecurityQueryFlags(query_flags));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let model = match state.packets.live(call, nbl as usize) {
+            Ok(record) => record.model,
+            Err(violation) => {
+                state.violations.push(violation);
+                return NtStatus::INVALID_PARAMETER.0;
+            }
+        };
+        let ipsec = if query_flags & layout_pli::QUERY_IPSEC != 0
+            && direction == layout_pli::QUERY_INBOUND
+        {
+            model.ipsec_inbound
+        } else {
+            0
+        };
+        let mut block = [0u8; layout_pli::SIZE];
+        block[layout_pli::IPSEC_INFORMATION..layout_pli::IPSEC_INFORMATION + 4]
+            .copy_from_slice(&ipsec.to_ne_bytes());
+        // SAFETY: the seam's contract: `information` is writable for the structure's size.
+        unsafe { information.copy_from_nonoverlapping(block.as_ptr(), block.len()) };
+        NtStatus::SUCCESS.0
     }
 }

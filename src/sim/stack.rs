@@ -128,6 +128,9 @@ pub enum SimCall {
     WdfDeviceWdmGetDeviceObject,
     /// `WdfObjectDelete`.
     WdfObjectDelete,
+    // Issue 12: reinjection rules.
+    /// `FwpsGetPacketListSecurityInformation0`.
+    GetPacketListSecurityInformation,
 }
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
@@ -191,6 +194,29 @@ pub enum Violation {
     // --- issue 15: the simulated wdfldr.sys and KMDF ---
     /// A WDF or loader call broke the framework's rules: which call, what, and the value.
     Kmdf(SimCall, &'static str, usize),
+    // Issue 12: reinjection rules (what the stack checks of an injected packet).
+    /// `NdisRetreatNetBufferDataStart` over more bytes than the NET_BUFFER holds before its data:
+    /// NDIS would allocate new memory, and the bytes would not be the packet's.
+    RetreatPastBufferStart(usize),
+    /// A transport receive injection whose NBL does not start at the packet's IP header.
+    TransportReceiveNotAtIpHeader(usize),
+    /// A transport receive injection of an IPv4 packet whose header checksum is not valid.
+    InvalidIpv4HeaderChecksum(usize),
+    /// Transport receive injection of a packet indicated with
+    /// FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.
+    ReceiveInjectionOfAleClassifyRequired(usize),
+    /// Transport receive injection of an IPsec-secured packet, or of a tunnel-mode packet not
+    /// yet detunneled: the clone would bypass IPsec.
+    ReceiveInjectionBypassesIpsec(usize),
+    /// A TCP packet injected at a transport layer from inside a classify (the docs require a
+    /// DPC, out of band).
+    TcpInjectedInsideClassify(usize),
+    /// `KeInsertQueueDpc` below DISPATCH_LEVEL inside a classify: the DPC would run at once,
+    /// inside the classify.
+    DpcWouldRunInsideClassify(usize),
+    /// `FwpsGetPacketListSecurityInformation0` with QUERY_IPSEC but neither INBOUND nor
+    /// OUTBOUND, or with both.
+    BadSecurityQueryFlags(u32),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -239,6 +265,9 @@ pub(super) struct State {
     // issue 15: the simulated wdfldr.sys and KMDF objects.
     pub(super) kmdf: super::kmdf::KmdfTable,
     pub(super) log: Vec<(u32, u32, String)>,
+    // Issue 12: threads inside a callout's classify, and the IRQL the engine classifies at.
+    pub(super) classifying: HashMap<ThreadId, u32>,
+    pub(super) classify_irql: Option<Irql>,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.
@@ -266,6 +295,13 @@ impl State {
             planned.skip = planned.skip.saturating_sub(1);
         }
         due.map(|index| self.planned.remove(index).status)
+    }
+
+    /// True while the calling thread is inside a callout's classify.
+    pub(super) fn in_classify(&self) -> bool {
+        self.classifying
+            .get(&thread::current().id())
+            .is_some_and(|depth| *depth > 0)
     }
 
     pub(super) fn irql_of_current_thread(&self) -> Irql {

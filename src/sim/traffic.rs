@@ -5,6 +5,7 @@
 //! headers independently of the driver's own tables, so a mistake in one shows up as a failure.
 
 use std::net::IpAddr;
+use std::vec;
 use std::vec::Vec;
 
 use super::engine::{ClassifyResult, ConditionInput, ConditionValue};
@@ -130,6 +131,80 @@ pub struct TransportPacket {
     pub scope_id: u32,
     /// Socket control data (outbound).
     pub control_data: Vec<u8>,
+    // Issue 12: the packet kinds Microsoft's reinjection rules single out.
+    /// FWP_CONDITION_FLAG_IS_LOOPBACK in the layer's FLAGS field.
+    pub loopback: bool,
+    /// Inbound: FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED in the metadata.
+    pub ale_classify_required: bool,
+    /// Inbound: what IPsec did to the packet (FwpsGetPacketListSecurityInformation0).
+    pub ipsec: Ipsec,
+    /// Inbound IPv4: the NIC validated the checksums (receive checksum offload) and the header's
+    /// checksum field was left stale (zero); otherwise the stack verified a valid one.
+    pub checksum_offloaded: bool,
+}
+
+/// Issue 12: IPsec processing of an inbound packet, as the security query reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ipsec {
+    /// Not protected.
+    #[default]
+    None,
+    /// Transport mode, decrypted and verified (isSecure, isTransportMode).
+    Transport,
+    /// A tunnel-mode packet IPsec has not detunneled yet (isTunnelMode only).
+    TunnelNotDetunneled,
+    /// Tunnel mode, detunneled (isSecure, isTunnelMode, isDeTunneled).
+    TunnelDetunneled,
+}
+
+impl Ipsec {
+    /// FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0 bits, from the simulator's own table.
+    pub fn inbound_bits(self) -> u32 {
+        use super::layout::packet_list_information as pli;
+        match self {
+            Self::None => 0,
+            Self::Transport => pli::INBOUND_IS_SECURE | pli::INBOUND_IS_TRANSPORT_MODE,
+            Self::TunnelNotDetunneled => pli::INBOUND_IS_TUNNEL_MODE,
+            Self::TunnelDetunneled => {
+                pli::INBOUND_IS_SECURE | pli::INBOUND_IS_TUNNEL_MODE | pli::INBOUND_IS_DE_TUNNELED
+            }
+        }
+    }
+}
+
+/// Issue 12: the link-layer (Ethernet II) header in front of an inbound packet's IP header:
+/// locally administered MAC addresses (first byte 0x02) and the EtherType.
+fn link_layer_header(v6: bool) -> [u8; 14] {
+    let ether_type: [u8; 2] = if v6 { [0x86, 0xDD] } else { [0x08, 0x00] };
+    [
+        0x02,
+        0,
+        0,
+        0,
+        0,
+        0x01,
+        0x02,
+        0,
+        0,
+        0,
+        0,
+        0x02,
+        ether_type[0],
+        ether_type[1],
+    ]
+}
+
+/// Issue 12: the IPv4 header checksum (RFC 791: one's complement of the one's-complement sum
+/// of the header's 16-bit words, the checksum field taken as zero).
+fn ipv4_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks_exact(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 impl TransportPacket {
@@ -148,10 +223,32 @@ impl TransportPacket {
             endpoint_handle: 0xE0E0,
             scope_id: 0,
             control_data: Vec::new(),
+            loopback: false,
+            ale_classify_required: false,
+            ipsec: Ipsec::None,
+            checksum_offloaded: false,
         }
     }
 
+    /// True for ICMP and ICMPv6: their "ports" are the ICMP type and code.
+    pub fn is_icmp(&self) -> bool {
+        matches!(self.protocol, 1 | 58)
+    }
+
     fn transport_header(&self) -> Vec<u8> {
+        if self.is_icmp() {
+            // Type (the local "port"), code (the remote "port"), checksum, identifier, sequence.
+            return vec![
+                self.local_port as u8,
+                self.remote_port as u8,
+                0,
+                0,
+                0,
+                1,
+                0,
+                1,
+            ];
+        }
         let mut header = Vec::new();
         let (source, destination) = (self.local_port, self.remote_port);
         header.extend_from_slice(&source.to_be_bytes());
@@ -182,6 +279,10 @@ impl TransportPacket {
                 bytes.extend_from_slice(&[0, 0, 0, 0, 64, self.protocol, 0, 0]);
                 bytes.extend_from_slice(&source.octets());
                 bytes.extend_from_slice(&destination.octets());
+                if !self.checksum_offloaded {
+                    let checksum = ipv4_checksum(&bytes);
+                    bytes[10..12].copy_from_slice(&checksum.to_be_bytes());
+                }
             }
             (IpAddr::V6(source), IpAddr::V6(destination)) => {
                 bytes.extend_from_slice(&[0x60, 0, 0, 0]);
@@ -259,15 +360,38 @@ impl SimulatedStack {
             "packet family must match the layer"
         );
         let (mut bytes, ip_header, transport_header) = packet.bytes(layer.is_inbound());
-        let offset = if layer.is_inbound() {
-            ip_header + transport_header
+        // Inbound: the data offset is past the transport header, or at the ICMP header for ICMP
+        // (docs: data offset positions); a link-layer header precedes the IP header.
+        let (link, offset) = if layer.is_inbound() {
+            let past = if packet.is_icmp() {
+                ip_header
+            } else {
+                ip_header + transport_header
+            };
+            (link_layer_header(layer.is_v6()).to_vec(), 14 + past)
         } else {
-            ip_header
+            (Vec::new(), ip_header)
         };
         if let Some(length) = how.truncate_to {
             bytes.truncate(length);
         }
-        let nbl = self.indicate_packet_at(&bytes, offset);
+        let ip_start = link.len();
+        let mut frame = link;
+        frame.extend_from_slice(&bytes);
+        let nbl = self.indicate_packet_at(&frame, offset);
+        self.set_packet_model(
+            nbl,
+            super::packets::PacketModel {
+                ip_start: layer.is_inbound().then_some(ip_start),
+                protocol: Some(packet.protocol),
+                ale_classify_required: layer.is_inbound() && packet.ale_classify_required,
+                ipsec_inbound: if layer.is_inbound() {
+                    packet.ipsec.inbound_bits()
+                } else {
+                    0
+                },
+            },
+        );
         let result = self.classify_packet(layer, packet, how, nbl, ip_header, transport_header);
         Delivered { result, nbl }
     }
@@ -342,8 +466,15 @@ impl SimulatedStack {
                 TransportField::CompartmentId => {
                     integer(packet.compartment.into(), data_type::UINT32)
                 }
-                TransportField::Flags
-                | TransportField::InterfaceType
+                TransportField::Flags => integer(
+                    if packet.loopback {
+                        super::layout::condition_flag::IS_LOOPBACK.into()
+                    } else {
+                        0
+                    },
+                    data_type::UINT32,
+                ),
+                TransportField::InterfaceType
                 | TransportField::TunnelType
                 | TransportField::ProfileId
                 | TransportField::IpsecSecurityRealmId => integer(0, data_type::UINT32),
@@ -361,6 +492,9 @@ impl SimulatedStack {
             if !packet.control_data.is_empty() {
                 present |= metadata::FIELD_TRANSPORT_CONTROL_DATA;
             }
+        }
+        if layer.is_inbound() && packet.ale_classify_required {
+            present |= metadata::FIELD_ALE_CLASSIFY_REQUIRED;
         }
         let mut meta = RawBlock::<{ metadata::BLOCK }>::boxed();
         meta.put(

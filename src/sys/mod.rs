@@ -486,4 +486,19 @@ pub trait KernelApi: Clone {
     /// # Safety
     /// `text` is NUL-terminated; IRQL <= DIRQL.
     unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32;
+
+    // ---- Issue 12: reinjection rules. ----
+
+    /// `FwpsGetPacketListSecurityInformation0`: the IPsec (and WFP) information of a packet
+    /// list, for the query flags given.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `packet_list` is a valid NBL for the call; `information` is
+    /// writable.
+    unsafe fn fwps_get_packet_list_security_information0(
+        &self,
+        packet_list: *mut NET_BUFFER_LIST,
+        query_flags: u32,
+        information: *mut types::FWPS_PACKET_LIST_INFORMATION0,
+    ) -> NTSTATUS;
 }

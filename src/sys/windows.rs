@@ -151,6 +151,16 @@ unsafe extern "system" {
     fn FwpsCalloutUnregisterById0(calloutId: u32) -> NTSTATUS;
 }
 
+// Issue 12: reinjection rules.
+#[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn FwpsGetPacketListSecurityInformation0(
+        packetList: *mut NET_BUFFER_LIST,
+        queryFlags: u32,
+        packetInformation: *mut super::types::FWPS_PACKET_LIST_INFORMATION0,
+    ) -> NTSTATUS;
+}
+
 #[link(name = "ndis.sys", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
     fn NdisRetreatNetBufferDataStart(
@@ -749,6 +759,19 @@ impl KernelApi for WindowsKernel {
         // SAFETY: the format is a NUL-terminated "%s" with one string argument, which the caller
         // guarantees is NUL-terminated.
         unsafe { DbgPrintEx(component, level, c"%s".as_ptr().cast(), text) }
+    }
+
+    // ---- Issue 12: reinjection rules. ----
+
+    #[inline(always)]
+    unsafe fn fwps_get_packet_list_security_information0(
+        &self,
+        packet_list: *mut NET_BUFFER_LIST,
+        query_flags: u32,
+        information: *mut super::types::FWPS_PACKET_LIST_INFORMATION0,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpsGetPacketListSecurityInformation0(packet_list, query_flags, information) }
     }
 }
 

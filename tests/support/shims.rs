@@ -450,6 +450,22 @@ unsafe extern "win64" fn NdisGetDataBuffer(
     }
 }
 
+// Issue 12: reinjection rules.
+unsafe extern "win64" fn FwpsGetPacketListSecurityInformation0(
+    packetList: *mut NET_BUFFER_LIST,
+    queryFlags: u32,
+    packetInformation: *mut FWPS_PACKET_LIST_INFORMATION0,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwps_get_packet_list_security_information0(
+            packetList,
+            queryFlags,
+            packetInformation,
+        )
+    }
+}
+
 unsafe extern "win64" fn KeGetCurrentIrql() -> KIRQL {
     (&stack()).ke_get_current_irql()
 }
@@ -700,6 +716,10 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
         // issue 15: wdfldr.sys, the framework loader.
         ("wdfldr.sys", "WdfVersionBind") => WdfVersionBind as *const () as usize,
         ("wdfldr.sys", "WdfVersionUnbind") => WdfVersionUnbind as *const () as usize,
+        // Issue 12: reinjection rules.
+        ("fwpkclnt.sys", "FwpsGetPacketListSecurityInformation0") => {
+            FwpsGetPacketListSecurityInformation0 as *const () as usize
+        }
         _ => return None,
     };
     Some(address)

@@ -490,3 +490,103 @@ pub const FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: u32 = 0x10;
 
 /// `RPC_C_AUTHN_WINNT`: the authentication service kernel callers pass to FwpmEngineOpen0.
 pub const RPC_C_AUTHN_WINNT: u32 = 10;
+
+// ---- Issue 12: packet-list security information and the loopback flag. ----
+
+/// `FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0`: six 1-bit fields in one 32-bit unit, read
+/// through the masks below (bit-fields have no Rust equivalent; the integer is what the kernel
+/// writes).
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0(pub u32);
+
+/// `FWPS_PACKET_LIST_OUTBOUND_IPSEC_INFORMATION0`: four 1-bit fields in one 32-bit unit.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FWPS_PACKET_LIST_OUTBOUND_IPSEC_INFORMATION0(pub u32);
+
+/// `FWPS_PACKET_LIST_IPSEC_INFORMATION0`: the inbound or outbound view, or the raw flags.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union FWPS_PACKET_LIST_IPSEC_INFORMATION0 {
+    /// Inbound view.
+    pub inbound: FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0,
+    /// Outbound view.
+    pub outbound: FWPS_PACKET_LIST_OUTBOUND_IPSEC_INFORMATION0,
+    /// The same 32 bits as an integer.
+    pub flags: u32,
+}
+
+impl core::fmt::Debug for FWPS_PACKET_LIST_IPSEC_INFORMATION0 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // SAFETY: every member is a 32-bit integer; any bit pattern is valid.
+        let flags = unsafe { self.flags };
+        f.debug_tuple("IpsecInformation").field(&flags).finish()
+    }
+}
+
+/// `FWPS_PACKET_LIST_FWP_INFORMATION0`: one 1-bit field (`isReinjected`) in a 32-bit unit.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FWPS_PACKET_LIST_FWP_INFORMATION0(pub u32);
+
+/// `FWPS_PACKET_LIST_INFORMATION0`: what `FwpsGetPacketListSecurityInformation0` fills in.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FWPS_PACKET_LIST_INFORMATION0 {
+    /// IPsec information.
+    pub ipsecInformation: FWPS_PACKET_LIST_IPSEC_INFORMATION0,
+    /// WFP information.
+    pub fwpInformation: FWPS_PACKET_LIST_FWP_INFORMATION0,
+}
+
+impl FWPS_PACKET_LIST_INFORMATION0 {
+    /// All zero, as the callers in Microsoft's samples initialize it before the query.
+    pub const fn zeroed() -> Self {
+        Self {
+            ipsecInformation: FWPS_PACKET_LIST_IPSEC_INFORMATION0 { flags: 0 },
+            fwpInformation: FWPS_PACKET_LIST_FWP_INFORMATION0(0),
+        }
+    }
+}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<FWPS_PACKET_LIST_IPSEC_INFORMATION0>() == 4);
+    assert!(offset_of!(FWPS_PACKET_LIST_INFORMATION0, fwpInformation) == 4);
+    assert!(size_of::<FWPS_PACKET_LIST_INFORMATION0>() == 8);
+};
+
+/// `FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND`.
+pub const FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND: u32 = 0x1;
+/// `FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC`: with QUERY_INBOUND or QUERY_OUTBOUND.
+pub const FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC: u32 = 0x4;
+/// Mask of `isSecure` (first bit-field) in FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.
+pub const FWPS_INBOUND_IPSEC_IS_SECURE: u32 = 0x1;
+/// Mask of `isTunnelMode` (third bit-field).
+pub const FWPS_INBOUND_IPSEC_IS_TUNNEL_MODE: u32 = 0x4;
+/// Mask of `isDeTunneled` (sixth bit-field).
+pub const FWPS_INBOUND_IPSEC_IS_DE_TUNNELED: u32 = 0x20;
+
+impl FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0 {
+    /// `isSecure`: IPsec transport- or tunnel-mode processing was performed on the packet list.
+    pub const fn is_secure(self) -> bool {
+        self.0 & FWPS_INBOUND_IPSEC_IS_SECURE != 0
+    }
+
+    /// `isTunnelMode`: IPsec applied a tunnel-mode security association.
+    pub const fn is_tunnel_mode(self) -> bool {
+        self.0 & FWPS_INBOUND_IPSEC_IS_TUNNEL_MODE != 0
+    }
+
+    /// `isDeTunneled`: IPsec has detunneled the packet list.
+    pub const fn is_de_tunneled(self) -> bool {
+        self.0 & FWPS_INBOUND_IPSEC_IS_DE_TUNNELED != 0
+    }
+}
+
+/// `FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED`: the inbound packet will be indicated to the ALE
+/// receive/accept layer; transport receive injection is not allowed for it.
+pub const FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED: u32 = 0x40_0000;
+/// `FWP_CONDITION_FLAG_IS_LOOPBACK`: a bit of the layers' FLAGS field.
+pub const FWP_CONDITION_FLAG_IS_LOOPBACK: u32 = 0x1;

@@ -1,0 +1,65 @@
+//! Issue 12, shipped image: the reinjection-rule cases of tests/reinjection_rules.rs run through
+//! the driver image on the simulated stack. The image shows its counters only in the debug log
+//! at unload ("<layer>: classified N, reinjected N, ..."), which this test reads.
+
+#[path = "support/reinjection_cases.rs"]
+mod reinjection_cases;
+mod support;
+
+use support::harness::Harness;
+use wfp_injector::nt::NtStatus;
+use wfp_injector::sim::SimulatedStack;
+
+/// The value after `label ` in a counters line.
+fn field(line: &str, label: &str) -> u64 {
+    let key = format!(" {label} ");
+    let start = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no `{label}` in {line:?}"))
+        + key.len();
+    line[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in {line:?}"))
+}
+
+#[test]
+fn the_image_gives_every_packet_kind_the_documented_decision_and_counts_it() {
+    let sim = SimulatedStack::new();
+    reinjection_cases::configure_peers(&sim);
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let expected = reinjection_cases::run(&sim);
+    harness.driver_unload();
+    drop(harness);
+    let log = sim.debug_log();
+    for layer in ["OutboundV4", "OutboundV6", "InboundV4", "InboundV6"] {
+        let prefix = format!("{layer}: classified ");
+        let line = log
+            .iter()
+            .map(|(_, _, text)| text.as_str())
+            .find(|text| text.contains(&prefix))
+            .unwrap_or_else(|| panic!("no counters line for {layer} in {log:?}"));
+        let want = expected.get(layer).copied().unwrap_or_default();
+        let got = reinjection_cases::Expected {
+            reinjected: field(line, "reinjected"),
+            own: field(line, "own"),
+            loopback: field(line, "loopback"),
+            ale: field(line, "ale"),
+            ipsec: field(line, "ipsec"),
+            tcp_below_dispatch: field(line, "tcp-below-dispatch"),
+            no_headroom: field(line, "no-headroom"),
+            checksum: field(line, "checksum"),
+        };
+        assert_eq!(got, want, "{layer} counters: {line}");
+        assert_eq!(
+            (field(line, "malformed"), field(line, "failed")),
+            (0, 0),
+            "{line}"
+        );
+    }
+    sim.assert_clean();
+}
