@@ -817,7 +817,7 @@ impl SimulatedStack {
             out.put(classify_out::FILTER_ID, filter.id);
             let out_pointer = out.as_mut_ptr();
             let filter_pointer = wfp_filter.as_mut_ptr();
-            self.at_irql(Irql::DISPATCH, || {
+            self.run_as_classify(input.map(|i| i.protocol), || {
                 // SAFETY: the callout registered this classify function; every pointer is valid
                 // for the call, as WFP guarantees (laid out by the simulator's own tables).
                 unsafe {

@@ -61,6 +61,9 @@ impl Registry {
     }
 }
 
+/// `OBJ_KERNEL_HANDLE` (the simulator's own copy; tests/kernel_facts.rs pins it).
+pub(super) const OBJ_KERNEL_HANDLE: u32 = 0x0000_0200;
+
 /// The service key path DriverEntry receives in the simulation.
 pub const SERVICE_KEY_PATH: &str =
     "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\WfpInjector";
@@ -117,6 +120,12 @@ impl SimulatedStack {
         }
         // SAFETY: the seam's contract: `attributes` is valid.
         let attributes = unsafe { attributes.read() };
+        if attributes.Attributes & OBJ_KERNEL_HANDLE == 0 {
+            // A driver's handle must be a kernel handle, or the user-mode process the call
+            // runs in could use (or close) it.
+            state.violations.push(Violation::KeyHandleNotKernel);
+            return NtStatus::INVALID_PARAMETER.0;
+        }
         // SAFETY: as above: ObjectName is a valid UNICODE_STRING.
         let name = unsafe { read_unicode(attributes.ObjectName) }.unwrap_or_default();
         let root = attributes.RootDirectory as usize;
