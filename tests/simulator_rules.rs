@@ -3,6 +3,9 @@
 //! and the driver shown coping with what WFP may legitimately do (complete an injection inside
 //! the inject call).
 
+#[path = "support/heap.rs"]
+mod heap;
+
 #[path = "support/host_driver.rs"]
 mod host_driver;
 
@@ -149,6 +152,7 @@ fn inject_receive(
 
 #[test]
 fn a_synchronous_completion_runs_inside_the_inject_call() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_sync_completions(SyncCompletions::Always);
     let handle = create(&sim, TRANSPORT);
@@ -178,6 +182,7 @@ fn a_synchronous_completion_runs_inside_the_inject_call() {
 
 #[test]
 fn random_synchronous_completions_are_reproducible_and_mixed() {
+    let _heap = heap::check();
     let pattern = |seed| {
         let sim = SimulatedStack::new();
         sim.set_sync_completions(SyncCompletions::Random(seed));
@@ -215,6 +220,7 @@ fn random_synchronous_completions_are_reproducible_and_mixed() {
 
 #[test]
 fn destroying_the_handle_inside_its_completion_is_caught_as_a_deadlock() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = create(&sim, TRANSPORT);
     let original = sim.indicate_packet(&ipv4(17));
@@ -249,6 +255,7 @@ fn destroying_the_handle_inside_its_completion_is_caught_as_a_deadlock() {
 
 #[test]
 fn freed_nbls_are_poisoned_and_their_use_is_caught() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = create(&sim, TRANSPORT);
     let original = sim.indicate_packet(&ipv4(17));
@@ -298,6 +305,7 @@ unsafe extern "win64" fn count_dpc(
 
 #[test]
 fn a_queued_dpc_whose_memory_was_freed_is_caught_and_not_run() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let mut storage = Box::new(KDPC::zeroed());
     let dpc: *mut KDPC = &mut *storage;
@@ -342,6 +350,7 @@ fn net_buffer_fields(buffer: *mut NET_BUFFER) -> (usize, u32, u32) {
 
 #[test]
 fn nbls_may_carry_several_net_buffers_each_over_several_mdls() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let first = ipv4(17);
     let second = ipv4(6);
@@ -402,6 +411,7 @@ fn nbls_may_carry_several_net_buffers_each_over_several_mdls() {
 
 #[test]
 fn tcp_injected_at_a_transport_layer_from_inside_classify_is_caught() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = create(&sim, TRANSPORT);
     let context = raw_context(&sim, handle);
@@ -462,6 +472,7 @@ fn tcp_injected_at_a_transport_layer_from_inside_classify_is_caught() {
 
 #[test]
 fn paged_pool_is_refused_above_apc_level() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let tag = u32::from_le_bytes(*b"Test");
     {
@@ -498,6 +509,7 @@ fn paged_pool_is_refused_above_apc_level() {
 
 #[test]
 fn zw_open_key_without_obj_kernel_handle_is_refused() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let mut name: Vec<u16> = wfp_injector::sim::SERVICE_KEY_PATH.encode_utf16().collect();
     let string = UNICODE_STRING {
@@ -532,6 +544,7 @@ fn zw_open_key_without_obj_kernel_handle_is_refused() {
 
 #[test]
 fn nonzero_reserved_flags_and_pointers_are_refused() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = create(&sim, TRANSPORT);
     let original = sim.indicate_packet(&ipv4(17));
@@ -583,6 +596,7 @@ fn nonzero_reserved_flags_and_pointers_are_refused() {
 
 #[test]
 fn injecting_the_indicated_original_instead_of_a_clone_is_refused() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = create(&sim, TRANSPORT);
     let original = sim.indicate_packet(&ipv4(17));
@@ -611,6 +625,7 @@ fn injecting_the_indicated_original_instead_of_a_clone_is_refused() {
 
 #[test]
 fn forwarding_non_ip_bytes_and_streaming_past_the_data_are_refused() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let forward = create(&sim, FORWARD);
     let stream = create(&sim, STREAM);
@@ -673,6 +688,7 @@ fn forwarding_non_ip_bytes_and_streaming_past_the_data_are_refused() {
 
 #[test]
 fn calls_that_cannot_fail_in_the_kernel_cannot_be_planned_to_fail() {
+    let _heap = heap::check();
     let unfailable = [
         SimCall::FreeCloneNetBufferList,
         SimCall::InitializeRundownProtection,
@@ -690,9 +706,12 @@ fn calls_that_cannot_fail_in_the_kernel_cannot_be_planned_to_fail() {
     for call in unfailable {
         assert!(!call.can_fail(), "{call:?}");
         let sim = SimulatedStack::new();
-        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            sim.fail_call(call, 0, NtStatus::UNSUCCESSFUL)
-        }));
+        // A panic's machinery (backtrace caches) keeps memory: not counted by the heap check.
+        let planned = heap::uncounted(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sim.fail_call(call, 0, NtStatus::UNSUCCESSFUL)
+            }))
+        });
         assert!(
             planned.is_err(),
             "planning {call:?} to fail must be refused"
@@ -714,6 +733,7 @@ fn calls_that_cannot_fail_in_the_kernel_cannot_be_planned_to_fail() {
 
 #[test]
 fn the_query_answers_only_injection_states() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = create(&sim, TRANSPORT);
     let original = sim.indicate_packet(&ipv4(17));
@@ -769,6 +789,7 @@ fn borrow(nbl: *mut NET_BUFFER_LIST) -> NetBufferListRef<'static> {
 
 #[test]
 fn the_injector_copes_with_completions_inside_the_inject_call_on_every_path() {
+    let _heap = heap::check();
     for mode in [
         SyncCompletions::Always,
         SyncCompletions::Random(1),
@@ -874,6 +895,7 @@ fn the_injector_copes_with_completions_inside_the_inject_call_on_every_path() {
 
 #[test]
 fn the_driver_copes_with_completions_inside_the_inject_call() {
+    let _heap = heap::check();
     for mode in [SyncCompletions::Always, SyncCompletions::Random(3)] {
         let sim = SimulatedStack::new();
         host_driver::configure_port(&sim);
