@@ -312,10 +312,8 @@ fn a_queued_dpc_whose_memory_was_freed_is_caught_and_not_run() {
     // SAFETY: `storage` is writable KDPC storage that outlives every use below.
     unsafe { (&sim).ke_initialize_dpc(dpc, count_dpc, ptr::null_mut()) };
     // SAFETY: initialized above.
-    assert_eq!(
-        unsafe { (&sim).ke_insert_queue_dpc(dpc, ptr::null_mut(), ptr::null_mut()) },
-        1
-    );
+    let queued = unsafe { (&sim).ke_insert_queue_dpc(dpc, ptr::null_mut(), ptr::null_mut()) };
+    assert_eq!(queued, 1);
     // What a freeing allocator does to the block (the test keeps it allocated so the check
     // itself reads valid memory): poison it.
     // SAFETY: `storage` is a live KDPC-sized block.
@@ -339,13 +337,12 @@ fn a_queued_dpc_whose_memory_was_freed_is_caught_and_not_run() {
 
 fn net_buffer_fields(buffer: *mut NET_BUFFER) -> (usize, u32, u32) {
     // SAFETY: a live NET_BUFFER of the simulator.
-    unsafe {
-        (
-            (*buffer).Next as usize,
-            (*buffer).data_length(),
-            (*buffer).DataOffset,
-        )
-    }
+    let buffer = unsafe { &*buffer };
+    (
+        buffer.Next as usize,
+        buffer.data_length(),
+        buffer.DataOffset,
+    )
 }
 
 #[test]

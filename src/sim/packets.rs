@@ -134,7 +134,8 @@ struct NetBufferRecord {
     offset: usize,
     /// Where each MDL after the first begins in `data`.
     mdl_starts: Vec<usize>,
-    mdls: Vec<Box<RawBlock<MDL_BLOCK>>>,
+    /// Never resized after creation, so each MDL keeps its address.
+    mdls: Vec<RawBlock<MDL_BLOCK>>,
 }
 
 impl NetBufferRecord {
@@ -150,7 +151,7 @@ impl NetBufferRecord {
             block: RawBlock::boxed(),
             data,
             offset,
-            mdls: (0..=mdl_starts.len()).map(|_| RawBlock::boxed()).collect(),
+            mdls: (0..=mdl_starts.len()).map(|_| *RawBlock::boxed()).collect(),
             mdl_starts,
         };
         record.update_window();

@@ -62,7 +62,9 @@ unsafe impl GlobalAlloc for Counting {
         let scope = current_scope();
         // SAFETY: the block has `header` bytes before the caller's part; the id goes in its last
         // 8 (aligned: header is a multiple of 16).
-        unsafe { base.add(header - 8).cast::<usize>().write(scope) };
+        let slot = unsafe { base.add(header - 8) }.cast::<usize>();
+        // SAFETY: as above: in bounds, aligned, writable.
+        unsafe { slot.write(scope) };
         if scope != 0 {
             BLOCKS[scope].fetch_add(1, Ordering::Relaxed);
             BYTES[scope].fetch_add(layout.size() as i64, Ordering::Relaxed);
@@ -75,8 +77,10 @@ unsafe impl GlobalAlloc for Counting {
         let header = header(layout);
         // SAFETY: `block` came from `alloc` with this layout: the header precedes it.
         let base = unsafe { block.sub(header) };
-        // SAFETY: as above; written by `alloc`.
-        let scope = unsafe { base.add(header - 8).cast::<usize>().read() };
+        // SAFETY: as above: within the block.
+        let slot = unsafe { base.add(header - 8) }.cast::<usize>();
+        // SAFETY: written by `alloc`, aligned.
+        let scope = unsafe { slot.read() };
         if scope != 0 && scope < SCOPES {
             BLOCKS[scope].fetch_sub(1, Ordering::Relaxed);
             BYTES[scope].fetch_sub(layout.size() as i64, Ordering::Relaxed);
