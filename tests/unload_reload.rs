@@ -98,6 +98,10 @@ fn classifies_on_other_threads_during_unload_never_reach_freed_state() {
         let sim = SimulatedStack::new();
         configure_port(&sim);
         sim.slow_classify(Duration::from_micros(200));
+        // Every other round, WFP completes some injections inside the inject call.
+        if round % 2 == 1 {
+            sim.set_sync_completions(wfp_injector::sim::SyncCompletions::Random(round));
+        }
         let driver = load(&sim);
         let unloading = AtomicBool::new(false);
         let done = AtomicBool::new(false);
