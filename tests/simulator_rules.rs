@@ -917,3 +917,63 @@ fn the_driver_copes_with_completions_inside_the_inject_call() {
         sim.assert_clean();
     }
 }
+
+/// The driver on NBLs the simulator used to never make: an outbound NBL of two NET_BUFFERs,
+/// the first spread over two MDLs, is cloned whole and reinjected; an inbound packet whose IP
+/// header starts a new MDL one byte in is still recognised and reinjected.
+#[test]
+fn the_driver_reinjects_multi_net_buffer_and_chained_mdl_nbls_whole() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    host_driver::configure_port(&sim);
+    let driver = host_driver::load(&sim);
+
+    let layer = Layer::OutboundV4;
+    let packet = host_driver::udp(layer, host_driver::PORT);
+    let (bytes, ip_header, _) = packet.bytes(false);
+    let nbl = sim.indicate_net_buffers(&[
+        NetBufferSpec {
+            bytes: &bytes,
+            offset: ip_header,
+            mdl_starts: &[ip_header + 3],
+        },
+        NetBufferSpec {
+            bytes: &bytes,
+            offset: ip_header,
+            mdl_starts: &[],
+        },
+    ]);
+    let before = sim.packet_views(nbl).unwrap();
+    let result = sim.classify_again(layer, &packet, nbl);
+    assert_eq!(result.action, wfp_injector::sys::types::FWP_ACTION_BLOCK);
+    let pending = sim.pending_injections();
+    assert_eq!(pending.len(), 1, "reinjected");
+    assert_eq!(
+        sim.packet_views(pending[0].nbl as *const _).unwrap(),
+        before,
+        "the clone carries both NET_BUFFERs"
+    );
+    assert_eq!(sim.packet_views(nbl).unwrap(), before, "original untouched");
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(nbl);
+
+    let layer = Layer::InboundV4;
+    let packet = host_driver::udp(layer, host_driver::PORT);
+    let (bytes, ip_header, transport_header) = packet.bytes(true);
+    let nbl = sim.indicate_net_buffers(&[NetBufferSpec {
+        bytes: &bytes,
+        offset: ip_header + transport_header,
+        mdl_starts: &[1, ip_header],
+    }]);
+    let result = sim.classify_again(layer, &packet, nbl);
+    assert_eq!(result.action, wfp_injector::sys::types::FWP_ACTION_BLOCK);
+    let pending = sim.pending_injections();
+    assert_eq!(pending.len(), 1, "reinjected");
+    assert_eq!(sim.packet_view(pending[0].nbl as *const _).unwrap(), bytes);
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(nbl);
+
+    assert_eq!(driver.completions(), (2, 0));
+    driver.unload();
+    sim.assert_clean();
+}
