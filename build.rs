@@ -23,6 +23,14 @@ fn main() {
     println!("cargo::rerun-if-changed=src/sys/windows.rs");
     println!("cargo::rerun-if-changed=src/sys/wdk_items.rs");
     println!("cargo::rerun-if-changed=src/sys/types");
+    // WFP_ALLOW_NO_IMAGE=1: the run opts out of requiring a current driver image; the image
+    // tests' gate (tests/support/mod.rs) then reports itself ignored, with the reason, in the
+    // test result lines, instead of failing on a missing or stale image.
+    println!("cargo::rerun-if-env-changed=WFP_ALLOW_NO_IMAGE");
+    println!("cargo::rustc-check-cfg=cfg(wfp_allow_no_image)");
+    if std::env::var_os("WFP_ALLOW_NO_IMAGE").is_some_and(|value| value == "1") {
+        println!("cargo::rustc-cfg=wfp_allow_no_image");
+    }
     #[cfg(windows)]
     if std::env::var_os("CARGO_FEATURE_WDK").is_some() {
         if let Err(error) = wdk::build() {

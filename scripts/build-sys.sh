@@ -75,6 +75,8 @@ rust_lld=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-
 
 # --- 3. Build. Separate target dir: a different rustc must not invalidate the host test build. ---
 step "cargo build --target $target ($profile, build-std core/alloc/compiler_builtins)"
+# The sources this image is built from, hashed before the build starts (recorded next to it).
+sources_hash=$("$here/scripts/sources-hash.sh") || fail "scripts/sources-hash.sh failed"
 link_args=(
   -C "linker=$rust_lld" -C linker-flavor=lld-link
   -C link-arg=/DRIVER -C link-arg=/SUBSYSTEM:NATIVE -C link-arg=/ENTRY:FxDriverEntry
@@ -112,6 +114,7 @@ cp "$built" "$out/wfp_injector.sys"
 # rustc links a cdylib with /DLL; a driver image carries no IMAGE_FILE_DLL flag.
 python3 "$here/scripts/pe-finish.py" "$out/wfp_injector.sys" || fail "pe-finish failed"
 [ -f "${built%.dll}.pdb" ] && cp "${built%.dll}.pdb" "$out/wfp_injector.pdb"
+echo "$sources_hash" > "$out/wfp_injector.sources-hash"
 
 step "Image"
 echo "    $out/wfp_injector.sys ($(stat -c %s "$out/wfp_injector.sys") bytes)"

@@ -1,5 +1,8 @@
 //! DualStackInjector: all-or-nothing creation, per-family lookup, teardown.
 
+#[path = "support/heap.rs"]
+mod heap;
+
 use std::time::Duration;
 
 use wfp_injector::inject::{
@@ -13,6 +16,7 @@ const TYPES: InjectionTypes = InjectionTypes::NETWORK;
 
 #[test]
 fn creates_one_handle_per_family_with_windows_family_values() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let injector = DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap();
     let open = sim.open_handles();
@@ -31,6 +35,7 @@ fn creates_one_handle_per_family_with_windows_family_values() {
 
 #[test]
 fn lookup_by_packet_uses_the_ip_version_nibble() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let injector = DualStackInjector::try_create(&sim, TYPES).unwrap();
     let v4 = injector.handle(IpFamily::V4).as_raw();
@@ -46,6 +51,7 @@ fn lookup_by_packet_uses_the_ip_version_nibble() {
 
 #[test]
 fn ipv6_failure_destroys_the_ipv4_handle_and_names_family_and_status() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(
         SimCall::InjectionHandleCreate,
@@ -79,6 +85,7 @@ fn ipv6_failure_destroys_the_ipv4_handle_and_names_family_and_status() {
 
 #[test]
 fn ipv4_failure_creates_nothing() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(SimCall::InjectionHandleCreate, 0, NtStatus::UNSUCCESSFUL);
     let failure = DualStackInjector::try_create(&sim, TYPES).unwrap_err();
@@ -90,6 +97,7 @@ fn ipv4_failure_creates_nothing() {
 
 #[test]
 fn not_ready_retry_shares_one_deadline_across_both_families() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let policy = RetryPolicy {
         first_delay: Duration::from_millis(100),
@@ -115,6 +123,7 @@ fn not_ready_retry_shares_one_deadline_across_both_families() {
 
 #[test]
 fn not_ready_then_ready_creates_both() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(4);
     let injector = DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap();
@@ -126,6 +135,7 @@ fn not_ready_then_ready_creates_both() {
 
 #[test]
 fn close_destroys_both_even_when_the_first_destroy_fails() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let injector = DualStackInjector::try_create(&sim, TYPES).unwrap();
     let v6 = injector.handle(IpFamily::V6).as_raw();
@@ -150,6 +160,7 @@ fn close_destroys_both_even_when_the_first_destroy_fails() {
 
 #[test]
 fn close_above_passive_destroys_nothing_and_hands_the_injector_back() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let injector = DualStackInjector::try_create(&sim, TYPES).unwrap();
     let dispatch = sim.set_irql(Irql::DISPATCH);
@@ -164,6 +175,7 @@ fn close_above_passive_destroys_nothing_and_hands_the_injector_back() {
 
 #[test]
 fn create_above_passive_is_refused_for_the_first_family() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     let failure = DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap_err();
@@ -174,6 +186,7 @@ fn create_above_passive_is_refused_for_the_first_family() {
 
 #[test]
 fn simulated_stacks_are_independent_across_threads() {
+    let _heap = heap::check();
     let workers: Vec<_> = (0..4)
         .map(|n| {
             std::thread::spawn(move || {

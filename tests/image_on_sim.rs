@@ -411,3 +411,44 @@ fn packets_another_driver_injected_are_inspected_like_any_other() {
     drop(harness);
     sim.assert_clean();
 }
+
+/// WFP may complete an injection before the inject call returns: the shipped image copes, on
+/// the direct path (inside classify) and the deferred one (inside its DPC).
+#[test]
+fn the_image_copes_with_completions_inside_the_inject_call() {
+    for mode in [
+        wfp_injector::sim::SyncCompletions::Always,
+        wfp_injector::sim::SyncCompletions::Random(5),
+    ] {
+        let sim = SimulatedStack::new();
+        sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+        let Some(mut harness) = Harness::new(&sim) else {
+            return;
+        };
+        assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+        sim.set_sync_completions(mode);
+        for layer in Layer::ALL {
+            for protocol in [17, 6] {
+                let mut packet = udp(layer, PORT);
+                packet.protocol = protocol;
+                let delivered = sim.deliver(layer, &packet, Delivery::default());
+                assert_eq!(delivered.result.unwrap().action, FWP_ACTION_BLOCK);
+                sim.run_queued_dpcs();
+                if mode == wfp_injector::sim::SyncCompletions::Always {
+                    assert!(sim.pending_injections().is_empty(), "{layer:?}");
+                    assert_eq!(sim.live_clones(), 0, "freed inside the inject call");
+                }
+                sim.complete_all(NtStatus::SUCCESS);
+                sim.return_packet(delivered.nbl);
+            }
+        }
+        assert!(
+            sim.calls(SimCall::InjectTransportSend) + sim.calls(SimCall::InjectTransportReceive)
+                >= 8
+        );
+        harness.driver_unload();
+        drop(harness);
+        assert!(sim.pool_outstanding().is_empty(), "{mode:?}");
+        sim.assert_clean();
+    }
+}

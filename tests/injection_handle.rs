@@ -1,5 +1,8 @@
 //! InjectionHandle against the simulated stack: creation, typed refusals, ownership, IRQL.
 
+#[path = "support/heap.rs"]
+mod heap;
+
 use wfp_injector::inject::{AddressFamily, InjectionHandle, InjectionTypes, RetryPolicy};
 use wfp_injector::nt::{Irql, NtStatus};
 use wfp_injector::sim::{SimCall, SimulatedStack, Violation};
@@ -9,6 +12,7 @@ const TRANSPORT: InjectionTypes = InjectionTypes::TRANSPORT;
 
 #[test]
 fn create_records_family_and_types_in_the_kernel_and_the_handle() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let types = InjectionTypes::NETWORK | InjectionTypes::FORWARD;
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv6, types).unwrap();
@@ -25,6 +29,7 @@ fn create_records_family_and_types_in_the_kernel_and_the_handle() {
 
 #[test]
 fn drop_destroys_exactly_once() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     drop(handle);
@@ -35,6 +40,7 @@ fn drop_destroys_exactly_once() {
 
 #[test]
 fn close_reports_the_status_and_drop_does_not_destroy_again() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     assert!(handle.close().is_ok());
@@ -45,6 +51,7 @@ fn close_reports_the_status_and_drop_does_not_destroy_again() {
 
 #[test]
 fn close_returns_a_failed_destroy_with_call_and_status() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     let raw = handle.as_raw();
@@ -72,6 +79,7 @@ fn close_returns_a_failed_destroy_with_call_and_status() {
 
 #[test]
 fn into_raw_gives_up_ownership_and_from_raw_takes_it_back() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Unspecified, TRANSPORT).unwrap();
     let raw = handle.into_raw();
@@ -88,6 +96,7 @@ fn into_raw_gives_up_ownership_and_from_raw_takes_it_back() {
 
 #[test]
 fn unspecified_family_with_network_is_refused_before_the_kernel() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     for types in [
         InjectionTypes::NETWORK,
@@ -115,6 +124,7 @@ fn unspecified_family_with_network_is_refused_before_the_kernel() {
 
 #[test]
 fn unspecified_family_serves_transport_stream_and_forward() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let types = InjectionTypes::TRANSPORT | InjectionTypes::STREAM | InjectionTypes::FORWARD;
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Unspecified, types).unwrap();
@@ -125,6 +135,7 @@ fn unspecified_family_serves_transport_stream_and_forward() {
 
 #[test]
 fn raw_flags_and_families_are_checked() {
+    let _heap = heap::check();
     assert_eq!(
         InjectionTypes::from_bits(0),
         Err(InputError::NoInjectionType)
@@ -155,6 +166,7 @@ fn raw_flags_and_families_are_checked() {
 
 #[test]
 fn create_above_passive_is_refused_without_a_kernel_call() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     let error = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap_err();
@@ -172,6 +184,7 @@ fn create_above_passive_is_refused_without_a_kernel_call() {
 
 #[test]
 fn close_above_passive_hands_the_handle_back_undestroyed() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     let guard = sim.set_irql(Irql::DISPATCH);
@@ -187,6 +200,7 @@ fn close_above_passive_hands_the_handle_back_undestroyed() {
 #[cfg(debug_assertions)]
 #[should_panic(expected = "dropped above PASSIVE_LEVEL")]
 fn drop_above_passive_is_asserted_in_debug_builds() {
+    let _heap = heap::check();
     let sim = Box::leak(Box::new(SimulatedStack::new()));
     let handle = InjectionHandle::try_create(&*sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     let _dispatch = sim.set_irql(Irql::DISPATCH);
@@ -195,6 +209,7 @@ fn drop_above_passive_is_asserted_in_debug_builds() {
 
 #[test]
 fn kernel_failures_name_the_call_and_status() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(
         SimCall::InjectionHandleCreate,
@@ -213,6 +228,7 @@ fn kernel_failures_name_the_call_and_status() {
 
 #[test]
 fn simulated_stack_catches_destroy_of_unknown_and_destroyed_handles() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     let raw = handle.as_raw();
@@ -234,12 +250,16 @@ fn simulated_stack_catches_destroy_of_unknown_and_destroyed_handles() {
 
 #[test]
 fn simulated_stack_reports_leaks() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let raw = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT)
         .unwrap()
         .into_raw();
-    let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.assert_clean()))
-        .expect_err("a leaked handle must fail assert_clean");
+    // A panic's machinery (backtrace caches) keeps memory: not counted by the heap check.
+    let report = heap::uncounted(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.assert_clean()))
+    })
+    .expect_err("a leaked handle must fail assert_clean");
     let text = report.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(text.contains("1 open handle"), "{text}");
     // SAFETY: `raw` is live and owned by nobody else.
@@ -249,6 +269,7 @@ fn simulated_stack_reports_leaks() {
 
 #[test]
 fn statuses_print_name_and_hex() {
+    let _heap = heap::check();
     assert_eq!(
         NtStatus::FWP_TCPIP_NOT_READY.to_string(),
         "STATUS_FWP_TCPIP_NOT_READY (0xC0220100)"

@@ -1724,6 +1724,45 @@ fn check_simulator() -> Check {
         }
     }
 
+    // src/sim/mod.rs `constants`: the values the simulator's strictness rules use (issue 16).
+    c.eq(
+        "src/sim/mod.rs:OBJ_KERNEL_HANDLE",
+        "const",
+        "OBJ_KERNEL_HANDLE",
+        sim::constants::OBJ_KERNEL_HANDLE.to_u128(),
+    );
+    c.eq(
+        "src/sim/mod.rs:POOL_FLAG_PAGED",
+        "const",
+        "POOL_FLAG_PAGED",
+        sim::constants::POOL_FLAG_PAGED.to_u128(),
+    );
+    c.eq(
+        "src/sim/mod.rs:KDPC_SIZE",
+        "size",
+        "KDPC",
+        sim::constants::KDPC_SIZE as u128,
+    );
+    for (value, item) in sim::constants::PACKET_INJECTION_STATES.iter().zip([
+        "FWPS_PACKET_NOT_INJECTED",
+        "FWPS_PACKET_INJECTED_BY_SELF",
+        "FWPS_PACKET_INJECTED_BY_OTHER",
+        "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
+    ]) {
+        c.eq(
+            "src/sim/mod.rs:PACKET_INJECTION_STATES",
+            "const",
+            item,
+            value.to_u128(),
+        );
+    }
+    c.eq(
+        "src/sim/mod.rs:PACKET_INJECTION_STATES",
+        "const",
+        "FWPS_PACKET_INJECTION_STATE_MAX",
+        sim::constants::PACKET_INJECTION_STATES.len() as u128,
+    );
+
     // src/sim/traffic.rs: the simulated layers' keys and run-time ids.
     for layer in Layer::ALL {
         let name = match layer {
@@ -3883,6 +3922,10 @@ const DRIVER_FILES: &[&str] = &[
 ];
 
 const NOT_FACTS: &[(&str, &str)] = &[
+    (
+        "src/sim/mod.rs:FREED_NBL_POISON",
+        "the simulator's own fill byte for freed NBLs",
+    ),
     (
         "src/inject/state.rs:NONE",
         "InjectionContext::NONE: the crate's own 'no context' value",

@@ -1,5 +1,8 @@
 //! The retry on STATUS_FWP_TCPIP_NOT_READY, on the simulated stack's virtual clock.
 
+#[path = "support/heap.rs"]
+mod heap;
+
 use std::time::Duration;
 
 use wfp_injector::inject::{AddressFamily, InjectionHandle, InjectionTypes, RetryPolicy};
@@ -20,6 +23,7 @@ fn policy(first_ms: u64, growth: u32, max_ms: u64, deadline_ms: u64) -> RetryPol
 
 #[test]
 fn not_ready_three_times_then_success_backs_off_exponentially() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(3);
     let handle = InjectionHandle::create(
@@ -42,6 +46,7 @@ fn not_ready_three_times_then_success_backs_off_exponentially() {
 
 #[test]
 fn waits_are_capped_at_max_delay() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(5);
     let handle = InjectionHandle::create(
@@ -63,6 +68,7 @@ fn waits_are_capped_at_max_delay() {
 
 #[test]
 fn thirty_second_deadline_runs_out_on_the_virtual_clock_and_returns_not_ready() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(u32::MAX);
     let started = std::time::Instant::now();
@@ -104,6 +110,7 @@ fn thirty_second_deadline_runs_out_on_the_virtual_clock_and_returns_not_ready() 
 
 #[test]
 fn other_failures_are_not_retried() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(
         SimCall::InjectionHandleCreate,
@@ -125,6 +132,7 @@ fn other_failures_are_not_retried() {
 
 #[test]
 fn a_failure_after_not_ready_stops_the_retry() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(2);
     // Third call: after the two not-ready answers.
@@ -144,6 +152,7 @@ fn a_failure_after_not_ready_stops_the_retry() {
 
 #[test]
 fn a_failed_wait_ends_the_retry_with_the_wait_error() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(5);
     sim.fail_call(SimCall::DelayExecutionThread, 1, NtStatus::UNSUCCESSFUL);
@@ -167,6 +176,7 @@ fn a_failed_wait_ends_the_retry_with_the_wait_error() {
 
 #[test]
 fn single_attempt_returns_not_ready_without_waiting() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(1);
     let error = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap_err();
@@ -183,6 +193,7 @@ fn single_attempt_returns_not_ready_without_waiting() {
 
 #[test]
 fn no_retry_policy_makes_exactly_one_attempt() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(1);
     let error =
@@ -196,6 +207,7 @@ fn no_retry_policy_makes_exactly_one_attempt() {
 
 #[test]
 fn retrying_above_passive_is_refused_before_any_call() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let _apc = sim.set_irql(Irql::APC);
     let error = InjectionHandle::create(
@@ -218,6 +230,7 @@ fn retrying_above_passive_is_refused_before_any_call() {
 
 #[test]
 fn invalid_policies_are_refused_before_any_call() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let cases = [
         (policy(0, 2, 100, 1000), "busy loop"),
@@ -240,6 +253,7 @@ fn invalid_policies_are_refused_before_any_call() {
 
 #[test]
 fn default_policy_is_bounded_and_documented_values_hold() {
+    let _heap = heap::check();
     let default = RetryPolicy::default();
     assert_eq!(default.first_delay, Duration::from_millis(10));
     assert_eq!(default.growth, 2);
@@ -257,6 +271,7 @@ fn default_policy_is_bounded_and_documented_values_hold() {
 
 #[test]
 fn kernel_sleep_interval_is_relative_in_100ns_units() {
+    let _heap = heap::check();
     use wfp_injector::nt::time::ticks_100ns;
     assert_eq!(ticks_100ns(Duration::from_millis(10)), 100_000);
     assert_eq!(ticks_100ns(Duration::from_nanos(250)), 2);

@@ -1,6 +1,9 @@
 //! PacketInjector against the simulated stack: every injection path, every refusal, completions
 //! in any order and on any thread, teardown with work in flight, and the injection-state query.
 
+#[path = "support/heap.rs"]
+mod heap;
+
 use std::sync::Mutex;
 
 use wfp_injector::inject::{
@@ -106,6 +109,7 @@ fn seen<'a>(injector: &PacketInjector<Sim<'a>, Recorder<'a>>) -> Vec<Seen> {
 
 #[test]
 fn transport_send_copies_parameters_and_completes_with_the_nbl_status() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     {
@@ -160,6 +164,7 @@ fn transport_send_copies_parameters_and_completes_with_the_nbl_status() {
 
 #[test]
 fn ipv6_transport_send_carries_address_and_scope_on_the_ipv6_handle() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV6_HEADER);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
@@ -191,6 +196,7 @@ fn ipv6_transport_send_carries_address_and_scope_on_the_ipv6_handle() {
 
 #[test]
 fn every_path_reaches_its_kernel_function_with_its_parameters() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let v4 = sim.indicate_packet(&IPV4_UDP);
     let v6 = sim.indicate_packet(&IPV6_HEADER);
@@ -304,6 +310,7 @@ fn every_path_reaches_its_kernel_function_with_its_parameters() {
 
 #[test]
 fn tcp_transport_injection_is_deferred_to_a_dpc_and_counts_as_in_flight() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
@@ -337,6 +344,7 @@ fn tcp_transport_injection_is_deferred_to_a_dpc_and_counts_as_in_flight() {
 
 #[test]
 fn a_deferred_injection_the_kernel_refuses_reaches_the_completion_handler() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
@@ -376,6 +384,7 @@ fn a_deferred_injection_the_kernel_refuses_reaches_the_completion_handler() {
 
 #[test]
 fn a_refused_inject_call_returns_the_packet_and_runs_no_completion() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
@@ -428,6 +437,7 @@ fn a_refused_inject_call_returns_the_packet_and_runs_no_completion() {
 
 #[test]
 fn refusals_before_the_kernel_name_what_was_wrong() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
@@ -481,6 +491,7 @@ fn refusals_before_the_kernel_name_what_was_wrong() {
 
 #[test]
 fn exhausted_contexts_refuse_until_a_completion_returns_one() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 2);
@@ -510,6 +521,7 @@ fn exhausted_contexts_refuse_until_a_completion_returns_one() {
 
 #[test]
 fn clone_failure_is_reported_and_nothing_is_in_flight() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 2);
@@ -536,6 +548,7 @@ fn clone_failure_is_reported_and_nothing_is_in_flight() {
 
 #[test]
 fn close_waits_for_pending_injections_and_refuses_new_ones_meanwhile() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
@@ -574,6 +587,7 @@ fn close_waits_for_pending_injections_and_refuses_new_ones_meanwhile() {
 /// here with a bitwise copy: the copy closes while the original reference probes.
 #[test]
 fn injecting_while_close_is_draining_is_refused_with_closing() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let handles =
@@ -606,6 +620,7 @@ fn injecting_while_close_is_draining_is_refused_with_closing() {
 
 #[test]
 fn completions_from_several_threads_each_run_once() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 64);
@@ -643,6 +658,7 @@ fn completions_from_several_threads_each_run_once() {
 
 #[test]
 fn query_tells_own_other_and_previously_own_packets_apart() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let ours = injector(&sim, InjectionTypes::TRANSPORT, 4);
@@ -710,6 +726,7 @@ fn query_tells_own_other_and_previously_own_packets_apart() {
 
 #[test]
 fn the_simulated_stack_refuses_a_handle_without_the_type_as_stale() {
+    let _heap = heap::check();
     // The safe layer never makes this call; the simulation must still answer as WFP does.
     let sim = SimulatedStack::new();
     let nbl = sim.indicate_packet(&IPV4_UDP);
@@ -737,6 +754,7 @@ fn the_simulated_stack_refuses_a_handle_without_the_type_as_stale() {
 
 #[test]
 fn dropping_an_injector_with_work_in_flight_waits_like_close() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);

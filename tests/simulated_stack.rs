@@ -1,6 +1,9 @@
 //! The simulated stack on its own, through the raw seam: it must refuse what the kernel refuses,
 //! so that the safe layer's own refusals are not the only line of defence being tested.
 
+#[path = "support/heap.rs"]
+mod heap;
+
 use core::ffi::c_void;
 use std::ptr;
 
@@ -18,6 +21,7 @@ fn raw_create(sim: &SimulatedStack, family: u16, flags: u32) -> (NtStatus, HANDL
 
 #[test]
 fn refuses_unspecified_family_with_network_unknown_flags_and_unknown_families() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     assert_eq!(raw_create(&sim, 0, 0x4).0, NtStatus::INVALID_PARAMETER);
     assert_eq!(raw_create(&sim, 2, 0x12).0, NtStatus::INVALID_PARAMETER);
@@ -32,6 +36,7 @@ fn refuses_unspecified_family_with_network_unknown_flags_and_unknown_families() 
 
 #[test]
 fn hands_out_distinct_never_reused_handles() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let (status, first) = raw_create(&sim, 2, 0x2);
     assert!(status.is_success());
@@ -46,6 +51,7 @@ fn hands_out_distinct_never_reused_handles() {
 
 #[test]
 fn records_calls_above_passive_and_null_out_pointers() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     {
         let _dispatch = sim.set_irql(Irql::DISPATCH);
@@ -84,6 +90,7 @@ fn records_calls_above_passive_and_null_out_pointers() {
 
 #[test]
 fn irql_is_per_thread() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     std::thread::scope(|scope| {
@@ -94,6 +101,7 @@ fn irql_is_per_thread() {
 
 #[test]
 fn planned_failures_fire_once_at_the_chosen_call_and_have_no_effect() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(SimCall::InjectionHandleCreate, 1, NtStatus::FWP_CANNOT_PEND);
     let (first, h1) = raw_create(&sim, 2, 0x2);
@@ -111,6 +119,7 @@ fn planned_failures_fire_once_at_the_chosen_call_and_have_no_effect() {
 
 #[test]
 fn absolute_waits_advance_the_virtual_clock_to_the_deadline() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     let relative = -5_000_i64; // 500 us
     let absolute = 20_000_i64; // 2 ms after boot

@@ -2,6 +2,9 @@
 //! unload proceeds, callouts that stay busy, filters that outlive an instance, filter contexts
 //! from another instance, dynamic sessions and filter conditions.
 
+#[path = "support/heap.rs"]
+mod heap;
+
 #[path = "support/host_driver.rs"]
 mod host_driver;
 
@@ -32,6 +35,7 @@ fn deliver_and_return(sim: &SimulatedStack, layer: Layer, port: u16, how: Delive
 
 #[test]
 fn unload_asks_again_while_a_callout_is_busy_and_then_succeeds() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let driver = load(&sim);
@@ -55,6 +59,7 @@ fn unload_asks_again_while_a_callout_is_busy_and_then_succeeds() {
 
 #[test]
 fn a_callout_that_never_unregisters_leaks_the_state_instead_of_freeing_it() {
+    // No heap check: this test leaks the driver state (and the stack) on purpose.
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let driver = load(&sim);
@@ -111,6 +116,7 @@ fn a_callout_that_never_unregisters_leaks_the_state_instead_of_freeing_it() {
 
 #[test]
 fn classifies_on_other_threads_during_unload_never_reach_freed_state() {
+    let _heap = heap::check();
     const ROUNDS: u64 = 60;
     let busy_rounds = AtomicU64::new(0);
     let guarded_rounds = AtomicU64::new(0);
@@ -125,6 +131,10 @@ fn classifies_on_other_threads_during_unload_never_reach_freed_state() {
         // driver's own instance guard keeps the state alive.
         let busy_mode = round % 2 == 0;
         sim.busy_while_classifying(busy_mode);
+        // Every third round, WFP completes some injections inside the inject call.
+        if round % 3 == 1 {
+            sim.set_sync_completions(wfp_injector::sim::SyncCompletions::Random(round));
+        }
         let driver = load(&sim);
         let sleeps_before = sim.sleeps().len();
         let unloading = AtomicBool::new(false);
@@ -194,6 +204,7 @@ fn classifies_on_other_threads_during_unload_never_reach_freed_state() {
 
 #[test]
 fn a_filter_context_of_an_earlier_instance_is_never_trusted() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let first = load(&sim);
@@ -238,6 +249,7 @@ fn a_filter_context_of_an_earlier_instance_is_never_trusted() {
 
 #[test]
 fn failed_filter_deletes_at_unload_leave_nothing_behind_and_reload_works() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let first = load(&sim);
@@ -268,9 +280,10 @@ fn failed_filter_deletes_at_unload_leave_nothing_behind_and_reload_works() {
 }
 
 /// A loaded instance vanishes without unloading (a crash): BFE keeps its objects, forgets its
-/// session and registrations; its injection handles went with it.
+/// session and registrations; its injection handles went with it. The instance is leaked on
+/// purpose: not counted by the heap check.
 fn crash_after_load(sim: &SimulatedStack) {
-    std::mem::forget(load(sim));
+    std::mem::forget(heap::uncounted(|| load(sim)));
     sim.forget_driver_state();
     for handle in sim.open_handles() {
         // SAFETY: the handles belong to the vanished instance and are destroyed once here.
@@ -285,6 +298,7 @@ fn crash_after_load(sim: &SimulatedStack) {
 
 #[test]
 fn filters_left_by_a_crashed_instance_permit_traffic_until_the_next_load_removes_them() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     configure_port(&sim);
     crash_after_load(&sim);
@@ -316,6 +330,7 @@ fn filters_left_by_a_crashed_instance_permit_traffic_until_the_next_load_removes
 
 #[test]
 fn a_stale_filter_that_cannot_be_deleted_stops_the_load_before_any_callout_is_registered() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     configure_port(&sim);
     crash_after_load(&sim);
@@ -366,6 +381,7 @@ fn condition_keys() -> [wfp_injector::sys::types::GUID; 3] {
 
 #[test]
 fn filters_carry_the_configuration_as_conditions_and_permit_without_their_callout() {
+    let _heap = heap::check();
     let [protocol, address, port] = condition_keys();
     // Port only: the port, and "TCP or UDP" (for ICMP the port fields are type and code).
     let sim = SimulatedStack::new();
@@ -466,6 +482,7 @@ fn filters_carry_the_configuration_as_conditions_and_permit_without_their_callou
 
 #[test]
 fn a_reinjection_that_completes_with_a_failure_is_counted_as_failed() {
+    let _heap = heap::check();
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let driver = load(&sim);

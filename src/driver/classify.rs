@@ -582,20 +582,44 @@ impl<K: KernelApi> CalloutState<K> {
         if length < headers || ip_header > headers {
             return None;
         }
-        // SAFETY: IRQL <= DISPATCH_LEVEL; `ip_header` bytes are present (checked above); no
-        // storage: a null answer means they are not contiguous, treated as malformed.
+        // A header split across MDLs is read through a copy; only a contiguous one can be
+        // fixed in place. 60 bytes: the longest IPv4 header (IHL 15).
+        let mut copy = [0u8; 60];
+        let storage = if ip_header as usize <= copy.len() {
+            copy.as_mut_ptr().cast()
+        } else {
+            core::ptr::null_mut()
+        };
+        // SAFETY: IRQL <= DISPATCH_LEVEL; `ip_header` bytes are present (checked above);
+        // `storage` is null or has room for them. A null answer means they are not contiguous
+        // and no copy could be made: treated as malformed.
         let start = unsafe {
             self.kernel
-                .ndis_get_data_buffer(buffer, ip_header, core::ptr::null_mut(), 1, 0)
+                .ndis_get_data_buffer(buffer, ip_header, storage, 1, 0)
         };
         if start.is_null() {
             return None;
         }
-        // SAFETY: NdisGetDataBuffer returned `ip_header` contiguous bytes of the packet, which
-        // classify may modify in place before taking the packet over; nothing else touches them
-        // during this call.
+        let copied = start == storage;
+        // SAFETY: NdisGetDataBuffer returned `ip_header` bytes of the packet: contiguous in the
+        // buffer (classify may modify them in place before taking the packet over; nothing else
+        // touches them during this call) or copied into `copy`.
         let header =
             unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), ip_header as usize) };
+        if copied {
+            // Only readable: a valid IPv4 checksum passes, an invalid one cannot be fixed here.
+            return match (family, header.first().map(|b| b >> 4)) {
+                (IpFamily::V4, Some(4)) => {
+                    let length = usize::from(header[0] & 0x0F) * 4;
+                    let valid = header
+                        .get(..length)
+                        .is_some_and(|h| h.len() >= 20 && ones_complement_sum(h) == 0xFFFF);
+                    valid.then_some(false)
+                }
+                (IpFamily::V6, Some(6)) => Some(false),
+                _ => None,
+            };
+        }
         match (family, header.first().map(|b| b >> 4)) {
             (IpFamily::V4, Some(4)) => fix_ipv4_header_checksum(header),
             (IpFamily::V6, Some(6)) => Some(false),

@@ -14,6 +14,13 @@ pub mod retry;
 pub mod state;
 pub mod types;
 
+/// Under `--cfg loom` the library keeps core's atomics for the pool; only tests/loom_pool.rs,
+/// which includes pool.rs itself, gives it loom's.
+#[cfg(loom)]
+mod loom_atomic {
+    pub use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+}
+
 pub use completion::{Completion, CompletionHandler, FreeOnCompletion};
 pub use dual_stack::{DualStackError, DualStackInjector};
 pub use family::{AddressFamily, IpFamily};

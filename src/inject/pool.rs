@@ -4,7 +4,12 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
+#[cfg(not(loom))]
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+// Under `--cfg loom` (tests/loom_pool.rs includes this file), the atomics come from the including
+// module's `loom_atomic`: loom's own in the model checker, core's in the library.
+#[cfg(loom)]
+use super::loom_atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::error::Error;
 

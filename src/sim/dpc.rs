@@ -8,6 +8,34 @@ use super::stack::{SimCall, SimulatedStack, Violation};
 use crate::nt::Irql;
 use crate::sys::types::{BOOLEAN, KDEFERRED_ROUTINE, KDPC};
 
+/// `sizeof(KDPC)` on x64 (the simulator's own copy; tests/kernel_facts.rs pins it). The KDPC
+/// is opaque to drivers, so the simulator keeps its own contents there: a signature written at
+/// `KeInitializeDpc` and checked whenever the DPC is queued or run. Memory freed meanwhile
+/// (poisoned by the test allocator or by the simulated pool) or overwritten no longer holds it.
+pub const KDPC_SIZE: usize = 0x40;
+
+/// The signature the simulator keeps in an initialized KDPC at `address`.
+fn signature(address: usize) -> [u8; KDPC_SIZE] {
+    let mut bytes = [0u8; KDPC_SIZE];
+    for (index, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+        let word = (address as u64 ^ 0xD9C0_5151_0000_0000).rotate_left(index as u32 * 8);
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    bytes
+}
+
+/// Whether the KDPC at `address` still holds its signature.
+///
+/// # Safety
+/// `address` was given to `KeInitializeDpc` and is readable for KDPC_SIZE bytes: the driver's
+/// contract while the DPC may be queued. A driver that freed it breaks that contract, and
+/// this read is then what the kernel would do too (host heaps keep small freed blocks mapped).
+unsafe fn intact(address: usize) -> bool {
+    // SAFETY: the caller's contract.
+    let now = unsafe { (address as *const [u8; KDPC_SIZE]).read_unaligned() };
+    now == signature(address)
+}
+
 #[derive(Debug, Default)]
 pub(super) struct DpcTable {
     initialized: BTreeMap<usize, (KDEFERRED_ROUTINE, usize)>,
@@ -45,6 +73,8 @@ impl SimulatedStack {
             .dpcs
             .initialized
             .insert(address, (routine, context as usize));
+        // SAFETY: the seam's contract: `dpc` points to writable KDPC storage (KDPC_SIZE bytes).
+        unsafe { (address as *mut [u8; KDPC_SIZE]).write_unaligned(signature(address)) };
     }
 
     pub(super) fn dpc_insert(
@@ -69,6 +99,13 @@ impl SimulatedStack {
             state
                 .violations
                 .push(Violation::NullPointer(SimCall::InsertQueueDpc));
+            return 0;
+        }
+        // SAFETY: initialized above (checked), so the driver keeps it valid while it may queue it.
+        if !unsafe { intact(address) } {
+            state
+                .violations
+                .push(Violation::DpcMemoryClobbered(address));
             return 0;
         }
         if state
@@ -115,6 +152,15 @@ impl SimulatedStack {
                 return ran;
             };
             let (routine, context) = state.dpcs.initialized[&address];
+            // SAFETY: a queued DPC's storage must stay valid until its routine has run.
+            if !unsafe { intact(address) } {
+                state
+                    .violations
+                    .push(Violation::DpcMemoryClobbered(address));
+                drop(state);
+                self.changed.notify_all();
+                continue;
+            }
             state.dpcs.running += 1;
             drop(state);
             self.at_irql(Irql::DISPATCH, || {

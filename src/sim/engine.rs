@@ -843,8 +843,7 @@ impl SimulatedStack {
             let out_pointer = out.as_mut_ptr();
             let filter_pointer = wfp_filter.as_mut_ptr();
             let classify_irql = self.lock().classify_irql.unwrap_or(Irql::DISPATCH);
-            self.enter_classify(1);
-            self.at_irql(classify_irql, || {
+            self.run_as_classify_at(classify_irql, input.map(|i| i.protocol), || {
                 // SAFETY: the callout registered this classify function; every pointer is valid
                 // for the call, as WFP guarantees (laid out by the simulator's own tables).
                 unsafe {
@@ -859,7 +858,6 @@ impl SimulatedStack {
                     )
                 }
             });
-            self.enter_classify(-1);
             self.hold_callout(callout_id, -1);
             called += 1;
             // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify. A terminating
@@ -892,14 +890,5 @@ impl SimulatedStack {
     /// it at any IRQL up to DISPATCH_LEVEL).
     pub fn set_classify_irql(&self, irql: Irql) {
         self.lock().classify_irql = Some(irql);
-    }
-
-    fn enter_classify(&self, step: i32) {
-        let mut state = self.lock();
-        let depth = state
-            .classifying
-            .entry(std::thread::current().id())
-            .or_default();
-        *depth = depth.saturating_add_signed(step);
     }
 }

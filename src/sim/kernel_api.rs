@@ -130,6 +130,14 @@ impl KernelApi for &SimulatedStack {
             if let Some(status) = state.enter(SimCall::InjectionHandleDestroy, Irql::PASSIVE) {
                 return status.0;
             }
+            if state.completing_on(raw) {
+                // Destroy waits for every injection on the handle to complete, this one
+                // included, which cannot happen while its completion waits for destroy.
+                state
+                    .violations
+                    .push(Violation::DestroyInsideCompletion(raw));
+                return NtStatus::INVALID_DEVICE_STATE.0;
+            }
             let violation = match state.handles.get_mut(&raw) {
                 None => Some(Violation::DestroyUnknownHandle(raw)),
                 Some(record) if record.destroyed => Some(Violation::DestroyDestroyedHandle(raw)),
@@ -168,7 +176,7 @@ impl KernelApi for &SimulatedStack {
         handle: HANDLE,
         injection_context: HANDLE,
         endpoint_handle: u64,
-        _flags: u32,
+        flags: u32,
         send_args: *mut FWPS_TRANSPORT_SEND_PARAMS0,
         address_family: ADDRESS_FAMILY,
         compartment_id: COMPARTMENT_ID,
@@ -178,6 +186,7 @@ impl KernelApi for &SimulatedStack {
     ) -> NTSTATUS {
         self.inject(InjectCall {
             path: InjectionPath::TransportSend,
+            reserved_in_use: flags != 0,
             handle,
             injection_context,
             family: address_family,
@@ -197,8 +206,8 @@ impl KernelApi for &SimulatedStack {
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
-        _reserved: *mut c_void,
-        _flags: u32,
+        reserved: *mut c_void,
+        flags: u32,
         address_family: ADDRESS_FAMILY,
         compartment_id: COMPARTMENT_ID,
         interface_index: IF_INDEX,
@@ -209,6 +218,7 @@ impl KernelApi for &SimulatedStack {
     ) -> NTSTATUS {
         self.inject(InjectCall {
             path: InjectionPath::TransportReceive,
+            reserved_in_use: flags != 0 || !reserved.is_null(),
             handle,
             injection_context,
             family: address_family,
@@ -228,7 +238,7 @@ impl KernelApi for &SimulatedStack {
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
-        _flags: u32,
+        flags: u32,
         compartment_id: COMPARTMENT_ID,
         nbl: *mut NET_BUFFER_LIST,
         completion: FWPS_INJECT_COMPLETE0,
@@ -236,6 +246,7 @@ impl KernelApi for &SimulatedStack {
     ) -> NTSTATUS {
         self.inject(InjectCall {
             path: InjectionPath::NetworkSend,
+            reserved_in_use: flags != 0,
             handle,
             injection_context,
             family: 0,
@@ -255,7 +266,7 @@ impl KernelApi for &SimulatedStack {
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
-        _flags: u32,
+        flags: u32,
         compartment_id: COMPARTMENT_ID,
         interface_index: IF_INDEX,
         sub_interface_index: IF_INDEX,
@@ -265,6 +276,7 @@ impl KernelApi for &SimulatedStack {
     ) -> NTSTATUS {
         self.inject(InjectCall {
             path: InjectionPath::NetworkReceive,
+            reserved_in_use: flags != 0,
             handle,
             injection_context,
             family: 0,
@@ -284,7 +296,7 @@ impl KernelApi for &SimulatedStack {
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
-        _flags: u32,
+        flags: u32,
         address_family: ADDRESS_FAMILY,
         compartment_id: COMPARTMENT_ID,
         interface_index: IF_INDEX,
@@ -294,6 +306,7 @@ impl KernelApi for &SimulatedStack {
     ) -> NTSTATUS {
         self.inject(InjectCall {
             path: InjectionPath::Forward,
+            reserved_in_use: flags != 0,
             handle,
             injection_context,
             family: address_family,
@@ -313,7 +326,7 @@ impl KernelApi for &SimulatedStack {
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
-        _flags: u32,
+        flags: u32,
         flow_id: u64,
         _callout_id: u32,
         _layer_id: u16,
@@ -325,6 +338,7 @@ impl KernelApi for &SimulatedStack {
     ) -> NTSTATUS {
         self.inject(InjectCall {
             path: InjectionPath::Stream,
+            reserved_in_use: flags != 0,
             handle,
             injection_context,
             family: 0,
@@ -345,14 +359,14 @@ impl KernelApi for &SimulatedStack {
         original: *mut NET_BUFFER_LIST,
         _nbl_pool: *mut c_void,
         _nb_pool: *mut c_void,
-        _flags: u32,
+        flags: u32,
         clone: *mut *mut NET_BUFFER_LIST,
     ) -> NTSTATUS {
-        self.clone_packet(original, clone)
+        self.clone_packet(original, clone, flags)
     }
 
-    unsafe fn fwps_free_clone_net_buffer_list0(&self, clone: *mut NET_BUFFER_LIST, _flags: u32) {
-        self.free_clone(clone);
+    unsafe fn fwps_free_clone_net_buffer_list0(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
+        self.free_clone(clone, flags);
     }
 
     unsafe fn ex_initialize_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) {
@@ -511,11 +525,11 @@ impl KernelApi for &SimulatedStack {
         &self,
         net_buffer: *mut NET_BUFFER,
         bytes: u32,
-        _storage: *mut c_void,
+        storage: *mut c_void,
         _align_multiple: u32,
         _align_offset: u32,
     ) -> *mut c_void {
-        self.data_buffer(net_buffer, bytes)
+        self.data_buffer(net_buffer, bytes, storage)
     }
 
     unsafe fn zw_open_key(

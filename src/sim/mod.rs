@@ -26,9 +26,26 @@ pub use engine::{
     ConditionInput, ConditionValue, FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, FilterCondition,
     SESSION_FLAG_DYNAMIC, WfpObjects,
 };
+pub use packets::NetBufferSpec;
 pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
-pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, Violation};
+pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, SyncCompletions, Violation};
+
+/// Kernel constants the simulator's rules use, from its own copies: tests/kernel_facts.rs pins
+/// each against facts/kernel-facts.md.
+pub mod constants {
+    /// `OBJ_KERNEL_HANDLE`: ZwOpenKey must get it in a driver (the simulator refuses without).
+    pub const OBJ_KERNEL_HANDLE: u32 = super::registry::OBJ_KERNEL_HANDLE;
+    /// `POOL_FLAG_PAGED`: allowed only at IRQL <= APC_LEVEL.
+    pub const POOL_FLAG_PAGED: u64 = super::services::POOL_FLAG_PAGED;
+    /// `sizeof(KDPC)`: the storage the simulator signs at KeInitializeDpc.
+    pub const KDPC_SIZE: usize = super::dpc::KDPC_SIZE;
+    /// What freed NBLs and NET_BUFFERs are filled with.
+    pub const FREED_NBL_POISON: u8 = super::packets::FREED_POISON;
+    /// `FWPS_PACKET_INJECTION_STATE` values, the only answers FwpsQueryPacketInjectionState0
+    /// has: NOT_INJECTED, INJECTED_BY_SELF, INJECTED_BY_OTHER, PREVIOUSLY_INJECTED_BY_SELF.
+    pub const PACKET_INJECTION_STATES: [i32; 4] = super::packets::INJECTION_STATES;
+}
 
 /// The status codes the simulator answers with, from its own copies (not `crate::nt::NtStatus`'s):
 /// tests/kernel_facts.rs pins each against facts/kernel-facts.md.

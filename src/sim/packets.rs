@@ -105,17 +105,120 @@ pub struct PendingInjection {
     send_args: usize,
 }
 
+/// One NET_BUFFER of an NBL the test indicates: its bytes, the offset it presents them from,
+/// and where its MDL chain breaks (the data is contiguous only within one MDL).
+#[derive(Debug, Clone, Copy)]
+pub struct NetBufferSpec<'a> {
+    /// The whole buffer.
+    pub bytes: &'a [u8],
+    /// Data offset: the NET_BUFFER presents `bytes[offset..]`.
+    pub offset: usize,
+    /// Positions in `bytes` where a new MDL begins (ascending; empty: one MDL).
+    pub mdl_starts: &'a [usize],
+}
+
+/// Bytes the simulator gives each MDL: opaque to drivers (they reach the data only through
+/// NdisGetDataBuffer), so the simulator writes nothing inside; only their addresses appear in
+/// the NET_BUFFER's `MdlChain` and `CurrentMdl`.
+const MDL_BLOCK: usize = 0x40;
+
+/// What freed NBL and NET_BUFFER memory is filled with: as a pointer it is non-canonical on
+/// x64, so a driver that follows `FirstNetBuffer` or `Next` of a freed NBL faults at once; as
+/// a length it is huge.
+pub const FREED_POISON: u8 = 0xDB;
+
+#[derive(Debug)]
+struct NetBufferRecord {
+    /// The NET_BUFFER memory; `DataLength` tracks `data.len() - offset`.
+    block: Box<RawBlock<{ nb_layout::BLOCK }>>,
+    /// The whole buffer; the NET_BUFFER presents it from `offset` on.
+    data: Vec<u8>,
+    offset: usize,
+    /// Where each MDL after the first begins in `data`.
+    mdl_starts: Vec<usize>,
+    /// Never resized after creation, so each MDL keeps its address.
+    mdls: Vec<RawBlock<MDL_BLOCK>>,
+}
+
+impl NetBufferRecord {
+    fn new(data: Vec<u8>, offset: usize, mdl_starts: Vec<usize>) -> Self {
+        let offset = offset.min(data.len());
+        let mut mdl_starts: Vec<usize> = mdl_starts
+            .into_iter()
+            .filter(|&start| start > 0 && start < data.len())
+            .collect();
+        mdl_starts.sort_unstable();
+        mdl_starts.dedup();
+        let mut record = Self {
+            block: RawBlock::boxed(),
+            data,
+            offset,
+            mdls: (0..=mdl_starts.len()).map(|_| *RawBlock::boxed()).collect(),
+            mdl_starts,
+        };
+        record.update_window();
+        record
+    }
+
+    /// Index of the MDL holding byte `position`.
+    fn mdl_of(&self, position: usize) -> usize {
+        self.mdl_starts.partition_point(|&start| start <= position)
+    }
+
+    fn mdl_start(&self, index: usize) -> usize {
+        if index == 0 {
+            0
+        } else {
+            self.mdl_starts[index - 1]
+        }
+    }
+
+    /// Writes `DataOffset`, `DataLength`, the MDL chain and the current MDL; the upper half of
+    /// the length union is poisoned as NDIS leaves it undefined.
+    fn update_window(&mut self) {
+        let total = self.data.len();
+        let offset = self.offset;
+        self.block
+            .put(nb_layout::DATA_LENGTH, (total - offset) as u32);
+        self.block
+            .put(nb_layout::DATA_LENGTH + 4, nb_layout::UNION_HIGH_POISON);
+        self.block.put(nb_layout::DATA_OFFSET, offset as u32);
+        let current = self.mdl_of(offset).min(self.mdls.len() - 1);
+        let start = self.mdl_start(current);
+        let chain = self.mdls[0].as_mut_ptr() as usize;
+        let current_mdl = self.mdls[current].as_mut_ptr() as usize;
+        self.block.put(nb_layout::MDL_CHAIN, chain);
+        self.block.put(nb_layout::CURRENT_MDL, current_mdl);
+        self.block
+            .put(nb_layout::CURRENT_MDL_OFFSET, (offset - start) as u32);
+    }
+
+    fn length(&self) -> usize {
+        self.data.len() - self.offset
+    }
+
+    /// Whether bytes `[offset, offset + bytes)` lie within one MDL.
+    fn contiguous(&self, bytes: usize) -> bool {
+        let end = self.offset + bytes;
+        !self
+            .mdl_starts
+            .iter()
+            .any(|&start| start > self.offset && start < end)
+    }
+
+    fn ip_version(&self) -> Option<u8> {
+        self.data.get(self.offset).map(|b| b >> 4)
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct PacketRecord {
     kind: PacketKind,
     /// The NET_BUFFER_LIST memory, laid out by the simulator's own table; kept until the stack
-    /// drops so addresses are never reused.
+    /// drops so addresses are never reused (and poisoned once freed).
     memory: Box<RawBlock<{ nbl_layout::BLOCK }>>,
-    /// Its single NET_BUFFER; `DataLength` tracks `data.len() - offset`.
-    buffer: Box<RawBlock<{ nb_layout::BLOCK }>>,
-    /// The whole packet; the NBL presents it from `offset` on.
-    data: Vec<u8>,
-    offset: usize,
+    /// Its NET_BUFFERs, chained by `Next` in this order.
+    buffers: Vec<NetBufferRecord>,
     live_clones: u32,
     released: bool,
     pending: bool,
@@ -144,8 +247,8 @@ pub struct PacketModel {
 #[derive(Debug, Default)]
 pub(super) struct PacketTable {
     records: BTreeMap<usize, PacketRecord>,
-    /// NET_BUFFER address to its NBL's address.
-    buffers: BTreeMap<usize, usize>,
+    /// NET_BUFFER address to its NBL's address and its index in the NBL.
+    buffers: BTreeMap<usize, (usize, usize)>,
     pending: Vec<PendingInjection>,
     next_injection: u64,
 }
@@ -155,26 +258,26 @@ pub(super) struct PacketTable {
 unsafe impl Send for PacketTable {}
 
 impl PacketTable {
-    fn add(&mut self, kind: PacketKind, data: Vec<u8>, offset: usize) -> *mut NET_BUFFER_LIST {
+    fn add(&mut self, kind: PacketKind, mut buffers: Vec<NetBufferRecord>) -> *mut NET_BUFFER_LIST {
         let mut memory = RawBlock::<{ nbl_layout::BLOCK }>::boxed();
-        let mut buffer = RawBlock::<{ nb_layout::BLOCK }>::boxed();
-        let offset = offset.min(data.len());
-        set_data_window(&mut buffer, data.len(), offset);
         if let PacketKind::Clone { parent } = kind {
             memory.put(nbl_layout::PARENT_NET_BUFFER_LIST, parent);
         }
-        let buffer_address = buffer.as_mut_ptr() as usize;
-        memory.put(nbl_layout::FIRST_NET_BUFFER, buffer_address);
         let raw = memory.as_mut_ptr().cast::<NET_BUFFER_LIST>();
-        self.buffers.insert(buffer_address, raw as usize);
+        // Chain the NET_BUFFERs: the NBL's FirstNetBuffer, then each one's Next.
+        let mut next = 0usize;
+        for (index, buffer) in buffers.iter_mut().enumerate().rev() {
+            buffer.block.put(nb_layout::NEXT, next);
+            next = buffer.block.as_mut_ptr() as usize;
+            self.buffers.insert(next, (raw as usize, index));
+        }
+        memory.put(nbl_layout::FIRST_NET_BUFFER, next);
         self.records.insert(
             raw as usize,
             PacketRecord {
                 kind,
                 memory,
-                buffer,
-                data,
-                offset,
+                buffers,
                 live_clones: 0,
                 released: false,
                 pending: false,
@@ -229,6 +332,8 @@ pub(super) struct InjectCall {
     pub(super) send_args: *mut FWPS_TRANSPORT_SEND_PARAMS0,
     pub(super) endpoint_or_flow: u64,
     pub(super) data_length: usize,
+    /// A reserved flags argument was nonzero or a reserved pointer non-null.
+    pub(super) reserved_in_use: bool,
     pub(super) nbl: *mut NET_BUFFER_LIST,
     pub(super) completion: FWPS_INJECT_COMPLETE0,
     pub(super) completion_context: *mut c_void,
@@ -270,14 +375,6 @@ unsafe fn read_send_args(
     (address, params.remoteScopeId, control)
 }
 
-/// Writes a NET_BUFFER's `DataOffset` and `DataLength` for data of `total` bytes presented from
-/// `offset`; the upper half of the length union is poisoned as NDIS leaves it undefined.
-fn set_data_window(buffer: &mut RawBlock<{ nb_layout::BLOCK }>, total: usize, offset: usize) {
-    buffer.put(nb_layout::DATA_LENGTH, (total - offset) as u32);
-    buffer.put(nb_layout::DATA_LENGTH + 4, nb_layout::UNION_HIGH_POISON);
-    buffer.put(nb_layout::DATA_OFFSET, offset as u32);
-}
-
 /// Issue 12: true when `bytes` starts with an IPv4 header (IHL from its first byte) whose
 /// one's-complement sum over the header is 0xFFFF (RFC 791 / RFC 1071).
 fn ipv4_header_checksum_valid(bytes: &[u8]) -> bool {
@@ -302,6 +399,37 @@ const INJECTED_BY_SELF: i32 = 1;
 const INJECTED_BY_OTHER: i32 = 2;
 const PREVIOUSLY_INJECTED_BY_SELF: i32 = 3;
 const NOT_INJECTED: i32 = 0;
+/// Every FWPS_PACKET_INJECTION_STATE value below FWPS_PACKET_INJECTION_STATE_MAX.
+pub(super) const INJECTION_STATES: [i32; 4] = [
+    NOT_INJECTED,
+    INJECTED_BY_SELF,
+    INJECTED_BY_OTHER,
+    PREVIOUSLY_INJECTED_BY_SELF,
+];
+
+impl PacketRecord {
+    /// Marks the NBL freed and poisons its memory and its NET_BUFFERs'.
+    fn release(&mut self) {
+        self.released = true;
+        self.memory.fill(FREED_POISON);
+        for buffer in &mut self.buffers {
+            buffer.block.fill(FREED_POISON);
+        }
+    }
+
+    fn total_length(&self) -> usize {
+        self.buffers.iter().map(NetBufferRecord::length).sum()
+    }
+}
+
+/// The IP protocol of a packet that starts with an IPv4 or IPv6 header.
+fn ip_protocol(data: &[u8]) -> Option<u8> {
+    match data.first().map(|b| b >> 4) {
+        Some(4) => data.get(9).copied(),
+        Some(6) => data.get(6).copied(),
+        _ => None,
+    }
+}
 
 impl SimulatedStack {
     /// A packet as the stack indicates it to classify: an NBL holding `bytes`. The test returns it
@@ -313,19 +441,41 @@ impl SimulatedStack {
     /// [`indicate_packet`](Self::indicate_packet) presenting the data from `offset` on, as a
     /// layer does (e.g. past the IP and transport headers at the inbound transport layer).
     pub fn indicate_packet_at(&self, bytes: &[u8], offset: usize) -> *mut NET_BUFFER_LIST {
-        self.lock()
-            .packets
-            .add(PacketKind::Indicated, bytes.to_vec(), offset)
+        self.indicate_net_buffers(&[NetBufferSpec {
+            bytes,
+            offset,
+            mdl_starts: &[],
+        }])
     }
 
-    /// The bytes an NBL presents now (from its current data offset).
+    /// An indicated NBL with several NET_BUFFERs, each possibly made of several MDLs (its data
+    /// is then contiguous only within each MDL, as NdisGetDataBuffer sees it).
+    pub fn indicate_net_buffers(&self, buffers: &[NetBufferSpec<'_>]) -> *mut NET_BUFFER_LIST {
+        assert!(!buffers.is_empty(), "an NBL has at least one NET_BUFFER");
+        let records = buffers
+            .iter()
+            .map(|spec| {
+                NetBufferRecord::new(spec.bytes.to_vec(), spec.offset, spec.mdl_starts.to_vec())
+            })
+            .collect();
+        self.lock().packets.add(PacketKind::Indicated, records)
+    }
+
+    /// The bytes an NBL's first NET_BUFFER presents now (from its current data offset).
     pub fn packet_view(&self, nbl: *const NET_BUFFER_LIST) -> Option<Vec<u8>> {
+        self.packet_views(nbl)
+            .and_then(|views| views.into_iter().next())
+    }
+
+    /// The bytes each of an NBL's NET_BUFFERs presents now.
+    pub fn packet_views(&self, nbl: *const NET_BUFFER_LIST) -> Option<Vec<Vec<u8>>> {
         let state = self.lock();
-        state
-            .packets
-            .records
-            .get(&(nbl as usize))
-            .map(|r| r.data[r.offset..].to_vec())
+        state.packets.records.get(&(nbl as usize)).map(|r| {
+            r.buffers
+                .iter()
+                .map(|b| b.data[b.offset..].to_vec())
+                .collect()
+        })
     }
 
     /// The stack takes an indicated packet back (classify returned, or an absorbed packet was
@@ -345,21 +495,22 @@ impl SimulatedStack {
                 Some(Violation::OriginalReturnedBeforeClones(nbl as usize))
             }
             Some(record) => {
-                record.released = true;
+                record.release();
                 None
             }
         };
         state.violations.extend(violation);
     }
 
-    /// The bytes of a packet (a clone carries its original's).
+    /// The bytes of a packet's first NET_BUFFER (a clone carries its original's).
     pub fn packet_data(&self, nbl: *const NET_BUFFER_LIST) -> Option<Vec<u8>> {
         let state = self.lock();
         state
             .packets
             .records
             .get(&(nbl as usize))
-            .map(|r| r.data.clone())
+            .and_then(|r| r.buffers.first())
+            .map(|b| b.data.clone())
     }
 
     /// Clones allocated and not yet freed.
@@ -422,6 +573,8 @@ impl SimulatedStack {
             record.pending = false;
             record.memory.put(nbl_layout::STATUS, status.0);
         }
+        let me = std::thread::current().id();
+        state.completing.push((me, pending.handle));
         drop(state);
         let completion = pending.completion;
         let irql = if at_dispatch {
@@ -439,6 +592,16 @@ impl SimulatedStack {
                 )
             }
         });
+        {
+            let mut state = self.lock();
+            if let Some(index) = state
+                .completing
+                .iter()
+                .position(|&entry| entry == (me, pending.handle))
+            {
+                state.completing.remove(index);
+            }
+        }
         self.changed.notify_all();
         true
     }
@@ -460,6 +623,10 @@ impl SimulatedStack {
         if let Some(status) = state.enter(sim_call, Irql::DISPATCH) {
             return status.0;
         }
+        if call.reserved_in_use {
+            state.violations.push(Violation::ReservedNotZero(sim_call));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
         let handle = call.handle as usize;
         let Some(record) = state.handles.get(&handle).copied().filter(|h| !h.destroyed) else {
             state
@@ -480,6 +647,7 @@ impl SimulatedStack {
             return NtStatus::FWP_INJECT_HANDLE_STALE.0;
         }
         let nbl = call.nbl as usize;
+        let classifying = state.classifying.get(&std::thread::current().id()).copied();
         let packet = match state.packets.live(sim_call, nbl) {
             Ok(packet) => packet,
             Err(violation) => {
@@ -493,20 +661,37 @@ impl SimulatedStack {
                 .push(Violation::NblAlreadyPending(sim_call, nbl));
             return NtStatus::INVALID_PARAMETER.0;
         }
-        let version = packet.data.get(packet.offset).map(|b| b >> 4);
+        if packet.kind == PacketKind::Indicated {
+            // The stack lent the indicated NBL to classify; only a clone (or the driver's own
+            // NBL) may be injected.
+            state
+                .violations
+                .push(Violation::InjectedIndicatedPacket(sim_call, nbl));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        // Each NET_BUFFER must start with an IP header of `family` (where the path needs one).
+        let starts_with_ip = |family: u16| {
+            packet
+                .buffers
+                .iter()
+                .all(|buffer| matches!((family, buffer.ip_version()), (2, Some(4)) | (23, Some(6))))
+        };
         let family_ok = match call.path {
             // Network injection: an AF-specific handle, and a packet that starts with that
             // family's IP header.
             InjectionPath::NetworkSend | InjectionPath::NetworkReceive => {
-                matches!((record.family, version), (2, Some(4)) | (23, Some(6)))
+                starts_with_ip(record.family)
             }
             InjectionPath::Stream => true,
             // Transport receive injection takes the packet from its IP header.
             InjectionPath::TransportReceive => {
-                matches!((call.family, version), (2, Some(4)) | (23, Some(6)))
+                starts_with_ip(call.family) && (record.family == 0 || record.family == call.family)
+            }
+            InjectionPath::Forward => {
+                matches!(call.family, 2 | 23)
                     && (record.family == 0 || record.family == call.family)
             }
-            _ => {
+            InjectionPath::TransportSend => {
                 matches!(call.family, 2 | 23)
                     && (record.family == 0 || record.family == call.family)
             }
@@ -516,10 +701,40 @@ impl SimulatedStack {
         }
         // Issue 12: what the stack checks of an injected packet, from its own model.
         let model = packet.model;
+        // Forwarded bytes are whole IP packets of the family given.
+        if call.path == InjectionPath::Forward && !starts_with_ip(call.family) {
+            state.violations.push(Violation::ForwardedNonIp(nbl));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let available = packet.total_length();
+        if call.path == InjectionPath::Stream && call.data_length > available {
+            state.violations.push(Violation::StreamInjectPastData {
+                nbl,
+                requested: call.data_length,
+                available,
+            });
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        // TCP at a transport layer must be injected out of band (from a DPC), never from
+        // inside classify.
         let transport = matches!(
             call.path,
             InjectionPath::TransportSend | InjectionPath::TransportReceive
         );
+        let protocol = classifying.map(|known| {
+            known.or_else(|| {
+                packet
+                    .buffers
+                    .first()
+                    .and_then(|b| ip_protocol(&b.data[b.offset..]))
+            })
+        });
+        if transport && protocol == Some(Some(6)) {
+            state
+                .violations
+                .push(Violation::TcpInjectedInline(sim_call));
+            return NtStatus::INVALID_PARAMETER.0;
+        }
         if transport && model.protocol == Some(6) && state.in_classify() {
             state
                 .violations
@@ -527,15 +742,18 @@ impl SimulatedStack {
         }
         if call.path == InjectionPath::TransportReceive {
             let packet = state.packets.live(sim_call, nbl).expect("checked above");
+            let first = packet.buffers.first();
+            let offset = first.map_or(0, |b| b.offset);
+            let presented = first.map_or(&[][..], |b| &b.data[b.offset..]);
             let mut found = Vec::new();
-            if model.ip_start.is_some_and(|start| start != packet.offset) {
+            if model.ip_start.is_some_and(|start| start != offset) {
                 found.push(Violation::TransportReceiveNotAtIpHeader(nbl));
             }
             // Checked for the packets the traffic model indicated (raw test bytes may carry
             // any checksum).
             if model.ip_start.is_some()
-                && version == Some(4)
-                && !ipv4_header_checksum_valid(&packet.data[packet.offset..])
+                && first.and_then(NetBufferRecord::ip_version) == Some(4)
+                && !ipv4_header_checksum_valid(presented)
             {
                 found.push(Violation::InvalidIpv4HeaderChecksum(nbl));
             }
@@ -581,6 +799,13 @@ impl SimulatedStack {
             completion_context: call.completion_context as usize,
             send_args: call.send_args as usize,
         });
+        if state.complete_synchronously() {
+            // WFP may complete the injection before the inject call returns, on this thread
+            // at this IRQL.
+            let at_dispatch = state.irql_of_current_thread() >= Irql::DISPATCH;
+            drop(state);
+            self.complete_injection(id, NtStatus::SUCCESS, at_dispatch);
+        }
         NtStatus::SUCCESS.0
     }
 
@@ -627,11 +852,16 @@ impl SimulatedStack {
         &self,
         original: *mut NET_BUFFER_LIST,
         clone: *mut *mut NET_BUFFER_LIST,
+        flags: u32,
     ) -> NTSTATUS {
         let mut state = self.lock();
         let call = SimCall::AllocateCloneNetBufferList;
         if let Some(status) = state.enter(call, Irql::DISPATCH) {
             return status.0;
+        }
+        if flags != 0 {
+            state.violations.push(Violation::ReservedNotZero(call));
+            return NtStatus::INVALID_PARAMETER.0;
         }
         if clone.is_null() {
             state.violations.push(Violation::NullPointer(call));
@@ -646,13 +876,15 @@ impl SimulatedStack {
             }
         };
         record.live_clones += 1;
-        let data = record.data.clone();
-        let offset = record.offset;
+        // The clone presents the same data through the same MDLs.
+        let buffers = record
+            .buffers
+            .iter()
+            .map(|b| NetBufferRecord::new(b.data.clone(), b.offset, b.mdl_starts.clone()))
+            .collect();
         let inherited = record.injected_by.or(record.previously_injected_by);
         let model = record.model;
-        let raw = state
-            .packets
-            .add(PacketKind::Clone { parent }, data, offset);
+        let raw = state.packets.add(PacketKind::Clone { parent }, buffers);
         if let Some(new) = state.packets.records.get_mut(&(raw as usize)) {
             new.previously_injected_by = inherited;
             new.model = model;
@@ -668,11 +900,15 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn free_clone(&self, clone: *mut NET_BUFFER_LIST) {
+    pub(super) fn free_clone(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
         let mut state = self.lock();
         let call = SimCall::FreeCloneNetBufferList;
         if state.enter(call, Irql::DISPATCH).is_some() {
             return;
+        }
+        if flags != 0 {
+            // The clone is still freed: the kernel has no way to refuse.
+            state.violations.push(Violation::ReservedNotZero(call));
         }
         let address = clone as usize;
         let record = match state.packets.live(call, address) {
@@ -692,7 +928,7 @@ impl SimulatedStack {
                 .push(Violation::NblAlreadyPending(call, address));
             return;
         }
-        record.released = true;
+        record.release();
         if let Some(original) = state.packets.records.get_mut(&parent) {
             original.live_clones = original.live_clones.saturating_sub(1);
         }
@@ -700,16 +936,21 @@ impl SimulatedStack {
 }
 
 impl SimulatedStack {
-    fn buffer_record(
+    /// The live NET_BUFFER at `buffer`, or `None` with the violation recorded.
+    fn buffer_record<'s>(
         &self,
-        state: &mut State,
+        state: &'s mut State,
         call: SimCall,
         buffer: *mut NET_BUFFER,
-    ) -> Option<usize> {
-        let nbl = state.packets.buffers.get(&(buffer as usize)).copied();
-        match nbl {
-            Some(nbl) => match state.packets.live(call, nbl) {
-                Ok(_) => Some(nbl),
+    ) -> Option<&'s mut NetBufferRecord> {
+        let found = state.packets.buffers.get(&(buffer as usize)).copied();
+        match found {
+            Some((nbl, index)) => match state.packets.live(call, nbl) {
+                Ok(_) => state
+                    .packets
+                    .records
+                    .get_mut(&nbl)
+                    .and_then(|r| r.buffers.get_mut(index)),
                 Err(violation) => {
                     state.violations.push(violation);
                     None
@@ -729,22 +970,22 @@ impl SimulatedStack {
         if let Some(status) = state.enter(SimCall::RetreatNetBufferDataStart, Irql::DISPATCH) {
             return status.0;
         }
-        let Some(nbl) = self.buffer_record(&mut state, SimCall::RetreatNetBufferDataStart, buffer)
+        let Some(record) =
+            self.buffer_record(&mut state, SimCall::RetreatNetBufferDataStart, buffer)
         else {
             return NtStatus::INVALID_PARAMETER.0;
         };
-        let record = state.packets.records.get_mut(&nbl).expect("checked");
         let delta = delta as usize;
         if delta > record.offset {
             // NDIS would allocate new memory in front of the data (issue 12: the driver must check
             // DataOffset first); the simulation has none to give.
             state
                 .violations
-                .push(Violation::RetreatPastBufferStart(nbl));
+                .push(Violation::RetreatPastBufferStart(buffer as usize));
             return NtStatus::INSUFFICIENT_RESOURCES.0;
         }
         record.offset -= delta;
-        set_data_window(&mut record.buffer, record.data.len(), record.offset);
+        record.update_window();
         NtStatus::SUCCESS.0
     }
 
@@ -756,21 +997,28 @@ impl SimulatedStack {
         {
             return;
         }
-        let Some(nbl) = self.buffer_record(&mut state, SimCall::AdvanceNetBufferDataStart, buffer)
+        let Some(record) =
+            self.buffer_record(&mut state, SimCall::AdvanceNetBufferDataStart, buffer)
         else {
             return;
         };
-        let record = state.packets.records.get_mut(&nbl).expect("checked");
         let delta = delta as usize;
         if record.offset + delta > record.data.len() {
-            state.violations.push(Violation::ReadPastEnd(nbl));
+            state
+                .violations
+                .push(Violation::ReadPastEnd(buffer as usize));
             return;
         }
         record.offset += delta;
-        set_data_window(&mut record.buffer, record.data.len(), record.offset);
+        record.update_window();
     }
 
-    pub(super) fn data_buffer(&self, buffer: *mut NET_BUFFER, bytes: u32) -> *mut c_void {
+    pub(super) fn data_buffer(
+        &self,
+        buffer: *mut NET_BUFFER,
+        bytes: u32,
+        storage: *mut c_void,
+    ) -> *mut c_void {
         let mut state = self.lock();
         if state
             .enter(SimCall::GetDataBuffer, Irql::DISPATCH)
@@ -778,15 +1026,26 @@ impl SimulatedStack {
         {
             return core::ptr::null_mut();
         }
-        let Some(nbl) = self.buffer_record(&mut state, SimCall::GetDataBuffer, buffer) else {
+        let Some(record) = self.buffer_record(&mut state, SimCall::GetDataBuffer, buffer) else {
             return core::ptr::null_mut();
         };
-        let record = state.packets.records.get_mut(&nbl).expect("checked");
-        if record.offset + bytes as usize > record.data.len() {
+        let bytes = bytes as usize;
+        if record.offset + bytes > record.data.len() {
             return core::ptr::null_mut();
         }
-        // The data never moves while the record lives (the Vec is not resized).
-        record.data[record.offset..].as_mut_ptr().cast()
+        let contiguous = record.contiguous(bytes);
+        let data = &mut record.data[record.offset..];
+        if contiguous {
+            // The data never moves while the record lives (the Vec is not resized).
+            return data.as_mut_ptr().cast();
+        }
+        // Spread over MDLs: copied into the caller's storage, or null without one.
+        if storage.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: NdisGetDataBuffer's contract: non-null storage has room for `bytes` bytes.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), storage.cast::<u8>(), bytes) };
+        storage
     }
 }
 

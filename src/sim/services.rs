@@ -12,6 +12,11 @@ use super::stack::{SimCall, SimulatedStack, Violation};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::types::{DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
 
+/// `POOL_FLAG_PAGED` (the simulator's own copy; tests/kernel_facts.rs pins it).
+pub(super) const POOL_FLAG_PAGED: u64 = 0x0000_0000_0000_0100;
+/// What freed pool blocks are filled with before they go back to the host heap.
+const FREED_POOL_POISON: u8 = 0xDF;
+
 /// Pool blocks are 16-byte aligned on x64.
 const POOL_ALIGNMENT: usize = 16;
 /// Device objects are opaque to the driver; the simulation gives each a block this large.
@@ -19,10 +24,10 @@ const DEVICE_OBJECT_SIZE: usize = 0x150;
 
 #[derive(Debug, Default)]
 pub(super) struct Services {
-    /// Live pool blocks: address to (size, tag).
-    pool: BTreeMap<usize, (usize, u32)>,
+    /// Live pool blocks: address to (size, tag, paged).
+    pool: BTreeMap<usize, (usize, u32, bool)>,
     /// Freed pool blocks, poisoned and kept until the stack goes away, so that a use after free
-    /// reads 0xDD bytes (a driver that follows a freed pointer faults) instead of whatever the
+    /// reads poison (a driver that follows a freed pointer faults) instead of whatever the
     /// allocator put there next.
     quarantine: std::vec::Vec<(usize, Layout)>,
     devices: BTreeMap<usize, usize>,
@@ -48,7 +53,7 @@ impl Services {
             return None;
         }
         let mut per_tag: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
-        for (size, tag) in self.pool.values() {
+        for (size, tag, _) in self.pool.values() {
             let entry = per_tag.entry(*tag).or_default();
             entry.0 += 1;
             entry.1 += size;
@@ -98,10 +103,20 @@ impl Services {
 }
 
 impl SimulatedStack {
-    /// `ExAllocatePool2`: zeroed, 16-byte aligned; null for zero bytes or when failing.
-    pub fn pool_allocate(&self, _flags: u64, bytes: usize, tag: u32) -> *mut c_void {
+    /// `ExAllocatePool2`: zeroed, 16-byte aligned; null for zero bytes or when failing. Paged
+    /// pool (`POOL_FLAG_PAGED`) only at IRQL <= APC_LEVEL.
+    pub fn pool_allocate(&self, flags: u64, bytes: usize, tag: u32) -> *mut c_void {
         let mut state = self.lock();
         if state.enter(SimCall::PoolAllocate, Irql::DISPATCH).is_some() || bytes == 0 {
+            return core::ptr::null_mut();
+        }
+        let paged = flags & POOL_FLAG_PAGED != 0;
+        let irql = state.irql_of_current_thread();
+        if paged && irql > Irql::APC {
+            state.violations.push(Violation::PagedPoolAboveApc {
+                call: SimCall::PoolAllocate,
+                irql,
+            });
             return core::ptr::null_mut();
         }
         let Ok(layout) = Layout::from_size_align(bytes, POOL_ALIGNMENT) else {
@@ -110,22 +125,33 @@ impl SimulatedStack {
         // SAFETY: the layout is non-zero-sized.
         let block = unsafe { alloc_zeroed(layout) };
         if !block.is_null() {
-            state.services.pool.insert(block as usize, (bytes, tag));
+            state
+                .services
+                .pool
+                .insert(block as usize, (bytes, tag, paged));
         }
         block.cast()
     }
 
-    /// `ExFreePoolWithTag`: the tag must be the allocation's.
+    /// `ExFreePoolWithTag`: the tag must be the allocation's; paged pool is freed at IRQL <=
+    /// APC_LEVEL. The block is poisoned before it goes back, so later use reads garbage.
     pub fn pool_free(&self, block: *mut c_void, tag: u32) {
         let mut state = self.lock();
         if state.enter(SimCall::PoolFree, Irql::DISPATCH).is_some() {
             return;
         }
+        let irql = state.irql_of_current_thread();
         match state.services.pool.remove(&(block as usize)) {
             None => state
                 .violations
                 .push(Violation::PoolFreeOfUnknownBlock(block as usize)),
-            Some((size, allocated_tag)) => {
+            Some((size, allocated_tag, paged)) => {
+                if paged && irql > Irql::APC {
+                    state.violations.push(Violation::PagedPoolAboveApc {
+                        call: SimCall::PoolFree,
+                        irql,
+                    });
+                }
                 if allocated_tag != tag {
                     state.violations.push(Violation::PoolTagMismatch {
                         allocated: allocated_tag,
@@ -133,9 +159,9 @@ impl SimulatedStack {
                     });
                 }
                 let layout = Layout::from_size_align(size, POOL_ALIGNMENT).expect("was valid");
-                // SAFETY: the block has `size` writable bytes (allocated with this layout) and is
+                // SAFETY: allocated above with `size` bytes, owned by the table until now, and
                 // no longer in the live table, so nothing of the simulation writes it again.
-                unsafe { block.cast::<u8>().write_bytes(0xDD, size) };
+                unsafe { core::ptr::write_bytes(block.cast::<u8>(), FREED_POOL_POISON, size) };
                 state.services.quarantine.push((block as usize, layout));
             }
         }
@@ -144,7 +170,7 @@ impl SimulatedStack {
     /// Pool blocks allocated and not freed, per tag: (count, bytes).
     pub fn pool_outstanding(&self) -> BTreeMap<u32, (usize, usize)> {
         let mut per_tag: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
-        for (size, tag) in self.lock().services.pool.values() {
+        for (size, tag, _) in self.lock().services.pool.values() {
             let entry = per_tag.entry(*tag).or_default();
             entry.0 += 1;
             entry.1 += size;

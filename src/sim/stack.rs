@@ -217,6 +217,42 @@ pub enum Violation {
     /// `FwpsGetPacketListSecurityInformation0` with QUERY_IPSEC but neither INBOUND nor
     /// OUTBOUND, or with both.
     BadSecurityQueryFlags(u32),
+    // Strictness rules (issue 16).
+    /// `FwpsInjectionHandleDestroy0` from inside a completion of an injection on that handle:
+    /// destroy waits for that very completion to return, so a real kernel deadlocks.
+    DestroyInsideCompletion(usize),
+    /// A reserved flags argument that is not zero, or a reserved pointer that is not null.
+    ReservedNotZero(SimCall),
+    /// An injection of the NBL the stack indicated to classify (the stack owns it; inject a
+    /// clone).
+    InjectedIndicatedPacket(SimCall, usize),
+    /// `FwpsInjectForwardAsync0` of an NBL whose NET_BUFFERs do not start with an IP header of
+    /// the family given.
+    ForwardedNonIp(usize),
+    /// `FwpsStreamInjectAsync0` asked to inject more bytes than the NBL chain holds.
+    StreamInjectPastData {
+        /// The NBL.
+        nbl: usize,
+        /// `dataLength` passed.
+        requested: usize,
+        /// Bytes the NBL presents.
+        available: usize,
+    },
+    /// TCP injected at a transport layer from inside classify: it must be queued to a DPC
+    /// (out of band).
+    TcpInjectedInline(SimCall),
+    /// Paged pool allocated or freed above APC_LEVEL.
+    PagedPoolAboveApc {
+        /// Which call.
+        call: SimCall,
+        /// The caller's IRQL.
+        irql: Irql,
+    },
+    /// `ZwOpenKey` without OBJ_KERNEL_HANDLE in the attributes (a handle user mode could use).
+    KeyHandleNotKernel,
+    /// A KDPC's memory changed between `KeInitializeDpc` and a queue or run of it: freed (the
+    /// allocator poisoned it) or overwritten while the kernel owned it.
+    DpcMemoryClobbered(usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -242,8 +278,29 @@ struct PlannedFailure {
     status: NtStatus,
 }
 
+/// When WFP completes an accepted injection: later (the test completes it), or synchronously
+/// inside the inject call, as WFP may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncCompletions {
+    /// Every injection stays pending until the test completes it.
+    #[default]
+    Never,
+    /// Every accepted injection completes (with success) before the inject call returns.
+    Always,
+    /// Each accepted injection completes synchronously or not, by a pseudo-random choice from
+    /// this seed (reproducible).
+    Random(u64),
+}
+
 #[derive(Debug, Default)]
 pub(super) struct State {
+    pub(super) sync_completions: SyncCompletions,
+    /// xorshift state for [`SyncCompletions::Random`].
+    pub(super) sync_rng: u64,
+    /// (thread, injection handle) of each completion running now.
+    pub(super) completing: Vec<(ThreadId, usize)>,
+    /// Threads inside a callout's classify, with the packet's IP protocol when known.
+    pub(super) classifying: HashMap<ThreadId, Option<u8>>,
     pub(super) handles: BTreeMap<usize, HandleRecord>,
     pub(super) next_handle: usize,
     pub(super) not_ready_creates: u32,
@@ -265,8 +322,7 @@ pub(super) struct State {
     // issue 15: the simulated wdfldr.sys and KMDF objects.
     pub(super) kmdf: super::kmdf::KmdfTable,
     pub(super) log: Vec<(u32, u32, String)>,
-    // Issue 12: threads inside a callout's classify, and the IRQL the engine classifies at.
-    pub(super) classifying: HashMap<ThreadId, u32>,
+    // Issue 12: the IRQL the engine classifies at (threads inside a classify: `classifying`).
     pub(super) classify_irql: Option<Irql>,
 }
 
@@ -299,9 +355,30 @@ impl State {
 
     /// True while the calling thread is inside a callout's classify.
     pub(super) fn in_classify(&self) -> bool {
-        self.classifying
-            .get(&thread::current().id())
-            .is_some_and(|depth| *depth > 0)
+        self.classifying.contains_key(&thread::current().id())
+    }
+
+    /// Decides whether the injection just accepted completes inside the inject call.
+    pub(super) fn complete_synchronously(&mut self) -> bool {
+        match self.sync_completions {
+            SyncCompletions::Never => false,
+            SyncCompletions::Always => true,
+            SyncCompletions::Random(_) => {
+                // xorshift64: a fixed, reproducible sequence per seed.
+                let mut x = self.sync_rng;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                self.sync_rng = x;
+                x & 1 == 1
+            }
+        }
+    }
+
+    /// Whether the calling thread is running a completion of an injection on `handle`.
+    pub(super) fn completing_on(&self, handle: usize) -> bool {
+        let me = thread::current().id();
+        self.completing.iter().any(|&(t, h)| t == me && h == handle)
     }
 
     pub(super) fn irql_of_current_thread(&self) -> Irql {
@@ -352,10 +429,55 @@ impl SimulatedStack {
 
     /// After letting `skip` calls of kind `call` through, the next one fails with `status` and has
     /// no effect. Several plans may be pending at once.
+    ///
+    /// Panics for a call that cannot fail in the kernel ([`SimCall::can_fail`] is false): a plan
+    /// that silently did nothing would test nothing.
     pub fn fail_call(&self, call: SimCall, skip: u32, status: NtStatus) {
+        assert!(
+            call.can_fail(),
+            "{call:?} cannot fail in the kernel (it returns VOID or a state, not a status): \
+             a planned failure of it is meaningless"
+        );
         self.lock()
             .planned
             .push(PlannedFailure { call, skip, status });
+    }
+
+    /// When accepted injections complete: see [`SyncCompletions`].
+    pub fn set_sync_completions(&self, mode: SyncCompletions) {
+        let mut state = self.lock();
+        state.sync_completions = mode;
+        // xorshift must not start at zero.
+        state.sync_rng = match mode {
+            SyncCompletions::Random(seed) => seed | 1,
+            _ => 0,
+        };
+    }
+
+    /// Runs `f` on this thread as a callout's classify runs: at DISPATCH_LEVEL, with the
+    /// simulator knowing a classify is in progress (for the rules that depend on it, such as TCP
+    /// transport injection having to come from a DPC). `protocol` is the packet's IP protocol.
+    pub fn run_as_classify<T>(&self, protocol: Option<u8>, f: impl FnOnce() -> T) -> T {
+        self.run_as_classify_at(Irql::DISPATCH, protocol, f)
+    }
+
+    /// [`run_as_classify`](Self::run_as_classify) at `irql` (WFP calls classify at or below
+    /// DISPATCH_LEVEL).
+    pub fn run_as_classify_at<T>(
+        &self,
+        irql: Irql,
+        protocol: Option<u8>,
+        f: impl FnOnce() -> T,
+    ) -> T {
+        let me = thread::current().id();
+        let previous = self.lock().classifying.insert(me, protocol);
+        let result = self.at_irql(irql, f);
+        let mut state = self.lock();
+        match previous {
+            Some(previous) => state.classifying.insert(me, previous),
+            None => state.classifying.remove(&me),
+        };
+        result
     }
 
     /// Runs the calling thread at `irql` until the guard drops.
@@ -498,6 +620,28 @@ impl Drop for SimulatedStack {
         if !thread::panicking() {
             self.assert_clean();
         }
+    }
+}
+
+impl SimCall {
+    /// Whether the kernel function can fail at all. VOID functions (free clone, rundown
+    /// initialize/release/wait, DPC initialize/flush, advance, pool free, delete device) cannot,
+    /// and `FwpsQueryPacketInjectionState0` returns an FWPS_PACKET_INJECTION_STATE, never an
+    /// error: none of these can be planned to fail.
+    pub const fn can_fail(self) -> bool {
+        !matches!(
+            self,
+            Self::FreeCloneNetBufferList
+                | Self::InitializeRundownProtection
+                | Self::ReleaseRundownProtection
+                | Self::WaitForRundownProtectionRelease
+                | Self::InitializeDpc
+                | Self::FlushQueuedDpcs
+                | Self::AdvanceNetBufferDataStart
+                | Self::PoolFree
+                | Self::DeleteDevice
+                | Self::QueryPacketInjectionState
+        )
     }
 }
 
