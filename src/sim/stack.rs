@@ -102,6 +102,20 @@ pub enum SimCall {
     CreateDevice,
     /// `IoDeleteDevice`.
     DeleteDevice,
+
+    // ---- Deferred load (issue 13) ----
+    /// `FwpmBfeStateGet0`.
+    BfeStateGet,
+    /// `FwpmBfeStateSubscribeChanges0`.
+    BfeSubscribe,
+    /// `FwpmBfeStateUnsubscribeChanges0`.
+    BfeUnsubscribe,
+    /// `IoAllocateWorkItem`.
+    AllocateWorkItem,
+    /// `IoQueueWorkItem`.
+    QueueWorkItem,
+    /// `IoFreeWorkItem`.
+    FreeWorkItem,
 }
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
@@ -161,6 +175,22 @@ pub enum Violation {
     },
     /// `IoDeleteDevice` of something that is not a live device object.
     UnknownDevice(usize),
+
+    // ---- Deferred load (issue 13) ----
+    /// `FwpmBfeStateGet0` before any `FwpmBfeStateSubscribeChanges0` (the docs' order).
+    BfeStateGetBeforeSubscribe,
+    /// `FwpmBfeStateUnsubscribeChanges0` of a handle that is not a live subscription.
+    UnknownBfeSubscription(usize),
+    /// `FwpmBfeStateUnsubscribeChanges0` from the subscription's own callback (a deadlock).
+    UnsubscribeFromBfeCallback,
+    /// A work item call on something that is not a live work item.
+    UnknownWorkItem(SimCall, usize),
+    /// `IoQueueWorkItem` of a work item that is already queued.
+    WorkItemQueuedTwice(usize),
+    /// `IoFreeWorkItem` of a queued work item.
+    FreeOfQueuedWorkItem(usize),
+    /// `IoQueueWorkItem` with another queue than DelayedWorkQueue.
+    WorkQueueNotDelayed(i32),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -203,6 +233,8 @@ pub(super) struct State {
     pub(super) registry: super::registry::Registry,
     pub(super) services: super::services::Services,
     pub(super) log: Vec<(u32, u32, String)>,
+    // Deferred load (issue 13): BFE state, TCP/IP ready time, work items.
+    pub(super) boot: super::boot::Boot,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.
@@ -355,7 +387,18 @@ impl SimulatedStack {
         let engine = state.engine.leak_report();
         let keys = state.registry.open_key_count();
         let services = state.services.leak_report();
+        let boot = state.boot.leak_report();
         drop(state);
+        let services = match (services, boot) {
+            (None, None) => None,
+            (one, other) => Some(
+                [one, other]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
         if open.is_empty()
             && violations.is_empty()
             && leaks.is_none()

@@ -486,3 +486,21 @@ pub const FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: u32 = 0x10;
 
 /// `RPC_C_AUTHN_WINNT`: the authentication service kernel callers pass to FwpmEngineOpen0.
 pub const RPC_C_AUTHN_WINNT: u32 = 10;
+
+// ---- BFE state (issue 13: deferred load) ----
+
+/// `FWPM_SERVICE_STATE`: a C enum, so a 32-bit integer.
+pub type FWPM_SERVICE_STATE = i32;
+/// `FWPM_SERVICE_STOPPED`: the filter engine is not running.
+pub const FWPM_SERVICE_STOPPED: FWPM_SERVICE_STATE = 0;
+/// `FWPM_SERVICE_START_PENDING`: the filter engine is starting.
+pub const FWPM_SERVICE_START_PENDING: FWPM_SERVICE_STATE = 1;
+/// `FWPM_SERVICE_STOP_PENDING`: the filter engine is stopping.
+pub const FWPM_SERVICE_STOP_PENDING: FWPM_SERVICE_STATE = 2;
+/// `FWPM_SERVICE_RUNNING`: the filter engine is running.
+pub const FWPM_SERVICE_RUNNING: FWPM_SERVICE_STATE = 3;
+
+/// `FWPM_SERVICE_STATE_CHANGE_CALLBACK0`: called by the filter engine at PASSIVE_LEVEL with the
+/// context given to FwpmBfeStateSubscribeChanges0 and the engine's new state.
+pub type FWPM_SERVICE_STATE_CHANGE_CALLBACK0 =
+    unsafe extern "win64" fn(context: *mut c_void, newState: FWPM_SERVICE_STATE);
