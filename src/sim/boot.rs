@@ -53,6 +53,7 @@ struct Subscription {
 
 #[derive(Debug, Default)]
 struct WorkItem {
+    device: usize,
     queued: bool,
     freed: bool,
 }
@@ -74,6 +75,9 @@ pub(super) struct Boot {
     /// While set, a work item's sleep blocks (in real time) until cleared.
     hold_worker_sleeps: bool,
     held: usize,
+    /// While set, BFE callbacks in progress block (in real time) before calling the driver.
+    hold_callbacks: bool,
+    held_callbacks: usize,
 }
 
 impl Default for Boot {
@@ -90,6 +94,8 @@ impl Default for Boot {
             sleepers: Vec::new(),
             hold_worker_sleeps: false,
             held: 0,
+            hold_callbacks: false,
+            held_callbacks: 0,
         }
     }
 }
@@ -137,6 +143,18 @@ impl SimulatedStack {
                 .collect()
         };
         for (handle, callback, context) in callbacks {
+            let held = {
+                let mut state = self.lock();
+                if state.boot.hold_callbacks {
+                    state.boot.held_callbacks += 1;
+                }
+                state.boot.hold_callbacks
+            };
+            if held {
+                self.changed.notify_all();
+                self.wait_until(SimCall::BfeSubscribe, |state| !state.boot.hold_callbacks);
+                self.lock().boot.held_callbacks -= 1;
+            }
             self.at_irql(Irql::PASSIVE, || {
                 // SAFETY: the driver's subscribe contract keeps the callback and its context
                 // valid until unsubscribed, and unsubscribing waits for this call to return.
@@ -152,6 +170,23 @@ impl SimulatedStack {
             drop(state);
             self.changed.notify_all();
         }
+    }
+
+    /// While held, a BFE notification in progress ([`Self::set_bfe_state`]) blocks (in real
+    /// time) before calling each callback, counting as a callback in progress.
+    pub fn hold_bfe_callbacks(&self) {
+        self.lock().boot.hold_callbacks = true;
+    }
+
+    /// Lets held BFE notifications call their callbacks.
+    pub fn release_bfe_callbacks(&self) {
+        self.lock().boot.hold_callbacks = false;
+        self.changed.notify_all();
+    }
+
+    /// BFE notifications blocked by [`Self::hold_bfe_callbacks`] now.
+    pub fn held_bfe_callbacks(&self) -> usize {
+        self.lock().boot.held_callbacks
     }
 
     /// The filter engine's state now.
@@ -188,22 +223,24 @@ impl SimulatedStack {
     /// Runs the first queued work item on this thread at PASSIVE_LEVEL (as a system worker
     /// thread would). False when none was queued.
     pub fn run_one_work_item(&self) -> bool {
-        let (item, routine, context) = {
+        let (device, routine, context) = {
             let mut state = self.lock();
-            let Some(next) = state.boot.queue.pop_front() else {
+            let Some((item, routine, context)) = state.boot.queue.pop_front() else {
                 return false;
             };
             // The system dequeues the item before its routine runs.
-            if let Some(record) = state.boot.work_items.get_mut(&next.0) {
+            let mut device = 0;
+            if let Some(record) = state.boot.work_items.get_mut(&item) {
                 record.queued = false;
+                device = record.device;
             }
             state.boot.workers.insert(thread::current().id());
-            next
+            (device, routine, context)
         };
         self.at_irql(Irql::PASSIVE, || {
             // SAFETY: the driver's queue contract keeps the context valid until the routine ran;
-            // device objects are opaque to the simulation (the item stands in for it).
-            unsafe { routine(item as *mut DEVICE_OBJECT, context as *mut c_void) }
+            // the device is the one the item was allocated for.
+            unsafe { routine(device as *mut DEVICE_OBJECT, context as *mut c_void) }
         });
         self.lock().boot.workers.remove(&thread::current().id());
         self.changed.notify_all();
@@ -362,7 +399,13 @@ impl SimulatedStack {
         }
         state.boot.next_work_item += 1;
         let raw = 0xA000 + state.boot.next_work_item * 0x10;
-        state.boot.work_items.insert(raw, WorkItem::default());
+        state.boot.work_items.insert(
+            raw,
+            WorkItem {
+                device: device as usize,
+                ..WorkItem::default()
+            },
+        );
         raw as *mut c_void
     }
 
