@@ -312,10 +312,10 @@ fn unload_with_a_system_worker(sim: &SimulatedStack, driver: Driver<&SimulatedSt
     let done = AtomicBool::new(false);
     let unsubscribes = sim.calls(SimCall::BfeUnsubscribe);
     let ran = thread::scope(|scope| {
+        // Set even if the unload below panics, so the worker thread (and the scope) ends.
+        let _done = SetOnDrop(&done);
         let worker = scope.spawn(|| {
-            while sim.calls(SimCall::BfeUnsubscribe) == unsubscribes {
-                thread::yield_now();
-            }
+            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != unsubscribes);
             let mut ran = 0;
             while !done.load(Ordering::Acquire) {
                 ran += sim.run_work_items();
@@ -388,14 +388,10 @@ fn unload_while_a_retry_sleeps_wakes_it_and_waits_for_it() {
     sim.hold_worker_sleeps();
     thread::scope(|scope| {
         let worker = scope.spawn(|| sim.run_work_items());
-        while sim.held_worker_sleeps() == 0 {
-            thread::yield_now();
-        }
+        wait_for(|| sim.held_worker_sleeps() != 0);
         let unload = scope.spawn(move || driver.unload());
         // Unload has begun (unsubscribed) and now waits for the sleeping run.
-        while sim.calls(SimCall::BfeUnsubscribe) == 0 {
-            thread::yield_now();
-        }
+        wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
         thread::sleep(Duration::from_millis(20));
         assert!(
             !unload.is_finished(),
@@ -425,13 +421,9 @@ fn unload_while_the_bfe_callback_runs_waits_for_it() {
     sim.hold_bfe_callbacks();
     thread::scope(|scope| {
         let bfe = scope.spawn(|| sim.set_bfe_state(bfe_state::RUNNING));
-        while sim.held_bfe_callbacks() == 0 {
-            thread::yield_now();
-        }
+        wait_for(|| sim.held_bfe_callbacks() != 0);
         let unload = scope.spawn(move || driver.unload());
-        while sim.calls(SimCall::BfeUnsubscribe) == 0 {
-            thread::yield_now();
-        }
+        wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
         thread::sleep(Duration::from_millis(20));
         assert!(!unload.is_finished(), "unsubscribe waits for the callback");
         sim.release_bfe_callbacks();
@@ -457,4 +449,22 @@ fn unload_while_waiting_for_tcpip_after_bfe_runs_is_clean() {
     sim.set_bfe_state(bfe_state::RUNNING);
     unload_with_a_system_worker(&sim, driver);
     sim.assert_clean();
+}
+
+/// Waits (in real time) until `done`, failing the test after 10 s instead of hanging it.
+fn wait_for(mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting");
+        thread::yield_now();
+    }
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }

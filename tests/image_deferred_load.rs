@@ -148,10 +148,10 @@ fn unload_with_a_system_worker(sim: &SimulatedStack, unload: UnloadCall) {
     let done = AtomicBool::new(false);
     let before = sim.calls(SimCall::BfeUnsubscribe);
     thread::scope(|scope| {
+        // Set even if the unload below panics, so the worker thread (and the scope) ends.
+        let _done = SetOnDrop(&done);
         let worker = scope.spawn(|| {
-            while sim.calls(SimCall::BfeUnsubscribe) == before {
-                thread::yield_now();
-            }
+            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != before);
             while !done.load(Ordering::Acquire) {
                 sim.run_work_items();
                 thread::yield_now();
@@ -207,13 +207,9 @@ fn the_image_unloads_cleanly_at_each_step() {
         let unload = harness.unload_call();
         thread::scope(|scope| {
             let worker = scope.spawn(|| sim.run_work_items());
-            while sim.held_worker_sleeps() == 0 {
-                thread::yield_now();
-            }
+            wait_for(|| sim.held_worker_sleeps() != 0);
             let unloading = scope.spawn(move || unload.run());
-            while sim.calls(SimCall::BfeUnsubscribe) == 0 {
-                thread::yield_now();
-            }
+            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
             thread::sleep(Duration::from_millis(20));
             assert!(
                 !unloading.is_finished(),
@@ -238,13 +234,9 @@ fn the_image_unloads_cleanly_at_each_step() {
         let unload = harness.unload_call();
         thread::scope(|scope| {
             let bfe = scope.spawn(|| sim.set_bfe_state(bfe_state::RUNNING));
-            while sim.held_bfe_callbacks() == 0 {
-                thread::yield_now();
-            }
+            wait_for(|| sim.held_bfe_callbacks() != 0);
             let unloading = scope.spawn(move || unload.run());
-            while sim.calls(SimCall::BfeUnsubscribe) == 0 {
-                thread::yield_now();
-            }
+            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
             thread::sleep(Duration::from_millis(20));
             assert!(
                 !unloading.is_finished(),
@@ -256,5 +248,23 @@ fn the_image_unloads_cleanly_at_each_step() {
         });
         assert_eq!(sim.calls(SimCall::QueueWorkItem), 0);
         assert_unloaded_clean(&sim);
+    }
+}
+
+/// Waits (in real time) until `done`, failing the test after 10 s instead of hanging it.
+fn wait_for(mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting");
+        thread::yield_now();
+    }
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
