@@ -418,7 +418,7 @@ impl<K: KernelApi> Loader<K> {
                         return false;
                     }
                 }
-                pieces.waited += nap;
+                pieces.waited = pieces.waited.saturating_add(nap);
                 pieces.delay = pieces
                     .delay
                     .saturating_mul(self.retry.growth)
@@ -493,7 +493,7 @@ impl<K: KernelApi> Loader<K> {
             }
             let slice = left.min(CANCEL_POLL);
             crate::nt::time::sleep(&self.kernel, slice).map_err(|error| Some(error.status()))?;
-            left -= slice;
+            left = left.saturating_sub(slice);
         }
     }
 
@@ -613,7 +613,7 @@ impl<K: KernelApi> Loader<K> {
                 );
                 return (first_failure(first, NtStatus::DEVICE_BUSY), false);
             }
-            waited += super::objects::UNREGISTER_POLL;
+            waited = waited.saturating_add(super::objects::UNREGISTER_POLL);
         }
         let item = self.work_item.swap(ptr::null_mut(), Ordering::AcqRel);
         if !item.is_null() {
