@@ -112,6 +112,8 @@ mod wdk {
             .header(header.to_string_lossy())
             .allowlist_function("Fwps.*|Fwpm.*|Ndis(Retreat|Advance)NetBufferDataStart|NdisGetDataBuffer")
             .allowlist_function("Zw(OpenKey|QueryValueKey|Close)|DbgPrintEx|Io(Create|Delete)Device")
+            // Deferred load (issue 13): the work item functions (FwpmBfeState* match Fwpm.* above).
+            .allowlist_function("Io(Allocate|Queue|Free)WorkItem")
             .allowlist_function("Ke(GetCurrentIrql|DelayExecutionThread|InitializeDpc|InsertQueueDpc|FlushQueuedDpcs|BugCheckEx)")
             .allowlist_function("Ex(AllocatePool2|FreePoolWithTag|InitializeRundownProtection|AcquireRundownProtection|ReleaseRundownProtection|WaitForRundownProtectionRelease)")
             .allowlist_type("FWPS_.*|FWPM_.*|FWP_.*|NET_BUFFER.*|OBJECT_ATTRIBUTES|KEY_VALUE_PARTIAL_INFORMATION|DRIVER_OBJECT|UNICODE_STRING|KDPC|EX_RUNDOWN_REF")

@@ -399,6 +399,35 @@ impl KernelApi for NullKernel {
     }
     #[inline(never)]
     unsafe fn ke_flush_queued_dpcs(&self) {}
+
+    // Deferred load (issue 13): not on the measured path.
+    unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
+        FWPM_SERVICE_RUNNING
+    }
+    unsafe fn fwpm_bfe_state_subscribe_changes0(
+        &self,
+        _: *mut DEVICE_OBJECT,
+        _: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
+        _: *mut c_void,
+        _: *mut HANDLE,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn fwpm_bfe_state_unsubscribe_changes0(&self, _: HANDLE) -> NTSTATUS {
+        0
+    }
+    unsafe fn io_allocate_work_item(&self, _: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
+        std::ptr::null_mut()
+    }
+    unsafe fn io_queue_work_item(
+        &self,
+        _: PIO_WORKITEM,
+        _: IO_WORKITEM_ROUTINE,
+        _: WORK_QUEUE_TYPE,
+        _: *mut c_void,
+    ) {
+    }
+    unsafe fn io_free_work_item(&self, _: PIO_WORKITEM) {}
 }
 
 /// An NBL-shaped block for the do-nothing seam to pass around.

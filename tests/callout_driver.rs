@@ -209,7 +209,7 @@ fn the_driver_permits_packets_it_injected_without_touching_them() {
     );
     // SAFETY: `clone` is a live NBL of the simulated stack.
     let own = unsafe { wfp_injector::inject::NetBufferListRef::from_raw(clone as *mut _) }.unwrap();
-    let handles = driver.injector().handles();
+    let handles = driver.injector().expect("loaded").handles();
     assert!(
         handles
             .injected_by_self(wfp_injector::inject::IpFamily::V4, own)
@@ -599,7 +599,11 @@ fn bad_registry_values_are_logged_and_ignored() {
     assert_eq!(parameters.inspection.remote_v6, Some(PEER_V6.octets()));
     assert_eq!(parameters.max_in_flight, None);
     assert!(parameters.verbose);
-    assert_eq!(driver.injector().capacity(), 1024, "the default stays");
+    assert_eq!(
+        driver.injector().expect("loaded").capacity(),
+        1024,
+        "the default stays"
+    );
     let log = sim.debug_log();
     for name in [
         "InspectRemotePort",
@@ -625,7 +629,7 @@ fn max_in_flight_from_the_registry_sizes_the_context_pool() {
     configure_port(&sim);
     sim.set_parameter("MaxInFlight", RegistryValue::Dword(2));
     let driver = load(&sim);
-    assert_eq!(driver.injector().capacity(), 2);
+    assert_eq!(driver.injector().expect("loaded").capacity(), 2);
     let delivered: Vec<_> = (0..3)
         .map(|_| {
             sim.deliver(

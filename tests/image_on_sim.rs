@@ -89,13 +89,20 @@ fn the_image_waits_for_tcpip_with_its_retry_policy() {
     let Some(mut harness) = Harness::new(&sim) else {
         return;
     };
+    // DriverEntry makes one attempt and never sleeps; the work item retries.
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
-    let sleeps: Vec<u128> = sim.sleeps().iter().map(|d| d.as_millis()).collect();
-    assert_eq!(
-        sleeps,
-        vec![10, 20, 40, 80, 160],
-        "10 ms doubling, in 100 ns units through KeDelayExecutionThread"
+    assert!(sim.sleeps().is_empty(), "DriverEntry never sleeps");
+    assert_eq!(sim.queued_work_items(), 1);
+    assert_eq!(sim.run_work_items(), 5, "one attempt per run");
+    // 10 ms doubling (10 + 20 + 40 + 80 + 160), in 100 ns units through KeDelayExecutionThread, in
+    // slices of at most 20 ms so that unload is never kept waiting longer.
+    assert_eq!(sim.virtual_time(), std::time::Duration::from_millis(310));
+    assert!(
+        sim.sleeps()
+            .iter()
+            .all(|wait| *wait <= std::time::Duration::from_millis(20))
     );
+    assert_eq!(sim.open_handles().len(), 2);
     harness.driver_unload();
     drop(harness);
     sim.assert_clean();
@@ -108,15 +115,15 @@ fn the_image_gives_up_on_tcpip_at_its_deadline_and_leaves_nothing() {
     let Some(mut harness) = Harness::new(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::FWP_TCPIP_NOT_READY);
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    sim.run_work_items();
     assert_eq!(sim.virtual_time(), std::time::Duration::from_secs(10));
-    // The I/O manager never calls DriverUnload after a failed DriverEntry; what matters is that
-    // the image unbound and left no framework object.
-    assert_eq!(
-        sim.kmdf_objects(),
-        wfp_injector::sim::kmdf::KmdfObjects::default(),
-        "unbound, no framework object left after a failed load"
+    assert!(sim.open_handles().is_empty());
+    assert!(
+        harness.driver.DriverUnload.is_some(),
+        "inert, still loaded: unload is there"
     );
+    harness.driver_unload();
     assert!(sim.pool_outstanding().is_empty());
     assert_eq!(sim.devices(), 0);
     drop(harness);

@@ -249,3 +249,49 @@ fn the_parser_expands_strings_and_ignores_case() {
         .collect();
     assert!(Inf::parse(&decode(&utf16)).sections.contains_key("v"));
 }
+
+/// Boot start is a documented registry change (the INF's header and the README say the same
+/// command), not an INF default: the service installs as demand start. The Start value the
+/// commands set is SERVICE_BOOT_START as facts/kernel-facts.md has it.
+#[test]
+fn boot_start_is_a_documented_registry_change() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let inx = decode(&std::fs::read(root.join("inf/wfp_injector.inx")).unwrap());
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let inf = inf();
+    let add_service = inf.require("DefaultInstall.NT$ARCH$.Services", "AddService");
+    let service_name = add_service.split(',').next().unwrap().trim().to_owned();
+    let facts = std::fs::read_to_string(root.join("facts/kernel-facts.md")).unwrap();
+    let boot_start = facts
+        .lines()
+        .find(|line| line.starts_with("| const | SERVICE_BOOT_START |"))
+        .and_then(|line| line.split('|').nth(3))
+        .map(|value| {
+            value
+                .trim()
+                .trim_start_matches("0x")
+                .parse::<u32>()
+                .unwrap()
+        })
+        .expect("a SERVICE_BOOT_START row");
+    let command = format!("sc config {service_name} start= boot");
+    let registry = format!(
+        "reg add HKLM\\SYSTEM\\CurrentControlSet\\Services\\{service_name} /v Start /t REG_DWORD /d {boot_start} /f"
+    );
+    for (name, text) in [("inf/wfp_injector.inx", &inx), ("README.md", &readme)] {
+        assert!(text.contains(&command), "{name} documents `{command}`");
+        assert!(text.contains(&registry), "{name} documents `{registry}`");
+        assert!(
+            text.contains(&format!("sc config {service_name} start= demand")),
+            "{name} says how to go back"
+        );
+    }
+    assert!(readme.contains("### Boot start"));
+    assert!(readme.contains("When to use it") && readme.contains("What it costs"));
+    let service = add_service.split(',').nth(2).unwrap().trim().to_owned();
+    assert_eq!(
+        inf.require(&service, "StartType"),
+        "3",
+        "installed as demand start; boot start is the documented change"
+    );
+}

@@ -3808,6 +3808,7 @@ fn table_matches_windows_sys() {
     for (kind, item, value) in windows_sys_layouts()
         .into_iter()
         .chain(windows_sys_constants())
+        .chain(deferred_load_windows_sys())
     {
         measured.insert((kind.to_string(), item.to_string()));
         c.eq(&format!("windows-sys {item}"), kind, item, value);
@@ -3978,7 +3979,12 @@ fn simulator_layout_consts(text: &str) -> Vec<String> {
 fn every_declared_item_has_a_checked_row() {
     let mut covered = BTreeSet::new();
     let mut failures = Vec::new();
-    for check in [check_seam_layouts(), check_constants(), check_simulator()] {
+    for check in [
+        check_seam_layouts(),
+        check_constants(),
+        check_simulator(),
+        check_deferred_load(),
+    ] {
         failures.extend(check.failures.iter().cloned());
         covered.extend(check.covered);
     }
@@ -4161,4 +4167,282 @@ fn layouts_c_prints_the_table_layout_rows() {
         seen.len(),
         extra.join(", ")
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Deferred load (issue 13): BFE states, the work queue, and the IRQL rules of the new imports
+// as the simulator enforces them.
+
+fn check_deferred_load() -> Check {
+    let mut c = Check::new();
+    consts!(
+        c,
+        [
+            FWPM_SERVICE_STOPPED,
+            FWPM_SERVICE_START_PENDING,
+            FWPM_SERVICE_STOP_PENDING,
+            FWPM_SERVICE_RUNNING,
+            DelayedWorkQueue,
+        ]
+    );
+    for (name, value, item) in [
+        (
+            "bfe_state::STOPPED",
+            sim::bfe_state::STOPPED,
+            "FWPM_SERVICE_STOPPED",
+        ),
+        (
+            "bfe_state::START_PENDING",
+            sim::bfe_state::START_PENDING,
+            "FWPM_SERVICE_START_PENDING",
+        ),
+        (
+            "bfe_state::STOP_PENDING",
+            sim::bfe_state::STOP_PENDING,
+            "FWPM_SERVICE_STOP_PENDING",
+        ),
+        (
+            "bfe_state::RUNNING",
+            sim::bfe_state::RUNNING,
+            "FWPM_SERVICE_RUNNING",
+        ),
+        (
+            "DELAYED_WORK_QUEUE",
+            sim::DELAYED_WORK_QUEUE,
+            "DelayedWorkQueue",
+        ),
+    ] {
+        c.eq(
+            &format!("src/sim/boot.rs:{name}"),
+            "const",
+            item,
+            value.to_u128(),
+        );
+    }
+    c
+}
+
+#[test]
+fn deferred_load_constants_match_the_table() {
+    check_deferred_load().finish("deferred load constants");
+}
+
+fn deferred_load_windows_sys() -> Vec<(&'static str, &'static str, u128)> {
+    vec![
+        (
+            "const",
+            "FWPM_SERVICE_STOPPED",
+            wfp::FWPM_SERVICE_STOPPED.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_SERVICE_START_PENDING",
+            wfp::FWPM_SERVICE_START_PENDING.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_SERVICE_STOP_PENDING",
+            wfp::FWPM_SERVICE_STOP_PENDING.to_u128(),
+        ),
+        (
+            "const",
+            "FWPM_SERVICE_RUNNING",
+            wfp::FWPM_SERVICE_RUNNING.to_u128(),
+        ),
+        (
+            "const",
+            "DelayedWorkQueue",
+            wdk_services::DelayedWorkQueue.to_u128(),
+        ),
+    ]
+}
+
+/// The highest IRQL an `irql` row allows: "PASSIVE_LEVEL" or "<= X_LEVEL".
+fn irql_of_row(item: &str) -> Irql {
+    let row = facts()
+        .row("irql", item)
+        .unwrap_or_else(|| panic!("no row `irql | {item}`"));
+    match row.value.trim_start_matches("<= ").trim() {
+        "PASSIVE_LEVEL" => Irql::PASSIVE,
+        "APC_LEVEL" => Irql::APC,
+        "DISPATCH_LEVEL" => Irql::DISPATCH,
+        other => panic!("`irql | {item}`: unexpected value {other}"),
+    }
+}
+
+/// The simulator refuses each new import above the IRQL its row allows, and takes it at that
+/// IRQL: the rule the simulated stack enforces is the documented one.
+#[test]
+fn the_simulator_enforces_the_deferred_load_irql_rows() {
+    use wfp_injector::sys::KernelApi;
+    use wfp_injector::sys::types::{DEVICE_OBJECT, HANDLE};
+
+    unsafe extern "win64" fn callback(_context: *mut std::ffi::c_void, _state: i32) {}
+    unsafe extern "win64" fn routine(_device: *mut DEVICE_OBJECT, _context: *mut std::ffi::c_void) {
+    }
+    let device = std::ptr::NonNull::<DEVICE_OBJECT>::dangling().as_ptr();
+    type Call = fn(&sim::SimulatedStack, *mut DEVICE_OBJECT);
+    let calls: [(&str, sim::SimCall, Call); 6] = [
+        (
+            "FwpmBfeStateSubscribeChanges0",
+            sim::SimCall::BfeSubscribe,
+            |stack, device| {
+                let mut handle: HANDLE = std::ptr::null_mut();
+                // SAFETY: valid pointers; the subscription is removed again below.
+                let status = unsafe {
+                    (&stack).fwpm_bfe_state_subscribe_changes0(
+                        device,
+                        callback,
+                        std::ptr::null_mut(),
+                        &mut handle,
+                    )
+                };
+                if status == 0 {
+                    let _guard = stack.set_irql(Irql::PASSIVE);
+                    // SAFETY: the handle just subscribed.
+                    unsafe { (&stack).fwpm_bfe_state_unsubscribe_changes0(handle) };
+                }
+            },
+        ),
+        (
+            "FwpmBfeStateGet0",
+            sim::SimCall::BfeStateGet,
+            |stack, device| {
+                let mut handle: HANDLE = std::ptr::null_mut();
+                let irql = Irql((&stack).ke_get_current_irql());
+                {
+                    let _guard = stack.set_irql(Irql::PASSIVE);
+                    // SAFETY: valid pointers.
+                    unsafe {
+                        (&stack).fwpm_bfe_state_subscribe_changes0(
+                            device,
+                            callback,
+                            std::ptr::null_mut(),
+                            &mut handle,
+                        )
+                    };
+                }
+                {
+                    let _guard = stack.set_irql(irql);
+                    // SAFETY: subscribed above.
+                    unsafe { (&stack).fwpm_bfe_state_get0() };
+                }
+                let _guard = stack.set_irql(Irql::PASSIVE);
+                // SAFETY: the handle subscribed above.
+                unsafe { (&stack).fwpm_bfe_state_unsubscribe_changes0(handle) };
+            },
+        ),
+        (
+            "FwpmBfeStateUnsubscribeChanges0",
+            sim::SimCall::BfeUnsubscribe,
+            |stack, device| {
+                let mut handle: HANDLE = std::ptr::null_mut();
+                let irql = Irql((&stack).ke_get_current_irql());
+                {
+                    let _guard = stack.set_irql(Irql::PASSIVE);
+                    // SAFETY: valid pointers.
+                    unsafe {
+                        (&stack).fwpm_bfe_state_subscribe_changes0(
+                            device,
+                            callback,
+                            std::ptr::null_mut(),
+                            &mut handle,
+                        )
+                    };
+                }
+                {
+                    let _guard = stack.set_irql(irql);
+                    // SAFETY: the handle subscribed above.
+                    unsafe { (&stack).fwpm_bfe_state_unsubscribe_changes0(handle) };
+                }
+                if stack.bfe_subscriptions() > 0 {
+                    let _guard = stack.set_irql(Irql::PASSIVE);
+                    // SAFETY: still subscribed (the call above was refused).
+                    unsafe { (&stack).fwpm_bfe_state_unsubscribe_changes0(handle) };
+                }
+            },
+        ),
+        (
+            "IoAllocateWorkItem",
+            sim::SimCall::AllocateWorkItem,
+            |stack, device| {
+                // SAFETY: a device pointer; the item is freed again.
+                let item = unsafe { (&stack).io_allocate_work_item(device) };
+                if !item.is_null() {
+                    // SAFETY: allocated just above, not queued.
+                    unsafe { (&stack).io_free_work_item(item) };
+                }
+            },
+        ),
+        (
+            "IoQueueWorkItem",
+            sim::SimCall::QueueWorkItem,
+            |stack, device| {
+                let irql = Irql((&stack).ke_get_current_irql());
+                let item = {
+                    let _guard = stack.set_irql(Irql::PASSIVE);
+                    // SAFETY: a device pointer.
+                    unsafe { (&stack).io_allocate_work_item(device) }
+                };
+                {
+                    let _guard = stack.set_irql(irql);
+                    // SAFETY: allocated above, not queued.
+                    unsafe {
+                        (&stack).io_queue_work_item(
+                            item,
+                            routine,
+                            t::DelayedWorkQueue,
+                            std::ptr::null_mut(),
+                        )
+                    };
+                }
+                let _guard = stack.set_irql(Irql::PASSIVE);
+                stack.run_work_items();
+                // SAFETY: not queued any more.
+                unsafe { (&stack).io_free_work_item(item) };
+            },
+        ),
+        (
+            "IoFreeWorkItem",
+            sim::SimCall::FreeWorkItem,
+            |stack, device| {
+                let irql = Irql((&stack).ke_get_current_irql());
+                let item = {
+                    let _guard = stack.set_irql(Irql::PASSIVE);
+                    // SAFETY: a device pointer.
+                    unsafe { (&stack).io_allocate_work_item(device) }
+                };
+                {
+                    let _guard = stack.set_irql(irql);
+                    // SAFETY: allocated above, not queued.
+                    unsafe { (&stack).io_free_work_item(item) };
+                }
+                if stack.live_work_items() > 0 {
+                    let _guard = stack.set_irql(Irql::PASSIVE);
+                    // SAFETY: the refused free left it allocated.
+                    unsafe { (&stack).io_free_work_item(item) };
+                }
+            },
+        ),
+    ];
+    for (item, call, run) in calls {
+        let allowed = irql_of_row(item);
+        for (irql, refused) in [(allowed, false), (Irql(allowed.0 + 1), true)] {
+            let stack = sim::SimulatedStack::new();
+            {
+                let _guard = stack.set_irql(irql);
+                run(&stack, device);
+            }
+            let violations = stack.take_violations();
+            let wrong = violations
+                .iter()
+                .any(|v| matches!(v, sim::Violation::WrongIrql { call: c, .. } if *c == call));
+            assert_eq!(
+                wrong, refused,
+                "{item} at IRQL {}: the table allows up to {}; violations {violations:?}",
+                irql.0, allowed.0
+            );
+            stack.assert_clean();
+        }
+    }
 }

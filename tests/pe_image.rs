@@ -95,6 +95,22 @@ fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
             "{name}: the WDM shell is gone, devices come from KMDF"
         );
     }
+    // Deferred load (issue 13): the BFE state functions and the work item functions.
+    for (module, name) in [
+        ("fwpkclnt.sys", "FwpmBfeStateGet0"),
+        ("fwpkclnt.sys", "FwpmBfeStateSubscribeChanges0"),
+        ("fwpkclnt.sys", "FwpmBfeStateUnsubscribeChanges0"),
+        ("ntoskrnl.exe", "IoAllocateWorkItem"),
+        ("ntoskrnl.exe", "IoQueueWorkItem"),
+        ("ntoskrnl.exe", "IoFreeWorkItem"),
+    ] {
+        assert!(
+            imported
+                .get(module)
+                .is_some_and(|names| names.contains(name)),
+            "{module}!{name} is imported (the deferred load)"
+        );
+    }
     for (module, names) in &imported {
         for name in names.iter().filter(|name| name.starts_with("Fwp")) {
             assert_eq!(module, "fwpkclnt.sys", "{name} must come from fwpkclnt.sys");

@@ -116,6 +116,8 @@ const fn step_name(step: LoadStep) -> (&'static str, Option<TransportLayer>) {
         LoadStep::CalloutAdd(layer) => ("CalloutAdd", Some(layer)),
         LoadStep::FilterAdd(layer) => ("FilterAdd", Some(layer)),
         LoadStep::TransactionCommit => ("TransactionCommit", None),
+        LoadStep::WorkItem => ("WorkItem", None),
+        LoadStep::BfeSubscribe => ("BfeSubscribe", None),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod config;
 pub mod counters;
+pub mod deferred;
 pub mod instance;
 pub mod layers;
 pub mod log;
@@ -19,20 +20,21 @@ use core::ptr::NonNull;
 pub use classify::{CalloutState, CompletionCounters, DriverInjector};
 pub use config::{InspectionConfig, Parameters};
 pub use counters::LayerSnapshot;
+pub use deferred::Progress;
 pub use layers::TransportLayer;
 pub use objects::{LoadError, LoadStep};
 
-use crate::inject::{DualStackInjector, InjectionTypes, PacketInjector, RetryPolicy};
+use crate::inject::{InjectionTypes, RetryPolicy};
 use crate::nt::{DeviceObject, NtStatus, RegistryPath};
 use crate::sys::KernelApi;
-use instance::Registration;
+use deferred::Loader;
 use log::{Level, Log};
-use objects::WfpObjects;
 
 /// Load-time settings that do not come from the registry.
 #[derive(Debug, Clone, Copy)]
 pub struct DriverConfig {
-    /// How long to wait for TCP/IP at load.
+    /// How the work item retries the injection handles while TCP/IP is not ready (DriverEntry
+    /// itself makes one attempt and never waits).
     pub retry: RetryPolicy,
     /// Injections in flight at once, unless the registry's `MaxInFlight` says otherwise.
     pub max_in_flight: u32,
@@ -52,27 +54,27 @@ impl Default for DriverConfig {
 /// The injection types the driver's handles serve: transport send and receive reinjection.
 pub const DRIVER_INJECTION_TYPES: InjectionTypes = InjectionTypes::TRANSPORT;
 
-/// A loaded driver: injection handles, the state classify uses, and the WFP objects.
+/// A driver that DriverEntry loaded, or is loading: [`progress`](Self::progress) says whether
+/// it waits for TCP/IP or BFE, is loaded, or stays inert after a later failure.
 ///
-/// IRQL: [`load`](Self::load) and [`unload`](Self::unload) at PASSIVE_LEVEL.
+/// IRQL: [`load`](Self::load) and [`unload`](Self::unload) at PASSIVE_LEVEL; the accessors at
+/// any IRQL.
 pub struct Driver<K: KernelApi> {
-    state: NonNull<CalloutState<K>>,
-    /// The instance filters name; classify enters the state through it.
-    registration: core::mem::ManuallyDrop<Registration>,
-    /// Taken out once by teardown.
-    objects: core::mem::ManuallyDrop<WfpObjects<K>>,
+    /// The deferred load's block (see [`deferred`]): the work item's and BFE callback's context.
+    loader: NonNull<Loader<K>>,
     device: DeviceObject,
     parameters: Parameters,
 }
 
-// SAFETY: the state is shared with classify (any thread) by design and only read through
-// atomics and the injector; the device pointer is only carried.
+// SAFETY: the loader is shared with classify, the work item and the BFE callback (any thread)
+// by design and only touched through atomics, the token protocol and the injector; the device
+// pointer is only carried.
 unsafe impl<K: KernelApi + Send + Sync> Send for Driver<K> {}
 // SAFETY: as above.
 unsafe impl<K: KernelApi + Send + Sync> Sync for Driver<K> {}
 
 /// Boxes `value` without panicking when memory is short.
-fn try_box<T>(value: T) -> Result<Box<T>, T> {
+pub(crate) fn try_box<T>(value: T) -> Result<Box<T>, T> {
     let mut slot = Vec::new();
     if slot.try_reserve_exact(1).is_err() {
         return Err(value);
@@ -84,10 +86,16 @@ fn try_box<T>(value: T) -> Result<Box<T>, T> {
 }
 
 impl<K: KernelApi> Driver<K> {
-    /// Loads: reads the Parameters under `registry_path` (`None`: no configuration),
-    /// creates the injection handles (waiting for TCP/IP as `config.retry` allows), the packet
-    /// injector, then the WFP objects. On failure everything created so far is removed and the
-    /// failing step and status come back.
+    /// DriverEntry's part of loading, which never waits: reads the Parameters under
+    /// `registry_path` (`None`: no configuration), makes one attempt at the injection handles
+    /// (with the packet injector and the state classify uses), allocates the work item,
+    /// subscribes to BFE state changes, and, if the handles exist and BFE runs, adds the WFP
+    /// objects. Whatever is not ready yet (TCP/IP: STATUS_FWP_TCPIP_NOT_READY; BFE not running)
+    /// is finished later by the work item and the BFE callback, in either order: the driver is
+    /// returned "waiting" (see [`progress`](Self::progress)).
+    ///
+    /// On any other failure everything created so far is removed and the failing step and
+    /// status come back.
     pub fn load(
         kernel: K,
         device: DeviceObject,
@@ -98,125 +106,78 @@ impl<K: KernelApi> Driver<K> {
         let log = Log {
             verbose: parameters.verbose,
         };
-        let handles =
-            DualStackInjector::create(kernel.clone(), DRIVER_INJECTION_TYPES, &config.retry)
-                .map_err(|failure| {
-                    LoadError::new(LoadStep::InjectionHandles, failure.error.status())
-                })?;
+        if let Err(error) = config.retry.validate() {
+            let error = LoadError::new(LoadStep::InjectionHandles, crate::Error::InvalidInput(error).status());
+            return Err(log_load_failure(&kernel, log, error));
+        }
         let capacity = parameters.max_in_flight.unwrap_or(config.max_in_flight);
-        let injector = PacketInjector::new(handles, capacity, CompletionCounters::default())
-            .map_err(|error| LoadError::new(LoadStep::DriverState, error.status()))?;
-        let state = try_box(CalloutState {
-            #[cfg(debug_assertions)]
-            canary: classify::Canary::new(),
-            kernel: kernel.clone(),
-            injector,
-            config: parameters.inspection,
-            counters: Default::default(),
-            log,
-        })
-        .map_err(|_| LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES))?;
-        let state = NonNull::from(Box::leak(state));
-        let seed = kernel.ke_query_unbiased_interrupt_time();
-        let Some(registration) = instance::register(state.as_ptr().cast_const().cast(), seed)
-        else {
-            // SAFETY: the state was leaked above and nothing refers to it; reclaimed once.
-            drop(unsafe { Box::from_raw(state.as_ptr()) });
-            return Err(LoadError::new(
-                LoadStep::DriverState,
-                NtStatus::INSUFFICIENT_RESOURCES,
-            ));
-        };
-        let objects = WfpObjects::install(
+        let loader = Loader::new(
             kernel.clone(),
             device,
-            classify::classify::<K>,
-            classify::notify,
-            registration.id().raw_context(),
-            &parameters.inspection,
+            parameters.inspection,
+            capacity,
+            config.retry,
+            log,
         );
-        let objects = match objects {
-            Ok(objects) => objects,
-            Err(mut error) => {
-                // Install removed what it could. Free the state only if nothing can reach it:
-                // every callout unregistered and no classify inside the instance.
-                let releasable = !error.image_in_use;
-                if release_instance(&kernel, registration, releasable) {
-                    // SAFETY: the state was leaked above; its instance is released and no
-                    // callout can call classify, so nothing refers to it; reclaimed once.
-                    drop(unsafe { Box::from_raw(state.as_ptr()) });
-                } else {
-                    error.image_in_use = true;
-                    log.write(&kernel, Level::Error, &[LEAKED.into()]);
-                }
-                log.write(
-                    &kernel,
-                    Level::Error,
-                    &[
-                        "load failed at ".into(),
-                        error.step.into(),
-                        ": ".into(),
-                        error.status.into(),
-                    ],
-                );
-                return Err(error);
-            }
+        let Ok(loader) = try_box(loader) else {
+            let error = LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES);
+            return Err(log_load_failure(&kernel, log, error));
         };
-        log.write(
-            &kernel,
-            Level::Info,
-            &[
-                "loaded: inspecting IPv4 ".into(),
-                parameters
-                    .inspection
-                    .inspects(crate::inject::IpFamily::V4)
-                    .into(),
-                ", IPv6 ".into(),
-                parameters
-                    .inspection
-                    .inspects(crate::inject::IpFamily::V6)
-                    .into(),
-                "; ".into(),
-                capacity.into(),
-                " contexts".into(),
-            ],
-        );
-        Ok(Self {
-            state,
-            registration: core::mem::ManuallyDrop::new(registration),
-            objects: core::mem::ManuallyDrop::new(objects),
+        let driver = Self {
+            loader: NonNull::from(Box::leak(loader)),
             device,
             parameters,
-        })
+        };
+        match driver.loader().enter() {
+            Ok(()) => Ok(driver),
+            Err(mut error) => {
+                driver.loader().abandon_entry();
+                // Unload removes exactly what DriverEntry created before the failure.
+                error.image_in_use |= driver.unload_for_shell().image_in_use;
+                Err(log_load_failure(&kernel, log, error))
+            }
+        }
     }
 
-    fn state(&self) -> &CalloutState<K> {
-        // SAFETY: the state lives from `load` until `unload` consumes `self`.
-        unsafe { self.state.as_ref() }
+    fn loader(&self) -> &Loader<K> {
+        // SAFETY: the loader lives from `load` until `tear_down` frees it, and `tear_down`
+        // consumes the driver.
+        unsafe { self.loader.as_ref() }
     }
 
-    /// Unloads in the order that keeps every packet and every classify safe:
-    /// 1. delete the filters (no new classify is dispatched for them);
-    /// 2. retire the instance (a classify that still arrives, through a filter whose delete
+    /// Where the load stands: waiting for TCP/IP or BFE, loaded, or inert. Any IRQL.
+    pub fn progress(&self) -> Progress {
+        self.loader().progress()
+    }
+
+    /// Unloads from any point of the load, in the order that keeps every packet and every
+    /// classify safe:
+    /// 1. stop the deferred load: no new work item run is queued; unsubscribe from BFE state
+    ///    changes (FwpmBfeStateUnsubscribeChanges0, which waits for a callback in progress);
+    ///    wait for a run in progress (a backoff wait looks at the cancel bit every
+    ///    [`deferred::CANCEL_POLL`]); free the work item;
+    /// 2. delete the filters (no new classify is dispatched for them);
+    /// 3. retire the instance (a classify that still arrives, through a filter whose delete
     ///    failed, permits without touching the state);
-    /// 3. unregister the callouts, asking again while WFP says one is busy
+    /// 4. unregister the callouts, asking again while WFP says one is busy
     ///    (STATUS_DEVICE_BUSY), for up to [`objects::UNREGISTER_PATIENCE`];
-    /// 4. wait for classifies still inside the instance to leave (same bound), release it;
-    /// 5. drain the injections in flight (DPCs and completions);
-    /// 6. delete the callouts, sublayer and provider and close the (dynamic) session;
-    /// 7. free the state and destroy the injection handles.
+    /// 5. wait for classifies still inside the instance to leave (same bound), release it;
+    /// 6. drain the injections in flight (DPCs and completions);
+    /// 7. delete the callouts, sublayer and provider and close the (dynamic) session;
+    /// 8. free the state and destroy the injection handles.
     ///
-    /// If a callout could not be unregistered, or a classify is still inside the instance, the
-    /// state and the handles are leaked and logged, never freed: WFP may still call into them.
-    /// Returns the first failure's status (for a log: unload cannot fail). Dropping a `Driver`
-    /// does the same.
+    /// Only what was created is removed. If a callout could not be unregistered, or a classify
+    /// is still inside the instance, the state and the handles are leaked and logged, never
+    /// freed: WFP may still call into them; likewise the load's block if the BFE subscription
+    /// could not be removed or a work item run never ended. Returns the first failure's status
+    /// (for a log: unload cannot fail). Dropping a `Driver` does the same.
     pub fn unload(self) -> NtStatus {
         self.unload_for_shell().status
     }
 
     /// [`unload`](Self::unload), also saying whether the image must stay mapped: a shell whose
-    /// driver reports [`Unloaded::image_in_use`] keeps its device object, so the I/O manager
-    /// keeps the image that WFP may still call.
+    /// driver reports [`Unloaded::image_in_use`] pins its driver object, so the I/O manager
+    /// keeps the image that WFP (or a BFE callback, or a work item) may still call.
     pub fn unload_for_shell(self) -> Unloaded {
         let mut this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so teardown runs once.
@@ -226,61 +187,43 @@ impl<K: KernelApi> Driver<K> {
     /// # Safety
     /// Runs once; `self` is unusable afterwards.
     unsafe fn tear_down(&mut self) -> Unloaded {
-        let state = self.state;
-        // SAFETY: the state lives until reclaimed at the end of this function.
-        let shared = unsafe { state.as_ref() };
-        let log = shared.log;
-        let kernel = shared.kernel.clone();
-        // SAFETY: taken once; the fields are never used again (caller's contract).
-        let mut objects = unsafe { core::mem::ManuallyDrop::take(&mut self.objects) };
-        // SAFETY: as above.
-        let registration = unsafe { core::mem::ManuallyDrop::take(&mut self.registration) };
-        let mut first = objects.remove_filters();
-        registration.retire();
-        first = first_failure(first, objects.unregister_callouts());
-        let releasable = !objects.still_registered();
-        let released = release_instance(&kernel, registration, releasable);
-        if released {
-            shared.injector.drain();
-        }
-        first = first_failure(first, objects.remove_and_close());
-        if !released {
-            // WFP may still call classify, or a classify is still inside: the state must stay,
-            // and so must the image (the shell keeps its device object).
-            log.write(&kernel, Level::Error, &[LEAKED.into(), first.into()]);
-            return Unloaded {
-                status: first_failure(first, NtStatus::DEVICE_BUSY),
-                image_in_use: true,
-            };
-        }
-        // SAFETY: every callout is unregistered and the instance is released with no classify
-        // inside: nothing can reach the state any more, so it is reclaimed once here.
-        let state = unsafe { Box::from_raw(state.as_ptr()) };
-        log_counters(&kernel, &log, &state.counters);
-        let CalloutState { injector, .. } = *state;
-        if let Err((failure, _)) = injector.close() {
-            first = first_failure(first, failure.error.status());
+        let loader = self.loader();
+        let kernel = loader_kernel(loader);
+        let log = Log {
+            verbose: self.parameters.verbose,
+        };
+        let (first, loader_free) = loader.tear_down();
+        if loader_free {
+            // SAFETY: the BFE subscription is removed, the work item is freed with no run in
+            // progress, and the state is gone: nothing refers to the loader; reclaimed once.
+            drop(unsafe { Box::from_raw(self.loader.as_ptr()) });
         }
         log.write(&kernel, Level::Info, &["unloaded: ".into(), first.into()]);
         Unloaded {
             status: first,
-            image_in_use: false,
+            image_in_use: !loader_free,
         }
     }
 
-    /// The packet injector.
-    pub fn injector(&self) -> &DriverInjector<K> {
-        &self.state().injector
+    /// The packet injector, once the injection handles exist.
+    pub fn injector(&self) -> Option<&DriverInjector<K>> {
+        self.loader().state().map(|state| &state.injector)
     }
 
-    /// The counters of `layer` now.
+    /// The counters of `layer` now (zeros before the handles exist).
     pub fn counters(&self, layer: TransportLayer) -> LayerSnapshot {
-        self.state().counters.snapshot(layer)
+        self.loader()
+            .state()
+            .map(|state| state.counters.snapshot(layer))
+            .unwrap_or_default()
     }
 
     /// Reinjections completed: (succeeded, failed).
     pub fn completions(&self) -> (u64, u64) {
-        let counters = self.state().injector.handler();
+        let Some(state) = self.loader().state() else {
+            return (0, 0);
+        };
+        let counters = state.injector.handler();
         (
             counters
                 .succeeded
@@ -306,43 +249,29 @@ pub struct Unloaded {
     /// The first failure's status (for a log: unload cannot fail); `STATUS_DEVICE_BUSY` when the
     /// state had to be leaked.
     pub status: NtStatus,
-    /// A callout could not be unregistered or a classify did not leave the instance: the state
-    /// was leaked and WFP may still call the image's classify.
+    /// Something of the driver may still be called: a callout could not be unregistered, a
+    /// classify did not leave the instance, the BFE subscription could not be removed or a work
+    /// item run never ended. The state was leaked; the image must stay mapped.
     pub image_in_use: bool,
 }
 
-const LEAKED: &str = "a callout stayed registered or in use; driver state leaked: ";
-
-/// Retires the instance and waits (every [`objects::UNREGISTER_POLL`], for up to
-/// [`objects::UNREGISTER_PATIENCE`]) for classifies still inside it, then releases its slot.
-/// True when the state may be freed: `releasable` (every callout unregistered) and the slot
-/// released with no classify inside.
-///
-/// IRQL: PASSIVE_LEVEL (it sleeps).
-fn release_instance<K: KernelApi>(
-    kernel: &K,
-    registration: Registration,
-    releasable: bool,
-) -> bool {
-    registration.retire();
-    let mut waited = core::time::Duration::ZERO;
-    let mut registration = registration;
-    loop {
-        match registration.release() {
-            Ok(()) => return releasable,
-            Err(still_used) => registration = still_used,
-        }
-        if waited >= objects::UNREGISTER_PATIENCE
-            || crate::nt::time::sleep(kernel, objects::UNREGISTER_POLL).is_err()
-        {
-            return false;
-        }
-        waited += objects::UNREGISTER_POLL;
-    }
+fn loader_kernel<K: KernelApi>(loader: &Loader<K>) -> K {
+    loader.kernel()
 }
 
-fn first_failure(first: NtStatus, next: NtStatus) -> NtStatus {
-    if first.is_success() { next } else { first }
+/// Logs a failed DriverEntry and hands the error back.
+fn log_load_failure<K: KernelApi>(kernel: &K, log: Log, error: LoadError) -> LoadError {
+    log.write(
+        kernel,
+        Level::Error,
+        &[
+            "load failed at ".into(),
+            error.step.into(),
+            ": ".into(),
+            error.status.into(),
+        ],
+    );
+    error
 }
 
 impl<K: KernelApi> Drop for Driver<K> {
@@ -358,48 +287,5 @@ impl<K: KernelApi> core::fmt::Debug for Driver<K> {
         f.debug_struct("Driver")
             .field("parameters", &self.parameters)
             .finish_non_exhaustive()
-    }
-}
-
-/// Issue 12: each layer's classify outcomes, logged at unload (the image's only way to show
-/// them). Layers that classified nothing are left out.
-///
-/// IRQL: PASSIVE_LEVEL (unload).
-fn log_counters<K: KernelApi>(kernel: &K, log: &Log, counters: &counters::Counters) {
-    for layer in TransportLayer::ALL {
-        let c = counters.snapshot(layer);
-        if c.classified == 0 {
-            continue;
-        }
-        let n = |value: u64| log::Arg::from(u32::try_from(value).unwrap_or(u32::MAX));
-        log.write(
-            kernel,
-            Level::Info,
-            &[
-                layer.into(),
-                ": classified ".into(),
-                n(c.classified),
-                ", reinjected ".into(),
-                n(c.reinjected),
-                ", own ".into(),
-                n(c.skipped_own),
-                ", loopback ".into(),
-                n(c.skipped_loopback),
-                ", ale ".into(),
-                n(c.skipped_ale_classify_required),
-                ", ipsec ".into(),
-                n(c.skipped_ipsec),
-                ", tcp-below-dispatch ".into(),
-                n(c.skipped_tcp_below_dispatch),
-                ", no-headroom ".into(),
-                n(c.skipped_no_headroom),
-                ", checksum ".into(),
-                n(c.checksum_recomputed),
-                ", malformed ".into(),
-                n(c.malformed),
-                ", failed ".into(),
-                n(c.failed),
-            ],
-        );
     }
 }

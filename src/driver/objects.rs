@@ -46,6 +46,10 @@ pub enum LoadStep {
     FilterAdd(TransportLayer),
     /// `FwpmTransactionCommit0`.
     TransactionCommit,
+    /// `IoAllocateWorkItem` (the deferred load's work item).
+    WorkItem,
+    /// `FwpmBfeStateSubscribeChanges0`.
+    BfeSubscribe,
 }
 
 /// Why the driver did not load: the step and the status (what DriverEntry returns).

@@ -344,6 +344,8 @@ impl SimulatedStack {
         let mut state = self.lock();
         state.engine.sessions.clear();
         state.engine.registered.clear();
+        // Deferred load (issue 13): the driver's BFE subscription and work item went with it.
+        state.boot.forget_driver();
     }
 
     /// Checks the IRQL and the engine handle; `Some(status)` ends the call.
@@ -374,6 +376,10 @@ impl SimulatedStack {
                 .violations
                 .push(Violation::NullPointer(SimCall::EngineOpen));
             return NtStatus::INVALID_PARAMETER.0;
+        }
+        // Deferred load (issue 13): no session while BFE is not running.
+        if state.boot.bfe != super::boot::bfe_state::RUNNING {
+            return super::boot::ENGINE_NOT_RUNNING.0;
         }
         // SAFETY: the seam's contract: a non-null session is readable.
         let dynamic = !session.is_null() && unsafe { (*session).flags } & SESSION_FLAG_DYNAMIC != 0;

@@ -14,6 +14,10 @@ use crate::sys::types::{
     IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS, NET_BUFFER,
     NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
+use crate::sys::types::{
+    FWPM_SERVICE_STATE, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, IO_WORKITEM_ROUTINE, PIO_WORKITEM,
+    WORK_QUEUE_TYPE,
+};
 
 const AF_UNSPEC: u16 = 0;
 const AF_INET: u16 = 2;
@@ -74,6 +78,8 @@ impl KernelApi for &SimulatedStack {
         state.clock += wait;
         state.sleeps.push(wait);
         drop(state);
+        // Deferred load (issue 13): which thread slept, and held worker sleeps.
+        self.boot_sleep(wait);
         // The sleeping thread also gives up real time (a thousandth of the virtual wait, at most
         // a millisecond), so threads it waits for make progress while it polls, as on a real
         // machine where a 10 ms sleep lets other processors finish their classifies.
@@ -99,6 +105,9 @@ impl KernelApi for &SimulatedStack {
         }
         if state.not_ready_creates > 0 {
             state.not_ready_creates -= 1;
+            return NtStatus::FWP_TCPIP_NOT_READY.0;
+        }
+        if SimulatedStack::tcpip_not_ready_yet(&state) {
             return NtStatus::FWP_TCPIP_NOT_READY.0;
         }
         let family_known = matches!(address_family, AF_UNSPEC | AF_INET | AF_INET6);
@@ -570,6 +579,44 @@ impl KernelApi for &SimulatedStack {
         information: *mut crate::sys::types::FWPS_PACKET_LIST_INFORMATION0,
     ) -> NTSTATUS {
         self.packet_security_information(packet_list, query_flags, information.cast())
+    }
+
+    // ---- Deferred load (issue 13) ----
+
+    unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
+        self.bfe_state_get()
+    }
+
+    unsafe fn fwpm_bfe_state_subscribe_changes0(
+        &self,
+        device: *mut DEVICE_OBJECT,
+        callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
+        context: *mut c_void,
+        handle: *mut HANDLE,
+    ) -> NTSTATUS {
+        self.bfe_subscribe(device, callback, context, handle)
+    }
+
+    unsafe fn fwpm_bfe_state_unsubscribe_changes0(&self, handle: HANDLE) -> NTSTATUS {
+        self.bfe_unsubscribe(handle)
+    }
+
+    unsafe fn io_allocate_work_item(&self, device: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
+        self.work_item_allocate(device)
+    }
+
+    unsafe fn io_queue_work_item(
+        &self,
+        item: PIO_WORKITEM,
+        routine: IO_WORKITEM_ROUTINE,
+        queue: WORK_QUEUE_TYPE,
+        context: *mut c_void,
+    ) {
+        self.work_item_queue(item, routine, queue, context)
+    }
+
+    unsafe fn io_free_work_item(&self, item: PIO_WORKITEM) {
+        self.work_item_free(item)
     }
 }
 

@@ -9,6 +9,7 @@
 //! rather than crashing, and [`SimulatedStack::assert_clean`] (also run when the stack is dropped)
 //! fails a test that left a handle open or broke a rule.
 
+mod boot;
 mod dpc;
 mod engine;
 mod kernel_api;
@@ -21,6 +22,7 @@ mod services;
 mod stack;
 pub mod traffic;
 
+pub use boot::{DELAYED_WORK_QUEUE, ENGINE_NOT_RUNNING, bfe_state};
 pub use engine::{
     CONDITION_IP_PROTOCOL, CONDITION_IP_REMOTE_ADDRESS, CONDITION_IP_REMOTE_PORT, ClassifyResult,
     ConditionInput, ConditionValue, FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, FilterCondition,

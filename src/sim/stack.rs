@@ -131,6 +131,19 @@ pub enum SimCall {
     // Issue 12: reinjection rules.
     /// `FwpsGetPacketListSecurityInformation0`.
     GetPacketListSecurityInformation,
+    // ---- Deferred load (issue 13) ----
+    /// `FwpmBfeStateGet0`.
+    BfeStateGet,
+    /// `FwpmBfeStateSubscribeChanges0`.
+    BfeSubscribe,
+    /// `FwpmBfeStateUnsubscribeChanges0`.
+    BfeUnsubscribe,
+    /// `IoAllocateWorkItem`.
+    AllocateWorkItem,
+    /// `IoQueueWorkItem`.
+    QueueWorkItem,
+    /// `IoFreeWorkItem`.
+    FreeWorkItem,
 }
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
@@ -253,6 +266,21 @@ pub enum Violation {
     /// A KDPC's memory changed between `KeInitializeDpc` and a queue or run of it: freed (the
     /// allocator poisoned it) or overwritten while the kernel owned it.
     DpcMemoryClobbered(usize),
+    // ---- Deferred load (issue 13) ----
+    /// `FwpmBfeStateGet0` before any `FwpmBfeStateSubscribeChanges0` (the docs' order).
+    BfeStateGetBeforeSubscribe,
+    /// `FwpmBfeStateUnsubscribeChanges0` of a handle that is not a live subscription.
+    UnknownBfeSubscription(usize),
+    /// `FwpmBfeStateUnsubscribeChanges0` from the subscription's own callback (a deadlock).
+    UnsubscribeFromBfeCallback,
+    /// A work item call on something that is not a live work item.
+    UnknownWorkItem(SimCall, usize),
+    /// `IoQueueWorkItem` of a work item that is already queued.
+    WorkItemQueuedTwice(usize),
+    /// `IoFreeWorkItem` of a queued work item.
+    FreeOfQueuedWorkItem(usize),
+    /// `IoQueueWorkItem` with another queue than DelayedWorkQueue.
+    WorkQueueNotDelayed(i32),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -324,6 +352,8 @@ pub(super) struct State {
     pub(super) log: Vec<(u32, u32, String)>,
     // Issue 12: the IRQL the engine classifies at (threads inside a classify: `classifying`).
     pub(super) classify_irql: Option<Irql>,
+    // Deferred load (issue 13): BFE state, TCP/IP ready time, work items.
+    pub(super) boot: super::boot::Boot,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.
@@ -560,7 +590,18 @@ impl SimulatedStack {
         let keys = state.registry.open_key_count();
         let services = state.services.leak_report();
         let kmdf = state.kmdf.leak_report();
+        let boot = state.boot.leak_report();
         drop(state);
+        let services = match (services, boot) {
+            (None, None) => None,
+            (one, other) => Some(
+                [one, other]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
         if open.is_empty()
             && violations.is_empty()
             && leaks.is_none()

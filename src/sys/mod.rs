@@ -34,6 +34,10 @@ use types::{
     IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS, NET_BUFFER,
     NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
+use types::{
+    FWPM_SERVICE_STATE, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, IO_WORKITEM_ROUTINE, PIO_WORKITEM,
+    WORK_QUEUE_TYPE,
+};
 
 /// The kernel functions the safe layer is built on, one method each, named after the export.
 ///
@@ -501,4 +505,63 @@ pub trait KernelApi: Clone {
         query_flags: u32,
         information: *mut types::FWPS_PACKET_LIST_INFORMATION0,
     ) -> NTSTATUS;
+    // ---- Deferred load (issue 13): BFE state and work items ----
+
+    /// `FwpmBfeStateGet0`: the filter engine's state now (`FWPM_SERVICE_*`).
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; called only after [`Self::fwpm_bfe_state_subscribe_changes0`]
+    /// succeeded (the docs' order, so no change between the two is missed).
+    unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE;
+
+    /// `FwpmBfeStateSubscribeChanges0`: `callback` runs with `context` at each change of the
+    /// filter engine's state until unsubscribed.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `device` is the driver's device object; `callback` and `context`
+    /// stay valid until [`Self::fwpm_bfe_state_unsubscribe_changes0`] returns; `handle` is
+    /// writable.
+    unsafe fn fwpm_bfe_state_subscribe_changes0(
+        &self,
+        device: *mut DEVICE_OBJECT,
+        callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
+        context: *mut c_void,
+        handle: *mut HANDLE,
+    ) -> NTSTATUS;
+
+    /// `FwpmBfeStateUnsubscribeChanges0`: once it returns, the callback is not running and is
+    /// never called again.
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `handle` came from a successful subscribe and is unsubscribed once;
+    /// never called from the callback itself (the docs: it can deadlock).
+    unsafe fn fwpm_bfe_state_unsubscribe_changes0(&self, handle: HANDLE) -> NTSTATUS;
+
+    /// `IoAllocateWorkItem`: null when memory is short.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `device` is the driver's device object.
+    unsafe fn io_allocate_work_item(&self, device: *mut DEVICE_OBJECT) -> PIO_WORKITEM;
+
+    /// `IoQueueWorkItem`: `routine` runs once with `context` at PASSIVE_LEVEL in a system worker
+    /// thread; the I/O manager keeps the device object referenced until it returns.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `item` came from [`Self::io_allocate_work_item`], is not freed and
+    /// is not queued (the system dequeues it before `routine` runs); `queue` is
+    /// `DelayedWorkQueue`; `context` stays valid until `routine` has run.
+    unsafe fn io_queue_work_item(
+        &self,
+        item: PIO_WORKITEM,
+        routine: IO_WORKITEM_ROUTINE,
+        queue: WORK_QUEUE_TYPE,
+        context: *mut c_void,
+    );
+
+    /// `IoFreeWorkItem`.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; `item` came from [`Self::io_allocate_work_item`], is not queued,
+    /// and is freed once.
+    unsafe fn io_free_work_item(&self, item: PIO_WORKITEM);
 }

@@ -15,6 +15,10 @@ use super::types::{
 };
 #[cfg(not(feature = "wdk"))]
 use super::types::{WDF_BIND_INFO, WDF_DRIVER_GLOBALS};
+use super::types::{
+    FWPM_SERVICE_STATE, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, IO_WORKITEM_ROUTINE, PIO_WORKITEM,
+    WORK_QUEUE_TYPE,
+};
 
 #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
@@ -247,6 +251,32 @@ unsafe extern "system" {
         BindInfo: *mut WDF_BIND_INFO,
         ComponentGlobals: *mut WDF_DRIVER_GLOBALS,
     ) -> NTSTATUS;
+}
+
+// ---- Deferred load (issue 13): BFE state and work items ----
+
+#[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn FwpmBfeStateGet0() -> FWPM_SERVICE_STATE;
+    fn FwpmBfeStateSubscribeChanges0(
+        deviceObject: *mut DEVICE_OBJECT,
+        callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
+        context: *mut c_void,
+        changeHandle: *mut HANDLE,
+    ) -> NTSTATUS;
+    fn FwpmBfeStateUnsubscribeChanges0(changeHandle: HANDLE) -> NTSTATUS;
+}
+
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn IoAllocateWorkItem(DeviceObject: *mut DEVICE_OBJECT) -> PIO_WORKITEM;
+    fn IoQueueWorkItem(
+        IoWorkItem: PIO_WORKITEM,
+        WorkerRoutine: IO_WORKITEM_ROUTINE,
+        QueueType: WORK_QUEUE_TYPE,
+        Context: *mut c_void,
+    );
+    fn IoFreeWorkItem(IoWorkItem: PIO_WORKITEM);
 }
 
 /// The running Windows kernel. Zero-sized: every method is a direct call to the import.
@@ -772,6 +802,56 @@ impl KernelApi for WindowsKernel {
     ) -> NTSTATUS {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { FwpsGetPacketListSecurityInformation0(packet_list, query_flags, information) }
+    }
+
+    // ---- Deferred load (issue 13) ----
+
+    #[inline(always)]
+    unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmBfeStateGet0() }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_bfe_state_subscribe_changes0(
+        &self,
+        device: *mut DEVICE_OBJECT,
+        callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
+        context: *mut c_void,
+        handle: *mut HANDLE,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmBfeStateSubscribeChanges0(device, callback, context, handle) }
+    }
+
+    #[inline(always)]
+    unsafe fn fwpm_bfe_state_unsubscribe_changes0(&self, handle: HANDLE) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { FwpmBfeStateUnsubscribeChanges0(handle) }
+    }
+
+    #[inline(always)]
+    unsafe fn io_allocate_work_item(&self, device: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { IoAllocateWorkItem(device) }
+    }
+
+    #[inline(always)]
+    unsafe fn io_queue_work_item(
+        &self,
+        item: PIO_WORKITEM,
+        routine: IO_WORKITEM_ROUTINE,
+        queue: WORK_QUEUE_TYPE,
+        context: *mut c_void,
+    ) {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { IoQueueWorkItem(item, routine, queue, context) }
+    }
+
+    #[inline(always)]
+    unsafe fn io_free_work_item(&self, item: PIO_WORKITEM) {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { IoFreeWorkItem(item) }
     }
 }
 

@@ -619,6 +619,68 @@ unsafe extern "win64" fn DbgPrintEx(
     unsafe { (&stack()).dbg_print_ex(ComponentId, Level, Text) }
 }
 
+// ---- Deferred load (issue 13): BFE state and work items ----
+
+unsafe extern "win64" fn FwpmBfeStateGet0() -> FWPM_SERVICE_STATE {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_bfe_state_get0() }
+}
+
+unsafe extern "win64" fn FwpmBfeStateSubscribeChanges0(
+    deviceObject: *mut DEVICE_OBJECT,
+    callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
+    context: *mut c_void,
+    changeHandle: *mut HANDLE,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).fwpm_bfe_state_subscribe_changes0(deviceObject, callback, context, changeHandle)
+    }
+}
+
+unsafe extern "win64" fn FwpmBfeStateUnsubscribeChanges0(changeHandle: HANDLE) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).fwpm_bfe_state_unsubscribe_changes0(changeHandle) }
+}
+
+unsafe extern "win64" fn IoAllocateWorkItem(DeviceObject: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).io_allocate_work_item(DeviceObject) }
+}
+
+unsafe extern "win64" fn IoQueueWorkItem(
+    IoWorkItem: PIO_WORKITEM,
+    WorkerRoutine: IO_WORKITEM_ROUTINE,
+    QueueType: WORK_QUEUE_TYPE,
+    Context: *mut c_void,
+) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).io_queue_work_item(IoWorkItem, WorkerRoutine, QueueType, Context) }
+}
+
+unsafe extern "win64" fn IoFreeWorkItem(IoWorkItem: PIO_WORKITEM) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).io_free_work_item(IoWorkItem) }
+}
+
+/// The deferred load's imports.
+fn resolve_deferred_load(module: &str, name: &str) -> Option<usize> {
+    let address = match (module, name) {
+        ("fwpkclnt.sys", "FwpmBfeStateGet0") => FwpmBfeStateGet0 as *const () as usize,
+        ("fwpkclnt.sys", "FwpmBfeStateSubscribeChanges0") => {
+            FwpmBfeStateSubscribeChanges0 as *const () as usize
+        }
+        ("fwpkclnt.sys", "FwpmBfeStateUnsubscribeChanges0") => {
+            FwpmBfeStateUnsubscribeChanges0 as *const () as usize
+        }
+        ("ntoskrnl.exe", "IoAllocateWorkItem") => IoAllocateWorkItem as *const () as usize,
+        ("ntoskrnl.exe", "IoQueueWorkItem") => IoQueueWorkItem as *const () as usize,
+        ("ntoskrnl.exe", "IoFreeWorkItem") => IoFreeWorkItem as *const () as usize,
+        _ => return None,
+    };
+    Some(address)
+}
+
 /// The shim for `module!name`, as an address to write into the image's import table.
 pub fn resolve(module: &str, name: &str) -> Option<usize> {
     let address = match (module.to_ascii_lowercase().as_str(), name) {
@@ -720,7 +782,7 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
         ("fwpkclnt.sys", "FwpsGetPacketListSecurityInformation0") => {
             FwpsGetPacketListSecurityInformation0 as *const () as usize
         }
-        _ => return None,
+        (module, name) => return resolve_deferred_load(module, name),
     };
     Some(address)
 }

@@ -590,3 +590,20 @@ impl FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0 {
 pub const FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED: u32 = 0x40_0000;
 /// `FWP_CONDITION_FLAG_IS_LOOPBACK`: a bit of the layers' FLAGS field.
 pub const FWP_CONDITION_FLAG_IS_LOOPBACK: u32 = 0x1;
+// ---- BFE state (issue 13: deferred load) ----
+
+/// `FWPM_SERVICE_STATE`: a C enum, so a 32-bit integer.
+pub type FWPM_SERVICE_STATE = i32;
+/// `FWPM_SERVICE_STOPPED`: the filter engine is not running.
+pub const FWPM_SERVICE_STOPPED: FWPM_SERVICE_STATE = 0;
+/// `FWPM_SERVICE_START_PENDING`: the filter engine is starting.
+pub const FWPM_SERVICE_START_PENDING: FWPM_SERVICE_STATE = 1;
+/// `FWPM_SERVICE_STOP_PENDING`: the filter engine is stopping.
+pub const FWPM_SERVICE_STOP_PENDING: FWPM_SERVICE_STATE = 2;
+/// `FWPM_SERVICE_RUNNING`: the filter engine is running.
+pub const FWPM_SERVICE_RUNNING: FWPM_SERVICE_STATE = 3;
+
+/// `FWPM_SERVICE_STATE_CHANGE_CALLBACK0`: called by the filter engine at PASSIVE_LEVEL with the
+/// context given to FwpmBfeStateSubscribeChanges0 and the engine's new state.
+pub type FWPM_SERVICE_STATE_CHANGE_CALLBACK0 =
+    unsafe extern "win64" fn(context: *mut c_void, newState: FWPM_SERVICE_STATE);

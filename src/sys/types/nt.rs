@@ -176,3 +176,20 @@ pub const DPFLTR_WARNING_LEVEL: u32 = 1;
 pub const DPFLTR_TRACE_LEVEL: u32 = 2;
 /// `DPFLTR_INFO_LEVEL`.
 pub const DPFLTR_INFO_LEVEL: u32 = 3;
+
+// ---- Work items (issue 13: deferred load) ----
+
+/// `PIO_WORKITEM`: a work item from IoAllocateWorkItem, opaque to drivers.
+pub type PIO_WORKITEM = *mut c_void;
+
+/// `IO_WORKITEM_ROUTINE`: runs at PASSIVE_LEVEL in a system worker thread, with the device
+/// object the work item was allocated for and the context given to IoQueueWorkItem.
+pub type IO_WORKITEM_ROUTINE =
+    unsafe extern "win64" fn(deviceObject: *mut DEVICE_OBJECT, context: *mut c_void);
+
+/// `WORK_QUEUE_TYPE`: a C enum, so a 32-bit integer.
+pub type WORK_QUEUE_TYPE = i32;
+/// `DelayedWorkQueue`: the queue IoQueueWorkItem's callers must name (the header's enum member
+/// name, kept as written).
+#[allow(non_upper_case_globals)]
+pub const DelayedWorkQueue: WORK_QUEUE_TYPE = 1;

@@ -1,0 +1,786 @@
+//! Loading without blocking DriverEntry: what DriverEntry cannot finish, a work item and the
+//! Base Filtering Engine's state callback finish later.
+//!
+//! DriverEntry makes one attempt at each piece. Two of them can be early in boot:
+//! - the injection handles, which answer STATUS_FWP_TCPIP_NOT_READY until TCP/IP is up: a work
+//!   item retries them with the driver's [`RetryPolicy`] (bounded backoff and deadline, logged);
+//! - the WFP objects, which need a session with BFE (FwpmEngineOpen0 fails while BFE is not
+//!   running): the driver subscribes to BFE's state changes (FwpmBfeStateSubscribeChanges0,
+//!   before asking FwpmBfeStateGet0, the docs' order) and adds them when BFE reports
+//!   FWPM_SERVICE_RUNNING.
+//!
+//! The callouts and filters come last, once the handles and the state classify uses exist, so
+//! classify is never reached before the load completes. Either piece may come first.
+//!
+//! Why a work item (IoAllocateWorkItem/IoQueueWorkItem on DelayedWorkQueue) and not a thread of
+//! the driver's own: it is what WFPSampler uses for deferred work, the I/O manager keeps the
+//! device object (so the image) referenced until the routine has returned, and nothing is left to
+//! wait on at unload but a flag. The docs ask work items to be short, because system worker
+//! threads are shared, so one run makes one attempt after one backoff wait (at most
+//! `RetryPolicy::max_delay`, 500 ms by default), then queues the item again and returns the
+//! thread; the BFE callback only queues the item. The deadline bounds the whole retry.
+//!
+//! One token, [`Loader::schedule`], serializes the work: whoever holds it (DriverEntry, then a
+//! work item run) is the only one touching the pieces. The callback asks for a run; a request
+//! while a run holds the token makes that run go again. Unload sets the cancel bit (no new run is
+//! queued), unsubscribes (which waits for a callback in progress), waits for the token to be
+//! free, and then owns the pieces.
+
+use alloc::boxed::Box;
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::time::Duration;
+
+use super::classify::{self, CalloutState, CompletionCounters};
+use super::config::InspectionConfig;
+use super::instance::{self, Registration};
+use super::log::{Level, Log};
+use super::objects::{LoadError, LoadStep, WfpObjects};
+use super::{DRIVER_INJECTION_TYPES, try_box};
+use crate::inject::{DualStackInjector, PacketInjector, RetryPolicy};
+use crate::nt::{DeviceObject, NtStatus};
+use crate::sys::KernelApi;
+use crate::sys::types::{
+    DEVICE_OBJECT, DelayedWorkQueue, FWPM_SERVICE_RUNNING, FWPM_SERVICE_STATE,
+    FWPM_SERVICE_STOP_PENDING, HANDLE,
+};
+
+/// Where the load stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// TCP/IP is not ready: a work item retries the injection handles.
+    WaitingForTcpip,
+    /// The handles exist; BFE is not running: the WFP objects wait for its callback.
+    WaitingForBfe,
+    /// Callouts registered, filters added: classify runs.
+    Loaded,
+    /// A piece failed after DriverEntry returned, or the retry deadline passed: the driver stays
+    /// loaded with no callout registered (classify is never reached) until it is unloaded. The
+    /// log says which step and why.
+    Inert(LoadError),
+}
+
+/// How often a backoff wait looks at the cancel bit: the longest unload waits for a sleeping
+/// retry.
+pub const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// How long unload waits for a run of the work item to end. A run makes one attempt after at
+/// most one backoff wait, so this is only reached if a kernel call hangs; then the driver's
+/// memory is leaked (and logged) rather than freed under a running routine.
+pub const WORKER_PATIENCE: Duration = Duration::from_secs(30);
+
+// `schedule`: the low two bits say who holds the token; CANCELLED is set once, by unload.
+const IDLE: u32 = 0;
+const QUEUED: u32 = 1;
+const RUNNING: u32 = 2;
+const AGAIN: u32 = 3;
+const HOLDER: u32 = 3;
+const CANCELLED: u32 = 4;
+
+const PHASE_TCPIP: u32 = 0;
+const PHASE_BFE: u32 = 1;
+const PHASE_LOADED: u32 = 2;
+const PHASE_INERT: u32 = 3;
+
+/// What the token holder owns.
+struct Pieces<K: KernelApi> {
+    registration: Option<Registration>,
+    objects: Option<WfpObjects<K>>,
+    /// A failed install left a callout registered: WFP may call classify, so the state stays.
+    callouts_stuck: bool,
+    /// Backoff waited so far, and the next wait.
+    waited: Duration,
+    delay: Duration,
+}
+
+/// The deferred load's state: one pool block at a fixed address (the work item's and the
+/// callback's context) from DriverEntry until unload frees it.
+///
+/// IRQL: see each function.
+pub(crate) struct Loader<K: KernelApi> {
+    kernel: K,
+    device: DeviceObject,
+    inspection: InspectionConfig,
+    capacity: u32,
+    retry: RetryPolicy,
+    log: Log,
+    schedule: AtomicU32,
+    phase: AtomicU32,
+    work_item: AtomicPtr<c_void>,
+    subscription: AtomicPtr<c_void>,
+    /// Published once the handles exist (release), for classify's instance and the accessors.
+    state: AtomicPtr<CalloutState<K>>,
+    pieces: UnsafeCell<Pieces<K>>,
+    /// Written once, by the token holder, before `phase` becomes PHASE_INERT (release).
+    failure: UnsafeCell<Option<LoadError>>,
+}
+
+/// The milliseconds of `duration`, saturated, for a log line.
+fn millis(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+impl<K: KernelApi> Loader<K> {
+    /// A loader whose token DriverEntry holds.
+    pub(crate) fn new(
+        kernel: K,
+        device: DeviceObject,
+        inspection: InspectionConfig,
+        capacity: u32,
+        retry: RetryPolicy,
+        log: Log,
+    ) -> Self {
+        Self {
+            kernel,
+            device,
+            inspection,
+            capacity,
+            retry,
+            log,
+            schedule: AtomicU32::new(RUNNING),
+            phase: AtomicU32::new(PHASE_TCPIP),
+            work_item: AtomicPtr::new(ptr::null_mut()),
+            subscription: AtomicPtr::new(ptr::null_mut()),
+            state: AtomicPtr::new(ptr::null_mut()),
+            pieces: UnsafeCell::new(Pieces {
+                registration: None,
+                objects: None,
+                callouts_stuck: false,
+                waited: Duration::ZERO,
+                delay: retry.first_delay,
+            }),
+            failure: UnsafeCell::new(None),
+        }
+    }
+
+    /// The kernel the driver runs on.
+    pub(crate) fn kernel(&self) -> K {
+        self.kernel.clone()
+    }
+
+    /// # Safety
+    /// The caller holds the token (DriverEntry before it releases it, a work item run, or
+    /// unload once the token is free and cancelled) and uses no other reference to the pieces.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn pieces(&self) -> &mut Pieces<K> {
+        // SAFETY: the token makes the caller the pieces' only user (this function's contract).
+        unsafe { &mut *self.pieces.get() }
+    }
+
+    /// The state classify uses, once the handles exist. Any IRQL.
+    pub(crate) fn state(&self) -> Option<&CalloutState<K>> {
+        let state = self.state.load(Ordering::Acquire);
+        // SAFETY: published once, after it was fully built, and freed only by unload, which
+        // consumes the driver this loader belongs to.
+        unsafe { state.as_ref() }
+    }
+
+    /// Where the load stands. Any IRQL.
+    pub(crate) fn progress(&self) -> Progress {
+        match self.phase.load(Ordering::Acquire) {
+            PHASE_TCPIP => Progress::WaitingForTcpip,
+            PHASE_BFE => Progress::WaitingForBfe,
+            PHASE_LOADED => Progress::Loaded,
+            _ => {
+                // SAFETY: `failure` is written once before the release store of PHASE_INERT seen
+                // above, and never again.
+                let failure = unsafe { *self.failure.get() };
+                Progress::Inert(failure.unwrap_or(LoadError::new(LoadStep::DriverState, NtStatus::UNSUCCESSFUL)))
+            }
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.schedule.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
+    /// One attempt at the injection handles, the injector, the state and its instance. `false`:
+    /// TCP/IP is not ready. PASSIVE_LEVEL.
+    fn try_handles(&self, pieces: &mut Pieces<K>) -> Result<bool, LoadError> {
+        let handles =
+            match DualStackInjector::try_create(self.kernel.clone(), DRIVER_INJECTION_TYPES) {
+                Ok(handles) => handles,
+                Err(failure) if failure.error.is_tcpip_not_ready() => return Ok(false),
+                Err(failure) => {
+                    return Err(LoadError::new(LoadStep::InjectionHandles, failure.error.status()));
+                }
+            };
+        let injector = PacketInjector::new(handles, self.capacity, CompletionCounters::default())
+            .map_err(|error| LoadError::new(LoadStep::DriverState, error.status()))?;
+        let state = try_box(CalloutState {
+            #[cfg(debug_assertions)]
+            canary: classify::Canary::new(),
+            kernel: self.kernel.clone(),
+            injector,
+            config: self.inspection,
+            counters: Default::default(),
+            log: self.log,
+        })
+        .map_err(|_| LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES))?;
+        let state = Box::into_raw(state);
+        let seed = self.kernel.ke_query_unbiased_interrupt_time();
+        let Some(registration) = instance::register(state.cast_const().cast(), seed) else {
+            // SAFETY: the state was leaked above and nothing refers to it; reclaimed once.
+            drop(unsafe { Box::from_raw(state) });
+            return Err(LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES));
+        };
+        pieces.registration = Some(registration);
+        self.state.store(state, Ordering::Release);
+        Ok(true)
+    }
+
+    /// Adds the WFP objects if BFE is running. `false`: it is not (its callback will ask again).
+    /// PASSIVE_LEVEL; the handles exist.
+    fn try_objects(&self, pieces: &mut Pieces<K>) -> Result<bool, LoadError> {
+        let Some(context) = pieces.registration.as_ref().map(|r| r.id().raw_context()) else {
+            return Ok(false);
+        };
+        if !self.bfe_running() {
+            return Ok(false);
+        }
+        let installed = WfpObjects::install(
+            self.kernel.clone(),
+            self.device,
+            classify::classify::<K>,
+            classify::notify,
+            context,
+            &self.inspection,
+        );
+        match installed {
+            Ok(objects) => {
+                pieces.objects = Some(objects);
+                Ok(true)
+            }
+            // BFE stopped between the two calls: wait for it to run again.
+            Err(error) if error.step == LoadStep::EngineOpen && !self.bfe_running() => Ok(false),
+            Err(error) => {
+                pieces.callouts_stuck |= error.image_in_use;
+                Err(error)
+            }
+        }
+    }
+
+    fn bfe_running(&self) -> bool {
+        // SAFETY: <= DISPATCH_LEVEL; called only after the subscription succeeded (DriverEntry
+        // subscribes before anything calls this).
+        unsafe { self.kernel.fwpm_bfe_state_get0() == FWPM_SERVICE_RUNNING }
+    }
+
+    fn set_phase(&self, phase: u32) {
+        self.phase.store(phase, Ordering::Release);
+    }
+
+    /// The driver stays loaded and inert: `error` is kept and logged.
+    fn give_up(&self, error: LoadError) {
+        // SAFETY: the token holder writes it once (the phase is not yet INERT, and nothing runs
+        // the load after it is); readers look only after the release store below.
+        unsafe { *self.failure.get() = Some(error) };
+        self.set_phase(PHASE_INERT);
+        self.log.write(
+            &self.kernel,
+            Level::Error,
+            &[
+                "inert (loaded, no callout registered) after ".into(),
+                error.step.into(),
+                " failed: ".into(),
+                error.status.into(),
+            ],
+        );
+    }
+
+    fn log_loaded(&self) {
+        let inspection = &self.inspection;
+        self.log.write(
+            &self.kernel,
+            Level::Info,
+            &[
+                "loaded: inspecting IPv4 ".into(),
+                inspection.inspects(crate::inject::IpFamily::V4).into(),
+                ", IPv6 ".into(),
+                inspection.inspects(crate::inject::IpFamily::V6).into(),
+                "; ".into(),
+                self.capacity.into(),
+                " contexts".into(),
+            ],
+        );
+    }
+
+    fn log_waiting_for_bfe(&self) {
+        self.log.write(
+            &self.kernel,
+            Level::Info,
+            &["waiting for BFE: the WFP objects are added when it reports running".into()],
+        );
+    }
+
+    /// DriverEntry's part: one attempt at each piece, no wait. Holds the token throughout and
+    /// releases it at the end (queueing the work item if something is left to retry). On error,
+    /// what this created is left for [`Self::tear_down`]. PASSIVE_LEVEL.
+    pub(crate) fn enter(&self) -> Result<(), LoadError> {
+        // SAFETY: DriverEntry holds the token (`new`).
+        let pieces = unsafe { self.pieces() };
+        let handles_ready = self.try_handles(pieces)?;
+        // SAFETY: <= DISPATCH_LEVEL; the device is the driver's.
+        let item = unsafe { self.kernel.io_allocate_work_item(self.device.as_raw()) };
+        if item.is_null() {
+            return Err(LoadError::new(LoadStep::WorkItem, NtStatus::INSUFFICIENT_RESOURCES));
+        }
+        self.work_item.store(item, Ordering::Release);
+        let mut subscription: HANDLE = ptr::null_mut();
+        // SAFETY: PASSIVE_LEVEL; the device is the driver's; the callback and this loader stay
+        // valid until unload has unsubscribed; `subscription` is writable.
+        let status = NtStatus(unsafe {
+            self.kernel.fwpm_bfe_state_subscribe_changes0(
+                self.device.as_raw(),
+                bfe_state_changed::<K>,
+                ptr::from_ref(self).cast_mut().cast(),
+                &mut subscription,
+            )
+        });
+        if !status.is_success() {
+            return Err(LoadError::new(LoadStep::BfeSubscribe, status));
+        }
+        self.subscription.store(subscription, Ordering::Release);
+        let mut retry = false;
+        if !handles_ready {
+            if self.retry.deadline.is_zero() {
+                self.give_up(LoadError::new(LoadStep::InjectionHandles, NtStatus::FWP_TCPIP_NOT_READY));
+            } else {
+                self.log.write(
+                    &self.kernel,
+                    Level::Info,
+                    &[
+                        "waiting for TCP/IP (".into(),
+                        NtStatus::FWP_TCPIP_NOT_READY.into(),
+                        "): a work item retries for up to ".into(),
+                        millis(self.retry.deadline).into(),
+                        " ms".into(),
+                    ],
+                );
+                retry = true;
+            }
+        } else if self.try_objects(pieces)? {
+            self.set_phase(PHASE_LOADED);
+            self.log_loaded();
+        } else {
+            self.set_phase(PHASE_BFE);
+            self.log_waiting_for_bfe();
+        }
+        self.finish(retry, false);
+        Ok(())
+    }
+
+    /// Releases the token DriverEntry holds after [`Self::enter`] failed: nothing runs or is
+    /// queued afterwards.
+    pub(crate) fn abandon_entry(&self) {
+        self.schedule.store(CANCELLED, Ordering::Release);
+    }
+
+    /// One run of the work item, holding the token: one backoff wait and attempt at the handles
+    /// if they are missing, then the objects if BFE runs. Returns whether to run again later.
+    /// PASSIVE_LEVEL.
+    fn work(&self) -> bool {
+        // SAFETY: the caller holds the token (a work item run).
+        let pieces = unsafe { self.pieces() };
+        let phase = self.phase.load(Ordering::Acquire);
+        match phase {
+            PHASE_TCPIP => {
+                let nap = pieces
+                    .delay
+                    .min(self.retry.deadline.saturating_sub(pieces.waited));
+                match self.nap(nap) {
+                    Ok(()) => {}
+                    Err(None) => return false,
+                    Err(Some(status)) => {
+                        self.give_up(LoadError::new(LoadStep::InjectionHandles, status));
+                        return false;
+                    }
+                }
+                pieces.waited = pieces.waited.saturating_add(nap);
+                pieces.delay = pieces
+                    .delay
+                    .saturating_mul(self.retry.growth)
+                    .min(self.retry.max_delay);
+                match self.try_handles(pieces) {
+                    Ok(true) => {
+                        self.log.write(
+                            &self.kernel,
+                            Level::Info,
+                            &[
+                                "TCP/IP ready: injection handles created after ".into(),
+                                millis(pieces.waited).into(),
+                                " ms".into(),
+                            ],
+                        );
+                    }
+                    Ok(false) if pieces.waited >= self.retry.deadline => {
+                        self.log.write(
+                            &self.kernel,
+                            Level::Error,
+                            &[
+                                "gave up waiting for TCP/IP after ".into(),
+                                millis(pieces.waited).into(),
+                                " ms".into(),
+                            ],
+                        );
+                        self.give_up(LoadError::new(LoadStep::InjectionHandles, NtStatus::FWP_TCPIP_NOT_READY));
+                        return false;
+                    }
+                    Ok(false) => return true,
+                    Err(error) => {
+                        self.give_up(error);
+                        return false;
+                    }
+                }
+                if self.cancelled() {
+                    return false;
+                }
+            }
+            PHASE_BFE => {}
+            _ => return false,
+        }
+        match self.try_objects(pieces) {
+            Ok(true) => {
+                self.set_phase(PHASE_LOADED);
+                self.log_loaded();
+            }
+            Ok(false) => {
+                if self.phase.load(Ordering::Acquire) != PHASE_BFE {
+                    self.set_phase(PHASE_BFE);
+                    self.log_waiting_for_bfe();
+                }
+            }
+            Err(error) => self.give_up(error),
+        }
+        false
+    }
+
+    /// Sleeps `total` in slices of [`CANCEL_POLL`], looking at the cancel bit before each.
+    /// `Err(None)`: cancelled; `Err(Some(status))`: the sleep failed. PASSIVE_LEVEL.
+    fn nap(&self, total: Duration) -> Result<(), Option<NtStatus>> {
+        let mut left = total;
+        loop {
+            if self.cancelled() {
+                return Err(None);
+            }
+            if left.is_zero() {
+                return Ok(());
+            }
+            let slice = left.min(CANCEL_POLL);
+            crate::nt::time::sleep(&self.kernel, slice).map_err(|error| Some(error.status()))?;
+            left = left.saturating_sub(slice);
+        }
+    }
+
+    /// Asks for a run of the work item: queues it if no run holds or awaits the token, or makes
+    /// the run in progress go again. Nothing once unload began. IRQL <= DISPATCH_LEVEL.
+    fn request(&self) {
+        let mut seen = self.schedule.load(Ordering::Acquire);
+        loop {
+            if seen & CANCELLED != 0 {
+                return;
+            }
+            let next = match seen & HOLDER {
+                IDLE => QUEUED,
+                RUNNING => AGAIN,
+                _ => return,
+            };
+            match self.schedule.compare_exchange_weak(
+                seen,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if next == QUEUED {
+                        self.queue();
+                    }
+                    return;
+                }
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// IoQueueWorkItem with this loader as context. Only the one who moved `schedule` to QUEUED
+    /// calls it, so the item is never queued twice. IRQL <= DISPATCH_LEVEL.
+    fn queue(&self) {
+        let item = self.work_item.load(Ordering::Acquire);
+        // SAFETY: <= DISPATCH_LEVEL; `item` was allocated in DriverEntry before any request and
+        // is freed only by unload after the token is free; it is not queued (`schedule` was not
+        // QUEUED); the loader outlives the run, because unload waits for the token.
+        unsafe {
+            self.kernel.io_queue_work_item(
+                item,
+                work_routine::<K>,
+                DelayedWorkQueue,
+                ptr::from_ref(self).cast_mut().cast(),
+            )
+        };
+    }
+
+    /// Ends a run that holds the token. `requeue`: run again later (the item is queued).
+    /// `inline_again`: a request that came during the run may be served by the caller at once
+    /// (returns true) instead of queueing. Once this stores IDLE the loader may be freed: the
+    /// caller must not touch it after a `false`.
+    fn finish(&self, requeue: bool, inline_again: bool) -> bool {
+        let mut seen = self.schedule.load(Ordering::Acquire);
+        loop {
+            let cancelled = seen & CANCELLED;
+            let again = seen & HOLDER == AGAIN;
+            let next = if cancelled != 0 {
+                cancelled | IDLE
+            } else if requeue || (again && !inline_again) {
+                QUEUED
+            } else if again {
+                RUNNING
+            } else {
+                IDLE
+            };
+            match self.schedule.compare_exchange_weak(
+                seen,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if next == QUEUED => {
+                    self.queue();
+                    return false;
+                }
+                Ok(_) => return next == RUNNING,
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// Unload's part: stops the callback and the work item and waits for them, then removes
+    /// what was created in the order [`super::Driver::unload`] documents. Returns the first
+    /// failure's status and whether the loader block itself may be freed (false: a callback or
+    /// routine may still use it). PASSIVE_LEVEL.
+    pub(crate) fn tear_down(&self) -> (NtStatus, bool) {
+        self.schedule.fetch_or(CANCELLED, Ordering::AcqRel);
+        let mut first = NtStatus::SUCCESS;
+        let mut loader_free = true;
+        let subscription = self.subscription.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !subscription.is_null() {
+            // SAFETY: PASSIVE_LEVEL (unload); the handle came from the subscribe in DriverEntry
+            // and is unsubscribed once (swapped out above); unload is not the callback.
+            let status = NtStatus(unsafe {
+                self.kernel
+                    .fwpm_bfe_state_unsubscribe_changes0(subscription)
+            });
+            if !status.is_success() {
+                // The callback may still run with this loader: it must stay. With the cancel
+                // bit set, it queues nothing.
+                loader_free = false;
+                first = status;
+            }
+        }
+        let mut waited = Duration::ZERO;
+        while self.schedule.load(Ordering::Acquire) & HOLDER != IDLE {
+            if waited >= WORKER_PATIENCE
+                || crate::nt::time::sleep(&self.kernel, super::objects::UNREGISTER_POLL).is_err()
+            {
+                self.log.write(
+                    &self.kernel,
+                    Level::Error,
+                    &["unload: the load work item never ended; driver state leaked".into()],
+                );
+                return (first_failure(first, NtStatus::DEVICE_BUSY), false);
+            }
+            waited = waited.saturating_add(super::objects::UNREGISTER_POLL);
+        }
+        let item = self.work_item.swap(ptr::null_mut(), Ordering::AcqRel);
+        if !item.is_null() {
+            // SAFETY: <= DISPATCH_LEVEL; allocated in DriverEntry, freed once (swapped out); not
+            // queued: the token is free and cancelled, so nothing queues it again.
+            unsafe { self.kernel.io_free_work_item(item) };
+        }
+        // SAFETY: the token is free and cancelled: unload is the pieces' only user now.
+        let pieces = unsafe { self.pieces() };
+        let (status, state_free) = self.remove_pieces(pieces);
+        first = first_failure(first, status);
+        (first, loader_free && state_free)
+    }
+
+    /// Filters, instance, callouts, injections in flight, objects and session, state, handles:
+    /// the order that keeps every packet and classify safe. Returns the first failure and
+    /// whether the state was freed.
+    fn remove_pieces(&self, pieces: &mut Pieces<K>) -> (NtStatus, bool) {
+        let state = self.state.load(Ordering::Acquire);
+        let mut first = NtStatus::SUCCESS;
+        let mut still_registered = pieces.callouts_stuck;
+        let registration = pieces.registration.take();
+        let mut objects = pieces.objects.take();
+        if let Some(objects) = objects.as_mut() {
+            first = objects.remove_filters();
+        }
+        if let Some(registration) = &registration {
+            registration.retire();
+        }
+        if let Some(objects) = objects.as_mut() {
+            first = first_failure(first, objects.unregister_callouts());
+            still_registered |= objects.still_registered();
+        }
+        // The documentation ties STATUS_DEVICE_BUSY to flow contexts only: a classify may still
+        // be inside the instance after its callout unregistered. Wait for it (bounded), then
+        // give the slot back; late classifies through this instance's contexts permit without
+        // entering.
+        let released = registration
+            .is_none_or(|registration| release_instance(&self.kernel, registration));
+        if released && !still_registered {
+            if let Some(shared) = self.state() {
+                shared.injector.drain();
+            }
+        }
+        if let Some(objects) = objects {
+            first = first_failure(first, objects.remove_and_close());
+        }
+        if state.is_null() {
+            return (first, !still_registered);
+        }
+        if still_registered || !released {
+            // WFP may still call classify, or a classify is still inside: the state must stay.
+            self.log.write(
+                &self.kernel,
+                Level::Error,
+                &[
+                    "unload: a callout stayed registered or in use; driver state leaked: ".into(),
+                    first.into(),
+                ],
+            );
+            return (first_failure(first, NtStatus::DEVICE_BUSY), false);
+        }
+        self.state.store(ptr::null_mut(), Ordering::Release);
+        // SAFETY: every callout is unregistered and the instance is released with no classify
+        // inside: nothing can reach the state any more, so it is reclaimed once here.
+        let state = unsafe { Box::from_raw(state) };
+        log_counters(&self.kernel, &self.log, &state.counters);
+        let CalloutState { injector, .. } = *state;
+        if let Err((failure, _)) = injector.close() {
+            first = first_failure(first, failure.error.status());
+        }
+        (first, true)
+    }
+}
+
+/// Waits (every [`super::objects::UNREGISTER_POLL`], for up to
+/// [`super::objects::UNREGISTER_PATIENCE`]) until no classify is inside the retired instance,
+/// then releases its slot. False when one never left.
+///
+/// IRQL: PASSIVE_LEVEL (it sleeps).
+fn release_instance<K: KernelApi>(kernel: &K, registration: Registration) -> bool {
+    registration.retire();
+    let mut waited = Duration::ZERO;
+    let mut registration = registration;
+    loop {
+        match registration.release() {
+            Ok(()) => return true,
+            Err(still_used) => registration = still_used,
+        }
+        if waited >= super::objects::UNREGISTER_PATIENCE
+            || crate::nt::time::sleep(kernel, super::objects::UNREGISTER_POLL).is_err()
+        {
+            return false;
+        }
+        waited = waited.saturating_add(super::objects::UNREGISTER_POLL);
+    }
+}
+
+/// One log line per layer that saw traffic: what classify decided, counted. The image's only
+/// way to show its counters (its tests read these lines).
+fn log_counters<K: KernelApi>(kernel: &K, log: &Log, counters: &super::counters::Counters) {
+    for layer in super::TransportLayer::ALL {
+        let c = counters.snapshot(layer);
+        if c.classified == 0 {
+            continue;
+        }
+        let n = |value: u64| super::log::Arg::from(u32::try_from(value).unwrap_or(u32::MAX));
+        log.write(
+            kernel,
+            Level::Info,
+            &[
+                layer.into(),
+                ": classified ".into(),
+                n(c.classified),
+                ", reinjected ".into(),
+                n(c.reinjected),
+                ", own ".into(),
+                n(c.skipped_own),
+                ", loopback ".into(),
+                n(c.skipped_loopback),
+                ", ale ".into(),
+                n(c.skipped_ale_classify_required),
+                ", ipsec ".into(),
+                n(c.skipped_ipsec),
+                ", tcp-below-dispatch ".into(),
+                n(c.skipped_tcp_below_dispatch),
+                ", no-headroom ".into(),
+                n(c.skipped_no_headroom),
+                ", checksum ".into(),
+                n(c.checksum_recomputed),
+                ", malformed ".into(),
+                n(c.malformed),
+                ", failed ".into(),
+                n(c.failed),
+            ],
+        );
+    }
+}
+
+fn first_failure(first: NtStatus, next: NtStatus) -> NtStatus {
+    if first.is_success() { next } else { first }
+}
+
+/// The work item's routine: runs the load work while it holds the token.
+///
+/// IRQL: PASSIVE_LEVEL, in a system worker thread.
+///
+/// # Safety
+/// `context` is the loader that queued the item; it stays valid until the token is free.
+unsafe extern "win64" fn work_routine<K: KernelApi>(
+    _device: *mut DEVICE_OBJECT,
+    context: *mut c_void,
+) {
+    // SAFETY: the function's contract: the loader is valid while this run holds the token.
+    let loader = unsafe { &*context.cast::<Loader<K>>() };
+    // QUEUED -> RUNNING; the cancel bit is untouched.
+    loader
+        .schedule
+        .fetch_add(RUNNING - QUEUED, Ordering::AcqRel);
+    loop {
+        let requeue = !loader.cancelled() && loader.work();
+        // After `false` the loader may already be freed: return without touching it.
+        if !loader.finish(requeue, true) {
+            return;
+        }
+    }
+}
+
+/// The BFE state callback: asks for a run when BFE runs and the load is not complete.
+///
+/// IRQL: PASSIVE_LEVEL (it only uses atomics, IoQueueWorkItem and DbgPrintEx, all allowed up to
+/// DISPATCH_LEVEL).
+///
+/// # Safety
+/// `context` is the loader that subscribed; unload unsubscribes (which waits for a callback in
+/// progress) before freeing it.
+unsafe extern "win64" fn bfe_state_changed<K: KernelApi>(
+    context: *mut c_void,
+    new_state: FWPM_SERVICE_STATE,
+) {
+    // SAFETY: the function's contract.
+    let loader = unsafe { &*context.cast::<Loader<K>>() };
+    let phase = loader.phase.load(Ordering::Acquire);
+    if new_state == FWPM_SERVICE_RUNNING && matches!(phase, PHASE_TCPIP | PHASE_BFE) {
+        loader.request();
+    } else if new_state == FWPM_SERVICE_STOP_PENDING && phase == PHASE_LOADED {
+        loader.log.write(
+            &loader.kernel,
+            Level::Warning,
+            &["BFE is stopping: its session and the driver's filters go with it until the driver is reloaded".into()],
+        );
+    }
+}
