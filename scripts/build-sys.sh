@@ -99,6 +99,9 @@ ${cache#"$here"/}/root=/cross-toolchain
 $cargo_home/registry/src=/cargo-registry"
 export WFP_REMAP RUSTC_WRAPPER=$here/scripts/rustc-remap.sh
 export CARGO_TARGET_DIR=$here/target/sys-build
+# Line tables in the PDB (not in the image): scripts/check-no-panic.sh names every procedure and
+# call site from them. Debug info does not change the code LLVM emits.
+[ "$profile" = release ] && export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 RUSTC=$rustc_bin RUSTC_BOOTSTRAP=1 RUSTFLAGS="${link_args[*]}" \
   cargo build --profile "$profile" --lib --target "$target" \
     -Zbuild-std=core,alloc,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
