@@ -88,8 +88,10 @@ link_args=(
 # it already), the cross toolchain's library sources (wherever the cache really lives, also as the relative
 # path cargo uses inside the checkout) and cargo's
 # registry (compiler_builtins for build-std). The prefixes do not overlap, so their order does not
-# matter. /Brepro makes the timestamp and PDB
-# signature a hash of the content; /PDBALTPATH records the PDB by file name, not its path.
+# matter. /Brepro makes lld's timestamps hashes instead of the clock, but of the PDB, which still
+# records directories (objects, rustc's temporary symbols.o): scripts/pe-finish.py replaces the
+# identity (timestamps, CodeView GUID and age) in the image and the PDB with a hash of the image's
+# content. /PDBALTPATH records the PDB by file name, not its path.
 link_args+=(-C link-arg=/Brepro -C link-arg=/PDBALTPATH:wfp_injector.pdb)
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 WFP_REMAP="$here/src=/wfp-injector/src
@@ -112,9 +114,11 @@ built=$CARGO_TARGET_DIR/$target/$dir/wfp_injector.dll
 [ -f "$built" ] || fail "the build produced no $built"
 mkdir -p "$out"
 cp "$built" "$out/wfp_injector.sys"
-# rustc links a cdylib with /DLL; a driver image carries no IMAGE_FILE_DLL flag.
-python3 "$here/scripts/pe-finish.py" "$out/wfp_injector.sys" || fail "pe-finish failed"
-[ -f "${built%.dll}.pdb" ] && cp "${built%.dll}.pdb" "$out/wfp_injector.pdb"
+[ -f "${built%.dll}.pdb" ] || fail "the build produced no ${built%.dll}.pdb"
+cp "${built%.dll}.pdb" "$out/wfp_injector.pdb"
+# rustc links a cdylib with /DLL; a driver image carries no IMAGE_FILE_DLL flag. The image and its
+# PDB get an identity derived from the image's content (not from the PDB, which records paths).
+python3 "$here/scripts/pe-finish.py" "$out/wfp_injector.sys" "$out/wfp_injector.pdb" || fail "pe-finish failed"
 
 step "Image"
 echo "    $out/wfp_injector.sys ($(stat -c %s "$out/wfp_injector.sys") bytes)"
