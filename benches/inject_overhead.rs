@@ -2,7 +2,9 @@
 //! guarantees, on a seam the optimizer cannot see through.
 //!
 //! Each measured function (`measure_*`, unmangled, so callgrind's toggle names exactly one
-//! function) runs `ITERATIONS` operations. `scripts/bench-overhead.sh` runs this binary under
+//! function) runs `ITERATIONS` operations; a run executes one case (named on the command line),
+//! so a function shared by two cases (injection with and without control data) is measured once
+//! per run. `scripts/bench-overhead.sh` runs this binary under
 //! callgrind with collection toggled on for exactly that function, counts the instructions of
 //! every function executed inside it except the stand-in kernel (`kernel_*`), and fails unless the
 //! measured function was entered and each side made the same kernel calls per operation. Run
@@ -553,13 +555,9 @@ fn measure_query_safe(handles: &DualStackInjector<ImportKernel>, nbl: NetBufferL
     own
 }
 
-#[unsafe(no_mangle)]
-#[inline(never)]
-fn measure_inject_safe(
-    injector: &SafeInjector,
-    nbl: *mut NET_BUFFER_LIST,
-    input: &Input<'_>,
-) -> u64 {
+/// One safe injection per iteration, completed by the stand-in kernel before the next.
+#[inline(always)]
+fn inject_safe_loop(injector: &SafeInjector, nbl: *mut NET_BUFFER_LIST, input: &Input<'_>) -> u64 {
     let mut refused = 0;
     for _ in 0..ITERATIONS {
         let input = black_box(input);
@@ -579,6 +577,16 @@ fn measure_inject_safe(
         kernel_complete_pending();
     }
     refused
+}
+
+#[unsafe(no_mangle)]
+#[inline(never)]
+fn measure_inject_safe(
+    injector: &SafeInjector,
+    nbl: *mut NET_BUFFER_LIST,
+    input: &Input<'_>,
+) -> u64 {
+    inject_safe_loop(injector, nbl, input)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,9 +697,9 @@ fn measure_query_raw(handles: &[HANDLE; 2], nbl: *mut NET_BUFFER_LIST) -> u64 {
     own
 }
 
-#[unsafe(no_mangle)]
-#[inline(never)]
-fn measure_inject_raw(driver: &RawDriver, nbl: *mut NET_BUFFER_LIST, input: &Input<'_>) -> u64 {
+/// One hand-written injection per iteration, completed by the stand-in kernel before the next.
+#[inline(always)]
+fn inject_raw_loop(driver: &RawDriver, nbl: *mut NET_BUFFER_LIST, input: &Input<'_>) -> u64 {
     let mut refused = 0;
     for _ in 0..ITERATIONS {
         let input = black_box(input);
@@ -703,6 +711,12 @@ fn measure_inject_raw(driver: &RawDriver, nbl: *mut NET_BUFFER_LIST, input: &Inp
         kernel_complete_pending();
     }
     refused
+}
+
+#[unsafe(no_mangle)]
+#[inline(never)]
+fn measure_inject_raw(driver: &RawDriver, nbl: *mut NET_BUFFER_LIST, input: &Input<'_>) -> u64 {
+    inject_raw_loop(driver, nbl, input)
 }
 
 fn main() {

@@ -41,11 +41,12 @@ def pe_checksum(data: bytes, checksum_offset: int) -> int:
 
 
 def identity_fields(data):
-    """(offset, length) of every field of the image's identity: COFF TimeDateStamp, each debug
-    directory entry's TimeDateStamp, and the CodeView (RSDS) GUID and age."""
+    """(offset, length, kind) of every field of the image's identity: COFF TimeDateStamp and
+    CheckSum, each debug directory entry's TimeDateStamp, and the CodeView (RSDS) GUID and age."""
     pe = struct.unpack_from("<I", data, 0x3C)[0]
     optional = pe + 24
-    fields = [(pe + 8, 4, "timestamp")]
+    # The CheckSum too: lld's covers the bytes above, and main() recomputes it afterwards.
+    fields = [(pe + 8, 4, "timestamp"), (optional + 64, 4, "checksum")]
     sections = struct.unpack_from("<H", data, pe + 6)[0]
     table = optional + struct.unpack_from("<H", data, pe + 20)[0]
     debug_rva, debug_size = struct.unpack_from("<II", data, optional + 112 + 6 * 8)
@@ -104,7 +105,7 @@ def set_identity(data, pdb_path):
     digest = hashlib.sha256(normalized).digest()
     guid, stamp, age = digest[:16], digest[16:20], struct.pack("<I", 1)
     for at, length, kind in fields:
-        data[at:at + length] = {"timestamp": stamp, "guid": guid, "age": age}[kind]
+        data[at:at + length] = {"timestamp": stamp, "guid": guid, "age": age, "checksum": bytes(4)}[kind]
     pdb = bytearray(open(pdb_path, "rb").read())
     info = msf_stream_first_block(pdb, 1)  # PDB info stream: version, signature, age, GUID
     pdb[info + 4:info + 8] = stamp
