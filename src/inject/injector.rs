@@ -431,7 +431,8 @@ where
     /// packet later; on refusal it comes back in the error with nothing sent to WFP.
     ///
     /// Refused before the kernel is called: a handle without the path's injection type, control
-    /// data over [`CONTROL_DATA_CAPACITY`], all contexts in use. Refused by the kernel: a closing
+    /// data over [`CONTROL_DATA_CAPACITY`], all contexts in use (or, as needed, all deferred slots
+    /// or all large control-data buffers; see [`Pools`]). Refused by the kernel: a closing
     /// injector (rundown), the injection call itself.
     ///
     /// IRQL <= DISPATCH_LEVEL.
@@ -840,8 +841,8 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     /// back: the contexts, the rundown reference and the packet.
     ///
     /// # Safety
-    /// `reservation` came from [`reserve`](Self::reserve) for `injection`, which passed
-    /// [`check`](Self::check), and is used once; IRQL <= DISPATCH_LEVEL.
+    /// `reservation` came from [`reserve`](Self::reserve) for `injection` (with `large`, the
+    /// large control-data buffer it holds, if any) and is used once; IRQL <= DISPATCH_LEVEL.
     #[inline(always)]
     unsafe fn submit(
         &self,
