@@ -819,7 +819,7 @@ fn pools_are_sized_for_the_paths_that_use_them() {
             large_control_data: 0
         }
     );
-    assert!(INLINE_CONTROL_DATA < CONTROL_DATA_CAPACITY);
+    const { assert!(INLINE_CONTROL_DATA < CONTROL_DATA_CAPACITY) };
 }
 
 #[test]

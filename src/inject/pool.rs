@@ -55,9 +55,10 @@ impl<T> SlotPool<T> {
                 next: AtomicU32::new(next),
                 value: UnsafeCell::new(make(index)),
             };
-            // SAFETY: `index` < `length`, inside the block allocated for `length` slots; each
-            // element is written once before the slice is formed.
-            unsafe { base.add(index as usize).write(slot) };
+            // SAFETY: `index` < `length`, inside the block allocated for `length` slots.
+            let element = unsafe { base.add(index as usize) };
+            // SAFETY: in bounds (above); each element is written once before the slice is formed.
+            unsafe { element.write(slot) };
         }
         // SAFETY: `length` initialized slots in a block from the global allocator with the
         // layout of `[Slot<T>; length]` (or a dangling pointer for none), which is what
