@@ -31,7 +31,11 @@ count() {  # count CASE FUNCTION -> image instructions per packet inside image_p
   result=$(awk -v OBJ='???' -v FN="image_packets::$2" -f scripts/callgrind-cost.awk "$out")
   rm -f "$out"
   read -r self _ entered <<<"$result"
-  if [ "$entered" -lt 1 ] || [ "$self" -le 0 ]; then
+  # An unconfigured packet may never reach the image: the filters' conditions select only
+  # configured traffic, so the filter engine does not call classify for it (0 is then the honest
+  # figure; --calls below shows that no kernel call was made either).
+  floor=1; case $1 in unconfigured_*) floor=0 ;; esac
+  if [ "$entered" -lt 1 ] || [ "$self" -lt "$floor" ]; then
     echo "bench-image: $1: image_packets::$2 entered $entered times, image instructions $self" >&2
     exit 1
   fi

@@ -90,8 +90,10 @@ link_args=(
 # it already), the cross toolchain's library sources (wherever the cache really lives, also as the relative
 # path cargo uses inside the checkout) and cargo's
 # registry (compiler_builtins for build-std). The prefixes do not overlap, so their order does not
-# matter. /Brepro makes the timestamp and PDB
-# signature a hash of the content; /PDBALTPATH records the PDB by file name, not its path.
+# matter. /Brepro makes lld's timestamps hashes instead of the clock, but of the PDB, which still
+# records directories (objects, rustc's temporary symbols.o): scripts/pe-finish.py replaces the
+# identity (timestamps, CodeView GUID and age) in the image and the PDB with a hash of the image's
+# content. /PDBALTPATH records the PDB by file name, not its path.
 link_args+=(-C link-arg=/Brepro -C link-arg=/PDBALTPATH:wfp_injector.pdb)
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 WFP_REMAP="$here/src=/wfp-injector/src
@@ -101,6 +103,9 @@ ${cache#"$here"/}/root=/cross-toolchain
 $cargo_home/registry/src=/cargo-registry"
 export WFP_REMAP RUSTC_WRAPPER=$here/scripts/rustc-remap.sh
 export CARGO_TARGET_DIR=$here/target/sys-build
+# Line tables in the PDB (not in the image): scripts/check-no-panic.sh names every procedure and
+# call site from them. Debug info does not change the code LLVM emits.
+[ "$profile" = release ] && export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 RUSTC=$rustc_bin RUSTC_BOOTSTRAP=1 RUSTFLAGS="${link_args[*]}" \
   cargo build --profile "$profile" --lib --target "$target" \
     -Zbuild-std=core,alloc,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
@@ -111,9 +116,11 @@ built=$CARGO_TARGET_DIR/$target/$dir/wfp_injector.dll
 [ -f "$built" ] || fail "the build produced no $built"
 mkdir -p "$out"
 cp "$built" "$out/wfp_injector.sys"
-# rustc links a cdylib with /DLL; a driver image carries no IMAGE_FILE_DLL flag.
-python3 "$here/scripts/pe-finish.py" "$out/wfp_injector.sys" || fail "pe-finish failed"
-[ -f "${built%.dll}.pdb" ] && cp "${built%.dll}.pdb" "$out/wfp_injector.pdb"
+[ -f "${built%.dll}.pdb" ] || fail "the build produced no ${built%.dll}.pdb"
+cp "${built%.dll}.pdb" "$out/wfp_injector.pdb"
+# rustc links a cdylib with /DLL; a driver image carries no IMAGE_FILE_DLL flag. The image and its
+# PDB get an identity derived from the image's content (not from the PDB, which records paths).
+python3 "$here/scripts/pe-finish.py" "$out/wfp_injector.sys" "$out/wfp_injector.pdb" || fail "pe-finish failed"
 echo "$sources_hash" > "$out/wfp_injector.sources-hash"
 
 step "Image"

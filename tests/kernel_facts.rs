@@ -3935,6 +3935,11 @@ const NOT_FACTS: &[(&str, &str)] = &[
         "src/inject/request.rs:CONTROL_DATA_CAPACITY",
         "the crate's buffer size for control data",
     ),
+    // issue 17 (context sizing)
+    (
+        "src/inject/request.rs:INLINE_CONTROL_DATA",
+        "the crate's in-context buffer size for control data",
+    ),
     ("src/inject/family.rs:BOTH", "the list [V4, V6]"),
     ("src/driver/layers.rs:ALL", "the list of the four layers"),
     ("src/driver/layers.rs:PROVIDER_KEY", "the driver's own GUID"),

@@ -8,9 +8,10 @@ use std::sync::Mutex;
 
 use wfp_injector::inject::{
     CONTROL_DATA_CAPACITY, ClonedNetBufferList, Completion, CompletionHandler, DualStackInjector,
-    Forward, Injection, InjectionContext, InjectionPath, InjectionState, InjectionTypes, IpFamily,
-    IpProtocol, NetBufferListRef, NetworkReceive, NetworkSend, PacketInjector, RemoteAddress,
-    RetryPolicy, StreamInject, Tag, TransportReceive, TransportSend,
+    Forward, INLINE_CONTROL_DATA, Injection, InjectionContext, InjectionPath, InjectionState,
+    InjectionTypes, IpFamily, IpProtocol, NetBufferListRef, NetworkReceive, NetworkSend,
+    PacketInjector, Pools, RemoteAddress, RetryPolicy, StreamInject, Tag, TransportReceive,
+    TransportSend,
 };
 use wfp_injector::nt::{Irql, NtStatus};
 use wfp_injector::sim::{self, SimCall, SimulatedStack};
@@ -776,6 +777,311 @@ fn dropping_an_injector_with_work_in_flight_waits_like_close() {
         dropper.join().unwrap();
     });
     assert!(sim.open_handles().is_empty());
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+// ---- Context sizing (issue 17): large control data, deferred slots on demand ----------------
+
+fn injector_with<'a>(
+    sim: Sim<'a>,
+    types: InjectionTypes,
+    pools: Pools,
+) -> PacketInjector<Sim<'a>, Recorder<'a>> {
+    let handles = DualStackInjector::create(sim, types, &RetryPolicy::default()).unwrap();
+    PacketInjector::with_pools(
+        handles,
+        pools,
+        Recorder {
+            sim,
+            seen: Mutex::new(Vec::new()),
+        },
+    )
+    .unwrap()
+}
+
+fn tcp_send(control: &[u8]) -> Injection<'_> {
+    Injection::TransportSend(TransportSend {
+        endpoint_handle: 0xE1,
+        remote_address: RemoteAddress::V4([10, 0, 0, 3]),
+        control_data: control,
+        compartment: 1,
+        protocol: IpProtocol::TCP,
+    })
+}
+
+#[test]
+fn pools_are_sized_for_the_paths_that_use_them() {
+    assert_eq!(
+        Pools::for_capacity(1024, InjectionTypes::TRANSPORT),
+        Pools {
+            contexts: 1024,
+            deferred: Pools::DEFERRED,
+            large_control_data: Pools::LARGE_CONTROL_DATA
+        }
+    );
+    assert_eq!(
+        Pools::for_capacity(3, InjectionTypes::TRANSPORT),
+        Pools {
+            contexts: 3,
+            deferred: 3,
+            large_control_data: 3
+        }
+    );
+    // Only transport injection is ever deferred or carries control data.
+    assert_eq!(
+        Pools::for_capacity(1024, InjectionTypes::NETWORK),
+        Pools {
+            contexts: 1024,
+            deferred: 0,
+            large_control_data: 0
+        }
+    );
+    const { assert!(INLINE_CONTROL_DATA < CONTROL_DATA_CAPACITY) };
+}
+
+#[test]
+fn control_data_longer_than_a_context_holds_is_carried_in_a_large_buffer() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let pools = Pools {
+        contexts: 4,
+        deferred: 1,
+        large_control_data: 1,
+    };
+    let injector = injector_with(&sim, InjectionTypes::TRANSPORT, pools);
+    let long: Vec<u8> = (0..200u8).collect();
+    let inline: Vec<u8> = (0..INLINE_CONTROL_DATA as u8).collect();
+    let most = vec![0xA5u8; CONTROL_DATA_CAPACITY];
+    injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &long),
+            Tag::default(),
+        )
+        .unwrap();
+    let pending = sim.pending_injections();
+    assert_eq!(pending[0].control_data, long, "the kernel reads all of it");
+    // The one large buffer is in use: another long one is refused before any kernel call (no
+    // clone), while control data a context holds still goes through.
+    let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+    assert_eq!(
+        injector
+            .clone_and_inject(
+                borrow(original),
+                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &most),
+                Tag::default(),
+            )
+            .unwrap_err(),
+        Error::ContextsExhausted
+    );
+    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), clones);
+    injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &inline),
+            Tag::default(),
+        )
+        .unwrap();
+    assert_eq!(sim.pending_injections()[1].control_data, inline);
+    // The completion gives the large buffer back: the longest control data now fits.
+    sim.complete_all(NtStatus::SUCCESS);
+    injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &most),
+            Tag::default(),
+        )
+        .unwrap();
+    assert_eq!(sim.pending_injections()[0].control_data, most);
+    sim.complete_all(NtStatus::SUCCESS);
+    // Through `inject` too, and through a refused kernel call: everything comes back.
+    let packet = ClonedNetBufferList::clone_of(&sim, borrow(original)).unwrap();
+    sim.fail_call(
+        SimCall::InjectTransportSend,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    let refused = injector
+        .inject(
+            packet,
+            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &long),
+            Tag::default(),
+        )
+        .unwrap_err();
+    drop(refused.packet);
+    let packet = ClonedNetBufferList::clone_of(&sim, borrow(original)).unwrap();
+    injector
+        .inject(
+            packet,
+            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &long),
+            Tag::default(),
+        )
+        .unwrap();
+    assert_eq!(sim.pending_injections()[0].control_data, long);
+    sim.complete_all(NtStatus::SUCCESS);
+    assert_eq!(seen(&injector).len(), 4);
+    assert_eq!(injector.in_flight(), 0);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn a_deferred_injection_with_long_control_data_keeps_it_until_its_completion() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let pools = Pools {
+        contexts: 4,
+        deferred: 2,
+        large_control_data: 1,
+    };
+    let injector = injector_with(&sim, InjectionTypes::TRANSPORT, pools);
+    let long: Vec<u8> = (0..150u8).rev().collect();
+    injector
+        .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
+        .unwrap();
+    assert_eq!(sim.run_queued_dpcs(), 1);
+    assert_eq!(sim.pending_injections()[0].control_data, long);
+    assert_eq!(
+        injector
+            .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
+            .unwrap_err(),
+        Error::ContextsExhausted,
+        "the large buffer is held until the completion, not the DPC"
+    );
+    sim.complete_all(NtStatus::SUCCESS);
+    // A deferred call the kernel refuses ends in the handler and gives the buffer back too.
+    sim.fail_call(
+        SimCall::InjectTransportSend,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    injector
+        .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
+        .unwrap();
+    sim.run_queued_dpcs();
+    assert_eq!(injector.in_flight(), 0);
+    injector
+        .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
+        .unwrap();
+    sim.run_queued_dpcs();
+    sim.complete_all(NtStatus::SUCCESS);
+    let statuses: Vec<NtStatus> = seen(&injector).iter().map(|seen| seen.status).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            NtStatus::SUCCESS,
+            NtStatus::INSUFFICIENT_RESOURCES,
+            NtStatus::SUCCESS
+        ]
+    );
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn deferred_slots_are_taken_on_demand_and_return_when_the_dpc_runs() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let pools = Pools {
+        contexts: 4,
+        deferred: 1,
+        large_control_data: 0,
+    };
+    let injector = injector_with(&sim, InjectionTypes::TRANSPORT, pools);
+    injector
+        .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
+        .unwrap();
+    let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+    assert_eq!(
+        injector
+            .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
+            .unwrap_err(),
+        Error::ContextsExhausted,
+        "one deferred slot, queued"
+    );
+    assert_eq!(
+        sim.calls(SimCall::AllocateCloneNetBufferList),
+        clones,
+        "refused before cloning"
+    );
+    // Non-deferred injections do not need one.
+    injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]),
+            Tag::default(),
+        )
+        .unwrap();
+    // Once the DPC has run, its deferred slot serves the next TCP injection, although the first
+    // is still in flight (its completion has not run).
+    assert_eq!(sim.run_queued_dpcs(), 1);
+    injector
+        .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
+        .unwrap();
+    assert_eq!(sim.run_queued_dpcs(), 1);
+    assert_eq!(injector.in_flight(), 3);
+    sim.complete_all(NtStatus::SUCCESS);
+    // Without large buffers, control data a context cannot hold is refused, the rest is not.
+    let inline = vec![7u8; INLINE_CONTROL_DATA];
+    injector
+        .clone_and_inject(
+            borrow(original),
+            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &inline),
+            Tag::default(),
+        )
+        .unwrap();
+    let one_more = vec![7u8; INLINE_CONTROL_DATA + 1];
+    assert_eq!(
+        injector
+            .clone_and_inject(
+                borrow(original),
+                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &one_more),
+                Tag::default(),
+            )
+            .unwrap_err(),
+        Error::ContextsExhausted
+    );
+    sim.complete_all(NtStatus::SUCCESS);
+    injector.close().unwrap();
+    sim.return_packet(original);
+    sim.assert_clean();
+}
+
+#[test]
+fn a_transport_send_on_handles_without_the_transport_type_is_refused_before_the_kernel() {
+    let sim = SimulatedStack::new();
+    let original = sim.indicate_packet(&IPV4_UDP);
+    let injector = injector(&sim, InjectionTypes::NETWORK, 2);
+    for control in [&[][..], &[1u8; 200][..]] {
+        let error = injector
+            .clone_and_inject(
+                borrow(original),
+                udp_send(RemoteAddress::V4([10, 0, 0, 2]), control),
+                Tag::default(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            error,
+            Error::InvalidInput(InputError::HandleLacksInjectionType {
+                needed: InjectionTypes::TRANSPORT,
+                has: InjectionTypes::NETWORK
+            })
+        );
+        let packet = ClonedNetBufferList::clone_of(&sim, borrow(original)).unwrap();
+        let refused = injector
+            .inject(
+                packet,
+                udp_send(RemoteAddress::V4([10, 0, 0, 2]), control),
+                Tag::default(),
+            )
+            .unwrap_err();
+        assert_eq!(refused.error, error);
+    }
+    assert_eq!(sim.calls(SimCall::InjectTransportSend), 0);
+    injector.close().unwrap();
     sim.return_packet(original);
     sim.assert_clean();
 }

@@ -187,7 +187,10 @@ impl<K: KernelApi> Loader<K> {
                 // SAFETY: `failure` is written once before the release store of PHASE_INERT seen
                 // above, and never again.
                 let failure = unsafe { *self.failure.get() };
-                Progress::Inert(failure.unwrap_or(LoadError::new(LoadStep::DriverState, NtStatus::UNSUCCESSFUL)))
+                Progress::Inert(failure.unwrap_or(LoadError::new(
+                    LoadStep::DriverState,
+                    NtStatus::UNSUCCESSFUL,
+                )))
             }
         }
     }
@@ -204,7 +207,10 @@ impl<K: KernelApi> Loader<K> {
                 Ok(handles) => handles,
                 Err(failure) if failure.error.is_tcpip_not_ready() => return Ok(false),
                 Err(failure) => {
-                    return Err(LoadError::new(LoadStep::InjectionHandles, failure.error.status()));
+                    return Err(LoadError::new(
+                        LoadStep::InjectionHandles,
+                        failure.error.status(),
+                    ));
                 }
             };
         let injector = PacketInjector::new(handles, self.capacity, CompletionCounters::default())
@@ -224,7 +230,10 @@ impl<K: KernelApi> Loader<K> {
         let Some(registration) = instance::register(state.cast_const().cast(), seed) else {
             // SAFETY: the state was leaked above and nothing refers to it; reclaimed once.
             drop(unsafe { Box::from_raw(state) });
-            return Err(LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES));
+            return Err(LoadError::new(
+                LoadStep::DriverState,
+                NtStatus::INSUFFICIENT_RESOURCES,
+            ));
         };
         pieces.registration = Some(registration);
         self.state.store(state, Ordering::Release);
@@ -325,7 +334,10 @@ impl<K: KernelApi> Loader<K> {
         // SAFETY: <= DISPATCH_LEVEL; the device is the driver's.
         let item = unsafe { self.kernel.io_allocate_work_item(self.device.as_raw()) };
         if item.is_null() {
-            return Err(LoadError::new(LoadStep::WorkItem, NtStatus::INSUFFICIENT_RESOURCES));
+            return Err(LoadError::new(
+                LoadStep::WorkItem,
+                NtStatus::INSUFFICIENT_RESOURCES,
+            ));
         }
         self.work_item.store(item, Ordering::Release);
         let mut subscription: HANDLE = ptr::null_mut();
@@ -346,7 +358,10 @@ impl<K: KernelApi> Loader<K> {
         let mut retry = false;
         if !handles_ready {
             if self.retry.deadline.is_zero() {
-                self.give_up(LoadError::new(LoadStep::InjectionHandles, NtStatus::FWP_TCPIP_NOT_READY));
+                self.give_up(LoadError::new(
+                    LoadStep::InjectionHandles,
+                    NtStatus::FWP_TCPIP_NOT_READY,
+                ));
             } else {
                 self.log.write(
                     &self.kernel,
@@ -387,9 +402,10 @@ impl<K: KernelApi> Loader<K> {
         let phase = self.phase.load(Ordering::Acquire);
         match phase {
             PHASE_TCPIP => {
-                let nap = pieces
-                    .delay
-                    .min(self.retry.deadline.saturating_sub(pieces.waited));
+                let nap = pieces.delay.min(crate::nt::time::saturating_sub(
+                    self.retry.deadline,
+                    pieces.waited,
+                ));
                 match self.nap(nap) {
                     Ok(()) => {}
                     Err(None) => return false,
@@ -398,10 +414,8 @@ impl<K: KernelApi> Loader<K> {
                         return false;
                     }
                 }
-                pieces.waited = pieces.waited.saturating_add(nap);
-                pieces.delay = pieces
-                    .delay
-                    .saturating_mul(self.retry.growth)
+                pieces.waited = crate::nt::time::saturating_add(pieces.waited, nap);
+                pieces.delay = crate::nt::time::saturating_mul(pieces.delay, self.retry.growth)
                     .min(self.retry.max_delay);
                 match self.try_handles(pieces) {
                     Ok(true) => {
@@ -425,7 +439,10 @@ impl<K: KernelApi> Loader<K> {
                                 " ms".into(),
                             ],
                         );
-                        self.give_up(LoadError::new(LoadStep::InjectionHandles, NtStatus::FWP_TCPIP_NOT_READY));
+                        self.give_up(LoadError::new(
+                            LoadStep::InjectionHandles,
+                            NtStatus::FWP_TCPIP_NOT_READY,
+                        ));
                         return false;
                     }
                     Ok(false) => return true,
@@ -470,7 +487,7 @@ impl<K: KernelApi> Loader<K> {
             }
             let slice = left.min(CANCEL_POLL);
             crate::nt::time::sleep(&self.kernel, slice).map_err(|error| Some(error.status()))?;
-            left = left.saturating_sub(slice);
+            left = crate::nt::time::saturating_sub(left, slice);
         }
     }
 
@@ -590,7 +607,7 @@ impl<K: KernelApi> Loader<K> {
                 );
                 return (first_failure(first, NtStatus::DEVICE_BUSY), false);
             }
-            waited = waited.saturating_add(super::objects::UNREGISTER_POLL);
+            waited = crate::nt::time::saturating_add(waited, super::objects::UNREGISTER_POLL);
         }
         let item = self.work_item.swap(ptr::null_mut(), Ordering::AcqRel);
         if !item.is_null() {
@@ -628,8 +645,8 @@ impl<K: KernelApi> Loader<K> {
         // be inside the instance after its callout unregistered. Wait for it (bounded), then
         // give the slot back; late classifies through this instance's contexts permit without
         // entering.
-        let released = registration
-            .is_none_or(|registration| release_instance(&self.kernel, registration));
+        let released =
+            registration.is_none_or(|registration| release_instance(&self.kernel, registration));
         if released && !still_registered {
             if let Some(shared) = self.state() {
                 shared.injector.drain();
@@ -685,7 +702,7 @@ fn release_instance<K: KernelApi>(kernel: &K, registration: Registration) -> boo
         {
             return false;
         }
-        waited = waited.saturating_add(super::objects::UNREGISTER_POLL);
+        waited = crate::nt::time::saturating_add(waited, super::objects::UNREGISTER_POLL);
     }
 }
 

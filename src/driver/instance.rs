@@ -27,6 +27,7 @@ const GENERATION: u64 = 0x7FFF_FFFF;
 
 /// One instance slot: `word` = generation << 32 | retired | users; `state` = the instance's
 /// state while claimed.
+#[derive(Debug)]
 struct Slot {
     word: AtomicU64,
     state: AtomicPtr<()>,
@@ -72,6 +73,8 @@ impl InstanceId {
 #[derive(Debug)]
 pub struct Registration {
     id: InstanceId,
+    /// The claimed slot itself, so that no method indexes the table (no bounds check).
+    slot: &'static Slot,
 }
 
 /// Claims a free slot for `state`. `None` when every slot is in use. A slot used for the first
@@ -108,6 +111,7 @@ pub fn register(state: *const (), seed: u64) -> Option<Registration> {
         slot.word.store(generation << 32, Ordering::Release);
         return Some(Registration {
             id: InstanceId((generation << 32) | index as u64),
+            slot,
         });
     }
     None
@@ -172,19 +176,18 @@ impl Registration {
 
     /// Stops new classifies from entering. Any IRQL.
     pub fn retire(&self) {
-        let slot = &TABLE[self.id.slot()];
-        slot.word.fetch_or(RETIRED, Ordering::AcqRel);
+        self.slot.word.fetch_or(RETIRED, Ordering::AcqRel);
     }
 
     /// Classifies still inside.
     pub fn users(&self) -> u64 {
-        TABLE[self.id.slot()].word.load(Ordering::Acquire) & USERS
+        self.slot.word.load(Ordering::Acquire) & USERS
     }
 
     /// Gives the slot back once it is retired and empty; the state pointer is forgotten.
     /// Returns the registration unchanged when classifies are still inside.
     pub fn release(self) -> Result<(), Self> {
-        let slot = &TABLE[self.id.slot()];
+        let slot = self.slot;
         let word = slot.word.load(Ordering::Acquire);
         if word & USERS != 0 || word & RETIRED == 0 {
             return Err(self);

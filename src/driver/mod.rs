@@ -14,7 +14,6 @@ pub mod objects;
 pub(crate) mod text;
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 pub use classify::{CalloutState, CompletionCounters, DriverInjector};
@@ -73,15 +72,22 @@ unsafe impl<K: KernelApi + Send + Sync> Send for Driver<K> {}
 // SAFETY: as above.
 unsafe impl<K: KernelApi + Send + Sync> Sync for Driver<K> {}
 
-/// Boxes `value` without panicking when memory is short.
+/// Boxes `value` without panicking when memory is short. Allocates directly: `Box::new` ends in
+/// alloc's panicking error handler, and a Vec brings its growth code into the image.
 pub(crate) fn try_box<T>(value: T) -> Result<Box<T>, T> {
-    let mut slot = Vec::new();
-    if slot.try_reserve_exact(1).is_err() {
+    let layout = core::alloc::Layout::new::<T>();
+    if layout.size() == 0 {
+        return Ok(Box::new(value));
+    }
+    // SAFETY: the layout has a non-zero size.
+    let raw = unsafe { alloc::alloc::alloc(layout) }.cast::<T>();
+    if raw.is_null() {
         return Err(value);
     }
-    slot.push(value);
-    let raw = Box::into_raw(slot.into_boxed_slice()).cast::<T>();
-    // SAFETY: a one-element boxed slice has T's layout; ownership moves to the new Box.
+    // SAFETY: a fresh block with T's layout.
+    unsafe { raw.write(value) };
+    // SAFETY: the block came from the global allocator with T's layout, which is what Box frees
+    // with, and holds a T; ownership moves to the Box.
     Ok(unsafe { Box::from_raw(raw) })
 }
 
@@ -107,7 +113,10 @@ impl<K: KernelApi> Driver<K> {
             verbose: parameters.verbose,
         };
         if let Err(error) = config.retry.validate() {
-            let error = LoadError::new(LoadStep::InjectionHandles, crate::Error::InvalidInput(error).status());
+            let error = LoadError::new(
+                LoadStep::InjectionHandles,
+                crate::Error::InvalidInput(error).status(),
+            );
             return Err(log_load_failure(&kernel, log, error));
         }
         let capacity = parameters.max_in_flight.unwrap_or(config.max_in_flight);

@@ -422,7 +422,7 @@ impl<K: KernelApi> WfpObjects<K> {
                 if crate::nt::time::sleep(&self.kernel, UNREGISTER_POLL).is_err() {
                     break;
                 }
-                waited += UNREGISTER_POLL;
+                waited = crate::nt::time::saturating_add(waited, UNREGISTER_POLL);
             }
         }
         if !self.still_registered() {
@@ -530,16 +530,20 @@ impl ConditionStorage {
         }
     }
 
+    /// Appends a condition. `build` adds at most [`MAX_CONDITIONS`] (address, port, two
+    /// protocols), so the array always has room; `get_mut` keeps the image free of a panic path.
     fn equal(&mut self, key: GUID, kind: u32, value: u64) {
-        self.conditions[self.count] = FWPM_FILTER_CONDITION0 {
-            fieldKey: key,
-            matchType: FWP_MATCH_EQUAL,
-            conditionValue: FWP_VALUE0 {
-                r#type: kind,
-                value,
-            },
-        };
-        self.count += 1;
+        if let Some(condition) = self.conditions.get_mut(self.count) {
+            *condition = FWPM_FILTER_CONDITION0 {
+                fieldKey: key,
+                matchType: FWP_MATCH_EQUAL,
+                conditionValue: FWP_VALUE0 {
+                    r#type: kind,
+                    value,
+                },
+            };
+            self.count += 1;
+        }
     }
 
     /// The conditions for `family`'s filters: one per configured criterion, so the filter
@@ -580,6 +584,6 @@ impl ConditionStorage {
             }
             (None, None) => {}
         }
-        &self.conditions[..self.count]
+        self.conditions.get(..self.count).unwrap_or(&[])
     }
 }

@@ -2,7 +2,6 @@
 //! it: a per-injection context from a fixed pool, rundown protection that counts it as in flight
 //! (queued DPC work included), and a typed completion that returns the packet to its owner.
 
-use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::fmt;
@@ -14,11 +13,14 @@ use crate::inject::completion::{Completion, CompletionHandler};
 use crate::inject::dual_stack::{DualStackError, DualStackInjector};
 use crate::inject::nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
 use crate::inject::pool::SlotPool;
-use crate::inject::request::{CONTROL_DATA_CAPACITY, Injection, InjectionPath, RemoteAddress, Tag};
+use crate::inject::request::{
+    CONTROL_DATA_CAPACITY, INLINE_CONTROL_DATA, Injection, InjectionPath, RemoteAddress, Tag,
+};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    BOOLEAN, EX_RUNDOWN_REF, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, KDPC, NET_BUFFER_LIST, NTSTATUS,
+    BOOLEAN, EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, KDPC,
+    NET_BUFFER_LIST, NTSTATUS,
 };
 
 /// An injection the injector did not take: why, and the packet, back in the caller's hands.
@@ -38,30 +40,42 @@ impl<P> fmt::Debug for Refused<P> {
 }
 
 /// Per-injection context: lives in the pool from creation to close, and holds what the kernel
-/// reads until the completion (transport-send parameters, remote address, control data) and what
-/// the completion needs (NBL, path, cookie). The request itself is not copied: it is issued from
-/// the caller's value. 160 bytes.
+/// reads until the completion (transport-send parameters, remote address, control data up to
+/// [`INLINE_CONTROL_DATA`]) and what the completion needs (path, cookie, the large control-data
+/// buffer it holds if any; WFP hands the NBL back). The request itself is not copied: it is issued
+/// from the caller's value. 160 bytes.
 #[repr(C)]
 struct InjectionSlot {
     /// The injector's shared state (type-erased: the slot type is not generic).
     owner: *const c_void,
-    nbl: *mut NET_BUFFER_LIST,
     cookie: usize,
     index: u32,
+    /// The large control-data buffer this injection holds, or [`NO_LARGE`].
+    large: u16,
     path: InjectionPath,
     send_args: FWPS_TRANSPORT_SEND_PARAMS0,
     remote_address: [u8; 16],
     /// 8-aligned: the kernel reads WSACMSGHDRs from it.
-    control_data: [u8; CONTROL_DATA_CAPACITY],
+    control_data: [u8; INLINE_CONTROL_DATA],
 }
 
 const _: () = assert!(core::mem::size_of::<InjectionSlot>() <= 160);
 const _: () = assert!(core::mem::offset_of!(InjectionSlot, control_data) % 8 == 0);
 
+/// [`InjectionSlot::large`] when the injection holds no large control-data buffer.
+const NO_LARGE: u16 = u16::MAX;
+
+/// Control data longer than [`INLINE_CONTROL_DATA`], up to [`CONTROL_DATA_CAPACITY`]: a buffer from
+/// a small pool, held by a transport send until its completion.
+#[repr(C, align(8))]
+struct LargeControlData {
+    bytes: [u8; CONTROL_DATA_CAPACITY],
+}
+
 /// What a deferred (TCP transport) injection needs until its DPC has issued it: the DPC, the
-/// request, the injection context, and the index of its [`InjectionSlot`]. Given back as soon as
-/// the DPC routine has read it; the completion needs only the injection slot. The DPC comes
-/// first, so a pointer to the slot is a pointer to its DPC.
+/// request, the injection context, the NBL and the index of its [`InjectionSlot`]. Given back as
+/// soon as the DPC routine has read it; the completion needs only the injection slot. The DPC
+/// comes first, so a pointer to the slot is a pointer to its DPC.
 #[repr(C)]
 struct DeferredSlot {
     /// Initialized once at creation.
@@ -71,6 +85,7 @@ struct DeferredSlot {
     /// The injection slot this deferred call completes into.
     slot: u32,
     injection_context: HANDLE,
+    nbl: *mut NET_BUFFER_LIST,
     /// Transport send's control data is already in the injection slot: here it is empty.
     injection: Injection<'static>,
 }
@@ -84,12 +99,12 @@ unsafe impl Send for InjectionSlot {}
 unsafe impl Send for DeferredSlot {}
 
 impl InjectionSlot {
-    fn empty(index: u32) -> Self {
+    fn empty(index: u32, owner: *const c_void) -> Self {
         Self {
-            owner: ptr::null(),
-            nbl: ptr::null_mut(),
+            owner,
             cookie: 0,
             index,
+            large: NO_LARGE,
             path: InjectionPath::Forward,
             send_args: FWPS_TRANSPORT_SEND_PARAMS0 {
                 remoteAddress: ptr::null_mut(),
@@ -98,15 +113,21 @@ impl InjectionSlot {
                 controlDataLength: 0,
             },
             remote_address: [0; 16],
-            control_data: [0; CONTROL_DATA_CAPACITY],
+            control_data: [0; INLINE_CONTROL_DATA],
         }
     }
 
     /// Keeps what the completion needs and, for a transport send, what the kernel reads until
-    /// then; the send parameters point into the slot. Control data is copied only when present.
+    /// then; the send parameters point into the slot (or into `large`, the large control-data
+    /// buffer reserved for control data longer than the slot holds). Control data is copied only
+    /// when present.
     #[inline(always)]
-    fn load(&mut self, nbl: *mut NET_BUFFER_LIST, injection: &Injection<'_>, cookie: usize) {
-        self.nbl = nbl;
+    fn load(
+        &mut self,
+        injection: &Injection<'_>,
+        cookie: usize,
+        large: Option<*mut LargeControlData>,
+    ) {
         self.cookie = cookie;
         self.path = injection.path();
         if let Injection::TransportSend(send) = injection {
@@ -121,37 +142,42 @@ impl InjectionSlot {
                 }
             };
             let control = send.control_data;
-            let mut control_data: *mut c_void = ptr::null_mut();
-            // Length checked by `check` before the slot was taken; `get` keeps the image free of
-            // a panic path all the same.
-            if !control.is_empty() {
-                if let Some(room) = self.control_data.get_mut(..control.len()) {
+            // The reservation took a large buffer exactly when the data is longer than the slot
+            // holds (and refused it beyond CONTROL_DATA_CAPACITY), so `min` changes nothing; it
+            // keeps every copy in bounds without a panic path all the same.
+            let room: &mut [u8] = match large {
+                None => &mut self.control_data,
+                // SAFETY: the reservation owns the buffer until the completion.
+                Some(buffer) => unsafe { &mut (*buffer).bytes },
+            };
+            let length = control.len().min(room.len());
+            let mut control_data: *mut u8 = ptr::null_mut();
+            if length != 0 {
+                if let (Some(room), Some(control)) = (room.get_mut(..length), control.get(..length))
+                {
                     room.copy_from_slice(control);
-                    control_data = self.control_data.as_mut_ptr().cast();
+                    control_data = room.as_mut_ptr();
                 }
             }
             self.send_args = FWPS_TRANSPORT_SEND_PARAMS0 {
                 remoteAddress: self.remote_address.as_mut_ptr(),
                 remoteScopeId: scope_id,
                 controlData: control_data.cast(),
-                controlDataLength: if control_data.is_null() {
-                    0
-                } else {
-                    control.len() as u32
-                },
+                controlDataLength: length as u32,
             };
         }
     }
 }
 
 impl DeferredSlot {
-    fn empty(index: u32) -> Self {
+    fn empty(index: u32, owner: *const c_void) -> Self {
         Self {
             dpc: KDPC::zeroed(),
-            owner: ptr::null(),
+            owner,
             index,
             slot: 0,
             injection_context: ptr::null_mut(),
+            nbl: ptr::null_mut(),
             injection: Injection::Forward(crate::inject::request::Forward {
                 family: crate::inject::IpFamily::V4,
                 compartment: 0,
@@ -161,13 +187,63 @@ impl DeferredSlot {
     }
 }
 
+/// How many contexts of each kind an injector allocates at creation (nothing is allocated per
+/// packet). [`PacketInjector::new`] uses [`Pools::for_capacity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pools {
+    /// Injections in flight at once: one 160-byte context each.
+    pub contexts: u32,
+    /// TCP transport injections queued for their DPC at once (a KDPC and the request each,
+    /// about 140 bytes, given back as soon as the DPC routine starts, so far fewer are needed
+    /// than contexts). When all are queued, further TCP injections are refused with
+    /// [`Error::ContextsExhausted`] before any kernel call.
+    pub deferred: u32,
+    /// Transport sends in flight at once whose control data is longer than
+    /// [`INLINE_CONTROL_DATA`]: a [`CONTROL_DATA_CAPACITY`]-byte buffer each. At most 65,534.
+    pub large_control_data: u16,
+}
+
+impl Pools {
+    /// Default deferred slots (at most one per context).
+    pub const DEFERRED: u32 = 256;
+    /// Default large control-data buffers (at most one per context).
+    pub const LARGE_CONTROL_DATA: u16 = 16;
+
+    /// `capacity` contexts; deferred slots and large control-data buffers only for handles that
+    /// can inject on the transport paths (the only ones that use them), at most
+    /// [`DEFERRED`](Self::DEFERRED) and [`LARGE_CONTROL_DATA`](Self::LARGE_CONTROL_DATA) and
+    /// never more than `capacity`.
+    pub fn for_capacity(capacity: u32, types: crate::inject::InjectionTypes) -> Self {
+        let transport = types.contains(crate::inject::InjectionTypes::TRANSPORT);
+        let large = u16::try_from(capacity).unwrap_or(u16::MAX);
+        Self {
+            contexts: capacity,
+            deferred: if transport {
+                capacity.min(Self::DEFERRED)
+            } else {
+                0
+            },
+            large_control_data: if transport {
+                large.min(Self::LARGE_CONTROL_DATA)
+            } else {
+                0
+            },
+        }
+    }
+}
+
 /// The contexts one injection holds from its reservation on: an injection slot and, for a
-/// deferred call, a deferred slot. A rundown reference is held with them.
+/// deferred call, a deferred slot ([`NO_DEFERRED`] when none). A rundown reference is held with
+/// them. A large control-data buffer, when the injection has one, is recorded in the slot. Eight
+/// bytes, so it travels in a register.
 #[derive(Clone, Copy)]
 struct Reservation {
     slot: u32,
-    deferred: Option<u32>,
+    deferred: u32,
 }
+
+/// [`Reservation::deferred`] for an injection made directly.
+const NO_DEFERRED: u32 = u32::MAX;
 
 struct Shared<K: KernelApi, H> {
     kernel: K,
@@ -177,8 +253,12 @@ struct Shared<K: KernelApi, H> {
     /// Rundown has been waited for: it must not be waited for twice.
     drained: core::sync::atomic::AtomicBool,
     contexts: SlotPool<InjectionSlot>,
-    /// One per context: every injection in flight may be a deferred one.
+    /// Held by TCP transport injections until their DPC runs.
     deferred: SlotPool<DeferredSlot>,
+    /// Held by transport sends with long control data until their completion.
+    large: SlotPool<LargeControlData>,
+    /// See [`fast_send`](Self::fast_send).
+    send_limit: usize,
 }
 
 /// Injects packets through a [`DualStackInjector`] with every rule of the API kept by
@@ -225,17 +305,67 @@ where
     /// injections in flight at once). The only allocations the injector makes happen here.
     ///
     /// IRQL: PASSIVE_LEVEL. On failure the handles are destroyed.
+    ///
+    /// The contexts are sized by [`Pools::for_capacity`]; [`with_pools`](Self::with_pools) sizes
+    /// each pool.
     pub fn new(handles: DualStackInjector<K>, capacity: u32, handler: H) -> Result<Self, Error> {
+        let pools = Pools::for_capacity(capacity, handles.types());
+        Self::with_pools(handles, pools, handler)
+    }
+
+    /// [`new`](Self::new) with each pool's size given.
+    ///
+    /// IRQL: PASSIVE_LEVEL. On failure the handles are destroyed.
+    pub fn with_pools(
+        handles: DualStackInjector<K>,
+        pools: Pools,
+        handler: H,
+    ) -> Result<Self, Error> {
         let kernel = handles.handle(crate::inject::IpFamily::V4).kernel().clone();
         Error::check_irql(&kernel, Irql::PASSIVE)?;
+        let capacity = pools.contexts;
         if capacity == 0 {
             return Err(InputError::ZeroCapacity.into());
         }
-        let contexts = SlotPool::new(capacity, InjectionSlot::empty)?;
-        let deferred = SlotPool::new(capacity, DeferredSlot::empty)?;
-        let mut boxed = Vec::new();
-        boxed.try_reserve_exact(1).map_err(|_| Error::OutOfMemory)?;
-        boxed.push(Shared {
+        let send_limit = if handles
+            .types()
+            .contains(crate::inject::InjectionTypes::TRANSPORT)
+        {
+            INLINE_CONTROL_DATA + 1
+        } else {
+            0
+        };
+        // Allocated directly, not through Vec or Box::new, whose growth and allocation-failure
+        // paths end in alloc's panicking handlers (none may be in the kernel image), and first,
+        // so that every slot is made knowing its owner. On failure the handles are dropped here,
+        // which destroys them.
+        let layout = core::alloc::Layout::new::<Shared<K, H>>();
+        // SAFETY: Shared is not zero-sized (it holds the handles and the pools).
+        let raw = unsafe { alloc::alloc::alloc(layout) }.cast::<Shared<K, H>>();
+        if raw.is_null() {
+            return Err(Error::OutOfMemory);
+        }
+        let owner = raw.cast_const().cast::<c_void>();
+        let pools = SlotPool::new(capacity, |index| InjectionSlot::empty(index, owner)).and_then(
+            |contexts| {
+                let deferred =
+                    SlotPool::new(pools.deferred, |index| DeferredSlot::empty(index, owner))?;
+                let count = u32::from(pools.large_control_data.min(NO_LARGE - 1));
+                let large = SlotPool::new(count, |_| LargeControlData {
+                    bytes: [0; CONTROL_DATA_CAPACITY],
+                })?;
+                Ok((contexts, deferred, large))
+            },
+        );
+        let (contexts, deferred, large) = match pools {
+            Ok(pools) => pools,
+            Err(error) => {
+                // SAFETY: allocated above with this layout, never written.
+                unsafe { alloc::alloc::dealloc(raw.cast(), layout) };
+                return Err(error);
+            }
+        };
+        let value = Shared {
             kernel,
             handles: ManuallyDrop::new(handles),
             handler,
@@ -243,9 +373,12 @@ where
             drained: core::sync::atomic::AtomicBool::new(false),
             contexts,
             deferred,
-        });
-        let raw = alloc::boxed::Box::into_raw(boxed.into_boxed_slice()).cast::<Shared<K, H>>();
-        // SAFETY: into_raw never returns null.
+            large,
+            send_limit,
+        };
+        // SAFETY: `raw` is a fresh block with Shared's layout.
+        unsafe { raw.write(value) };
+        // SAFETY: checked non-null above.
         let shared = unsafe { NonNull::new_unchecked(raw) };
         // SAFETY: freshly allocated and not yet shared: exclusive access.
         let state = unsafe { shared.as_ref() };
@@ -255,19 +388,11 @@ where
                 .kernel
                 .ex_initialize_rundown_protection(state.rundown.get())
         };
-        for index in 0..capacity {
-            let slot = state.contexts.get(index);
-            // SAFETY: no index has been handed out yet, so every slot is exclusively ours.
-            unsafe {
-                (*slot).owner = raw.cast_const().cast();
-            }
+        for index in 0..state.deferred.capacity() {
             let deferred = state.deferred.get(index);
-            // SAFETY: as above; the slots never move (boxed slices), so the DPC and its context
-            // stay valid as long as the shared state.
-            unsafe {
-                (*deferred).owner = raw.cast_const().cast();
-            }
-            // SAFETY: as above; the DPC storage lives as long as the shared state.
+            // SAFETY: no index has been handed out yet, so every slot is exclusively ours; the
+            // slots never move (boxed slices), so the DPC and its context stay valid as long as
+            // the shared state.
             unsafe {
                 state.kernel.ke_initialize_dpc(
                     deferred.cast::<KDPC>(),
@@ -306,7 +431,8 @@ where
     /// packet later; on refusal it comes back in the error with nothing sent to WFP.
     ///
     /// Refused before the kernel is called: a handle without the path's injection type, control
-    /// data over [`CONTROL_DATA_CAPACITY`], all contexts in use. Refused by the kernel: a closing
+    /// data over [`CONTROL_DATA_CAPACITY`], all contexts in use (or, as needed, all deferred slots
+    /// or all large control-data buffers; see [`Pools`]). Refused by the kernel: a closing
     /// injector (rundown), the injection call itself.
     ///
     /// IRQL <= DISPATCH_LEVEL.
@@ -318,15 +444,17 @@ where
         tag: Tag,
     ) -> Result<(), Refused<H::Packet>> {
         let state = self.state();
-        let reservation = match state
-            .check(&injection)
-            .and_then(|()| state.reserve(&injection))
-        {
+        let checked = match state.fast_send(&injection) {
+            Fast::Checked => true,
+            Fast::Unchecked => false,
+            Fast::No(length) => return state.inject_long(packet, &injection, length, tag),
+        };
+        let reservation = match state.reserve(&injection, None, checked) {
             Ok(reservation) => reservation,
             Err(error) => return Err(Refused { error, packet }),
         };
         // SAFETY: the reservation was just made for this injection and is used once.
-        unsafe { state.submit(reservation, packet, &injection, tag) }
+        unsafe { state.submit(reservation, None, packet, &injection, tag) }
     }
 
     /// Closes: refuses new injections, waits for those in flight, destroys the handles.
@@ -377,18 +505,112 @@ where
         // Check and reserve first, so a refused request costs no clone and a full pool no
         // kernel call; then clone and submit into the reservation.
         let state = self.state();
-        state.check(&injection)?;
-        let reservation = state.reserve(&injection)?;
-        let clone = match ClonedNetBufferList::clone_of(state.kernel.clone(), original) {
+        // One submission for both kinds of reservation (the image keeps a single copy of it);
+        // `inject` instead duplicates the long-control-data path, out of the common one's way.
+        let (checked, long) = match state.fast_send(&injection) {
+            Fast::Checked => (true, None),
+            Fast::Unchecked => (false, None),
+            Fast::No(length) => (false, Some(length)),
+        };
+        let large = match long {
+            Some(length) => Some(state.take_large(&injection, length)?),
+            None => None,
+        };
+        let reservation = state.reserve(&injection, large, checked)?;
+        state.clone_and_submit(reservation, large, original, &injection, tag)
+    }
+}
+
+impl<K, H> Shared<K, H>
+where
+    K: KernelApi,
+    H: CompletionHandler<K, Packet = ClonedNetBufferList<K>>,
+{
+    /// Clones `original` into a reservation and submits the clone.
+    #[inline(always)]
+    fn clone_and_submit(
+        &self,
+        reservation: Reservation,
+        large: Option<u16>,
+        original: NetBufferListRef<'_>,
+        injection: &Injection<'_>,
+        tag: Tag,
+    ) -> Result<(), Error> {
+        let clone = match ClonedNetBufferList::clone_of(self.kernel.clone(), original) {
             Ok(clone) => clone,
             Err(error) => {
-                state.cancel(reservation);
+                self.cancel(reservation);
                 return Err(error);
             }
         };
-        // SAFETY: the reservation was just made for this injection and is used once.
-        unsafe { state.submit(reservation, clone, &injection, tag) }
+        // SAFETY: the reservation was made for this injection and is used once.
+        unsafe { self.submit(reservation, large, clone, injection, tag) }
             .map_err(|refused| refused.error)
+    }
+
+    /// A large control-data buffer for a transport send the common path does not take: the
+    /// handles' types checked first (see [`fast_send`](Shared::fast_send)), then the length.
+    /// Out of line.
+    #[cold]
+    #[inline(never)]
+    fn take_large(&self, injection: &Injection<'_>, length: usize) -> Result<u16, Error> {
+        let needed = injection.path().required_type();
+        let has = self.handles.types();
+        if !has.contains(needed) {
+            return Err(InputError::HandleLacksInjectionType { needed, has }.into());
+        }
+        if length > CONTROL_DATA_CAPACITY {
+            return Err(InputError::ControlDataTooLong {
+                length,
+                capacity: CONTROL_DATA_CAPACITY,
+            }
+            .into());
+        }
+        match self.large.take() {
+            // The pool has fewer than NO_LARGE buffers (clamped in `with_pools`).
+            Some(index) => Ok(index as u16),
+            None => Err(Error::ContextsExhausted),
+        }
+    }
+}
+
+/// Marks the branch that calls it unlikely.
+#[cold]
+#[inline(never)]
+fn cold_path() {}
+
+/// Whether an injection may take the common path, from [`Shared::fast_send`].
+enum Fast {
+    /// A transport send the handles can make, with control data the slot holds.
+    Checked,
+    /// Another path: [`Shared::reserve`] checks the handles' injection types.
+    Unchecked,
+    /// A transport send with this much control data that the handles cannot make or the slot
+    /// cannot hold: the out-of-line path sorts it out.
+    No(usize),
+}
+
+impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
+    /// One comparison decides a transport send: `send_limit` is one more than the control data a
+    /// slot holds when the handles can inject on the transport path, and zero when they cannot,
+    /// so that every transport send goes to the out-of-line path, which checks properly.
+    #[inline(always)]
+    fn fast_send(&self, injection: &Injection<'_>) -> Fast {
+        match injection {
+            Injection::TransportSend(send) => {
+                let length = send.control_data.len();
+                if length < self.send_limit {
+                    // SAFETY: `send_limit` is 0 or INLINE_CONTROL_DATA + 1 (set once in
+                    // `with_pools`), so `length` < it is at most INLINE_CONTROL_DATA. Telling the
+                    // optimizer lets the copy into the slot drop its bound.
+                    unsafe { core::hint::assert_unchecked(length <= INLINE_CONTROL_DATA) };
+                    Fast::Checked
+                } else {
+                    Fast::No(length)
+                }
+            }
+            _ => Fast::Unchecked,
+        }
     }
 }
 
@@ -440,9 +662,9 @@ impl<K: KernelApi, H: CompletionHandler<K>> PacketInjector<K, H> {
         let handles = unsafe { ManuallyDrop::take(&mut last.handles) };
         // Destroy waits for WFP to finish running completions on these handles.
         let result = handles.close().map_err(|(failure, _)| failure);
-        // SAFETY: `raw` came from Box::<[Shared]>::into_raw with length 1 in `new`; nothing uses
-        // it after this.
-        drop(unsafe { alloc::boxed::Box::from_raw(ptr::slice_from_raw_parts_mut(raw, 1)) });
+        // SAFETY: `raw` was allocated in `with_pools` by the global allocator with Shared's
+        // layout, which is what Box frees with; nothing uses it after this.
+        drop(unsafe { alloc::boxed::Box::from_raw(raw) });
         result
     }
 }
@@ -460,29 +682,6 @@ impl<K: KernelApi, H: CompletionHandler<K>> Drop for PacketInjector<K, H> {
 }
 
 impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
-    /// Refusals that need no kernel call.
-    #[inline(always)]
-    fn check(&self, injection: &Injection<'_>) -> Result<(), Error> {
-        if cfg!(debug_assertions) {
-            Error::check_irql(&self.kernel, Irql::DISPATCH)?;
-        }
-        let needed = injection.path().required_type();
-        let has = self.handles.types();
-        if !has.contains(needed) {
-            return Err(InputError::HandleLacksInjectionType { needed, has }.into());
-        }
-        if let Injection::TransportSend(send) = injection {
-            if send.control_data.len() > CONTROL_DATA_CAPACITY {
-                return Err(InputError::ControlDataTooLong {
-                    length: send.control_data.len(),
-                    capacity: CONTROL_DATA_CAPACITY,
-                }
-                .into());
-            }
-        }
-        Ok(())
-    }
-
     #[inline(always)]
     fn release_rundown(&self) {
         // SAFETY: called once per successful acquire; the word lives as long as `self`.
@@ -492,38 +691,141 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         };
     }
 
-    /// Takes the contexts `injection` needs, then a rundown reference: a full pool is refused
-    /// with no kernel call, a closing injector with one.
+    /// Refuses what needs no kernel call to refuse (a handle without the path's injection type,
+    /// control data over [`CONTROL_DATA_CAPACITY`]), takes the contexts `injection` needs, then a
+    /// rundown reference: a full pool is refused with no kernel call, a closing injector with
+    /// one.
+    ///
+    /// `large`: the large control-data buffer already taken for this injection (given back on
+    /// refusal), `None` on the common path.
     #[inline(always)]
-    fn reserve(&self, injection: &Injection<'_>) -> Result<Reservation, Error> {
+    ///
+    /// `types_checked`: [`fast_send`](Self::fast_send) already knows the handles can make this
+    /// injection.
+    fn reserve(
+        &self,
+        injection: &Injection<'_>,
+        large: Option<u16>,
+        types_checked: bool,
+    ) -> Result<Reservation, Error> {
+        if cfg!(debug_assertions) {
+            if let Err(error) = Error::check_irql(&self.kernel, Irql::DISPATCH) {
+                self.give_back_large(large);
+                return Err(error);
+            }
+        }
+        let needed = injection.path().required_type();
+        let has = self.handles.types();
+        if !types_checked && !has.contains(needed) {
+            self.give_back_large(large);
+            return Err(InputError::HandleLacksInjectionType { needed, has }.into());
+        }
         let Some(slot) = self.contexts.take() else {
+            self.give_back_large(large);
             return Err(Error::ContextsExhausted);
         };
+        if let Some(index) = large {
+            let record = self.contexts.get(slot);
+            // SAFETY: the slot was just taken: ours until given back.
+            unsafe { (*record).large = index };
+        }
         let deferred = if injection.must_defer() {
             let Some(deferred) = self.deferred.take() else {
-                self.contexts.give_back(slot);
+                self.give_back(Reservation {
+                    slot,
+                    deferred: NO_DEFERRED,
+                });
                 return Err(Error::ContextsExhausted);
             };
-            Some(deferred)
+            deferred
         } else {
-            None
+            NO_DEFERRED
         };
+        let reservation = Reservation { slot, deferred };
         // SAFETY: the rundown word was initialized in `new` and lives as long as `self`.
         if unsafe {
             self.kernel
                 .ex_acquire_rundown_protection(self.rundown.get())
         } == 0
         {
-            self.give_back(Reservation { slot, deferred });
+            self.give_back(reservation);
             return Err(Error::Closing);
         }
-        Ok(Reservation { slot, deferred })
+        Ok(reservation)
+    }
+
+    /// [`reserve`](Self::reserve) for control data of `length` bytes, longer than a context
+    /// holds: refused beyond [`CONTROL_DATA_CAPACITY`], else with a large buffer taken first.
+    #[inline(always)]
+    ///
+    /// Also where a transport send comes when the handles cannot make it (see
+    /// [`fast_send`](Self::fast_send)): the injection types are checked first.
+    fn reserve_long(
+        &self,
+        injection: &Injection<'_>,
+        length: usize,
+    ) -> Result<(Reservation, Option<u16>), Error> {
+        let needed = injection.path().required_type();
+        let has = self.handles.types();
+        if !has.contains(needed) {
+            return Err(InputError::HandleLacksInjectionType { needed, has }.into());
+        }
+        if length <= INLINE_CONTROL_DATA {
+            return Ok((self.reserve(injection, None, true)?, None));
+        }
+        if length > CONTROL_DATA_CAPACITY {
+            return Err(InputError::ControlDataTooLong {
+                length,
+                capacity: CONTROL_DATA_CAPACITY,
+            }
+            .into());
+        }
+        let Some(index) = self.large.take() else {
+            return Err(Error::ContextsExhausted);
+        };
+        // The pool has fewer than NO_LARGE buffers (clamped in `with_pools`).
+        let index = index as u16;
+        Ok((self.reserve(injection, Some(index), true)?, Some(index)))
+    }
+
+    /// [`PacketInjector::inject`] for a transport send whose control data is longer than a
+    /// context holds. Inline, so that the request need not be stored for a call, but marked
+    /// unlikely.
+    #[inline(always)]
+    fn inject_long(
+        &self,
+        packet: H::Packet,
+        injection: &Injection<'_>,
+        length: usize,
+        tag: Tag,
+    ) -> Result<(), Refused<H::Packet>> {
+        cold_path();
+        let (reservation, large) = match self.reserve_long(injection, length) {
+            Ok(reserved) => reserved,
+            Err(error) => return Err(Refused { error, packet }),
+        };
+        // SAFETY: the reservation was just made for this injection and is used once.
+        unsafe { self.submit(reservation, large, packet, injection, tag) }
     }
 
     #[inline(always)]
+    fn give_back_large(&self, large: Option<u16>) {
+        if let Some(index) = large {
+            self.large.give_back(u32::from(index));
+        }
+    }
+
+    /// Gives back what a reservation holds (not its rundown reference), the large buffer its
+    /// slot records included.
+    #[cold]
     fn give_back(&self, reservation: Reservation) {
-        if let Some(deferred) = reservation.deferred {
-            self.deferred.give_back(deferred);
+        if reservation.deferred != NO_DEFERRED {
+            self.deferred.give_back(reservation.deferred);
+        }
+        let slot = self.contexts.get(reservation.slot);
+        if !slot.is_null() {
+            // SAFETY: the reservation owns the slot until it is given back below.
+            unsafe { self.release_large(slot) };
         }
         self.contexts.give_back(reservation.slot);
     }
@@ -539,29 +841,50 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     /// back: the contexts, the rundown reference and the packet.
     ///
     /// # Safety
-    /// `reservation` came from [`reserve`](Self::reserve) for `injection`, which passed
-    /// [`check`](Self::check), and is used once; IRQL <= DISPATCH_LEVEL.
+    /// `reservation` came from [`reserve`](Self::reserve) for `injection` (with `large`, the
+    /// large control-data buffer it holds, if any) and is used once; IRQL <= DISPATCH_LEVEL.
     #[inline(always)]
     unsafe fn submit(
         &self,
         reservation: Reservation,
+        large: Option<u16>,
         packet: H::Packet,
         injection: &Injection<'_>,
         tag: Tag,
     ) -> Result<(), Refused<H::Packet>> {
         let slot = self.contexts.get(reservation.slot);
         let nbl = packet.into_raw();
-        // SAFETY: the reservation owns the slot until it is given back (here on failure, or in
-        // the completion).
-        unsafe { (*slot).load(nbl, injection, tag.cookie) };
+        let completion = completion_for::<K, H>(large.is_some());
+        let large = large.map(|index| self.large.get(u32::from(index)));
+        // SAFETY: the reservation owns the slot (and the large buffer) until they are given back
+        // (here on failure, or in the completion).
+        unsafe { (*slot).load(injection, tag.cookie, large) };
         let (call, status) = match reservation.deferred {
-            Some(index) => {
+            NO_DEFERRED => {
+                // SAFETY: the slot is ours and loaded from `injection`; IRQL <= DISPATCH_LEVEL is
+                // this method's contract; the rundown reference keeps the handles alive.
+                let (call, status) = unsafe {
+                    self.issue(
+                        slot,
+                        nbl,
+                        injection,
+                        tag.injection_context.as_raw(),
+                        completion,
+                    )
+                };
+                if NtStatus(status).is_success() {
+                    return Ok(());
+                }
+                return self.refused(slot, NO_DEFERRED, nbl, call, status);
+            }
+            index => {
                 let deferred = self.deferred.get(index);
                 // SAFETY: the reservation owns the deferred slot; its DPC was initialized in
                 // `new` and is not queued (the slot was free). The request is kept without its
                 // control data, which the injection slot already holds.
                 let deferred_slot = unsafe { &mut *deferred };
                 deferred_slot.slot = reservation.slot;
+                deferred_slot.nbl = nbl;
                 deferred_slot.injection_context = tag.injection_context.as_raw();
                 deferred_slot.injection = injection.without_control_data();
                 // SAFETY: as above; the DPC stays valid until its routine runs, which holds the
@@ -578,29 +901,32 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 }
                 (KernelCall::KeInsertQueueDpc, NtStatus::UNSUCCESSFUL.0)
             }
-            // SAFETY: the slot is ours and loaded from `injection`; IRQL <= DISPATCH_LEVEL is
-            // this method's contract; the rundown reference keeps the handles alive.
-            None => unsafe { self.issue(slot, injection, tag.injection_context.as_raw()) },
         };
-        if NtStatus(status).is_success() {
-            return Ok(());
-        }
-        self.refused(reservation, nbl, call, status)
+        self.refused(slot, reservation.deferred, nbl, call, status)
     }
 
     /// The kernel did not take an injection: no completion will run, so everything comes back.
     #[cold]
     #[inline(never)]
+    ///
+    /// `slot` is the reservation's injection slot (its index is read from it, so the caller
+    /// keeps no copy across the kernel call), `deferred` its deferred slot or [`NO_DEFERRED`].
     fn refused(
         &self,
-        reservation: Reservation,
+        slot: *const InjectionSlot,
+        deferred: u32,
         nbl: *mut NET_BUFFER_LIST,
         call: KernelCall,
         status: NTSTATUS,
     ) -> Result<(), Refused<H::Packet>> {
         // SAFETY: `nbl` came from `packet.into_raw` in `submit` and the kernel did not keep it.
         let packet = unsafe { H::Packet::from_raw(&self.kernel, nbl) };
-        self.cancel(reservation);
+        // SAFETY: the reservation still owns the slot.
+        let index = unsafe { (*slot).index };
+        self.cancel(Reservation {
+            slot: index,
+            deferred,
+        });
         Err(Refused {
             error: Error::kernel(call, NtStatus(status)),
             packet,
@@ -616,13 +942,12 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     unsafe fn issue(
         &self,
         slot: *mut InjectionSlot,
+        nbl: *mut NET_BUFFER_LIST,
         injection: &Injection<'_>,
         context: HANDLE,
+        completion: FWPS_INJECT_COMPLETE0,
     ) -> (KernelCall, NTSTATUS) {
         let handle = self.handles.handle(injection.family()).as_raw();
-        // SAFETY: the caller owns the slot.
-        let nbl = unsafe { (*slot).nbl };
-        let completion = on_injection_complete::<K, H>;
         let completion_context = slot.cast::<c_void>();
         let family = crate::inject::AddressFamily::from(injection.family()).as_raw();
         // SAFETY: the caller owns the slot; only the field's address is taken.
@@ -769,9 +1094,61 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     }
 }
 
-/// WFP's completion function for every injection (FWPS_INJECT_COMPLETE0).
+impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
+    /// Gives back the large control-data buffer the injection in `slot` holds, if any.
+    ///
+    /// # Safety
+    /// The caller owns the slot (a finished injection, before [`finish`](Self::finish)).
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_large(&self, slot: *mut InjectionSlot) {
+        // SAFETY: the caller owns the slot.
+        let slot = unsafe { &mut *slot };
+        if slot.large != NO_LARGE {
+            self.large.give_back(u32::from(slot.large));
+            slot.large = NO_LARGE;
+        }
+    }
+}
+
+/// The completion function for an injection: one that also gives back a large control-data
+/// buffer when the injection holds one, so the common completion has nothing to check.
+#[inline(always)]
+fn completion_for<K: KernelApi, H: CompletionHandler<K>>(large: bool) -> FWPS_INJECT_COMPLETE0 {
+    if large {
+        on_long_injection_complete::<K, H>
+    } else {
+        on_injection_complete::<K, H>
+    }
+}
+
+/// WFP's completion function for an injection whose control data is in a large buffer.
 ///
 /// IRQL <= DISPATCH_LEVEL.
+unsafe extern "win64" fn on_long_injection_complete<K, H>(
+    context: *mut c_void,
+    nbl: *mut NET_BUFFER_LIST,
+    dispatch_level: BOOLEAN,
+) where
+    K: KernelApi,
+    H: CompletionHandler<K>,
+{
+    let slot = context.cast::<InjectionSlot>();
+    // SAFETY: `context` is the slot pointer `issue` passed; the slot belongs to this injection.
+    let owner = unsafe { (*slot).owner };
+    // SAFETY: the owner outlives every injection (close waits on the rundown this one holds).
+    let state = unsafe { &*owner.cast::<Shared<K, H>>() };
+    // SAFETY: this injection has finished; the slot is still its own.
+    unsafe { state.release_large(slot) };
+    // SAFETY: as for every completion.
+    unsafe { on_injection_complete::<K, H>(context, nbl, dispatch_level) };
+}
+
+/// WFP's completion function for every other injection (FWPS_INJECT_COMPLETE0). Never inlined
+/// into [`on_long_injection_complete`], which ends by calling it.
+///
+/// IRQL <= DISPATCH_LEVEL.
+#[inline(never)]
 unsafe extern "win64" fn on_injection_complete<K, H>(
     context: *mut c_void,
     nbl: *mut NET_BUFFER_LIST,
@@ -805,7 +1182,7 @@ unsafe extern "win64" fn run_deferred_injection<K, H>(
     H: CompletionHandler<K>,
 {
     let deferred = context.cast::<DeferredSlot>().cast_const();
-    let (owner, index, slot_index, injection_context, injection) = {
+    let (owner, index, slot_index, injection_context, nbl, injection) = {
         // SAFETY: the DPC's context is its own deferred slot, owned by the queued injection.
         let deferred = unsafe { &*deferred };
         (
@@ -813,6 +1190,7 @@ unsafe extern "win64" fn run_deferred_injection<K, H>(
             deferred.index,
             deferred.slot,
             deferred.injection_context,
+            deferred.nbl,
             deferred.injection,
         )
     };
@@ -822,13 +1200,23 @@ unsafe extern "win64" fn run_deferred_injection<K, H>(
     // before calling this routine) may serve the next deferred injection.
     state.deferred.give_back(index);
     let slot = state.contexts.get(slot_index);
+    // SAFETY: the slot is owned by this injection.
+    let large = unsafe { (*slot).large } != NO_LARGE;
     // SAFETY: the slot is owned by this injection and loaded; DPCs run at DISPATCH_LEVEL; the
     // rundown reference is held.
-    let (_, status) = unsafe { state.issue(slot, &injection, injection_context) };
+    let (_, status) = unsafe {
+        state.issue(
+            slot,
+            nbl,
+            &injection,
+            injection_context,
+            completion_for::<K, H>(large),
+        )
+    };
     if !NtStatus(status).is_success() {
         // Nobody is waiting for a return value: the refusal goes to the completion handler.
         // SAFETY: the kernel did not take the NBL, so this injection ends here, once.
-        let nbl = unsafe { (*slot).nbl };
+        unsafe { state.release_large(slot) };
         // SAFETY: as above.
         unsafe { state.finish(slot, nbl, NtStatus(status), true) };
     }

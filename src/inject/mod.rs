@@ -25,11 +25,11 @@ pub use completion::{Completion, CompletionHandler, FreeOnCompletion};
 pub use dual_stack::{DualStackError, DualStackInjector};
 pub use family::{AddressFamily, IpFamily};
 pub use handle::InjectionHandle;
-pub use injector::{PacketInjector, Refused};
+pub use injector::{PacketInjector, Pools, Refused};
 pub use nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
 pub use request::{
-    CONTROL_DATA_CAPACITY, Forward, Injection, InjectionPath, IpProtocol, NetworkReceive,
-    NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive, TransportSend,
+    CONTROL_DATA_CAPACITY, Forward, INLINE_CONTROL_DATA, Injection, InjectionPath, IpProtocol,
+    NetworkReceive, NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive, TransportSend,
     UNSPECIFIED_COMPARTMENT,
 };
 pub use retry::RetryPolicy;

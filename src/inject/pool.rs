@@ -2,8 +2,9 @@
 //! or allocation: what the per-packet path draws from.
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
+use core::alloc::Layout;
 use core::cell::UnsafeCell;
+use core::ptr::NonNull;
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 // Under `--cfg loom` (tests/loom_pool.rs includes this file), the atomics come from the including
@@ -37,21 +38,40 @@ impl<T> SlotPool<T> {
     /// `capacity` slots made by `make(index)`, all free. The only allocation the pool makes;
     /// fails with [`Error::OutOfMemory`] instead of panicking.
     pub fn new(capacity: u32, mut make: impl FnMut(u32) -> T) -> Result<Self, Error> {
-        let mut slots = Vec::new();
-        slots
-            .try_reserve_exact(capacity as usize)
-            .map_err(|_| Error::OutOfMemory)?;
+        // Allocated and filled in place, not through a Vec: `Vec::push` and `into_boxed_slice`
+        // keep growth and shrink paths that end in alloc's panicking error handler, which the
+        // kernel image must not contain.
+        let length = capacity as usize;
+        let base = if length == 0 {
+            NonNull::<Slot<T>>::dangling().as_ptr()
+        } else {
+            let layout = Layout::array::<Slot<T>>(length).map_err(|_| Error::OutOfMemory)?;
+            // SAFETY: the layout has a non-zero size (a slot holds at least its link).
+            let block = unsafe { alloc::alloc::alloc(layout) }.cast::<Slot<T>>();
+            if block.is_null() {
+                return Err(Error::OutOfMemory);
+            }
+            block
+        };
         for index in 0..capacity {
             // Each slot links to the next; the last to none.
             let next = if index + 1 < capacity { index + 2 } else { 0 };
-            slots.push(Slot {
+            let slot = Slot {
                 next: AtomicU32::new(next),
                 value: UnsafeCell::new(make(index)),
-            });
+            };
+            // SAFETY: `index` < `length`, inside the block allocated for `length` slots.
+            let element = unsafe { base.add(index as usize) };
+            // SAFETY: in bounds (above); each element is written once before the slice is formed.
+            unsafe { element.write(slot) };
         }
+        // SAFETY: `length` initialized slots in a block from the global allocator with the
+        // layout of `[Slot<T>; length]` (or a dangling pointer for none), which is what
+        // `Box<[Slot<T>]>` frees with.
+        let slots = unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(base, length)) };
         let head = if capacity > 0 { 1 } else { 0 };
         Ok(Self {
-            slots: slots.into_boxed_slice(),
+            slots,
             head: AtomicU64::new(head),
         })
     }

@@ -10,11 +10,14 @@ use crate::sys::types::{COMPARTMENT_ID, IF_INDEX};
 /// `UNSPECIFIED_COMPARTMENT_ID`: what the Inject*Async0 pages say to pass when the classify's
 /// metadata carries no compartment (the stack then uses the default compartment).
 pub const UNSPECIFIED_COMPARTMENT: COMPARTMENT_ID = 0;
-/// Control data a per-injection context holds for a transport send. Ancillary data is a few
-/// WSACMSGHDRs of 16 bytes each plus their 8-aligned payloads: IPV6_PKTINFO's (20 bytes) takes
-/// 40, with one more integer option 64. Sized so that a context stays at 160 bytes; longer
-/// control data is refused before the kernel is called.
-pub const CONTROL_DATA_CAPACITY: usize = 80;
+/// Control data a per-injection context holds itself. Ancillary data is a few WSACMSGHDRs of 16
+/// bytes each plus their 8-aligned payloads: IPV6_PKTINFO's (20 bytes) takes 40, with one or two
+/// integer options 64 to 88. Sized so that a context stays at 160 bytes.
+pub const INLINE_CONTROL_DATA: usize = 88;
+/// The most control data a transport send may carry. Longer than [`INLINE_CONTROL_DATA`], it is
+/// copied into a buffer from a small pool of this size ([`Pools::large_control_data`](crate::inject::Pools));
+/// longer than this, the injection is refused before the kernel is called.
+pub const CONTROL_DATA_CAPACITY: usize = 1024;
 
 /// An IP protocol number (IPPROTO_*). Integer newtype: any value from the stack is valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

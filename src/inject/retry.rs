@@ -97,14 +97,14 @@ pub fn retry_while_not_ready<K: KernelApi, T>(
     loop {
         match attempt() {
             Err(error) if error.is_tcpip_not_ready() => {
-                let remaining = policy.deadline.saturating_sub(*waited);
+                let remaining = crate::nt::time::saturating_sub(policy.deadline, *waited);
                 if remaining.is_zero() {
                     return Err(error);
                 }
                 let nap = delay.min(remaining);
                 sleep(kernel, nap)?;
-                *waited += nap;
-                delay = delay.saturating_mul(policy.growth).min(policy.max_delay);
+                *waited = crate::nt::time::saturating_add(*waited, nap);
+                delay = crate::nt::time::saturating_mul(delay, policy.growth).min(policy.max_delay);
             }
             outcome => return outcome,
         }

@@ -14,6 +14,31 @@ pub fn ticks_100ns(duration: Duration) -> i64 {
     i64::try_from(ticks).unwrap_or(i64::MAX)
 }
 
+/// Nanoseconds in `duration`, saturating at `u64::MAX` (about 584 years).
+const fn nanos(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(duration.subsec_nanos() as u64)
+}
+
+/// `a + b`, saturating at `u64::MAX` nanoseconds. Core's `Duration` arithmetic (`+`, `-`,
+/// `saturating_sub`) goes through `Duration::new`, whose overflow `expect` the optimizer keeps:
+/// a panic path in the kernel image. Every wait this crate adds up is far below the limit.
+pub const fn saturating_add(a: Duration, b: Duration) -> Duration {
+    Duration::from_nanos(nanos(a).saturating_add(nanos(b)))
+}
+
+/// `a - b`, zero when `b` is longer; no panic path (see [`saturating_add`]).
+pub const fn saturating_sub(a: Duration, b: Duration) -> Duration {
+    Duration::from_nanos(nanos(a).saturating_sub(nanos(b)))
+}
+
+/// `a * factor`, saturating; no panic path (see [`saturating_add`]).
+pub const fn saturating_mul(a: Duration, factor: u32) -> Duration {
+    Duration::from_nanos(nanos(a).saturating_mul(factor as u64))
+}
+
 /// Sleeps the calling thread for `duration` with `KeDelayExecutionThread` (kernel mode,
 /// not alertable).
 ///
@@ -27,4 +52,27 @@ pub fn sleep<K: KernelApi>(kernel: &K, duration: Duration) -> Result<(), Error> 
     NtStatus(status)
         .ok()
         .map_err(|status| Error::kernel(crate::error::KernelCall::KeDelayExecutionThread, status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_without_panic_paths_matches_core() {
+        let a = Duration::from_millis(1_500);
+        let b = Duration::from_millis(700);
+        assert_eq!(saturating_add(a, b), a + b);
+        assert_eq!(saturating_sub(a, b), a - b);
+        assert_eq!(saturating_sub(b, a), Duration::ZERO);
+        assert_eq!(saturating_mul(b, 3), b * 3);
+        assert_eq!(
+            saturating_add(Duration::MAX, a),
+            Duration::from_nanos(u64::MAX)
+        );
+        assert_eq!(
+            saturating_mul(Duration::MAX, 2),
+            Duration::from_nanos(u64::MAX)
+        );
+    }
 }

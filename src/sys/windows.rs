@@ -13,12 +13,12 @@ use super::types::{
     GUID, HANDLE, IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS,
     NET_BUFFER, NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, POOL_FLAGS, UNICODE_STRING,
 };
-#[cfg(not(feature = "wdk"))]
-use super::types::{WDF_BIND_INFO, WDF_DRIVER_GLOBALS};
 use super::types::{
     FWPM_SERVICE_STATE, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, IO_WORKITEM_ROUTINE, PIO_WORKITEM,
     WORK_QUEUE_TYPE,
 };
+#[cfg(not(feature = "wdk"))]
+use super::types::{WDF_BIND_INFO, WDF_DRIVER_GLOBALS};
 
 #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
