@@ -114,12 +114,22 @@ mod wdk {
             .allowlist_function("Zw(OpenKey|QueryValueKey|Close)|DbgPrintEx|Io(Create|Delete)Device")
             // Deferred load (issue 13): the work item functions (FwpmBfeState* match Fwpm.* above).
             .allowlist_function("Io(Allocate|Queue|Free)WorkItem")
+            .allowlist_function("KeQueryUnbiasedInterruptTime|ObfReferenceObject")
             .allowlist_function("Ke(GetCurrentIrql|DelayExecutionThread|InitializeDpc|InsertQueueDpc|FlushQueuedDpcs|BugCheckEx)")
             .allowlist_function("Ex(AllocatePool2|FreePoolWithTag|InitializeRundownProtection|AcquireRundownProtection|ReleaseRundownProtection|WaitForRundownProtectionRelease)")
             .allowlist_type("FWPS_.*|FWPM_.*|FWP_.*|NET_BUFFER.*|OBJECT_ATTRIBUTES|KEY_VALUE_PARTIAL_INFORMATION|DRIVER_OBJECT|UNICODE_STRING|KDPC|EX_RUNDOWN_REF")
             .allowlist_var("STATUS_FWP_.*|STATUS_DEVICE_BUSY|FWPS_METADATA_FIELD_.*|FWP_ACTION_.*|FWPS_RIGHT_ACTION_WRITE|FWPS_CLASSIFY_OUT_FLAG_ABSORB|POOL_FLAG_NON_PAGED");
-        let (view, generated) = wdk_compare::HeaderView::generate(builder)?;
+        let (mut view, generated) = wdk_compare::HeaderView::generate(builder)?;
         std::fs::write(out.join("wfp_bindings.rs"), &generated)?;
+        // bindgen skips macros written as casts (every NTSTATUS in ntstatus.h) or with the MSVC
+        // UI64 suffix (wdm.h's pool flags): read those from the header text.
+        for directory in config.include_paths()? {
+            for header in ["ntstatus.h", "wdm.h"] {
+                if let Ok(text) = std::fs::read_to_string(directory.join(header)) {
+                    view.add_defines(wdk_compare::define_constants(&text));
+                }
+            }
+        }
 
         let seam = seam_items(&std::fs::read_to_string("src/sys/windows.rs")?)?;
         let mismatches = wdk_compare::compare(&seam, &view);

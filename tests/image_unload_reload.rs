@@ -90,6 +90,12 @@ fn the_image_leaks_its_state_when_a_callout_never_unregisters() {
         sim.debug_log()
             .iter()
             .any(|(_, _, line)| line.contains("leaked")),
+        "and logged why"
+    );
+    assert!(
+        sim.debug_log()
+            .iter()
+            .any(|(_, _, line)| line.contains("leaked")),
         "the leak is logged"
     );
     // WFP may still call the registered classify: the image stays mapped and the stack alive.

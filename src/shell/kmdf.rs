@@ -89,7 +89,7 @@ pub unsafe fn driver_entry<K: KernelApi + WdfApi>(
             &DriverConfig::default(),
         ) {
             Err(failure) if failure.image_in_use => {
-                pin_image(&kernel, driver_object);
+                pin_image(&kernel, driver_object, wdm_device);
                 return failure.status.0;
             }
             Err(failure) => failure.status.0,
@@ -101,7 +101,7 @@ pub unsafe fn driver_entry<K: KernelApi + WdfApi>(
                 Ok(()) => return NtStatus::SUCCESS.0,
                 Err(loaded) => {
                     if loaded.driver.unload_for_shell().image_in_use {
-                        pin_image(&kernel, driver_object);
+                        pin_image(&kernel, driver_object, wdm_device);
                         return NtStatus::INSUFFICIENT_RESOURCES.0;
                     }
                     NtStatus::INSUFFICIENT_RESOURCES.0
@@ -148,16 +148,27 @@ fn create_control_device<K: WdfApi>(kernel: &K, driver: WDFDRIVER) -> Result<WDF
     Ok(device)
 }
 
-/// Keeps the image mapped after unload returns: one more reference on the driver object, never
-/// released. The I/O manager unmaps a driver's image when it deletes the driver object, which it
-/// does when the last reference goes; the framework deleting its own objects (the control device
-/// with its WDM device) does not change that. Used only when a callout could not be unregistered.
+/// Keeps the image mapped, and the WDM device object WFP registered the callouts (and BFE the
+/// state subscription) with alive, after unload returns: one more reference on each, never
+/// released. The framework still deletes its control device with the driver, but a referenced
+/// device object is only marked for deletion, and a device object keeps its driver object
+/// referenced; the I/O manager unmaps a driver's image when it deletes the driver object, after
+/// the last reference (how Windows works; not stated on a reference page, so unverified here).
+/// Used only when a callout could not be unregistered.
 ///
 /// IRQL: PASSIVE_LEVEL.
-fn pin_image<K: KernelApi>(kernel: &K, driver_object: *mut DRIVER_OBJECT) {
-    // SAFETY: the I/O manager's driver object, referenced while DriverEntry or unload runs;
-    // PASSIVE_LEVEL.
-    unsafe { kernel.obf_reference_object(driver_object.cast()) };
+fn pin_image<K: KernelApi>(
+    kernel: &K,
+    driver_object: *mut DRIVER_OBJECT,
+    wdm_device: *mut crate::sys::types::DEVICE_OBJECT,
+) {
+    for object in [driver_object.cast::<core::ffi::c_void>(), wdm_device.cast()] {
+        if !object.is_null() {
+            // SAFETY: the I/O manager's driver object and the control device's WDM object, both
+            // referenced while DriverEntry or unload runs; PASSIVE_LEVEL.
+            unsafe { kernel.obf_reference_object(object) };
+        }
+    }
 }
 
 /// EvtDriverUnload's work: the shared driver unloads, then the control device goes. Nothing
@@ -173,10 +184,12 @@ pub fn driver_unload<K: KernelApi + WdfApi>(kernel: K, slot: &Slot<K>) {
     else {
         return;
     };
+    // SAFETY: the control device created by driver_entry, not deleted yet.
+    let wdm_device = unsafe { kernel.wdf_device_wdm_get_device_object(device) };
     if driver.unload_for_shell().image_in_use {
         // A callout stayed registered (the driver logged it and leaked its state): WFP may still
-        // call classify, so the image must stay mapped.
-        pin_image(&kernel, driver_object);
+        // call classify, so the image and the device object must stay.
+        pin_image(&kernel, driver_object, wdm_device);
         return;
     }
     // SAFETY: the control device created by driver_entry, deleted once (the slot was emptied),

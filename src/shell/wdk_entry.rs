@@ -5,8 +5,10 @@
 
 use crate::sys::types::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
 
+#[cfg(not(test))]
 extern crate wdk_panic;
 
+#[cfg(not(test))]
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
 

@@ -140,6 +140,9 @@ impl HeaderView {
                         }
                     }
                 }
+                // Imports only the Linux-built image has (its own KMDF binding): the WDK build
+                // compiles them out, so it has nothing to compare them with.
+                Item::ForeignMod(block) if excluded_from_wdk_build(&block.attrs) => {}
                 Item::ForeignMod(block) => {
                     for foreign in &block.items {
                         if let ForeignItem::Fn(function) = foreign {
@@ -219,6 +222,14 @@ impl HeaderView {
     /// A function's signature.
     pub fn function(&self, name: &str) -> Option<Signature> {
         self.functions.get(name).copied()
+    }
+
+    /// Adds `#define` values bindgen could not evaluate (see [`define_constants`]); a value
+    /// bindgen produced wins.
+    pub fn add_defines(&mut self, defines: BTreeMap<String, i128>) {
+        for (name, value) in defines {
+            self.constants.entry(name).or_insert(value);
+        }
     }
 
     /// A constant's value (macro constants and enumerators alike).
@@ -461,6 +472,9 @@ pub fn seam_functions(source: &str) -> Result<BTreeMap<String, Signature>, Parse
     fn walk(items: &[Item], out: &mut BTreeMap<String, Signature>) {
         for item in items {
             match item {
+                // Imports only the Linux-built image has (its own KMDF binding): the WDK build
+                // compiles them out, so it has nothing to compare them with.
+                Item::ForeignMod(block) if excluded_from_wdk_build(&block.attrs) => {}
                 Item::ForeignMod(block) => {
                     for foreign in &block.items {
                         if let ForeignItem::Fn(function) = foreign {
@@ -481,6 +495,21 @@ pub fn seam_functions(source: &str) -> Result<BTreeMap<String, Signature>, Parse
     let mut out = BTreeMap::new();
     walk(&file.items, &mut out);
     Ok(out)
+}
+
+/// True for `#[cfg(not(feature = "wdk"))]`.
+fn excluded_from_wdk_build(attributes: &[syn::Attribute]) -> bool {
+    attributes.iter().any(|attribute| {
+        attribute.path().is_ident("cfg") && {
+            let text = attribute
+                .meta
+                .require_list()
+                .map(|list| list.tokens.to_string())
+                .unwrap_or_default();
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            compact == "not(feature=\"wdk\")"
+        }
+    })
 }
 
 /// How much of a header structure the seam declares.
@@ -776,6 +805,52 @@ pub fn define_guids(header: &str) -> BTreeMap<String, u128> {
     out
 }
 
+/// `#define NAME value` lines whose value bindgen's macro evaluator skips: casts, as ntstatus.h
+/// writes every status (`((NTSTATUS)0xC0220100L)`, read as the signed 32-bit NTSTATUS), and the
+/// MSVC `UI64` suffix wdm.h gives pool flags (`0x0000000000000040UI64`). Plain integers too.
+pub fn define_constants(header: &str) -> BTreeMap<String, i128> {
+    let mut out = BTreeMap::new();
+    for line in header.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("#define") else {
+            continue;
+        };
+        let mut parts = rest.split_whitespace();
+        let (Some(name), Some(value)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if parts
+            .next()
+            .is_some_and(|extra| !extra.starts_with("//") && !extra.starts_with("/*"))
+        {
+            continue;
+        }
+        let (signed32, text) = match value.strip_prefix("((").and_then(|v| v.strip_suffix(')')) {
+            Some(cast) => match cast.split_once(')') {
+                Some((ty, number)) => (matches!(ty, "NTSTATUS" | "LONG"), number),
+                None => continue,
+            },
+            None => (false, value),
+        };
+        let text = text.trim_end_matches("UI64").trim_end_matches("ui64");
+        let Some(number) = parse_c_int(text) else {
+            continue;
+        };
+        let number = if signed32 {
+            match u32::try_from(number) {
+                Ok(word) => i128::from(word as i32),
+                Err(_) => continue,
+            }
+        } else {
+            match i128::try_from(number) {
+                Ok(value) => value,
+                Err(_) => continue,
+            }
+        };
+        out.insert(name.to_owned(), number);
+    }
+    out
+}
+
 /// `0x5926dfc8`, `0xe3cf`, `17`, with an optional `L`/`U` suffix.
 fn parse_c_int(text: &str) -> Option<u128> {
     let text = text.trim_end_matches(['L', 'l', 'U', 'u']);
@@ -788,6 +863,31 @@ fn parse_c_int(text: &str) -> Option<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imports_the_wdk_build_compiles_out_are_not_compared() {
+        let source = r#"
+            #[cfg(not(feature = "wdk"))]
+            unsafe extern "system" { fn WdfVersionBind(a: u32) -> i32; }
+            unsafe extern "system" { fn KeGetCurrentIrql() -> u8; }
+        "#;
+        let functions = seam_functions(source).unwrap();
+        assert!(functions.contains_key("KeGetCurrentIrql"));
+        assert!(!functions.contains_key("WdfVersionBind"));
+    }
+
+    #[test]
+    fn reads_cast_and_ui64_defines() {
+        let defines = define_constants(
+            "#define STATUS_X ((NTSTATUS)0xC0220100L)\n#define POOL_Y 0x0000000000000040UI64\n#define Z 7 // seven\n",
+        );
+        assert_eq!(
+            defines.get("STATUS_X"),
+            Some(&i128::from(0xC022_0100_u32 as i32))
+        );
+        assert_eq!(defines.get("POOL_Y"), Some(&0x40));
+        assert_eq!(defines.get("Z"), Some(&7));
+    }
 
     #[test]
     fn reads_runtime_layout_tests_aliases_and_module_consts() {

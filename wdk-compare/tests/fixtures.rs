@@ -330,7 +330,10 @@ fn inbound_constants(fields: &wfp_injector::driver::layers::FieldIndices) -> Vec
 
 #[test]
 fn field_indices_and_constants_match_the_enum_and_defines() {
-    let view = headers("fields.h");
+    let mut view = headers("fields.h");
+    // Casts and UI64: bindgen skips them; build.rs reads them from the header text like this.
+    let text = std::fs::read_to_string(format!("{FIXTURES}/fields.h")).unwrap();
+    view.add_defines(wdk_compare::define_constants(&text));
     let mut constants = inbound_constants(&INBOUND_FIELDS);
     constants.extend([
         (
@@ -344,6 +347,19 @@ fn field_indices_and_constants_match_the_enum_and_defines() {
         (
             "FWP_ACTION_CALLOUT_TERMINATING".to_owned(),
             i128::from(ours::FWP_ACTION_CALLOUT_TERMINATING),
+        ),
+        // Cast and UI64 macros, which bindgen evaluates only through clang.
+        (
+            "STATUS_FWP_TCPIP_NOT_READY".to_owned(),
+            i128::from(wfp_injector::nt::NtStatus::FWP_TCPIP_NOT_READY.0),
+        ),
+        (
+            "STATUS_DEVICE_BUSY".to_owned(),
+            i128::from(wfp_injector::nt::NtStatus::DEVICE_BUSY.0),
+        ),
+        (
+            "POOL_FLAG_NON_PAGED".to_owned(),
+            i128::from(ours::POOL_FLAG_NON_PAGED),
         ),
     ]);
     assert_eq!(
