@@ -973,6 +973,28 @@ fn the_driver_reinjects_multi_net_buffer_and_chained_mdl_nbls_whole() {
     sim.complete_all(NtStatus::SUCCESS);
     sim.return_packet(nbl);
 
+    // Inbound, two NET_BUFFERs: only the first would be retreated to its IP header, so the
+    // packet is permitted untouched and counted.
+    let (bytes, ip_header, transport_header) = packet.bytes(true);
+    let spec = NetBufferSpec {
+        bytes: &bytes,
+        offset: ip_header + transport_header,
+        mdl_starts: &[],
+    };
+    let nbl = sim.indicate_net_buffers(&[spec, spec]);
+    let before = sim.packet_views(nbl).unwrap();
+    let result = sim.classify_again(layer, &packet, nbl);
+    assert_eq!(result.action, wfp_injector::sys::types::FWP_ACTION_PERMIT);
+    assert_eq!(sim.pending_injections().len(), 0, "not reinjected");
+    assert_eq!(sim.packet_views(nbl).unwrap(), before, "original untouched");
+    assert_eq!(
+        driver
+            .counters(wfp_injector::driver::TransportLayer::InboundV4)
+            .skipped_multi_buffer,
+        1
+    );
+    sim.return_packet(nbl);
+
     assert_eq!(driver.completions(), (2, 0));
     driver.unload();
     sim.assert_clean();

@@ -550,3 +550,38 @@ fn without_a_compartment_in_the_metadata_the_injection_names_the_unspecified_one
     assert_eq!(driver.unload(), NtStatus::SUCCESS);
     sim.assert_clean();
 }
+
+#[test]
+fn a_refused_reinjection_gives_back_the_original_with_its_checksum_as_it_came() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let layer = Layer::InboundV4;
+    let mut packet = udp(layer, PORT);
+    // Receive checksum offload: the header's checksum field was left stale; the driver fixes it
+    // in place for the clone it reinjects.
+    packet.checksum_offloaded = true;
+    sim.fail_call(
+        SimCall::InjectTransportReceive,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    let delivered = sim.deliver(layer, &packet, Delivery::default());
+    assert_eq!(
+        delivered.result.unwrap().action,
+        PERMIT,
+        "permitted after the refusal"
+    );
+    let bytes = sim.packet_data(delivered.nbl).unwrap();
+    let stale = packet.bytes(true).0;
+    assert_eq!(
+        bytes[bytes.len() - stale.len()..],
+        stale[..],
+        "the permitted original carries the bytes it came with, stale checksum included"
+    );
+    assert_eq!(driver.counters(counters_layer(layer)).failed, 1);
+    sim.return_packet(delivered.nbl);
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
+    sim.assert_clean();
+}

@@ -127,6 +127,8 @@ enum Outcome {
     TcpBelowDispatch,
     /// Too few bytes before the data for the retreat (NDIS would allocate).
     NoHeadroom,
+    /// Inbound with more than one NET_BUFFER.
+    MultiBuffer,
     /// Missing metadata, or data shorter than its headers.
     Malformed,
     /// Clone or injection refused.
@@ -337,6 +339,7 @@ impl<K: KernelApi> CalloutState<K> {
             Outcome::Ipsec => &counters.skipped_ipsec,
             Outcome::TcpBelowDispatch => &counters.skipped_tcp_below_dispatch,
             Outcome::NoHeadroom => &counters.skipped_no_headroom,
+            Outcome::MultiBuffer => &counters.skipped_multi_buffer,
             Outcome::Malformed => &counters.malformed,
             Outcome::Failed(error) => {
                 self.log.write(
@@ -516,6 +519,11 @@ impl<K: KernelApi> CalloutState<K> {
             return Err(Outcome::Malformed);
         }
         // SAFETY: the NBL's first NET_BUFFER is valid during classify.
+        if !unsafe { (*buffer).Next }.is_null() {
+            // Only the first NET_BUFFER would be retreated to its IP header.
+            return Err(Outcome::MultiBuffer);
+        }
+        // SAFETY: as above.
         let data_offset = unsafe { (*buffer).DataOffset };
         if data_offset < headers {
             // The headers are not all in the buffer before the data: a retreat would make NDIS
@@ -538,7 +546,7 @@ impl<K: KernelApi> CalloutState<K> {
         }
         let result =
             match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize, headers) {
-                Some(checksum_recomputed) => {
+                Some(rewritten) => {
                     let injection = Injection::TransportReceive(TransportReceive {
                         family: layer.family(),
                         compartment: compartment(metadata),
@@ -546,9 +554,19 @@ impl<K: KernelApi> CalloutState<K> {
                         sub_interface_index: fields.sub_interface_index,
                         protocol: IpProtocol(fields.protocol),
                     });
-                    self.injector
-                        .clone_and_inject(nbl, injection, Tag::default())
-                        .map(|()| checksum_recomputed)
+                    let injected = self
+                        .injector
+                        .clone_and_inject(nbl, injection, Tag::default());
+                    if injected.is_err() {
+                        if let Some((checksum, old)) = rewritten {
+                            // The original is permitted after all: it goes on exactly as it
+                            // came. SAFETY: the two checksum bytes written above, in the same
+                            // contiguous header, still owned by this classify.
+                            unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
+                        }
+                    }
+                    injected
+                        .map(|()| rewritten.is_some())
                         .map_err(Outcome::Failed)
                 }
                 None => Err(Outcome::Malformed),
@@ -567,16 +585,18 @@ impl<K: KernelApi> CalloutState<K> {
     }
 
     /// After the retreat: the buffer must hold at least `headers` bytes and start with an IP
-    /// header of `family` whose `ip_header` bytes are contiguous. An IPv4 header checksum that
-    /// is not valid is recomputed in place (the clone shares these bytes; the original is
-    /// absorbed). `Some(true)` when rewritten; `None` when this is not such a header.
+    /// header of `family` (for IPv4, one whose IHL says `ip_header` bytes, as the metadata does).
+    /// An IPv4 header checksum that is not valid is recomputed in place (the clone shares these
+    /// bytes; the original is absorbed, or the old bytes are put back if the injection is
+    /// refused): then `Some(Some((address of the checksum, its old bytes)))`. `Some(None)`: nothing
+    /// rewritten. `None` when this is not such a header.
     fn prepare_ip_header(
         &self,
         buffer: *mut NET_BUFFER,
         family: IpFamily,
         ip_header: u32,
         headers: u32,
-    ) -> Option<bool> {
+    ) -> Option<Option<(*mut u8, [u8; 2])>> {
         // SAFETY: the NET_BUFFER is valid during classify.
         let length = unsafe { (*buffer).data_length() };
         if length < headers || ip_header > headers {
@@ -606,23 +626,35 @@ impl<K: KernelApi> CalloutState<K> {
         // touches them during this call) or copied into `copy`.
         let header =
             unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), ip_header as usize) };
+        let first = *header.first()?;
         if copied {
             // Only readable: a valid IPv4 checksum passes, an invalid one cannot be fixed here.
-            return match (family, header.first().map(|b| b >> 4)) {
-                (IpFamily::V4, Some(4)) => {
-                    let length = usize::from(header[0] & 0x0F) * 4;
-                    let valid = header
-                        .get(..length)
-                        .is_some_and(|h| h.len() >= 20 && ones_complement_sum(h) == 0xFFFF);
-                    valid.then_some(false)
+            return match (family, first >> 4) {
+                (IpFamily::V4, 4) => {
+                    let length = usize::from(first & 0x0F) * 4;
+                    let valid = length == header.len()
+                        && length >= 20
+                        && ones_complement_sum(header) == 0xFFFF;
+                    valid.then_some(None)
                 }
-                (IpFamily::V6, Some(6)) => Some(false),
+                (IpFamily::V6, 6) => Some(None),
                 _ => None,
             };
         }
-        match (family, header.first().map(|b| b >> 4)) {
-            (IpFamily::V4, Some(4)) => fix_ipv4_header_checksum(header),
-            (IpFamily::V6, Some(6)) => Some(false),
+        match (family, first >> 4) {
+            (IpFamily::V4, 4) => {
+                // The metadata's IP header size and the header's own length must agree, or the
+                // retreat did not land on this header.
+                if usize::from(first & 0x0F) * 4 != header.len() {
+                    return None;
+                }
+                let old = [*header.get(10)?, *header.get(11)?];
+                let rewritten = fix_ipv4_header_checksum(header)?;
+                // SAFETY: `header` has at least 20 bytes (checked by the fix); offset 10 is in it.
+                let checksum = unsafe { header.as_mut_ptr().add(10) };
+                Some(rewritten.then_some((checksum, old)))
+            }
+            (IpFamily::V6, 6) => Some(None),
             _ => None,
         }
     }

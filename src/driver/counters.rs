@@ -35,6 +35,10 @@ pub struct LayerCounters {
     /// Inbound packets whose NET_BUFFER holds fewer bytes before the data than the headers to
     /// retreat over (a retreat would make NDIS allocate): permitted untouched.
     pub skipped_no_headroom: AtomicU64,
+    /// Inbound NBLs of more than one NET_BUFFER: only the first would be retreated to its IP
+    /// header (the samples handle one, and FwpsConstructIpHeaderForTransportPacket0 requires
+    /// one): permitted untouched.
+    pub skipped_multi_buffer: AtomicU64,
     /// Reinjected inbound IPv4 clones whose IP header checksum was rewritten (it was not valid).
     pub checksum_recomputed: AtomicU64,
 }
@@ -66,6 +70,8 @@ pub struct LayerSnapshot {
     pub skipped_tcp_below_dispatch: u64,
     /// See [`LayerCounters::skipped_no_headroom`].
     pub skipped_no_headroom: u64,
+    /// See [`LayerCounters::skipped_multi_buffer`].
+    pub skipped_multi_buffer: u64,
     /// See [`LayerCounters::checksum_recomputed`].
     pub checksum_recomputed: u64,
 }
@@ -93,6 +99,7 @@ impl LayerCounters {
             skipped_ipsec: read(&self.skipped_ipsec),
             skipped_tcp_below_dispatch: read(&self.skipped_tcp_below_dispatch),
             skipped_no_headroom: read(&self.skipped_no_headroom),
+            skipped_multi_buffer: read(&self.skipped_multi_buffer),
             checksum_recomputed: read(&self.checksum_recomputed),
         }
     }

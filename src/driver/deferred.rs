@@ -258,6 +258,15 @@ impl<K: KernelApi> Loader<K> {
             &self.inspection,
         );
         match installed {
+            Ok(mut objects) if self.cancelled() => {
+                // Unload began while the objects were being added (and may have stopped waiting
+                // for this run): take them away again here rather than leave them behind.
+                objects.remove_filters();
+                objects.unregister_callouts();
+                pieces.callouts_stuck |= objects.still_registered();
+                objects.remove_and_close();
+                Ok(false)
+            }
             Ok(objects) => {
                 pieces.objects = Some(objects);
                 Ok(true)
@@ -736,6 +745,8 @@ fn log_counters<K: KernelApi>(kernel: &K, log: &Log, counters: &super::counters:
                 n(c.skipped_tcp_below_dispatch),
                 ", no-headroom ".into(),
                 n(c.skipped_no_headroom),
+                ", multi-buffer ".into(),
+                n(c.skipped_multi_buffer),
                 ", checksum ".into(),
                 n(c.checksum_recomputed),
                 ", malformed ".into(),
