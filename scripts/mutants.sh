@@ -12,8 +12,8 @@
 # surviving mutant; .cargo/mutants.toml lists the functions excluded on purpose, with reasons.
 #
 # Tests run per mutant: the library's unit tests and every host test in tests/ EXCEPT the ones
-# that read the shipped image (image_on_sim, image_unload_reload, pe_image) or the mingw export
-# lists (export_names). An image test would need target/sys/wfp_injector.sys rebuilt from the
+# that read the shipped image (image_on_sim, image_unload_reload, image_fault_sweep, pe_image) or
+# the mingw export lists (export_names). An image test would need target/sys/wfp_injector.sys rebuilt from the
 # mutated source by scripts/build-sys.sh (a cross-build of about a minute per mutant), and against
 # the unmutated image it would test the wrong code, so it is left out rather than run stale.
 # Doc tests are left out as well (they exercise no src/inject or src/driver logic).
@@ -39,7 +39,7 @@ test_args=(--lib)
 for file in tests/*.rs; do
   name=$(basename "$file" .rs)
   case "$name" in
-    image_on_sim | image_unload_reload | pe_image | export_names) ;;
+    image_on_sim | image_unload_reload | image_fault_sweep | pe_image | export_names) ;;
     *) test_args+=(--test "$name") ;;
   esac
 done
