@@ -19,6 +19,7 @@ mod host_driver;
 mod sweep;
 
 use sweep::{Backend, Host};
+use wfp_injector::nt::NtStatus;
 use wfp_injector::sim::{SimCall, SimulatedStack};
 
 fn host(_: &SimulatedStack) -> Box<dyn Backend<'_> + '_> {
@@ -50,4 +51,23 @@ fn every_fallible_call_fails_at_every_step_with_the_documented_outcome() {
 #[test]
 fn each_completion_in_turn_reports_a_failed_injection() {
     sweep::completion_sweep(&host);
+}
+
+/// The simulator must refuse to plan a failure of a call that cannot fail in the kernel (a
+/// planned failure of a VOID call used to do nothing silently, which no kernel does). The rule
+/// itself is issue 16b's (src/sim); this test states it and runs once that branch is merged.
+#[test]
+#[ignore = "the simulator rule lands with issue-16b (src/sim); run with --ignored after that merge"]
+fn calls_that_cannot_fail_cannot_be_planned_to_fail() {
+    for call in sweep::CANNOT_FAIL {
+        let sim = SimulatedStack::new();
+        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sim.fail_call(call, 0, NtStatus::UNSUCCESSFUL)
+        }));
+        assert!(
+            planned.is_err(),
+            "{call:?} cannot fail in the kernel: planning it must be refused"
+        );
+        std::mem::forget(sim);
+    }
 }

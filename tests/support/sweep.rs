@@ -70,7 +70,7 @@ const ALL_CALLS: [SimCall; 44] = [
 /// fwpsfreeclonenetbufferlist0 and ndis/nf-ndis-ndisadvancenetbufferdatastart: "Return value:
 /// None"), or returning an FWPS_PACKET_INJECTION_STATE, not a status
 /// (nf-fwpsk-fwpsquerypacketinjectionstate0).
-const CANNOT_FAIL: [SimCall; 10] = [
+pub const CANNOT_FAIL: [SimCall; 10] = [
     SimCall::FreeCloneNetBufferList,
     SimCall::InitializeRundownProtection,
     SimCall::ReleaseRundownProtection,
