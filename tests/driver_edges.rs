@@ -228,3 +228,234 @@ fn dropping_a_loaded_driver_tears_it_down_like_unload() {
     );
     sim.assert_clean();
 }
+
+/// Each Parameters value is used only with its documented type, size and range; anything else
+/// leaves the setting unset (README's table and src/driver/config.rs's module docs).
+#[test]
+fn registry_values_are_taken_only_with_their_type_size_and_range() {
+    use wfp_injector::sim::RegistryValue::{Binary, Dword, Other};
+    // REG_DWORD (4) and REG_BINARY (3), from windows-sys.
+    use windows_sys::Win32::System::Registry::{REG_BINARY, REG_DWORD};
+    type Check = fn(&wfp_injector::driver::Parameters) -> bool;
+    let cases: Vec<(&str, wfp_injector::sim::RegistryValue, Check)> = vec![
+        ("InspectRemotePort", Dword(53), |p| {
+            p.inspection.remote_port == Some(53)
+        }),
+        ("InspectRemotePort", Dword(1), |p| {
+            p.inspection.remote_port == Some(1)
+        }),
+        ("InspectRemotePort", Dword(65535), |p| {
+            p.inspection.remote_port == Some(65535)
+        }),
+        ("InspectRemotePort", Dword(0), |p| {
+            p.inspection.remote_port.is_none()
+        }),
+        ("InspectRemotePort", Dword(65536), |p| {
+            p.inspection.remote_port.is_none()
+        }),
+        ("InspectRemotePort", Binary(vec![53, 0, 0, 0]), |p| {
+            p.inspection.remote_port.is_none()
+        }),
+        ("InspectRemotePort", Other(REG_DWORD, vec![53, 0]), |p| {
+            p.inspection.remote_port.is_none()
+        }),
+        (
+            "InspectRemotePort",
+            Other(REG_DWORD, vec![53, 0, 0, 0, 0]),
+            |p| p.inspection.remote_port.is_none(),
+        ),
+        ("InspectRemoteAddressV4", Binary(vec![192, 0, 2, 10]), |p| {
+            p.inspection.remote_v4 == Some([192, 0, 2, 10])
+        }),
+        ("InspectRemoteAddressV4", Dword(0x0A02_00C0), |p| {
+            p.inspection.remote_v4.is_none()
+        }),
+        (
+            "InspectRemoteAddressV4",
+            Binary(vec![192, 0, 2, 10, 0]),
+            |p| p.inspection.remote_v4.is_none(),
+        ),
+        ("InspectRemoteAddressV4", Binary(vec![0; 40]), |p| {
+            p.inspection.remote_v4.is_none()
+        }),
+        ("InspectRemoteAddressV6", Binary(vec![0x20; 16]), |p| {
+            p.inspection.remote_v6 == Some([0x20; 16])
+        }),
+        ("InspectRemoteAddressV6", Binary(vec![0x20; 15]), |p| {
+            p.inspection.remote_v6.is_none()
+        }),
+        (
+            "InspectRemoteAddressV6",
+            Other(REG_DWORD, vec![0x20; 16]),
+            |p| p.inspection.remote_v6.is_none(),
+        ),
+        ("InspectRemoteAddressV6", Binary(vec![0x20; 17]), |p| {
+            p.inspection.remote_v6.is_none()
+        }),
+        ("InspectProtocol", Dword(17), |p| {
+            p.inspection.protocol == Some(17)
+        }),
+        ("InspectProtocol", Dword(255), |p| {
+            p.inspection.protocol == Some(255)
+        }),
+        ("InspectProtocol", Dword(1), |p| {
+            p.inspection.protocol == Some(1)
+        }),
+        ("InspectProtocol", Dword(0), |p| {
+            p.inspection.protocol.is_none()
+        }),
+        ("InspectProtocol", Dword(256), |p| {
+            p.inspection.protocol.is_none()
+        }),
+        (
+            "InspectProtocol",
+            Other(REG_BINARY, vec![17, 0, 0, 0]),
+            |p| p.inspection.protocol.is_none(),
+        ),
+        ("MaxInFlight", Dword(1), |p| p.max_in_flight == Some(1)),
+        ("MaxInFlight", Dword(65536), |p| {
+            p.max_in_flight == Some(65536)
+        }),
+        ("MaxInFlight", Dword(65537), |p| p.max_in_flight.is_none()),
+        ("VerboseLogging", Dword(1), |p| p.verbose),
+        ("VerboseLogging", Dword(0), |p| !p.verbose),
+        ("VerboseLogging", Dword(2), |p| !p.verbose),
+        ("VerboseLogging", Binary(vec![1, 0, 0, 0]), |p| !p.verbose),
+    ];
+    for (name, value, check) in cases {
+        let sim = SimulatedStack::new();
+        sim.set_parameter(name, value.clone());
+        let driver = load(&sim);
+        let parameters = *driver.parameters();
+        assert!(check(&parameters), "{name} = {value:?}: {parameters:?}");
+        // The port, when set, is the only criterion: every family is inspected.
+        drop(driver);
+        sim.assert_clean();
+    }
+}
+
+/// Inbound data whose retreated start is not an IP header of the layer's family is malformed:
+/// permitted untouched, nothing cloned or injected.
+#[test]
+fn inbound_data_that_does_not_start_with_the_layers_ip_header_is_permitted() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    for layer in [Layer::InboundV4, Layer::InboundV6] {
+        let packet = udp(layer, PORT);
+        let (bytes, ip, transport) = packet.bytes(true);
+        for first in [0x00u8, if layer.is_v6() { 0x45 } else { 0x60 }] {
+            let mut wrong = bytes.clone();
+            wrong[0] = first;
+            let nbl = sim.indicate_packet_at(&wrong, ip + transport);
+            let result = sim.classify_again(layer, &packet, nbl);
+            assert_eq!(
+                result.action, FWP_ACTION_PERMIT,
+                "{layer:?}, first byte {first:#x}"
+            );
+            assert_eq!(result.flags & classify_out::FLAG_ABSORB, 0);
+            assert_eq!(
+                sim.packet_view(nbl).unwrap(),
+                wrong[ip + transport..],
+                "the original is given back as it came"
+            );
+            sim.return_packet(nbl);
+        }
+        let counters = driver.counters(counters_layer(layer));
+        assert_eq!(
+            (counters.malformed, counters.reinjected),
+            (2, 0),
+            "{layer:?}"
+        );
+    }
+    assert!(sim.pending_injections().is_empty());
+    assert_eq!(sim.live_clones(), 0);
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
+    sim.assert_clean();
+}
+
+/// DbgPrintEx messages: component DPFLTR_IHVNETWORK_ID, level per kind (facts rows DPFLTR_*),
+/// load and unload at INFO with what was configured, per-packet refusals at TRACE only when
+/// VerboseLogging is 1, a failed load at ERROR with its step and status.
+#[test]
+fn log_messages_carry_their_level_and_per_packet_ones_need_verbose_logging() {
+    const IHVNETWORK: u32 = 80;
+    const ERROR: u32 = 0;
+    const TRACE: u32 = 2;
+    const INFO: u32 = 3;
+    for verbose in [false, true] {
+        let sim = SimulatedStack::new();
+        configure_port(&sim);
+        sim.set_parameter("MaxInFlight", wfp_injector::sim::RegistryValue::Dword(4));
+        if verbose {
+            sim.set_parameter("VerboseLogging", wfp_injector::sim::RegistryValue::Dword(1));
+        }
+        let driver = load(&sim);
+        sim.fail_call(
+            wfp_injector::sim::SimCall::AllocateCloneNetBufferList,
+            0,
+            NtStatus::INSUFFICIENT_RESOURCES,
+        );
+        let refused = sim.deliver(
+            Layer::OutboundV4,
+            &udp(Layer::OutboundV4, PORT),
+            Delivery::default(),
+        );
+        assert_eq!(refused.result.unwrap().action, FWP_ACTION_PERMIT);
+        assert_eq!(driver.unload(), NtStatus::SUCCESS);
+        sim.return_packet(refused.nbl);
+        let log = sim.debug_log();
+        assert!(
+            log.iter().all(|(component, _, _)| *component == IHVNETWORK),
+            "{log:?}"
+        );
+        assert!(
+            log.contains(&(
+                IHVNETWORK,
+                INFO,
+                "wfp_injector: loaded: inspecting IPv4 true, IPv6 true; 4 contexts\n".into()
+            )),
+            "{log:?}"
+        );
+        assert!(
+            log.iter().any(|(_, level, text)| *level == INFO
+                && text.starts_with("wfp_injector: unloaded: STATUS_SUCCESS")),
+            "{log:?}"
+        );
+        let traces: Vec<_> = log.iter().filter(|(_, level, _)| *level == TRACE).collect();
+        if verbose {
+            assert_eq!(traces.len(), 1, "{log:?}");
+            assert!(
+                traces[0].2.contains("reinjection refused") && traces[0].2.contains("0xC000009A"),
+                "{traces:?}"
+            );
+        } else {
+            assert!(traces.is_empty(), "quiet per-packet path: {traces:?}");
+        }
+        sim.assert_clean();
+    }
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    sim.fail_call(
+        wfp_injector::sim::SimCall::EngineOpen,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    let registry = host_driver::registry_path();
+    let error = wfp_injector::driver::Driver::load(
+        &sim,
+        host_driver::device(),
+        host_driver::path(&registry),
+        &wfp_injector::driver::DriverConfig::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.status, NtStatus::INSUFFICIENT_RESOURCES);
+    let log = sim.debug_log();
+    assert!(
+        log.iter().any(|(_, level, text)| *level == ERROR
+            && text.contains("load failed at")
+            && text.contains("0xC000009A")),
+        "{log:?}"
+    );
+    sim.assert_clean();
+}
