@@ -237,6 +237,8 @@ fn registry_values_are_taken_only_with_their_type_size_and_range() {
     // REG_DWORD (4) and REG_BINARY (3), from windows-sys.
     use windows_sys::Win32::System::Registry::{REG_BINARY, REG_DWORD};
     type Check = fn(&wfp_injector::driver::Parameters) -> bool;
+    // DPFLTR_WARNING_LEVEL (facts row).
+    const WARNING: u32 = 1;
     let cases: Vec<(&str, wfp_injector::sim::RegistryValue, Check)> = vec![
         ("InspectRemotePort", Dword(53), |p| {
             p.inspection.remote_port == Some(53)
@@ -328,10 +330,64 @@ fn registry_values_are_taken_only_with_their_type_size_and_range() {
         let driver = load(&sim);
         let parameters = *driver.parameters();
         assert!(check(&parameters), "{name} = {value:?}: {parameters:?}");
-        // The port, when set, is the only criterion: every family is inspected.
+        // A value used is not warned about; one ignored is, by name, at WARNING.
+        let used = *driver.parameters() != wfp_injector::driver::Parameters::default()
+            || matches!(value, Dword(0) if name == "VerboseLogging");
+        let warned = sim
+            .debug_log()
+            .iter()
+            .any(|(_, level, text)| *level == WARNING && text.contains(name));
+        assert_eq!(warned, !used, "{name} = {value:?}: warning logged");
         drop(driver);
         sim.assert_clean();
     }
+    // Values that are not there are not warned about either.
+    let sim = SimulatedStack::new();
+    sim.create_parameters_key();
+    drop(load(&sim));
+    let warnings: Vec<_> = sim
+        .debug_log()
+        .into_iter()
+        .filter(|(_, level, _)| *level == WARNING)
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    sim.assert_clean();
+}
+
+/// The port criterion applies to TCP and UDP only: at the transport layers an ICMP packet's
+/// port fields hold its type and code, so ICMP whose code equals the port is not inspected.
+#[test]
+fn the_port_criterion_never_matches_icmp() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    for layer in Layer::ALL {
+        let mut icmp = udp(layer, PORT);
+        icmp.protocol = if layer.is_v6() { 58 } else { 1 };
+        let delivered = sim.deliver(
+            layer,
+            &icmp,
+            Delivery {
+                // Whatever the filter's conditions: classify itself must not inspect it.
+                ignore_conditions: true,
+                ..Delivery::default()
+            },
+        );
+        assert_eq!(
+            delivered.result.unwrap().action,
+            FWP_ACTION_PERMIT,
+            "{layer:?}"
+        );
+        let counters = driver.counters(counters_layer(layer));
+        assert_eq!(
+            (counters.not_inspected, counters.reinjected),
+            (1, 0),
+            "{layer:?}"
+        );
+        sim.return_packet(delivered.nbl);
+    }
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
+    sim.assert_clean();
 }
 
 /// Inbound data whose retreated start is not an IP header of the layer's family is malformed:
