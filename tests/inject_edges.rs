@@ -80,7 +80,7 @@ fn control_data_up_to_the_capacity_is_accepted_and_one_byte_more_is_refused() {
         DualStackInjector::create(&sim, InjectionTypes::TRANSPORT, &RetryPolicy::default())
             .unwrap();
     let injector = PacketInjector::freeing_clones(handles, 4).unwrap();
-    let control = vec![0x3C; CONTROL_DATA_CAPACITY + 1];
+    let control = [0x3C; CONTROL_DATA_CAPACITY + 1];
     let send = |length: usize| {
         Injection::TransportSend(TransportSend {
             endpoint_handle: 1,
