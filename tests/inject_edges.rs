@@ -120,3 +120,17 @@ fn control_data_up_to_the_capacity_is_accepted_and_one_byte_more_is_refused() {
     sim.return_packet(original);
     sim.assert_clean();
 }
+
+/// Injection types combine as a set: or-ing a type already present changes nothing.
+#[test]
+fn injection_types_combine_as_a_set() {
+    let all = InjectionTypes::ALL;
+    assert_eq!(all | InjectionTypes::NETWORK, all);
+    assert_eq!(
+        InjectionTypes::TRANSPORT | InjectionTypes::TRANSPORT,
+        InjectionTypes::TRANSPORT
+    );
+    let both = InjectionTypes::TRANSPORT | InjectionTypes::NETWORK;
+    assert!(both.contains(InjectionTypes::TRANSPORT) && both.contains(InjectionTypes::NETWORK));
+    assert_eq!(both | InjectionTypes::NETWORK, both);
+}
