@@ -70,15 +70,17 @@ case "$mode" in
       exit 0
     fi
     args+=(--in-diff target/mutants-changed.diff)
-    if [ -n "${MUTANTS_MAX:-}" ]; then
-      count=$(cargo mutants --list "${args[@]}" 2>/dev/null | wc -l)
-      if [ "$count" -gt "$MUTANTS_MAX" ]; then
-        echo "mutants: SKIPPED: $count mutants in the changed lines, more than MUTANTS_MAX=$MUTANTS_MAX;"
-        echo "mutants: run scripts/mutants.sh --changed $base by hand before merging"
-        exit 0
-      fi
-      echo "mutants: $count mutants in the changed lines"
+    count=$(cargo mutants --list "${args[@]}" 2>/dev/null | wc -l)
+    if [ "$count" -eq 0 ]; then
+      echo "mutants: no mutant in the lines changed since $base"
+      exit 0
     fi
+    if [ -n "${MUTANTS_MAX:-}" ] && [ "$count" -gt "$MUTANTS_MAX" ]; then
+      echo "mutants: SKIPPED: $count mutants in the changed lines, more than MUTANTS_MAX=$MUTANTS_MAX;"
+      echo "mutants: run scripts/mutants.sh --changed $base by hand before merging"
+      exit 0
+    fi
+    echo "mutants: $count mutants in the changed lines"
     ;;
 esac
 
