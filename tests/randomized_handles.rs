@@ -1,6 +1,9 @@
-//! Randomized sequences of creates, not-ready windows, failures, IRQL changes and teardowns.
-//! Whatever the sequence: every handle the kernel created is destroyed exactly once, nothing is
-//! destroyed that is not live, and nothing reaches the kernel at the wrong IRQL.
+//! Randomized sequences of creates, not-ready windows, failures, IRQL changes and teardowns,
+//! checked against a model. For each create the model predicts, from the IRQL, the requested
+//! family and types, the not-ready window and the failure it planned, whether the create succeeds
+//! (a create that should succeed must succeed), how many kernel calls it makes, and the status of
+//! a failure. Whatever the sequence: every handle the kernel created is destroyed exactly once,
+//! nothing is destroyed that is not live, and nothing reaches the kernel at the wrong IRQL.
 
 use proptest::prelude::*;
 
@@ -60,6 +63,26 @@ const FAILURES: [NtStatus; 3] = [
     NtStatus::UNSUCCESSFUL,
 ];
 
+/// What one `InjectionHandle::create` with the default policy must return, and how many
+/// kernel creates it makes: none when refused before the kernel (input or IRQL), else
+/// `not_ready` not-ready answers (each retried after a wait; the default policy's deadline is
+/// far away), then the planned failure (a not-ready one is retried once more) or success.
+fn predict(
+    refused: Option<NtStatus>,
+    not_ready: u32,
+    failure: Option<NtStatus>,
+) -> (Result<(), NtStatus>, u64) {
+    if let Some(status) = refused {
+        return (Err(status), 0);
+    }
+    let calls = u64::from(not_ready) + 1;
+    match failure {
+        None => (Ok(()), calls),
+        Some(NtStatus::FWP_TCPIP_NOT_READY) => (Ok(()), calls + 1),
+        Some(status) => (Err(status), calls),
+    }
+}
+
 fn run(ops: &[Op]) {
     let sim = SimulatedStack::new();
     let mut owned: Vec<Owned<'_>> = Vec::new();
@@ -76,49 +99,95 @@ fn run(ops: &[Op]) {
                 not_ready,
                 failure,
             } => {
-                sim.set_tcpip_not_ready_for(not_ready);
-                if let Some(which) = failure {
-                    sim.fail_call(
-                        SimCall::InjectionHandleCreate,
-                        not_ready,
-                        FAILURES[which as usize],
-                    );
-                }
                 let family = [
                     AddressFamily::Unspecified,
                     AddressFamily::Ipv4,
                     AddressFamily::Ipv6,
                 ][family as usize];
                 let types = InjectionTypes::from_bits(types).unwrap();
-                let refused_input = types.validate_for(family).is_err();
-                match InjectionHandle::create(&sim, family, types, &policy) {
-                    Ok(handle) => {
-                        assert!(!at_dispatch && !refused_input);
+                // The documented input rule: AF_UNSPEC handles cannot do network injection.
+                let refused_input =
+                    family == AddressFamily::Unspecified && types.contains(InjectionTypes::NETWORK);
+                let reaches_kernel = !refused_input && !at_dispatch;
+                // Plan only what the kernel will see, so no plan leaks into the next op.
+                let failure = failure
+                    .filter(|_| reaches_kernel)
+                    .map(|w| FAILURES[w as usize]);
+                if reaches_kernel {
+                    sim.set_tcpip_not_ready_for(not_ready);
+                    if let Some(status) = failure {
+                        sim.fail_call(SimCall::InjectionHandleCreate, not_ready, status);
+                    }
+                }
+                let result = InjectionHandle::create(&sim, family, types, &policy);
+                // Input is checked before IRQL: INVALID_PARAMETER, else INVALID_DEVICE_STATE.
+                let refused = if refused_input {
+                    Some(NtStatus::INVALID_PARAMETER)
+                } else {
+                    at_dispatch.then_some(NtStatus::INVALID_DEVICE_STATE)
+                };
+                let (expected, calls) = predict(refused, not_ready, failure);
+                assert_eq!(
+                    sim.calls(SimCall::InjectionHandleCreate) - creates_before,
+                    calls,
+                    "kernel creates for {op:?}"
+                );
+                match (result, expected) {
+                    (Ok(handle), Ok(())) => {
+                        assert_eq!(handle.family(), family);
+                        assert_eq!(handle.types(), types);
+                        let record = sim
+                            .open_handles()
+                            .into_iter()
+                            .find(|h| h.raw == handle.as_raw() as usize)
+                            .expect("the handle is the kernel's");
+                        assert_eq!(record.flags, types.bits());
                         owned.push(Owned::Single(handle));
                     }
-                    Err(_) => {
-                        if at_dispatch || refused_input {
-                            assert_eq!(sim.calls(SimCall::InjectionHandleCreate), creates_before);
-                        }
-                    }
+                    (Err(error), Err(status)) => assert_eq!(error.status(), status, "{op:?}"),
+                    (result, expected) => panic!(
+                        "{op:?} at dispatch={at_dispatch}: create answered {:?}, the model {expected:?}",
+                        result.map(|_| ())
+                    ),
                 }
             }
             Op::CreateDual { not_ready, failure } => {
-                sim.set_tcpip_not_ready_for(not_ready);
-                if let Some(which) = failure {
-                    sim.fail_call(
-                        SimCall::InjectionHandleCreate,
-                        not_ready + 1,
-                        FAILURES[which as usize],
-                    );
+                let failure = failure
+                    .filter(|_| !at_dispatch)
+                    .map(|w| FAILURES[w as usize]);
+                if !at_dispatch {
+                    sim.set_tcpip_not_ready_for(not_ready);
+                    // The IPv4 create takes the whole not-ready window and succeeds; the IPv6
+                    // create's first call fails.
+                    if let Some(status) = failure {
+                        sim.fail_call(SimCall::InjectionHandleCreate, not_ready + 1, status);
+                    }
                 }
-                // All-or-nothing is checked after every op: live handles equal owned ones.
-                if let Ok(injector) =
-                    DualStackInjector::create(&sim, InjectionTypes::NETWORK, &policy)
-                {
-                    owned.push(Owned::Dual(injector));
-                } else if at_dispatch {
-                    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), creates_before);
+                let result = DualStackInjector::create(&sim, InjectionTypes::NETWORK, &policy);
+                let refused = at_dispatch.then_some(NtStatus::INVALID_DEVICE_STATE);
+                let (v4, v4_calls) = predict(refused, not_ready, None);
+                let (expected, calls) = match v4 {
+                    Err(status) => (Err(status), v4_calls),
+                    Ok(()) => {
+                        let (v6, v6_calls) = predict(None, 0, failure);
+                        (v6, v4_calls + v6_calls)
+                    }
+                };
+                assert_eq!(
+                    sim.calls(SimCall::InjectionHandleCreate) - creates_before,
+                    calls,
+                    "kernel creates for {op:?}"
+                );
+                match (result, expected) {
+                    // All-or-nothing is checked after every op: live handles equal owned ones.
+                    (Ok(injector), Ok(())) => owned.push(Owned::Dual(injector)),
+                    (Err(failure), Err(status)) => {
+                        assert_eq!(failure.error.status(), status, "{op:?}")
+                    }
+                    (result, expected) => panic!(
+                        "{op:?} at dispatch={at_dispatch}: create answered {:?}, the model {expected:?}",
+                        result.map(|_| ())
+                    ),
                 }
             }
             Op::Drop(index) if !owned.is_empty() && !at_dispatch => {
