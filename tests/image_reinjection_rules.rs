@@ -52,6 +52,7 @@ fn the_image_gives_every_packet_kind_the_documented_decision_and_counts_it() {
             ipsec: field(line, "ipsec"),
             tcp_below_dispatch: field(line, "tcp-below-dispatch"),
             no_headroom: field(line, "no-headroom"),
+            multi_buffer: field(line, "multi-buffer"),
             checksum: field(line, "checksum"),
         };
         assert_eq!(got, want, "{layer} counters: {line}");

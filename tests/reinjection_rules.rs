@@ -31,6 +31,7 @@ fn every_packet_kind_gets_the_decision_microsoft_documents_and_its_counter() {
             ipsec: c.skipped_ipsec,
             tcp_below_dispatch: c.skipped_tcp_below_dispatch,
             no_headroom: c.skipped_no_headroom,
+            multi_buffer: c.skipped_multi_buffer,
             checksum: c.checksum_recomputed,
         };
         assert_eq!(got, want, "{layer:?} counters");

@@ -58,6 +58,7 @@ pub struct Expected {
     pub ipsec: u64,
     pub tcp_below_dispatch: u64,
     pub no_headroom: u64,
+    pub multi_buffer: u64,
     pub checksum: u64,
 }
 
@@ -139,6 +140,31 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         );
         returned.push(delivered.nbl);
         expected.entry(name(layer)).or_default().no_headroom += 1;
+    }
+    // Inbound with two NET_BUFFERs: only the first would be retreated to its IP header, so the
+    // packet is permitted untouched.
+    for layer in [Layer::InboundV4, Layer::InboundV6] {
+        let p = packet(layer, 17);
+        let (bytes, ip_header, transport_header) = p.bytes(true);
+        let spec = wfp_injector::sim::NetBufferSpec {
+            bytes: &bytes,
+            offset: ip_header + transport_header,
+            mdl_starts: &[],
+        };
+        let nbl = sim.indicate_net_buffers(&[spec, spec]);
+        let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+        let result = sim.classify_again(layer, &p, nbl);
+        assert_eq!(
+            result.action, FWP_ACTION_PERMIT,
+            "{layer:?}: two NET_BUFFERs"
+        );
+        assert_eq!(
+            sim.calls(SimCall::AllocateCloneNetBufferList),
+            clones,
+            "{layer:?}: nothing cloned"
+        );
+        returned.push(nbl);
+        expected.entry(name(layer)).or_default().multi_buffer += 1;
     }
 
     // Reinjected kinds. ICMP: at INBOUND_TRANSPORT the data starts at the ICMP header.
