@@ -467,6 +467,11 @@ impl<K: KernelApi> Loader<K> {
             PHASE_BFE => {}
             _ => return false,
         }
+        // Unload may have begun (and unsubscribed from BFE) since this run started: query BFE
+        // and add objects only while it has not.
+        if self.cancelled() {
+            return false;
+        }
         match self.try_objects(pieces) {
             Ok(true) => {
                 self.set_phase(PHASE_LOADED);

@@ -120,6 +120,20 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
             returned.push(permitted_untouched(sim, layer, &p, &format!("{ipsec:?}")));
             expected.entry(name(layer)).or_default().ipsec += 1;
         }
+        // The security query failing: the packet's protection is unknown, so it is treated as
+        // protected (permitted untouched, counted with IPsec).
+        sim.fail_call(
+            SimCall::GetPacketListSecurityInformation,
+            0,
+            NtStatus::INSUFFICIENT_RESOURCES,
+        );
+        returned.push(permitted_untouched(
+            sim,
+            layer,
+            &packet(layer, 17),
+            "security query failed",
+        ));
+        expected.entry(name(layer)).or_default().ipsec += 1;
     }
     // Inbound with no room before the data for the headers: no retreat, permitted untouched.
     for layer in [Layer::InboundV4, Layer::InboundV6] {
