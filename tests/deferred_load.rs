@@ -465,3 +465,54 @@ impl Drop for SetOnDrop<'_> {
         self.0.store(true, Ordering::Release);
     }
 }
+
+#[test]
+fn a_bfe_restart_after_the_load_removes_the_filters_until_bfe_runs_again_then_adds_them_back() {
+    use host_driver::{PORT, udp};
+    use wfp_injector::sim::traffic::{Delivery, Layer};
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = enter(&sim, &DriverConfig::default());
+    assert_loaded(&sim, &driver);
+    let deliver = |sim: &SimulatedStack| {
+        let delivered = sim.deliver(
+            Layer::OutboundV4,
+            &udp(Layer::OutboundV4, PORT),
+            Delivery::default(),
+        );
+        let action = delivered.result.map(|r| r.action);
+        sim.complete_all(NtStatus::SUCCESS);
+        sim.return_packet(delivered.nbl);
+        action
+    };
+    assert_eq!(deliver(&sim), Some(0x1001), "FWP_ACTION_BLOCK: reinjected");
+    // BFE stops: its session and every object go; the callouts stay registered.
+    sim.set_bfe_state(bfe_state::STOP_PENDING);
+    sim.set_bfe_state(bfe_state::STOPPED);
+    sim.run_work_items();
+    assert_eq!(driver.progress(), Progress::WaitingForBfe);
+    let objects = sim.wfp_objects();
+    assert_eq!((objects.filters, objects.sessions), (0, 0));
+    assert_eq!(objects.registered_callouts, 4);
+    assert_eq!(deliver(&sim), None, "no filter: traffic passes");
+    // BFE runs again: a new session, and the objects come back for the same callouts.
+    sim.set_bfe_state(bfe_state::START_PENDING);
+    sim.set_bfe_state(bfe_state::RUNNING);
+    sim.run_work_items();
+    assert_loaded(&sim, &driver);
+    assert_eq!(deliver(&sim), Some(0x1001), "reinjected again");
+    unload_clean(&sim, driver);
+}
+
+#[test]
+fn unload_while_bfe_is_stopped_after_the_load_is_clean() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = enter(&sim, &DriverConfig::default());
+    assert_loaded(&sim, &driver);
+    sim.set_bfe_state(bfe_state::STOP_PENDING);
+    sim.set_bfe_state(bfe_state::STOPPED);
+    sim.run_work_items();
+    assert_eq!(driver.progress(), Progress::WaitingForBfe);
+    unload_clean(&sim, driver);
+}

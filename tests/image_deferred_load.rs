@@ -268,3 +268,49 @@ impl Drop for SetOnDrop<'_> {
         self.0.store(true, Ordering::Release);
     }
 }
+
+#[test]
+fn the_image_survives_a_bfe_restart_after_its_load() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(53));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    entry(&sim, &mut harness);
+    assert_loaded(&sim);
+    let deliver = |sim: &SimulatedStack| {
+        let packet = TransportPacket::udp(
+            IpAddr::V4(Ipv4Addr::new(10, 1, 1, 1)),
+            999,
+            IpAddr::V4(Ipv4Addr::new(10, 1, 1, 2)),
+            53,
+        );
+        let delivered = sim.deliver(Layer::OutboundV4, &packet, Delivery::default());
+        let action = delivered.result.map(|r| r.action);
+        sim.complete_all(NtStatus::SUCCESS);
+        sim.return_packet(delivered.nbl);
+        action
+    };
+    // FWP_ACTION_BLOCK (0x1001, facts table): absorbed and reinjected.
+    assert_eq!(deliver(&sim), Some(0x1001));
+    sim.set_bfe_state(bfe_state::STOP_PENDING);
+    sim.set_bfe_state(bfe_state::STOPPED);
+    sim.run_work_items();
+    assert_eq!(sim.wfp_objects().filters, 0);
+    assert_eq!(
+        sim.wfp_objects().registered_callouts,
+        4,
+        "callouts stay registered"
+    );
+    assert_eq!(deliver(&sim), None);
+    sim.set_bfe_state(bfe_state::START_PENDING);
+    sim.set_bfe_state(bfe_state::RUNNING);
+    sim.run_work_items();
+    assert_eq!(sim.wfp_objects().filters, 4, "the objects are back");
+    assert_eq!(deliver(&sim), Some(0x1001));
+    harness.driver_unload();
+    drop(harness);
+    assert_unloaded_clean(&sim);
+}

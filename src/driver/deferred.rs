@@ -108,6 +108,9 @@ pub(crate) struct Loader<K: KernelApi> {
     log: Log,
     schedule: AtomicU32,
     phase: AtomicU32,
+    /// Set by the BFE callback when BFE stops after the load completed: the session and the
+    /// driver's WFP objects are gone; the next run re-adds them once BFE runs again.
+    bfe_lost: core::sync::atomic::AtomicBool,
     work_item: AtomicPtr<c_void>,
     subscription: AtomicPtr<c_void>,
     /// Published once the handles exist (release), for classify's instance and the accessors.
@@ -141,6 +144,7 @@ impl<K: KernelApi> Loader<K> {
             log,
             schedule: AtomicU32::new(RUNNING),
             phase: AtomicU32::new(PHASE_TCPIP),
+            bfe_lost: core::sync::atomic::AtomicBool::new(false),
             work_item: AtomicPtr::new(ptr::null_mut()),
             subscription: AtomicPtr::new(ptr::null_mut()),
             state: AtomicPtr::new(ptr::null_mut()),
@@ -182,6 +186,7 @@ impl<K: KernelApi> Loader<K> {
         match self.phase.load(Ordering::Acquire) {
             PHASE_TCPIP => Progress::WaitingForTcpip,
             PHASE_BFE => Progress::WaitingForBfe,
+            PHASE_LOADED if self.bfe_lost.load(Ordering::Acquire) => Progress::WaitingForBfe,
             PHASE_LOADED => Progress::Loaded,
             _ => {
                 // SAFETY: `failure` is written once before the release store of PHASE_INERT seen
@@ -248,6 +253,17 @@ impl<K: KernelApi> Loader<K> {
         };
         if !self.bfe_running() {
             return Ok(false);
+        }
+        if let Some(objects) = pieces.objects.as_mut() {
+            // The callouts are registered already (BFE restarted after the load): only the
+            // management objects come back.
+            return match objects.reinstall(context, &self.inspection) {
+                Ok(()) => Ok(true),
+                Err(error) if error.step == LoadStep::EngineOpen && !self.bfe_running() => {
+                    Ok(false)
+                }
+                Err(error) => Err(error),
+            };
         }
         let installed = WfpObjects::install(
             self.kernel.clone(),
@@ -465,6 +481,15 @@ impl<K: KernelApi> Loader<K> {
                 }
             }
             PHASE_BFE => {}
+            PHASE_LOADED if self.bfe_lost.swap(false, Ordering::AcqRel) => {
+                // BFE stopped: the session and every object it added are gone. Keep the
+                // callouts and the state; add the objects again when BFE runs.
+                if let Some(objects) = pieces.objects.as_mut() {
+                    objects.engine_lost();
+                }
+                self.set_phase(PHASE_BFE);
+                self.log_waiting_for_bfe();
+            }
             _ => return false,
         }
         // Unload may have begun (and unsubscribed from BFE) since this run started: query BFE
@@ -810,10 +835,14 @@ unsafe extern "win64" fn bfe_state_changed<K: KernelApi>(
     if new_state == FWPM_SERVICE_RUNNING && matches!(phase, PHASE_TCPIP | PHASE_BFE) {
         loader.request();
     } else if new_state == FWPM_SERVICE_STOP_PENDING && phase == PHASE_LOADED {
+        // The session and the driver's filters go with BFE; a run forgets them and waits for
+        // BFE to run again (the docs: clean up at STOP_PENDING, open a session at RUNNING).
         loader.log.write(
             &loader.kernel,
             Level::Warning,
-            &["BFE is stopping: its session and the driver's filters go with it until the driver is reloaded".into()],
+            &["BFE is stopping: the driver's filters go with it until BFE runs again".into()],
         );
+        loader.bfe_lost.store(true, Ordering::Release);
+        loader.request();
     }
 }

@@ -156,29 +156,7 @@ impl<K: KernelApi> WfpObjects<K> {
         context: u64,
         config: &InspectionConfig,
     ) -> Result<Self, LoadError> {
-        let session = FWPM_SESSION0 {
-            sessionKey: GUID::default(),
-            displayData: display(&SESSION_NAME, None),
-            flags: SESSION_FLAGS,
-            txnWaitTimeoutInMSec: 0,
-            processId: 0,
-            sid: ptr::null_mut(),
-            username: ptr::null_mut(),
-            kernelMode: 0,
-        };
-        let mut engine: HANDLE = ptr::null_mut();
-        // SAFETY: PASSIVE_LEVEL (documented contract); `session` outlives the call; `engine` is
-        // writable.
-        let status = unsafe {
-            kernel.fwpm_engine_open0(
-                ptr::null(),
-                RPC_C_AUTHN_WINNT,
-                ptr::null_mut(),
-                &session,
-                &mut engine,
-            )
-        };
-        check(LoadStep::EngineOpen, status)?;
+        let engine = open_engine(&kernel)?;
         let mut objects = Self {
             kernel,
             engine,
@@ -387,6 +365,46 @@ impl<K: KernelApi> WfpObjects<K> {
         error
     }
 
+    /// BFE stopped: its session, and with it every object the driver added, is gone. Forgets
+    /// the engine handle (closing it; BFE's answer for a handle of a session that no longer
+    /// exists does not matter) and the filters. The callouts stay registered with the filter
+    /// engine, which does not depend on BFE.
+    pub fn engine_lost(&mut self) {
+        self.filtered = [false; 4];
+        let _ = self.close_engine();
+    }
+
+    /// After [`Self::engine_lost`], BFE running again: a new dynamic session, leftovers with the
+    /// driver's keys deleted in their own transaction, then the provider, sublayer, callouts and
+    /// filters added in one, for the callouts still registered. On failure the session is closed
+    /// again (the callouts stay registered).
+    pub fn reinstall(&mut self, context: u64, config: &InspectionConfig) -> Result<(), LoadError> {
+        self.engine = open_engine(&self.kernel)?;
+        let result = self.delete_stale().and_then(|()| {
+            // SAFETY: PASSIVE_LEVEL; the engine was just opened.
+            let status = unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) };
+            check(LoadStep::TransactionBegin, status)?;
+            if let Err(error) = self.add_all(context, config) {
+                // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
+                unsafe { self.kernel.fwpm_transaction_abort0(self.engine) };
+                return Err(error);
+            }
+            // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
+            let status = unsafe { self.kernel.fwpm_transaction_commit0(self.engine) };
+            check(LoadStep::TransactionCommit, status)
+        });
+        if result.is_err() {
+            self.filtered = [false; 4];
+            let _ = self.close_engine();
+        }
+        result
+    }
+
+    /// True while a session is open (not after [`Self::engine_lost`] until a reinstall).
+    pub fn has_engine(&self) -> bool {
+        !self.engine.is_null()
+    }
+
     /// Deletes the filters: no classify starts after this returns. The first failure's status.
     pub fn remove_filters(&mut self) -> NtStatus {
         let mut first = NtStatus::SUCCESS;
@@ -443,6 +461,10 @@ impl<K: KernelApi> WfpObjects<K> {
     /// one that stayed registered keeps its FWPM callout, which the session's close removes.
     pub fn remove_and_close(mut self) -> NtStatus {
         let mut first = self.remove_filters();
+        if self.engine.is_null() {
+            // BFE went away with the session and its objects (engine_lost): nothing to delete.
+            return first;
+        }
         // SAFETY: PASSIVE_LEVEL; the engine is open.
         let begun = NtStatus(unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) });
         first = first_failure(first, begun);
@@ -471,6 +493,36 @@ impl<K: KernelApi> WfpObjects<K> {
         // field is cleared above).
         NtStatus(unsafe { self.kernel.fwpm_engine_close0(engine) })
     }
+}
+
+/// Opens the driver's dynamic session.
+///
+/// IRQL: PASSIVE_LEVEL.
+fn open_engine<K: KernelApi>(kernel: &K) -> Result<HANDLE, LoadError> {
+    let session = FWPM_SESSION0 {
+        sessionKey: GUID::default(),
+        displayData: display(&SESSION_NAME, None),
+        flags: SESSION_FLAGS,
+        txnWaitTimeoutInMSec: 0,
+        processId: 0,
+        sid: ptr::null_mut(),
+        username: ptr::null_mut(),
+        kernelMode: 0,
+    };
+    let mut engine: HANDLE = ptr::null_mut();
+    // SAFETY: PASSIVE_LEVEL (the caller's contract); `session` outlives the call; `engine` is
+    // writable.
+    let status = unsafe {
+        kernel.fwpm_engine_open0(
+            ptr::null(),
+            RPC_C_AUTHN_WINNT,
+            ptr::null_mut(),
+            &session,
+            &mut engine,
+        )
+    };
+    check(LoadStep::EngineOpen, status)?;
+    Ok(engine)
 }
 
 fn check(step: LoadStep, status: i32) -> Result<(), LoadError> {

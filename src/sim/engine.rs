@@ -186,6 +186,9 @@ pub(super) struct EngineTable {
     /// Unregister calls still to answer STATUS_DEVICE_BUSY (a test's plan: something else
     /// holds the callout).
     busy_unregisters: u32,
+    /// Sessions BFE dropped when it stopped: closing one later is not a misuse (the driver
+    /// cannot know), it just fails.
+    dead_sessions: std::collections::BTreeSet<usize>,
     /// Real time each classify takes before the callout runs (a slow processor), so tests can
     /// widen the window in which a classify overlaps unload.
     classify_delay: std::time::Duration,
@@ -236,6 +239,18 @@ impl State {
 }
 
 impl EngineTable {
+    /// BFE stopped: every session ends and every object goes (none is persistent here);
+    /// callout registrations belong to the kernel filter engine and stay.
+    pub(super) fn bfe_stopped(&mut self) {
+        let handles: Vec<usize> = self.sessions.keys().copied().collect();
+        self.dead_sessions.extend(handles);
+        self.sessions.clear();
+        self.filters.clear();
+        self.callouts.clear();
+        self.sublayers.clear();
+        self.providers.clear();
+    }
+
     pub(super) fn leak_report(&self) -> Option<String> {
         let objects = self.objects();
         (objects != WfpObjects::default()).then(|| format!("{objects:?} left"))
@@ -399,6 +414,11 @@ impl SimulatedStack {
 
     pub(super) fn engine_close(&self, engine: HANDLE) -> NTSTATUS {
         let mut state = self.lock();
+        if state.engine.dead_sessions.remove(&(engine as usize)) {
+            // BFE stopped since the session was opened: the handle names nothing any more
+            // (RPC_NT_SERVER_UNAVAILABLE: the simulator's choice of failure).
+            return 0xC002_0017_u32 as i32;
+        }
         if let Some(status) = Self::engine_enter(&mut state, SimCall::EngineClose, engine) {
             return status.0;
         }
