@@ -488,6 +488,11 @@ fn a_bfe_restart_after_the_load_removes_the_filters_until_bfe_runs_again_then_ad
     assert_eq!(deliver(&sim), Some(0x1001), "FWP_ACTION_BLOCK: reinjected");
     // BFE stops: its session and every object go; the callouts stay registered.
     sim.set_bfe_state(bfe_state::STOP_PENDING);
+    assert_eq!(
+        driver.progress(),
+        Progress::WaitingForBfe,
+        "from the notification on, before the work item has run"
+    );
     sim.set_bfe_state(bfe_state::STOPPED);
     sim.run_work_items();
     assert_eq!(driver.progress(), Progress::WaitingForBfe);
@@ -514,5 +519,30 @@ fn unload_while_bfe_is_stopped_after_the_load_is_clean() {
     sim.set_bfe_state(bfe_state::STOPPED);
     sim.run_work_items();
     assert_eq!(driver.progress(), Progress::WaitingForBfe);
+    unload_clean(&sim, driver);
+}
+
+#[test]
+fn a_failed_re_add_after_a_bfe_restart_leaves_the_driver_inert_and_unload_clean() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = enter(&sim, &DriverConfig::default());
+    assert_loaded(&sim, &driver);
+    sim.set_bfe_state(bfe_state::STOP_PENDING);
+    sim.set_bfe_state(bfe_state::STOPPED);
+    sim.run_work_items();
+    // BFE runs again, but the new session cannot be opened: with BFE running that is a failure,
+    // not a wait.
+    sim.fail_call(SimCall::EngineOpen, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.set_bfe_state(bfe_state::RUNNING);
+    sim.run_work_items();
+    assert_eq!(
+        driver.progress(),
+        Progress::Inert(LoadError::new(
+            LoadStep::EngineOpen,
+            NtStatus::INSUFFICIENT_RESOURCES
+        ))
+    );
+    assert_eq!(sim.wfp_objects().filters, 0);
     unload_clean(&sim, driver);
 }

@@ -400,11 +400,6 @@ impl<K: KernelApi> WfpObjects<K> {
         result
     }
 
-    /// True while a session is open (not after [`Self::engine_lost`] until a reinstall).
-    pub fn has_engine(&self) -> bool {
-        !self.engine.is_null()
-    }
-
     /// Deletes the filters: no classify starts after this returns. The first failure's status.
     pub fn remove_filters(&mut self) -> NtStatus {
         let mut first = NtStatus::SUCCESS;
