@@ -312,6 +312,21 @@ impl<K: KernelApi> CalloutState<K> {
             LayerCounters::bump(&counters.skipped_own);
             return;
         }
+        self.classify_not_own(layer, counters, values, metadata, nbl, out);
+    }
+
+    /// Everything after the own-packet check, out of line: an own packet (the most common one
+    /// besides configured traffic) then pays for none of this frame.
+    #[inline(never)]
+    fn classify_not_own(
+        &self,
+        layer: TransportLayer,
+        counters: &LayerCounters,
+        values: &FWPS_INCOMING_VALUES0,
+        metadata: &FWPS_INCOMING_METADATA_VALUES0,
+        nbl: NetBufferListRef<'_>,
+        out: &mut FWPS_CLASSIFY_OUT0,
+    ) {
         let outcome = match TransportFields::read(values, layer) {
             Some(fields) if !self.config.matches(layer.family(), &fields.key()) => {
                 out.actionType = FWP_ACTION_PERMIT;
