@@ -1543,6 +1543,22 @@ fn check_simulator() -> Check {
             layout::classify_out::FLAG_ABSORB,
             "FWPS_CLASSIFY_OUT_FLAG_ABSORB",
         ),
+        (
+            "action::FLAG_TERMINATING",
+            layout::action::FLAG_TERMINATING,
+            "FWP_ACTION_FLAG_TERMINATING",
+        ),
+        ("action::BLOCK", layout::action::BLOCK, "FWP_ACTION_BLOCK"),
+        (
+            "action::PERMIT",
+            layout::action::PERMIT,
+            "FWP_ACTION_PERMIT",
+        ),
+        (
+            "action::CALLOUT_TERMINATING",
+            layout::action::CALLOUT_TERMINATING,
+            "FWP_ACTION_CALLOUT_TERMINATING",
+        ),
         ("data_type::EMPTY", layout::data_type::EMPTY, "FWP_EMPTY"),
         ("data_type::UINT8", layout::data_type::UINT8, "FWP_UINT8"),
         ("data_type::UINT16", layout::data_type::UINT16, "FWP_UINT16"),

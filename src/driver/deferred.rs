@@ -37,7 +37,7 @@ use super::classify::{self, CalloutState, CompletionCounters};
 use super::config::InspectionConfig;
 use super::instance::{self, Registration};
 use super::log::{Level, Log};
-use super::objects::{LoadError, LoadStep, WfpObjects};
+use super::objects::{LoadError, LoadStep, WfpObjects, first_failure};
 use super::{DRIVER_INJECTION_TYPES, try_box};
 use crate::inject::{DualStackInjector, PacketInjector, RetryPolicy};
 use crate::nt::{DeviceObject, NtStatus};
@@ -786,10 +786,6 @@ fn log_counters<K: KernelApi>(kernel: &K, log: &Log, counters: &super::counters:
             ],
         );
     }
-}
-
-fn first_failure(first: NtStatus, next: NtStatus) -> NtStatus {
-    if first.is_success() { next } else { first }
 }
 
 /// The work item's routine: runs the load work while it holds the token.

@@ -526,7 +526,8 @@ fn check(step: LoadStep, status: i32) -> Result<(), LoadError> {
         .map_err(|status| LoadError::new(step, status))
 }
 
-fn first_failure(first: NtStatus, next: NtStatus) -> NtStatus {
+/// The status to report from a sequence of steps: the first failure, or `next`.
+pub(crate) fn first_failure(first: NtStatus, next: NtStatus) -> NtStatus {
     if first.is_success() { next } else { first }
 }
 

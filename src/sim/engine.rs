@@ -11,9 +11,8 @@ use super::layout::{RawBlock, classify_out, filter as filter_layout};
 use super::stack::{SimCall, SimulatedStack, State, Violation};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::types::{
-    DEVICE_OBJECT, FWP_ACTION_BLOCK, FWP_ACTION_CALLOUT_TERMINATING, FWPM_CALLOUT0, FWPM_FILTER0,
-    FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0, FWPS_CALLOUT_CLASSIFY_FN1, FWPS_CALLOUT1, GUID,
-    HANDLE, NET_BUFFER_LIST, NTSTATUS,
+    DEVICE_OBJECT, FWPM_CALLOUT0, FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0,
+    FWPS_CALLOUT_CLASSIFY_FN1, FWPS_CALLOUT1, GUID, HANDLE, NET_BUFFER_LIST, NTSTATUS,
 };
 
 /// STATUS_FWP_* codes the engine answers with (ntstatus.h: FWP_E_* with the 0xC022 facility).
@@ -98,8 +97,10 @@ pub const CONDITION_IP_REMOTE_PORT: GUID = GUID {
 pub const SESSION_FLAG_DYNAMIC: u32 = 0x1;
 /// `FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED`.
 pub const FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: u32 = 0x10;
-/// `FWP_ACTION_PERMIT`.
-const ACTION_PERMIT: u32 = 0x1002;
+use super::layout::action::{
+    BLOCK as FWP_ACTION_BLOCK, CALLOUT_TERMINATING as FWP_ACTION_CALLOUT_TERMINATING,
+    FLAG_TERMINATING, PERMIT as ACTION_PERMIT,
+};
 
 /// What a packet presents to filter conditions.
 #[derive(Debug, Clone, Copy)]
@@ -897,7 +898,7 @@ impl SimulatedStack {
                 out.put(classify_out::ACTION_TYPE, FWP_ACTION_BLOCK);
                 break;
             }
-            if action & 0x1000 != 0 {
+            if action & FLAG_TERMINATING != 0 {
                 break;
             }
         }

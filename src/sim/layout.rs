@@ -217,6 +217,18 @@ pub mod classify_out {
     pub const FLAG_ABSORB: u32 = 0x1;
 }
 
+/// `FWP_ACTION_*` (fwptypes.h): what the simulated engine reads from filters and callouts.
+pub mod action {
+    /// `FWP_ACTION_FLAG_TERMINATING`: block and permit end a classify.
+    pub const FLAG_TERMINATING: u32 = 0x1000;
+    /// `FWP_ACTION_BLOCK`.
+    pub const BLOCK: u32 = 0x1001;
+    /// `FWP_ACTION_PERMIT`.
+    pub const PERMIT: u32 = 0x1002;
+    /// `FWP_ACTION_CALLOUT_TERMINATING`.
+    pub const CALLOUT_TERMINATING: u32 = 0x5003;
+}
+
 /// `FWP_DATA_TYPE` values the simulator hands out (fwptypes.h).
 pub mod data_type {
     /// `FWP_EMPTY`.
