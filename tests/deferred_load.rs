@@ -546,3 +546,41 @@ fn a_failed_re_add_after_a_bfe_restart_leaves_the_driver_inert_and_unload_clean(
     assert_eq!(sim.wfp_objects().filters, 0);
     unload_clean(&sim, driver);
 }
+
+#[test]
+fn a_bfe_stop_without_stop_pending_is_seen_too() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = enter(&sim, &DriverConfig::default());
+    assert_loaded(&sim, &driver);
+    let closes = sim.calls(SimCall::EngineClose);
+    // BFE's process died: the driver hears STOPPED, then START_PENDING, never STOP_PENDING.
+    sim.set_bfe_state(bfe_state::STOPPED);
+    assert_eq!(driver.progress(), Progress::WaitingForBfe);
+    sim.run_work_items();
+    assert_eq!(
+        sim.calls(SimCall::EngineClose),
+        closes + 1,
+        "the driver let go of the dead session's handle"
+    );
+    sim.set_bfe_state(bfe_state::START_PENDING);
+    sim.set_bfe_state(bfe_state::RUNNING);
+    sim.run_work_items();
+    assert_loaded(&sim, &driver);
+    unload_clean(&sim, driver);
+}
+
+#[test]
+fn unload_right_after_bfe_stopped_does_not_use_the_dead_session() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = enter(&sim, &DriverConfig::default());
+    assert_loaded(&sim, &driver);
+    sim.set_bfe_state(bfe_state::STOP_PENDING);
+    sim.set_bfe_state(bfe_state::STOPPED);
+    // The queued work item runs only on the system worker: unload itself must forget
+    // the session BFE ended instead of removing filters through it.
+    unload_with_a_system_worker(&sim, driver);
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    sim.assert_clean();
+}

@@ -43,8 +43,7 @@ use crate::inject::{DualStackInjector, PacketInjector, RetryPolicy};
 use crate::nt::{DeviceObject, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    DEVICE_OBJECT, DelayedWorkQueue, FWPM_SERVICE_RUNNING, FWPM_SERVICE_STATE,
-    FWPM_SERVICE_STOP_PENDING, HANDLE,
+    DEVICE_OBJECT, DelayedWorkQueue, FWPM_SERVICE_RUNNING, FWPM_SERVICE_STATE, HANDLE,
 };
 
 /// Where the load stands.
@@ -57,8 +56,9 @@ pub enum Progress {
     /// Callouts registered, filters added: classify runs.
     Loaded,
     /// A piece failed after DriverEntry returned, or the retry deadline passed: the driver stays
-    /// loaded with no callout registered (classify is never reached) until it is unloaded. The
-    /// log says which step and why.
+    /// loaded with no filter (classify is never reached; after a failed re-add following a BFE
+    /// restart its callouts stay registered) until it is unloaded. The log says which step and
+    /// why.
     Inert(LoadError),
 }
 
@@ -251,6 +251,9 @@ impl<K: KernelApi> Loader<K> {
         let Some(context) = pieces.registration.as_ref().map(|r| r.id().raw_context()) else {
             return Ok(false);
         };
+        // A stop seen before this point concerns sessions that no longer matter: BFE is asked
+        // next, and a stop after it is seen again.
+        self.bfe_lost.store(false, Ordering::Release);
         if !self.bfe_running() {
             return Ok(false);
         }
@@ -316,7 +319,7 @@ impl<K: KernelApi> Loader<K> {
             &self.kernel,
             Level::Error,
             &[
-                "inert (loaded, no callout registered) after ".into(),
+                "inert (loaded, no filter: classify is never reached) after ".into(),
                 error.step.into(),
                 " failed: ".into(),
                 error.status.into(),
@@ -481,16 +484,20 @@ impl<K: KernelApi> Loader<K> {
                 }
             }
             PHASE_BFE => {}
-            PHASE_LOADED if self.bfe_lost.swap(false, Ordering::AcqRel) => {
-                // BFE stopped: the session and every object it added are gone. Keep the
-                // callouts and the state; add the objects again when BFE runs.
-                if let Some(objects) = pieces.objects.as_mut() {
-                    objects.engine_lost();
-                }
+            PHASE_LOADED if self.bfe_lost.load(Ordering::Acquire) => {
+                // BFE left after the load: waiting for it again (set before the flag is
+                // cleared, so progress never reads "loaded" in between).
                 self.set_phase(PHASE_BFE);
                 self.log_waiting_for_bfe();
             }
             _ => return false,
+        }
+        if self.bfe_lost.swap(false, Ordering::AcqRel) {
+            // BFE stopped: the session and every object it added are gone. Keep the callouts
+            // and the state; the objects come back below or when BFE runs.
+            if let Some(objects) = pieces.objects.as_mut() {
+                objects.engine_lost();
+            }
         }
         // Unload may have begun (and unsubscribed from BFE) since this run started: query BFE
         // and add objects only while it has not.
@@ -501,6 +508,10 @@ impl<K: KernelApi> Loader<K> {
             Ok(true) => {
                 self.set_phase(PHASE_LOADED);
                 self.log_loaded();
+                if self.bfe_lost.load(Ordering::Acquire) {
+                    // BFE left while the objects were being added: run again to forget them.
+                    self.request();
+                }
             }
             Ok(false) => {
                 if self.phase.load(Ordering::Acquire) != PHASE_BFE {
@@ -670,6 +681,12 @@ impl<K: KernelApi> Loader<K> {
         let mut still_registered = pieces.callouts_stuck;
         let registration = pieces.registration.take();
         let mut objects = pieces.objects.take();
+        if self.bfe_lost.swap(false, Ordering::AcqRel) {
+            // BFE stopped and no run has forgotten its session yet: do not use the dead handle.
+            if let Some(objects) = objects.as_mut() {
+                objects.engine_lost();
+            }
+        }
         if let Some(objects) = objects.as_mut() {
             first = objects.remove_filters();
         }
@@ -828,17 +845,23 @@ unsafe extern "win64" fn bfe_state_changed<K: KernelApi>(
     // SAFETY: the function's contract.
     let loader = unsafe { &*context.cast::<Loader<K>>() };
     let phase = loader.phase.load(Ordering::Acquire);
-    if new_state == FWPM_SERVICE_RUNNING && matches!(phase, PHASE_TCPIP | PHASE_BFE) {
-        loader.request();
-    } else if new_state == FWPM_SERVICE_STOP_PENDING && phase == PHASE_LOADED {
-        // The session and the driver's filters go with BFE; a run forgets them and waits for
-        // BFE to run again (the docs: clean up at STOP_PENDING, open a session at RUNNING).
+    if new_state == FWPM_SERVICE_RUNNING {
+        if matches!(phase, PHASE_TCPIP | PHASE_BFE) {
+            loader.request();
+        }
+        return;
+    }
+    // Any other state (the docs list them but promise no order: STOP_PENDING may be missed when
+    // BFE's process dies): the session and the driver's filters are gone or going. A run forgets
+    // them and waits for BFE to run again (the docs: clean up at STOP_PENDING, open a session at
+    // RUNNING). Before the objects exist the flag is cleared when they are added.
+    loader.bfe_lost.store(true, Ordering::Release);
+    if phase == PHASE_LOADED {
         loader.log.write(
             &loader.kernel,
             Level::Warning,
-            &["BFE is stopping: the driver's filters go with it until BFE runs again".into()],
+            &["BFE is not running: the driver's filters are gone until it runs again".into()],
         );
-        loader.bfe_lost.store(true, Ordering::Release);
         loader.request();
     }
 }

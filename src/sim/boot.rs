@@ -131,7 +131,7 @@ impl SimulatedStack {
         let callbacks: Vec<(usize, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, usize)> = {
             let mut state = self.lock();
             state.boot.bfe = new_state;
-            if new_state == 0 {
+            if new_state == bfe_state::STOPPED {
                 // FWPM_SERVICE_STOPPED: BFE's sessions and their objects are gone.
                 state.engine.bfe_stopped();
             }

@@ -254,6 +254,13 @@ impl EngineTable {
 
     pub(super) fn leak_report(&self) -> Option<String> {
         let objects = self.objects();
+        if !self.dead_sessions.is_empty() {
+            // The driver never closed a handle of a session BFE ended (a client-side leak).
+            return Some(format!(
+                "{objects:?} left; {} handle(s) of sessions BFE ended never closed",
+                self.dead_sessions.len()
+            ));
+        }
         (objects != WfpObjects::default()).then(|| format!("{objects:?} left"))
     }
 
@@ -415,7 +422,11 @@ impl SimulatedStack {
 
     pub(super) fn engine_close(&self, engine: HANDLE) -> NTSTATUS {
         let mut state = self.lock();
-        if state.engine.dead_sessions.remove(&(engine as usize)) {
+        if state.engine.dead_sessions.contains(&(engine as usize)) {
+            if let Some(status) = state.enter(SimCall::EngineClose, Irql::PASSIVE) {
+                return status.0;
+            }
+            state.engine.dead_sessions.remove(&(engine as usize));
             // BFE stopped since the session was opened: the handle names nothing any more
             // (RPC_NT_SERVER_UNAVAILABLE: the simulator's choice of failure).
             return 0xC002_0017_u32 as i32;
