@@ -584,3 +584,28 @@ fn unload_right_after_bfe_stopped_does_not_use_the_dead_session() {
     assert_eq!(sim.wfp_objects(), WfpObjects::default());
     sim.assert_clean();
 }
+
+#[test]
+fn a_bfe_notice_during_a_run_is_served_again_and_leaves_the_loaded_driver_alone() {
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    sim.set_tcpip_ready_at(Duration::from_millis(1));
+    let driver = enter(&sim, &DriverConfig::default());
+    sim.hold_worker_sleeps();
+    thread::scope(|scope| {
+        let worker = scope.spawn(|| sim.run_work_items());
+        wait_for(|| sim.held_worker_sleeps() != 0);
+        // A second RUNNING notice (BFE repeats its state) while the run waits for TCP/IP.
+        sim.set_bfe_state(bfe_state::RUNNING);
+        sim.release_worker_sleeps();
+        // The run serves the request that came during it itself, in the same work item.
+        assert_eq!(worker.join().unwrap(), 1);
+    });
+    assert_loaded(&sim, &driver);
+    assert_eq!(
+        sim.calls(SimCall::EngineOpen),
+        1,
+        "the second run found the driver loaded and opened nothing"
+    );
+    unload_clean(&sim, driver);
+}
