@@ -30,7 +30,7 @@ use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering, fence};
 use core::time::Duration;
 
 use super::classify::{self, CalloutState, CompletionCounters};
@@ -327,6 +327,18 @@ impl<K: KernelApi> Loader<K> {
         );
     }
 
+    /// Marks the load complete, called by the run that holds the token. A BFE stop noticed
+    /// meanwhile (the callback may have read the phase before this store) asks this run to go
+    /// again, which forgets the session it just opened. See the fence in the BFE callback.
+    fn set_loaded(&self) {
+        self.set_phase(PHASE_LOADED);
+        self.log_loaded();
+        fence(Ordering::SeqCst);
+        if self.bfe_lost.load(Ordering::Acquire) {
+            self.request();
+        }
+    }
+
     fn log_loaded(&self) {
         let inspection = &self.inspection;
         self.log.write(
@@ -405,8 +417,7 @@ impl<K: KernelApi> Loader<K> {
                 retry = true;
             }
         } else if self.try_objects(pieces)? {
-            self.set_phase(PHASE_LOADED);
-            self.log_loaded();
+            self.set_loaded();
         } else {
             self.set_phase(PHASE_BFE);
             self.log_waiting_for_bfe();
@@ -505,14 +516,7 @@ impl<K: KernelApi> Loader<K> {
             return false;
         }
         match self.try_objects(pieces) {
-            Ok(true) => {
-                self.set_phase(PHASE_LOADED);
-                self.log_loaded();
-                if self.bfe_lost.load(Ordering::Acquire) {
-                    // BFE left while the objects were being added: run again to forget them.
-                    self.request();
-                }
-            }
+            Ok(true) => self.set_loaded(),
             Ok(false) => {
                 if self.phase.load(Ordering::Acquire) != PHASE_BFE {
                     self.set_phase(PHASE_BFE);
@@ -844,9 +848,11 @@ unsafe extern "win64" fn bfe_state_changed<K: KernelApi>(
 ) {
     // SAFETY: the function's contract.
     let loader = unsafe { &*context.cast::<Loader<K>>() };
-    let phase = loader.phase.load(Ordering::Acquire);
     if new_state == FWPM_SERVICE_RUNNING {
-        if matches!(phase, PHASE_TCPIP | PHASE_BFE) {
+        if matches!(
+            loader.phase.load(Ordering::Acquire),
+            PHASE_TCPIP | PHASE_BFE
+        ) {
             loader.request();
         }
         return;
@@ -856,7 +862,11 @@ unsafe extern "win64" fn bfe_state_changed<K: KernelApi>(
     // them and waits for BFE to run again (the docs: clean up at STOP_PENDING, open a session at
     // RUNNING). Before the objects exist the flag is cleared when they are added.
     loader.bfe_lost.store(true, Ordering::Release);
-    if phase == PHASE_LOADED {
+    // Flag stored, then phase read; `set_loaded` stores the phase, then reads the flag. With a
+    // full fence on both sides at least one of them sees the other's store, so a stop that
+    // comes while a run is finishing its load is never missed.
+    fence(Ordering::SeqCst);
+    if loader.phase.load(Ordering::Acquire) == PHASE_LOADED {
         loader.log.write(
             &loader.kernel,
             Level::Warning,
