@@ -1114,6 +1114,25 @@ fn check_constants() -> Check {
                 "TransportLayer::from_runtime_id({id}) is not {layer:?}"
             ));
         }
+        // The family and direction classify derives from the layer (bits of its discriminant)
+        // agree with the layer's name.
+        let family = if name.ends_with("V4") {
+            wfp_injector::inject::IpFamily::V4
+        } else {
+            wfp_injector::inject::IpFamily::V6
+        };
+        let direction = if name.starts_with("OUTBOUND") {
+            wfp_injector::driver::layers::Direction::Outbound
+        } else {
+            wfp_injector::driver::layers::Direction::Inbound
+        };
+        if layer.family() != family || layer.direction() != direction {
+            c.failures.push(format!(
+                "{layer:?}: family {:?} / direction {:?}, its name says {family:?} / {direction:?}",
+                layer.family(),
+                layer.direction()
+            ));
+        }
         let fields = layer.fields();
         let expected = match layer.direction() {
             wfp_injector::driver::layers::Direction::Inbound => &INBOUND_FIELDS,
@@ -1122,6 +1141,16 @@ fn check_constants() -> Check {
         if fields != expected {
             c.failures
                 .push(format!("{layer:?}.fields() is not its direction's table"));
+        }
+    }
+    // No other run-time id is taken for one of ours (classify permits those untouched).
+    let ours: Vec<u16> = TransportLayer::ALL.iter().map(|l| l.runtime_id()).collect();
+    for id in 0..=u16::MAX {
+        if TransportLayer::from_runtime_id(id).is_some() != ours.contains(&id) {
+            c.failures.push(format!(
+                "TransportLayer::from_runtime_id({id}) is {:?}",
+                TransportLayer::from_runtime_id(id)
+            ));
         }
     }
     c.covered

@@ -288,7 +288,6 @@ impl<K: KernelApi> CalloutState<K> {
             return;
         };
         let counters = self.counters.layer(layer);
-        LayerCounters::bump(&counters.classified);
         if out.rights & FWPS_RIGHT_ACTION_WRITE == 0 {
             // Another callout decided already: nothing here may change the packet or action.
             LayerCounters::bump(&counters.skipped_no_write_right);
@@ -302,12 +301,7 @@ impl<K: KernelApi> CalloutState<K> {
         // The reinjection-loop rule first: with the configuration in the filters' conditions,
         // what reaches classify is configured traffic and our own clones of it, so the query is
         // paid by nearly every packet either way, and an own packet costs nothing else.
-        if self
-            .injector
-            .handles()
-            .injected_by_self(layer.family(), nbl)
-            .is_some()
-        {
+        if self.injector.handles().is_own(layer.family(), nbl) {
             out.actionType = FWP_ACTION_PERMIT;
             LayerCounters::bump(&counters.skipped_own);
             return;

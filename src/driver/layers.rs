@@ -13,16 +13,22 @@ pub enum Direction {
 }
 
 /// A transport layer the driver inspects.
+///
+/// The discriminants are the run-time id's position among the four ((id - 12) / 2), so that
+/// classify maps the id with a subtraction and a shift, the family is bit 0 and the direction
+/// bit 1 (measured: README, what it costs). [`index`](Self::index) keeps the registration order
+/// the keys are derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum TransportLayer {
     /// FWPM_LAYER_OUTBOUND_TRANSPORT_V4.
-    OutboundV4,
+    OutboundV4 = 2,
     /// FWPM_LAYER_OUTBOUND_TRANSPORT_V6.
-    OutboundV6,
+    OutboundV6 = 3,
     /// FWPM_LAYER_INBOUND_TRANSPORT_V4.
-    InboundV4,
+    InboundV4 = 0,
     /// FWPM_LAYER_INBOUND_TRANSPORT_V6.
-    InboundV6,
+    InboundV6 = 1,
 }
 
 /// Where classify finds the values it reads in `FWPS_INCOMING_VALUES0::incomingValue` at one
@@ -119,28 +125,37 @@ impl TransportLayer {
 
     /// The layer for a run-time id, if it is one of ours.
     pub const fn from_runtime_id(id: u16) -> Option<Self> {
-        match id {
-            12 => Some(Self::InboundV4),
-            14 => Some(Self::InboundV6),
-            16 => Some(Self::OutboundV4),
-            18 => Some(Self::OutboundV6),
-            _ => None,
+        // 12, 14, 16, 18: offsets 0, 2, 4, 6 are the only ones without a bit outside 6.
+        let offset = id.wrapping_sub(12);
+        if offset & !6 != 0 {
+            return None;
         }
+        // SAFETY: `offset / 2` is 0..=3, each the discriminant of one variant of this repr(u8)
+        // enum.
+        Some(unsafe { core::mem::transmute::<u8, Self>((offset >> 1) as u8) })
     }
 
-    /// Packet family at this layer.
+    /// Position 0..4 by discriminant, for tables only this crate's classify path indexes
+    /// (counters), where the registration order of [`index`](Self::index) does not matter.
+    pub(crate) const fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// Packet family at this layer: bit 0 of the discriminant.
     pub const fn family(self) -> IpFamily {
-        match self {
-            Self::OutboundV4 | Self::InboundV4 => IpFamily::V4,
-            Self::OutboundV6 | Self::InboundV6 => IpFamily::V6,
+        if self as u8 & 1 == 0 {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
         }
     }
 
-    /// Packet direction at this layer.
+    /// Packet direction at this layer: bit 1 of the discriminant.
     pub const fn direction(self) -> Direction {
-        match self {
-            Self::OutboundV4 | Self::OutboundV6 => Direction::Outbound,
-            Self::InboundV4 | Self::InboundV6 => Direction::Inbound,
+        if self as u8 & 2 == 0 {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
         }
     }
 

@@ -496,6 +496,7 @@ where
     /// (dropping it) or, if the injection is refused, at once.
     ///
     /// IRQL <= DISPATCH_LEVEL.
+    #[inline(always)]
     pub fn clone_and_inject(
         &self,
         original: NetBufferListRef<'_>,

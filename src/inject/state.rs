@@ -77,6 +77,26 @@ impl<K: KernelApi> InjectionHandle<K> {
     pub fn injected_by_self(&self, nbl: NetBufferListRef<'_>) -> Option<InjectionContext> {
         self.query(nbl).1
     }
+
+    /// True when this handle injected `nbl` (now or before it was cloned): the reinjection-loop
+    /// check alone. Passes no context pointer (the page's `injectionContext` is optional), so
+    /// classify spends nothing on a context it does not read.
+    ///
+    /// IRQL <= DISPATCH_LEVEL (asserted in debug builds).
+    #[inline]
+    pub fn is_own(&self, nbl: NetBufferListRef<'_>) -> bool {
+        debug_assert!(Irql(self.kernel().ke_get_current_irql()) <= Irql::DISPATCH);
+        // SAFETY: IRQL <= DISPATCH_LEVEL (documented, asserted in debug builds); the handle is
+        // live while `self` exists; `nbl` is valid for the borrow; a null context is allowed.
+        InjectionState(unsafe {
+            self.kernel().fwps_query_packet_injection_state0(
+                self.as_raw(),
+                nbl.as_raw(),
+                ptr::null_mut(),
+            )
+        })
+        .is_own()
+    }
 }
 
 impl<K: KernelApi> DualStackInjector<K> {
@@ -98,5 +118,11 @@ impl<K: KernelApi> DualStackInjector<K> {
         nbl: NetBufferListRef<'_>,
     ) -> Option<InjectionContext> {
         self.handle(family).injected_by_self(nbl)
+    }
+
+    /// [`InjectionHandle::is_own`] with the handle of the packet's family.
+    #[inline]
+    pub fn is_own(&self, family: IpFamily, nbl: NetBufferListRef<'_>) -> bool {
+        self.handle(family).is_own(nbl)
     }
 }
