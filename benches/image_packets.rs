@@ -94,6 +94,8 @@ fn load(sim: &SimulatedStack) -> Loaded<'_> {
     let bytes = support::image_bytes().expect("the driver image (scripts/build-sys.sh)");
     let bound = shims::bind(sim);
     let image = MappedImage::map(&bytes, shims::resolve).expect("map the image");
+    // scripts/bench-image.sh --blocks maps callgrind's addresses back to the image with this.
+    eprintln!("image mapped at {:#x}", image.base());
     // SAFETY: DRIVER_OBJECT is plain data; zero is how the I/O manager hands fields over.
     let mut driver = Box::new(unsafe { std::mem::zeroed::<DRIVER_OBJECT>() });
     let mut path_buffer: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();

@@ -6,10 +6,15 @@
 # the win64 shims and the harness are excluded. Then the kernel calls each packet makes.
 #
 #   scripts/build-sys.sh && scripts/bench-image.sh
+#   scripts/bench-image.sh --blocks [CASE...]   also where each phase's instructions go: by
+#                                               procedure and by innermost inlined function with
+#                                               its source lines (scripts/callgrind-blocks.py)
 #
 # Fails when a measured function was never entered or the image executed nothing in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+blocks=no; block_cases=()
+if [ "${1:-}" = --blocks ]; then blocks=yes; shift; block_cases=("$@"); fi
 
 if ! command -v valgrind >/dev/null; then
   echo "==> installing valgrind"
@@ -58,3 +63,25 @@ done
 
 echo "==> kernel calls per packet"
 "$bin" --calls 2>/dev/null | tail -n +2
+
+[ "$blocks" = yes ] || exit 0
+command -v llvm-symbolizer >/dev/null || { echo "bench-image: --blocks needs llvm-symbolizer (apt-get install llvm)" >&2; exit 1; }
+blocks() {  # blocks CASE FUNCTION: one phase's instructions by source block
+  local out err base
+  out=$(mktemp); err=$(mktemp)
+  valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$out" \
+    --toggle-collect="image_packets::$2" "$bin" "$1" "$2" >/dev/null 2>"$err" \
+    || { echo "bench-image: $1 $2 failed under valgrind" >&2; rm -f "$out" "$err"; exit 1; }
+  base=$(sed -n 's/^image mapped at \(0x[0-9a-f]*\)$/\1/p' "$err" | head -1)
+  [ -n "$base" ] || { echo "bench-image: the benchmark did not print the image base" >&2; exit 1; }
+  echo "--> $1, ${2#measure_}"
+  python3 scripts/callgrind-blocks.py "$out" target/sys/wfp_injector.sys "$base" "$packets"
+  rm -f "$out" "$err"
+}
+[ "${#block_cases[@]}" -gt 0 ] || block_cases=(own_v4 outbound_v4 inbound_v4 tcp_outbound_v4)
+echo "==> where the instructions go (per packet)"
+for c in "${block_cases[@]}"; do
+  case $c in own_v4) blocks "$c" measure_own ;; *) blocks "$c" measure_classify ;; esac
+  case $c in tcp_*) blocks "$c" measure_dpc ;; esac
+  case $c in unconfigured_*|own_v4) ;; *) blocks "$c" measure_complete ;; esac
+done

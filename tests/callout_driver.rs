@@ -653,3 +653,36 @@ fn max_in_flight_from_the_registry_sizes_the_context_pool() {
     driver.unload();
     sim.assert_clean();
 }
+
+/// `classified` is no counter of its own (classify bumps exactly one outcome per call): the
+/// snapshot sums the outcomes, each once, and leaves out `checksum_recomputed`, a detail of
+/// `reinjected`. Distinct powers of two make any missing, doubled or subtracted term visible.
+#[test]
+fn classified_is_the_sum_of_the_outcomes_and_nothing_else() {
+    use std::sync::atomic::Ordering::Relaxed;
+    use wfp_injector::driver::counters::LayerCounters;
+
+    let counters = LayerCounters::default();
+    let outcomes = [
+        &counters.skipped_own,
+        &counters.skipped_no_write_right,
+        &counters.not_inspected,
+        &counters.reinjected,
+        &counters.failed,
+        &counters.malformed,
+        &counters.skipped_loopback,
+        &counters.skipped_ale_classify_required,
+        &counters.skipped_ipsec,
+        &counters.skipped_tcp_below_dispatch,
+        &counters.skipped_no_headroom,
+        &counters.skipped_multi_buffer,
+    ];
+    for (bit, counter) in outcomes.iter().enumerate() {
+        counter.store(1 << bit, Relaxed);
+    }
+    counters.checksum_recomputed.store(1 << 20, Relaxed);
+    let snapshot = counters.snapshot();
+    assert_eq!(snapshot.classified, (1 << outcomes.len()) - 1);
+    assert_eq!(snapshot.checksum_recomputed, 1 << 20);
+    assert_eq!(snapshot.skipped_multi_buffer, 1 << 11);
+}

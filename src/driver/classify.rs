@@ -227,16 +227,22 @@ fn first_buffer(nbl: NetBufferListRef<'_>) -> *mut NET_BUFFER {
     unsafe { (*nbl.as_raw()).FirstNetBuffer.cast() }
 }
 
-/// The one's-complement sum of `bytes` as big-endian 16-bit words (RFC 1071), folded.
+/// The one's-complement sum of `bytes` as big-endian 16-bit words (RFC 1071), folded. Four
+/// bytes at a time into a 64-bit sum with the carries deferred (RFC 1071 section 2(C): since
+/// 2^16 = 1 in one's-complement arithmetic, summing 32-bit words and folding gives the same
+/// result); an IPv4 header is always a multiple of four bytes.
 fn ones_complement_sum(bytes: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    let mut words = bytes.chunks_exact(2);
+    let mut sum = 0u64;
+    let mut words = bytes.chunks_exact(4);
     for word in &mut words {
-        sum += u32::from(u16::from_be_bytes([word[0], word[1]]));
+        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
     }
-    if let [last] = words.remainder() {
-        sum += u32::from(*last) << 8;
+    let tail = words.remainder();
+    let mut last = [0u8; 4];
+    if let Some(bytes) = last.get_mut(..tail.len()) {
+        bytes.copy_from_slice(tail);
     }
+    sum += u64::from(u32::from_be_bytes(last));
     while sum > 0xFFFF {
         sum = (sum & 0xFFFF) + (sum >> 16);
     }
@@ -613,7 +619,8 @@ impl<K: KernelApi> CalloutState<K> {
         }
         // A header split across MDLs is read through a copy; only a contiguous one can be
         // fixed in place. 60 bytes: the longest IPv4 header (IHL 15).
-        let mut copy = [0u8; 60];
+        // Uninitialized: NdisGetDataBuffer writes every byte it hands back through it.
+        let mut copy = [core::mem::MaybeUninit::<u8>::uninit(); 60];
         let storage = if ip_header as usize <= copy.len() {
             copy.as_mut_ptr().cast()
         } else {
@@ -632,7 +639,7 @@ impl<K: KernelApi> CalloutState<K> {
         let copied = start == storage;
         // SAFETY: NdisGetDataBuffer returned `ip_header` bytes of the packet: contiguous in the
         // buffer (classify may modify them in place before taking the packet over; nothing else
-        // touches them during this call) or copied into `copy`.
+        // touches them during this call) or copied into `copy` (which initializes those bytes).
         let header =
             unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), ip_header as usize) };
         let first = *header.first()?;

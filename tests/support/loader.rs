@@ -174,6 +174,11 @@ impl MappedImage {
         unsafe { entry(driver, registry_path) }
     }
 
+    /// Where the image is mapped (its first byte, the PE image base's place).
+    pub fn base(&self) -> usize {
+        self.base as usize
+    }
+
     /// The image's size in memory.
     pub fn size(&self) -> usize {
         self.size
