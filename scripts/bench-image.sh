@@ -14,7 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 blocks=no; block_cases=()
-if [ "${1:-}" = --blocks ]; then blocks=yes; shift; block_cases=("$@"); fi
+if [ "${1:-}" = --blocks ]; then
+  blocks=yes; shift; block_cases=("$@")
+  command -v llvm-symbolizer >/dev/null || { echo "bench-image: --blocks needs llvm-symbolizer (apt-get install llvm)" >&2; exit 1; }
+fi
 
 if ! command -v valgrind >/dev/null; then
   echo "==> installing valgrind"
@@ -65,7 +68,6 @@ echo "==> kernel calls per packet"
 "$bin" --calls 2>/dev/null | tail -n +2
 
 [ "$blocks" = yes ] || exit 0
-command -v llvm-symbolizer >/dev/null || { echo "bench-image: --blocks needs llvm-symbolizer (apt-get install llvm)" >&2; exit 1; }
 blocks() {  # blocks CASE FUNCTION: one phase's instructions by source block
   local out err base
   out=$(mktemp); err=$(mktemp)

@@ -24,19 +24,25 @@ def image_costs(path):
     inside = False
     address = 0
     skip_next = False
+    header = {}
     cost_line = re.compile(r"^(0x[0-9a-fA-F]+|[+-]\d+|\*)\s+\S+\s+(\d+)$")
     for line in open(path, encoding="utf-8", errors="replace"):
         line = line.rstrip("\n")
-        if line.startswith("ob="):
-            # `ob=(id) name` the first time, `ob=(id)` after (name compression).
-            spec = re.match(r"^\((\d+)\)\s*(.*)$", line[3:])
+        for key in ("events", "positions"):
+            if line.startswith(key + ":"):
+                header[key] = line.split(":", 1)[1].split()
+        if line.startswith(("ob=", "cob=")):
+            # `(id) name` the first time an object is named, on an ob= or a cob= line (one table
+            # for both), `(id)` after (name compression).
+            spec = re.match(r"^\((\d+)\)\s*(.*)$", line.split("=", 1)[1])
             if spec:
                 if spec.group(2):
                     objects[spec.group(1)] = spec.group(2)
                 name = objects.get(spec.group(1), "")
             else:
-                name = line[3:]
-            inside = name == "???"
+                name = line.split("=", 1)[1]
+            if line.startswith("ob="):
+                inside = name == "???"
             continue
         if line.startswith("calls="):
             skip_next = True
@@ -54,22 +60,47 @@ def image_costs(path):
             continue
         if inside:
             costs[address] += int(match.group(2))
+    if header.get("events") != ["Ir"] or header.get("positions") != ["instr", "line"]:
+        sys.exit(f"callgrind-blocks: expected events Ir and positions instr line, got {header}")
+    if "???" not in objects.values() or not costs:
+        sys.exit("callgrind-blocks: no instructions in object ??? (the mapped image)")
     return costs
+
+
+def pe_layout(image):
+    """(ImageBase, SizeOfImage) from the PE optional header (PE32+)."""
+    data = open(image, "rb").read()
+    pe = int.from_bytes(data[0x3C:0x40], "little")
+    if data[pe:pe + 4] != b"PE\0\0":
+        sys.exit(f"callgrind-blocks: {image} is not a PE image")
+    optional = pe + 24
+    if int.from_bytes(data[optional:optional + 2], "little") != 0x20B:
+        sys.exit(f"callgrind-blocks: {image} is not PE32+")
+    base = int.from_bytes(data[optional + 24:optional + 32], "little")
+    size = int.from_bytes(data[optional + 56:optional + 60], "little")
+    return base, size
 
 
 def symbolize(image, addresses):
     """(innermost function, source line, outermost procedure) per image virtual address."""
     query = "\n".join(hex(a) for a in addresses)
-    out = subprocess.run(
+    run = subprocess.run(
         ["llvm-symbolizer", f"--obj={image}", "--inlines", "--demangle"],
         input=query, capture_output=True, text=True, check=True,
-    ).stdout
+    )
+    if run.stderr.strip():
+        sys.exit(f"callgrind-blocks: llvm-symbolizer: {run.stderr.strip()}")
     names = []
-    for block in out.strip("\n").split("\n\n"):
+    blocks = run.stdout.strip("\n").split("\n\n")
+    if len(blocks) != len(addresses):
+        sys.exit(f"callgrind-blocks: {len(addresses)} addresses, {len(blocks)} answers")
+    for address, block in zip(addresses, blocks):
         lines = block.split("\n")
         frames = [(lines[i], lines[i + 1] if i + 1 < len(lines) else "") for i in range(0, len(lines), 2)]
         inner, line = frames[0]
         outer = frames[-1][0]
+        if inner == "??":
+            sys.exit(f"callgrind-blocks: no symbol for {address:#x} (is the PDB next to the image?)")
         names.append((short(inner), line.rsplit("/", 1)[-1], short(outer)))
     return names
 
@@ -89,7 +120,10 @@ def short(name):
 def main():
     out, image, base, packets = sys.argv[1], sys.argv[2], int(sys.argv[3], 0), int(sys.argv[4])
     costs = image_costs(out)
-    image_base = 0x180000000
+    image_base, image_size = pe_layout(image)
+    outside = sum(c for a, c in costs.items() if not base <= a < base + image_size)
+    if outside:
+        sys.exit(f"callgrind-blocks: {outside} instructions of object ??? lie outside the image")
     addresses = sorted(costs)
     virtual = [a - base + image_base for a in addresses]
     names = symbolize(image, virtual)

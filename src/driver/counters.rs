@@ -101,18 +101,36 @@ impl LayerCounters {
             skipped_multi_buffer: read(&self.skipped_multi_buffer),
             checksum_recomputed: read(&self.checksum_recomputed),
         };
-        snapshot.classified = snapshot.skipped_own
-            + snapshot.skipped_no_write_right
-            + snapshot.not_inspected
-            + snapshot.reinjected
-            + snapshot.failed
-            + snapshot.malformed
-            + snapshot.skipped_loopback
-            + snapshot.skipped_ale_classify_required
-            + snapshot.skipped_ipsec
-            + snapshot.skipped_tcp_below_dispatch
-            + snapshot.skipped_no_headroom
-            + snapshot.skipped_multi_buffer;
+        // Destructured in full, so that a new counter does not compile until it is placed here.
+        let LayerSnapshot {
+            classified: _,
+            skipped_own,
+            skipped_no_write_right,
+            not_inspected,
+            reinjected,
+            failed,
+            malformed,
+            skipped_loopback,
+            skipped_ale_classify_required,
+            skipped_ipsec,
+            skipped_tcp_below_dispatch,
+            skipped_no_headroom,
+            skipped_multi_buffer,
+            // A detail of `reinjected`, not an outcome of its own.
+            checksum_recomputed: _,
+        } = snapshot;
+        snapshot.classified = skipped_own
+            + skipped_no_write_right
+            + not_inspected
+            + reinjected
+            + failed
+            + malformed
+            + skipped_loopback
+            + skipped_ale_classify_required
+            + skipped_ipsec
+            + skipped_tcp_below_dispatch
+            + skipped_no_headroom
+            + skipped_multi_buffer;
         snapshot
     }
 }

@@ -79,8 +79,9 @@ impl<K: KernelApi> InjectionHandle<K> {
     }
 
     /// True when this handle injected `nbl` (now or before it was cloned): the reinjection-loop
-    /// check alone. Passes no context pointer (the page's `injectionContext` is optional), so
-    /// classify spends nothing on a context it does not read.
+    /// check alone. Passes no context pointer (the page's `injectionContext` is optional:
+    /// facts row [query-context-optional]), so classify spends nothing on a context it does not
+    /// read.
     ///
     /// IRQL <= DISPATCH_LEVEL (asserted in debug builds).
     #[inline]
