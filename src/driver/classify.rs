@@ -754,3 +754,39 @@ pub unsafe extern "win64" fn notify(
 ) -> NTSTATUS {
     NtStatus::SUCCESS.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ones_complement_sum;
+
+    /// RFC 1071's definition, one 16-bit word at a time (an odd last byte padded with zero on
+    /// the right), folded at every step.
+    fn by_words(bytes: &[u8]) -> u16 {
+        let mut sum = 0u32;
+        for pair in bytes.chunks(2) {
+            let word = u32::from(pair[0]) << 8 | u32::from(*pair.get(1).unwrap_or(&0));
+            sum += word;
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+        sum as u16
+    }
+
+    #[test]
+    fn the_four_byte_sum_agrees_with_rfc_1071_for_every_length_and_tail() {
+        // Bytes chosen so that words carry out of 16 bits and every tail length (0..=3) occurs.
+        let bytes: alloc::vec::Vec<u8> = (0..67u32).map(|i| (i * 97 + 0xC5) as u8 | 0x80).collect();
+        for length in 0..bytes.len() {
+            assert_eq!(
+                ones_complement_sum(&bytes[..length]),
+                by_words(&bytes[..length]),
+                "length {length}"
+            );
+        }
+        // An IPv4 header whose checksum (0xb861, bytes 10-11) is correct sums to 0xFFFF.
+        let header = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(ones_complement_sum(&header), 0xFFFF);
+    }
+}

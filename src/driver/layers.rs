@@ -188,30 +188,6 @@ impl TransportLayer {
     }
 }
 
-// The arithmetic of `from_runtime_id`, `family` and `direction` agrees with `runtime_id` and the
-// names, checked by every build (the driver's included).
-const _: () = {
-    let mut i = 0;
-    while i < TransportLayer::ALL.len() {
-        let layer = TransportLayer::ALL[i];
-        assert!(matches!(
-            TransportLayer::from_runtime_id(layer.runtime_id()),
-            Some(found) if found as u8 == layer as u8
-        ));
-        let v6 = matches!(
-            layer,
-            TransportLayer::OutboundV6 | TransportLayer::InboundV6
-        );
-        assert!(matches!(layer.family(), IpFamily::V6) == v6);
-        let outbound = matches!(
-            layer,
-            TransportLayer::OutboundV4 | TransportLayer::OutboundV6
-        );
-        assert!(matches!(layer.direction(), Direction::Outbound) == outbound);
-        i += 1;
-    }
-};
-
 /// The driver's provider key (HLK's WFP tests look for an identifying provider).
 pub const PROVIDER_KEY: GUID = GUID::from_u128(0x7766_0000_5746_5049_8000_0000_0000_0001);
 /// The driver's sublayer key.

@@ -514,7 +514,7 @@ where
             Fast::No(length) => (false, Some(length)),
         };
         let large = match long {
-            Some(length) => Some(state.take_large(&injection, length)?),
+            Some(length) => Some(state.take_large(injection.path(), length)?),
             None => None,
         };
         let reservation = state.reserve(&injection, large, checked)?;
@@ -554,8 +554,10 @@ where
     /// Out of line.
     #[cold]
     #[inline(never)]
-    fn take_large(&self, injection: &Injection<'_>, length: usize) -> Result<u16, Error> {
-        let needed = injection.path().required_type();
+    /// Takes the path, not the request: a reference to the request would make the caller keep
+    /// the whole request in memory for this rarely taken call.
+    fn take_large(&self, path: InjectionPath, length: usize) -> Result<u16, Error> {
+        let needed = path.required_type();
         let has = self.handles.types();
         if !has.contains(needed) {
             return Err(InputError::HandleLacksInjectionType { needed, has }.into());
