@@ -103,8 +103,8 @@ impl Drop for Canary {
 /// The fields classify reads from a transport layer's incoming values.
 struct TransportFields {
     protocol: u8,
-    remote_address: [u8; 16],
-    remote_length: usize,
+    /// Network order; an IPv6 scope id is not among the values (0 here, from metadata later).
+    remote_address: RemoteAddress,
     remote_port: u16,
     interface_index: u32,
     sub_interface_index: u32,
@@ -164,13 +164,11 @@ impl TransportFields {
         // first `required` (checked above) are read.
         let values =
             unsafe { core::slice::from_raw_parts(values.incomingValue, required as usize) };
-        let mut remote_address = [0u8; 16];
-        let remote_length = match family {
+        let remote_address = match family {
             IpFamily::V4 => {
                 // IPv4 addresses come as host-order integers: to_be_bytes gives network order.
                 let address = value_of(&values[field.ip_remote_address], FWP_UINT32)? as u32;
-                remote_address[..4].copy_from_slice(&address.to_be_bytes());
-                4
+                RemoteAddress::V4(address.to_be_bytes())
             }
             IpFamily::V6 => {
                 let pointer = value_of(&values[field.ip_remote_address], FWP_BYTE_ARRAY16_TYPE)?
@@ -180,14 +178,12 @@ impl TransportFields {
                 }
                 // SAFETY: a FWP_BYTE_ARRAY16_TYPE value points to 16 bytes valid for the
                 // classify's duration.
-                remote_address = unsafe { pointer.read_unaligned() };
-                16
+                RemoteAddress::V6(unsafe { pointer.read_unaligned() }, 0)
             }
         };
         Some(Self {
             protocol: value_of(&values[field.ip_protocol], FWP_UINT8)? as u8,
             remote_address,
-            remote_length,
             remote_port: value_of(&values[field.ip_remote_port], FWP_UINT16)? as u16,
             interface_index: value_of(&values[field.interface_index], FWP_UINT32)? as u32,
             sub_interface_index: value_of(&values[field.sub_interface_index], FWP_UINT32)? as u32,
@@ -195,10 +191,10 @@ impl TransportFields {
         })
     }
 
-    fn key(&self) -> PacketKey<'_> {
+    fn key(&self) -> PacketKey {
         PacketKey {
             protocol: self.protocol,
-            remote_address: &self.remote_address[..self.remote_length],
+            remote_address: self.remote_address,
             remote_port: self.remote_port,
         }
     }
@@ -336,19 +332,35 @@ impl<K: KernelApi> CalloutState<K> {
             Some(fields) => self.decide(layer, nbl, &fields, metadata),
             None => Outcome::Malformed,
         };
-        let counter = match outcome {
-            Outcome::Reinjected {
-                checksum_recomputed,
-            } => {
-                out.actionType = FWP_ACTION_BLOCK;
-                out.flags |= FWPS_CLASSIFY_OUT_FLAG_ABSORB;
-                out.rights &= !FWPS_RIGHT_ACTION_WRITE;
-                if checksum_recomputed {
-                    LayerCounters::bump(&counters.checksum_recomputed);
-                }
-                LayerCounters::bump(&counters.reinjected);
-                return;
+        if let Outcome::Reinjected {
+            checksum_recomputed,
+        } = outcome
+        {
+            out.actionType = FWP_ACTION_BLOCK;
+            out.flags |= FWPS_CLASSIFY_OUT_FLAG_ABSORB;
+            out.rights &= !FWPS_RIGHT_ACTION_WRITE;
+            if checksum_recomputed {
+                LayerCounters::bump(&counters.checksum_recomputed);
             }
+            LayerCounters::bump(&counters.reinjected);
+            return;
+        }
+        self.permit_untouched(layer, counters, outcome, out);
+    }
+
+    /// Every outcome but a reinjection: permit, count, and log a refusal. Out of line, so that
+    /// the reinjected packet's path tests one discriminant instead of dispatching on all.
+    #[inline(never)]
+    fn permit_untouched(
+        &self,
+        layer: TransportLayer,
+        counters: &LayerCounters,
+        outcome: Outcome,
+        out: &mut FWPS_CLASSIFY_OUT0,
+    ) {
+        let counter = match outcome {
+            // Handled by the caller; counted as reinjected should it ever arrive here.
+            Outcome::Reinjected { .. } => &counters.reinjected,
             Outcome::Loopback => &counters.skipped_loopback,
             Outcome::AleClassifyRequired => &counters.skipped_ale_classify_required,
             Outcome::Ipsec => &counters.skipped_ipsec,
@@ -402,7 +414,7 @@ impl<K: KernelApi> CalloutState<K> {
         let result = if inbound {
             self.reinject_inbound(layer, nbl, fields, metadata)
         } else {
-            self.reinject_outbound(layer, nbl, fields, metadata)
+            self.reinject_outbound(nbl, fields, metadata)
                 .map(|()| false)
         };
         match result {
@@ -441,7 +453,6 @@ impl<K: KernelApi> CalloutState<K> {
     /// endpoint, remote address (network order), scope id and control data from the classify.
     fn reinject_outbound(
         &self,
-        layer: TransportLayer,
         nbl: NetBufferListRef<'_>,
         fields: &TransportFields,
         metadata: &FWPS_INCOMING_METADATA_VALUES0,
@@ -480,13 +491,9 @@ impl<K: KernelApi> CalloutState<K> {
         } else {
             &[]
         };
-        let remote_address = match layer.family() {
-            IpFamily::V4 => {
-                let mut address = [0u8; 4];
-                address.copy_from_slice(&fields.remote_address[..4]);
-                RemoteAddress::V4(address)
-            }
-            IpFamily::V6 => RemoteAddress::V6(fields.remote_address, scope_id),
+        let remote_address = match fields.remote_address {
+            RemoteAddress::V6(address, _) => RemoteAddress::V6(address, scope_id),
+            v4 => v4,
         };
         let injection = Injection::TransportSend(TransportSend {
             endpoint_handle: metadata.transportEndpointHandle,

@@ -19,7 +19,7 @@ use core::ptr;
 
 use crate::driver::log::{Level, Log};
 use crate::driver::text::{wide, wide_len_bytes};
-use crate::inject::IpFamily;
+use crate::inject::{IpFamily, RemoteAddress};
 use crate::nt::{NtStatus, RegistryPath};
 use crate::sys::KernelApi;
 use crate::sys::types::{
@@ -43,11 +43,11 @@ pub struct InspectionConfig {
 
 /// The fields of a classified packet that the configuration looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PacketKey<'a> {
+pub struct PacketKey {
     /// IP protocol.
     pub protocol: u8,
-    /// Remote address, network byte order (4 or 16 bytes).
-    pub remote_address: &'a [u8],
+    /// Remote address, network byte order.
+    pub remote_address: RemoteAddress,
     /// Remote port.
     pub remote_port: u16,
 }
@@ -64,10 +64,11 @@ impl InspectionConfig {
 
     /// True when a packet of `family` with `key` is to be inspected.
     #[inline]
-    pub fn matches(&self, family: IpFamily, key: &PacketKey<'_>) -> bool {
-        let address_matches = match family {
-            IpFamily::V4 => self.remote_v4.is_none_or(|a| a[..] == *key.remote_address),
-            IpFamily::V6 => self.remote_v6.is_none_or(|a| a[..] == *key.remote_address),
+    pub fn matches(&self, family: IpFamily, key: &PacketKey) -> bool {
+        // Fixed-size comparisons: the address stays in registers.
+        let address_matches = match key.remote_address {
+            RemoteAddress::V4(address) => self.remote_v4.is_none_or(|a| a == address),
+            RemoteAddress::V6(address, _) => self.remote_v6.is_none_or(|a| a == address),
         };
         self.inspects(family)
             && address_matches
