@@ -111,12 +111,10 @@ struct TransportFields {
     flags: u32,
 }
 
-/// What classify decided for a configured packet. Every outcome but `Reinjected` permits the
-/// packet untouched; each has its counter and its row in README's classify table.
+/// Why a configured packet was not reinjected: each permits it untouched and has its counter and
+/// its row in README's classify table. A reinjection is `Ok` beside it, never one of these, so a
+/// packet already handed to the kernel cannot also be permitted.
 enum Outcome {
-    /// Cloned, absorbed and reinjected; `checksum_recomputed` when the clone's IPv4 header
-    /// checksum was rewritten first.
-    Reinjected { checksum_recomputed: bool },
     /// FWP_CONDITION_FLAG_IS_LOOPBACK.
     Loopback,
     /// FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED (inbound).
@@ -323,33 +321,33 @@ impl<K: KernelApi> CalloutState<K> {
         nbl: NetBufferListRef<'_>,
         out: &mut FWPS_CLASSIFY_OUT0,
     ) {
-        let outcome = match TransportFields::read(values, layer) {
-            Some(fields) if !self.config.matches(layer.family(), &fields.key()) => {
+        let decision = match TransportFields::read(values, layer) {
+            Some(fields) if !self.config.matches(&fields.key()) => {
                 out.actionType = FWP_ACTION_PERMIT;
                 LayerCounters::bump(&counters.not_inspected);
                 return;
             }
             Some(fields) => self.decide(layer, nbl, &fields, metadata),
-            None => Outcome::Malformed,
+            None => Err(Outcome::Malformed),
         };
-        if let Outcome::Reinjected {
-            checksum_recomputed,
-        } = outcome
-        {
-            out.actionType = FWP_ACTION_BLOCK;
-            out.flags |= FWPS_CLASSIFY_OUT_FLAG_ABSORB;
-            out.rights &= !FWPS_RIGHT_ACTION_WRITE;
-            if checksum_recomputed {
-                LayerCounters::bump(&counters.checksum_recomputed);
+        let checksum_recomputed = match decision {
+            Ok(checksum_recomputed) => checksum_recomputed,
+            Err(outcome) => {
+                self.permit_untouched(layer, counters, outcome, out);
+                return;
             }
-            LayerCounters::bump(&counters.reinjected);
-            return;
+        };
+        out.actionType = FWP_ACTION_BLOCK;
+        out.flags |= FWPS_CLASSIFY_OUT_FLAG_ABSORB;
+        out.rights &= !FWPS_RIGHT_ACTION_WRITE;
+        if checksum_recomputed {
+            LayerCounters::bump(&counters.checksum_recomputed);
         }
-        self.permit_untouched(layer, counters, outcome, out);
+        LayerCounters::bump(&counters.reinjected);
     }
 
-    /// Every outcome but a reinjection: permit, count, and log a refusal. Out of line, so that
-    /// the reinjected packet's path tests one discriminant instead of dispatching on all.
+    /// A configured packet not reinjected: permit, count, and log a refusal. Out of line, so that
+    /// the reinjected packet's path tests one discriminant instead of dispatching on the reasons.
     #[inline(never)]
     fn permit_untouched(
         &self,
@@ -359,8 +357,6 @@ impl<K: KernelApi> CalloutState<K> {
         out: &mut FWPS_CLASSIFY_OUT0,
     ) {
         let counter = match outcome {
-            // Handled by the caller; counted as reinjected should it ever arrive here.
-            Outcome::Reinjected { .. } => &counters.reinjected,
             Outcome::Loopback => &counters.skipped_loopback,
             Outcome::AleClassifyRequired => &counters.skipped_ale_classify_required,
             Outcome::Ipsec => &counters.skipped_ipsec,
@@ -385,7 +381,8 @@ impl<K: KernelApi> CalloutState<K> {
         LayerCounters::bump(counter);
     }
 
-    /// The rules for a configured packet, in cost order.
+    /// The rules for a configured packet, in cost order. `Ok` when it was reinjected (`true`:
+    /// its IPv4 header checksum was rewritten first).
     #[inline]
     fn decide(
         &self,
@@ -393,35 +390,29 @@ impl<K: KernelApi> CalloutState<K> {
         nbl: NetBufferListRef<'_>,
         fields: &TransportFields,
         metadata: &FWPS_INCOMING_METADATA_VALUES0,
-    ) -> Outcome {
+    ) -> Result<bool, Outcome> {
         if fields.flags & FWP_CONDITION_FLAG_IS_LOOPBACK != 0 {
-            return Outcome::Loopback;
+            return Err(Outcome::Loopback);
         }
         let inbound = layer.direction() == Direction::Inbound;
         if inbound && has(metadata, FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED) {
-            return Outcome::AleClassifyRequired;
+            return Err(Outcome::AleClassifyRequired);
         }
         if inbound && !self.inbound_security_allows_reinjection(nbl) {
-            return Outcome::Ipsec;
+            return Err(Outcome::Ipsec);
         }
         if fields.protocol == IpProtocol::TCP.0
             && Irql(self.kernel.ke_get_current_irql()) < Irql::DISPATCH
         {
             // KeInsertQueueDpc below DISPATCH_LEVEL runs the DPC as soon as it lowers the IRQL
             // again: the TCP injection would run inside this classify.
-            return Outcome::TcpBelowDispatch;
+            return Err(Outcome::TcpBelowDispatch);
         }
-        let result = if inbound {
+        if inbound {
             self.reinject_inbound(layer, nbl, fields, metadata)
         } else {
             self.reinject_outbound(nbl, fields, metadata)
                 .map(|()| false)
-        };
-        match result {
-            Ok(checksum_recomputed) => Outcome::Reinjected {
-                checksum_recomputed,
-            },
-            Err(outcome) => outcome,
         }
     }
 
@@ -787,6 +778,21 @@ mod tests {
                 ones_complement_sum(&bytes[..length]),
                 by_words(&bytes[..length]),
                 "length {length}"
+            );
+        }
+        // Edges: all zero, all 0xFF (sums that fold to 0 and to 0xFFFF).
+        for length in [1, 2, 3, 4, 5, 20, 60] {
+            let zeros = alloc::vec![0u8; length];
+            assert_eq!(
+                ones_complement_sum(&zeros),
+                by_words(&zeros),
+                "zeros, {length}"
+            );
+            let ones = alloc::vec![0xFFu8; length];
+            assert_eq!(
+                ones_complement_sum(&ones),
+                by_words(&ones),
+                "0xFF, {length}"
             );
         }
         // An IPv4 header whose checksum (0xb861, bytes 10-11) is correct sums to 0xFFFF.

@@ -62,9 +62,10 @@ impl InspectionConfig {
         address || self.remote_port.is_some() || self.protocol.is_some()
     }
 
-    /// True when a packet of `family` with `key` is to be inspected.
+    /// True when a packet with `key` is to be inspected (its family is its address's).
     #[inline]
-    pub fn matches(&self, family: IpFamily, key: &PacketKey) -> bool {
+    pub fn matches(&self, key: &PacketKey) -> bool {
+        let family = key.remote_address.family();
         // Fixed-size comparisons: the address stays in registers.
         let address_matches = match key.remote_address {
             RemoteAddress::V4(address) => self.remote_v4.is_none_or(|a| a == address),

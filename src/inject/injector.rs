@@ -551,11 +551,10 @@ where
 
     /// A large control-data buffer for a transport send the common path does not take: the
     /// handles' types checked first (see [`fast_send`](Shared::fast_send)), then the length.
-    /// Out of line.
+    /// Out of line. Takes the path, not the request: a reference to the request would make the
+    /// caller keep the whole request in memory for this rarely taken call.
     #[cold]
     #[inline(never)]
-    /// Takes the path, not the request: a reference to the request would make the caller keep
-    /// the whole request in memory for this rarely taken call.
     fn take_large(&self, path: InjectionPath, length: usize) -> Result<u16, Error> {
         let needed = path.required_type();
         let has = self.handles.types();
