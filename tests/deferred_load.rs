@@ -609,3 +609,32 @@ fn a_bfe_notice_during_a_run_is_served_again_and_leaves_the_loaded_driver_alone(
     );
     unload_clean(&sim, driver);
 }
+
+/// The worker's install fails after registering callouts, and they never unregister: the state
+/// must outlive the load (WFP may call them), so unload reports the image as still in use
+/// instead of freeing what classify could reach.
+#[test]
+fn a_worker_install_whose_callouts_stay_registered_keeps_the_image_at_unload() {
+    // No clean-up checks: the state is leaked on purpose.
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    sim.set_tcpip_ready_at(Duration::from_millis(10));
+    sim.fail_call(SimCall::FilterAdd, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.busy_unregisters(u32::MAX);
+    let driver = enter(&sim, &DriverConfig::default());
+    sim.run_work_items();
+    assert!(matches!(
+        driver.progress(),
+        Progress::Inert(LoadError {
+            step: LoadStep::FilterAdd(_),
+            ..
+        })
+    ));
+    assert_eq!(sim.wfp_objects().registered_callouts, 4, "still registered");
+    let unloaded = driver.unload_for_shell();
+    assert!(
+        unloaded.image_in_use,
+        "callouts that never unregistered pin the image"
+    );
+    std::mem::forget(sim);
+}

@@ -33,9 +33,10 @@ fn every_packet_kind_gets_the_decision_microsoft_documents_and_its_counter() {
             no_headroom: c.skipped_no_headroom,
             multi_buffer: c.skipped_multi_buffer,
             checksum: c.checksum_recomputed,
+            malformed: c.malformed,
         };
         assert_eq!(got, want, "{layer:?} counters");
-        assert_eq!((c.malformed, c.failed), (0, 0), "{layer:?}");
+        assert_eq!(c.failed, 0, "{layer:?}");
     }
     assert_eq!(driver.unload(), NtStatus::SUCCESS);
     sim.assert_clean();

@@ -230,6 +230,18 @@ fn a_filter_context_of_an_earlier_instance_is_never_trusted() {
             PERMIT,
             "context {context:#x}"
         );
+        // Without the write right the decision is not classify's to make: nothing is written
+        // (the simulator also records a written action as a violation).
+        let no_right = Delivery {
+            context: Some(context),
+            may_write: false,
+            ..Delivery::default()
+        };
+        assert_eq!(
+            deliver_and_return(&sim, Layer::OutboundV4, PORT, no_right),
+            0,
+            "context {context:#x} without the write right"
+        );
     }
     assert_eq!(
         second.counters(TransportLayer::OutboundV4).classified,
@@ -584,4 +596,71 @@ fn a_refused_reinjection_gives_back_the_original_with_its_checksum_as_it_came() 
     sim.return_packet(delivered.nbl);
     assert_eq!(driver.unload(), NtStatus::SUCCESS);
     sim.assert_clean();
+}
+
+/// A load that fails after its callouts are registered unloads what it made; when a callout then
+/// never unregisters, the failure must tell the shell to keep the image (WFP may still call into
+/// it), just as an unload does.
+#[test]
+fn a_failed_load_whose_callouts_never_unregister_keeps_the_image() {
+    // No heap check: the state is leaked on purpose.
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    sim.fail_call(SimCall::FilterAdd, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.busy_unregisters(u32::MAX);
+    let path = host_driver::registry_path();
+    let error = wfp_injector::driver::Driver::load(
+        &sim,
+        host_driver::device(),
+        host_driver::path(&path),
+        &wfp_injector::driver::DriverConfig::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.step,
+        wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4)
+    );
+    assert!(
+        error.image_in_use,
+        "the callouts are still registered: the image must stay mapped"
+    );
+    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    std::mem::forget(sim);
+}
+
+/// When the failed load's own cleanup leaves nothing registered but its teardown cannot finish
+/// (here BFE refuses the unsubscribe, so a notification could still arrive), the failure must
+/// still tell the shell to keep the image: the load error and the teardown's answer are merged.
+#[test]
+fn a_failed_load_whose_teardown_cannot_finish_keeps_the_image() {
+    // No heap check: the loader is leaked on purpose.
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    // Adding the first filter fails after DriverEntry subscribed to BFE's state: the load's own
+    // cleanup unregisters the callouts (nothing stuck there), the teardown then cannot unsubscribe.
+    sim.fail_call(SimCall::FilterAdd, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(SimCall::BfeUnsubscribe, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    let path = host_driver::registry_path();
+    let error = wfp_injector::driver::Driver::load(
+        &sim,
+        host_driver::device(),
+        host_driver::path(&path),
+        &wfp_injector::driver::DriverConfig::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.step,
+        wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4)
+    );
+    assert_eq!(sim.calls(SimCall::BfeUnsubscribe), 1, "the teardown tried");
+    assert_eq!(
+        sim.wfp_objects().registered_callouts,
+        0,
+        "the callouts were unregistered"
+    );
+    assert!(
+        error.image_in_use,
+        "the BFE subscription is still in place: the image must stay mapped"
+    );
+    std::mem::forget(sim);
 }

@@ -557,33 +557,32 @@ impl<K: KernelApi> CalloutState<K> {
         if !NtStatus(status).is_success() {
             return Err(Outcome::Malformed);
         }
-        let result =
-            match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize, headers) {
-                Some(rewritten) => {
-                    let injection = Injection::TransportReceive(TransportReceive {
-                        family: layer.family(),
-                        compartment: compartment(metadata),
-                        interface_index: fields.interface_index,
-                        sub_interface_index: fields.sub_interface_index,
-                        protocol: IpProtocol(fields.protocol),
-                    });
-                    let injected = self
-                        .injector
-                        .clone_and_inject(nbl, injection, Tag::default());
-                    if injected.is_err() {
-                        if let Some((checksum, old)) = rewritten {
-                            // The original is permitted after all: it goes on exactly as it
-                            // came. SAFETY: the two checksum bytes written above, in the same
-                            // contiguous header, still owned by this classify.
-                            unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
-                        }
+        let result = match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize) {
+            Some(rewritten) => {
+                let injection = Injection::TransportReceive(TransportReceive {
+                    family: layer.family(),
+                    compartment: compartment(metadata),
+                    interface_index: fields.interface_index,
+                    sub_interface_index: fields.sub_interface_index,
+                    protocol: IpProtocol(fields.protocol),
+                });
+                let injected = self
+                    .injector
+                    .clone_and_inject(nbl, injection, Tag::default());
+                if injected.is_err() {
+                    if let Some((checksum, old)) = rewritten {
+                        // The original is permitted after all: it goes on exactly as it
+                        // came. SAFETY: the two checksum bytes written above, in the same
+                        // contiguous header, still owned by this classify.
+                        unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
                     }
-                    injected
-                        .map(|()| rewritten.is_some())
-                        .map_err(Outcome::Failed)
                 }
-                None => Err(Outcome::Malformed),
-            };
+                injected
+                    .map(|()| rewritten.is_some())
+                    .map_err(Outcome::Failed)
+            }
+            None => Err(Outcome::Malformed),
+        };
         // The stack owns the original: give it back exactly as classify received it.
         // SAFETY: undoes the successful retreat above on the same buffer.
         unsafe {
@@ -597,7 +596,7 @@ impl<K: KernelApi> CalloutState<K> {
         result
     }
 
-    /// After the retreat: the buffer must hold at least `headers` bytes and start with an IP
+    /// After the retreat over the IP and transport headers: the buffer must start with an IP
     /// header of `family` (for IPv4, one whose IHL says `ip_header` bytes, as the metadata does).
     /// An IPv4 header checksum that is not valid is recomputed in place (the clone shares these
     /// bytes; the original is absorbed, or the old bytes are put back if the injection is
@@ -608,13 +607,10 @@ impl<K: KernelApi> CalloutState<K> {
         buffer: *mut NET_BUFFER,
         family: IpFamily,
         ip_header: u32,
-        headers: u32,
     ) -> Option<Option<(*mut u8, [u8; 2])>> {
-        // SAFETY: the NET_BUFFER is valid during classify.
-        let length = unsafe { (*buffer).data_length() };
-        if length < headers || ip_header > headers {
-            return None;
-        }
+        // The retreat put the IP and transport headers (at least `ip_header` bytes) before the
+        // old data, so the IP header's bytes are present; NdisGetDataBuffer answers null when
+        // fewer than `ip_header` bytes are.
         // A header split across MDLs is read through a copy; only a contiguous one can be
         // fixed in place. 60 bytes: the longest IPv4 header (IHL 15).
         // Uninitialized: NdisGetDataBuffer writes every byte it hands back through it.
@@ -624,8 +620,8 @@ impl<K: KernelApi> CalloutState<K> {
         } else {
             core::ptr::null_mut()
         };
-        // SAFETY: IRQL <= DISPATCH_LEVEL; `ip_header` bytes are present (checked above);
-        // `storage` is null or has room for them. A null answer means they are not contiguous
+        // SAFETY: IRQL <= DISPATCH_LEVEL; the NET_BUFFER is valid during classify; `storage` is
+        // null or has room for `ip_header` bytes. A null answer means they are not contiguous
         // and no copy could be made: treated as malformed.
         let start = unsafe {
             self.kernel

@@ -878,6 +878,7 @@ impl SimulatedStack {
                 context.unwrap_or(filter.raw_context),
             );
             out.put(classify_out::FILTER_ID, filter.id);
+            let action_before: u32 = out.get(classify_out::ACTION_TYPE);
             let out_pointer = out.as_mut_ptr();
             let filter_pointer = wfp_filter.as_mut_ptr();
             let classify_irql = self.lock().classify_irql.unwrap_or(Irql::DISPATCH);
@@ -898,6 +899,12 @@ impl SimulatedStack {
             });
             self.hold_callout(callout_id, -1);
             called += 1;
+            let written: u32 = out.get(classify_out::ACTION_TYPE);
+            if !may_write && written != action_before && written != FWP_ACTION_BLOCK {
+                self.lock()
+                    .violations
+                    .push(Violation::ActionWrittenWithoutRight(written));
+            }
             // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify. A terminating
             // callout's answer other than block or permit counts as block (FWPS_ACTION0).
             let action: u32 = out.get(classify_out::ACTION_TYPE);

@@ -317,6 +317,9 @@ pub struct Delivery {
     /// Call the layer's filters whatever their conditions say (a filter broader than the
     /// configuration).
     pub ignore_conditions: bool,
+    /// Inbound: end the first MDL this many bytes into the IP header, so that the header is not
+    /// contiguous and NdisGetDataBuffer can only copy it (NDIS chains MDLs anywhere).
+    pub split_ip_header_at: Option<usize>,
 }
 
 impl Default for Delivery {
@@ -328,6 +331,7 @@ impl Default for Delivery {
             value_count: None,
             context: None,
             ignore_conditions: false,
+            split_ip_header_at: None,
         }
     }
 }
@@ -378,7 +382,15 @@ impl SimulatedStack {
         let ip_start = link.len();
         let mut frame = link;
         frame.extend_from_slice(&bytes);
-        let nbl = self.indicate_packet_at(&frame, offset);
+        let split = how
+            .split_ip_header_at
+            .filter(|_| layer.is_inbound())
+            .map(|at| ip_start + at);
+        let nbl = self.indicate_net_buffers(&[super::packets::NetBufferSpec {
+            bytes: &frame,
+            offset,
+            mdl_starts: split.as_slice(),
+        }]);
         self.set_packet_model(
             nbl,
             super::packets::PacketModel {

@@ -60,6 +60,7 @@ pub struct Expected {
     pub no_headroom: u64,
     pub multi_buffer: u64,
     pub checksum: u64,
+    pub malformed: u64,
 }
 
 fn icmp_protocol(layer: Layer) -> u8 {
@@ -271,6 +272,45 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         );
         assert_eq!(sim.run_queued_dpcs(), 1, "{layer:?}: the DPC injects it");
         assert_eq!(sim.pending_injections().len(), 1);
+        sim.complete_all(NtStatus::SUCCESS);
+        returned.push(delivered.nbl);
+        expected.entry(name(layer)).or_default().reinjected += 1;
+    }
+    // Inbound IP header split across MDLs: NdisGetDataBuffer can only copy it, so it is checked
+    // but cannot be fixed in place. IPv6 and IPv4 with a valid checksum are reinjected; IPv4 with
+    // a stale (offloaded) checksum cannot be made valid in the copy and is permitted untouched.
+    for (layer, offloaded) in [
+        (Layer::InboundV6, false),
+        (Layer::InboundV4, false),
+        (Layer::InboundV4, true),
+    ] {
+        let mut p = packet(layer, 17);
+        p.checksum_offloaded = offloaded;
+        let split = Delivery {
+            split_ip_header_at: Some(10),
+            ..Delivery::default()
+        };
+        if offloaded {
+            let before = sim.calls(SimCall::AllocateCloneNetBufferList);
+            let delivered = sim.deliver(layer, &p, split);
+            assert_eq!(
+                delivered.result.expect("filtered").action,
+                FWP_ACTION_PERMIT,
+                "{layer:?} split header, stale checksum: permitted"
+            );
+            assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), before);
+            assert!(sim.pending_injections().is_empty());
+            returned.push(delivered.nbl);
+            expected.entry(name(layer)).or_default().malformed += 1;
+            continue;
+        }
+        let delivered = sim.deliver(layer, &p, split);
+        assert_eq!(
+            delivered.result.expect("filtered").action,
+            FWP_ACTION_BLOCK,
+            "{layer:?} split header: reinjected"
+        );
+        assert_eq!(sim.pending_injections().len(), 1, "{layer:?} split header");
         sim.complete_all(NtStatus::SUCCESS);
         returned.push(delivered.nbl);
         expected.entry(name(layer)).or_default().reinjected += 1;
