@@ -686,3 +686,30 @@ fn classified_is_the_sum_of_the_outcomes_and_nothing_else() {
     assert_eq!(snapshot.checksum_recomputed, 1 << 20);
     assert_eq!(snapshot.skipped_multi_buffer, 1 << 11);
 }
+
+/// Unload logs one counters line per layer that saw traffic, none for the others (the shipped
+/// image's only window on its counters; tests/image_reinjection_rules.rs reads these lines).
+#[test]
+fn unload_logs_the_counters_of_each_layer_that_saw_traffic() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let layer = Layer::OutboundV4;
+    let delivered = sim.deliver(layer, &udp(layer, PORT), Delivery::default());
+    sim.complete_all(NtStatus::SUCCESS);
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
+    sim.return_packet(delivered.nbl);
+    let lines: Vec<String> = sim
+        .debug_log()
+        .into_iter()
+        .map(|(_, _, line)| line)
+        .filter(|line| line.contains(": classified "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one layer saw traffic: {lines:?}");
+    assert!(
+        lines[0].contains("OutboundV4: classified 1, reinjected 1, own 0,"),
+        "{lines:?}"
+    );
+    sim.assert_clean();
+}

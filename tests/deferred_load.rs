@@ -352,6 +352,7 @@ fn unload_between_handles_and_objects_destroys_the_handles() {
     sim.set_bfe_state(bfe_state::STOPPED);
     let driver = enter(&sim, &DriverConfig::default());
     assert_eq!(driver.progress(), Progress::WaitingForBfe);
+    assert!(logged(&sim, "waiting for BFE"), "the wait is logged");
     assert_eq!(sim.open_handles().len(), 2);
     unload_clean(&sim, driver);
     assert_eq!(
