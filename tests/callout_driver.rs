@@ -269,7 +269,11 @@ fn unconfigured_traffic_and_classifies_without_write_right_are_left_alone() {
             ..Delivery::default()
         },
     );
-    assert_eq!(no_write.result.unwrap().action, 0, "action untouched");
+    assert_eq!(
+        no_write.result.unwrap().action,
+        FWP_ACTION_PERMIT,
+        "the higher filter's permit untouched"
+    );
     assert!(sim.pending_injections().is_empty());
     assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), 0);
     assert_eq!(driver.counters(TransportLayer::InboundV6).not_inspected, 1);

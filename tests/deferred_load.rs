@@ -637,5 +637,6 @@ fn a_worker_install_whose_callouts_stay_registered_keeps_the_image_at_unload() {
         unloaded.image_in_use,
         "callouts that never unregistered pin the image"
     );
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     std::mem::forget(sim);
 }

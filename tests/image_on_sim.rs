@@ -213,7 +213,11 @@ fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer(
                 ..Delivery::default()
             },
         );
-        assert_eq!(no_write.result.unwrap().action, 0, "{layer:?}");
+        assert_eq!(
+            no_write.result.unwrap().action,
+            FWP_ACTION_PERMIT,
+            "{layer:?}"
+        );
         assert!(sim.pending_injections().is_empty(), "{layer:?}");
         // Configured traffic: cloned, absorbed, reinjected on its path.
         let configured = sim.deliver(layer, &udp(layer, PORT), Delivery::default());

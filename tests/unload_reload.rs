@@ -230,18 +230,21 @@ fn a_filter_context_of_an_earlier_instance_is_never_trusted() {
             PERMIT,
             "context {context:#x}"
         );
-        // Without the write right the decision is not classify's to make: nothing is written
-        // (the simulator also records a written action as a violation).
+        // Without the write right the decision is a higher filter's: classify leaves it (a
+        // callout's absorbing block here, which a permit must not overturn), and the simulator
+        // records any other write as a violation.
         let no_right = Delivery {
             context: Some(context),
             may_write: false,
+            decided_above: Some(BLOCK),
             ..Delivery::default()
         };
         assert_eq!(
             deliver_and_return(&sim, Layer::OutboundV4, PORT, no_right),
-            0,
+            BLOCK,
             "context {context:#x} without the write right"
         );
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     }
     assert_eq!(
         second.counters(TransportLayer::OutboundV4).classified,
@@ -625,6 +628,7 @@ fn a_failed_load_whose_callouts_never_unregister_keeps_the_image() {
         "the callouts are still registered: the image must stay mapped"
     );
     assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     std::mem::forget(sim);
 }
 
@@ -662,5 +666,6 @@ fn a_failed_load_whose_teardown_cannot_finish_keeps_the_image() {
         error.image_in_use,
         "the BFE subscription is still in place: the image must stay mapped"
     );
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     std::mem::forget(sim);
 }

@@ -818,9 +818,12 @@ impl SimulatedStack {
         values: *const u8,
         metadata: *const u8,
         layer_data: *mut NET_BUFFER_LIST,
-        may_write: bool,
+        decided_above: Option<u32>,
         context: Option<u64>,
     ) -> Option<ClassifyResult> {
+        // `decided_above`: a higher-weight filter's final action, the write right cleared with it;
+        // `None`: the callout has the right.
+        let may_write = decided_above.is_none();
         let targets: Vec<(Filter, Option<(u32, FWPS_CALLOUT_CLASSIFY_FN1)>)> = {
             let state = self.lock();
             state
@@ -849,6 +852,12 @@ impl SimulatedStack {
             0
         };
         out.put(classify_out::RIGHTS, rights);
+        if let Some(action) = decided_above {
+            // Without the right, a higher-weight filter has decided: a permit that cleared it
+            // (FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT), which only a block may veto, or a callout's
+            // block (absorbing a packet clears it too).
+            out.put(classify_out::ACTION_TYPE, action);
+        }
         let mut called = 0;
         for (filter, classify) in targets {
             let Some((callout_id, classify)) = classify else {
@@ -879,6 +888,7 @@ impl SimulatedStack {
             );
             out.put(classify_out::FILTER_ID, filter.id);
             let action_before: u32 = out.get(classify_out::ACTION_TYPE);
+            let rights_before: u32 = out.get(classify_out::RIGHTS);
             let out_pointer = out.as_mut_ptr();
             let filter_pointer = wfp_filter.as_mut_ptr();
             let classify_irql = self.lock().classify_irql.unwrap_or(Irql::DISPATCH);
@@ -899,8 +909,15 @@ impl SimulatedStack {
             });
             self.hold_callout(callout_id, -1);
             called += 1;
+            // FWPS_CLASSIFY_OUT0: without FWPS_RIGHT_ACTION_WRITE (as this callout was called:
+            // an earlier one may have cleared it) the only write allowed is a block vetoing a
+            // permit.
             let written: u32 = out.get(classify_out::ACTION_TYPE);
-            if !may_write && written != action_before && written != FWP_ACTION_BLOCK {
+            let vetoes_permit = written == FWP_ACTION_BLOCK && action_before == ACTION_PERMIT;
+            if rights_before & classify_out::RIGHT_ACTION_WRITE == 0
+                && written != action_before
+                && !vetoes_permit
+            {
                 self.lock()
                     .violations
                     .push(Violation::ActionWrittenWithoutRight(written));

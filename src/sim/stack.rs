@@ -236,9 +236,9 @@ pub enum Violation {
     DestroyInsideCompletion(usize),
     /// A reserved flags argument that is not zero, or a reserved pointer that is not null.
     ReservedNotZero(SimCall),
-    /// A classify without FWPS_RIGHT_ACTION_WRITE wrote an action other than a FWP_ACTION_BLOCK
-    /// veto (FWPS_CLASSIFY_OUT0: without the right, only a veto may be written). The action
-    /// written.
+    /// A classify without FWPS_RIGHT_ACTION_WRITE changed the action other than by vetoing a
+    /// permit with FWP_ACTION_BLOCK (FWPS_CLASSIFY_OUT0: without the right, only that veto may
+    /// be written). The action written.
     ActionWrittenWithoutRight(u32),
     /// An injection of the NBL the stack indicated to classify (the stack owns it; inject a
     /// clone).

@@ -303,8 +303,12 @@ impl TransportPacket {
 /// How to deliver.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery {
-    /// The classify has the write right (false: a higher-weight callout already decided).
+    /// The classify has the write right (false: a higher-weight filter already decided, with
+    /// [`decided_above`](Self::decided_above)).
     pub may_write: bool,
+    /// Without the write right: the action the higher-weight filter left (FWP_ACTION_PERMIT when
+    /// `None`: a permit that cleared the right).
+    pub decided_above: Option<u32>,
     /// Metadata bits to withhold (to deliver incomplete metadata).
     pub withhold_metadata: u32,
     /// Cut the packet to this many bytes (a truncated packet; header sizes stay as declared).
@@ -326,6 +330,7 @@ impl Default for Delivery {
     fn default() -> Self {
         Self {
             may_write: true,
+            decided_above: None,
             withhold_metadata: 0,
             truncate_to: None,
             value_count: None,
@@ -382,10 +387,13 @@ impl SimulatedStack {
         let ip_start = link.len();
         let mut frame = link;
         frame.extend_from_slice(&bytes);
-        let split = how
-            .split_ip_header_at
-            .filter(|_| layer.is_inbound())
-            .map(|at| ip_start + at);
+        if let Some(at) = how.split_ip_header_at {
+            assert!(
+                layer.is_inbound() && at > 0 && at < ip_header,
+                "split_ip_header_at: an inbound layer and a point inside the IP header"
+            );
+        }
+        let split = how.split_ip_header_at.map(|at| ip_start + at);
         let nbl = self.indicate_net_buffers(&[super::packets::NetBufferSpec {
             bytes: &frame,
             offset,
@@ -537,7 +545,7 @@ impl SimulatedStack {
             values.as_ptr(),
             meta.as_mut_ptr(),
             nbl,
-            how.may_write,
+            (!how.may_write).then(|| how.decided_above.unwrap_or(super::layout::action::PERMIT)),
             how.context,
         )
     }
