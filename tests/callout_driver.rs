@@ -680,6 +680,7 @@ fn classified_is_the_sum_of_the_outcomes_and_nothing_else() {
         &counters.skipped_tcp_below_dispatch,
         &counters.skipped_no_headroom,
         &counters.skipped_multi_buffer,
+        &counters.skipped_split_header_checksum,
     ];
     for (bit, counter) in outcomes.iter().enumerate() {
         counter.store(1 << bit, Relaxed);
@@ -689,6 +690,7 @@ fn classified_is_the_sum_of_the_outcomes_and_nothing_else() {
     assert_eq!(snapshot.classified, (1 << outcomes.len()) - 1);
     assert_eq!(snapshot.checksum_recomputed, 1 << 20);
     assert_eq!(snapshot.skipped_multi_buffer, 1 << 11);
+    assert_eq!(snapshot.skipped_split_header_checksum, 1 << 12);
 }
 
 /// Unload logs one counters line per layer that saw traffic, none for the others (the shipped

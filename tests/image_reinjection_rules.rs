@@ -54,6 +54,7 @@ fn the_image_gives_every_packet_kind_the_documented_decision_and_counts_it() {
             no_headroom: field(line, "no-headroom"),
             multi_buffer: field(line, "multi-buffer"),
             checksum: field(line, "checksum"),
+            split_header_checksum: field(line, "split-checksum"),
             malformed: field(line, "malformed"),
         };
         assert_eq!(got, want, "{layer} counters: {line}");

@@ -33,6 +33,7 @@ fn every_packet_kind_gets_the_decision_microsoft_documents_and_its_counter() {
             no_headroom: c.skipped_no_headroom,
             multi_buffer: c.skipped_multi_buffer,
             checksum: c.checksum_recomputed,
+            split_header_checksum: c.skipped_split_header_checksum,
             malformed: c.malformed,
         };
         assert_eq!(got, want, "{layer:?} counters");

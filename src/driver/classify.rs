@@ -127,6 +127,9 @@ enum Outcome {
     NoHeadroom,
     /// Inbound with more than one NET_BUFFER.
     MultiBuffer,
+    /// Inbound IPv4 whose header is split across MDLs with a checksum that is not valid: read
+    /// through a copy, it cannot be fixed in the packet.
+    SplitHeaderChecksum,
     /// Missing metadata, or data shorter than its headers.
     Malformed,
     /// Clone or injection refused.
@@ -363,6 +366,7 @@ impl<K: KernelApi> CalloutState<K> {
             Outcome::TcpBelowDispatch => &counters.skipped_tcp_below_dispatch,
             Outcome::NoHeadroom => &counters.skipped_no_headroom,
             Outcome::MultiBuffer => &counters.skipped_multi_buffer,
+            Outcome::SplitHeaderChecksum => &counters.skipped_split_header_checksum,
             Outcome::Malformed => &counters.malformed,
             Outcome::Failed(error) => {
                 self.log.write(
@@ -558,7 +562,7 @@ impl<K: KernelApi> CalloutState<K> {
             return Err(Outcome::Malformed);
         }
         let result = match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize) {
-            Some(rewritten) => {
+            Ok(rewritten) => {
                 let injection = Injection::TransportReceive(TransportReceive {
                     family: layer.family(),
                     compartment: compartment(metadata),
@@ -581,7 +585,7 @@ impl<K: KernelApi> CalloutState<K> {
                     .map(|()| rewritten.is_some())
                     .map_err(Outcome::Failed)
             }
-            None => Err(Outcome::Malformed),
+            Err(outcome) => Err(outcome),
         };
         // The stack owns the original: give it back exactly as classify received it.
         // SAFETY: undoes the successful retreat above on the same buffer.
@@ -600,14 +604,15 @@ impl<K: KernelApi> CalloutState<K> {
     /// header of `family` (for IPv4, one whose IHL says `ip_header` bytes, as the metadata does).
     /// An IPv4 header checksum that is not valid is recomputed in place (the clone shares these
     /// bytes; the original is absorbed, or the old bytes are put back if the injection is
-    /// refused): then `Some(Some((address of the checksum, its old bytes)))`. `Some(None)`: nothing
-    /// rewritten. `None` when this is not such a header.
+    /// refused): then `Ok(Some((address of the checksum, its old bytes)))`. `Ok(None)`: nothing
+    /// rewritten. `Err` when this is not such a header, or an IPv4 one split across MDLs whose
+    /// checksum is not valid.
     fn prepare_ip_header(
         &self,
         buffer: *mut NET_BUFFER,
         family: IpFamily,
         ip_header: u32,
-    ) -> Option<Option<(*mut u8, [u8; 2])>> {
+    ) -> Result<Option<(*mut u8, [u8; 2])>, Outcome> {
         // The retreat put the IP and transport headers (at least `ip_header` bytes) before the
         // old data, so the IP header's bytes are present; NdisGetDataBuffer answers null when
         // fewer than `ip_header` bytes are.
@@ -628,7 +633,7 @@ impl<K: KernelApi> CalloutState<K> {
                 .ndis_get_data_buffer(buffer, ip_header, storage, 1, 0)
         };
         if start.is_null() {
-            return None;
+            return Err(Outcome::Malformed);
         }
         let copied = start == storage;
         // SAFETY: NdisGetDataBuffer returned `ip_header` bytes of the packet: contiguous in the
@@ -636,19 +641,22 @@ impl<K: KernelApi> CalloutState<K> {
         // touches them during this call) or copied into `copy` (which initializes those bytes).
         let header =
             unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), ip_header as usize) };
-        let first = *header.first()?;
+        let first = *header.first().ok_or(Outcome::Malformed)?;
         if copied {
             // Only readable: a valid IPv4 checksum passes, an invalid one cannot be fixed here.
             return match (family, first >> 4) {
                 (IpFamily::V4, 4) => {
                     let length = usize::from(first & 0x0F) * 4;
-                    let valid = length == header.len()
-                        && length >= 20
-                        && ones_complement_sum(header) == 0xFFFF;
-                    valid.then_some(None)
+                    if length != header.len() || length < 20 {
+                        Err(Outcome::Malformed)
+                    } else if ones_complement_sum(header) != 0xFFFF {
+                        Err(Outcome::SplitHeaderChecksum)
+                    } else {
+                        Ok(None)
+                    }
                 }
-                (IpFamily::V6, 6) => Some(None),
-                _ => None,
+                (IpFamily::V6, 6) => Ok(None),
+                _ => Err(Outcome::Malformed),
             };
         }
         match (family, first >> 4) {
@@ -656,16 +664,18 @@ impl<K: KernelApi> CalloutState<K> {
                 // The metadata's IP header size and the header's own length must agree, or the
                 // retreat did not land on this header.
                 if usize::from(first & 0x0F) * 4 != header.len() {
-                    return None;
+                    return Err(Outcome::Malformed);
                 }
-                let old = [*header.get(10)?, *header.get(11)?];
-                let rewritten = fix_ipv4_header_checksum(header)?;
+                let (Some(&high), Some(&low)) = (header.get(10), header.get(11)) else {
+                    return Err(Outcome::Malformed);
+                };
+                let rewritten = fix_ipv4_header_checksum(header).ok_or(Outcome::Malformed)?;
                 // SAFETY: `header` has at least 20 bytes (checked by the fix); offset 10 is in it.
                 let checksum = unsafe { header.as_mut_ptr().add(10) };
-                Some(rewritten.then_some((checksum, old)))
+                Ok(rewritten.then_some((checksum, [high, low])))
             }
-            (IpFamily::V6, 6) => Some(None),
-            _ => None,
+            (IpFamily::V6, 6) => Ok(None),
+            _ => Err(Outcome::Malformed),
         }
     }
 }

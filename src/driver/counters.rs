@@ -37,6 +37,9 @@ pub struct LayerCounters {
     /// header (the samples handle one, and FwpsConstructIpHeaderForTransportPacket0 requires
     /// one): permitted untouched.
     pub skipped_multi_buffer: AtomicU64,
+    /// Inbound IPv4 packets whose header is split across MDLs with a checksum that is not
+    /// valid: read through a copy, it cannot be fixed in the packet: permitted untouched.
+    pub skipped_split_header_checksum: AtomicU64,
     /// Reinjected inbound IPv4 clones whose IP header checksum was rewritten (it was not valid).
     pub checksum_recomputed: AtomicU64,
 }
@@ -71,6 +74,8 @@ pub struct LayerSnapshot {
     pub skipped_no_headroom: u64,
     /// See [`LayerCounters::skipped_multi_buffer`].
     pub skipped_multi_buffer: u64,
+    /// See [`LayerCounters::skipped_split_header_checksum`].
+    pub skipped_split_header_checksum: u64,
     /// See [`LayerCounters::checksum_recomputed`].
     pub checksum_recomputed: u64,
 }
@@ -99,6 +104,7 @@ impl LayerCounters {
             skipped_tcp_below_dispatch: read(&self.skipped_tcp_below_dispatch),
             skipped_no_headroom: read(&self.skipped_no_headroom),
             skipped_multi_buffer: read(&self.skipped_multi_buffer),
+            skipped_split_header_checksum: read(&self.skipped_split_header_checksum),
             checksum_recomputed: read(&self.checksum_recomputed),
         };
         // Destructured in full, so that a new counter does not compile until it is placed here.
@@ -116,6 +122,7 @@ impl LayerCounters {
             skipped_tcp_below_dispatch,
             skipped_no_headroom,
             skipped_multi_buffer,
+            skipped_split_header_checksum,
             // A detail of `reinjected`, not an outcome of its own.
             checksum_recomputed: _,
         } = snapshot;
@@ -130,7 +137,8 @@ impl LayerCounters {
             + skipped_ipsec
             + skipped_tcp_below_dispatch
             + skipped_no_headroom
-            + skipped_multi_buffer;
+            + skipped_multi_buffer
+            + skipped_split_header_checksum;
         snapshot
     }
 }

@@ -798,6 +798,8 @@ fn log_counters<K: KernelApi>(kernel: &K, log: &Log, counters: &super::counters:
                 n(c.skipped_no_headroom),
                 ", multi-buffer ".into(),
                 n(c.skipped_multi_buffer),
+                ", split-checksum ".into(),
+                n(c.skipped_split_header_checksum),
                 ", checksum ".into(),
                 n(c.checksum_recomputed),
                 ", malformed ".into(),

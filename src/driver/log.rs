@@ -121,8 +121,9 @@ const fn step_name(step: LoadStep) -> (&'static str, Option<TransportLayer>) {
     }
 }
 
-/// Longest message, NUL included; longer ones are cut.
-const MESSAGE_CAPACITY: usize = 192;
+/// Longest message, NUL included; longer ones are cut. The longest the driver writes is unload's
+/// counters line (about 210 bytes); DbgPrintEx itself takes up to 512.
+const MESSAGE_CAPACITY: usize = 256;
 
 /// A message in a fixed buffer, dropping what does not fit; always room for the NUL.
 struct MessageBuffer {
