@@ -246,22 +246,6 @@ fn ones_complement_sum(bytes: &[u8]) -> u16 {
     sum as u16
 }
 
-/// Makes an IPv4 header's checksum valid. Returns `Some(true)` when it was rewritten,
-/// `Some(false)` when it was already valid, `None` when `header` is not an IPv4 header whose
-/// IHL fits in it.
-fn fix_ipv4_header_checksum(header: &mut [u8]) -> Option<bool> {
-    let length = usize::from(*header.first()? & 0x0F) * 4;
-    let header = header.get_mut(..length).filter(|h| h.len() >= 20)?;
-    if ones_complement_sum(header) == 0xFFFF {
-        return Some(false);
-    }
-    header[10] = 0;
-    header[11] = 0;
-    let checksum = !ones_complement_sum(header);
-    header[10..12].copy_from_slice(&checksum.to_be_bytes());
-    Some(true)
-}
-
 impl<K: KernelApi> CalloutState<K> {
     /// Decides one packet at a transport layer.
     ///
@@ -642,41 +626,37 @@ impl<K: KernelApi> CalloutState<K> {
         let header =
             unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), ip_header as usize) };
         let first = *header.first().ok_or(Outcome::Malformed)?;
-        if copied {
-            // Only readable: a valid IPv4 checksum passes, an invalid one cannot be fixed here.
-            return match (family, first >> 4) {
-                (IpFamily::V4, 4) => {
-                    let length = usize::from(first & 0x0F) * 4;
-                    if length != header.len() || length < 20 {
-                        Err(Outcome::Malformed)
-                    } else if ones_complement_sum(header) != 0xFFFF {
-                        Err(Outcome::SplitHeaderChecksum)
-                    } else {
-                        Ok(None)
-                    }
-                }
-                (IpFamily::V6, 6) => Ok(None),
-                _ => Err(Outcome::Malformed),
-            };
-        }
         match (family, first >> 4) {
-            (IpFamily::V4, 4) => {
-                // The metadata's IP header size and the header's own length must agree, or the
-                // retreat did not land on this header.
-                if usize::from(first & 0x0F) * 4 != header.len() {
-                    return Err(Outcome::Malformed);
-                }
-                let (Some(&high), Some(&low)) = (header.get(10), header.get(11)) else {
-                    return Err(Outcome::Malformed);
-                };
-                let rewritten = fix_ipv4_header_checksum(header).ok_or(Outcome::Malformed)?;
-                // SAFETY: `header` has at least 20 bytes (checked by the fix); offset 10 is in it.
-                let checksum = unsafe { header.as_mut_ptr().add(10) };
-                Ok(rewritten.then_some((checksum, [high, low])))
-            }
-            (IpFamily::V6, 6) => Ok(None),
-            _ => Err(Outcome::Malformed),
+            (IpFamily::V6, 6) => return Ok(None),
+            (IpFamily::V4, 4) => {}
+            _ => return Err(Outcome::Malformed),
         }
+        // The metadata's IP header size and the header's own length (IHL) must agree, or the
+        // retreat did not land on this header.
+        if usize::from(first & 0x0F) * 4 != header.len() || header.len() < 20 {
+            return Err(Outcome::Malformed);
+        }
+        if ones_complement_sum(header) == 0xFFFF {
+            return Ok(None);
+        }
+        if copied {
+            // Only readable: an invalid checksum cannot be fixed in the packet through a copy.
+            return Err(Outcome::SplitHeaderChecksum);
+        }
+        let (Some(&high), Some(&low)) = (header.get(10), header.get(11)) else {
+            return Err(Outcome::Malformed);
+        };
+        // The checksum is the complement of the header's sum with the checksum field zeroed.
+        if let Some(field) = header.get_mut(10..12) {
+            field.fill(0);
+        }
+        let checksum = !ones_complement_sum(header);
+        if let Some(field) = header.get_mut(10..12) {
+            field.copy_from_slice(&checksum.to_be_bytes());
+        }
+        // SAFETY: `header` has at least 20 bytes (checked above); offset 10 is in it.
+        let field = unsafe { header.as_mut_ptr().add(10) };
+        Ok(Some((field, [high, low])))
     }
 }
 

@@ -548,32 +548,6 @@ where
         unsafe { self.submit(reservation, large, clone, injection, tag) }
             .map_err(|refused| refused.error)
     }
-
-    /// A large control-data buffer for a transport send the common path does not take: the
-    /// handles' types checked first (see [`fast_send`](Shared::fast_send)), then the length.
-    /// Out of line. Takes the path, not the request: a reference to the request would make the
-    /// caller keep the whole request in memory for this rarely taken call.
-    #[cold]
-    #[inline(never)]
-    fn take_large(&self, path: InjectionPath, length: usize) -> Result<u16, Error> {
-        let needed = path.required_type();
-        let has = self.handles.types();
-        if !has.contains(needed) {
-            return Err(InputError::HandleLacksInjectionType { needed, has }.into());
-        }
-        if length > CONTROL_DATA_CAPACITY {
-            return Err(InputError::ControlDataTooLong {
-                length,
-                capacity: CONTROL_DATA_CAPACITY,
-            }
-            .into());
-        }
-        match self.large.take() {
-            // The pool has fewer than NO_LARGE buffers (clamped in `with_pools`).
-            Some(index) => Ok(index as u16),
-            None => Err(Error::ContextsExhausted),
-        }
-    }
 }
 
 /// Marks the branch that calls it unlikely.
@@ -756,24 +730,17 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         Ok(reservation)
     }
 
-    /// [`reserve`](Self::reserve) for control data of `length` bytes, longer than a context
-    /// holds: refused beyond [`CONTROL_DATA_CAPACITY`], else with a large buffer taken first.
-    #[inline(always)]
-    ///
-    /// Also where a transport send comes when the handles cannot make it (see
-    /// [`fast_send`](Self::fast_send)): the injection types are checked first.
-    fn reserve_long(
-        &self,
-        injection: &Injection<'_>,
-        length: usize,
-    ) -> Result<(Reservation, Option<u16>), Error> {
-        let needed = injection.path().required_type();
+    /// A large control-data buffer for a transport send the common path does not take: the
+    /// handles' types checked first (see [`fast_send`](Shared::fast_send)), then the length.
+    /// Out of line. Takes the path, not the request: a reference to the request would make the
+    /// caller keep the whole request in memory for this rarely taken call.
+    #[cold]
+    #[inline(never)]
+    fn take_large(&self, path: InjectionPath, length: usize) -> Result<u16, Error> {
+        let needed = path.required_type();
         let has = self.handles.types();
         if !has.contains(needed) {
             return Err(InputError::HandleLacksInjectionType { needed, has }.into());
-        }
-        if length <= INLINE_CONTROL_DATA {
-            return Ok((self.reserve(injection, None, true)?, None));
         }
         if length > CONTROL_DATA_CAPACITY {
             return Err(InputError::ControlDataTooLong {
@@ -782,11 +749,29 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
             }
             .into());
         }
-        let Some(index) = self.large.take() else {
-            return Err(Error::ContextsExhausted);
-        };
-        // The pool has fewer than NO_LARGE buffers (clamped in `with_pools`).
-        let index = index as u16;
+        match self.large.take() {
+            // The pool has fewer than NO_LARGE buffers (clamped in `with_pools`).
+            Some(index) => Ok(index as u16),
+            None => Err(Error::ContextsExhausted),
+        }
+    }
+
+    /// [`reserve`](Self::reserve) for control data of `length` bytes, longer than a context
+    /// holds: refused beyond [`CONTROL_DATA_CAPACITY`], else with a large buffer taken first.
+    /// Also where a transport send comes when the handles cannot make it (see
+    /// [`fast_send`](Self::fast_send)): the injection types are checked first.
+    #[inline(always)]
+    fn reserve_long(
+        &self,
+        injection: &Injection<'_>,
+        length: usize,
+    ) -> Result<(Reservation, Option<u16>), Error> {
+        if length <= INLINE_CONTROL_DATA {
+            // Here only because the handles cannot make a transport send: `reserve` checks the
+            // types and refuses.
+            return Ok((self.reserve(injection, None, false)?, None));
+        }
+        let index = self.take_large(injection.path(), length)?;
         Ok((self.reserve(injection, Some(index), true)?, Some(index)))
     }
 

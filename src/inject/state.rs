@@ -57,19 +57,24 @@ impl<K: KernelApi> InjectionHandle<K> {
     /// the docs say the state is meaningless.
     #[inline]
     pub fn query(&self, nbl: NetBufferListRef<'_>) -> (InjectionState, Option<InjectionContext>) {
-        debug_assert!(Irql(self.kernel().ke_get_current_irql()) <= Irql::DISPATCH);
         let mut context: HANDLE = ptr::null_mut();
-        // SAFETY: IRQL <= DISPATCH_LEVEL (documented, asserted in debug builds); the handle is
-        // live while `self` exists; `nbl` is valid for the borrow; `context` is writable.
-        let state = InjectionState(unsafe {
-            self.kernel().fwps_query_packet_injection_state0(
-                self.as_raw(),
-                nbl.as_raw(),
-                &mut context,
-            )
-        });
+        let state = self.query_into(nbl, &mut context);
         let own = state.is_own().then_some(InjectionContext(context as usize));
         (state, own)
+    }
+
+    /// The one FwpsQueryPacketInjectionState0 call: `context` is null (the page's
+    /// `injectionContext` is optional: facts row [query-context-optional]) or writable.
+    #[inline(always)]
+    fn query_into(&self, nbl: NetBufferListRef<'_>, context: *mut HANDLE) -> InjectionState {
+        debug_assert!(Irql(self.kernel().ke_get_current_irql()) <= Irql::DISPATCH);
+        // SAFETY: IRQL <= DISPATCH_LEVEL (documented, asserted in debug builds); the handle is
+        // live while `self` exists; `nbl` is valid for the borrow; `context` is null or writable
+        // (this function's contract, kept by its two callers).
+        InjectionState(unsafe {
+            self.kernel()
+                .fwps_query_packet_injection_state0(self.as_raw(), nbl.as_raw(), context)
+        })
     }
 
     /// `Some(context)` when this handle injected `nbl` (now or before it was cloned).
@@ -86,17 +91,7 @@ impl<K: KernelApi> InjectionHandle<K> {
     /// IRQL <= DISPATCH_LEVEL (asserted in debug builds).
     #[inline]
     pub fn is_own(&self, nbl: NetBufferListRef<'_>) -> bool {
-        debug_assert!(Irql(self.kernel().ke_get_current_irql()) <= Irql::DISPATCH);
-        // SAFETY: IRQL <= DISPATCH_LEVEL (documented, asserted in debug builds); the handle is
-        // live while `self` exists; `nbl` is valid for the borrow; a null context is allowed.
-        InjectionState(unsafe {
-            self.kernel().fwps_query_packet_injection_state0(
-                self.as_raw(),
-                nbl.as_raw(),
-                ptr::null_mut(),
-            )
-        })
-        .is_own()
+        self.query_into(nbl, ptr::null_mut()).is_own()
     }
 }
 
