@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds the driver image (target/sys/wfp_injector.sys) on Linux, without Windows or the WDK:
-# Debian's rustc-web and its library sources (fetched once into target/cross-toolchain), build-std
-# for x86_64-pc-windows-msvc, linked as a kernel driver by rust-lld in lld-link flavour.
+# Builds the driver image (target/sys/wfp_injector.sys) and its package (target/package) on Linux,
+# without Windows or the WDK: Debian's rustc-web and its library sources (fetched once into
+# target/cross-toolchain), build-std for x86_64-pc-windows-msvc, linked as a kernel driver by
+# rust-lld in lld-link flavour with a version resource compiled by llvm-rc; then
+# scripts/make-package.sh stamps the INF and makes the catalog.
 #
-#   scripts/build-sys.sh            build (release) -> target/sys/wfp_injector.sys
-#   scripts/build-sys.sh --sign     build, then test-sign with scripts/sign-sys.sh
+#   scripts/build-sys.sh            build (release) -> target/sys/wfp_injector.sys, target/package
+#   scripts/build-sys.sh --sign     the same, test-signed (image and catalog, scripts/sign-sys.sh)
 #
-# Environment: WFP_SYS_PROFILE=dev builds an unoptimised image (default release).
+# Environment: WFP_SYS_PROFILE=dev builds an unoptimised image (default release);
+# SOURCE_DATE_EPOCH dates the package (default: the last commit's time).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,7 +22,7 @@ sign=no
 for arg in "$@"; do
   case $arg in
     --sign) sign=yes ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "build-sys: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -73,7 +76,27 @@ echo "    $("$rustc_bin" --version)"
 rust_lld=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld
 [ -x "$rust_lld" ] || fail "rust-lld not found at $rust_lld"
 
-# --- 3. Build. Separate target dir: a different rustc must not invalidate the host test build. ---
+# --- 3. Version resource: inf/wfp_injector.rc with Cargo.toml's version and identity. ---
+step "Version resource (llvm-rc)"
+if ! command -v llvm-rc >/dev/null; then
+  echo "    installing llvm (Debian package) for llvm-rc"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq llvm >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq llvm >/dev/null; } \
+    || fail "could not install llvm (llvm-rc)"
+fi
+eval "$("$here/scripts/package-identity.sh")" || fail "scripts/package-identity.sh failed"
+mkdir -p "$out"
+sed -e "s/@VERSION_COMMAS@/${WFP_VERSION//./,}/g" -e "s/@VERSION@/$WFP_VERSION/g" \
+    -e "s/@COMPANY@/$WFP_COMPANY/g" -e "s/@PRODUCT@/$WFP_PRODUCT/g" \
+    "$here/inf/wfp_injector.rc" > "$out/wfp_injector.rc"
+if grep -q '@[A-Z_]*@' "$out/wfp_injector.rc"; then fail "unfilled field in $out/wfp_injector.rc"; fi
+llvm-rc -no-cpp /FO "$out/wfp_injector.res" "$out/wfp_injector.rc" || fail "llvm-rc failed"
+echo "    $WFP_COMPANY / $WFP_PRODUCT $WFP_VERSION"
+# Linked into the image by the rustc wrapper (scripts/rustc-remap.sh): a path in RUSTFLAGS would
+# enter cargo's metadata hashes and make the image depend on the checkout's directory.
+export WFP_VERSION_RES=$out/wfp_injector.res
+
+# --- 4. Build. Separate target dir: a different rustc must not invalidate the host test build. ---
 step "cargo build --target $target ($profile, build-std core/alloc/compiler_builtins)"
 # The sources this image is built from, hashed before the build starts (recorded next to it).
 sources_hash=$("$here/scripts/sources-hash.sh") || fail "scripts/sources-hash.sh failed"
@@ -129,4 +152,7 @@ if command -v file >/dev/null; then echo "    $(file -b "$out/wfp_injector.sys")
 
 if [ "$sign" = yes ]; then
   "$here/scripts/sign-sys.sh" "$out/wfp_injector.sys" || fail "signing failed"
+  "$here/scripts/make-package.sh" --sign "$out/wfp_injector.sys" || fail "packaging failed"
+else
+  "$here/scripts/make-package.sh" "$out/wfp_injector.sys" || fail "packaging failed"
 fi

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 {
   find src -type f
   for file in Cargo.toml Cargo.lock build.rs .cargo/config.toml rust-toolchain.toml \
-      scripts/build-sys.sh scripts/pe-finish.py scripts/rustc-remap.sh; do
+      scripts/build-sys.sh scripts/pe-finish.py scripts/rustc-remap.sh \
+      scripts/package-identity.sh inf/wfp_injector.rc; do
     [ -f "$file" ] && echo "$file"
   done
 } | LC_ALL=C sort | while IFS= read -r file; do

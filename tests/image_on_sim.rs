@@ -82,6 +82,54 @@ fn the_image_loads_and_unloads_leaving_engine_pool_and_devices_empty() {
     sim.assert_clean();
 }
 
+/// The shipped image binds KMDF 1.31: the framework of Windows 10 2004 (1.31) serves it; the
+/// framework of Windows 10 1903 (1.29) refuses it, DriverEntry fails with the loader's status
+/// and nothing is left (no device, WFP object, pool block or binding).
+#[test]
+fn the_image_loads_on_windows_10_2004s_framework_and_is_refused_by_1903s() {
+    use wfp_injector::sim::kmdf::KmdfEvent;
+    use wfp_injector::sim::kmdf::facts::{
+        BIND_REFUSED, FRAMEWORK_MINOR_WINDOWS_10_1903, FRAMEWORK_MINOR_WINDOWS_10_2004,
+    };
+    let sim = SimulatedStack::new();
+    sim.install_framework(FRAMEWORK_MINOR_WINDOWS_10_2004);
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    assert_eq!(sim.kmdf_events()[0], KmdfEvent::Bound);
+    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    harness.driver_unload();
+    assert_eq!(sim.kmdf_events().last(), Some(&KmdfEvent::Unbound));
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    drop(harness);
+    sim.assert_clean();
+
+    let sim = SimulatedStack::new();
+    sim.install_framework(FRAMEWORK_MINOR_WINDOWS_10_1903);
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus(BIND_REFUSED as i32));
+    assert_eq!(
+        sim.kmdf_events(),
+        vec![KmdfEvent::BindRefused(
+            "minor version newer than the framework"
+        )]
+    );
+    assert!(harness.driver.DriverUnload.is_none());
+    assert_eq!(sim.devices(), 0);
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    assert!(
+        sim.pool_outstanding().is_empty(),
+        "the registry path copy freed"
+    );
+    drop(harness);
+    sim.assert_clean();
+}
+
 #[test]
 fn the_image_waits_for_tcpip_with_its_retry_policy() {
     let sim = SimulatedStack::new();

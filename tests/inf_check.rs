@@ -1,6 +1,7 @@
-//! Checks inf/wfp_injector.inx the way the WDK tools read it (sections and keys
-//! case-insensitive, %strings% expanded, the file's real encoding), against the rules for a
-//! primitive WFP callout driver and against the crate itself.
+//! Checks inf/wfp_injector.inx, and the INF stamped from it into the driver package
+//! (target/package/wfp_injector.inf, by scripts/make-package.sh), the way the WDK tools read them
+//! (sections and keys case-insensitive, %strings% expanded, the file's real encoding), against the
+//! rules for a primitive WFP callout driver and against the crate itself.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,13 +126,55 @@ impl Inf {
     }
 }
 
-fn inf() -> Inf {
+fn inx_text() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("inf/wfp_injector.inx");
-    Inf::parse(&decode(&std::fs::read(path).expect("read the INX")))
+    decode(&std::fs::read(path).expect("read the INX"))
+}
+
+fn inf() -> Inf {
+    Inf::parse(&inx_text())
+}
+
+/// The stamped INF of the package, or `None` when the run opted out of the built image
+/// (WFP_ALLOW_NO_IMAGE=1, as the image tests do); missing otherwise, it fails the test.
+fn stamped_text() -> Option<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/package/wfp_injector.inf");
+    match std::fs::read(&path) {
+        Ok(bytes) => Some(decode(&bytes)),
+        Err(_) if std::env::var_os("WFP_ALLOW_NO_IMAGE").is_some_and(|v| v == "1") => {
+            eprintln!("SKIPPED (WFP_ALLOW_NO_IMAGE=1): no {}", path.display());
+            None
+        }
+        Err(error) => panic!(
+            "no {} ({error}): run scripts/build-sys.sh --sign",
+            path.display()
+        ),
+    }
 }
 
 /// The binary the crate builds: the lib name plus .sys.
 const BINARY: &str = "wfp_injector.sys";
+
+/// `[package.metadata.wfp-injector] key` of Cargo.toml.
+fn identity(key: &str) -> String {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("read Cargo.toml");
+    let table = manifest
+        .split("[package.metadata.wfp-injector]")
+        .nth(1)
+        .expect("a [package.metadata.wfp-injector] table");
+    let line = table
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .find(|line| line.split('=').next().is_some_and(|k| k.trim() == key))
+        .unwrap_or_else(|| panic!("no {key} in [package.metadata.wfp-injector]"));
+    line.split_once('=')
+        .unwrap()
+        .1
+        .trim()
+        .trim_matches('"')
+        .to_owned()
+}
 
 #[test]
 fn version_section_is_complete_for_the_wfpcallouts_class() {
@@ -153,7 +196,73 @@ fn version_section_is_complete_for_the_wfpcallouts_class() {
 
 #[test]
 fn it_is_a_primitive_driver_installed_by_decorated_default_install_sections() {
-    let inf = inf();
+    check_primitive(&inf(), "$ARCH$");
+}
+
+/// The package's INF is the INX with stampinf's two edits and nothing else: every `$ARCH$` is
+/// `amd64` and DriverVer is `MM/DD/YYYY,W.X.Y.Z` with Cargo.toml's version; it passes the same
+/// checks as the INX, names the company of Cargo.toml as its Provider and its catalog file.
+#[test]
+fn the_stamped_inf_in_the_package_is_the_inx_with_arch_and_driverver_filled() {
+    let Some(stamped) = stamped_text() else {
+        return;
+    };
+    let inx = inx_text();
+    assert!(!stamped.contains("$ARCH$"), "an unstamped $ARCH$");
+    let (mut driver_ver, mut lines) = (None, 0);
+    for (source, out) in inx.lines().zip(stamped.lines()) {
+        lines += 1;
+        if source.trim_start().starts_with("DriverVer") {
+            assert_eq!(
+                source.split('=').nth(1).map(str::trim),
+                Some(""),
+                "{source}"
+            );
+            driver_ver = Some(out.split_once('=').expect(out).1.trim().to_owned());
+        } else {
+            assert_eq!(
+                out,
+                source.replace("$ARCH$", "amd64"),
+                "a line changed beyond $ARCH$"
+            );
+        }
+    }
+    assert_eq!(lines, inx.lines().count());
+    assert_eq!(
+        stamped.lines().count(),
+        lines,
+        "the stamped INF has extra lines"
+    );
+    let driver_ver = driver_ver.expect("a DriverVer line");
+    let (date, version) = driver_ver
+        .split_once(',')
+        .expect("DriverVer = date,version");
+    let date: Vec<u32> = date
+        .split('/')
+        .map(|part| part.parse().expect(date))
+        .collect();
+    assert!(
+        date.len() == 3 && (1..=12).contains(&date[0]) && (1..=31).contains(&date[1]),
+        "DriverVer's date is MM/DD/YYYY: {driver_ver}"
+    );
+    assert!((2024..=2099).contains(&date[2]), "{driver_ver}");
+    assert_eq!(version, format!("{}.0", env!("CARGO_PKG_VERSION")));
+    let inf = Inf::parse(&stamped);
+    check_primitive(&inf, "amd64");
+    assert_eq!(inf.require("Version", "DriverVer"), driver_ver);
+    assert_eq!(inf.require("Version", "CatalogFile"), "wfp_injector.cat");
+    assert_eq!(inf.require("Version", "Provider"), identity("company"));
+    assert_eq!(
+        identity("company"),
+        wfp_injector::driver::objects::COMPANY,
+        "the WFP provider's name is the INF's Provider"
+    );
+    assert_eq!(identity("product"), wfp_injector::driver::objects::PRODUCT);
+}
+
+fn check_primitive(inf: &Inf, arch: &str) {
+    let install = format!("DefaultInstall.NT{arch}");
+    let services = format!("DefaultInstall.NT{arch}.Services");
     assert!(
         !inf.sections.contains_key("manufacturer"),
         "a primitive driver has no [Manufacturer]"
@@ -162,7 +271,7 @@ fn it_is_a_primitive_driver_installed_by_decorated_default_install_sections() {
         !inf.sections.contains_key("defaultinstall"),
         "DefaultInstall must be architecture-decorated"
     );
-    let copy = inf.require("DefaultInstall.NT$ARCH$", "CopyFiles");
+    let copy = inf.require(&install, "CopyFiles");
     let files = inf.section(&copy);
     assert_eq!(
         files,
@@ -177,7 +286,7 @@ fn it_is_a_primitive_driver_installed_by_decorated_default_install_sections() {
         Some("13"),
         "files go to DIRID 13 (the driver store)"
     );
-    let add_service = inf.require("DefaultInstall.NT$ARCH$.Services", "AddService");
+    let add_service = inf.require(&services, "AddService");
     let fields: Vec<&str> = add_service.split(',').map(str::trim).collect();
     assert_eq!(fields.len(), 3, "AddService = name,flags,section");
     let service_name = fields[0];

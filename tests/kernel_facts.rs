@@ -1871,23 +1871,45 @@ fn check_simulator() -> Check {
             "KMDF_VERSION_MAJOR",
             k::FRAMEWORK_MAJOR.to_u128(),
         );
+        for (name, item, value) in [
+            (
+                "FRAMEWORK_MINOR",
+                "KMDF_MINOR_WINDOWS_11_21H2",
+                k::FRAMEWORK_MINOR,
+            ),
+            (
+                "FRAMEWORK_MINOR_WINDOWS_10_2004",
+                "KMDF_MINOR_WINDOWS_10_2004",
+                k::FRAMEWORK_MINOR_WINDOWS_10_2004,
+            ),
+            (
+                "FRAMEWORK_MINOR_WINDOWS_10_1903",
+                "KMDF_MINOR_WINDOWS_10_1903",
+                k::FRAMEWORK_MINOR_WINDOWS_10_1903,
+            ),
+            (
+                "FUNCTION_COUNT_1_33",
+                "KMDF_1_33.WdfFunctionTableNumEntries",
+                k::FUNCTION_COUNT_1_33,
+            ),
+            (
+                "FUNCTION_COUNT_1_31",
+                "WdfFunctionTableNumEntries_V1_31",
+                k::FUNCTION_COUNT_1_31,
+            ),
+            (
+                "FUNCTION_COUNT_1_29",
+                "WdfFunctionTableNumEntries_V1_29",
+                k::FUNCTION_COUNT_1_29,
+            ),
+        ] {
+            c.eq(&key(name), "const", item, value.to_u128());
+        }
         c.eq(
-            &key("FRAMEWORK_MINOR"),
-            "const",
-            "KMDF_VERSION_MINOR",
-            k::FRAMEWORK_MINOR.to_u128(),
-        );
-        c.eq(
-            &key("FUNCTION_COUNT_1_33"),
-            "const",
-            "WdfFunctionTableNumEntries",
-            k::FUNCTION_COUNT_1_33.to_u128(),
-        );
-        c.eq(
-            &key("FUNCTION_COUNT_1_31"),
-            "const",
-            "WdfFunctionTableNumEntries",
-            k::FUNCTION_COUNT_1_31.to_u128(),
+            &key("BIND_REFUSED"),
+            "rule",
+            "kmdf-bind-newer-minor-refused",
+            k::BIND_REFUSED.to_u128(),
         );
         c.eq(
             &key("DRIVER_INIT_NON_PNP"),
@@ -3968,6 +3990,14 @@ const DRIVER_FILES: &[&str] = &[
 ];
 
 const NOT_FACTS: &[(&str, &str)] = &[
+    (
+        "src/driver/objects.rs:COMPANY",
+        "the package's identity, checked against Cargo.toml by tests/package.rs",
+    ),
+    (
+        "src/driver/objects.rs:PRODUCT",
+        "the package's identity, checked against Cargo.toml by tests/package.rs",
+    ),
     (
         "src/sim/mod.rs:FREED_NBL_POISON",
         "the simulator's own fill byte for freed NBLs",

@@ -76,8 +76,14 @@ impl LoadError {
 }
 
 static SESSION_NAME: [u16; 22] = wide("WFP Injector session");
-static PROVIDER_NAME: [u16; 22] = wide("WFP Injector provider");
-static PROVIDER_DESCRIPTION: [u16; 52] = wide("Inspects and reinjects traffic (wfp_injector.sys)");
+/// Who ships the driver: the WFP provider's name, as HLK's FwpmProviders.MaintainIdentifying asks
+/// (the company), and the INF's Provider (Cargo.toml `[package.metadata.wfp-injector] company`;
+/// tests/package.rs checks they agree).
+pub const COMPANY: &str = "WFP Injector Project";
+/// The product: the WFP provider's description (`[package.metadata.wfp-injector] product`).
+pub const PRODUCT: &str = "WFP Injector";
+static PROVIDER_NAME: [u16; COMPANY.len() + 1] = wide(COMPANY);
+static PROVIDER_DESCRIPTION: [u16; PRODUCT.len() + 1] = wide(PRODUCT);
 static SERVICE_NAME: [u16; 12] = wide("WfpInjector");
 static SUBLAYER_NAME: [u16; 22] = wide("WFP Injector sublayer");
 static CALLOUT_NAME: [u16; 21] = wide("WFP Injector callout");
@@ -480,7 +486,7 @@ impl<K: KernelApi> WfpObjects<K> {
     }
 
     fn close_engine(&mut self) -> NtStatus {
-        let engine = core::mem::replace(&mut self.engine, ptr::null_mut());
+        let engine = core::mem::take(&mut self.engine);
         if engine.is_null() {
             return NtStatus::SUCCESS;
         }

@@ -35,6 +35,8 @@ type DynamicOwner = Option<usize>;
 #[derive(Debug, Clone)]
 struct Provider {
     owner: DynamicOwner,
+    /// `displayData.name` and `displayData.description` (None: null).
+    display: (Option<String>, Option<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +357,18 @@ fn optional_key(key: *const GUID) -> Option<GUID> {
 }
 
 impl SimulatedStack {
+    /// Each provider in the engine: its key, `displayData.name` and `displayData.description`
+    /// (None: null), as tools such as `netsh wfp show state` list them.
+    pub fn providers(&self) -> Vec<(GUID, Option<String>, Option<String>)> {
+        let state = self.lock();
+        state
+            .engine
+            .providers
+            .iter()
+            .map(|(key, provider)| (*key, provider.display.0.clone(), provider.display.1.clone()))
+            .collect()
+    }
+
     /// What the filter engine holds now.
     pub fn wfp_objects(&self) -> WfpObjects {
         self.lock().engine.objects()
@@ -493,7 +507,17 @@ impl SimulatedStack {
             return status::ALREADY_EXISTS.0;
         }
         let owner = state.engine.owner(engine as usize);
-        state.engine.providers.insert(key, Provider { owner });
+        // SAFETY: the seam's contract: `provider` and its display strings are valid.
+        let display = unsafe { (*provider).displayData };
+        let text = |text: *const u16| {
+            // SAFETY: as above: a non-null display string is NUL-terminated.
+            (!text.is_null()).then(|| unsafe { super::kmdf::wide_to_string(text) })
+        };
+        let display = (text(display.name), text(display.description));
+        state
+            .engine
+            .providers
+            .insert(key, Provider { owner, display });
         state
             .engine
             .record(engine as usize, Undo::Provider(key, None));

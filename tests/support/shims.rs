@@ -848,7 +848,8 @@ unsafe extern "win64" fn WdfVersionUnbind(
     BindInfo: *mut WDF_BIND_INFO,
     ComponentGlobals: *mut WDF_DRIVER_GLOBALS,
 ) -> NTSTATUS {
-    stack().wdf_version_unbind(RegistryPath, BindInfo, ComponentGlobals)
+    // SAFETY: the image's call; wdfldr's contract makes RegistryPath readable.
+    unsafe { stack().wdf_version_unbind(RegistryPath, BindInfo, ComponentGlobals) }
 }
 
 unsafe extern "win64" fn WdfDriverCreate(

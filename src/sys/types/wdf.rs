@@ -1,7 +1,7 @@
-//! KMDF 1.33 binding types: what the image's own FxDriverEntry hands wdfldr.sys (the bind
+//! KMDF 1.31 binding types: what the image's own FxDriverEntry hands wdfldr.sys (the bind
 //! information), what the loader hands back (the driver globals and the function table), and the
 //! structures and table indices of the WDF functions the KMDF shell calls. Names and layouts as
-//! in Microsoft's Windows-Driver-Frameworks sources (src/publicinc/wdf/kmdf/1.33/*.h and
+//! in Microsoft's Windows-Driver-Frameworks sources (src/publicinc/wdf/kmdf/1.31/*.h and
 //! src/framework/shared/inc/private/common/fxldr.h); every number is a row of
 //! facts/kernel-facts.md.
 
@@ -93,10 +93,10 @@ pub struct WDF_DRIVER_CONFIG {
 /// `WdfDriverInitNonPnpDriver` (wdfdriver.h `WDF_DRIVER_INIT_FLAGS`).
 pub const WdfDriverInitNonPnpDriver: u32 = 0x1;
 
-/// The KMDF version this driver binds to: 1.33.
+/// The KMDF version this driver binds to: 1.31 (Windows 10 2004 and later).
 pub const KMDF_VERSION_MAJOR: u32 = 1;
-/// The KMDF version this driver binds to: 1.33.
-pub const KMDF_VERSION_MINOR: u32 = 33;
+/// The KMDF version this driver binds to: 1.31 (Windows 10 2004 and later).
+pub const KMDF_VERSION_MINOR: u32 = 31;
 /// `WDF_BIND_INFO.Version.Build`: informational, never compared by the library.
 pub const KMDF_BUILD_NUMBER: u32 = 0;
 /// `WDF_COMPONENT_NAME(KmdfLibrary)`: the component the loader binds a KMDF client to.
@@ -104,7 +104,7 @@ pub const WDF_COMPONENT_KMDF_LIBRARY: &str = "KmdfLibrary";
 /// `SDDL_DEVOBJ_KERNEL_ONLY` (wdmsec.h): a protected, empty DACL; user mode cannot open.
 pub const SDDL_DEVOBJ_KERNEL_ONLY: &str = "D:P";
 
-/// `WDFFUNCENUM` (1.33 wdffuncenum.h): `WdfFunctionTableNumEntries`, the table's length.
+/// `WDFFUNCENUM` (1.31 wdffuncenum.h): `WdfFunctionTableNumEntries`, the table's length.
 pub const WdfFunctionTableNumEntries: u32 = 458;
 /// `WDFFUNCENUM.WdfControlDeviceInitAllocateTableIndex`.
 pub const WdfControlDeviceInitAllocateTableIndex: usize = 25;

@@ -1,0 +1,246 @@
+//! The KMDF client binding (src/shell/binding.rs), host-compiled over the simulated wdfldr: the
+//! code the image's FxDriverEntry runs. It binds KMDF 1.31 on the frameworks of Windows 10 2004
+//! (1.31) and Windows 11 (1.33) and runs the shell; the framework of Windows 10 1903 (1.29)
+//! refuses it, the shell never runs and nothing is left; the loader sees one registry path copy
+//! at bind and unbind, and the bound table answers WDF calls until unbind.
+
+#[path = "support/heap.rs"]
+mod heap;
+
+use std::cell::Cell;
+use std::sync::Mutex;
+
+use wfp_injector::nt::NtStatus;
+use wfp_injector::shell::binding::{Binding, WdfLoader};
+use wfp_injector::shell::kmdf;
+use wfp_injector::shell::slot::Slot;
+use wfp_injector::sim::kmdf::KmdfEvent;
+use wfp_injector::sim::kmdf::facts::{
+    BIND_REFUSED, FRAMEWORK_MINOR, FRAMEWORK_MINOR_WINDOWS_10_1903, FRAMEWORK_MINOR_WINDOWS_10_2004,
+};
+use wfp_injector::sim::{SERVICE_KEY_PATH, SimulatedStack, WfpObjects};
+use wfp_injector::sys::types::{
+    DRIVER_OBJECT, NTSTATUS, UNICODE_STRING, WDF_BIND_INFO, WDF_DRIVER_GLOBALS, WDFDRIVER, WDFFUNC,
+    WdfDriverCreateTableIndex, WdfFunctionTableNumEntries,
+};
+
+type Sim = &'static SimulatedStack;
+
+/// The stack and slot EvtDriverUnload reaches (its only argument is the WDFDRIVER).
+static CURRENT: Mutex<Option<(Sim, &'static Slot<Sim>)>> = Mutex::new(None);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe extern "win64" fn evt_driver_unload(_driver: WDFDRIVER) {
+    let current = *CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((sim, slot)) = current {
+        kmdf::driver_unload(sim, slot);
+    }
+}
+
+unsafe extern "win64" fn no_displacement(_driver: *mut DRIVER_OBJECT) {
+    panic!("the host client's framework never asks to displace the unload routine");
+}
+
+/// The simulated wdfldr, handing out a table of made-up entries (entry i is 0x1000 + 16 i): the
+/// host shell calls WDF through the seam, so the table is only read, never called.
+struct SimLoader {
+    sim: Sim,
+    table: Vec<usize>,
+}
+
+impl SimLoader {
+    fn new(sim: Sim) -> Self {
+        let table = (0..WdfFunctionTableNumEntries as usize)
+            .map(|i| 0x1000 + 16 * i)
+            .collect();
+        Self { sim, table }
+    }
+}
+
+impl WdfLoader for SimLoader {
+    unsafe fn version_bind(
+        &self,
+        driver_object: *mut DRIVER_OBJECT,
+        registry_path: *const UNICODE_STRING,
+        info: *mut WDF_BIND_INFO,
+        globals: *mut *mut WDF_DRIVER_GLOBALS,
+    ) -> NTSTATUS {
+        // SAFETY: the trait's contract is the export's; the table outlives the binding.
+        unsafe {
+            self.sim.wdf_version_bind(
+                driver_object,
+                registry_path,
+                info,
+                globals,
+                self.table.as_ptr().cast::<WDFFUNC>(),
+            )
+        }
+    }
+
+    unsafe fn version_unbind(
+        &self,
+        registry_path: *const UNICODE_STRING,
+        info: *mut WDF_BIND_INFO,
+        globals: *mut WDF_DRIVER_GLOBALS,
+    ) -> NTSTATUS {
+        // SAFETY: the trait's contract is the export's.
+        unsafe { self.sim.wdf_version_unbind(registry_path, info, globals) }
+    }
+}
+
+struct Load {
+    sim: Sim,
+    slot: &'static Slot<Sim>,
+    binding: Box<Binding>,
+    loader: SimLoader,
+    driver: Box<DRIVER_OBJECT>,
+    _path: Vec<u16>,
+    path: UNICODE_STRING,
+}
+
+/// Frees the stack and the slot `setup` made for the callback (they must outlive every use of
+/// CURRENT, so they are not owned by `Load`'s fields).
+impl Drop for Load {
+    fn drop(&mut self) {
+        *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        // SAFETY: made by Box::into_raw in setup, freed once here; nothing uses them after
+        // CURRENT is cleared and the load is gone.
+        drop(unsafe { Box::from_raw(std::ptr::from_ref(self.slot).cast_mut()) });
+        // SAFETY: as above.
+        drop(unsafe { Box::from_raw(std::ptr::from_ref(self.sim).cast_mut()) });
+    }
+}
+
+fn setup(framework_minor: u32) -> Load {
+    // SAFETY: freed by Load's Drop, the last user.
+    let sim: Sim = unsafe { &*Box::into_raw(Box::new(SimulatedStack::new())) };
+    sim.install_framework(framework_minor);
+    // SAFETY: as above.
+    let slot: &'static Slot<Sim> = unsafe { &*Box::into_raw(Box::new(Slot::new())) };
+    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some((sim, slot));
+    let mut path: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();
+    let bytes = (path.len() * 2) as u16;
+    let unicode = UNICODE_STRING {
+        Length: bytes,
+        MaximumLength: bytes,
+        Buffer: path.as_mut_ptr(),
+    };
+    Load {
+        sim,
+        slot,
+        binding: Box::new(Binding::new()),
+        loader: SimLoader::new(sim),
+        // SAFETY: plain data; zero is how the I/O manager hands fields over.
+        driver: Box::new(unsafe { std::mem::zeroed() }),
+        _path: path,
+        path: unicode,
+    }
+}
+
+impl Load {
+    /// FxDriverEntry's work: the binding, then the shell; `ran` records whether the shell ran.
+    fn enter(&mut self, ran: &Cell<bool>) -> NtStatus {
+        let (sim, slot) = (self.sim, self.slot);
+        let shell = |driver: *mut DRIVER_OBJECT, path: *const UNICODE_STRING| {
+            ran.set(true);
+            // SAFETY: the I/O manager's arguments passed on; evt_driver_unload uses this stack
+            // and slot.
+            unsafe { kmdf::driver_entry(sim, slot, driver, path, evt_driver_unload) }
+        };
+        // SAFETY: a driver object and registry path as the I/O manager gives them; the binding
+        // outlives the load.
+        NtStatus(unsafe {
+            self.binding.enter(
+                &self.loader,
+                &mut *self.driver,
+                &self.path,
+                shell,
+                no_displacement,
+            )
+        })
+    }
+
+    /// The I/O manager's unload: the framework's routine, then (what FxDriverEntry's displacing
+    /// routine does) unbind.
+    fn unload(&mut self) {
+        let unload = self
+            .driver
+            .DriverUnload
+            .expect("the framework's unload routine");
+        // SAFETY: the I/O manager's unload call.
+        unsafe { unload(&mut *self.driver) };
+        self.binding.unbind(&self.loader);
+    }
+}
+
+#[test]
+fn kmdf_1_31_binds_on_the_frameworks_of_windows_10_2004_and_windows_11() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    for framework in [FRAMEWORK_MINOR_WINDOWS_10_2004, FRAMEWORK_MINOR] {
+        let _heap = heap::check();
+        let mut load = setup(framework);
+        let sim = load.sim;
+        assert_eq!(
+            load.binding.function(WdfDriverCreateTableIndex),
+            None,
+            "unbound"
+        );
+        let ran = Cell::new(false);
+        assert_eq!(load.enter(&ran), NtStatus::SUCCESS, "KMDF 1.{framework}");
+        assert!(ran.get(), "the shell ran");
+        assert_eq!(sim.kmdf_events()[0], KmdfEvent::Bound);
+        assert_eq!(sim.wfp_objects().registered_callouts, 4);
+        // The bound table answers at each index, the globals with it; none past the table.
+        let (function, globals) = load
+            .binding
+            .function(WdfDriverCreateTableIndex)
+            .expect("bound");
+        assert_eq!(
+            function as usize,
+            0x1000 + 16 * WdfDriverCreateTableIndex,
+            "the table the loader handed out, at WdfDriverCreate's index"
+        );
+        assert!(!globals.is_null());
+        assert_eq!(
+            load.binding
+                .function(WdfFunctionTableNumEntries as usize)
+                .map(|(f, _)| f as usize),
+            None
+        );
+        load.unload();
+        assert_eq!(sim.kmdf_events().last(), Some(&KmdfEvent::Unbound));
+        assert_eq!(load.binding.function(WdfDriverCreateTableIndex), None);
+        assert_eq!(sim.wfp_objects(), WfpObjects::default());
+        // The loader saw the same registry path copy at bind and unbind (else a violation).
+        sim.assert_clean();
+        drop(load);
+    }
+}
+
+#[test]
+fn the_framework_of_windows_10_1903_refuses_kmdf_1_31_and_nothing_runs_or_is_left() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _heap = heap::check();
+    let mut load = setup(FRAMEWORK_MINOR_WINDOWS_10_1903);
+    let sim = load.sim;
+    let ran = Cell::new(false);
+    assert_eq!(
+        load.enter(&ran),
+        NtStatus(BIND_REFUSED as i32),
+        "the loader's status, passed on by DriverEntry"
+    );
+    assert!(!ran.get(), "the shell never ran");
+    assert_eq!(
+        sim.kmdf_events(),
+        vec![KmdfEvent::BindRefused(
+            "minor version newer than the framework"
+        )]
+    );
+    assert_eq!(load.binding.function(WdfDriverCreateTableIndex), None);
+    assert!(load.driver.DriverUnload.is_none(), "no unload routine");
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    assert_eq!(sim.devices(), 0);
+    sim.assert_clean();
+    // The registry path copy is freed (the heap check at the end of the test).
+    drop(load);
+}
