@@ -1,7 +1,7 @@
 //! Build script.
 //!
-//! On a Linux host it does nothing: host tests and the Linux cross-build of the image need no
-//! generated code.
+//! On a Linux host it generates nothing: host tests and the Linux cross-build of the image need no
+//! generated code. For the cross-build it links the version resource scripts/build-sys.sh made.
 //!
 //! On a Windows host building with the WDK (`cargo make`, which enables the `wdk` feature):
 //! 1. wdk-build configures the KMDF driver link, as windows-drivers-rs' sample-kmdf-driver's
@@ -30,6 +30,15 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(wfp_allow_no_image)");
     if std::env::var_os("WFP_ALLOW_NO_IMAGE").is_some_and(|value| value == "1") {
         println!("cargo::rustc-cfg=wfp_allow_no_image");
+    }
+    // The version resource scripts/build-sys.sh compiles (WFP_VERSION_RES, a .res file) goes
+    // into the image's link; cargo relinks when it changes. Through a link argument here rather
+    // than RUSTFLAGS, whose text enters cargo's metadata hashes and so the image's code layout.
+    println!("cargo::rerun-if-env-changed=WFP_VERSION_RES");
+    if let Some(res) = std::env::var_os("WFP_VERSION_RES") {
+        let res = std::path::PathBuf::from(res);
+        println!("cargo::rerun-if-changed={}", res.display());
+        println!("cargo::rustc-cdylib-link-arg={}", res.display());
     }
     #[cfg(windows)]
     if std::env::var_os("CARGO_FEATURE_WDK").is_some() {

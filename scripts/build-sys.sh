@@ -92,8 +92,8 @@ sed -e "s/@VERSION_COMMAS@/${WFP_VERSION//./,}/g" -e "s/@VERSION@/$WFP_VERSION/g
 if grep -q '@[A-Z_]*@' "$out/wfp_injector.rc"; then fail "unfilled field in $out/wfp_injector.rc"; fi
 llvm-rc -no-cpp /FO "$out/wfp_injector.res" "$out/wfp_injector.rc" || fail "llvm-rc failed"
 echo "    $WFP_COMPANY / $WFP_PRODUCT $WFP_VERSION"
-# Linked into the image by the rustc wrapper (scripts/rustc-remap.sh): a path in RUSTFLAGS would
-# enter cargo's metadata hashes and make the image depend on the checkout's directory.
+# Linked into the image by build.rs (a link argument cargo tracks): a path in RUSTFLAGS would enter
+# cargo's metadata hashes and make the image depend on the checkout's directory.
 export WFP_VERSION_RES=$out/wfp_injector.res
 
 # --- 4. Build. Separate target dir: a different rustc must not invalidate the host test build. ---

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Checks that the driver image is reproducible: builds this checkout's tracked files a second
-# time in another directory and requires the .sys to be byte-identical to
-# target/sys/wfp_injector.sys (its signature removed first when it is signed). Also checks that
-# the image and its PDB carry the same identity (CodeView GUID and age), which
-# scripts/pe-finish.py derives from the image's content.
+# Checks that the driver image and its package are reproducible: builds this checkout's tracked
+# files a second time in another directory and requires the .sys to be byte-identical to
+# target/sys/wfp_injector.sys (its signature removed first when it is signed), and the package's
+# INF and unsigned catalog to be byte-identical to target/package/wfp_injector.inf and
+# target/sys/wfp_injector.unsigned.cat. The copy has no git history: it is dated by
+# SOURCE_DATE_EPOCH, set to this checkout's last commit time. Also checks that the image and its
+# PDB carry the same identity (CodeView GUID and age), which scripts/pe-finish.py derives from the
+# image's content.
 #
 #   scripts/build-sys.sh && scripts/check-reproducible.sh [IMAGE]
 #
@@ -27,7 +30,17 @@ mkdir -p "$copy/src-copy/target"
 (cd "$here" && git ls-files -z | xargs -0 cp --parents -t "$copy/src-copy")
 ln -s "$here/target/cross-toolchain" "$copy/src-copy/target/cross-toolchain"
 echo "==> second build in $copy/src-copy"
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%ct)}
+export SOURCE_DATE_EPOCH
 "$copy/src-copy/scripts/build-sys.sh" >"$copy/build.log" 2>&1 || { tail -20 "$copy/build.log"; exit 1; }
+for file in target/package/wfp_injector.inf target/sys/wfp_injector.unsigned.cat; do
+  if ! cmp -s "$here/$file" "$copy/src-copy/$file"; then
+    echo "check-reproducible: FAILED: $file differs between the two builds:" >&2
+    cmp -l "$here/$file" "$copy/src-copy/$file" | head -20 >&2
+    exit 1
+  fi
+  echo "==> reproducible: $file ($(sha256sum "$here/$file" | cut -c1-16)...)"
+done
 second=$copy/src-copy/target/sys/wfp_injector.sys
 pairs() {  # pairs IMAGE PDB: the image's CodeView GUID/age equal the PDB's
   python3 - "$1" "$2" <<'PY'

@@ -92,13 +92,13 @@ def explicit(number: int, body: bytes) -> bytes:
 
 # --- The OIDs and values (facts/package-facts.md) -------------------------------------------
 
-OID_SIGNED_DATA = "1.2.840.113549.1.7.2"        # PKCS #7 signedData
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"        # szOID_RSA_signedData (PKCS #7)
 OID_CTL = "1.3.6.1.4.1.311.10.1"                # szOID_CTL
 OID_CATALOG_LIST = "1.3.6.1.4.1.311.12.1.1"     # szOID_CATALOG_LIST
 OID_CATALOG_LIST_MEMBER2 = "1.3.6.1.4.1.311.12.1.3"  # szOID_CATALOG_LIST_MEMBER2 (version 2)
 OID_SHA256 = "2.16.840.1.101.3.4.2.1"           # szOID_NIST_sha256
 OID_SPC_INDIRECT_DATA = "1.3.6.1.4.1.311.2.1.4"  # SPC_INDIRECT_DATA_OBJID
-OID_SPC_PE_IMAGE_DATA = "1.3.6.1.4.1.311.2.1.15"  # SPC_PE_IMAGE_DATAOBJ
+OID_SPC_PE_IMAGE_DATA = "1.3.6.1.4.1.311.2.1.15"  # SPC_PE_IMAGE_DATA_OBJID
 OID_SPC_CAB_DATA = "1.3.6.1.4.1.311.2.1.25"     # SPC_CAB_DATA_OBJID (flat files)
 OID_CAT_NAMEVALUE = "1.3.6.1.4.1.311.12.2.1"    # CAT_NAMEVALUE_OBJID
 OID_CAT_MEMBERINFO2 = "1.3.6.1.4.1.311.12.2.3"  # CAT_MEMBERINFO2_OBJID

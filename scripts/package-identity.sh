@@ -23,9 +23,11 @@ import re, shlex, sys, time, tomllib
 manifest = tomllib.load(open(sys.argv[1], "rb"))
 package = manifest["package"]
 version = package["version"]
+# DriverVer: each part "greater than or equal to zero and less than 65535", and "0.0.0.0 is not
+# valid" (inf-driverver-directive.md); VERSIONINFO's parts are 16 bits.
 if not re.fullmatch(r"(0|[1-9]\d{0,4})\.(0|[1-9]\d{0,4})\.(0|[1-9]\d{0,4})", version) or any(
-        int(part) > 65535 for part in version.split(".")):
-    sys.exit(f"package-identity: FAILED: version '{version}' is not MAJOR.MINOR.PATCH with parts up to 65535 (a VERSIONINFO and DriverVer field is 16 bits)")
+        int(part) >= 65535 for part in version.split(".")) or version == "0.0.0":
+    sys.exit(f"package-identity: FAILED: version '{version}' is not MAJOR.MINOR.PATCH with parts below 65535, not all zero (DriverVer's rules)")
 identity = package.get("metadata", {}).get("wfp-injector", {})
 for key in ("company", "product"):
     value = identity.get(key, "")

@@ -14,10 +14,4 @@ case " $* " in
     done <<<"${WFP_REMAP:-}"
     ;;
 esac
-# The version resource (scripts/build-sys.sh: WFP_VERSION_RES) goes into the driver image's link.
-if [ -n "${WFP_VERSION_RES:-}" ]; then
-  case " $* " in
-    *" --crate-name wfp_injector "*"--crate-type cdylib"*) extra+=(-C "link-arg=$WFP_VERSION_RES") ;;
-  esac
-fi
 exec "$rustc" "$@" "${extra[@]}"

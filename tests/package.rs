@@ -447,7 +447,7 @@ for info in pe.FileInfo[0]:
             format!("{product} packet-injection callout driver"),
         ),
         ("FileVersion", version.clone()),
-        ("InternalName", "wfp_injector.sys".to_owned()),
+        ("InternalName", "wfp_injector".to_owned()),
         (
             "LegalCopyright",
             format!("Copyright (c) the {product} authors; MIT OR Apache-2.0"),
