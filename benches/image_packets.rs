@@ -300,8 +300,29 @@ fn diff(before: &[u64], sim: &SimulatedStack) {
     println!();
 }
 
+/// The command line's cases, without libtest's flags: `cargo test --all-targets` runs
+/// `harness = false` targets too and passes them its own (`--test-threads 2`, `--nocapture`).
+fn case_args() -> Vec<String> {
+    let mut args = Vec::new();
+    let mut all = std::env::args().skip(1);
+    while let Some(arg) = all.next() {
+        if arg.starts_with('-') {
+            // The libtest flags that take their value as the next argument.
+            if matches!(
+                arg.as_str(),
+                "--test-threads" | "--skip" | "--logfile" | "--color" | "--format" | "-Z"
+            ) {
+                all.next();
+            }
+            continue;
+        }
+        args.push(arg);
+    }
+    args
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = case_args();
     match args.as_slice() {
         [case_name, _phase] => run(case_name, |_, _, _| {}),
         [] | [_] => {
