@@ -3,7 +3,8 @@
 #
 #   target/package/wfp_injector.sys        the image (signed with --sign)
 #   target/package/wfp_injector.inf        inf/wfp_injector.inx stamped: $ARCH$ -> amd64,
-#                                          DriverVer = the commit's date, Cargo.toml's version
+#                                          DriverVer = the commit's date, Cargo.toml's version;
+#                                          CRLF line ends
 #   target/package/wfp_injector.cat        the catalog over the .sys and the .inf
 #                                          (scripts/make-catalog.py; signed with --sign)
 #   target/package/wfp-injector-test.cer   the test certificate (--sign only)
@@ -40,8 +41,11 @@ cp "$image" "$package/wfp_injector.sys"
 inx=$here/inf/wfp_injector.inx
 grep -q '^DriverVer *= *$' "$inx" || fail "$inx has no empty 'DriverVer =' line to stamp"
 grep -q '\$ARCH\$' "$inx" || fail "$inx has no \$ARCH\$ to stamp"
+# CRLF line ends, as Inf2Cat-made packages have them: the catalog hashes the bytes, and a copy
+# that converted line ends would no longer match.
+if grep -q $'\r' "$inx"; then fail "$inx has CR characters: keep it LF, the package writes CRLF"; fi
 sed -e 's/\$ARCH\$/amd64/g' -e "s|^DriverVer *= *\$|DriverVer   = $WFP_DATE,$WFP_VERSION|" \
-    "$inx" > "$package/wfp_injector.inf"
+    -e 's/$/\r/' "$inx" > "$package/wfp_injector.inf"
 if grep -q '\$ARCH\$' "$package/wfp_injector.inf"; then fail "unstamped \$ARCH\$ left"; fi
 echo "    wfp_injector.inf: DriverVer = $WFP_DATE,$WFP_VERSION"
 

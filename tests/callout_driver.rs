@@ -8,6 +8,9 @@ mod heap;
 #[path = "support/host_driver.rs"]
 mod host_driver;
 
+#[path = "support/identity.rs"]
+mod identity;
+
 use std::net::IpAddr;
 
 use host_driver::{
@@ -53,6 +56,28 @@ fn load_installs_the_object_set_and_unload_leaves_the_engine_empty() {
             .iter()
             .any(|(_, _, text)| text.contains("loaded"))
     );
+    sim.assert_clean();
+}
+
+/// HLK's FwpmProviders.MaintainIdentifying: the provider's name is the company and its
+/// description the product (Cargo.toml's `[package.metadata.wfp-injector]`, which the INF's
+/// Provider and the version resource also carry).
+#[test]
+fn the_wfp_provider_is_named_after_the_company_and_described_by_the_product() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let providers = sim.providers();
+    assert_eq!(providers.len(), 1, "{providers:?}");
+    assert_eq!(
+        (providers[0].1.as_deref(), providers[0].2.as_deref()),
+        (
+            Some(identity::identity("company").as_str()),
+            Some(identity::identity("product").as_str())
+        )
+    );
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
     sim.assert_clean();
 }
 

@@ -100,6 +100,17 @@ fn the_image_loads_on_windows_10_2004s_framework_and_is_refused_by_1903s() {
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     assert_eq!(sim.kmdf_events()[0], KmdfEvent::Bound);
     assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    // The identifying provider (HLK FwpmProviders.MaintainIdentifying): company and product as
+    // Cargo.toml declares them.
+    let providers = sim.providers();
+    assert_eq!(providers.len(), 1, "{providers:?}");
+    assert_eq!(
+        (providers[0].1.clone(), providers[0].2.clone()),
+        (
+            Some(support::identity::identity("company")),
+            Some(support::identity::identity("product"))
+        )
+    );
     harness.driver_unload();
     assert_eq!(sim.kmdf_events().last(), Some(&KmdfEvent::Unbound));
     assert_eq!(sim.wfp_objects(), WfpObjects::default());

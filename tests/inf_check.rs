@@ -3,8 +3,14 @@
 //! (sections and keys case-insensitive, %strings% expanded, the file's real encoding), against the
 //! rules for a primitive WFP callout driver and against the crate itself.
 
+// The image gate: the package is made with the image, and a run that opted out of the image
+// (WFP_ALLOW_NO_IMAGE=1) reports it in this binary's results too.
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use support::identity::identity;
 
 use wfp_injector::driver::DriverConfig;
 use wfp_injector::sim::SERVICE_KEY_PATH;
@@ -141,7 +147,7 @@ fn stamped_text() -> Option<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/package/wfp_injector.inf");
     match std::fs::read(&path) {
         Ok(bytes) => Some(decode(&bytes)),
-        Err(_) if std::env::var_os("WFP_ALLOW_NO_IMAGE").is_some_and(|v| v == "1") => {
+        Err(_) if support::image_opted_out() => {
             eprintln!("SKIPPED (WFP_ALLOW_NO_IMAGE=1): no {}", path.display());
             None
         }
@@ -154,27 +160,6 @@ fn stamped_text() -> Option<String> {
 
 /// The binary the crate builds: the lib name plus .sys.
 const BINARY: &str = "wfp_injector.sys";
-
-/// `[package.metadata.wfp-injector] key` of Cargo.toml.
-fn identity(key: &str) -> String {
-    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .expect("read Cargo.toml");
-    let table = manifest
-        .split("[package.metadata.wfp-injector]")
-        .nth(1)
-        .expect("a [package.metadata.wfp-injector] table");
-    let line = table
-        .lines()
-        .take_while(|line| !line.starts_with('['))
-        .find(|line| line.split('=').next().is_some_and(|k| k.trim() == key))
-        .unwrap_or_else(|| panic!("no {key} in [package.metadata.wfp-injector]"));
-    line.split_once('=')
-        .unwrap()
-        .1
-        .trim()
-        .trim_matches('"')
-        .to_owned()
-}
 
 #[test]
 fn version_section_is_complete_for_the_wfpcallouts_class() {
@@ -200,8 +185,9 @@ fn it_is_a_primitive_driver_installed_by_decorated_default_install_sections() {
 }
 
 /// The package's INF is the INX with stampinf's two edits and nothing else: every `$ARCH$` is
-/// `amd64` and DriverVer is `MM/DD/YYYY,W.X.Y.Z` with Cargo.toml's version; it passes the same
-/// checks as the INX, names the company of Cargo.toml as its Provider and its catalog file.
+/// `amd64` and DriverVer is `MM/DD/YYYY,W.X.Y.Z` with Cargo.toml's version; its lines end in
+/// CRLF; it passes the same checks as the INX, names the company of Cargo.toml as its Provider
+/// and its catalog file.
 #[test]
 fn the_stamped_inf_in_the_package_is_the_inx_with_arch_and_driverver_filled() {
     let Some(stamped) = stamped_text() else {
@@ -209,6 +195,19 @@ fn the_stamped_inf_in_the_package_is_the_inx_with_arch_and_driverver_filled() {
     };
     let inx = inx_text();
     assert!(!stamped.contains("$ARCH$"), "an unstamped $ARCH$");
+    assert!(
+        !inx.contains('\r'),
+        "the INX is LF; the package writes CRLF"
+    );
+    assert!(
+        stamped.ends_with("\r\n")
+            && stamped
+                .split('\n')
+                .rev()
+                .skip(1)
+                .all(|line| line.ends_with('\r')),
+        "every line of the stamped INF ends in CRLF"
+    );
     let (mut driver_ver, mut lines) = (None, 0);
     for (source, out) in inx.lines().zip(stamped.lines()) {
         lines += 1;

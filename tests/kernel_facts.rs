@@ -3992,11 +3992,11 @@ const DRIVER_FILES: &[&str] = &[
 const NOT_FACTS: &[(&str, &str)] = &[
     (
         "src/driver/objects.rs:COMPANY",
-        "the package's identity, checked against Cargo.toml by tests/package.rs",
+        "the package's identity, checked against Cargo.toml by tests/inf_check.rs",
     ),
     (
         "src/driver/objects.rs:PRODUCT",
-        "the package's identity, checked against Cargo.toml by tests/package.rs",
+        "the package's identity, checked against Cargo.toml by tests/inf_check.rs",
     ),
     (
         "src/sim/mod.rs:FREED_NBL_POISON",

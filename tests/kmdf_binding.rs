@@ -41,6 +41,28 @@ unsafe extern "win64" fn no_displacement(_driver: *mut DRIVER_OBJECT) {
     panic!("the host client's framework never asks to displace the unload routine");
 }
 
+/// The binding and loader the displacing unload routine works with (addresses; FxDriverEntry's
+/// are statics).
+static DISPLACING: Mutex<Option<(usize, usize)>> = Mutex::new(None);
+
+/// What FxDriverEntry's displacing unload routine does: [`Binding::unload`].
+unsafe extern "win64" fn displacing_unload(driver: *mut DRIVER_OBJECT) {
+    let (binding, loader) = DISPLACING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .expect("installed by the test");
+    // SAFETY: the test keeps both alive until its unload call returns.
+    let (binding, loader) = unsafe {
+        (
+            &*(binding as *const Binding),
+            &*(loader as *const SimLoader),
+        )
+    };
+    // SAFETY: the I/O manager's unload call for the driver the binding entered.
+    unsafe { binding.unload(loader, driver) };
+}
+
 /// The simulated wdfldr, handing out a table of made-up entries (entry i is 0x1000 + 16 i): the
 /// host shell calls WDF through the seam, so the table is only read, never called.
 struct SimLoader {
@@ -242,5 +264,66 @@ fn the_framework_of_windows_10_1903_refuses_kmdf_1_31_and_nothing_runs_or_is_lef
     assert_eq!(sim.devices(), 0);
     sim.assert_clean();
     // The registry path copy is freed (the heap check at the end of the test).
+    drop(load);
+}
+
+/// When the framework asks for it (`DisplaceDriverUnload` in the globals it handed out, which
+/// WdfDriverCreate sets for a non-PnP driver with EvtDriverUnload), the binding puts its own
+/// unload routine in front of the framework's; that routine runs the framework's unload, then
+/// unbinds: the framework deletes its objects before the client lets go of it.
+#[test]
+fn the_displacing_unload_runs_the_frameworks_unload_then_unbinds() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _heap = heap::check();
+    let mut load = setup(FRAMEWORK_MINOR_WINDOWS_10_2004);
+    let sim = load.sim;
+    let (slot, binding) = (load.slot, &*load.binding);
+    let shell = |driver: *mut DRIVER_OBJECT, path: *const UNICODE_STRING| {
+        // SAFETY: the I/O manager's arguments passed on.
+        let status = unsafe { kmdf::driver_entry(sim, slot, driver, path, evt_driver_unload) };
+        // The host-compiled shell creates its driver for the simulator's host client; ask for
+        // the displacement in the bound client's globals, as WdfDriverCreate does in its own.
+        let (_, globals) = binding.function(WdfDriverCreateTableIndex).expect("bound");
+        // SAFETY: the globals the simulated loader handed out, live until unbind.
+        unsafe { (*globals).DisplaceDriverUnload = 1 };
+        status
+    };
+    // SAFETY: a driver object and registry path as the I/O manager gives them; the binding
+    // outlives the load.
+    let status = NtStatus(unsafe {
+        load.binding.enter(
+            &load.loader,
+            &mut *load.driver,
+            &load.path,
+            shell,
+            displacing_unload,
+        )
+    });
+    assert_eq!(status, NtStatus::SUCCESS);
+    let installed = load.driver.DriverUnload.expect("an unload routine");
+    assert_eq!(
+        installed as usize, displacing_unload as usize,
+        "the binding's routine in front of the framework's"
+    );
+    *DISPLACING.lock().unwrap_or_else(|p| p.into_inner()) = Some((
+        std::ptr::from_ref(&*load.binding) as usize,
+        std::ptr::from_ref(&load.loader) as usize,
+    ));
+    // SAFETY: the I/O manager's unload call.
+    unsafe { installed(&mut *load.driver) };
+    let events = sim.kmdf_events();
+    assert_eq!(
+        events[events.len() - 3..],
+        [
+            KmdfEvent::DeviceDeleted,
+            KmdfEvent::DriverDeleted,
+            KmdfEvent::Unbound
+        ],
+        "the framework's unload first, then unbind: {events:?}"
+    );
+    assert!(events.contains(&KmdfEvent::EvtDriverUnload));
+    assert_eq!(load.binding.function(WdfDriverCreateTableIndex), None);
+    assert_eq!(sim.wfp_objects(), WfpObjects::default());
+    sim.assert_clean();
     drop(load);
 }

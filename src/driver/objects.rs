@@ -78,7 +78,7 @@ impl LoadError {
 static SESSION_NAME: [u16; 22] = wide("WFP Injector session");
 /// Who ships the driver: the WFP provider's name, as HLK's FwpmProviders.MaintainIdentifying asks
 /// (the company), and the INF's Provider (Cargo.toml `[package.metadata.wfp-injector] company`;
-/// tests/package.rs checks they agree).
+/// tests/inf_check.rs and the provider tests check they agree).
 pub const COMPANY: &str = "WFP Injector Project";
 /// The product: the WFP provider's description (`[package.metadata.wfp-injector] product`).
 pub const PRODUCT: &str = "WFP Injector";

@@ -71,14 +71,18 @@ pub struct Binding {
     globals: AtomicPtr<WDF_DRIVER_GLOBALS>,
     /// The framework's unload routine, displaced by the client's (as an address; 0: none).
     original_unload: AtomicUsize,
-    /// A pool copy of the registry path for bind and unbind.
+    /// A pool copy of the registry path for bind and unbind, NUL-terminated.
     path_buffer: AtomicPtr<u16>,
-    /// Bytes in `path_buffer`.
+    /// Bytes in `path_buffer` before the NUL.
     path_bytes: AtomicU16,
+    /// The UNICODE_STRING naming the copy: bind and unbind get this one address, as the WDK stub
+    /// passes its static copy to both.
+    path: UnsafeCell<UNICODE_STRING>,
 }
 
-// SAFETY: `info` is written only during `enter` (PASSIVE_LEVEL, one thread, before any other use)
-// and by the loader during the bind it makes; everything else is atomic.
+// SAFETY: `info` and `path` are written only during `enter` (PASSIVE_LEVEL, one thread, before
+// any other use), by the loader during the bind it makes, and at unbind (one thread, after every
+// other use); everything else is atomic.
 unsafe impl Sync for Binding {}
 
 impl Default for Binding {
@@ -108,6 +112,11 @@ impl Binding {
             original_unload: AtomicUsize::new(0),
             path_buffer: AtomicPtr::new(ptr::null_mut()),
             path_bytes: AtomicU16::new(0),
+            path: UnsafeCell::new(UNICODE_STRING {
+                Length: 0,
+                MaximumLength: 0,
+                Buffer: ptr::null_mut(),
+            }),
         }
     }
 
@@ -141,10 +150,10 @@ impl Binding {
         // SAFETY: as above.
         unsafe { (*info).FuncTable = self.functions.as_ptr().cast() };
         let mut globals: *mut WDF_DRIVER_GLOBALS = ptr::null_mut();
-        let kept = self.kept_registry_path();
         // SAFETY: PASSIVE_LEVEL; the bind information lives as long as `self`; `globals` is
-        // writable; `kept` names the pool copy, which lives until unbind.
-        let status = unsafe { loader.version_bind(driver_object, &kept, info, &mut globals) };
+        // writable; `self.path` names the pool copy, and both live until unbind.
+        let status =
+            unsafe { loader.version_bind(driver_object, self.path.get(), info, &mut globals) };
         if !NtStatus(status).is_success() || globals.is_null() {
             self.functions.store(ptr::null_mut(), Ordering::Release);
             self.free_registry_path();
@@ -197,10 +206,9 @@ impl Binding {
     pub fn unbind<L: WdfLoader>(&self, loader: &L) {
         let globals = self.globals.swap(ptr::null_mut(), Ordering::AcqRel);
         if !globals.is_null() {
-            let path = self.kept_registry_path();
             // SAFETY: `globals` came from the successful bind with this bind information and the
             // same registry path copy, and is unbound once (the swap above).
-            let _ = unsafe { loader.version_unbind(&path, self.info.get(), globals) };
+            let _ = unsafe { loader.version_unbind(self.path.get(), self.info.get(), globals) };
         }
         self.functions.store(ptr::null_mut(), Ordering::Release);
         self.free_registry_path();
@@ -224,39 +232,50 @@ impl Binding {
         Some((function, globals))
     }
 
-    /// The pool copy of the registry path (empty when the I/O manager's was empty).
-    fn kept_registry_path(&self) -> UNICODE_STRING {
-        let bytes = self.path_bytes.load(Ordering::Acquire);
-        UNICODE_STRING {
-            Length: bytes,
-            MaximumLength: bytes,
-            Buffer: self.path_buffer.load(Ordering::Acquire),
-        }
-    }
-
-    /// Copies the registry path into pool for bind and unbind; false when the allocation fails.
+    /// Copies the registry path into pool, NUL-terminated, and points `self.path` at the copy
+    /// (an empty path gives an empty string); false when the allocation fails.
     ///
     /// # Safety
-    /// `path` is a valid UNICODE_STRING.
+    /// `path` is a valid UNICODE_STRING; nothing else uses `self.path` meanwhile (enter's
+    /// contract).
     unsafe fn keep_registry_path(&self, path: *const UNICODE_STRING) -> bool {
         // SAFETY: the caller's contract.
         let path = unsafe { &*path };
         let units = usize::from(path.Length / 2);
-        if units == 0 || path.Buffer.is_null() {
-            return true;
-        }
-        let Ok(layout) = Layout::array::<u16>(units) else {
-            return false;
+        let mut kept = UNICODE_STRING {
+            Length: 0,
+            MaximumLength: 0,
+            Buffer: ptr::null_mut(),
         };
-        // SAFETY: the layout is non-zero-sized.
-        let copy = unsafe { alloc::alloc::alloc(layout) }.cast::<u16>();
-        if copy.is_null() {
-            return false;
+        if units != 0 && !path.Buffer.is_null() {
+            // One unit more for the NUL: a UNICODE_STRING need not end in one, but a copy that
+            // does is what RtlCopyUnicodeString makes when there is room.
+            let Ok(layout) = Layout::array::<u16>(units + 1) else {
+                return false;
+            };
+            // SAFETY: the layout is non-zero-sized.
+            let copy = unsafe { alloc::alloc::alloc(layout) }.cast::<u16>();
+            if copy.is_null() {
+                return false;
+            }
+            // SAFETY: both hold `units` UTF-16 units and do not overlap (`copy` is fresh).
+            unsafe { ptr::copy_nonoverlapping(path.Buffer, copy, units) };
+            // SAFETY: `copy` holds `units + 1` units, so `units` is in it.
+            let end = unsafe { copy.add(units) };
+            // SAFETY: as above.
+            unsafe { end.write(0) };
+            let bytes = (units * 2) as u16;
+            self.path_bytes.store(bytes, Ordering::Release);
+            self.path_buffer.store(copy, Ordering::Release);
+            kept = UNICODE_STRING {
+                Length: bytes,
+                // The NUL's unit too, where the count can say so (it cannot past 65533 bytes).
+                MaximumLength: bytes.checked_add(2).unwrap_or(bytes),
+                Buffer: copy,
+            };
         }
-        // SAFETY: both hold `units` UTF-16 units and do not overlap (`copy` is fresh).
-        unsafe { ptr::copy_nonoverlapping(path.Buffer, copy, units) };
-        self.path_bytes.store(path.Length & !1, Ordering::Release);
-        self.path_buffer.store(copy, Ordering::Release);
+        // SAFETY: the caller's contract: no one else reads or writes `self.path` now.
+        unsafe { self.path.get().write(kept) };
         true
     }
 
@@ -266,7 +285,7 @@ impl Binding {
         if copy.is_null() {
             return;
         }
-        if let Ok(layout) = Layout::array::<u16>(usize::from(bytes / 2)) {
+        if let Ok(layout) = Layout::array::<u16>(usize::from(bytes / 2) + 1) {
             // SAFETY: allocated by keep_registry_path with this layout, freed once (the swap).
             unsafe { alloc::alloc::dealloc(copy.cast(), layout) };
         }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod harness;
+pub mod identity;
 pub mod loader;
 pub mod shims;
 
