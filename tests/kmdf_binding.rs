@@ -53,12 +53,9 @@ unsafe extern "win64" fn displacing_unload(driver: *mut DRIVER_OBJECT) {
         .take()
         .expect("installed by the test");
     // SAFETY: the test keeps both alive until its unload call returns.
-    let (binding, loader) = unsafe {
-        (
-            &*(binding as *const Binding),
-            &*(loader as *const SimLoader),
-        )
-    };
+    let binding = unsafe { &*(binding as *const Binding) };
+    // SAFETY: as above.
+    let loader = unsafe { &*(loader as *const SimLoader) };
     // SAFETY: the I/O manager's unload call for the driver the binding entered.
     unsafe { binding.unload(loader, driver) };
 }
@@ -302,7 +299,7 @@ fn the_displacing_unload_runs_the_frameworks_unload_then_unbinds() {
     assert_eq!(status, NtStatus::SUCCESS);
     let installed = load.driver.DriverUnload.expect("an unload routine");
     assert_eq!(
-        installed as usize, displacing_unload as usize,
+        installed as usize, displacing_unload as *const () as usize,
         "the binding's routine in front of the framework's"
     );
     *DISPLACING.lock().unwrap_or_else(|p| p.into_inner()) = Some((
