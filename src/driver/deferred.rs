@@ -40,6 +40,7 @@ use super::log::{Level, Log};
 use super::objects::{LoadError, LoadStep, WfpObjects, first_failure};
 use super::{DRIVER_INJECTION_TYPES, try_box};
 use crate::inject::{DualStackInjector, PacketInjector, RetryPolicy};
+use crate::nt::time::Patience;
 use crate::nt::{DeviceObject, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
@@ -649,11 +650,9 @@ impl<K: KernelApi> Loader<K> {
                 first = status;
             }
         }
-        let mut waited = Duration::ZERO;
+        let mut patience = Patience::new(super::objects::UNREGISTER_POLL, WORKER_PATIENCE);
         while self.schedule.load(Ordering::Acquire) & HOLDER != IDLE {
-            if waited >= WORKER_PATIENCE
-                || crate::nt::time::sleep(&self.kernel, super::objects::UNREGISTER_POLL).is_err()
-            {
+            if !patience.wait(&self.kernel) {
                 self.log.write(
                     &self.kernel,
                     Level::Error,
@@ -661,7 +660,6 @@ impl<K: KernelApi> Loader<K> {
                 );
                 return (first_failure(first, NtStatus::DEVICE_BUSY), false);
             }
-            waited = crate::nt::time::saturating_add(waited, super::objects::UNREGISTER_POLL);
         }
         let item = self.work_item.swap(ptr::null_mut(), Ordering::AcqRel);
         if !item.is_null() {
@@ -750,19 +748,19 @@ impl<K: KernelApi> Loader<K> {
 /// IRQL: PASSIVE_LEVEL (it sleeps).
 fn release_instance<K: KernelApi>(kernel: &K, registration: Registration) -> bool {
     registration.retire();
-    let mut waited = Duration::ZERO;
+    let mut patience = Patience::new(
+        super::objects::UNREGISTER_POLL,
+        super::objects::UNREGISTER_PATIENCE,
+    );
     let mut registration = registration;
     loop {
         match registration.release() {
             Ok(()) => return true,
             Err(still_used) => registration = still_used,
         }
-        if waited >= super::objects::UNREGISTER_PATIENCE
-            || crate::nt::time::sleep(kernel, super::objects::UNREGISTER_POLL).is_err()
-        {
+        if !patience.wait(kernel) {
             return false;
         }
-        waited = crate::nt::time::saturating_add(waited, super::objects::UNREGISTER_POLL);
     }
 }
 

@@ -8,6 +8,7 @@ use crate::driver::config::InspectionConfig;
 use crate::driver::layers::{PROVIDER_KEY, SUBLAYER_KEY, TransportLayer};
 use crate::driver::text::wide;
 use crate::inject::{IpFamily, IpProtocol};
+use crate::nt::time::Patience;
 use crate::nt::{DeviceObject, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
@@ -170,7 +171,7 @@ impl<K: KernelApi> WfpObjects<K> {
             filtered: [false; 4],
         };
         if let Err(error) = objects.delete_stale() {
-            return Err(objects.abandon(error, false));
+            return Err(objects.abandon(error));
         }
         for layer in TransportLayer::ALL {
             let callout = FWPS_CALLOUT1 {
@@ -189,24 +190,22 @@ impl<K: KernelApi> WfpObjects<K> {
                     .fwps_callout_register1(device.as_raw(), &callout, &mut id)
             };
             if let Err(error) = check(LoadStep::CalloutRegister(layer), status) {
-                return Err(objects.abandon(error, false));
+                return Err(objects.abandon(error));
             }
             objects.callout_ids[layer.index()] = Some(id);
         }
-        // SAFETY: PASSIVE_LEVEL; the engine is open.
-        let status = unsafe { objects.kernel.fwpm_transaction_begin0(objects.engine, 0) };
-        if let Err(error) = check(LoadStep::TransactionBegin, status) {
-            return Err(objects.abandon(error, false));
+        let added = Transaction::begin(objects.kernel.clone(), objects.engine)
+            .map_err(|status| LoadError::new(LoadStep::TransactionBegin, status))
+            .and_then(|transaction| {
+                objects.add_all(context, config)?;
+                let status = transaction.commit();
+                check(LoadStep::TransactionCommit, status.0)
+            });
+        match added {
+            Ok(()) => Ok(objects),
+            // The transaction was aborted when its guard was dropped.
+            Err(error) => Err(objects.abandon(error)),
         }
-        if let Err(error) = objects.add_all(context, config) {
-            return Err(objects.abandon(error, true));
-        }
-        // SAFETY: PASSIVE_LEVEL; a transaction is open on the engine.
-        let status = unsafe { objects.kernel.fwpm_transaction_commit0(objects.engine) };
-        if let Err(error) = check(LoadStep::TransactionCommit, status) {
-            return Err(objects.abandon(error, true));
-        }
-        Ok(objects)
     }
 
     /// The deletes and adds of `install`, inside its transaction.
@@ -310,10 +309,7 @@ impl<K: KernelApi> WfpObjects<K> {
     /// filter live again.
     fn delete_stale(&mut self) -> Result<(), LoadError> {
         let stale = |status: NtStatus| LoadError::new(LoadStep::StaleObjects, status);
-        // SAFETY: PASSIVE_LEVEL; the engine is open.
-        let begun = NtStatus(unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) });
-        begun.ok().map_err(stale)?;
-        let mut outcome = Ok(());
+        let transaction = Transaction::begin(self.kernel.clone(), self.engine).map_err(stale)?;
         let deletes = TransportLayer::ALL
             .map(|layer| (Object::Filter, layer.filter_key()))
             .into_iter()
@@ -325,18 +321,11 @@ impl<K: KernelApi> WfpObjects<K> {
         for (object, key) in deletes {
             let status = self.delete(object, key);
             if !status.is_success() && status != object.not_found() {
-                outcome = Err(stale(status));
-                break;
+                // Dropping the transaction aborts it.
+                return Err(stale(status));
             }
         }
-        if outcome.is_err() {
-            // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
-            unsafe { self.kernel.fwpm_transaction_abort0(self.engine) };
-            return outcome;
-        }
-        // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
-        let committed = NtStatus(unsafe { self.kernel.fwpm_transaction_commit0(self.engine) });
-        committed.ok().map_err(stale)
+        transaction.commit().ok().map_err(stale)
     }
 
     /// One delete-by-key call on the open engine.
@@ -357,14 +346,10 @@ impl<K: KernelApi> WfpObjects<K> {
         NtStatus(status)
     }
 
-    /// Undoes a failed install: aborts the transaction if one is open, unregisters the callouts
+    /// Undoes a failed install (its transaction already aborted): unregisters the callouts
     /// registered so far, closes the session. A callout that stays registered is reported in the
     /// error ([`LoadError::image_in_use`]).
-    fn abandon(mut self, mut error: LoadError, transaction_open: bool) -> LoadError {
-        if transaction_open {
-            // SAFETY: PASSIVE_LEVEL; a transaction is open on the engine.
-            unsafe { self.kernel.fwpm_transaction_abort0(self.engine) };
-        }
+    fn abandon(mut self, mut error: LoadError) -> LoadError {
         self.unregister_callouts();
         error.image_in_use = self.still_registered();
         self.close_engine();
@@ -387,17 +372,10 @@ impl<K: KernelApi> WfpObjects<K> {
     pub fn reinstall(&mut self, context: u64, config: &InspectionConfig) -> Result<(), LoadError> {
         self.engine = open_engine(&self.kernel)?;
         let result = self.delete_stale().and_then(|()| {
-            // SAFETY: PASSIVE_LEVEL; the engine was just opened.
-            let status = unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) };
-            check(LoadStep::TransactionBegin, status)?;
-            if let Err(error) = self.add_all(context, config) {
-                // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
-                unsafe { self.kernel.fwpm_transaction_abort0(self.engine) };
-                return Err(error);
-            }
-            // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
-            let status = unsafe { self.kernel.fwpm_transaction_commit0(self.engine) };
-            check(LoadStep::TransactionCommit, status)
+            let transaction = Transaction::begin(self.kernel.clone(), self.engine)
+                .map_err(|status| LoadError::new(LoadStep::TransactionBegin, status))?;
+            self.add_all(context, config)?;
+            check(LoadStep::TransactionCommit, transaction.commit().0)
         });
         if result.is_err() {
             self.filtered = [false; 4];
@@ -423,7 +401,8 @@ impl<K: KernelApi> WfpObjects<K> {
     /// The first failure's status; `still_registered()` says whether any callout is left.
     pub fn unregister_callouts(&mut self) -> NtStatus {
         let mut first = NtStatus::SUCCESS;
-        let mut waited = core::time::Duration::ZERO;
+        // One budget for all the callouts.
+        let mut patience = Patience::new(UNREGISTER_POLL, UNREGISTER_PATIENCE);
         for slot in self.callout_ids.iter_mut() {
             let Some(id) = *slot else { continue };
             loop {
@@ -435,13 +414,9 @@ impl<K: KernelApi> WfpObjects<K> {
                     break;
                 }
                 first = first_failure(first, status);
-                if status != NtStatus::DEVICE_BUSY || waited >= UNREGISTER_PATIENCE {
+                if status != NtStatus::DEVICE_BUSY || !patience.wait(&self.kernel) {
                     break;
                 }
-                if crate::nt::time::sleep(&self.kernel, UNREGISTER_POLL).is_err() {
-                    break;
-                }
-                waited = crate::nt::time::saturating_add(waited, UNREGISTER_POLL);
             }
         }
         if !self.still_registered() {
@@ -466,9 +441,11 @@ impl<K: KernelApi> WfpObjects<K> {
             // BFE went away with the session and its objects (engine_lost): nothing to delete.
             return first;
         }
-        // SAFETY: PASSIVE_LEVEL; the engine is open.
-        let begun = NtStatus(unsafe { self.kernel.fwpm_transaction_begin0(self.engine, 0) });
-        first = first_failure(first, begun);
+        // Deleted inside a transaction when one can be begun, one by one otherwise.
+        let transaction = Transaction::begin(self.kernel.clone(), self.engine);
+        if let Err(status) = transaction {
+            first = first_failure(first, status);
+        }
         for layer in TransportLayer::ALL {
             let status = self.delete(Object::Callout, layer.callout_key());
             first = first_failure(first, status);
@@ -477,10 +454,8 @@ impl<K: KernelApi> WfpObjects<K> {
         first = first_failure(first, status);
         let status = self.delete(Object::Provider, PROVIDER_KEY);
         first = first_failure(first, status);
-        if begun.is_success() {
-            // SAFETY: PASSIVE_LEVEL; the transaction begun above is open.
-            let status = NtStatus(unsafe { self.kernel.fwpm_transaction_commit0(self.engine) });
-            first = first_failure(first, status);
+        if let Ok(transaction) = transaction {
+            first = first_failure(first, transaction.commit());
         }
         first_failure(first, self.close_engine())
     }
@@ -493,6 +468,48 @@ impl<K: KernelApi> WfpObjects<K> {
         // SAFETY: PASSIVE_LEVEL; the engine was opened by `install` and is closed once (the
         // field is cleared above).
         NtStatus(unsafe { self.kernel.fwpm_engine_close0(engine) })
+    }
+}
+
+/// An open filter-engine transaction: [`Transaction::commit`] commits it; dropped otherwise (a
+/// failed commit included) it is aborted, so no path leaves one open. `FwpmTransactionAbort0` on
+/// a transaction a failed commit already ended answers FWP_E_NO_TXN_IN_PROGRESS, which is
+/// harmless; the docs do not say which of the two a failed commit leaves.
+///
+/// IRQL: PASSIVE_LEVEL (the FwpmTransaction* functions').
+struct Transaction<K: KernelApi> {
+    kernel: K,
+    engine: HANDLE,
+    open: bool,
+}
+
+impl<K: KernelApi> Transaction<K> {
+    /// `FwpmTransactionBegin0` on `engine`, an open session with no transaction in progress.
+    fn begin(kernel: K, engine: HANDLE) -> Result<Self, NtStatus> {
+        // SAFETY: PASSIVE_LEVEL (this type's contract); `engine` is open (the caller's).
+        NtStatus(unsafe { kernel.fwpm_transaction_begin0(engine, 0) }).ok()?;
+        Ok(Self {
+            kernel,
+            engine,
+            open: true,
+        })
+    }
+
+    /// `FwpmTransactionCommit0`; when it fails the transaction is aborted.
+    fn commit(mut self) -> NtStatus {
+        // SAFETY: PASSIVE_LEVEL; the transaction begun by `begin` is open.
+        let status = NtStatus(unsafe { self.kernel.fwpm_transaction_commit0(self.engine) });
+        self.open = !status.is_success();
+        status
+    }
+}
+
+impl<K: KernelApi> Drop for Transaction<K> {
+    fn drop(&mut self) {
+        if self.open {
+            // SAFETY: PASSIVE_LEVEL; the transaction begun by `begin` was not committed.
+            let _ = unsafe { self.kernel.fwpm_transaction_abort0(self.engine) };
+        }
     }
 }
 

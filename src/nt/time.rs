@@ -54,6 +54,38 @@ pub fn sleep<K: KernelApi>(kernel: &K, duration: Duration) -> Result<(), Error> 
         .map_err(|status| Error::kernel(crate::error::KernelCall::KeDelayExecutionThread, status))
 }
 
+/// A bounded wait made of sleeps, for the unload paths that wait for something WFP or a work item
+/// still holds: each [`Patience::wait`] sleeps one `poll`, until `limit` has been slept in all.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    poll: Duration,
+    limit: Duration,
+    waited: Duration,
+}
+
+impl Patience {
+    /// Sleeps of `poll` each, `limit` at most in all.
+    pub const fn new(poll: Duration, limit: Duration) -> Self {
+        Self {
+            poll,
+            limit,
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Sleeps one poll and answers true; false, without sleeping, once `limit` has been slept,
+    /// and false when the sleep fails (the caller gives up rather than spin).
+    ///
+    /// IRQL: PASSIVE_LEVEL or APC_LEVEL.
+    pub fn wait<K: KernelApi>(&mut self, kernel: &K) -> bool {
+        if self.waited >= self.limit || sleep(kernel, self.poll).is_err() {
+            return false;
+        }
+        self.waited = saturating_add(self.waited, self.poll);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
