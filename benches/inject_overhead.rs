@@ -525,7 +525,7 @@ impl KernelApi for ImportKernel {
     unsafe fn dbg_print_ex(&self, _: u32, _: u32, _: *const u8) -> u32 {
         0
     }
-    // Issue 12: reinjection rules.
+    // Reinjection rules.
     #[inline(never)]
     unsafe fn fwps_get_packet_list_security_information0(
         &self,
@@ -537,7 +537,7 @@ impl KernelApi for ImportKernel {
     }
     unsafe fn ke_flush_queued_dpcs(&self) {}
 
-    // Deferred load (issue 13): not on the measured path.
+    // Deferred load: not on the measured path.
     unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
         FWPM_SERVICE_RUNNING
     }

@@ -31,7 +31,7 @@ pub mod sys;
 #[cfg(not(target_os = "windows"))]
 pub mod sim;
 
-// One KMDF shell for both builds of the image and the host tests (issue 15).
+// One KMDF shell for both builds of the image and the host tests.
 pub mod shell;
 
 pub use error::{Error, InputError, KernelCall};

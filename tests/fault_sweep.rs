@@ -53,8 +53,8 @@ fn each_completion_in_turn_reports_a_failed_injection() {
 }
 
 /// The simulator must refuse to plan a failure of a call that cannot fail in the kernel (a
-/// planned failure of a VOID call used to do nothing silently, which no kernel does). The rule
-/// itself is issue 16b's (src/sim); this test states it and runs once that branch is merged.
+/// planned failure of a VOID call used to do nothing silently, which no kernel does); the rule
+/// lives in src/sim.
 #[test]
 fn calls_that_cannot_fail_cannot_be_planned_to_fail() {
     for call in sweep::CANNOT_FAIL {

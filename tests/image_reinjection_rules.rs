@@ -1,4 +1,4 @@
-//! Issue 12, shipped image: the reinjection-rule cases of tests/reinjection_rules.rs run through
+//! Reinjection rules, shipped image: the reinjection-rule cases of tests/reinjection_rules.rs run through
 //! the driver image on the simulated stack. The image shows its counters only in the debug log
 //! at unload ("<layer>: classified N, reinjected N, ..."), which this test reads.
 

@@ -410,7 +410,7 @@ fn check_seam_layouts() -> Check {
         align_of::<t::MemoryAllocationAligned<u8>>() as u128,
     );
 
-    // Issue 12: packet-list information (the bit-field structs are 32-bit integer newtypes).
+    // Packet-list information (the bit-field structs are 32-bit integer newtypes).
     whole!(c, FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0);
     whole!(c, FWPS_PACKET_LIST_OUTBOUND_IPSEC_INFORMATION0);
     whole!(c, FWPS_PACKET_LIST_FWP_INFORMATION0);
@@ -766,7 +766,7 @@ fn check_seam_layouts() -> Check {
         c.eq(&format!("type {name}"), "size", name, size as u128);
     }
 
-    // issue 15: the KMDF binding (fxldr.h, wdfglobals.h, wdfdriver.h of KMDF 1.33).
+    // The KMDF binding (fxldr.h, wdfglobals.h, wdfdriver.h of KMDF 1.33).
     offsets!(
         c,
         WDF_VERSION {
@@ -837,7 +837,7 @@ macro_rules! guids {
 fn check_constants() -> Check {
     let mut c = Check::new();
 
-    // Issue 12: the inbound IPsec bit-fields' masks (rows printed by facts/layouts.c).
+    // The inbound IPsec bit-fields' masks (rows printed by facts/layouts.c).
     for (name, value, field) in [
         (
             "FWPS_INBOUND_IPSEC_IS_SECURE",
@@ -1201,7 +1201,7 @@ fn check_constants() -> Check {
         SUBLAYER_WEIGHT.to_u128(),
     );
 
-    // issue 15: the KMDF binding's numbers and strings.
+    // The KMDF binding's numbers and strings.
     consts!(
         c,
         [
@@ -1598,7 +1598,7 @@ fn check_simulator() -> Check {
             layout::data_type::BYTE_ARRAY16,
             "FWP_BYTE_ARRAY16_TYPE",
         ),
-        // Issue 12.
+        // Reinjection rules.
         (
             "metadata::FIELD_ALE_CLASSIFY_REQUIRED",
             layout::metadata::FIELD_ALE_CLASSIFY_REQUIRED,
@@ -1647,7 +1647,7 @@ fn check_simulator() -> Check {
     ] {
         c.eq(&key(name), "const", item, value.to_u128());
     }
-    // Issue 12: FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
+    // FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
     c.eq(
         &key("packet_list_information::IPSEC_INFORMATION"),
         "offset",
@@ -1769,7 +1769,7 @@ fn check_simulator() -> Check {
         }
     }
 
-    // src/sim/mod.rs `constants`: the values the simulator's strictness rules use (issue 16).
+    // src/sim/mod.rs `constants`: the values the simulator's strictness rules use.
     c.eq(
         "src/sim/mod.rs:OBJ_KERNEL_HANDLE",
         "const",
@@ -1841,7 +1841,7 @@ fn check_simulator() -> Check {
         }
     }
 
-    // issue 15: the simulated wdfldr and KMDF check bind information and device inits with
+    // The simulated wdfldr and KMDF check bind information and device inits with
     // their own copies of the facts.
     {
         use sim::kmdf::facts as k;
@@ -4010,7 +4010,7 @@ const NOT_FACTS: &[(&str, &str)] = &[
         "src/inject/request.rs:CONTROL_DATA_CAPACITY",
         "the crate's buffer size for control data",
     ),
-    // issue 17 (context sizing)
+    // Context sizing.
     (
         "src/inject/request.rs:INLINE_CONTROL_DATA",
         "the crate's in-context buffer size for control data",
@@ -4250,7 +4250,7 @@ fn layouts_c_prints_the_table_layout_rows() {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Deferred load (issue 13): BFE states, the work queue, and the IRQL rules of the new imports
+// Deferred load: BFE states, the work queue, and the IRQL rules of the new imports
 // as the simulator enforces them.
 
 fn check_deferred_load() -> Check {

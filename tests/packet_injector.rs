@@ -781,7 +781,7 @@ fn dropping_an_injector_with_work_in_flight_waits_like_close() {
     sim.assert_clean();
 }
 
-// ---- Context sizing (issue 17): large control data, deferred slots on demand ----------------
+// ---- Context sizing: large control data, deferred slots on demand ----------------
 
 fn injector_with<'a>(
     sim: Sim<'a>,

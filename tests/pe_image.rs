@@ -95,7 +95,7 @@ fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
             "{name}: the WDM shell is gone, devices come from KMDF"
         );
     }
-    // Deferred load (issue 13): the BFE state functions and the work item functions.
+    // Deferred load: the BFE state functions and the work item functions.
     for (module, name) in [
         ("fwpkclnt.sys", "FwpmBfeStateGet0"),
         ("fwpkclnt.sys", "FwpmBfeStateSubscribeChanges0"),

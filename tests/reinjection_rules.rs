@@ -1,4 +1,4 @@
-//! Issue 12, host build: classify follows Microsoft's reinjection rules for every packet kind
+//! Reinjection rules, host build: classify follows Microsoft's reinjection rules for every packet kind
 //! (loopback, ALE classify required, IPsec transport and tunnel mode, ICMP offsets, receive
 //! checksum offload, TCP below DISPATCH_LEVEL, no headroom), each outcome counted. The same
 //! cases run through the shipped image in tests/image_reinjection_rules.rs.

@@ -1,7 +1,7 @@
-//! The callout driver's logic, shared by both entry shells (WDM for the image built on Linux,
-//! KMDF for the WDK build). A shell obtains a device object and an unload hook and calls
-//! [`Driver::load`] and [`Driver::unload`]; everything else is here, generic over the seam so
-//! host tests run it against the simulated stack.
+//! The callout driver's logic, shared by every build: the KMDF shell (`crate::shell::kmdf`, one
+//! source for the image built on Linux, the WDK build and host tests) obtains a device object and
+//! an unload hook and calls [`Driver::load`] and [`Driver::unload`]; everything else is here,
+//! generic over the seam so host tests run it against the simulated stack.
 
 pub mod classify;
 pub mod config;

@@ -88,7 +88,7 @@ impl SimulatedStack {
             return 0;
         }
         let address = dpc as usize;
-        // Issue 12: below DISPATCH_LEVEL the kernel runs a DPC queued on this processor as soon as
+        // Below DISPATCH_LEVEL the kernel runs a DPC queued on this processor as soon as
         // it lowers the IRQL again, so inside a classify it would run inside the classify.
         if state.in_classify() && state.irql_of_current_thread() < Irql::DISPATCH {
             state

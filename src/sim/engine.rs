@@ -381,7 +381,7 @@ impl SimulatedStack {
         let mut state = self.lock();
         state.engine.sessions.clear();
         state.engine.registered.clear();
-        // Deferred load (issue 13): the driver's BFE subscription and work item went with it.
+        // Deferred load: the driver's BFE subscription and work item went with it.
         state.boot.forget_driver();
     }
 
@@ -414,7 +414,7 @@ impl SimulatedStack {
                 .push(Violation::NullPointer(SimCall::EngineOpen));
             return NtStatus::INVALID_PARAMETER.0;
         }
-        // Deferred load (issue 13): no session while BFE is not running.
+        // Deferred load: no session while BFE is not running.
         if state.boot.bfe != super::boot::bfe_state::RUNNING {
             return super::boot::ENGINE_NOT_RUNNING.0;
         }
@@ -970,7 +970,7 @@ impl SimulatedStack {
     }
 }
 
-// Issue 12: the IRQL classify runs at, and which threads are inside a classify.
+// The IRQL classify runs at, and which threads are inside a classify.
 impl SimulatedStack {
     /// The engine calls classify at `irql` from now on (DISPATCH_LEVEL by default; WFP may call
     /// it at any IRQL up to DISPATCH_LEVEL).

@@ -78,7 +78,7 @@ impl KernelApi for &SimulatedStack {
         state.clock += wait;
         state.sleeps.push(wait);
         drop(state);
-        // Deferred load (issue 13): which thread slept, and held worker sleeps.
+        // Deferred load: which thread slept, and held worker sleeps.
         self.boot_sleep(wait);
         // The sleeping thread also gives up real time (a thousandth of the virtual wait, at most
         // a millisecond), so threads it waits for make progress while it polls, as on a real
@@ -570,7 +570,7 @@ impl KernelApi for &SimulatedStack {
         self.debug_print(component, level, text)
     }
 
-    // ---- Issue 12: reinjection rules. ----
+    // ---- Reinjection rules. ----
 
     unsafe fn fwps_get_packet_list_security_information0(
         &self,
@@ -581,7 +581,7 @@ impl KernelApi for &SimulatedStack {
         self.packet_security_information(packet_list, query_flags, information.cast())
     }
 
-    // ---- Deferred load (issue 13) ----
+    // ---- Deferred load ----
 
     unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
         self.bfe_state_get()
@@ -620,7 +620,7 @@ impl KernelApi for &SimulatedStack {
     }
 }
 
-// --- issue 15: the WDF part of the seam, served by the simulated KMDF for the host client ---
+// --- The WDF part of the seam, served by the simulated KMDF for the host client ---
 
 impl crate::sys::WdfApi for &SimulatedStack {
     unsafe fn wdf_driver_create(

@@ -149,11 +149,11 @@ pub mod metadata {
     pub const FIELD_TRANSPORT_CONTROL_DATA: u32 = 0x0001_0000;
     /// `FWPS_METADATA_FIELD_REMOTE_SCOPE_ID`.
     pub const FIELD_REMOTE_SCOPE_ID: u32 = 0x0002_0000;
-    /// `FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED` (issue 12).
+    /// `FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED`.
     pub const FIELD_ALE_CLASSIFY_REQUIRED: u32 = 0x0040_0000;
 }
 
-/// Issue 12: `FWPS_PACKET_LIST_INFORMATION0` (fwpsk.h, x64), the query flags of
+/// `FWPS_PACKET_LIST_INFORMATION0` (fwpsk.h, x64), the query flags of
 /// `FwpsGetPacketListSecurityInformation0`, and the inbound IPsec bit-fields as masks of their
 /// 32-bit unit (declaration order from bit 0).
 pub mod packet_list_information {
@@ -179,7 +179,7 @@ pub mod packet_list_information {
     pub const INBOUND_IS_DE_TUNNELED: u32 = 0x20;
 }
 
-/// Issue 12: bits of the transport layers' FLAGS field (FWP_CONDITION_FLAG_*).
+/// Bits of the transport layers' FLAGS field (FWP_CONDITION_FLAG_*).
 pub mod condition_flag {
     /// `FWP_CONDITION_FLAG_IS_LOOPBACK`.
     pub const IS_LOOPBACK: u32 = 0x1;

@@ -226,11 +226,11 @@ pub(super) struct PacketRecord {
     injected_by: Option<(usize, usize)>,
     /// The same, inherited by clones of an injected packet.
     previously_injected_by: Option<(usize, usize)>,
-    /// What the stack knows of the packet it indicated (issue 12); clones inherit it.
+    /// What the stack knows of the packet it indicated; clones inherit it.
     model: PacketModel,
 }
 
-/// Issue 12: what the simulated stack knows of a packet it indicated at a transport layer, to
+/// What the simulated stack knows of a packet it indicated at a transport layer, to
 /// answer the security query and to check what the driver injects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PacketModel {
@@ -375,7 +375,7 @@ unsafe fn read_send_args(
     (address, params.remoteScopeId, control)
 }
 
-/// Issue 12: true when `bytes` starts with an IPv4 header (IHL from its first byte) whose
+/// True when `bytes` starts with an IPv4 header (IHL from its first byte) whose
 /// one's-complement sum over the header is 0xFFFF (RFC 791 / RFC 1071).
 fn ipv4_header_checksum_valid(bytes: &[u8]) -> bool {
     let Some(first) = bytes.first() else {
@@ -699,7 +699,7 @@ impl SimulatedStack {
         if !family_ok {
             return NtStatus::INVALID_PARAMETER.0;
         }
-        // Issue 12: what the stack checks of an injected packet, from its own model.
+        // What the stack checks of an injected packet, from its own model.
         let model = packet.model;
         // Forwarded bytes are whole IP packets of the family given.
         if call.path == InjectionPath::Forward && !starts_with_ip(call.family) {
@@ -977,7 +977,7 @@ impl SimulatedStack {
         };
         let delta = delta as usize;
         if delta > record.offset {
-            // NDIS would allocate new memory in front of the data (issue 12: the driver must check
+            // NDIS would allocate new memory in front of the data (the driver must check
             // DataOffset first); the simulation has none to give.
             state
                 .violations
@@ -1060,7 +1060,7 @@ impl State {
     }
 }
 
-// Issue 12: the packet model and FwpsGetPacketListSecurityInformation0.
+// The packet model and FwpsGetPacketListSecurityInformation0.
 impl SimulatedStack {
     /// Records what the stack knows of a packet it indicated (see [`PacketModel`]).
     pub fn set_packet_model(&self, nbl: *mut NET_BUFFER_LIST, model: PacketModel) {

@@ -74,7 +74,7 @@ impl Services {
 }
 
 impl Services {
-    // --- issue 15: WDM device objects the simulated KMDF creates for its devices ---
+    // --- WDM device objects the simulated KMDF creates for its devices ---
 
     /// A zeroed device object for `driver`, counted with the others; null when allocation fails.
     pub(super) fn allocate_device(&mut self, driver: usize) -> *mut DEVICE_OBJECT {

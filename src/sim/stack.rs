@@ -105,7 +105,7 @@ pub enum SimCall {
     /// `IoDeleteDevice`.
     DeleteDevice,
 
-    // --- issue 15: the simulated wdfldr.sys and KMDF ---
+    // --- The simulated wdfldr.sys and KMDF ---
     /// `WdfVersionBind` (wdfldr.sys).
     WdfVersionBind,
     /// `WdfVersionUnbind` (wdfldr.sys).
@@ -128,10 +128,10 @@ pub enum SimCall {
     WdfDeviceWdmGetDeviceObject,
     /// `WdfObjectDelete`.
     WdfObjectDelete,
-    // Issue 12: reinjection rules.
+    // Reinjection rules.
     /// `FwpsGetPacketListSecurityInformation0`.
     GetPacketListSecurityInformation,
-    // ---- Deferred load (issue 13) ----
+    // ---- Deferred load ----
     /// `FwpmBfeStateGet0`.
     BfeStateGet,
     /// `FwpmBfeStateSubscribeChanges0`.
@@ -204,10 +204,10 @@ pub enum Violation {
     /// `IoDeleteDevice` of something that is not a live device object.
     UnknownDevice(usize),
 
-    // --- issue 15: the simulated wdfldr.sys and KMDF ---
+    // --- The simulated wdfldr.sys and KMDF ---
     /// A WDF or loader call broke the framework's rules: which call, what, and the value.
     Kmdf(SimCall, &'static str, usize),
-    // Issue 12: reinjection rules (what the stack checks of an injected packet).
+    // Reinjection rules (what the stack checks of an injected packet).
     /// `NdisRetreatNetBufferDataStart` over more bytes than the NET_BUFFER holds before its data:
     /// NDIS would allocate new memory, and the bytes would not be the packet's.
     RetreatPastBufferStart(usize),
@@ -230,7 +230,7 @@ pub enum Violation {
     /// `FwpsGetPacketListSecurityInformation0` with QUERY_IPSEC but neither INBOUND nor
     /// OUTBOUND, or with both.
     BadSecurityQueryFlags(u32),
-    // Strictness rules (issue 16).
+    // Strictness rules.
     /// `FwpsInjectionHandleDestroy0` from inside a completion of an injection on that handle:
     /// destroy waits for that very completion to return, so a real kernel deadlocks.
     DestroyInsideCompletion(usize),
@@ -270,7 +270,7 @@ pub enum Violation {
     /// A KDPC's memory changed between `KeInitializeDpc` and a queue or run of it: freed (the
     /// allocator poisoned it) or overwritten while the kernel owned it.
     DpcMemoryClobbered(usize),
-    // ---- Deferred load (issue 13) ----
+    // ---- Deferred load ----
     /// `FwpmBfeStateGet0` before any `FwpmBfeStateSubscribeChanges0` (the docs' order).
     BfeStateGetBeforeSubscribe,
     /// `FwpmBfeStateUnsubscribeChanges0` of a handle that is not a live subscription.
@@ -351,12 +351,12 @@ pub(super) struct State {
     pub(super) engine: super::engine::EngineTable,
     pub(super) registry: super::registry::Registry,
     pub(super) services: super::services::Services,
-    // issue 15: the simulated wdfldr.sys and KMDF objects.
+    // The simulated wdfldr.sys and KMDF objects.
     pub(super) kmdf: super::kmdf::KmdfTable,
     pub(super) log: Vec<(u32, u32, String)>,
-    // Issue 12: the IRQL the engine classifies at (threads inside a classify: `classifying`).
+    // The IRQL the engine classifies at (threads inside a classify: `classifying`).
     pub(super) classify_irql: Option<Irql>,
-    // Deferred load (issue 13): BFE state, TCP/IP ready time, work items.
+    // Deferred load: BFE state, TCP/IP ready time, work items.
     pub(super) boot: super::boot::Boot,
 }
 

@@ -131,7 +131,7 @@ pub struct TransportPacket {
     pub scope_id: u32,
     /// Socket control data (outbound).
     pub control_data: Vec<u8>,
-    // Issue 12: the packet kinds Microsoft's reinjection rules single out.
+    // The packet kinds Microsoft's reinjection rules single out.
     /// FWP_CONDITION_FLAG_IS_LOOPBACK in the layer's FLAGS field.
     pub loopback: bool,
     /// Inbound: FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED in the metadata.
@@ -143,7 +143,7 @@ pub struct TransportPacket {
     pub checksum_offloaded: bool,
 }
 
-/// Issue 12: IPsec processing of an inbound packet, as the security query reports it.
+/// IPsec processing of an inbound packet, as the security query reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Ipsec {
     /// Not protected.
@@ -172,7 +172,7 @@ impl Ipsec {
     }
 }
 
-/// Issue 12: the link-layer (Ethernet II) header in front of an inbound packet's IP header:
+/// The link-layer (Ethernet II) header in front of an inbound packet's IP header:
 /// locally administered MAC addresses (first byte 0x02) and the EtherType.
 fn link_layer_header(v6: bool) -> [u8; 14] {
     let ether_type: [u8; 2] = if v6 { [0x86, 0xDD] } else { [0x08, 0x00] };
@@ -194,7 +194,7 @@ fn link_layer_header(v6: bool) -> [u8; 14] {
     ]
 }
 
-/// Issue 12: the IPv4 header checksum (RFC 791: one's complement of the one's-complement sum
+/// The IPv4 header checksum (RFC 791: one's complement of the one's-complement sum
 /// of the header's 16-bit words, the checksum field taken as zero).
 fn ipv4_checksum(header: &[u8]) -> u16 {
     let mut sum: u32 = header

@@ -17,7 +17,7 @@ pub mod runtime;
 #[cfg(all(windows, feature = "wdk"))]
 mod wdk_check;
 
-// issue 15: the WDF functions the KMDF shell calls, and their two image bindings.
+// The WDF functions the KMDF shell calls, and their two image bindings.
 mod wdf;
 pub use wdf::WdfApi;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
@@ -491,7 +491,7 @@ pub trait KernelApi: Clone {
     /// `text` is NUL-terminated; IRQL <= DIRQL.
     unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32;
 
-    // ---- Issue 12: reinjection rules. ----
+    // ---- Reinjection rules. ----
 
     /// `FwpsGetPacketListSecurityInformation0`: the IPsec (and WFP) information of a packet
     /// list, for the query flags given.
@@ -505,7 +505,7 @@ pub trait KernelApi: Clone {
         query_flags: u32,
         information: *mut types::FWPS_PACKET_LIST_INFORMATION0,
     ) -> NTSTATUS;
-    // ---- Deferred load (issue 13): BFE state and work items ----
+    // ---- Deferred load: BFE state and work items ----
 
     /// `FwpmBfeStateGet0`: the filter engine's state now (`FWPM_SERVICE_*`).
     ///

@@ -155,7 +155,7 @@ unsafe extern "system" {
     fn FwpsCalloutUnregisterById0(calloutId: u32) -> NTSTATUS;
 }
 
-// Issue 12: reinjection rules.
+// Reinjection rules.
 #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
     fn FwpsGetPacketListSecurityInformation0(
@@ -235,7 +235,7 @@ unsafe extern "system" {
     ) -> BOOLEAN;
 }
 
-// issue 15: wdfldr.sys, the framework loader. The Linux-built image binds KMDF itself
+// wdfldr.sys, the framework loader. The Linux-built image binds KMDF itself
 // (src/sys/kmdf_stub.rs); the WDK build links WdfDriverEntry.lib, which imports these.
 #[cfg(not(feature = "wdk"))]
 #[link(name = "wdfldr.sys", kind = "raw-dylib", modifiers = "+verbatim")]
@@ -253,7 +253,7 @@ unsafe extern "system" {
     ) -> NTSTATUS;
 }
 
-// ---- Deferred load (issue 13): BFE state and work items ----
+// ---- Deferred load: BFE state and work items ----
 
 #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
@@ -791,7 +791,7 @@ impl KernelApi for WindowsKernel {
         unsafe { DbgPrintEx(component, level, c"%s".as_ptr().cast(), text) }
     }
 
-    // ---- Issue 12: reinjection rules. ----
+    // ---- Reinjection rules. ----
 
     #[inline(always)]
     unsafe fn fwps_get_packet_list_security_information0(
@@ -804,7 +804,7 @@ impl KernelApi for WindowsKernel {
         unsafe { FwpsGetPacketListSecurityInformation0(packet_list, query_flags, information) }
     }
 
-    // ---- Deferred load (issue 13) ----
+    // ---- Deferred load ----
 
     #[inline(always)]
     unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
@@ -884,7 +884,7 @@ impl WindowsKernel {
     }
 }
 
-// issue 15: the loader calls of the Linux-built image's own FxDriverEntry.
+// The loader calls of the Linux-built image's own FxDriverEntry.
 #[cfg(not(feature = "wdk"))]
 impl WindowsKernel {
     /// `WdfVersionBind` (wdfldr.sys).

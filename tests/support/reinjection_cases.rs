@@ -1,4 +1,4 @@
-//! Issue 12: the packet kinds Microsoft's reinjection rules single out, delivered through the
+//! The packet kinds Microsoft's reinjection rules single out, delivered through the
 //! simulated stack to a loaded driver (host-compiled or the shipped image), with what each must
 //! come to. The stack checks what the driver injects (IP header at the start of a receive
 //! injection, a valid IPv4 header checksum, no receive injection of ALE-classify-required or

@@ -450,7 +450,7 @@ unsafe extern "win64" fn NdisGetDataBuffer(
     }
 }
 
-// Issue 12: reinjection rules.
+// Reinjection rules.
 unsafe extern "win64" fn FwpsGetPacketListSecurityInformation0(
     packetList: *mut NET_BUFFER_LIST,
     queryFlags: u32,
@@ -619,7 +619,7 @@ unsafe extern "win64" fn DbgPrintEx(
     unsafe { (&stack()).dbg_print_ex(ComponentId, Level, Text) }
 }
 
-// ---- Deferred load (issue 13): BFE state and work items ----
+// ---- Deferred load: BFE state and work items ----
 
 unsafe extern "win64" fn FwpmBfeStateGet0() -> FWPM_SERVICE_STATE {
     // SAFETY: the image calls with the export's contract, which is the trait method's.
@@ -775,10 +775,10 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
         ("ntoskrnl.exe", "DbgPrintEx") => DbgPrintEx as *const () as usize,
         ("ntoskrnl.exe", "KeInitializeDpc") => KeInitializeDpc as *const () as usize,
         ("ntoskrnl.exe", "KeInsertQueueDpc") => KeInsertQueueDpc as *const () as usize,
-        // issue 15: wdfldr.sys, the framework loader.
+        // Wdfldr.sys, the framework loader.
         ("wdfldr.sys", "WdfVersionBind") => WdfVersionBind as *const () as usize,
         ("wdfldr.sys", "WdfVersionUnbind") => WdfVersionUnbind as *const () as usize,
-        // Issue 12: reinjection rules.
+        // Reinjection rules.
         ("fwpkclnt.sys", "FwpsGetPacketListSecurityInformation0") => {
             FwpsGetPacketListSecurityInformation0 as *const () as usize
         }
@@ -787,7 +787,7 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
     Some(address)
 }
 
-// --- issue 15: wdfldr.sys and the KMDF function table, forwarding to the simulated KMDF ---
+// --- Wdfldr.sys and the KMDF function table, forwarding to the simulated KMDF ---
 
 use wfp_injector::sim::kmdf::facts::{FUNCTION_COUNT_1_33, index};
 

@@ -491,7 +491,7 @@ pub const FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED: u32 = 0x10;
 /// `RPC_C_AUTHN_WINNT`: the authentication service kernel callers pass to FwpmEngineOpen0.
 pub const RPC_C_AUTHN_WINNT: u32 = 10;
 
-// ---- Issue 12: packet-list security information and the loopback flag. ----
+// ---- Packet-list security information and the loopback flag. ----
 
 /// `FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0`: six 1-bit fields in one 32-bit unit, read
 /// through the masks below (bit-fields have no Rust equivalent; the integer is what the kernel
@@ -590,7 +590,7 @@ impl FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0 {
 pub const FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED: u32 = 0x40_0000;
 /// `FWP_CONDITION_FLAG_IS_LOOPBACK`: a bit of the layers' FLAGS field.
 pub const FWP_CONDITION_FLAG_IS_LOOPBACK: u32 = 0x1;
-// ---- BFE state (issue 13: deferred load) ----
+// ---- BFE state (deferred load) ----
 
 /// `FWPM_SERVICE_STATE`: a C enum, so a 32-bit integer.
 pub type FWPM_SERVICE_STATE = i32;

@@ -177,7 +177,7 @@ pub const DPFLTR_TRACE_LEVEL: u32 = 2;
 /// `DPFLTR_INFO_LEVEL`.
 pub const DPFLTR_INFO_LEVEL: u32 = 3;
 
-// ---- Work items (issue 13: deferred load) ----
+// ---- Work items (deferred load) ----
 
 /// `PIO_WORKITEM`: a work item from IoAllocateWorkItem, opaque to drivers.
 pub type PIO_WORKITEM = *mut c_void;
