@@ -11,7 +11,7 @@
 #
 # Results land in target/mutants/mutants.out (caught.txt, missed.txt, timeout.txt, unviable.txt).
 # The exit status is cargo-mutants': 0 when every viable mutant was caught, 2 when some survived,
-# 3 when some timed out. README.md ("Mutation testing") records the last full run and explains each
+# 3 when some timed out. docs/mutation-testing.md records the last full run and explains each
 # surviving mutant; .cargo/mutants.toml lists the functions excluded on purpose, with reasons.
 #
 # Tests run per mutant: the library's unit tests and every host test in tests/ EXCEPT the ones

@@ -2,13 +2,13 @@
 //! completions and DPCs, checked against a model.
 //!
 //! The model is written from the driver's documented behaviour (src/driver/config.rs's table,
-//! classify's contract in src/driver/classify.rs, README), not from its code: for each delivered
-//! packet it predicts whether classify is reached, which counter moves, whether the packet is
-//! absorbed and reinjected (and with which path, family, compartment, interface and address), or
-//! queued for a DPC, or permitted; for each planned kernel refusal, which packet it hits; for
-//! each completion, which completion counter moves. After every step the driver's counters,
-//! completions, in-flight count, and the stack's pending injections and queued DPCs must equal
-//! the model's: a driver that does less than the model (never inspects, always refuses,
+//! classify's contract in src/driver/classify.rs, docs/callout-driver.md), not from its code: for
+//! each delivered packet it predicts whether classify is reached, which counter moves, whether the
+//! packet is absorbed and reinjected (and with which path, family, compartment, interface and
+//! address), or queued for a DPC, or permitted; for each planned kernel refusal, which packet it
+//! hits; for each completion, which completion counter moves. After every step the driver's
+//! counters, completions, in-flight count, and the stack's pending injections and queued DPCs must
+//! equal the model's: a driver that does less than the model (never inspects, always refuses,
 //! reinjects nothing) fails, and so does one that does more. At the end: nothing leaked.
 
 use std::collections::BTreeMap;

@@ -66,8 +66,8 @@ fn one_bindgen_shared_by_wdk_build_and_wdk_compare() {
 
 #[test]
 fn wdk_build_is_the_version_read_for_the_wdk_build() {
-    // build.rs, Makefile.toml and README follow wdk-build 0.6.0's sources; a different version
-    // must be read again before it is used.
+    // build.rs, Makefile.toml and docs/wdk-build.md follow wdk-build 0.6.0's sources; a different
+    // version must be read again before it is used.
     let packages = lock_packages();
     let versions: Vec<&str> = packages["wdk-build"]
         .iter()
