@@ -13,7 +13,7 @@
 //!    field offsets, and every constant. Any disagreement fails the build, listed.
 //! 3. The values the crate keeps outside src/sys/types (status codes, per-direction field
 //!    indices, layer ids, layer keys from fwpmk.h's DEFINE_GUIDs) are written to
-//!    `$OUT_DIR/wdk_values.rs` for src/sys/wdk_check.rs to assert against at compile time.
+//!    `$OUT_DIR/wdk_values.rs` for src/driver/wdk_check.rs to assert against at compile time.
 //!
 //! The comparison itself (wdk-compare) is tested on Linux against fixture headers; only
 //! locating the WDK and reading its headers happens here, on Windows.
@@ -77,7 +77,7 @@ mod wdk {
 #include <fwpmk.h>
 ";
 
-    /// Integer values src/sys/wdk_check.rs compares with the crate's own.
+    /// Integer values src/driver/wdk_check.rs compares with the crate's own.
     const VALUES: &[&str] = &[
         "STATUS_FWP_TCPIP_NOT_READY",
         "STATUS_FWP_INJECT_HANDLE_CLOSING",

@@ -2,8 +2,9 @@
 //!
 //! - [`sys`]: the seam. The only place that declares kernel functions; one trait, two
 //!   implementations (the Windows kernel's imports, and the simulated stack in [`sim`]).
-//! - [`nt`], [`error`]: statuses, IRQLs, waits and the crate's errors.
-//! - [`inject`]: the safe injection layer (owned handles, the dual-stack pair, not-ready retry).
+//! - [`nt`]: statuses, IRQLs, waits and borrowed kernel objects, over the seam only.
+//! - [`inject`]: the safe injection layer (owned handles, the dual-stack pair, not-ready retry)
+//!   and its errors ([`error`], also at the crate root).
 //! - [`driver`]: the driver's logic, shared by both entry shells.
 //! - [`shell`]: the KMDF entry shell, one source for the image built on Linux, the WDK build
 //!   (`--features wdk`) and host tests.
@@ -23,7 +24,6 @@ extern crate alloc;
 extern crate std;
 
 pub mod driver;
-pub mod error;
 pub mod inject;
 pub mod nt;
 pub mod sys;
@@ -34,4 +34,6 @@ pub mod sim;
 // One KMDF shell for both builds of the image and the host tests.
 pub mod shell;
 
-pub use error::{Error, InputError, KernelCall};
+/// The safe layer's errors, where callers have always found them (`crate::error`).
+pub use inject::error;
+pub use inject::error::{Error, InputError, KernelCall};

@@ -280,8 +280,14 @@ fn kernel_sleep_interval_is_relative_in_100ns_units() {
     wfp_injector::nt::time::sleep(&&sim, Duration::from_micros(1500)).unwrap();
     assert_eq!(sim.sleeps(), vec![Duration::from_micros(1500)]);
     let _dispatch = sim.set_irql(Irql::DISPATCH);
+    let refused = wfp_injector::nt::time::sleep(&&sim, Duration::from_millis(1));
     assert!(matches!(
-        wfp_injector::nt::time::sleep(&&sim, Duration::from_millis(1)),
+        refused,
+        Err(wfp_injector::nt::time::SleepError::IrqlTooHigh { .. })
+    ));
+    // The safe layer reports it as its own IrqlTooHigh.
+    assert!(matches!(
+        refused.map_err(Error::from),
         Err(Error::IrqlTooHigh { .. })
     ));
     assert_eq!(sim.calls(SimCall::DelayExecutionThread), 1);

@@ -112,7 +112,7 @@ struct TransportFields {
 }
 
 /// Why a configured packet was not reinjected: each permits it untouched and has its counter and
-/// its row in README's classify table. A reinjection is `Ok` beside it, never one of these, so a
+/// its row in docs/callout-driver.md's classify table. A reinjection is `Ok` beside it, never one of these, so a
 /// packet already handed to the kernel cannot also be permitted.
 enum Outcome {
     /// FWP_CONDITION_FLAG_IS_LOOPBACK.
@@ -253,7 +253,7 @@ impl<K: KernelApi> CalloutState<K> {
     /// configuration; then the rules for configured packets in cost order (loopback flag, ALE
     /// metadata, the IPsec query for inbound, the IRQL for TCP). The filters' conditions keep
     /// unconfigured traffic out of classify, so querying before reading the values costs
-    /// configured packets nothing and makes an own packet cheap (measured: README).
+    /// configured packets nothing and makes an own packet cheap (measured: docs/performance.md).
     ///
     /// IRQL <= DISPATCH_LEVEL. Never fails: every refusal ends in permit.
     pub fn classify(

@@ -18,8 +18,8 @@ use core::ffi::c_void;
 use core::ptr;
 
 use crate::driver::log::{Level, Log};
-use crate::driver::text::{wide, wide_len_bytes};
 use crate::inject::{IpFamily, RemoteAddress};
+use crate::nt::text::{wide, wide_len_bytes};
 use crate::nt::{NtStatus, RegistryPath};
 use crate::sys::KernelApi;
 use crate::sys::types::{

@@ -16,7 +16,7 @@ pub enum Direction {
 ///
 /// The discriminants are the run-time id's position among the four ((id - 12) / 2), so that
 /// classify maps the id with a subtraction and a shift, the family is bit 0 and the direction
-/// bit 1 (measured: README, what it costs). [`index`](Self::index) keeps the registration order
+/// bit 1 (measured: docs/performance.md). [`index`](Self::index) keeps the registration order
 /// the keys are derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]

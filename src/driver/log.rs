@@ -7,7 +7,7 @@
 //! never interpreted as a format string.
 
 use crate::driver::layers::TransportLayer;
-use crate::driver::objects::LoadStep;
+use crate::driver::load_error::LoadStep;
 use crate::nt::NtStatus;
 use crate::sys::KernelApi;
 use crate::sys::types::{

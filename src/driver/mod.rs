@@ -9,9 +9,13 @@ pub mod counters;
 pub mod deferred;
 pub mod instance;
 pub mod layers;
+pub mod load_error;
 pub mod log;
 pub mod objects;
-pub(crate) mod text;
+
+// The WDK build asserts the driver's own values against the WDK headers at compile time.
+#[cfg(all(windows, feature = "wdk"))]
+mod wdk_check;
 
 use alloc::boxed::Box;
 use core::ptr::NonNull;
@@ -21,7 +25,7 @@ pub use config::{InspectionConfig, Parameters};
 pub use counters::LayerSnapshot;
 pub use deferred::Progress;
 pub use layers::TransportLayer;
-pub use objects::{LoadError, LoadStep};
+pub use load_error::{LoadError, LoadStep};
 
 use crate::inject::{InjectionTypes, RetryPolicy};
 use crate::nt::{DeviceObject, NtStatus, RegistryPath};

@@ -6,8 +6,9 @@ use core::ptr;
 
 use crate::driver::config::InspectionConfig;
 use crate::driver::layers::{PROVIDER_KEY, SUBLAYER_KEY, TransportLayer};
-use crate::driver::text::wide;
+use crate::driver::load_error::{LoadError, LoadStep};
 use crate::inject::{IpFamily, IpProtocol};
+use crate::nt::text::wide;
 use crate::nt::time::Patience;
 use crate::nt::{DeviceObject, NtStatus};
 use crate::sys::KernelApi;
@@ -20,61 +21,6 @@ use crate::sys::types::{
     FWPS_CALLOUT_CLASSIFY_FN1, FWPS_CALLOUT_NOTIFY_FN1, FWPS_CALLOUT1, GUID, HANDLE,
     RPC_C_AUTHN_WINNT,
 };
-
-/// The step of loading that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadStep {
-    /// Creating the injection handles.
-    InjectionHandles,
-    /// Creating the packet injector (its contexts) or the driver's state.
-    DriverState,
-    /// `FwpmEngineOpen0`.
-    EngineOpen,
-    /// Deleting objects an earlier instance left (their own transaction, before any callout
-    /// is registered): a delete that failed for another reason than "not found".
-    StaleObjects,
-    /// `FwpsCalloutRegister1` at a layer.
-    CalloutRegister(TransportLayer),
-    /// `FwpmTransactionBegin0`.
-    TransactionBegin,
-    /// `FwpmProviderAdd0`.
-    ProviderAdd,
-    /// `FwpmSubLayerAdd0`.
-    SubLayerAdd,
-    /// `FwpmCalloutAdd0` at a layer.
-    CalloutAdd(TransportLayer),
-    /// `FwpmFilterAdd0` at a layer.
-    FilterAdd(TransportLayer),
-    /// `FwpmTransactionCommit0`.
-    TransactionCommit,
-    /// `IoAllocateWorkItem` (the deferred load's work item).
-    WorkItem,
-    /// `FwpmBfeStateSubscribeChanges0`.
-    BfeSubscribe,
-}
-
-/// Why the driver did not load: the step and the status (what DriverEntry returns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoadError {
-    /// Which step.
-    pub step: LoadStep,
-    /// Its status.
-    pub status: NtStatus,
-    /// A callout registered by the failed load could not be unregistered: WFP may still call
-    /// into the image, so the shell must keep its device object (and with it the image).
-    pub image_in_use: bool,
-}
-
-impl LoadError {
-    /// A failure at `step` with `status`, after which nothing of the load remains.
-    pub const fn new(step: LoadStep, status: NtStatus) -> Self {
-        Self {
-            step,
-            status,
-            image_in_use: false,
-        }
-    }
-}
 
 static SESSION_NAME: [u16; 22] = wide("WFP Injector session");
 /// Who ships the driver: the WFP provider's name, as HLK's FwpmProviders.MaintainIdentifying asks

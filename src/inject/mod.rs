@@ -4,6 +4,7 @@
 
 pub mod completion;
 pub mod dual_stack;
+pub mod error;
 pub mod family;
 pub mod handle;
 pub mod injector;

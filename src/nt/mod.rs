@@ -3,6 +3,7 @@
 pub mod irql;
 pub mod objects;
 pub mod status;
+pub mod text;
 pub mod time;
 
 pub use irql::Irql;

@@ -2,7 +2,6 @@
 
 use core::time::Duration;
 
-use crate::error::Error;
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::KERNEL_MODE;
@@ -39,19 +38,48 @@ pub const fn saturating_mul(a: Duration, factor: u32) -> Duration {
     Duration::from_nanos(nanos(a).saturating_mul(factor as u64))
 }
 
+/// Why [`sleep`] did not sleep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SleepError {
+    /// Called above APC_LEVEL; the kernel was not called.
+    IrqlTooHigh {
+        /// IRQL at the call.
+        current: Irql,
+        /// Highest IRQL a sleep allows.
+        allowed: Irql,
+    },
+    /// `KeDelayExecutionThread` returned this failure.
+    Failed(NtStatus),
+}
+
+impl SleepError {
+    /// The status to hand back to the kernel for this failure.
+    pub const fn status(&self) -> NtStatus {
+        match self {
+            Self::IrqlTooHigh { .. } => NtStatus::INVALID_DEVICE_STATE,
+            Self::Failed(status) => *status,
+        }
+    }
+}
+
 /// Sleeps the calling thread for `duration` with `KeDelayExecutionThread` (kernel mode,
 /// not alertable).
 ///
-/// IRQL: PASSIVE_LEVEL or APC_LEVEL; above that it returns [`Error::IrqlTooHigh`] without waiting.
-pub fn sleep<K: KernelApi>(kernel: &K, duration: Duration) -> Result<(), Error> {
-    Error::check_irql(kernel, Irql::APC)?;
+/// IRQL: PASSIVE_LEVEL or APC_LEVEL; above that it returns [`SleepError::IrqlTooHigh`] without
+/// waiting.
+pub fn sleep<K: KernelApi>(kernel: &K, duration: Duration) -> Result<(), SleepError> {
+    let current = Irql(kernel.ke_get_current_irql());
+    if current > Irql::APC {
+        return Err(SleepError::IrqlTooHigh {
+            current,
+            allowed: Irql::APC,
+        });
+    }
     // Negative: relative to now.
     let interval = -ticks_100ns(duration);
     // SAFETY: IRQL <= APC_LEVEL was checked above; `interval` lives across the call.
     let status = unsafe { kernel.ke_delay_execution_thread(KERNEL_MODE, 0, &interval) };
-    NtStatus(status)
-        .ok()
-        .map_err(|status| Error::kernel(crate::error::KernelCall::KeDelayExecutionThread, status))
+    NtStatus(status).ok().map_err(SleepError::Failed)
 }
 
 /// A bounded wait made of sleeps, for the unload paths that wait for something WFP or a work item

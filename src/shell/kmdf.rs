@@ -14,8 +14,8 @@
 use core::ptr;
 
 use super::slot::{Loaded, Slot};
-use crate::driver::text::{wide, wide_len_bytes};
 use crate::driver::{Driver, DriverConfig};
+use crate::nt::text::{wide, wide_len_bytes};
 use crate::nt::{DeviceObject, NtStatus, RegistryPath};
 use crate::sys::types::{
     DRIVER_OBJECT, FILE_DEVICE_SECURE_OPEN, FILE_DEVICE_UNKNOWN, NTSTATUS, PFN_WDF_DRIVER_UNLOAD,

@@ -1,8 +1,7 @@
-//! The Linux-built image's KMDF entry: [`FxDriverEntry`] binds the framework through
-//! wdfldr.sys with [`crate::shell::binding::Binding`] (what the WDK's WdfDriverEntry.lib does,
-//! written here because that library cannot be linked without the WDK; host tests run the same
-//! binding code over the simulated wdfldr) and runs the KMDF shell's DriverEntry;
-//! [`fx_driver_unload`] is the unload routine it puts in front of the framework's.
+//! The Linux-built image's KMDF binding over wdfldr.sys: [`BINDING`], which the shell's
+//! FxDriverEntry enters (`crate::sys::kmdf_binding::Binding`: what the WDK's WdfDriverEntry.lib
+//! does, written here because that library cannot be linked without the WDK; host tests run the
+//! same binding code over the simulated wdfldr), and wdfldr's two exports as its loader.
 //!
 //! Every WDF call ([`WdfApi`] for [`WindowsKernel`]) reads the table entry at the function's
 //! WDFFUNCENUM index and calls it with the globals first.
@@ -11,6 +10,7 @@ use core::ffi::c_void;
 use core::ptr;
 
 use super::WdfApi;
+use super::kmdf_binding::{Binding, WdfLoader};
 use super::types::{
     BOOLEAN, DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, PFN_WDFCONTROLDEVICEINITALLOCATE,
     PFN_WDFCONTROLFINISHINITIALIZING, PFN_WDFDEVICECREATE, PFN_WDFDEVICEINITFREE,
@@ -24,10 +24,10 @@ use super::types::{
 };
 use super::windows::WindowsKernel;
 use crate::nt::NtStatus;
-use crate::shell::binding::{Binding, WdfLoader};
 
-/// The image's binding to the framework (one per image: one load at a time).
-static BINDING: Binding = Binding::new();
+/// The image's binding to the framework (one per image: one load at a time): the shell's
+/// FxDriverEntry enters it, and every WDF call below reads the table it bound.
+pub static BINDING: Binding = Binding::new();
 
 impl WdfLoader for WindowsKernel {
     unsafe fn version_bind(
@@ -50,42 +50,6 @@ impl WdfLoader for WindowsKernel {
         // SAFETY: the trait method's contract is the export's.
         unsafe { WindowsKernel::wdf_version_unbind(registry_path, info, globals) }
     }
-}
-
-/// The image's entry point (`/ENTRY:FxDriverEntry`): binds KMDF, runs the shell's DriverEntry,
-/// unbinds when it fails ([`Binding::enter`]).
-///
-/// IRQL: PASSIVE_LEVEL, in the system process.
-///
-/// # Safety
-/// Called once by the I/O manager with a valid driver object and registry path.
-#[unsafe(no_mangle)]
-pub unsafe extern "system" fn FxDriverEntry(
-    driver_object: *mut DRIVER_OBJECT,
-    registry_path: *const UNICODE_STRING,
-) -> NTSTATUS {
-    let shell = |driver, path| {
-        // SAFETY: called once by `enter`, the framework bound, with the I/O manager's arguments.
-        unsafe { crate::shell::kmdf::image::driver_entry(driver, path) }
-    };
-    // SAFETY: the caller's contract; BINDING is a static; fx_driver_unload unloads through it.
-    unsafe {
-        BINDING.enter(
-            &WindowsKernel,
-            driver_object,
-            registry_path,
-            shell,
-            fx_driver_unload,
-        )
-    }
-}
-
-/// The displacing unload routine ([`Binding::unload`]).
-///
-/// IRQL: PASSIVE_LEVEL.
-unsafe extern "win64" fn fx_driver_unload(driver_object: *mut DRIVER_OBJECT) {
-    // SAFETY: the I/O manager's unload call for the driver FxDriverEntry entered.
-    unsafe { BINDING.unload(&WindowsKernel, driver_object) };
 }
 
 /// The bound table's entry at `index` and the globals, or `None` when unbound or empty.

@@ -14,12 +14,10 @@ pub mod windows;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
 pub mod runtime;
 
-#[cfg(all(windows, feature = "wdk"))]
-mod wdk_check;
-
 // The WDF functions the KMDF shell calls, and their two image bindings.
 mod wdf;
 pub use wdf::WdfApi;
+pub mod kmdf_binding;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
 pub mod kmdf_stub;
 #[cfg(all(windows, feature = "wdk"))]

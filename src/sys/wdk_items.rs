@@ -4,7 +4,7 @@
 // `types` = src/sys/types, compiled into the build script for the x64 Windows host) and by
 // wdk-compare/tests/seam_items.rs on Linux (with `types` = wfp_injector::sys::types), so the list
 // itself is compiled and run here. Values that live outside src/sys/types (status codes, field
-// indices, layer ids and keys) are compared at compile time in src/sys/wdk_check.rs instead.
+// indices, layer ids and keys) are compared at compile time in src/driver/wdk_check.rs instead.
 //
 // Fields are listed by their C names (members of anonymous structs and unions included);
 // fields the seam names differently (its own union wrappers) are compared through size only.

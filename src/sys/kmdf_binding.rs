@@ -1,7 +1,8 @@
 //! A KMDF client's binding to the framework: what the WDK's stub library (WdfDriverEntry.lib)
 //! links into a KMDF driver, written here because that library cannot be linked without the
-//! WDK. The Linux-built image runs it from its entry point (`crate::sys::kmdf_stub`'s
-//! FxDriverEntry, over wdfldr.sys); host tests run the same code over the simulated wdfldr.
+//! WDK. The Linux-built image runs it from its entry point (`FxDriverEntry` in the shell, over
+//! wdfldr.sys through [`crate::sys::kmdf_stub`]); host tests run the same code over the
+//! simulated wdfldr.
 //!
 //! [`Binding::enter`] binds KMDF 1.31 through `WdfVersionBind` with a version-1 `WDF_BIND_INFO`
 //! naming the component `KmdfLibrary`, version 1.31 and the 1.31 function count (with version-1
@@ -22,8 +23,8 @@ use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicUsize, Ordering};
 
-use crate::driver::text::wide;
 use crate::nt::NtStatus;
+use crate::nt::text::wide;
 use crate::sys::types::{
     DRIVER_OBJECT, DRIVER_UNLOAD, KMDF_BUILD_NUMBER, KMDF_VERSION_MAJOR, KMDF_VERSION_MINOR,
     NTSTATUS, UNICODE_STRING, WDF_BIND_INFO, WDF_COMPONENT_KMDF_LIBRARY, WDF_DRIVER_GLOBALS,

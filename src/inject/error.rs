@@ -1,8 +1,9 @@
-//! The crate's errors: refused inputs (nothing reached the kernel), wrong IRQL (nothing reached the
-//! kernel), and kernel failures (which call, which status).
+//! The safe layer's errors: refused inputs (nothing reached the kernel), wrong IRQL (nothing
+//! reached the kernel), and kernel failures (which call, which status).
 
 use core::fmt;
 
+use crate::nt::time::SleepError;
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 
@@ -49,9 +50,9 @@ pub enum InputError {
     /// The handle was not created for the injection type this call needs.
     HandleLacksInjectionType {
         /// What the call needs.
-        needed: crate::inject::InjectionTypes,
+        needed: super::InjectionTypes,
         /// What the handle has.
-        has: crate::inject::InjectionTypes,
+        has: super::InjectionTypes,
     },
     /// Transport-send control data longer than a per-injection context holds.
     ControlDataTooLong {
@@ -123,6 +124,15 @@ impl Error {
             Err(Self::IrqlTooHigh { current, allowed })
         } else {
             Ok(())
+        }
+    }
+}
+
+impl From<SleepError> for Error {
+    fn from(error: SleepError) -> Self {
+        match error {
+            SleepError::IrqlTooHigh { current, allowed } => Self::IrqlTooHigh { current, allowed },
+            SleepError::Failed(status) => Self::kernel(KernelCall::KeDelayExecutionThread, status),
         }
     }
 }
