@@ -6,6 +6,10 @@
 
 #[path = "support/host_driver.rs"]
 mod host_driver;
+#[path = "support/waiting.rs"]
+mod waiting;
+
+use waiting::{SetOnDrop, wait_for};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -447,24 +451,6 @@ fn unload_while_waiting_for_tcpip_after_bfe_runs_is_clean() {
     sim.set_bfe_state(bfe_state::RUNNING);
     unload_with_a_system_worker(&sim, driver);
     sim.assert_clean();
-}
-
-/// Waits (in real time) until `done`, failing the test after 10 s instead of hanging it.
-fn wait_for(mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting");
-        thread::yield_now();
-    }
-}
-
-/// Sets its flag when dropped.
-struct SetOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for SetOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
 }
 
 #[test]

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::waiting::{SetOnDrop, wait_for};
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
@@ -248,24 +250,6 @@ fn the_image_unloads_cleanly_at_each_step() {
         });
         assert_eq!(sim.calls(SimCall::QueueWorkItem), 0);
         assert_unloaded_clean(&sim);
-    }
-}
-
-/// Waits (in real time) until `done`, failing the test after 10 s instead of hanging it.
-fn wait_for(mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting");
-        thread::yield_now();
-    }
-}
-
-/// Sets its flag when dropped.
-struct SetOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for SetOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
     }
 }
 

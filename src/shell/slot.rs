@@ -1,11 +1,11 @@
 //! The loaded driver between DriverEntry and EvtDriverUnload: one allocation, one atomic pointer.
 //! Generic over the kernel so that the image keeps one in a static and host tests their own.
 
-use core::alloc::Layout;
+use alloc::boxed::Box;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::driver::Driver;
+use crate::driver::{Driver, try_box};
 use crate::sys::KernelApi;
 use crate::sys::types::{DRIVER_OBJECT, WDFDEVICE};
 
@@ -43,25 +43,16 @@ impl<K: KernelApi> Slot<K> {
     ///
     /// IRQL: PASSIVE_LEVEL.
     pub fn store(&self, loaded: Loaded<K>) -> Result<(), Loaded<K>> {
-        let layout = Layout::new::<Loaded<K>>();
-        // SAFETY: the layout is non-zero-sized (a driver and a pointer).
-        let block = unsafe { alloc::alloc::alloc(layout) }.cast::<Loaded<K>>();
-        if block.is_null() {
-            return Err(loaded);
-        }
-        // SAFETY: `block` is a fresh allocation of the right layout.
-        unsafe { block.write(loaded) };
+        let block = Box::into_raw(try_box(loaded)?);
         if let Err(_full) = self.loaded.compare_exchange(
             ptr::null_mut(),
             block,
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            // SAFETY: `block` was written above and never published, so it is read once here.
-            let loaded = unsafe { block.read() };
-            // SAFETY: the value was moved out; the block came from `alloc` with this layout.
-            unsafe { alloc::alloc::dealloc(block.cast(), layout) };
-            return Err(loaded);
+            // SAFETY: `block` came from Box::into_raw above and was never published.
+            let loaded = unsafe { Box::from_raw(block) };
+            return Err(*loaded);
         }
         Ok(())
     }
@@ -74,10 +65,9 @@ impl<K: KernelApi> Slot<K> {
         if block.is_null() {
             return None;
         }
-        // SAFETY: `block` was written by `store` and is taken out exactly once (the swap above).
-        let loaded = unsafe { block.read() };
-        // SAFETY: the value was moved out above; the block came from `alloc` with this layout.
-        unsafe { alloc::alloc::dealloc(block.cast(), Layout::new::<Loaded<K>>()) };
-        Some(loaded)
+        // SAFETY: `block` came from Box::into_raw in `store` and is taken out exactly once (the
+        // swap above).
+        let loaded = unsafe { Box::from_raw(block) };
+        Some(*loaded)
     }
 }

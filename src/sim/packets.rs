@@ -31,43 +31,30 @@ pub enum PacketKind {
     },
 }
 
-/// The injection functions, as the simulation records them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InjectionPath {
-    /// `FwpsInjectTransportSendAsync0`.
-    TransportSend,
-    /// `FwpsInjectTransportReceiveAsync0`.
-    TransportReceive,
-    /// `FwpsInjectNetworkSendAsync0`.
-    NetworkSend,
-    /// `FwpsInjectNetworkReceiveAsync0`.
-    NetworkReceive,
-    /// `FwpsInjectForwardAsync0`.
-    Forward,
-    /// `FwpsStreamInjectAsync0`.
-    Stream,
+/// The injection functions, as the simulation records them: the safe layer's own names for
+/// them, one type for both.
+pub use crate::inject::InjectionPath;
+
+/// The call an injection path is counted and planned under.
+const fn call_of(path: InjectionPath) -> SimCall {
+    match path {
+        InjectionPath::TransportSend => SimCall::InjectTransportSend,
+        InjectionPath::TransportReceive => SimCall::InjectTransportReceive,
+        InjectionPath::NetworkSend => SimCall::InjectNetworkSend,
+        InjectionPath::NetworkReceive => SimCall::InjectNetworkReceive,
+        InjectionPath::Forward => SimCall::InjectForward,
+        InjectionPath::Stream => SimCall::StreamInject,
+    }
 }
 
-impl InjectionPath {
-    const fn call(self) -> SimCall {
-        match self {
-            Self::TransportSend => SimCall::InjectTransportSend,
-            Self::TransportReceive => SimCall::InjectTransportReceive,
-            Self::NetworkSend => SimCall::InjectNetworkSend,
-            Self::NetworkReceive => SimCall::InjectNetworkReceive,
-            Self::Forward => SimCall::InjectForward,
-            Self::Stream => SimCall::StreamInject,
-        }
-    }
-
-    /// FWPS_INJECTION_TYPE_* bit the handle needs for this path.
-    const fn required_type(self) -> u32 {
-        match self {
-            Self::Stream => 0x1,
-            Self::TransportSend | Self::TransportReceive => 0x2,
-            Self::NetworkSend | Self::NetworkReceive => 0x4,
-            Self::Forward => 0x8,
-        }
+/// The FWPS_INJECTION_TYPE_* bit a handle needs for this path (the simulator's own values, not
+/// the safe layer's).
+const fn required_type_of(path: InjectionPath) -> u32 {
+    match path {
+        InjectionPath::Stream => 0x1,
+        InjectionPath::TransportSend | InjectionPath::TransportReceive => 0x2,
+        InjectionPath::NetworkSend | InjectionPath::NetworkReceive => 0x4,
+        InjectionPath::Forward => 0x8,
     }
 }
 
@@ -619,7 +606,7 @@ impl SimulatedStack {
 
     pub(super) fn inject(&self, call: InjectCall) -> NTSTATUS {
         let mut state = self.lock();
-        let sim_call = call.path.call();
+        let sim_call = call_of(call.path);
         if let Some(status) = state.enter(sim_call, Irql::DISPATCH) {
             return status.0;
         }
@@ -643,7 +630,7 @@ impl SimulatedStack {
         } else {
             record.flags
         };
-        if types & call.path.required_type() == 0 {
+        if types & required_type_of(call.path) == 0 {
             return NtStatus::FWP_INJECT_HANDLE_STALE.0;
         }
         let nbl = call.nbl as usize;

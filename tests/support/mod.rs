@@ -8,6 +8,7 @@ pub mod harness;
 pub mod identity;
 pub mod loader;
 pub mod shims;
+pub mod waiting;
 
 use std::path::PathBuf;
 
