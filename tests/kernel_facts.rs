@@ -834,6 +834,7 @@ macro_rules! guids {
     }};
 }
 
+#[rustfmt::skip]
 fn check_constants() -> Check {
     let mut c = Check::new();
 
@@ -855,12 +856,7 @@ fn check_constants() -> Check {
             "isDeTunneled",
         ),
     ] {
-        c.eq(
-            name,
-            "const",
-            &format!("FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.{field}"),
-            value.to_u128(),
-        );
+        c.eq(name, "const", &format!("FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.{field}"), value.to_u128());
     }
 
     // src/sys/types: same names as the headers.
@@ -919,25 +915,10 @@ fn check_constants() -> Check {
     );
     // Renamed in the crate: KernelMode (MODE enum), KeyValuePartialInformation (an enum member),
     // and IRP_MJ_COUNT = IRP_MJ_MAXIMUM_FUNCTION + 1 (the MajorFunction array length).
-    c.eq(
-        "KERNEL_MODE",
-        "const",
-        "KernelMode",
-        t::KERNEL_MODE.to_u128(),
-    );
-    c.eq(
-        "KEY_VALUE_PARTIAL_INFORMATION_CLASS",
-        "const",
-        "KeyValuePartialInformation",
-        t::KEY_VALUE_PARTIAL_INFORMATION_CLASS.to_u128(),
-    );
+    c.eq("KERNEL_MODE", "const", "KernelMode", t::KERNEL_MODE.to_u128());
+    c.eq("KEY_VALUE_PARTIAL_INFORMATION_CLASS", "const", "KeyValuePartialInformation", t::KEY_VALUE_PARTIAL_INFORMATION_CLASS.to_u128());
     let maximum = c.value("const", "IRP_MJ_MAXIMUM_FUNCTION");
-    c.derived(
-        "IRP_MJ_COUNT",
-        "IRP_MJ_MAXIMUM_FUNCTION + 1",
-        maximum.map(|m| m + 1),
-        t::IRP_MJ_COUNT as u128,
-    );
+    c.derived("IRP_MJ_COUNT", "IRP_MJ_MAXIMUM_FUNCTION + 1", maximum.map(|m| m + 1), t::IRP_MJ_COUNT as u128);
 
     // src/nt/status.rs: NtStatus::X is STATUS_X, and name() says so.
     let statuses = [
@@ -963,41 +944,16 @@ fn check_constants() -> Check {
     ];
     for (name, status) in statuses {
         let item = format!("STATUS_{name}");
-        c.eq(
-            &format!("src/nt/status.rs:{name}"),
-            "const",
-            &item,
-            status.0.to_u128(),
-        );
+        c.eq(&format!("src/nt/status.rs:{name}"), "const", &item, status.0.to_u128());
         if let Some(shown) = status.name() {
-            c.eq(
-                &format!("NtStatus::name {shown}"),
-                "const",
-                shown,
-                status.0.to_u128(),
-            );
+            c.eq(&format!("NtStatus::name {shown}"), "const", shown, status.0.to_u128());
         }
     }
 
     // src/nt/irql.rs.
-    c.eq(
-        "src/nt/irql.rs:PASSIVE",
-        "const",
-        "PASSIVE_LEVEL",
-        Irql::PASSIVE.0.to_u128(),
-    );
-    c.eq(
-        "src/nt/irql.rs:APC",
-        "const",
-        "APC_LEVEL",
-        Irql::APC.0.to_u128(),
-    );
-    c.eq(
-        "src/nt/irql.rs:DISPATCH",
-        "const",
-        "DISPATCH_LEVEL",
-        Irql::DISPATCH.0.to_u128(),
-    );
+    c.eq("src/nt/irql.rs:PASSIVE", "const", "PASSIVE_LEVEL", Irql::PASSIVE.0.to_u128());
+    c.eq("src/nt/irql.rs:APC", "const", "APC_LEVEL", Irql::APC.0.to_u128());
+    c.eq("src/nt/irql.rs:DISPATCH", "const", "DISPATCH_LEVEL", Irql::DISPATCH.0.to_u128());
 
     // src/inject/state.rs, types.rs, request.rs, family.rs.
     for (name, state, item) in [
@@ -1022,12 +978,7 @@ fn check_constants() -> Check {
             "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
         ),
     ] {
-        c.eq(
-            &format!("src/inject/state.rs:{name}"),
-            "const",
-            item,
-            state.0.to_u128(),
-        );
+        c.eq(&format!("src/inject/state.rs:{name}"), "const", item, state.0.to_u128());
     }
     let mut all = Some(0);
     for (name, types) in [
@@ -1037,50 +988,25 @@ fn check_constants() -> Check {
         ("FORWARD", InjectionTypes::FORWARD),
     ] {
         let item = format!("FWPS_INJECTION_TYPE_{name}");
-        c.eq(
-            &format!("src/inject/types.rs:{name}"),
-            "const",
-            &item,
-            types.bits().to_u128(),
-        );
+        c.eq(&format!("src/inject/types.rs:{name}"), "const", &item, types.bits().to_u128());
         all = all.zip(c.value("const", &item)).map(|(a, b)| a | b);
     }
-    c.derived(
-        "src/inject/types.rs:ALL",
-        "STREAM | TRANSPORT | NETWORK | FORWARD",
-        all,
-        InjectionTypes::ALL.bits().to_u128(),
-    );
-    c.eq(
-        "src/inject/request.rs:UNSPECIFIED_COMPARTMENT",
-        "const",
-        "UNSPECIFIED_COMPARTMENT_ID",
-        UNSPECIFIED_COMPARTMENT.to_u128(),
-    );
+    c.derived("src/inject/types.rs:ALL", "STREAM | TRANSPORT | NETWORK | FORWARD", all, InjectionTypes::ALL.bits().to_u128());
+    c.eq("src/inject/request.rs:UNSPECIFIED_COMPARTMENT", "const", "UNSPECIFIED_COMPARTMENT_ID", UNSPECIFIED_COMPARTMENT.to_u128());
     for (name, protocol, item) in [
         ("ICMP", IpProtocol::ICMP, "IPPROTO_ICMP"),
         ("TCP", IpProtocol::TCP, "IPPROTO_TCP"),
         ("UDP", IpProtocol::UDP, "IPPROTO_UDP"),
         ("ICMPV6", IpProtocol::ICMPV6, "IPPROTO_ICMPV6"),
     ] {
-        c.eq(
-            &format!("src/inject/request.rs:{name}"),
-            "const",
-            item,
-            protocol.0.to_u128(),
-        );
+        c.eq(&format!("src/inject/request.rs:{name}"), "const", item, protocol.0.to_u128());
     }
     for (family, item) in [
         (AddressFamily::Unspecified, "AF_UNSPEC"),
         (AddressFamily::Ipv4, "AF_INET"),
         (AddressFamily::Ipv6, "AF_INET6"),
     ] {
-        c.eq(
-            &format!("AddressFamily::{family:?}"),
-            "const",
-            item,
-            family.as_raw().to_u128(),
-        );
+        c.eq(&format!("AddressFamily::{family:?}"), "const", item, family.as_raw().to_u128());
         let back = AddressFamily::from_raw(family.as_raw()).ok();
         if back != Some(family) {
             c.failures
@@ -1096,19 +1022,9 @@ fn check_constants() -> Check {
             TransportLayer::InboundV4 => "INBOUND_TRANSPORT_V4",
             TransportLayer::InboundV6 => "INBOUND_TRANSPORT_V6",
         };
-        c.eq(
-            &format!("TransportLayer::{layer:?}.key"),
-            "guid",
-            &format!("FWPM_LAYER_{name}"),
-            guid(&layer.key()),
-        );
+        c.eq(&format!("TransportLayer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
         let id = layer.runtime_id();
-        c.eq(
-            &format!("TransportLayer::{layer:?}.runtime_id"),
-            "layer-id",
-            &format!("FWPS_LAYER_{name}"),
-            id.to_u128(),
-        );
+        c.eq(&format!("TransportLayer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), id.to_u128());
         if TransportLayer::from_runtime_id(id) != Some(layer) {
             c.failures.push(format!(
                 "TransportLayer::from_runtime_id({id}) is not {layer:?}"
@@ -1169,12 +1085,7 @@ fn check_constants() -> Check {
                 ("FLAGS", table.flags),
             ] {
                 let item = format!("{layer}.FWPS_FIELD_{direction}_TRANSPORT_{version}_{field}");
-                c.eq(
-                    &format!("{direction}_FIELDS.{field}"),
-                    "index",
-                    &item,
-                    index as u128,
-                );
+                c.eq(&format!("{direction}_FIELDS.{field}"), "index", &item, index as u128);
             }
         }
         c.covered
@@ -1182,24 +1093,9 @@ fn check_constants() -> Check {
     }
 
     // src/driver/objects.rs.
-    c.eq(
-        "src/driver/objects.rs:SESSION_FLAGS",
-        "const",
-        "FWPM_SESSION_FLAG_DYNAMIC",
-        SESSION_FLAGS.to_u128(),
-    );
-    c.eq(
-        "src/driver/objects.rs:FILTER_FLAGS",
-        "const",
-        "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
-        FILTER_FLAGS.to_u128(),
-    );
-    c.eq(
-        "src/driver/objects.rs:SUBLAYER_WEIGHT",
-        "rule",
-        "sublayer-weight-lowest",
-        SUBLAYER_WEIGHT.to_u128(),
-    );
+    c.eq("src/driver/objects.rs:SESSION_FLAGS", "const", "FWPM_SESSION_FLAG_DYNAMIC", SESSION_FLAGS.to_u128());
+    c.eq("src/driver/objects.rs:FILTER_FLAGS", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", FILTER_FLAGS.to_u128());
+    c.eq("src/driver/objects.rs:SUBLAYER_WEIGHT", "rule", "sublayer-weight-lowest", SUBLAYER_WEIGHT.to_u128());
 
     // The KMDF binding's numbers and strings.
     consts!(
@@ -1242,12 +1138,7 @@ fn check_constants() -> Check {
         ("WdfDriverCreateTableIndex", t::WdfDriverCreateTableIndex),
         ("WdfObjectDeleteTableIndex", t::WdfObjectDeleteTableIndex),
     ] {
-        c.eq(
-            name,
-            "index",
-            &format!("WDFFUNCENUM.{name}"),
-            index.to_u128(),
-        );
+        c.eq(name, "index", &format!("WDFFUNCENUM.{name}"), index.to_u128());
     }
     for (name, value) in [
         ("WDF_COMPONENT_KMDF_LIBRARY", t::WDF_COMPONENT_KMDF_LIBRARY),
@@ -1279,15 +1170,11 @@ fn crate_constants_match_the_table() {
 // ------------------------------------------------------------------------------------------------
 // (d) The simulator's own tables: they must agree with the docs, not with the driver.
 
+#[rustfmt::skip]
 fn check_simulator() -> Check {
     let mut c = Check::new();
     let at = |c: &mut Check, key: &str, item: &str, value: usize| {
-        c.eq(
-            &format!("src/sim/layout.rs:{key}"),
-            "offset",
-            item,
-            value as u128,
-        );
+        c.eq(&format!("src/sim/layout.rs:{key}"), "offset", item, value as u128);
     };
     at(
         &mut c,
@@ -1485,48 +1372,13 @@ fn check_simulator() -> Check {
 
     // Block sizes: exactly the structure, or room for all of it.
     let key = |name: &str| format!("src/sim/layout.rs:{name}");
-    c.at_least(
-        &key("nbl::BLOCK"),
-        "size",
-        "NET_BUFFER_LIST",
-        layout::nbl::BLOCK as u128,
-    );
-    c.at_least(
-        &key("net_buffer::BLOCK"),
-        "size",
-        "NET_BUFFER",
-        layout::net_buffer::BLOCK as u128,
-    );
-    c.at_least(
-        &key("metadata::BLOCK"),
-        "size",
-        md,
-        layout::metadata::BLOCK as u128,
-    );
-    c.eq(
-        &key("value::SIZE"),
-        "size",
-        "FWP_VALUE0",
-        layout::value::SIZE as u128,
-    );
-    c.eq(
-        &key("incoming_values::BLOCK"),
-        "size",
-        "FWPS_INCOMING_VALUES0",
-        layout::incoming_values::BLOCK as u128,
-    );
-    c.eq(
-        &key("filter::BLOCK"),
-        "size",
-        "FWPS_FILTER1",
-        layout::filter::BLOCK as u128,
-    );
-    c.eq(
-        &key("classify_out::BLOCK"),
-        "size",
-        "FWPS_CLASSIFY_OUT0",
-        layout::classify_out::BLOCK as u128,
-    );
+    c.at_least(&key("nbl::BLOCK"), "size", "NET_BUFFER_LIST", layout::nbl::BLOCK as u128);
+    c.at_least(&key("net_buffer::BLOCK"), "size", "NET_BUFFER", layout::net_buffer::BLOCK as u128);
+    c.at_least(&key("metadata::BLOCK"), "size", md, layout::metadata::BLOCK as u128);
+    c.eq(&key("value::SIZE"), "size", "FWP_VALUE0", layout::value::SIZE as u128);
+    c.eq(&key("incoming_values::BLOCK"), "size", "FWPS_INCOMING_VALUES0", layout::incoming_values::BLOCK as u128);
+    c.eq(&key("filter::BLOCK"), "size", "FWPS_FILTER1", layout::filter::BLOCK as u128);
+    c.eq(&key("classify_out::BLOCK"), "size", "FWPS_CLASSIFY_OUT0", layout::classify_out::BLOCK as u128);
     // The simulator's poison for the SIZE_T half of DataLength is its own choice, not a fact.
     c.covered.insert(key("net_buffer::UNION_HIGH_POISON"));
 
@@ -1648,24 +1500,9 @@ fn check_simulator() -> Check {
         c.eq(&key(name), "const", item, value.to_u128());
     }
     // FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
-    c.eq(
-        &key("packet_list_information::IPSEC_INFORMATION"),
-        "offset",
-        "FWPS_PACKET_LIST_INFORMATION0.ipsecInformation",
-        layout::packet_list_information::IPSEC_INFORMATION as u128,
-    );
-    c.eq(
-        &key("packet_list_information::FWP_INFORMATION"),
-        "offset",
-        "FWPS_PACKET_LIST_INFORMATION0.fwpInformation",
-        layout::packet_list_information::FWP_INFORMATION as u128,
-    );
-    c.eq(
-        &key("packet_list_information::SIZE"),
-        "size",
-        "FWPS_PACKET_LIST_INFORMATION0",
-        layout::packet_list_information::SIZE as u128,
-    );
+    c.eq(&key("packet_list_information::IPSEC_INFORMATION"), "offset", "FWPS_PACKET_LIST_INFORMATION0.ipsecInformation", layout::packet_list_information::IPSEC_INFORMATION as u128);
+    c.eq(&key("packet_list_information::FWP_INFORMATION"), "offset", "FWPS_PACKET_LIST_INFORMATION0.fwpInformation", layout::packet_list_information::FWP_INFORMATION as u128);
+    c.eq(&key("packet_list_information::SIZE"), "size", "FWPS_PACKET_LIST_INFORMATION0", layout::packet_list_information::SIZE as u128);
 
     // Field orders: position i of the simulator's list is the field whose enum value is i, and
     // the list is as long as the enum (FWPS_FIELD_..._MAX).
@@ -1688,12 +1525,7 @@ fn check_simulator() -> Check {
                 let item = format!("{prefix}_{}", field.suffix());
                 c.eq(&format!("{name}[{index}]"), "index", &item, index as u128);
             }
-            c.eq(
-                &format!("{name}.len() {version}"),
-                "index",
-                &format!("{prefix}_MAX"),
-                fields.len() as u128,
-            );
+            c.eq(&format!("{name}.len() {version}"), "index", &format!("{prefix}_MAX"), fields.len() as u128);
         }
         c.covered.insert(key(name));
     }
@@ -1716,25 +1548,10 @@ fn check_simulator() -> Check {
             "FWPM_CONDITION_IP_REMOTE_PORT",
         ),
     ] {
-        c.eq(
-            &format!("src/sim/engine.rs:{name}"),
-            "guid",
-            item,
-            guid(&value),
-        );
+        c.eq(&format!("src/sim/engine.rs:{name}"), "guid", item, guid(&value));
     }
-    c.eq(
-        "src/sim/engine.rs:SESSION_FLAG_DYNAMIC",
-        "const",
-        "FWPM_SESSION_FLAG_DYNAMIC",
-        sim::SESSION_FLAG_DYNAMIC.to_u128(),
-    );
-    c.eq(
-        "src/sim/engine.rs:FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
-        "const",
-        "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
-        sim::FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128(),
-    );
+    c.eq("src/sim/engine.rs:SESSION_FLAG_DYNAMIC", "const", "FWPM_SESSION_FLAG_DYNAMIC", sim::SESSION_FLAG_DYNAMIC.to_u128());
+    c.eq("src/sim/engine.rs:FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", sim::FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128());
     for (name, status) in [
         ("FWP_CALLOUT_NOT_FOUND", sim::status::FWP_CALLOUT_NOT_FOUND),
         ("FWP_FILTER_NOT_FOUND", sim::status::FWP_FILTER_NOT_FOUND),
@@ -1757,12 +1574,7 @@ fn check_simulator() -> Check {
         ("BUFFER_TOO_SMALL", sim::status::BUFFER_TOO_SMALL),
         ("BUFFER_OVERFLOW", sim::status::BUFFER_OVERFLOW),
     ] {
-        c.eq(
-            &format!("src/sim/mod.rs:{name}"),
-            "const",
-            &format!("STATUS_{name}"),
-            status.0.to_u128(),
-        );
+        c.eq(&format!("src/sim/mod.rs:{name}"), "const", &format!("STATUS_{name}"), status.0.to_u128());
         // The engine's own names for the same constants (sim::status re-exports them).
         if let Some(engine_name) = name.strip_prefix("FWP_") {
             c.covered.insert(format!("src/sim/engine.rs:{engine_name}"));
@@ -1770,43 +1582,18 @@ fn check_simulator() -> Check {
     }
 
     // src/sim/mod.rs `constants`: the values the simulator's strictness rules use.
-    c.eq(
-        "src/sim/mod.rs:OBJ_KERNEL_HANDLE",
-        "const",
-        "OBJ_KERNEL_HANDLE",
-        sim::constants::OBJ_KERNEL_HANDLE.to_u128(),
-    );
-    c.eq(
-        "src/sim/mod.rs:POOL_FLAG_PAGED",
-        "const",
-        "POOL_FLAG_PAGED",
-        sim::constants::POOL_FLAG_PAGED.to_u128(),
-    );
-    c.eq(
-        "src/sim/mod.rs:KDPC_SIZE",
-        "size",
-        "KDPC",
-        sim::constants::KDPC_SIZE as u128,
-    );
+    c.eq("src/sim/mod.rs:OBJ_KERNEL_HANDLE", "const", "OBJ_KERNEL_HANDLE", sim::constants::OBJ_KERNEL_HANDLE.to_u128());
+    c.eq("src/sim/mod.rs:POOL_FLAG_PAGED", "const", "POOL_FLAG_PAGED", sim::constants::POOL_FLAG_PAGED.to_u128());
+    c.eq("src/sim/mod.rs:KDPC_SIZE", "size", "KDPC", sim::constants::KDPC_SIZE as u128);
     for (value, item) in sim::constants::PACKET_INJECTION_STATES.iter().zip([
         "FWPS_PACKET_NOT_INJECTED",
         "FWPS_PACKET_INJECTED_BY_SELF",
         "FWPS_PACKET_INJECTED_BY_OTHER",
         "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
     ]) {
-        c.eq(
-            "src/sim/mod.rs:PACKET_INJECTION_STATES",
-            "const",
-            item,
-            value.to_u128(),
-        );
+        c.eq("src/sim/mod.rs:PACKET_INJECTION_STATES", "const", item, value.to_u128());
     }
-    c.eq(
-        "src/sim/mod.rs:PACKET_INJECTION_STATES",
-        "const",
-        "FWPS_PACKET_INJECTION_STATE_MAX",
-        sim::constants::PACKET_INJECTION_STATES.len() as u128,
-    );
+    c.eq("src/sim/mod.rs:PACKET_INJECTION_STATES", "const", "FWPS_PACKET_INJECTION_STATE_MAX", sim::constants::PACKET_INJECTION_STATES.len() as u128);
 
     // src/sim/traffic.rs: the simulated layers' keys and run-time ids.
     for layer in Layer::ALL {
@@ -1816,18 +1603,8 @@ fn check_simulator() -> Check {
             Layer::InboundV4 => "INBOUND_TRANSPORT_V4",
             Layer::InboundV6 => "INBOUND_TRANSPORT_V6",
         };
-        c.eq(
-            &format!("sim Layer::{layer:?}.key"),
-            "guid",
-            &format!("FWPM_LAYER_{name}"),
-            guid(&layer.key()),
-        );
-        c.eq(
-            &format!("sim Layer::{layer:?}.runtime_id"),
-            "layer-id",
-            &format!("FWPS_LAYER_{name}"),
-            layer.runtime_id().to_u128(),
-        );
+        c.eq(&format!("sim Layer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
+        c.eq(&format!("sim Layer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), layer.runtime_id().to_u128());
         let inbound = name.starts_with("INBOUND");
         let expected: &[layout::TransportField] = if inbound {
             &layout::INBOUND_TRANSPORT_FIELDS
@@ -1846,31 +1623,10 @@ fn check_simulator() -> Check {
     {
         use sim::kmdf::facts as k;
         let key = |name: &str| format!("src/sim/kmdf.rs:{name}");
-        c.eq(
-            &key("BIND_INFO_SIZE"),
-            "size",
-            "WDF_BIND_INFO",
-            k::BIND_INFO_SIZE.to_u128(),
-        );
-        c.eq(
-            &key("DRIVER_CONFIG_SIZE"),
-            "size",
-            "WDF_DRIVER_CONFIG",
-            k::DRIVER_CONFIG_SIZE.to_u128(),
-        );
-        text_eq(
-            &mut c,
-            &key("COMPONENT"),
-            "const",
-            "WDF_COMPONENT_KMDF_LIBRARY",
-            k::COMPONENT,
-        );
-        c.eq(
-            &key("FRAMEWORK_MAJOR"),
-            "const",
-            "KMDF_VERSION_MAJOR",
-            k::FRAMEWORK_MAJOR.to_u128(),
-        );
+        c.eq(&key("BIND_INFO_SIZE"), "size", "WDF_BIND_INFO", k::BIND_INFO_SIZE.to_u128());
+        c.eq(&key("DRIVER_CONFIG_SIZE"), "size", "WDF_DRIVER_CONFIG", k::DRIVER_CONFIG_SIZE.to_u128());
+        text_eq(&mut c, &key("COMPONENT"), "const", "WDF_COMPONENT_KMDF_LIBRARY", k::COMPONENT);
+        c.eq(&key("FRAMEWORK_MAJOR"), "const", "KMDF_VERSION_MAJOR", k::FRAMEWORK_MAJOR.to_u128());
         for (name, item, value) in [
             (
                 "FRAMEWORK_MINOR",
@@ -1905,30 +1661,10 @@ fn check_simulator() -> Check {
         ] {
             c.eq(&key(name), "const", item, value.to_u128());
         }
-        c.eq(
-            &key("BIND_REFUSED"),
-            "rule",
-            "kmdf-bind-newer-minor-refused",
-            k::BIND_REFUSED.to_u128(),
-        );
-        c.eq(
-            &key("DRIVER_INIT_NON_PNP"),
-            "const",
-            "WdfDriverInitNonPnpDriver",
-            k::DRIVER_INIT_NON_PNP.to_u128(),
-        );
-        c.eq(
-            &key("FILE_AUTOGENERATED_DEVICE_NAME"),
-            "const",
-            "FILE_AUTOGENERATED_DEVICE_NAME",
-            k::FILE_AUTOGENERATED_DEVICE_NAME.to_u128(),
-        );
-        c.eq(
-            &key("FILE_DEVICE_SECURE_OPEN"),
-            "const",
-            "FILE_DEVICE_SECURE_OPEN",
-            k::FILE_DEVICE_SECURE_OPEN.to_u128(),
-        );
+        c.eq(&key("BIND_REFUSED"), "rule", "kmdf-bind-newer-minor-refused", k::BIND_REFUSED.to_u128());
+        c.eq(&key("DRIVER_INIT_NON_PNP"), "const", "WdfDriverInitNonPnpDriver", k::DRIVER_INIT_NON_PNP.to_u128());
+        c.eq(&key("FILE_AUTOGENERATED_DEVICE_NAME"), "const", "FILE_AUTOGENERATED_DEVICE_NAME", k::FILE_AUTOGENERATED_DEVICE_NAME.to_u128());
+        c.eq(&key("FILE_DEVICE_SECURE_OPEN"), "const", "FILE_DEVICE_SECURE_OPEN", k::FILE_DEVICE_SECURE_OPEN.to_u128());
         for (name, item, value) in [
             (
                 "CONTROL_DEVICE_INIT_ALLOCATE",
@@ -1976,12 +1712,7 @@ fn check_simulator() -> Check {
                 k::index::OBJECT_DELETE,
             ),
         ] {
-            c.eq(
-                &key(name),
-                "index",
-                &format!("WDFFUNCENUM.{item}"),
-                value.to_u128(),
-            );
+            c.eq(&key(name), "index", &format!("WDFFUNCENUM.{item}"), value.to_u128());
         }
     }
     c
@@ -2010,1078 +1741,236 @@ use windows_sys::Win32::System::Rpc as rpc;
 use windows_sys::Win32::System::SystemServices as system_services;
 
 /// (kind, item, windows-sys's number). Union members are under windows-sys' `Anonymous`.
+#[rustfmt::skip]
 fn windows_sys_layouts() -> Vec<(&'static str, &'static str, u128)> {
     vec![
-        (
-            "size",
-            "SLIST_HEADER",
-            size_of::<kernel::SLIST_HEADER>() as u128,
-        ),
-        (
-            "offset",
-            "GUID.Data1",
-            offset_of!(windows_sys::core::GUID, data1) as u128,
-        ),
-        (
-            "offset",
-            "GUID.Data2",
-            offset_of!(windows_sys::core::GUID, data2) as u128,
-        ),
-        (
-            "offset",
-            "GUID.Data3",
-            offset_of!(windows_sys::core::GUID, data3) as u128,
-        ),
-        (
-            "offset",
-            "GUID.Data4",
-            offset_of!(windows_sys::core::GUID, data4) as u128,
-        ),
+        ("size", "SLIST_HEADER", size_of::<kernel::SLIST_HEADER>() as u128),
+        ("offset", "GUID.Data1", offset_of!(windows_sys::core::GUID, data1) as u128),
+        ("offset", "GUID.Data2", offset_of!(windows_sys::core::GUID, data2) as u128),
+        ("offset", "GUID.Data3", offset_of!(windows_sys::core::GUID, data3) as u128),
+        ("offset", "GUID.Data4", offset_of!(windows_sys::core::GUID, data4) as u128),
         ("size", "GUID", size_of::<windows_sys::core::GUID>() as u128),
-        (
-            "align",
-            "GUID",
-            align_of::<windows_sys::core::GUID>() as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.type",
-            offset_of!(wfp::FWP_VALUE0, r#type) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.uint8",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.uint8) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.uint16",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.uint16) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.uint32",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.uint32) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.uint64",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.uint64) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.int8",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.int8) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.int16",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.int16) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.int32",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.int32) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.int64",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.int64) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.float32",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.float32) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.double64",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.double64) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.byteArray16",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray16) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.byteBlob",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.byteBlob) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.sid",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.sid) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.sd",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.sd) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.tokenInformation",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.tokenInformation) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.tokenAccessInformation",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.tokenAccessInformation) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.unicodeString",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.unicodeString) as u128,
-        ),
-        (
-            "offset",
-            "FWP_VALUE0.byteArray6",
-            offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray6) as u128,
-        ),
+        ("align", "GUID", align_of::<windows_sys::core::GUID>() as u128),
+        ("offset", "FWP_VALUE0.type", offset_of!(wfp::FWP_VALUE0, r#type) as u128),
+        ("offset", "FWP_VALUE0.uint8", offset_of!(wfp::FWP_VALUE0, Anonymous.uint8) as u128),
+        ("offset", "FWP_VALUE0.uint16", offset_of!(wfp::FWP_VALUE0, Anonymous.uint16) as u128),
+        ("offset", "FWP_VALUE0.uint32", offset_of!(wfp::FWP_VALUE0, Anonymous.uint32) as u128),
+        ("offset", "FWP_VALUE0.uint64", offset_of!(wfp::FWP_VALUE0, Anonymous.uint64) as u128),
+        ("offset", "FWP_VALUE0.int8", offset_of!(wfp::FWP_VALUE0, Anonymous.int8) as u128),
+        ("offset", "FWP_VALUE0.int16", offset_of!(wfp::FWP_VALUE0, Anonymous.int16) as u128),
+        ("offset", "FWP_VALUE0.int32", offset_of!(wfp::FWP_VALUE0, Anonymous.int32) as u128),
+        ("offset", "FWP_VALUE0.int64", offset_of!(wfp::FWP_VALUE0, Anonymous.int64) as u128),
+        ("offset", "FWP_VALUE0.float32", offset_of!(wfp::FWP_VALUE0, Anonymous.float32) as u128),
+        ("offset", "FWP_VALUE0.double64", offset_of!(wfp::FWP_VALUE0, Anonymous.double64) as u128),
+        ("offset", "FWP_VALUE0.byteArray16", offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray16) as u128),
+        ("offset", "FWP_VALUE0.byteBlob", offset_of!(wfp::FWP_VALUE0, Anonymous.byteBlob) as u128),
+        ("offset", "FWP_VALUE0.sid", offset_of!(wfp::FWP_VALUE0, Anonymous.sid) as u128),
+        ("offset", "FWP_VALUE0.sd", offset_of!(wfp::FWP_VALUE0, Anonymous.sd) as u128),
+        ("offset", "FWP_VALUE0.tokenInformation", offset_of!(wfp::FWP_VALUE0, Anonymous.tokenInformation) as u128),
+        ("offset", "FWP_VALUE0.tokenAccessInformation", offset_of!(wfp::FWP_VALUE0, Anonymous.tokenAccessInformation) as u128),
+        ("offset", "FWP_VALUE0.unicodeString", offset_of!(wfp::FWP_VALUE0, Anonymous.unicodeString) as u128),
+        ("offset", "FWP_VALUE0.byteArray6", offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray6) as u128),
         ("size", "FWP_VALUE0", size_of::<wfp::FWP_VALUE0>() as u128),
         ("align", "FWP_VALUE0", align_of::<wfp::FWP_VALUE0>() as u128),
-        (
-            "offset",
-            "FWP_BYTE_BLOB.size",
-            offset_of!(wfp::FWP_BYTE_BLOB, size) as u128,
-        ),
-        (
-            "offset",
-            "FWP_BYTE_BLOB.data",
-            offset_of!(wfp::FWP_BYTE_BLOB, data) as u128,
-        ),
-        (
-            "size",
-            "FWP_BYTE_BLOB",
-            size_of::<wfp::FWP_BYTE_BLOB>() as u128,
-        ),
-        (
-            "align",
-            "FWP_BYTE_BLOB",
-            align_of::<wfp::FWP_BYTE_BLOB>() as u128,
-        ),
-        (
-            "offset",
-            "FWP_BYTE_ARRAY16.byteArray16",
-            offset_of!(wfp::FWP_BYTE_ARRAY16, byteArray16) as u128,
-        ),
-        (
-            "size",
-            "FWP_BYTE_ARRAY16",
-            size_of::<wfp::FWP_BYTE_ARRAY16>() as u128,
-        ),
-        (
-            "align",
-            "FWP_BYTE_ARRAY16",
-            align_of::<wfp::FWP_BYTE_ARRAY16>() as u128,
-        ),
-        (
-            "offset",
-            "FWP_V4_ADDR_AND_MASK.addr",
-            offset_of!(wfp::FWP_V4_ADDR_AND_MASK, addr) as u128,
-        ),
-        (
-            "offset",
-            "FWP_V4_ADDR_AND_MASK.mask",
-            offset_of!(wfp::FWP_V4_ADDR_AND_MASK, mask) as u128,
-        ),
-        (
-            "size",
-            "FWP_V4_ADDR_AND_MASK",
-            size_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128,
-        ),
-        (
-            "align",
-            "FWP_V4_ADDR_AND_MASK",
-            align_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128,
-        ),
-        (
-            "offset",
-            "FWP_V6_ADDR_AND_MASK.addr",
-            offset_of!(wfp::FWP_V6_ADDR_AND_MASK, addr) as u128,
-        ),
-        (
-            "offset",
-            "FWP_V6_ADDR_AND_MASK.prefixLength",
-            offset_of!(wfp::FWP_V6_ADDR_AND_MASK, prefixLength) as u128,
-        ),
-        (
-            "size",
-            "FWP_V6_ADDR_AND_MASK",
-            size_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128,
-        ),
-        (
-            "align",
-            "FWP_V6_ADDR_AND_MASK",
-            align_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128,
-        ),
-        (
-            "offset",
-            "FWP_RANGE0.valueLow",
-            offset_of!(wfp::FWP_RANGE0, valueLow) as u128,
-        ),
-        (
-            "offset",
-            "FWP_RANGE0.valueHigh",
-            offset_of!(wfp::FWP_RANGE0, valueHigh) as u128,
-        ),
+        ("offset", "FWP_BYTE_BLOB.size", offset_of!(wfp::FWP_BYTE_BLOB, size) as u128),
+        ("offset", "FWP_BYTE_BLOB.data", offset_of!(wfp::FWP_BYTE_BLOB, data) as u128),
+        ("size", "FWP_BYTE_BLOB", size_of::<wfp::FWP_BYTE_BLOB>() as u128),
+        ("align", "FWP_BYTE_BLOB", align_of::<wfp::FWP_BYTE_BLOB>() as u128),
+        ("offset", "FWP_BYTE_ARRAY16.byteArray16", offset_of!(wfp::FWP_BYTE_ARRAY16, byteArray16) as u128),
+        ("size", "FWP_BYTE_ARRAY16", size_of::<wfp::FWP_BYTE_ARRAY16>() as u128),
+        ("align", "FWP_BYTE_ARRAY16", align_of::<wfp::FWP_BYTE_ARRAY16>() as u128),
+        ("offset", "FWP_V4_ADDR_AND_MASK.addr", offset_of!(wfp::FWP_V4_ADDR_AND_MASK, addr) as u128),
+        ("offset", "FWP_V4_ADDR_AND_MASK.mask", offset_of!(wfp::FWP_V4_ADDR_AND_MASK, mask) as u128),
+        ("size", "FWP_V4_ADDR_AND_MASK", size_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128),
+        ("align", "FWP_V4_ADDR_AND_MASK", align_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128),
+        ("offset", "FWP_V6_ADDR_AND_MASK.addr", offset_of!(wfp::FWP_V6_ADDR_AND_MASK, addr) as u128),
+        ("offset", "FWP_V6_ADDR_AND_MASK.prefixLength", offset_of!(wfp::FWP_V6_ADDR_AND_MASK, prefixLength) as u128),
+        ("size", "FWP_V6_ADDR_AND_MASK", size_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128),
+        ("align", "FWP_V6_ADDR_AND_MASK", align_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128),
+        ("offset", "FWP_RANGE0.valueLow", offset_of!(wfp::FWP_RANGE0, valueLow) as u128),
+        ("offset", "FWP_RANGE0.valueHigh", offset_of!(wfp::FWP_RANGE0, valueHigh) as u128),
         ("size", "FWP_RANGE0", size_of::<wfp::FWP_RANGE0>() as u128),
         ("align", "FWP_RANGE0", align_of::<wfp::FWP_RANGE0>() as u128),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.type",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, r#type) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.uint8",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint8) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.uint16",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint16) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.uint32",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint32) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.uint64",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint64) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.int8",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int8) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.int16",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int16) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.int32",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int32) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.int64",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int64) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.float32",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.float32) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.double64",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.double64) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.byteArray16",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray16) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.byteBlob",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteBlob) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.sid",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sid) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.sd",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sd) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.tokenInformation",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenInformation) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.tokenAccessInformation",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenAccessInformation) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.unicodeString",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.unicodeString) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.byteArray6",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray6) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.v4AddrMask",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v4AddrMask) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.v6AddrMask",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v6AddrMask) as u128,
-        ),
-        (
-            "offset",
-            "FWP_CONDITION_VALUE0.rangeValue",
-            offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.rangeValue) as u128,
-        ),
-        (
-            "size",
-            "FWP_CONDITION_VALUE0",
-            size_of::<wfp::FWP_CONDITION_VALUE0>() as u128,
-        ),
-        (
-            "align",
-            "FWP_CONDITION_VALUE0",
-            align_of::<wfp::FWP_CONDITION_VALUE0>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_DISPLAY_DATA0.name",
-            offset_of!(wfp::FWPM_DISPLAY_DATA0, name) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_DISPLAY_DATA0.description",
-            offset_of!(wfp::FWPM_DISPLAY_DATA0, description) as u128,
-        ),
-        (
-            "size",
-            "FWPM_DISPLAY_DATA0",
-            size_of::<wfp::FWPM_DISPLAY_DATA0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_DISPLAY_DATA0",
-            align_of::<wfp::FWPM_DISPLAY_DATA0>() as u128,
-        ),
+        ("offset", "FWP_CONDITION_VALUE0.type", offset_of!(wfp::FWP_CONDITION_VALUE0, r#type) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.uint8", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint8) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.uint16", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint16) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.uint32", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint32) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.uint64", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint64) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.int8", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int8) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.int16", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int16) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.int32", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int32) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.int64", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int64) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.float32", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.float32) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.double64", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.double64) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.byteArray16", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray16) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.byteBlob", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteBlob) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.sid", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sid) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.sd", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sd) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.tokenInformation", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenInformation) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.tokenAccessInformation", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenAccessInformation) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.unicodeString", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.unicodeString) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.byteArray6", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray6) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.v4AddrMask", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v4AddrMask) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.v6AddrMask", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v6AddrMask) as u128),
+        ("offset", "FWP_CONDITION_VALUE0.rangeValue", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.rangeValue) as u128),
+        ("size", "FWP_CONDITION_VALUE0", size_of::<wfp::FWP_CONDITION_VALUE0>() as u128),
+        ("align", "FWP_CONDITION_VALUE0", align_of::<wfp::FWP_CONDITION_VALUE0>() as u128),
+        ("offset", "FWPM_DISPLAY_DATA0.name", offset_of!(wfp::FWPM_DISPLAY_DATA0, name) as u128),
+        ("offset", "FWPM_DISPLAY_DATA0.description", offset_of!(wfp::FWPM_DISPLAY_DATA0, description) as u128),
+        ("size", "FWPM_DISPLAY_DATA0", size_of::<wfp::FWPM_DISPLAY_DATA0>() as u128),
+        ("align", "FWPM_DISPLAY_DATA0", align_of::<wfp::FWPM_DISPLAY_DATA0>() as u128),
         ("size", "SCOPE_ID", size_of::<winsock::SCOPE_ID>() as u128),
         ("align", "SCOPE_ID", align_of::<winsock::SCOPE_ID>() as u128),
-        (
-            "size",
-            "IP_ADDRESS_PREFIX",
-            size_of::<iphelper::IP_ADDRESS_PREFIX>() as u128,
-        ),
-        (
-            "align",
-            "IP_ADDRESS_PREFIX",
-            align_of::<iphelper::IP_ADDRESS_PREFIX>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.sessionKey",
-            offset_of!(wfp::FWPM_SESSION0, sessionKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.displayData",
-            offset_of!(wfp::FWPM_SESSION0, displayData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.flags",
-            offset_of!(wfp::FWPM_SESSION0, flags) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.txnWaitTimeoutInMSec",
-            offset_of!(wfp::FWPM_SESSION0, txnWaitTimeoutInMSec) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.processId",
-            offset_of!(wfp::FWPM_SESSION0, processId) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.sid",
-            offset_of!(wfp::FWPM_SESSION0, sid) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.username",
-            offset_of!(wfp::FWPM_SESSION0, username) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SESSION0.kernelMode",
-            offset_of!(wfp::FWPM_SESSION0, kernelMode) as u128,
-        ),
-        (
-            "size",
-            "FWPM_SESSION0",
-            size_of::<wfp::FWPM_SESSION0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_SESSION0",
-            align_of::<wfp::FWPM_SESSION0>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_PROVIDER0.providerKey",
-            offset_of!(wfp::FWPM_PROVIDER0, providerKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_PROVIDER0.displayData",
-            offset_of!(wfp::FWPM_PROVIDER0, displayData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_PROVIDER0.flags",
-            offset_of!(wfp::FWPM_PROVIDER0, flags) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_PROVIDER0.providerData",
-            offset_of!(wfp::FWPM_PROVIDER0, providerData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_PROVIDER0.serviceName",
-            offset_of!(wfp::FWPM_PROVIDER0, serviceName) as u128,
-        ),
-        (
-            "size",
-            "FWPM_PROVIDER0",
-            size_of::<wfp::FWPM_PROVIDER0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_PROVIDER0",
-            align_of::<wfp::FWPM_PROVIDER0>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SUBLAYER0.subLayerKey",
-            offset_of!(wfp::FWPM_SUBLAYER0, subLayerKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SUBLAYER0.displayData",
-            offset_of!(wfp::FWPM_SUBLAYER0, displayData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SUBLAYER0.flags",
-            offset_of!(wfp::FWPM_SUBLAYER0, flags) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SUBLAYER0.providerKey",
-            offset_of!(wfp::FWPM_SUBLAYER0, providerKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SUBLAYER0.providerData",
-            offset_of!(wfp::FWPM_SUBLAYER0, providerData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_SUBLAYER0.weight",
-            offset_of!(wfp::FWPM_SUBLAYER0, weight) as u128,
-        ),
-        (
-            "size",
-            "FWPM_SUBLAYER0",
-            size_of::<wfp::FWPM_SUBLAYER0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_SUBLAYER0",
-            align_of::<wfp::FWPM_SUBLAYER0>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_CALLOUT0.calloutKey",
-            offset_of!(wfp::FWPM_CALLOUT0, calloutKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_CALLOUT0.displayData",
-            offset_of!(wfp::FWPM_CALLOUT0, displayData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_CALLOUT0.flags",
-            offset_of!(wfp::FWPM_CALLOUT0, flags) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_CALLOUT0.providerKey",
-            offset_of!(wfp::FWPM_CALLOUT0, providerKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_CALLOUT0.providerData",
-            offset_of!(wfp::FWPM_CALLOUT0, providerData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_CALLOUT0.applicableLayer",
-            offset_of!(wfp::FWPM_CALLOUT0, applicableLayer) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_CALLOUT0.calloutId",
-            offset_of!(wfp::FWPM_CALLOUT0, calloutId) as u128,
-        ),
-        (
-            "size",
-            "FWPM_CALLOUT0",
-            size_of::<wfp::FWPM_CALLOUT0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_CALLOUT0",
-            align_of::<wfp::FWPM_CALLOUT0>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_ACTION0.type",
-            offset_of!(wfp::FWPM_ACTION0, r#type) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_ACTION0.filterType",
-            offset_of!(wfp::FWPM_ACTION0, Anonymous.filterType) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_ACTION0.calloutKey",
-            offset_of!(wfp::FWPM_ACTION0, Anonymous.calloutKey) as u128,
-        ),
-        (
-            "size",
-            "FWPM_ACTION0",
-            size_of::<wfp::FWPM_ACTION0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_ACTION0",
-            align_of::<wfp::FWPM_ACTION0>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER_CONDITION0.fieldKey",
-            offset_of!(wfp::FWPM_FILTER_CONDITION0, fieldKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER_CONDITION0.matchType",
-            offset_of!(wfp::FWPM_FILTER_CONDITION0, matchType) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER_CONDITION0.conditionValue",
-            offset_of!(wfp::FWPM_FILTER_CONDITION0, conditionValue) as u128,
-        ),
-        (
-            "size",
-            "FWPM_FILTER_CONDITION0",
-            size_of::<wfp::FWPM_FILTER_CONDITION0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_FILTER_CONDITION0",
-            align_of::<wfp::FWPM_FILTER_CONDITION0>() as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.filterKey",
-            offset_of!(wfp::FWPM_FILTER0, filterKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.displayData",
-            offset_of!(wfp::FWPM_FILTER0, displayData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.displayData.name",
-            offset_of!(wfp::FWPM_FILTER0, displayData.name) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.displayData.description",
-            offset_of!(wfp::FWPM_FILTER0, displayData.description) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.flags",
-            offset_of!(wfp::FWPM_FILTER0, flags) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.providerKey",
-            offset_of!(wfp::FWPM_FILTER0, providerKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.providerData",
-            offset_of!(wfp::FWPM_FILTER0, providerData) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.layerKey",
-            offset_of!(wfp::FWPM_FILTER0, layerKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.subLayerKey",
-            offset_of!(wfp::FWPM_FILTER0, subLayerKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.weight",
-            offset_of!(wfp::FWPM_FILTER0, weight) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.weight.type",
-            offset_of!(wfp::FWPM_FILTER0, weight.r#type) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.weight.uint8",
-            offset_of!(wfp::FWPM_FILTER0, weight.Anonymous.uint8) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.numFilterConditions",
-            offset_of!(wfp::FWPM_FILTER0, numFilterConditions) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.filterCondition",
-            offset_of!(wfp::FWPM_FILTER0, filterCondition) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.action",
-            offset_of!(wfp::FWPM_FILTER0, action) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.action.type",
-            offset_of!(wfp::FWPM_FILTER0, action.r#type) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.action.calloutKey",
-            offset_of!(wfp::FWPM_FILTER0, action.Anonymous.calloutKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.rawContext",
-            offset_of!(wfp::FWPM_FILTER0, Anonymous.rawContext) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.providerContextKey",
-            offset_of!(wfp::FWPM_FILTER0, Anonymous.providerContextKey) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.reserved",
-            offset_of!(wfp::FWPM_FILTER0, reserved) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.filterId",
-            offset_of!(wfp::FWPM_FILTER0, filterId) as u128,
-        ),
-        (
-            "offset",
-            "FWPM_FILTER0.effectiveWeight",
-            offset_of!(wfp::FWPM_FILTER0, effectiveWeight) as u128,
-        ),
-        (
-            "size",
-            "FWPM_FILTER0",
-            size_of::<wfp::FWPM_FILTER0>() as u128,
-        ),
-        (
-            "align",
-            "FWPM_FILTER0",
-            align_of::<wfp::FWPM_FILTER0>() as u128,
-        ),
-        (
-            "offset",
-            "UNICODE_STRING.Length",
-            offset_of!(foundation::UNICODE_STRING, Length) as u128,
-        ),
-        (
-            "offset",
-            "UNICODE_STRING.MaximumLength",
-            offset_of!(foundation::UNICODE_STRING, MaximumLength) as u128,
-        ),
-        (
-            "offset",
-            "UNICODE_STRING.Buffer",
-            offset_of!(foundation::UNICODE_STRING, Buffer) as u128,
-        ),
-        (
-            "size",
-            "UNICODE_STRING",
-            size_of::<foundation::UNICODE_STRING>() as u128,
-        ),
-        (
-            "align",
-            "UNICODE_STRING",
-            align_of::<foundation::UNICODE_STRING>() as u128,
-        ),
-        (
-            "offset",
-            "OBJECT_ATTRIBUTES.Length",
-            offset_of!(wdk::OBJECT_ATTRIBUTES, Length) as u128,
-        ),
-        (
-            "offset",
-            "OBJECT_ATTRIBUTES.RootDirectory",
-            offset_of!(wdk::OBJECT_ATTRIBUTES, RootDirectory) as u128,
-        ),
-        (
-            "offset",
-            "OBJECT_ATTRIBUTES.ObjectName",
-            offset_of!(wdk::OBJECT_ATTRIBUTES, ObjectName) as u128,
-        ),
-        (
-            "offset",
-            "OBJECT_ATTRIBUTES.Attributes",
-            offset_of!(wdk::OBJECT_ATTRIBUTES, Attributes) as u128,
-        ),
-        (
-            "offset",
-            "OBJECT_ATTRIBUTES.SecurityDescriptor",
-            offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityDescriptor) as u128,
-        ),
-        (
-            "offset",
-            "OBJECT_ATTRIBUTES.SecurityQualityOfService",
-            offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityQualityOfService) as u128,
-        ),
-        (
-            "size",
-            "OBJECT_ATTRIBUTES",
-            size_of::<wdk::OBJECT_ATTRIBUTES>() as u128,
-        ),
-        (
-            "align",
-            "OBJECT_ATTRIBUTES",
-            align_of::<wdk::OBJECT_ATTRIBUTES>() as u128,
-        ),
-        (
-            "offset",
-            "KEY_VALUE_PARTIAL_INFORMATION.TitleIndex",
-            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, TitleIndex) as u128,
-        ),
-        (
-            "offset",
-            "KEY_VALUE_PARTIAL_INFORMATION.Type",
-            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Type) as u128,
-        ),
-        (
-            "offset",
-            "KEY_VALUE_PARTIAL_INFORMATION.DataLength",
-            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, DataLength) as u128,
-        ),
-        (
-            "offset",
-            "KEY_VALUE_PARTIAL_INFORMATION.Data",
-            offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Data) as u128,
-        ),
-        (
-            "size",
-            "KEY_VALUE_PARTIAL_INFORMATION",
-            size_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128,
-        ),
-        (
-            "align",
-            "KEY_VALUE_PARTIAL_INFORMATION",
-            align_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.Type",
-            offset_of!(wdk::DRIVER_OBJECT, Type) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.Size",
-            offset_of!(wdk::DRIVER_OBJECT, Size) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DeviceObject",
-            offset_of!(wdk::DRIVER_OBJECT, DeviceObject) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.Flags",
-            offset_of!(wdk::DRIVER_OBJECT, Flags) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverStart",
-            offset_of!(wdk::DRIVER_OBJECT, DriverStart) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverSize",
-            offset_of!(wdk::DRIVER_OBJECT, DriverSize) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverSection",
-            offset_of!(wdk::DRIVER_OBJECT, DriverSection) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverExtension",
-            offset_of!(wdk::DRIVER_OBJECT, DriverExtension) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverName",
-            offset_of!(wdk::DRIVER_OBJECT, DriverName) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.HardwareDatabase",
-            offset_of!(wdk::DRIVER_OBJECT, HardwareDatabase) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.FastIoDispatch",
-            offset_of!(wdk::DRIVER_OBJECT, FastIoDispatch) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverInit",
-            offset_of!(wdk::DRIVER_OBJECT, DriverInit) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverStartIo",
-            offset_of!(wdk::DRIVER_OBJECT, DriverStartIo) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.DriverUnload",
-            offset_of!(wdk::DRIVER_OBJECT, DriverUnload) as u128,
-        ),
-        (
-            "offset",
-            "DRIVER_OBJECT.MajorFunction",
-            offset_of!(wdk::DRIVER_OBJECT, MajorFunction) as u128,
-        ),
-        (
-            "size",
-            "DRIVER_OBJECT",
-            size_of::<wdk::DRIVER_OBJECT>() as u128,
-        ),
-        (
-            "align",
-            "DRIVER_OBJECT",
-            align_of::<wdk::DRIVER_OBJECT>() as u128,
-        ),
+        ("size", "IP_ADDRESS_PREFIX", size_of::<iphelper::IP_ADDRESS_PREFIX>() as u128),
+        ("align", "IP_ADDRESS_PREFIX", align_of::<iphelper::IP_ADDRESS_PREFIX>() as u128),
+        ("offset", "FWPM_SESSION0.sessionKey", offset_of!(wfp::FWPM_SESSION0, sessionKey) as u128),
+        ("offset", "FWPM_SESSION0.displayData", offset_of!(wfp::FWPM_SESSION0, displayData) as u128),
+        ("offset", "FWPM_SESSION0.flags", offset_of!(wfp::FWPM_SESSION0, flags) as u128),
+        ("offset", "FWPM_SESSION0.txnWaitTimeoutInMSec", offset_of!(wfp::FWPM_SESSION0, txnWaitTimeoutInMSec) as u128),
+        ("offset", "FWPM_SESSION0.processId", offset_of!(wfp::FWPM_SESSION0, processId) as u128),
+        ("offset", "FWPM_SESSION0.sid", offset_of!(wfp::FWPM_SESSION0, sid) as u128),
+        ("offset", "FWPM_SESSION0.username", offset_of!(wfp::FWPM_SESSION0, username) as u128),
+        ("offset", "FWPM_SESSION0.kernelMode", offset_of!(wfp::FWPM_SESSION0, kernelMode) as u128),
+        ("size", "FWPM_SESSION0", size_of::<wfp::FWPM_SESSION0>() as u128),
+        ("align", "FWPM_SESSION0", align_of::<wfp::FWPM_SESSION0>() as u128),
+        ("offset", "FWPM_PROVIDER0.providerKey", offset_of!(wfp::FWPM_PROVIDER0, providerKey) as u128),
+        ("offset", "FWPM_PROVIDER0.displayData", offset_of!(wfp::FWPM_PROVIDER0, displayData) as u128),
+        ("offset", "FWPM_PROVIDER0.flags", offset_of!(wfp::FWPM_PROVIDER0, flags) as u128),
+        ("offset", "FWPM_PROVIDER0.providerData", offset_of!(wfp::FWPM_PROVIDER0, providerData) as u128),
+        ("offset", "FWPM_PROVIDER0.serviceName", offset_of!(wfp::FWPM_PROVIDER0, serviceName) as u128),
+        ("size", "FWPM_PROVIDER0", size_of::<wfp::FWPM_PROVIDER0>() as u128),
+        ("align", "FWPM_PROVIDER0", align_of::<wfp::FWPM_PROVIDER0>() as u128),
+        ("offset", "FWPM_SUBLAYER0.subLayerKey", offset_of!(wfp::FWPM_SUBLAYER0, subLayerKey) as u128),
+        ("offset", "FWPM_SUBLAYER0.displayData", offset_of!(wfp::FWPM_SUBLAYER0, displayData) as u128),
+        ("offset", "FWPM_SUBLAYER0.flags", offset_of!(wfp::FWPM_SUBLAYER0, flags) as u128),
+        ("offset", "FWPM_SUBLAYER0.providerKey", offset_of!(wfp::FWPM_SUBLAYER0, providerKey) as u128),
+        ("offset", "FWPM_SUBLAYER0.providerData", offset_of!(wfp::FWPM_SUBLAYER0, providerData) as u128),
+        ("offset", "FWPM_SUBLAYER0.weight", offset_of!(wfp::FWPM_SUBLAYER0, weight) as u128),
+        ("size", "FWPM_SUBLAYER0", size_of::<wfp::FWPM_SUBLAYER0>() as u128),
+        ("align", "FWPM_SUBLAYER0", align_of::<wfp::FWPM_SUBLAYER0>() as u128),
+        ("offset", "FWPM_CALLOUT0.calloutKey", offset_of!(wfp::FWPM_CALLOUT0, calloutKey) as u128),
+        ("offset", "FWPM_CALLOUT0.displayData", offset_of!(wfp::FWPM_CALLOUT0, displayData) as u128),
+        ("offset", "FWPM_CALLOUT0.flags", offset_of!(wfp::FWPM_CALLOUT0, flags) as u128),
+        ("offset", "FWPM_CALLOUT0.providerKey", offset_of!(wfp::FWPM_CALLOUT0, providerKey) as u128),
+        ("offset", "FWPM_CALLOUT0.providerData", offset_of!(wfp::FWPM_CALLOUT0, providerData) as u128),
+        ("offset", "FWPM_CALLOUT0.applicableLayer", offset_of!(wfp::FWPM_CALLOUT0, applicableLayer) as u128),
+        ("offset", "FWPM_CALLOUT0.calloutId", offset_of!(wfp::FWPM_CALLOUT0, calloutId) as u128),
+        ("size", "FWPM_CALLOUT0", size_of::<wfp::FWPM_CALLOUT0>() as u128),
+        ("align", "FWPM_CALLOUT0", align_of::<wfp::FWPM_CALLOUT0>() as u128),
+        ("offset", "FWPM_ACTION0.type", offset_of!(wfp::FWPM_ACTION0, r#type) as u128),
+        ("offset", "FWPM_ACTION0.filterType", offset_of!(wfp::FWPM_ACTION0, Anonymous.filterType) as u128),
+        ("offset", "FWPM_ACTION0.calloutKey", offset_of!(wfp::FWPM_ACTION0, Anonymous.calloutKey) as u128),
+        ("size", "FWPM_ACTION0", size_of::<wfp::FWPM_ACTION0>() as u128),
+        ("align", "FWPM_ACTION0", align_of::<wfp::FWPM_ACTION0>() as u128),
+        ("offset", "FWPM_FILTER_CONDITION0.fieldKey", offset_of!(wfp::FWPM_FILTER_CONDITION0, fieldKey) as u128),
+        ("offset", "FWPM_FILTER_CONDITION0.matchType", offset_of!(wfp::FWPM_FILTER_CONDITION0, matchType) as u128),
+        ("offset", "FWPM_FILTER_CONDITION0.conditionValue", offset_of!(wfp::FWPM_FILTER_CONDITION0, conditionValue) as u128),
+        ("size", "FWPM_FILTER_CONDITION0", size_of::<wfp::FWPM_FILTER_CONDITION0>() as u128),
+        ("align", "FWPM_FILTER_CONDITION0", align_of::<wfp::FWPM_FILTER_CONDITION0>() as u128),
+        ("offset", "FWPM_FILTER0.filterKey", offset_of!(wfp::FWPM_FILTER0, filterKey) as u128),
+        ("offset", "FWPM_FILTER0.displayData", offset_of!(wfp::FWPM_FILTER0, displayData) as u128),
+        ("offset", "FWPM_FILTER0.displayData.name", offset_of!(wfp::FWPM_FILTER0, displayData.name) as u128),
+        ("offset", "FWPM_FILTER0.displayData.description", offset_of!(wfp::FWPM_FILTER0, displayData.description) as u128),
+        ("offset", "FWPM_FILTER0.flags", offset_of!(wfp::FWPM_FILTER0, flags) as u128),
+        ("offset", "FWPM_FILTER0.providerKey", offset_of!(wfp::FWPM_FILTER0, providerKey) as u128),
+        ("offset", "FWPM_FILTER0.providerData", offset_of!(wfp::FWPM_FILTER0, providerData) as u128),
+        ("offset", "FWPM_FILTER0.layerKey", offset_of!(wfp::FWPM_FILTER0, layerKey) as u128),
+        ("offset", "FWPM_FILTER0.subLayerKey", offset_of!(wfp::FWPM_FILTER0, subLayerKey) as u128),
+        ("offset", "FWPM_FILTER0.weight", offset_of!(wfp::FWPM_FILTER0, weight) as u128),
+        ("offset", "FWPM_FILTER0.weight.type", offset_of!(wfp::FWPM_FILTER0, weight.r#type) as u128),
+        ("offset", "FWPM_FILTER0.weight.uint8", offset_of!(wfp::FWPM_FILTER0, weight.Anonymous.uint8) as u128),
+        ("offset", "FWPM_FILTER0.numFilterConditions", offset_of!(wfp::FWPM_FILTER0, numFilterConditions) as u128),
+        ("offset", "FWPM_FILTER0.filterCondition", offset_of!(wfp::FWPM_FILTER0, filterCondition) as u128),
+        ("offset", "FWPM_FILTER0.action", offset_of!(wfp::FWPM_FILTER0, action) as u128),
+        ("offset", "FWPM_FILTER0.action.type", offset_of!(wfp::FWPM_FILTER0, action.r#type) as u128),
+        ("offset", "FWPM_FILTER0.action.calloutKey", offset_of!(wfp::FWPM_FILTER0, action.Anonymous.calloutKey) as u128),
+        ("offset", "FWPM_FILTER0.rawContext", offset_of!(wfp::FWPM_FILTER0, Anonymous.rawContext) as u128),
+        ("offset", "FWPM_FILTER0.providerContextKey", offset_of!(wfp::FWPM_FILTER0, Anonymous.providerContextKey) as u128),
+        ("offset", "FWPM_FILTER0.reserved", offset_of!(wfp::FWPM_FILTER0, reserved) as u128),
+        ("offset", "FWPM_FILTER0.filterId", offset_of!(wfp::FWPM_FILTER0, filterId) as u128),
+        ("offset", "FWPM_FILTER0.effectiveWeight", offset_of!(wfp::FWPM_FILTER0, effectiveWeight) as u128),
+        ("size", "FWPM_FILTER0", size_of::<wfp::FWPM_FILTER0>() as u128),
+        ("align", "FWPM_FILTER0", align_of::<wfp::FWPM_FILTER0>() as u128),
+        ("offset", "UNICODE_STRING.Length", offset_of!(foundation::UNICODE_STRING, Length) as u128),
+        ("offset", "UNICODE_STRING.MaximumLength", offset_of!(foundation::UNICODE_STRING, MaximumLength) as u128),
+        ("offset", "UNICODE_STRING.Buffer", offset_of!(foundation::UNICODE_STRING, Buffer) as u128),
+        ("size", "UNICODE_STRING", size_of::<foundation::UNICODE_STRING>() as u128),
+        ("align", "UNICODE_STRING", align_of::<foundation::UNICODE_STRING>() as u128),
+        ("offset", "OBJECT_ATTRIBUTES.Length", offset_of!(wdk::OBJECT_ATTRIBUTES, Length) as u128),
+        ("offset", "OBJECT_ATTRIBUTES.RootDirectory", offset_of!(wdk::OBJECT_ATTRIBUTES, RootDirectory) as u128),
+        ("offset", "OBJECT_ATTRIBUTES.ObjectName", offset_of!(wdk::OBJECT_ATTRIBUTES, ObjectName) as u128),
+        ("offset", "OBJECT_ATTRIBUTES.Attributes", offset_of!(wdk::OBJECT_ATTRIBUTES, Attributes) as u128),
+        ("offset", "OBJECT_ATTRIBUTES.SecurityDescriptor", offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityDescriptor) as u128),
+        ("offset", "OBJECT_ATTRIBUTES.SecurityQualityOfService", offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityQualityOfService) as u128),
+        ("size", "OBJECT_ATTRIBUTES", size_of::<wdk::OBJECT_ATTRIBUTES>() as u128),
+        ("align", "OBJECT_ATTRIBUTES", align_of::<wdk::OBJECT_ATTRIBUTES>() as u128),
+        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.TitleIndex", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, TitleIndex) as u128),
+        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.Type", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Type) as u128),
+        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.DataLength", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, DataLength) as u128),
+        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.Data", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Data) as u128),
+        ("size", "KEY_VALUE_PARTIAL_INFORMATION", size_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128),
+        ("align", "KEY_VALUE_PARTIAL_INFORMATION", align_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128),
+        ("offset", "DRIVER_OBJECT.Type", offset_of!(wdk::DRIVER_OBJECT, Type) as u128),
+        ("offset", "DRIVER_OBJECT.Size", offset_of!(wdk::DRIVER_OBJECT, Size) as u128),
+        ("offset", "DRIVER_OBJECT.DeviceObject", offset_of!(wdk::DRIVER_OBJECT, DeviceObject) as u128),
+        ("offset", "DRIVER_OBJECT.Flags", offset_of!(wdk::DRIVER_OBJECT, Flags) as u128),
+        ("offset", "DRIVER_OBJECT.DriverStart", offset_of!(wdk::DRIVER_OBJECT, DriverStart) as u128),
+        ("offset", "DRIVER_OBJECT.DriverSize", offset_of!(wdk::DRIVER_OBJECT, DriverSize) as u128),
+        ("offset", "DRIVER_OBJECT.DriverSection", offset_of!(wdk::DRIVER_OBJECT, DriverSection) as u128),
+        ("offset", "DRIVER_OBJECT.DriverExtension", offset_of!(wdk::DRIVER_OBJECT, DriverExtension) as u128),
+        ("offset", "DRIVER_OBJECT.DriverName", offset_of!(wdk::DRIVER_OBJECT, DriverName) as u128),
+        ("offset", "DRIVER_OBJECT.HardwareDatabase", offset_of!(wdk::DRIVER_OBJECT, HardwareDatabase) as u128),
+        ("offset", "DRIVER_OBJECT.FastIoDispatch", offset_of!(wdk::DRIVER_OBJECT, FastIoDispatch) as u128),
+        ("offset", "DRIVER_OBJECT.DriverInit", offset_of!(wdk::DRIVER_OBJECT, DriverInit) as u128),
+        ("offset", "DRIVER_OBJECT.DriverStartIo", offset_of!(wdk::DRIVER_OBJECT, DriverStartIo) as u128),
+        ("offset", "DRIVER_OBJECT.DriverUnload", offset_of!(wdk::DRIVER_OBJECT, DriverUnload) as u128),
+        ("offset", "DRIVER_OBJECT.MajorFunction", offset_of!(wdk::DRIVER_OBJECT, MajorFunction) as u128),
+        ("size", "DRIVER_OBJECT", size_of::<wdk::DRIVER_OBJECT>() as u128),
+        ("align", "DRIVER_OBJECT", align_of::<wdk::DRIVER_OBJECT>() as u128),
         ("size", "KDPC", size_of::<wdk::KDPC>() as u128),
         ("align", "KDPC", align_of::<wdk::KDPC>() as u128),
-        (
-            "offset",
-            "EX_RUNDOWN_REF.Count",
-            offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Count) as u128,
-        ),
-        (
-            "offset",
-            "EX_RUNDOWN_REF.Ptr",
-            offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Ptr) as u128,
-        ),
-        (
-            "size",
-            "EX_RUNDOWN_REF",
-            size_of::<wdk_services::EX_RUNDOWN_REF>() as u128,
-        ),
-        (
-            "align",
-            "EX_RUNDOWN_REF",
-            align_of::<wdk_services::EX_RUNDOWN_REF>() as u128,
-        ),
-        (
-            "size",
-            "NTSTATUS",
-            size_of::<foundation::NTSTATUS>() as u128,
-        ),
+        ("offset", "EX_RUNDOWN_REF.Count", offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Count) as u128),
+        ("offset", "EX_RUNDOWN_REF.Ptr", offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Ptr) as u128),
+        ("size", "EX_RUNDOWN_REF", size_of::<wdk_services::EX_RUNDOWN_REF>() as u128),
+        ("align", "EX_RUNDOWN_REF", align_of::<wdk_services::EX_RUNDOWN_REF>() as u128),
+        ("size", "NTSTATUS", size_of::<foundation::NTSTATUS>() as u128),
         ("size", "HANDLE", size_of::<foundation::HANDLE>() as u128),
-        (
-            "size",
-            "ADDRESS_FAMILY",
-            size_of::<winsock::ADDRESS_FAMILY>() as u128,
-        ),
-        (
-            "size",
-            "COMPARTMENT_ID",
-            size_of::<kernel::COMPARTMENT_ID>() as u128,
-        ),
-        (
-            "size",
-            "FWP_DATA_TYPE",
-            size_of::<wfp::FWP_DATA_TYPE>() as u128,
-        ),
-        (
-            "size",
-            "FWP_ACTION_TYPE",
-            size_of::<wfp::FWP_ACTION_TYPE>() as u128,
-        ),
-        (
-            "size",
-            "FWP_MATCH_TYPE",
-            size_of::<wfp::FWP_MATCH_TYPE>() as u128,
-        ),
+        ("size", "ADDRESS_FAMILY", size_of::<winsock::ADDRESS_FAMILY>() as u128),
+        ("size", "COMPARTMENT_ID", size_of::<kernel::COMPARTMENT_ID>() as u128),
+        ("size", "FWP_DATA_TYPE", size_of::<wfp::FWP_DATA_TYPE>() as u128),
+        ("size", "FWP_ACTION_TYPE", size_of::<wfp::FWP_ACTION_TYPE>() as u128),
+        ("size", "FWP_MATCH_TYPE", size_of::<wfp::FWP_MATCH_TYPE>() as u128),
     ]
 }
 
+#[rustfmt::skip]
 fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
     vec![
-        (
-            "const",
-            "STATUS_SUCCESS",
-            foundation::STATUS_SUCCESS.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_UNSUCCESSFUL",
-            foundation::STATUS_UNSUCCESSFUL.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_INVALID_HANDLE",
-            foundation::STATUS_INVALID_HANDLE.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_INVALID_PARAMETER",
-            foundation::STATUS_INVALID_PARAMETER.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_NO_MEMORY",
-            foundation::STATUS_NO_MEMORY.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_INSUFFICIENT_RESOURCES",
-            foundation::STATUS_INSUFFICIENT_RESOURCES.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_INVALID_DEVICE_STATE",
-            foundation::STATUS_INVALID_DEVICE_STATE.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_DEVICE_BUSY",
-            foundation::STATUS_DEVICE_BUSY.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_BUFFER_OVERFLOW",
-            foundation::STATUS_BUFFER_OVERFLOW.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_OBJECT_NAME_NOT_FOUND",
-            foundation::STATUS_OBJECT_NAME_NOT_FOUND.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_NOT_FOUND",
-            foundation::STATUS_NOT_FOUND.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_CALLOUT_NOT_FOUND",
-            foundation::STATUS_FWP_CALLOUT_NOT_FOUND.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_FILTER_NOT_FOUND",
-            foundation::STATUS_FWP_FILTER_NOT_FOUND.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_PROVIDER_NOT_FOUND",
-            foundation::STATUS_FWP_PROVIDER_NOT_FOUND.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_SUBLAYER_NOT_FOUND",
-            foundation::STATUS_FWP_SUBLAYER_NOT_FOUND.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_ALREADY_EXISTS",
-            foundation::STATUS_FWP_ALREADY_EXISTS.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_IN_USE",
-            foundation::STATUS_FWP_IN_USE.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_NO_TXN_IN_PROGRESS",
-            foundation::STATUS_FWP_NO_TXN_IN_PROGRESS.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_TXN_IN_PROGRESS",
-            foundation::STATUS_FWP_TXN_IN_PROGRESS.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_NULL_POINTER",
-            foundation::STATUS_FWP_NULL_POINTER.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_TCPIP_NOT_READY",
-            foundation::STATUS_FWP_TCPIP_NOT_READY.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_INJECT_HANDLE_CLOSING",
-            foundation::STATUS_FWP_INJECT_HANDLE_CLOSING.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_INJECT_HANDLE_STALE",
-            foundation::STATUS_FWP_INJECT_HANDLE_STALE.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_CANNOT_PEND",
-            foundation::STATUS_FWP_CANNOT_PEND.to_u128(),
-        ),
-        (
-            "const",
-            "STATUS_FWP_CONNECTIONS_DISABLED",
-            foundation::STATUS_FWP_CONNECTIONS_DISABLED.to_u128(),
-        ),
+        ("const", "STATUS_SUCCESS", foundation::STATUS_SUCCESS.to_u128()),
+        ("const", "STATUS_UNSUCCESSFUL", foundation::STATUS_UNSUCCESSFUL.to_u128()),
+        ("const", "STATUS_INVALID_HANDLE", foundation::STATUS_INVALID_HANDLE.to_u128()),
+        ("const", "STATUS_INVALID_PARAMETER", foundation::STATUS_INVALID_PARAMETER.to_u128()),
+        ("const", "STATUS_NO_MEMORY", foundation::STATUS_NO_MEMORY.to_u128()),
+        ("const", "STATUS_INSUFFICIENT_RESOURCES", foundation::STATUS_INSUFFICIENT_RESOURCES.to_u128()),
+        ("const", "STATUS_INVALID_DEVICE_STATE", foundation::STATUS_INVALID_DEVICE_STATE.to_u128()),
+        ("const", "STATUS_DEVICE_BUSY", foundation::STATUS_DEVICE_BUSY.to_u128()),
+        ("const", "STATUS_BUFFER_OVERFLOW", foundation::STATUS_BUFFER_OVERFLOW.to_u128()),
+        ("const", "STATUS_OBJECT_NAME_NOT_FOUND", foundation::STATUS_OBJECT_NAME_NOT_FOUND.to_u128()),
+        ("const", "STATUS_NOT_FOUND", foundation::STATUS_NOT_FOUND.to_u128()),
+        ("const", "STATUS_FWP_CALLOUT_NOT_FOUND", foundation::STATUS_FWP_CALLOUT_NOT_FOUND.to_u128()),
+        ("const", "STATUS_FWP_FILTER_NOT_FOUND", foundation::STATUS_FWP_FILTER_NOT_FOUND.to_u128()),
+        ("const", "STATUS_FWP_PROVIDER_NOT_FOUND", foundation::STATUS_FWP_PROVIDER_NOT_FOUND.to_u128()),
+        ("const", "STATUS_FWP_SUBLAYER_NOT_FOUND", foundation::STATUS_FWP_SUBLAYER_NOT_FOUND.to_u128()),
+        ("const", "STATUS_FWP_ALREADY_EXISTS", foundation::STATUS_FWP_ALREADY_EXISTS.to_u128()),
+        ("const", "STATUS_FWP_IN_USE", foundation::STATUS_FWP_IN_USE.to_u128()),
+        ("const", "STATUS_FWP_NO_TXN_IN_PROGRESS", foundation::STATUS_FWP_NO_TXN_IN_PROGRESS.to_u128()),
+        ("const", "STATUS_FWP_TXN_IN_PROGRESS", foundation::STATUS_FWP_TXN_IN_PROGRESS.to_u128()),
+        ("const", "STATUS_FWP_NULL_POINTER", foundation::STATUS_FWP_NULL_POINTER.to_u128()),
+        ("const", "STATUS_FWP_TCPIP_NOT_READY", foundation::STATUS_FWP_TCPIP_NOT_READY.to_u128()),
+        ("const", "STATUS_FWP_INJECT_HANDLE_CLOSING", foundation::STATUS_FWP_INJECT_HANDLE_CLOSING.to_u128()),
+        ("const", "STATUS_FWP_INJECT_HANDLE_STALE", foundation::STATUS_FWP_INJECT_HANDLE_STALE.to_u128()),
+        ("const", "STATUS_FWP_CANNOT_PEND", foundation::STATUS_FWP_CANNOT_PEND.to_u128()),
+        ("const", "STATUS_FWP_CONNECTIONS_DISABLED", foundation::STATUS_FWP_CONNECTIONS_DISABLED.to_u128()),
         ("const", "FWP_EMPTY", wfp::FWP_EMPTY.to_u128()),
         ("const", "FWP_UINT8", wfp::FWP_UINT8.to_u128()),
         ("const", "FWP_UINT16", wfp::FWP_UINT16.to_u128()),
@@ -3093,571 +1982,127 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "FWP_INT64", wfp::FWP_INT64.to_u128()),
         ("const", "FWP_FLOAT", wfp::FWP_FLOAT.to_u128()),
         ("const", "FWP_DOUBLE", wfp::FWP_DOUBLE.to_u128()),
-        (
-            "const",
-            "FWP_BYTE_ARRAY16_TYPE",
-            wfp::FWP_BYTE_ARRAY16_TYPE.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_BYTE_BLOB_TYPE",
-            wfp::FWP_BYTE_BLOB_TYPE.to_u128(),
-        ),
+        ("const", "FWP_BYTE_ARRAY16_TYPE", wfp::FWP_BYTE_ARRAY16_TYPE.to_u128()),
+        ("const", "FWP_BYTE_BLOB_TYPE", wfp::FWP_BYTE_BLOB_TYPE.to_u128()),
         ("const", "FWP_SID", wfp::FWP_SID.to_u128()),
-        (
-            "const",
-            "FWP_SECURITY_DESCRIPTOR_TYPE",
-            wfp::FWP_SECURITY_DESCRIPTOR_TYPE.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_TOKEN_INFORMATION_TYPE",
-            wfp::FWP_TOKEN_INFORMATION_TYPE.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_TOKEN_ACCESS_INFORMATION_TYPE",
-            wfp::FWP_TOKEN_ACCESS_INFORMATION_TYPE.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_UNICODE_STRING_TYPE",
-            wfp::FWP_UNICODE_STRING_TYPE.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_BYTE_ARRAY6_TYPE",
-            wfp::FWP_BYTE_ARRAY6_TYPE.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_SINGLE_DATA_TYPE_MAX",
-            wfp::FWP_SINGLE_DATA_TYPE_MAX.to_u128(),
-        ),
+        ("const", "FWP_SECURITY_DESCRIPTOR_TYPE", wfp::FWP_SECURITY_DESCRIPTOR_TYPE.to_u128()),
+        ("const", "FWP_TOKEN_INFORMATION_TYPE", wfp::FWP_TOKEN_INFORMATION_TYPE.to_u128()),
+        ("const", "FWP_TOKEN_ACCESS_INFORMATION_TYPE", wfp::FWP_TOKEN_ACCESS_INFORMATION_TYPE.to_u128()),
+        ("const", "FWP_UNICODE_STRING_TYPE", wfp::FWP_UNICODE_STRING_TYPE.to_u128()),
+        ("const", "FWP_BYTE_ARRAY6_TYPE", wfp::FWP_BYTE_ARRAY6_TYPE.to_u128()),
+        ("const", "FWP_SINGLE_DATA_TYPE_MAX", wfp::FWP_SINGLE_DATA_TYPE_MAX.to_u128()),
         ("const", "FWP_V4_ADDR_MASK", wfp::FWP_V4_ADDR_MASK.to_u128()),
         ("const", "FWP_V6_ADDR_MASK", wfp::FWP_V6_ADDR_MASK.to_u128()),
         ("const", "FWP_RANGE_TYPE", wfp::FWP_RANGE_TYPE.to_u128()),
-        (
-            "const",
-            "FWP_DATA_TYPE_MAX",
-            wfp::FWP_DATA_TYPE_MAX.to_u128(),
-        ),
+        ("const", "FWP_DATA_TYPE_MAX", wfp::FWP_DATA_TYPE_MAX.to_u128()),
         ("const", "FWP_MATCH_EQUAL", wfp::FWP_MATCH_EQUAL.to_u128()),
-        (
-            "const",
-            "FWP_MATCH_GREATER",
-            wfp::FWP_MATCH_GREATER.to_u128(),
-        ),
+        ("const", "FWP_MATCH_GREATER", wfp::FWP_MATCH_GREATER.to_u128()),
         ("const", "FWP_MATCH_LESS", wfp::FWP_MATCH_LESS.to_u128()),
-        (
-            "const",
-            "FWP_MATCH_GREATER_OR_EQUAL",
-            wfp::FWP_MATCH_GREATER_OR_EQUAL.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_MATCH_LESS_OR_EQUAL",
-            wfp::FWP_MATCH_LESS_OR_EQUAL.to_u128(),
-        ),
+        ("const", "FWP_MATCH_GREATER_OR_EQUAL", wfp::FWP_MATCH_GREATER_OR_EQUAL.to_u128()),
+        ("const", "FWP_MATCH_LESS_OR_EQUAL", wfp::FWP_MATCH_LESS_OR_EQUAL.to_u128()),
         ("const", "FWP_MATCH_RANGE", wfp::FWP_MATCH_RANGE.to_u128()),
-        (
-            "const",
-            "FWP_MATCH_FLAGS_ALL_SET",
-            wfp::FWP_MATCH_FLAGS_ALL_SET.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_MATCH_FLAGS_ANY_SET",
-            wfp::FWP_MATCH_FLAGS_ANY_SET.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_MATCH_FLAGS_NONE_SET",
-            wfp::FWP_MATCH_FLAGS_NONE_SET.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_MATCH_EQUAL_CASE_INSENSITIVE",
-            wfp::FWP_MATCH_EQUAL_CASE_INSENSITIVE.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_MATCH_NOT_EQUAL",
-            wfp::FWP_MATCH_NOT_EQUAL.to_u128(),
-        ),
+        ("const", "FWP_MATCH_FLAGS_ALL_SET", wfp::FWP_MATCH_FLAGS_ALL_SET.to_u128()),
+        ("const", "FWP_MATCH_FLAGS_ANY_SET", wfp::FWP_MATCH_FLAGS_ANY_SET.to_u128()),
+        ("const", "FWP_MATCH_FLAGS_NONE_SET", wfp::FWP_MATCH_FLAGS_NONE_SET.to_u128()),
+        ("const", "FWP_MATCH_EQUAL_CASE_INSENSITIVE", wfp::FWP_MATCH_EQUAL_CASE_INSENSITIVE.to_u128()),
+        ("const", "FWP_MATCH_NOT_EQUAL", wfp::FWP_MATCH_NOT_EQUAL.to_u128()),
         ("const", "FWP_MATCH_PREFIX", wfp::FWP_MATCH_PREFIX.to_u128()),
-        (
-            "const",
-            "FWP_MATCH_NOT_PREFIX",
-            wfp::FWP_MATCH_NOT_PREFIX.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_MATCH_TYPE_MAX",
-            wfp::FWP_MATCH_TYPE_MAX.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_DIRECTION_OUTBOUND",
-            wfp::FWP_DIRECTION_OUTBOUND.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_DIRECTION_INBOUND",
-            wfp::FWP_DIRECTION_INBOUND.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_DIRECTION_MAX",
-            wfp::FWP_DIRECTION_MAX.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_ACTION_FLAG_TERMINATING",
-            wfp::FWP_ACTION_FLAG_TERMINATING.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_ACTION_FLAG_NON_TERMINATING",
-            wfp::FWP_ACTION_FLAG_NON_TERMINATING.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_ACTION_FLAG_CALLOUT",
-            wfp::FWP_ACTION_FLAG_CALLOUT.to_u128(),
-        ),
+        ("const", "FWP_MATCH_NOT_PREFIX", wfp::FWP_MATCH_NOT_PREFIX.to_u128()),
+        ("const", "FWP_MATCH_TYPE_MAX", wfp::FWP_MATCH_TYPE_MAX.to_u128()),
+        ("const", "FWP_DIRECTION_OUTBOUND", wfp::FWP_DIRECTION_OUTBOUND.to_u128()),
+        ("const", "FWP_DIRECTION_INBOUND", wfp::FWP_DIRECTION_INBOUND.to_u128()),
+        ("const", "FWP_DIRECTION_MAX", wfp::FWP_DIRECTION_MAX.to_u128()),
+        ("const", "FWP_ACTION_FLAG_TERMINATING", wfp::FWP_ACTION_FLAG_TERMINATING.to_u128()),
+        ("const", "FWP_ACTION_FLAG_NON_TERMINATING", wfp::FWP_ACTION_FLAG_NON_TERMINATING.to_u128()),
+        ("const", "FWP_ACTION_FLAG_CALLOUT", wfp::FWP_ACTION_FLAG_CALLOUT.to_u128()),
         ("const", "FWP_ACTION_BLOCK", wfp::FWP_ACTION_BLOCK.to_u128()),
-        (
-            "const",
-            "FWP_ACTION_PERMIT",
-            wfp::FWP_ACTION_PERMIT.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_ACTION_CALLOUT_TERMINATING",
-            wfp::FWP_ACTION_CALLOUT_TERMINATING.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_ACTION_CALLOUT_INSPECTION",
-            wfp::FWP_ACTION_CALLOUT_INSPECTION.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_ACTION_CALLOUT_UNKNOWN",
-            wfp::FWP_ACTION_CALLOUT_UNKNOWN.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_ACTION_CONTINUE",
-            wfp::FWP_ACTION_CONTINUE.to_u128(),
-        ),
+        ("const", "FWP_ACTION_PERMIT", wfp::FWP_ACTION_PERMIT.to_u128()),
+        ("const", "FWP_ACTION_CALLOUT_TERMINATING", wfp::FWP_ACTION_CALLOUT_TERMINATING.to_u128()),
+        ("const", "FWP_ACTION_CALLOUT_INSPECTION", wfp::FWP_ACTION_CALLOUT_INSPECTION.to_u128()),
+        ("const", "FWP_ACTION_CALLOUT_UNKNOWN", wfp::FWP_ACTION_CALLOUT_UNKNOWN.to_u128()),
+        ("const", "FWP_ACTION_CONTINUE", wfp::FWP_ACTION_CONTINUE.to_u128()),
         ("const", "FWP_ACTION_NONE", wfp::FWP_ACTION_NONE.to_u128()),
-        (
-            "const",
-            "FWP_ACTION_NONE_NO_MATCH",
-            wfp::FWP_ACTION_NONE_NO_MATCH.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_RIGHT_ACTION_WRITE",
-            wfp::FWPS_RIGHT_ACTION_WRITE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_CLASSIFY_OUT_FLAG_ABSORB",
-            wfp::FWPS_CLASSIFY_OUT_FLAG_ABSORB.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_CLASSIFY_OUT_FLAG_BUFFER_LIMIT_REACHED",
-            wfp::FWPS_CLASSIFY_OUT_FLAG_BUFFER_LIMIT_REACHED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_CLASSIFY_OUT_FLAG_NO_MORE_DATA",
-            wfp::FWPS_CLASSIFY_OUT_FLAG_NO_MORE_DATA.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_CHECK",
-            wfp::FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_CHECK.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_POSSIBLE",
-            wfp::FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_POSSIBLE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_DISCARD_REASON",
-            wfp::FWPS_METADATA_FIELD_DISCARD_REASON.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_FLOW_HANDLE",
-            wfp::FWPS_METADATA_FIELD_FLOW_HANDLE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_IP_HEADER_SIZE",
-            wfp::FWPS_METADATA_FIELD_IP_HEADER_SIZE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_PROCESS_PATH",
-            wfp::FWPS_METADATA_FIELD_PROCESS_PATH.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_TOKEN",
-            wfp::FWPS_METADATA_FIELD_TOKEN.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_PROCESS_ID",
-            wfp::FWPS_METADATA_FIELD_PROCESS_ID.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_SYSTEM_FLAGS",
-            wfp::FWPS_METADATA_FIELD_SYSTEM_FLAGS.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_RESERVED",
-            wfp::FWPS_METADATA_FIELD_RESERVED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_SOURCE_INTERFACE_INDEX",
-            wfp::FWPS_METADATA_FIELD_SOURCE_INTERFACE_INDEX.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_DESTINATION_INTERFACE_INDEX",
-            wfp::FWPS_METADATA_FIELD_DESTINATION_INTERFACE_INDEX.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE",
-            wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_COMPARTMENT_ID",
-            wfp::FWPS_METADATA_FIELD_COMPARTMENT_ID.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_FRAGMENT_DATA",
-            wfp::FWPS_METADATA_FIELD_FRAGMENT_DATA.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_PATH_MTU",
-            wfp::FWPS_METADATA_FIELD_PATH_MTU.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_COMPLETION_HANDLE",
-            wfp::FWPS_METADATA_FIELD_COMPLETION_HANDLE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE",
-            wfp::FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA",
-            wfp::FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_REMOTE_SCOPE_ID",
-            wfp::FWPS_METADATA_FIELD_REMOTE_SCOPE_ID.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_PACKET_DIRECTION",
-            wfp::FWPS_METADATA_FIELD_PACKET_DIRECTION.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_PACKET_SYSTEM_CRITICAL",
-            wfp::FWPS_METADATA_FIELD_PACKET_SYSTEM_CRITICAL.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_FORWARD_LAYER_OUTBOUND_PASS_THRU",
-            wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_OUTBOUND_PASS_THRU.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU",
-            wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED",
-            wfp::FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CONDITION_FLAG_IS_LOOPBACK",
-            wfp::FWP_CONDITION_FLAG_IS_LOOPBACK.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER",
-            wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_DESTINATION_PREFIX",
-            wfp::FWPS_METADATA_FIELD_DESTINATION_PREFIX.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH",
-            wfp::FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE",
-            wfp::FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE",
-            wfp::FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID",
-            wfp::FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_ORIGINAL_DESTINATION",
-            wfp::FWPS_METADATA_FIELD_ORIGINAL_DESTINATION.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE",
-            wfp::FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_METADATA_FIELD_SUB_PROCESS_TAG",
-            wfp::FWPS_METADATA_FIELD_SUB_PROCESS_TAG.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW",
-            wfp::FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ALLOW_OFFLOAD",
-            wfp::FWP_CALLOUT_FLAG_ALLOW_OFFLOAD.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY",
-            wfp::FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ALLOW_MID_STREAM_INSPECTION",
-            wfp::FWP_CALLOUT_FLAG_ALLOW_MID_STREAM_INSPECTION.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ALLOW_RECLASSIFY",
-            wfp::FWP_CALLOUT_FLAG_ALLOW_RECLASSIFY.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_RESERVED1",
-            wfp::FWP_CALLOUT_FLAG_RESERVED1.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ALLOW_RSC",
-            wfp::FWP_CALLOUT_FLAG_ALLOW_RSC.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ALLOW_L2_BATCH_CLASSIFY",
-            wfp::FWP_CALLOUT_FLAG_ALLOW_L2_BATCH_CLASSIFY.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ALLOW_USO",
-            wfp::FWP_CALLOUT_FLAG_ALLOW_USO.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_ALLOW_URO",
-            wfp::FWP_CALLOUT_FLAG_ALLOW_URO.to_u128(),
-        ),
-        (
-            "const",
-            "FWP_CALLOUT_FLAG_RESERVED2",
-            wfp::FWP_CALLOUT_FLAG_RESERVED2.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_SESSION_FLAG_DYNAMIC",
-            wfp::FWPM_SESSION_FLAG_DYNAMIC.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_SESSION_FLAG_RESERVED",
-            wfp::FWPM_SESSION_FLAG_RESERVED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_NONE",
-            wfp::FWPM_FILTER_FLAG_NONE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_PERSISTENT",
-            wfp::FWPM_FILTER_FLAG_PERSISTENT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_BOOTTIME",
-            wfp::FWPM_FILTER_FLAG_BOOTTIME.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_HAS_PROVIDER_CONTEXT",
-            wfp::FWPM_FILTER_FLAG_HAS_PROVIDER_CONTEXT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT",
-            wfp::FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
-            wfp::FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_DISABLED",
-            wfp::FWPM_FILTER_FLAG_DISABLED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_INDEXED",
-            wfp::FWPM_FILTER_FLAG_INDEXED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT",
-            wfp::FWPM_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_SYSTEMOS_ONLY",
-            wfp::FWPM_FILTER_FLAG_SYSTEMOS_ONLY.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_GAMEOS_ONLY",
-            wfp::FWPM_FILTER_FLAG_GAMEOS_ONLY.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_SILENT_MODE",
-            wfp::FWPM_FILTER_FLAG_SILENT_MODE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE",
-            wfp::FWPM_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_RESERVED0",
-            wfp::FWPM_FILTER_FLAG_RESERVED0.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_FILTER_FLAG_RESERVED1",
-            wfp::FWPM_FILTER_FLAG_RESERVED1.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_PROVIDER_FLAG_PERSISTENT",
-            wfp::FWPM_PROVIDER_FLAG_PERSISTENT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_PROVIDER_FLAG_DISABLED",
-            wfp::FWPM_PROVIDER_FLAG_DISABLED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_SUBLAYER_FLAG_PERSISTENT",
-            wfp::FWPM_SUBLAYER_FLAG_PERSISTENT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT",
-            wfp::FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED",
-            wfp::FWPS_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_OR_CONDITIONS",
-            wfp::FWPS_FILTER_FLAG_OR_CONDITIONS.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT",
-            wfp::FWPS_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_SILENT_MODE",
-            wfp::FWPS_FILTER_FLAG_SILENT_MODE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE",
-            wfp::FWPS_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_RESERVED0",
-            wfp::FWPS_FILTER_FLAG_RESERVED0.to_u128(),
-        ),
-        (
-            "const",
-            "FWPS_FILTER_FLAG_RESERVED1",
-            wfp::FWPS_FILTER_FLAG_RESERVED1.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_WEIGHT_RANGE_IPSEC",
-            wfp::FWPM_WEIGHT_RANGE_IPSEC.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_WEIGHT_RANGE_IKE_EXEMPTIONS",
-            wfp::FWPM_WEIGHT_RANGE_IKE_EXEMPTIONS.to_u128(),
-        ),
+        ("const", "FWP_ACTION_NONE_NO_MATCH", wfp::FWP_ACTION_NONE_NO_MATCH.to_u128()),
+        ("const", "FWPS_RIGHT_ACTION_WRITE", wfp::FWPS_RIGHT_ACTION_WRITE.to_u128()),
+        ("const", "FWPS_CLASSIFY_OUT_FLAG_ABSORB", wfp::FWPS_CLASSIFY_OUT_FLAG_ABSORB.to_u128()),
+        ("const", "FWPS_CLASSIFY_OUT_FLAG_BUFFER_LIMIT_REACHED", wfp::FWPS_CLASSIFY_OUT_FLAG_BUFFER_LIMIT_REACHED.to_u128()),
+        ("const", "FWPS_CLASSIFY_OUT_FLAG_NO_MORE_DATA", wfp::FWPS_CLASSIFY_OUT_FLAG_NO_MORE_DATA.to_u128()),
+        ("const", "FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_CHECK", wfp::FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_CHECK.to_u128()),
+        ("const", "FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_POSSIBLE", wfp::FWPS_CLASSIFY_OUT_FLAG_ALE_FAST_CACHE_POSSIBLE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_DISCARD_REASON", wfp::FWPS_METADATA_FIELD_DISCARD_REASON.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_FLOW_HANDLE", wfp::FWPS_METADATA_FIELD_FLOW_HANDLE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_IP_HEADER_SIZE", wfp::FWPS_METADATA_FIELD_IP_HEADER_SIZE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_PROCESS_PATH", wfp::FWPS_METADATA_FIELD_PROCESS_PATH.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_TOKEN", wfp::FWPS_METADATA_FIELD_TOKEN.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_PROCESS_ID", wfp::FWPS_METADATA_FIELD_PROCESS_ID.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_SYSTEM_FLAGS", wfp::FWPS_METADATA_FIELD_SYSTEM_FLAGS.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_RESERVED", wfp::FWPS_METADATA_FIELD_RESERVED.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_SOURCE_INTERFACE_INDEX", wfp::FWPS_METADATA_FIELD_SOURCE_INTERFACE_INDEX.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_DESTINATION_INTERFACE_INDEX", wfp::FWPS_METADATA_FIELD_DESTINATION_INTERFACE_INDEX.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE", wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_COMPARTMENT_ID", wfp::FWPS_METADATA_FIELD_COMPARTMENT_ID.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_FRAGMENT_DATA", wfp::FWPS_METADATA_FIELD_FRAGMENT_DATA.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_PATH_MTU", wfp::FWPS_METADATA_FIELD_PATH_MTU.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_COMPLETION_HANDLE", wfp::FWPS_METADATA_FIELD_COMPLETION_HANDLE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE", wfp::FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA", wfp::FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_REMOTE_SCOPE_ID", wfp::FWPS_METADATA_FIELD_REMOTE_SCOPE_ID.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_PACKET_DIRECTION", wfp::FWPS_METADATA_FIELD_PACKET_DIRECTION.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_PACKET_SYSTEM_CRITICAL", wfp::FWPS_METADATA_FIELD_PACKET_SYSTEM_CRITICAL.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_FORWARD_LAYER_OUTBOUND_PASS_THRU", wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_OUTBOUND_PASS_THRU.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU", wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED", wfp::FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.to_u128()),
+        ("const", "FWP_CONDITION_FLAG_IS_LOOPBACK", wfp::FWP_CONDITION_FLAG_IS_LOOPBACK.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER", wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_DESTINATION_PREFIX", wfp::FWPS_METADATA_FIELD_DESTINATION_PREFIX.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH", wfp::FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE", wfp::FWPS_METADATA_FIELD_PARENT_ENDPOINT_HANDLE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE", wfp::FWPS_METADATA_FIELD_ICMP_ID_AND_SEQUENCE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID", wfp::FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_ORIGINAL_DESTINATION", wfp::FWPS_METADATA_FIELD_ORIGINAL_DESTINATION.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE", wfp::FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE.to_u128()),
+        ("const", "FWPS_METADATA_FIELD_SUB_PROCESS_TAG", wfp::FWPS_METADATA_FIELD_SUB_PROCESS_TAG.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW", wfp::FWP_CALLOUT_FLAG_CONDITIONAL_ON_FLOW.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ALLOW_OFFLOAD", wfp::FWP_CALLOUT_FLAG_ALLOW_OFFLOAD.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY", wfp::FWP_CALLOUT_FLAG_ENABLE_COMMIT_ADD_NOTIFY.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ALLOW_MID_STREAM_INSPECTION", wfp::FWP_CALLOUT_FLAG_ALLOW_MID_STREAM_INSPECTION.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ALLOW_RECLASSIFY", wfp::FWP_CALLOUT_FLAG_ALLOW_RECLASSIFY.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_RESERVED1", wfp::FWP_CALLOUT_FLAG_RESERVED1.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ALLOW_RSC", wfp::FWP_CALLOUT_FLAG_ALLOW_RSC.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ALLOW_L2_BATCH_CLASSIFY", wfp::FWP_CALLOUT_FLAG_ALLOW_L2_BATCH_CLASSIFY.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ALLOW_USO", wfp::FWP_CALLOUT_FLAG_ALLOW_USO.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_ALLOW_URO", wfp::FWP_CALLOUT_FLAG_ALLOW_URO.to_u128()),
+        ("const", "FWP_CALLOUT_FLAG_RESERVED2", wfp::FWP_CALLOUT_FLAG_RESERVED2.to_u128()),
+        ("const", "FWPM_SESSION_FLAG_DYNAMIC", wfp::FWPM_SESSION_FLAG_DYNAMIC.to_u128()),
+        ("const", "FWPM_SESSION_FLAG_RESERVED", wfp::FWPM_SESSION_FLAG_RESERVED.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_NONE", wfp::FWPM_FILTER_FLAG_NONE.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_PERSISTENT", wfp::FWPM_FILTER_FLAG_PERSISTENT.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_BOOTTIME", wfp::FWPM_FILTER_FLAG_BOOTTIME.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_HAS_PROVIDER_CONTEXT", wfp::FWPM_FILTER_FLAG_HAS_PROVIDER_CONTEXT.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT", wfp::FWPM_FILTER_FLAG_CLEAR_ACTION_RIGHT.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", wfp::FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_DISABLED", wfp::FWPM_FILTER_FLAG_DISABLED.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_INDEXED", wfp::FWPM_FILTER_FLAG_INDEXED.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT", wfp::FWPM_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_SYSTEMOS_ONLY", wfp::FWPM_FILTER_FLAG_SYSTEMOS_ONLY.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_GAMEOS_ONLY", wfp::FWPM_FILTER_FLAG_GAMEOS_ONLY.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_SILENT_MODE", wfp::FWPM_FILTER_FLAG_SILENT_MODE.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE", wfp::FWPM_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_RESERVED0", wfp::FWPM_FILTER_FLAG_RESERVED0.to_u128()),
+        ("const", "FWPM_FILTER_FLAG_RESERVED1", wfp::FWPM_FILTER_FLAG_RESERVED1.to_u128()),
+        ("const", "FWPM_PROVIDER_FLAG_PERSISTENT", wfp::FWPM_PROVIDER_FLAG_PERSISTENT.to_u128()),
+        ("const", "FWPM_PROVIDER_FLAG_DISABLED", wfp::FWPM_PROVIDER_FLAG_DISABLED.to_u128()),
+        ("const", "FWPM_SUBLAYER_FLAG_PERSISTENT", wfp::FWPM_SUBLAYER_FLAG_PERSISTENT.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT", wfp::FWPS_FILTER_FLAG_CLEAR_ACTION_RIGHT.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", wfp::FWPS_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_OR_CONDITIONS", wfp::FWPS_FILTER_FLAG_OR_CONDITIONS.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT", wfp::FWPS_FILTER_FLAG_HAS_SECURITY_REALM_PROVIDER_CONTEXT.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_SILENT_MODE", wfp::FWPS_FILTER_FLAG_SILENT_MODE.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE", wfp::FWPS_FILTER_FLAG_IPSEC_NO_ACQUIRE_INITIATE.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_RESERVED0", wfp::FWPS_FILTER_FLAG_RESERVED0.to_u128()),
+        ("const", "FWPS_FILTER_FLAG_RESERVED1", wfp::FWPS_FILTER_FLAG_RESERVED1.to_u128()),
+        ("const", "FWPM_WEIGHT_RANGE_IPSEC", wfp::FWPM_WEIGHT_RANGE_IPSEC.to_u128()),
+        ("const", "FWPM_WEIGHT_RANGE_IKE_EXEMPTIONS", wfp::FWPM_WEIGHT_RANGE_IKE_EXEMPTIONS.to_u128()),
         ("const", "IPPROTO_ICMP", winsock::IPPROTO_ICMP.to_u128()),
         ("const", "IPPROTO_TCP", winsock::IPPROTO_TCP.to_u128()),
         ("const", "IPPROTO_UDP", winsock::IPPROTO_UDP.to_u128()),
@@ -3665,199 +2110,58 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "AF_UNSPEC", winsock::AF_UNSPEC.to_u128()),
         ("const", "AF_INET", winsock::AF_INET.to_u128()),
         ("const", "AF_INET6", winsock::AF_INET6.to_u128()),
-        (
-            "const",
-            "UNSPECIFIED_COMPARTMENT_ID",
-            kernel::UNSPECIFIED_COMPARTMENT_ID.to_u128(),
-        ),
-        (
-            "const",
-            "DEFAULT_COMPARTMENT_ID",
-            kernel::DEFAULT_COMPARTMENT_ID.to_u128(),
-        ),
-        (
-            "const",
-            "FILE_DEVICE_UNKNOWN",
-            ioctl::FILE_DEVICE_UNKNOWN.to_u128(),
-        ),
-        (
-            "const",
-            "FILE_DEVICE_NETWORK",
-            ioctl::FILE_DEVICE_NETWORK.to_u128(),
-        ),
-        (
-            "const",
-            "FILE_DEVICE_SECURE_OPEN",
-            wdk_services::FILE_DEVICE_SECURE_OPEN.to_u128(),
-        ),
-        (
-            "const",
-            "FILE_AUTOGENERATED_DEVICE_NAME",
-            wdk_services::FILE_AUTOGENERATED_DEVICE_NAME.to_u128(),
-        ),
-        (
-            "const",
-            "IRP_MJ_MAXIMUM_FUNCTION",
-            wdk_services::IRP_MJ_MAXIMUM_FUNCTION.to_u128(),
-        ),
+        ("const", "UNSPECIFIED_COMPARTMENT_ID", kernel::UNSPECIFIED_COMPARTMENT_ID.to_u128()),
+        ("const", "DEFAULT_COMPARTMENT_ID", kernel::DEFAULT_COMPARTMENT_ID.to_u128()),
+        ("const", "FILE_DEVICE_UNKNOWN", ioctl::FILE_DEVICE_UNKNOWN.to_u128()),
+        ("const", "FILE_DEVICE_NETWORK", ioctl::FILE_DEVICE_NETWORK.to_u128()),
+        ("const", "FILE_DEVICE_SECURE_OPEN", wdk_services::FILE_DEVICE_SECURE_OPEN.to_u128()),
+        ("const", "FILE_AUTOGENERATED_DEVICE_NAME", wdk_services::FILE_AUTOGENERATED_DEVICE_NAME.to_u128()),
+        ("const", "IRP_MJ_MAXIMUM_FUNCTION", wdk_services::IRP_MJ_MAXIMUM_FUNCTION.to_u128()),
         ("const", "KEY_READ", registry::KEY_READ.to_u128()),
-        (
-            "const",
-            "OBJ_CASE_INSENSITIVE",
-            foundation::OBJ_CASE_INSENSITIVE.to_u128(),
-        ),
-        (
-            "const",
-            "OBJ_KERNEL_HANDLE",
-            foundation::OBJ_KERNEL_HANDLE.to_u128(),
-        ),
-        (
-            "const",
-            "KeyValuePartialInformation",
-            wdk_registry::KeyValuePartialInformation.to_u128(),
-        ),
+        ("const", "OBJ_CASE_INSENSITIVE", foundation::OBJ_CASE_INSENSITIVE.to_u128()),
+        ("const", "OBJ_KERNEL_HANDLE", foundation::OBJ_KERNEL_HANDLE.to_u128()),
+        ("const", "KeyValuePartialInformation", wdk_registry::KeyValuePartialInformation.to_u128()),
         ("const", "REG_BINARY", registry::REG_BINARY.to_u128()),
         ("const", "REG_DWORD", registry::REG_DWORD.to_u128()),
-        (
-            "const",
-            "RPC_C_AUTHN_WINNT",
-            rpc::RPC_C_AUTHN_WINNT.to_u128(),
-        ),
-        (
-            "const",
-            "RPC_C_AUTHN_DEFAULT",
-            rpc::RPC_C_AUTHN_DEFAULT.to_u128(),
-        ),
+        ("const", "RPC_C_AUTHN_WINNT", rpc::RPC_C_AUTHN_WINNT.to_u128()),
+        ("const", "RPC_C_AUTHN_DEFAULT", rpc::RPC_C_AUTHN_DEFAULT.to_u128()),
         ("const", "KernelMode", wdk_services::KernelMode.to_u128()),
-        (
-            "const",
-            "PASSIVE_LEVEL",
-            wdk_services::PASSIVE_LEVEL.to_u128(),
-        ),
+        ("const", "PASSIVE_LEVEL", wdk_services::PASSIVE_LEVEL.to_u128()),
         ("const", "APC_LEVEL", wdk_services::APC_LEVEL.to_u128()),
-        (
-            "const",
-            "DISPATCH_LEVEL",
-            wdk_services::DISPATCH_LEVEL.to_u128(),
-        ),
-        (
-            "const",
-            "IO_TYPE_DRIVER",
-            wdk_services::IO_TYPE_DRIVER.to_u128(),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_INBOUND_TRANSPORT_V4",
-            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD",
-            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_INBOUND_TRANSPORT_V6",
-            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_INBOUND_TRANSPORT_V6_DISCARD",
-            guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6_DISCARD),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_OUTBOUND_TRANSPORT_V4",
-            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V4),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_OUTBOUND_TRANSPORT_V4_DISCARD",
-            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V4_DISCARD),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_OUTBOUND_TRANSPORT_V6",
-            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V6),
-        ),
-        (
-            "guid",
-            "FWPM_LAYER_OUTBOUND_TRANSPORT_V6_DISCARD",
-            guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V6_DISCARD),
-        ),
-        (
-            "guid",
-            "FWPM_CONDITION_IP_REMOTE_PORT",
-            guid_u128(&wfp::FWPM_CONDITION_IP_REMOTE_PORT),
-        ),
-        (
-            "guid",
-            "FWPM_CONDITION_IP_REMOTE_ADDRESS",
-            guid_u128(&wfp::FWPM_CONDITION_IP_REMOTE_ADDRESS),
-        ),
-        (
-            "guid",
-            "FWPM_CONDITION_IP_PROTOCOL",
-            guid_u128(&wfp::FWPM_CONDITION_IP_PROTOCOL),
-        ),
-        (
-            "guid",
-            "FWPM_CONDITION_IP_LOCAL_PORT",
-            guid_u128(&wfp::FWPM_CONDITION_IP_LOCAL_PORT),
-        ),
-        (
-            "guid",
-            "FWPM_CONDITION_IP_LOCAL_ADDRESS",
-            guid_u128(&wfp::FWPM_CONDITION_IP_LOCAL_ADDRESS),
-        ),
-        (
-            "guid",
-            "FWPM_SUBLAYER_UNIVERSAL",
-            guid_u128(&wfp::FWPM_SUBLAYER_UNIVERSAL),
-        ),
-        (
-            "guid",
-            "FWPM_SUBLAYER_IPSEC_TUNNEL",
-            guid_u128(&wfp::FWPM_SUBLAYER_IPSEC_TUNNEL),
-        ),
-        (
-            "guid",
-            "FWPM_SUBLAYER_IPSEC_SECURITY_REALM",
-            guid_u128(&wfp::FWPM_SUBLAYER_IPSEC_SECURITY_REALM),
-        ),
-        (
-            "const",
-            "STATUS_BUFFER_TOO_SMALL",
-            foundation::STATUS_BUFFER_TOO_SMALL.to_u128(),
-        ),
-        (
-            "const",
-            "MEMORY_ALLOCATION_ALIGNMENT",
-            system_services::MEMORY_ALLOCATION_ALIGNMENT.to_u128(),
-        ),
+        ("const", "DISPATCH_LEVEL", wdk_services::DISPATCH_LEVEL.to_u128()),
+        ("const", "IO_TYPE_DRIVER", wdk_services::IO_TYPE_DRIVER.to_u128()),
+        ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V4", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4)),
+        ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD)),
+        ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V6", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6)),
+        ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V6_DISCARD", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6_DISCARD)),
+        ("guid", "FWPM_LAYER_OUTBOUND_TRANSPORT_V4", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V4)),
+        ("guid", "FWPM_LAYER_OUTBOUND_TRANSPORT_V4_DISCARD", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V4_DISCARD)),
+        ("guid", "FWPM_LAYER_OUTBOUND_TRANSPORT_V6", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V6)),
+        ("guid", "FWPM_LAYER_OUTBOUND_TRANSPORT_V6_DISCARD", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_TRANSPORT_V6_DISCARD)),
+        ("guid", "FWPM_CONDITION_IP_REMOTE_PORT", guid_u128(&wfp::FWPM_CONDITION_IP_REMOTE_PORT)),
+        ("guid", "FWPM_CONDITION_IP_REMOTE_ADDRESS", guid_u128(&wfp::FWPM_CONDITION_IP_REMOTE_ADDRESS)),
+        ("guid", "FWPM_CONDITION_IP_PROTOCOL", guid_u128(&wfp::FWPM_CONDITION_IP_PROTOCOL)),
+        ("guid", "FWPM_CONDITION_IP_LOCAL_PORT", guid_u128(&wfp::FWPM_CONDITION_IP_LOCAL_PORT)),
+        ("guid", "FWPM_CONDITION_IP_LOCAL_ADDRESS", guid_u128(&wfp::FWPM_CONDITION_IP_LOCAL_ADDRESS)),
+        ("guid", "FWPM_SUBLAYER_UNIVERSAL", guid_u128(&wfp::FWPM_SUBLAYER_UNIVERSAL)),
+        ("guid", "FWPM_SUBLAYER_IPSEC_TUNNEL", guid_u128(&wfp::FWPM_SUBLAYER_IPSEC_TUNNEL)),
+        ("guid", "FWPM_SUBLAYER_IPSEC_SECURITY_REALM", guid_u128(&wfp::FWPM_SUBLAYER_IPSEC_SECURITY_REALM)),
+        ("const", "STATUS_BUFFER_TOO_SMALL", foundation::STATUS_BUFFER_TOO_SMALL.to_u128()),
+        ("const", "MEMORY_ALLOCATION_ALIGNMENT", system_services::MEMORY_ALLOCATION_ALIGNMENT.to_u128()),
     ]
 }
 
 /// Rows where the table deliberately differs from windows-sys, each with windows-sys' value as it
 /// stands: the header wins for alignment, and windows-sys' Rust declarations drop DECLSPEC_ALIGN.
 /// If windows-sys changes, this test says so.
+#[rustfmt::skip]
 fn windows_sys_differences() -> Vec<(&'static str, &'static str, u128, u128)> {
     // (kind, item, windows-sys' value, what the table must say given it)
     let device = size_of::<wdk::DEVICE_OBJECT>() as u128;
     vec![
-        (
-            "align",
-            "SLIST_HEADER",
-            align_of::<kernel::SLIST_HEADER>() as u128,
-            16,
-        ),
+        ("align", "SLIST_HEADER", align_of::<kernel::SLIST_HEADER>() as u128, 16),
         ("size", "DEVICE_OBJECT", device, device.next_multiple_of(16)),
-        (
-            "align",
-            "DEVICE_OBJECT",
-            align_of::<wdk::DEVICE_OBJECT>() as u128,
-            16,
-        ),
+        ("align", "DEVICE_OBJECT", align_of::<wdk::DEVICE_OBJECT>() as u128, 16),
     ]
 }
 
@@ -4253,6 +2557,7 @@ fn layouts_c_prints_the_table_layout_rows() {
 // Deferred load: BFE states, the work queue, and the IRQL rules of the new imports
 // as the simulator enforces them.
 
+#[rustfmt::skip]
 fn check_deferred_load() -> Check {
     let mut c = Check::new();
     consts!(
@@ -4292,12 +2597,7 @@ fn check_deferred_load() -> Check {
             "DelayedWorkQueue",
         ),
     ] {
-        c.eq(
-            &format!("src/sim/boot.rs:{name}"),
-            "const",
-            item,
-            value.to_u128(),
-        );
+        c.eq(&format!("src/sim/boot.rs:{name}"), "const", item, value.to_u128());
     }
     c
 }
@@ -4307,33 +2607,14 @@ fn deferred_load_constants_match_the_table() {
     check_deferred_load().finish("deferred load constants");
 }
 
+#[rustfmt::skip]
 fn deferred_load_windows_sys() -> Vec<(&'static str, &'static str, u128)> {
     vec![
-        (
-            "const",
-            "FWPM_SERVICE_STOPPED",
-            wfp::FWPM_SERVICE_STOPPED.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_SERVICE_START_PENDING",
-            wfp::FWPM_SERVICE_START_PENDING.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_SERVICE_STOP_PENDING",
-            wfp::FWPM_SERVICE_STOP_PENDING.to_u128(),
-        ),
-        (
-            "const",
-            "FWPM_SERVICE_RUNNING",
-            wfp::FWPM_SERVICE_RUNNING.to_u128(),
-        ),
-        (
-            "const",
-            "DelayedWorkQueue",
-            wdk_services::DelayedWorkQueue.to_u128(),
-        ),
+        ("const", "FWPM_SERVICE_STOPPED", wfp::FWPM_SERVICE_STOPPED.to_u128()),
+        ("const", "FWPM_SERVICE_START_PENDING", wfp::FWPM_SERVICE_START_PENDING.to_u128()),
+        ("const", "FWPM_SERVICE_STOP_PENDING", wfp::FWPM_SERVICE_STOP_PENDING.to_u128()),
+        ("const", "FWPM_SERVICE_RUNNING", wfp::FWPM_SERVICE_RUNNING.to_u128()),
+        ("const", "DelayedWorkQueue", wdk_services::DelayedWorkQueue.to_u128()),
     ]
 }
 
