@@ -8,10 +8,10 @@
 //!    build.rs does (`configure_wdk_binary_build`).
 //! 2. bindgen, set up by wdk-build's `BuilderExt::wdk_default`, reads the WFP declarations from
 //!    the WDK's fwpsk.h and fwpmk.h (with ndis.h, NDIS_SUPPORT_NDIS6), and wdk-compare compares
-//!    them with the seam (src/sys/wdk_items.rs): every function src/sys/windows.rs imports, with
+//!    them with the seam (crates/seam/src/sys/wdk_items.rs): every function crates/seam/src/sys/windows.rs imports, with
 //!    its parameter count (variadic DbgPrintEx included), every structure's size, alignment and
 //!    field offsets, and every constant. Any disagreement fails the build, listed.
-//! 3. The values the crate keeps outside src/sys/types (status codes, per-direction field
+//! 3. The values the crate keeps outside crates/seam/src/sys/types (status codes, per-direction field
 //!    indices, layer ids, layer keys from fwpmk.h's DEFINE_GUIDs) are written to
 //!    `$OUT_DIR/wdk_values.rs` for src/driver/wdk_check.rs to assert against at compile time.
 //!
@@ -20,9 +20,9 @@
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rerun-if-changed=src/sys/windows.rs");
-    println!("cargo::rerun-if-changed=src/sys/wdk_items.rs");
-    println!("cargo::rerun-if-changed=src/sys/types");
+    println!("cargo::rerun-if-changed=crates/seam/src/sys/windows.rs");
+    println!("cargo::rerun-if-changed=crates/seam/src/sys/wdk_items.rs");
+    println!("cargo::rerun-if-changed=crates/seam/src/sys/types");
     // WFP_ALLOW_NO_IMAGE=1: the run opts out of requiring a current driver image; the image
     // tests' gate (tests/support/mod.rs) then reports itself ignored, with the reason, in the
     // test result lines, instead of failing on a missing or stale image.
@@ -52,7 +52,7 @@ fn main() {
 /// host of the WDK build is x64 Windows, the image's own target).
 #[cfg(windows)]
 #[allow(dead_code, missing_docs, clippy::all)]
-#[path = "src/sys/types/mod.rs"]
+#[path = "crates/seam/src/sys/types/mod.rs"]
 mod types;
 
 #[cfg(windows)]
@@ -64,7 +64,7 @@ mod wdk {
     use super::types;
     use wdk_compare::bindgen;
 
-    include!("src/sys/wdk_items.rs");
+    include!("crates/seam/src/sys/wdk_items.rs");
 
     /// The header bindgen reads: what fwpsk.h/fwpmk.h need first, then them.
     const HEADER: &str = "\
@@ -140,7 +140,7 @@ mod wdk {
             }
         }
 
-        let seam = seam_items(&std::fs::read_to_string("src/sys/windows.rs")?)?;
+        let seam = seam_items(&std::fs::read_to_string("crates/seam/src/sys/windows.rs")?)?;
         let mismatches = wdk_compare::compare(&seam, &view);
         if !mismatches.is_empty() {
             let list: Vec<String> = mismatches.iter().map(ToString::to_string).collect();

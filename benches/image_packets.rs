@@ -19,9 +19,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use support::loader::MappedImage;
 use support::shims;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::traffic::{Delivered, Delivery, Layer, TransportPacket};
-use wfp_injector::sim::{RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack};
 use wfp_injector::sys::types::{DRIVER_OBJECT, UNICODE_STRING};
+use wfp_sim::traffic::{Delivered, Delivery, Layer, TransportPacket};
+use wfp_sim::{RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack};
 
 /// Packets per measured phase: the counts are divided by it.
 const PACKETS: usize = 200;

@@ -120,6 +120,7 @@ link_args=(
 link_args+=(-C link-arg=/Brepro -C link-arg=/PDBALTPATH:wfp_injector.pdb)
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 WFP_REMAP="$here/src=/wfp-injector/src
+$here/crates=/wfp-injector/crates
 $(cd "$cache" && pwd -P)/root=/cross-toolchain
 $cache/root=/cross-toolchain
 ${cache#"$here"/}/root=/cross-toolchain
@@ -130,7 +131,7 @@ export CARGO_TARGET_DIR=$here/target/sys-build
 # call site from them. Debug info does not change the code LLVM emits.
 [ "$profile" = release ] && export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 RUSTC=$rustc_bin RUSTC_BOOTSTRAP=1 RUSTFLAGS="${link_args[*]}" \
-  cargo build --profile "$profile" --lib --target "$target" \
+  cargo build -p wfp-injector --profile "$profile" --lib --target "$target" \
     -Zbuild-std=core,alloc,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
   || fail "cargo build for $target failed"
 

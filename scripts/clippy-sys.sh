@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Clippy for the kernel image's target (x86_64-pc-windows-msvc): lints what the host build never
-# compiles (src/sys/windows.rs, src/sys/runtime.rs, src/sys/kmdf_stub.rs, the shell) with -D warnings.
+# compiles (crates/seam/src/sys/windows.rs, crates/seam/src/sys/runtime.rs, crates/seam/src/sys/kmdf_stub.rs, the shell) with -D warnings.
 #
 # Uses the cross toolchain scripts/build-sys.sh unpacks into target/cross-toolchain (Debian's
 # rustc-web), plus Debian's rust-web-clippy of the same version, unpacked next to it (never
@@ -34,7 +34,7 @@ echo "==> $("$clippy_driver" --version) on $target"
 export CARGO_TARGET_DIR=$here/target/sys-clippy
 RUSTC=$cache/root/usr/bin/rustc RUSTC_WORKSPACE_WRAPPER=$clippy_driver RUSTC_BOOTSTRAP=1 \
 RUSTFLAGS="-D warnings" \
-  cargo check --lib --target "$target" \
+  cargo check -p wfp-injector -p wfp-seam -p wfp-inject --lib --target "$target" \
     -Zbuild-std=core,alloc,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
   || fail "clippy found problems in the $target build"
 echo "==> clippy ($target): clean"

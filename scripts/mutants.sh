@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Mutation testing of the safe layer and the driver (src/inject, src/driver) with cargo-mutants.
+# Mutation testing of the safe layer and the driver (crates/inject/src, src/driver) with cargo-mutants.
 #
-#   scripts/mutants.sh                  every mutant of src/inject and src/driver
+#   scripts/mutants.sh                  every mutant of crates/inject/src and src/driver
 #   scripts/mutants.sh --iterate        only the mutants the previous run missed (or that timed out)
 #   scripts/mutants.sh --changed BASE   only mutants in lines `git diff BASE` changes (what CI runs,
 #                                       with BASE = HEAD~1 and MUTANTS_MAX=25: a commit whose
@@ -19,7 +19,7 @@
 # the mingw export lists (export_names). An image test would need target/sys/wfp_injector.sys rebuilt from the
 # mutated source by scripts/build-sys.sh (a cross-build of about a minute per mutant), and against
 # the unmutated image it would test the wrong code, so it is left out rather than run stale.
-# Doc tests are left out as well (they exercise no src/inject or src/driver logic).
+# Doc tests are left out as well (they exercise no crates/inject/src or src/driver logic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,7 +60,11 @@ done
 args=(
   --jobs "$jobs"
   --output target/mutants
-  --file 'src/inject/**'
+  # The safe layer is its own crate (crates/inject); its tests, like the driver's, are the root
+  # package's.
+  --workspace
+  --test-package wfp-injector
+  --file 'crates/inject/src/**'
   --file 'src/driver/**'
   # A clean test run takes about 3 s; a mutant that makes a wait spin is cut off after 60 s.
   --timeout 60
@@ -71,9 +75,9 @@ case "$mode" in
   iterate) args+=(--iterate) ;;
   changed)
     mkdir -p target
-    git diff "$base" -- src/inject src/driver >target/mutants-changed.diff
+    git diff "$base" -- crates/inject/src src/driver >target/mutants-changed.diff
     if [ ! -s target/mutants-changed.diff ]; then
-      echo "mutants: no change under src/inject or src/driver since $base"
+      echo "mutants: no change under crates/inject/src or src/driver since $base"
       exit 0
     fi
     args+=(--in-diff target/mutants-changed.diff)

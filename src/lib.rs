@@ -1,39 +1,32 @@
-//! A safe layer over WFP packet injection, and the callout driver built on it.
+//! The WFP callout driver built on the safe injection layer, and its KMDF entry shell.
 //!
-//! - [`sys`]: the seam. The only place that declares kernel functions; one trait, two
-//!   implementations (the Windows kernel's imports, and the simulated stack in [`sim`]).
-//! - [`nt`]: statuses, IRQLs, waits and borrowed kernel objects, over the seam only.
-//! - [`inject`]: the safe injection layer (owned handles, the dual-stack pair, not-ready retry)
-//!   and its errors ([`error`], also at the crate root).
-//! - [`driver`]: the driver's logic, shared by both entry shells.
-//! - [`shell`]: the KMDF entry shell, one source for the image built on Linux, the WDK build
-//!   (`--features wdk`) and host tests.
+//! The workspace keeps the layers in crates, so an import against them cannot compile:
+//! - `wfp-seam` ([`sys`], [`nt`]): the seam. The only place that declares kernel functions; one
+//!   trait, two implementations (the Windows kernel's imports, and the simulated stack of the
+//!   `wfp-sim` crate, a dev-dependency of the tests only).
+//! - `wfp-inject` ([`inject`], [`error`]): the safe injection layer (owned handles, the dual-stack
+//!   pair, not-ready retry, packet injection), generic over the seam.
+//! - this crate: [`driver`], the driver's logic, and [`shell`], the KMDF entry shell, one source
+//!   for the image built on Linux, the WDK build (`--features wdk`) and host tests.
 //!
 //! IRQL rules are stated on each function; the kernel is never called with an input the docs
 //! forbid.
 
 #![no_std]
 
-#[cfg(not(target_arch = "x86_64"))]
-compile_error!(
-    "wfp-injector targets x86-64 (the kernel image's architecture and its win64 callbacks)"
-);
-
 extern crate alloc;
+// On the host, std's allocator and panic handler serve the cdylib the host build links; the
+// image has its own (wfp-seam's runtime).
 #[cfg(not(target_os = "windows"))]
 extern crate std;
 
-pub mod driver;
-pub mod inject;
-pub mod nt;
-pub mod sys;
+pub use wfp_inject as inject;
+/// The safe layer's errors, where callers have always found them (`crate::error`).
+pub use wfp_inject::error;
+pub use wfp_inject::error::{Error, InputError, KernelCall};
+pub use wfp_seam::{nt, sys};
 
-#[cfg(not(target_os = "windows"))]
-pub mod sim;
+pub mod driver;
 
 // One KMDF shell for both builds of the image and the host tests.
 pub mod shell;
-
-/// The safe layer's errors, where callers have always found them (`crate::error`).
-pub use inject::error;
-pub use inject::error::{Error, InputError, KernelCall};

@@ -19,12 +19,12 @@ use host_driver::{
 
 use wfp_injector::driver::{Driver, DriverConfig, LoadStep, TransportLayer};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::layout::metadata;
-use wfp_injector::sim::traffic::{Delivery, Layer};
-use wfp_injector::sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack, WfpObjects};
 use wfp_injector::sys::types::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
 };
+use wfp_sim::layout::metadata;
+use wfp_sim::traffic::{Delivery, Layer};
+use wfp_sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack, WfpObjects};
 
 #[test]
 fn load_installs_the_object_set_and_unload_leaves_the_engine_empty() {
@@ -557,6 +557,20 @@ fn load_failing_at_each_step_leaves_nothing_behind() {
             Driver::load(&sim, device(), self::path(&path), &DriverConfig::default()).unwrap_err();
         assert_eq!(error.step, step, "{call:?} #{skip}");
         assert_eq!(error.status, NtStatus::INSUFFICIENT_RESOURCES);
+        // A transaction that began and did not commit is aborted, a failed commit included;
+        // none is aborted that never began or that committed.
+        let began_uncommitted = !matches!(
+            call,
+            SimCall::InjectionHandleCreate
+                | SimCall::EngineOpen
+                | SimCall::CalloutRegister
+                | SimCall::TransactionBegin
+        );
+        assert_eq!(
+            sim.calls(SimCall::TransactionAbort),
+            u64::from(began_uncommitted),
+            "{call:?} #{skip}: aborts"
+        );
         assert_eq!(
             sim.wfp_objects(),
             WfpObjects::default(),

@@ -19,7 +19,7 @@ use host_driver::{configure_port, device, path, registry_path};
 use wfp_injector::driver::{Driver, DriverConfig, LoadError, LoadStep, Progress};
 use wfp_injector::inject::RetryPolicy;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::{SimCall, SimulatedStack, WfpObjects, bfe_state};
+use wfp_sim::{SimCall, SimulatedStack, WfpObjects, bfe_state};
 
 const NOT_READY: NtStatus = NtStatus::FWP_TCPIP_NOT_READY;
 
@@ -456,7 +456,7 @@ fn unload_while_waiting_for_tcpip_after_bfe_runs_is_clean() {
 #[test]
 fn a_bfe_restart_after_the_load_removes_the_filters_until_bfe_runs_again_then_adds_them_back() {
     use host_driver::{PORT, udp};
-    use wfp_injector::sim::traffic::{Delivery, Layer};
+    use wfp_sim::traffic::{Delivery, Layer};
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let driver = enter(&sim, &DriverConfig::default());

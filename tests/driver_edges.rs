@@ -8,9 +8,9 @@ mod host_driver;
 
 use host_driver::{PORT, configure_port, counters_layer, load, udp};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::layout::{TransportField, classify_out, metadata};
-use wfp_injector::sim::traffic::{Delivery, Layer};
-use wfp_injector::sim::{SimulatedStack, WfpObjects};
+use wfp_sim::layout::{TransportField, classify_out, metadata};
+use wfp_sim::traffic::{Delivery, Layer};
+use wfp_sim::{SimulatedStack, WfpObjects};
 use windows_sys::Win32::NetworkManagement::WindowsFilteringPlatform::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT,
 };
@@ -235,13 +235,13 @@ fn dropping_a_loaded_driver_tears_it_down_like_unload() {
 /// leaves the setting unset (README's table and src/driver/config.rs's module docs).
 #[test]
 fn registry_values_are_taken_only_with_their_type_size_and_range() {
-    use wfp_injector::sim::RegistryValue::{Binary, Dword, Other};
+    use wfp_sim::RegistryValue::{Binary, Dword, Other};
     // REG_DWORD (4) and REG_BINARY (3), from windows-sys.
     use windows_sys::Win32::System::Registry::{REG_BINARY, REG_DWORD};
     type Check = fn(&wfp_injector::driver::Parameters) -> bool;
     // DPFLTR_WARNING_LEVEL (facts row).
     const WARNING: u32 = 1;
-    let cases: Vec<(&str, wfp_injector::sim::RegistryValue, Check)> = vec![
+    let cases: Vec<(&str, wfp_sim::RegistryValue, Check)> = vec![
         ("InspectRemotePort", Dword(53), |p| {
             p.inspection.remote_port == Some(53)
         }),
@@ -444,13 +444,13 @@ fn log_messages_carry_their_level_and_per_packet_ones_need_verbose_logging() {
     for verbose in [false, true] {
         let sim = SimulatedStack::new();
         configure_port(&sim);
-        sim.set_parameter("MaxInFlight", wfp_injector::sim::RegistryValue::Dword(4));
+        sim.set_parameter("MaxInFlight", wfp_sim::RegistryValue::Dword(4));
         if verbose {
-            sim.set_parameter("VerboseLogging", wfp_injector::sim::RegistryValue::Dword(1));
+            sim.set_parameter("VerboseLogging", wfp_sim::RegistryValue::Dword(1));
         }
         let driver = load(&sim);
         sim.fail_call(
-            wfp_injector::sim::SimCall::AllocateCloneNetBufferList,
+            wfp_sim::SimCall::AllocateCloneNetBufferList,
             0,
             NtStatus::INSUFFICIENT_RESOURCES,
         );
@@ -495,7 +495,7 @@ fn log_messages_carry_their_level_and_per_packet_ones_need_verbose_logging() {
     let sim = SimulatedStack::new();
     configure_port(&sim);
     sim.fail_call(
-        wfp_injector::sim::SimCall::EngineOpen,
+        wfp_sim::SimCall::EngineOpen,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );

@@ -9,8 +9,8 @@ use wfp_injector::inject::{
     AddressFamily, DualStackInjector, InjectionTypes, IpFamily, RetryPolicy,
 };
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::{SimCall, SimulatedStack};
 use wfp_injector::{Error, KernelCall};
+use wfp_sim::{SimCall, SimulatedStack};
 
 const TYPES: InjectionTypes = InjectionTypes::NETWORK;
 

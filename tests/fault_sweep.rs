@@ -20,7 +20,7 @@ mod sweep;
 
 use sweep::{Backend, Host};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::{SimCall, SimulatedStack};
+use wfp_sim::{SimCall, SimulatedStack};
 
 fn host(_: &SimulatedStack) -> Box<dyn Backend<'_> + '_> {
     Box::new(Host::default())
@@ -54,7 +54,7 @@ fn each_completion_in_turn_reports_a_failed_injection() {
 
 /// The simulator must refuse to plan a failure of a call that cannot fail in the kernel (a
 /// planned failure of a VOID call used to do nothing silently, which no kernel does); the rule
-/// lives in src/sim.
+/// lives in crates/sim/src.
 #[test]
 fn calls_that_cannot_fail_cannot_be_planned_to_fail() {
     for call in sweep::CANNOT_FAIL {

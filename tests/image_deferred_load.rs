@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use support::harness::{Harness, UnloadCall};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects, bfe_state};
+use wfp_sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects, bfe_state};
 
 fn logged(sim: &SimulatedStack, needle: &str) -> bool {
     sim.debug_log()
@@ -256,7 +256,7 @@ fn the_image_unloads_cleanly_at_each_step() {
 #[test]
 fn the_image_survives_a_bfe_restart_after_its_load() {
     use std::net::{IpAddr, Ipv4Addr};
-    use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
+    use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(53));
     let Some(mut harness) = Harness::new(&sim) else {

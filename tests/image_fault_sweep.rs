@@ -16,7 +16,7 @@ use support::harness::Harness;
 use sweep::Backend;
 use wfp_injector::driver::{LayerSnapshot, LoadStep};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::{SimCall, SimulatedStack};
+use wfp_sim::{SimCall, SimulatedStack};
 
 /// The image on one stack.
 struct Image<'s>(Option<Harness<'s>>);
@@ -36,7 +36,7 @@ impl<'s> Backend<'s> for Image<'s> {
             // unbound and no framework object is left.
             assert_eq!(
                 sim.kmdf_objects(),
-                wfp_injector::sim::kmdf::KmdfObjects::default(),
+                wfp_sim::kmdf::KmdfObjects::default(),
                 "a failed DriverEntry left framework objects"
             );
             Err((None, status))

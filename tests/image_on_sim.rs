@@ -11,11 +11,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use support::harness::Harness;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_injector::sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects};
 use wfp_injector::sys::types::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
 };
+use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
+use wfp_sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects};
 
 const POOL_TAG: u32 = u32::from_le_bytes(*b"WfpI");
 const PORT: u16 = 53;
@@ -87,8 +87,8 @@ fn the_image_loads_and_unloads_leaving_engine_pool_and_devices_empty() {
 /// and nothing is left (no device, WFP object, pool block or binding).
 #[test]
 fn the_image_loads_on_windows_10_2004s_framework_and_is_refused_by_1903s() {
-    use wfp_injector::sim::kmdf::KmdfEvent;
-    use wfp_injector::sim::kmdf::facts::{
+    use wfp_sim::kmdf::KmdfEvent;
+    use wfp_sim::kmdf::facts::{
         BIND_REFUSED, FRAMEWORK_MINOR_WINDOWS_10_1903, FRAMEWORK_MINOR_WINDOWS_10_2004,
     };
     let sim = SimulatedStack::new();
@@ -227,7 +227,7 @@ fn load_failing_at_each_step_leaves_nothing_behind_in_the_image() {
         assert_eq!(sim.devices(), 0, "{call:?} #{skip}: device");
         assert_eq!(
             sim.kmdf_objects(),
-            wfp_injector::sim::kmdf::KmdfObjects::default(),
+            wfp_sim::kmdf::KmdfObjects::default(),
             "{call:?} #{skip}: KMDF objects (device init, device, driver, binding)"
         );
         drop(harness);
@@ -487,8 +487,8 @@ fn packets_another_driver_injected_are_inspected_like_any_other() {
 #[test]
 fn the_image_copes_with_completions_inside_the_inject_call() {
     for mode in [
-        wfp_injector::sim::SyncCompletions::Always,
-        wfp_injector::sim::SyncCompletions::Random(5),
+        wfp_sim::SyncCompletions::Always,
+        wfp_sim::SyncCompletions::Random(5),
     ] {
         let sim = SimulatedStack::new();
         sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
@@ -504,7 +504,7 @@ fn the_image_copes_with_completions_inside_the_inject_call() {
                 let delivered = sim.deliver(layer, &packet, Delivery::default());
                 assert_eq!(delivered.result.unwrap().action, FWP_ACTION_BLOCK);
                 sim.run_queued_dpcs();
-                if mode == wfp_injector::sim::SyncCompletions::Always {
+                if mode == wfp_sim::SyncCompletions::Always {
                     assert!(sim.pending_injections().is_empty(), "{layer:?}");
                     assert_eq!(sim.live_clones(), 0, "freed inside the inject call");
                 }

@@ -8,7 +8,7 @@ mod support;
 
 use support::harness::Harness;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::SimulatedStack;
+use wfp_sim::SimulatedStack;
 
 /// The value after `label ` in a counters line.
 fn field(line: &str, label: &str) -> u64 {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use support::harness::Harness;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_injector::sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
+use wfp_sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects};
 
 const PORT: u16 = 53;
 /// FWP_ACTION_BLOCK / FWP_ACTION_PERMIT (fwptypes.h; rows of facts/kernel-facts.md).

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use support::identity::identity;
 
 use wfp_injector::driver::DriverConfig;
-use wfp_injector::sim::SERVICE_KEY_PATH;
+use wfp_sim::SERVICE_KEY_PATH;
 
 /// Sections (lower-cased name) to their lines (comments and blanks removed).
 struct Inf {

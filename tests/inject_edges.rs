@@ -5,7 +5,7 @@ use wfp_injector::inject::{
     PacketInjector, RetryPolicy, Tag,
 };
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::SimulatedStack;
+use wfp_sim::SimulatedStack;
 
 /// `PacketInjector::freeing_clones`: each completion frees its clone, whatever its status.
 #[test]
@@ -51,7 +51,7 @@ fn an_injector_that_frees_clones_frees_each_at_its_completion() {
 #[test]
 fn a_clones_raw_pointer_is_the_kernels_clone() {
     use wfp_injector::inject::{ClonedNetBufferList, OwnedNetBufferList};
-    use wfp_injector::sim::PacketKind;
+    use wfp_sim::PacketKind;
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&[0x45; 20]);
     // SAFETY: the stack keeps `original` until it is returned below.

@@ -5,8 +5,8 @@ mod heap;
 
 use wfp_injector::inject::{AddressFamily, InjectionHandle, InjectionTypes, RetryPolicy};
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::{SimCall, SimulatedStack, Violation};
 use wfp_injector::{Error, InputError, KernelCall};
+use wfp_sim::{SimCall, SimulatedStack, Violation};
 
 const TRANSPORT: InjectionTypes = InjectionTypes::TRANSPORT;
 

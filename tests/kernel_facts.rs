@@ -1,14 +1,14 @@
 //! The kernel facts table (facts/kernel-facts.md) against everything that depends on it.
 //!
 //! - the table parses: five cells a row, one row per (kind, item), no `?` values;
-//! - every struct the seam declares (src/sys/types) has its offsets, sizes and alignments in the
+//! - every struct the seam declares (crates/seam/src/sys/types) has its offsets, sizes and alignments in the
 //!   table, and they agree (`offset_of!`, `size_of`, `align_of` on the crate's own types);
 //! - every constant the seam, the safe layer and the driver use agrees with its row;
-//! - the simulator's own tables (src/sim/layout.rs, engine.rs, traffic.rs, its status codes)
+//! - the simulator's own tables (crates/sim/src/layout.rs, engine.rs, traffic.rs, its status codes)
 //!   agree with the table, not with the driver;
 //! - the table agrees with windows-sys (Microsoft's generated metadata) wherever windows-sys has
 //!   the item, so those rows are machine-checked;
-//! - every struct, field and constant declared in src/sys/types, and every constant of the
+//! - every struct, field and constant declared in crates/seam/src/sys/types, and every constant of the
 //!   driver's files listed in `DRIVER_FILES`, has a row and was checked (read from the source
 //!   text, so a new declaration without a row fails here);
 //! - facts/layouts.c, compiled with `cc` when there is one, prints exactly the table's layout rows.
@@ -26,10 +26,10 @@ use wfp_injector::inject::{
     AddressFamily, InjectionState, InjectionTypes, IpProtocol, UNSPECIFIED_COMPARTMENT,
 };
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim;
-use wfp_injector::sim::layout;
-use wfp_injector::sim::traffic::Layer;
 use wfp_injector::sys::types as t;
+use wfp_sim as sim;
+use wfp_sim::layout;
+use wfp_sim::traffic::Layer;
 
 // ------------------------------------------------------------------------------------------------
 // The table.
@@ -821,7 +821,7 @@ fn seam_layouts_match_the_table() {
 // ------------------------------------------------------------------------------------------------
 // (c) Constants of the seam, the safe layer and the driver.
 
-/// `pub const NAME` of src/sys/types, compared with the row of the same name.
+/// `pub const NAME` of crates/seam/src/sys/types, compared with the row of the same name.
 macro_rules! consts {
     ($c:expr, [$($name:ident),* $(,)?]) => {{
         $( $c.eq(stringify!($name), "const", stringify!($name), t::$name.to_u128()); )*
@@ -859,7 +859,7 @@ fn check_constants() -> Check {
         c.eq(name, "const", &format!("FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.{field}"), value.to_u128());
     }
 
-    // src/sys/types: same names as the headers.
+    // crates/seam/src/sys/types: same names as the headers.
     consts!(
         c,
         [
@@ -920,7 +920,7 @@ fn check_constants() -> Check {
     let maximum = c.value("const", "IRP_MJ_MAXIMUM_FUNCTION");
     c.derived("IRP_MJ_COUNT", "IRP_MJ_MAXIMUM_FUNCTION + 1", maximum.map(|m| m + 1), t::IRP_MJ_COUNT as u128);
 
-    // src/nt/status.rs: NtStatus::X is STATUS_X, and name() says so.
+    // crates/seam/src/nt/status.rs: NtStatus::X is STATUS_X, and name() says so.
     let statuses = [
         ("SUCCESS", NtStatus::SUCCESS),
         ("UNSUCCESSFUL", NtStatus::UNSUCCESSFUL),
@@ -944,18 +944,18 @@ fn check_constants() -> Check {
     ];
     for (name, status) in statuses {
         let item = format!("STATUS_{name}");
-        c.eq(&format!("src/nt/status.rs:{name}"), "const", &item, status.0.to_u128());
+        c.eq(&format!("crates/seam/src/nt/status.rs:{name}"), "const", &item, status.0.to_u128());
         if let Some(shown) = status.name() {
             c.eq(&format!("NtStatus::name {shown}"), "const", shown, status.0.to_u128());
         }
     }
 
-    // src/nt/irql.rs.
-    c.eq("src/nt/irql.rs:PASSIVE", "const", "PASSIVE_LEVEL", Irql::PASSIVE.0.to_u128());
-    c.eq("src/nt/irql.rs:APC", "const", "APC_LEVEL", Irql::APC.0.to_u128());
-    c.eq("src/nt/irql.rs:DISPATCH", "const", "DISPATCH_LEVEL", Irql::DISPATCH.0.to_u128());
+    // crates/seam/src/nt/irql.rs.
+    c.eq("crates/seam/src/nt/irql.rs:PASSIVE", "const", "PASSIVE_LEVEL", Irql::PASSIVE.0.to_u128());
+    c.eq("crates/seam/src/nt/irql.rs:APC", "const", "APC_LEVEL", Irql::APC.0.to_u128());
+    c.eq("crates/seam/src/nt/irql.rs:DISPATCH", "const", "DISPATCH_LEVEL", Irql::DISPATCH.0.to_u128());
 
-    // src/inject/state.rs, types.rs, request.rs, family.rs.
+    // crates/inject/src/state.rs, types.rs, request.rs, family.rs.
     for (name, state, item) in [
         (
             "NOT_INJECTED",
@@ -978,7 +978,7 @@ fn check_constants() -> Check {
             "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
         ),
     ] {
-        c.eq(&format!("src/inject/state.rs:{name}"), "const", item, state.0.to_u128());
+        c.eq(&format!("crates/inject/src/state.rs:{name}"), "const", item, state.0.to_u128());
     }
     let mut all = Some(0);
     for (name, types) in [
@@ -988,18 +988,18 @@ fn check_constants() -> Check {
         ("FORWARD", InjectionTypes::FORWARD),
     ] {
         let item = format!("FWPS_INJECTION_TYPE_{name}");
-        c.eq(&format!("src/inject/types.rs:{name}"), "const", &item, types.bits().to_u128());
+        c.eq(&format!("crates/inject/src/types.rs:{name}"), "const", &item, types.bits().to_u128());
         all = all.zip(c.value("const", &item)).map(|(a, b)| a | b);
     }
-    c.derived("src/inject/types.rs:ALL", "STREAM | TRANSPORT | NETWORK | FORWARD", all, InjectionTypes::ALL.bits().to_u128());
-    c.eq("src/inject/request.rs:UNSPECIFIED_COMPARTMENT", "const", "UNSPECIFIED_COMPARTMENT_ID", UNSPECIFIED_COMPARTMENT.to_u128());
+    c.derived("crates/inject/src/types.rs:ALL", "STREAM | TRANSPORT | NETWORK | FORWARD", all, InjectionTypes::ALL.bits().to_u128());
+    c.eq("crates/inject/src/request.rs:UNSPECIFIED_COMPARTMENT", "const", "UNSPECIFIED_COMPARTMENT_ID", UNSPECIFIED_COMPARTMENT.to_u128());
     for (name, protocol, item) in [
         ("ICMP", IpProtocol::ICMP, "IPPROTO_ICMP"),
         ("TCP", IpProtocol::TCP, "IPPROTO_TCP"),
         ("UDP", IpProtocol::UDP, "IPPROTO_UDP"),
         ("ICMPV6", IpProtocol::ICMPV6, "IPPROTO_ICMPV6"),
     ] {
-        c.eq(&format!("src/inject/request.rs:{name}"), "const", item, protocol.0.to_u128());
+        c.eq(&format!("crates/inject/src/request.rs:{name}"), "const", item, protocol.0.to_u128());
     }
     for (family, item) in [
         (AddressFamily::Unspecified, "AF_UNSPEC"),
@@ -1174,7 +1174,7 @@ fn crate_constants_match_the_table() {
 fn check_simulator() -> Check {
     let mut c = Check::new();
     let at = |c: &mut Check, key: &str, item: &str, value: usize| {
-        c.eq(&format!("src/sim/layout.rs:{key}"), "offset", item, value as u128);
+        c.eq(&format!("crates/sim/src/layout.rs:{key}"), "offset", item, value as u128);
     };
     at(
         &mut c,
@@ -1371,7 +1371,7 @@ fn check_simulator() -> Check {
     );
 
     // Block sizes: exactly the structure, or room for all of it.
-    let key = |name: &str| format!("src/sim/layout.rs:{name}");
+    let key = |name: &str| format!("crates/sim/src/layout.rs:{name}");
     c.at_least(&key("nbl::BLOCK"), "size", "NET_BUFFER_LIST", layout::nbl::BLOCK as u128);
     c.at_least(&key("net_buffer::BLOCK"), "size", "NET_BUFFER", layout::net_buffer::BLOCK as u128);
     c.at_least(&key("metadata::BLOCK"), "size", md, layout::metadata::BLOCK as u128);
@@ -1530,7 +1530,7 @@ fn check_simulator() -> Check {
         c.covered.insert(key(name));
     }
 
-    // src/sim/engine.rs.
+    // crates/sim/src/engine.rs.
     for (name, value, item) in [
         (
             "CONDITION_IP_PROTOCOL",
@@ -1548,10 +1548,10 @@ fn check_simulator() -> Check {
             "FWPM_CONDITION_IP_REMOTE_PORT",
         ),
     ] {
-        c.eq(&format!("src/sim/engine.rs:{name}"), "guid", item, guid(&value));
+        c.eq(&format!("crates/sim/src/engine.rs:{name}"), "guid", item, guid(&value));
     }
-    c.eq("src/sim/engine.rs:SESSION_FLAG_DYNAMIC", "const", "FWPM_SESSION_FLAG_DYNAMIC", sim::SESSION_FLAG_DYNAMIC.to_u128());
-    c.eq("src/sim/engine.rs:FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", sim::FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128());
+    c.eq("crates/sim/src/engine.rs:SESSION_FLAG_DYNAMIC", "const", "FWPM_SESSION_FLAG_DYNAMIC", sim::SESSION_FLAG_DYNAMIC.to_u128());
+    c.eq("crates/sim/src/engine.rs:FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", sim::FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128());
     for (name, status) in [
         ("FWP_CALLOUT_NOT_FOUND", sim::status::FWP_CALLOUT_NOT_FOUND),
         ("FWP_FILTER_NOT_FOUND", sim::status::FWP_FILTER_NOT_FOUND),
@@ -1574,28 +1574,28 @@ fn check_simulator() -> Check {
         ("BUFFER_TOO_SMALL", sim::status::BUFFER_TOO_SMALL),
         ("BUFFER_OVERFLOW", sim::status::BUFFER_OVERFLOW),
     ] {
-        c.eq(&format!("src/sim/mod.rs:{name}"), "const", &format!("STATUS_{name}"), status.0.to_u128());
+        c.eq(&format!("crates/sim/src/lib.rs:{name}"), "const", &format!("STATUS_{name}"), status.0.to_u128());
         // The engine's own names for the same constants (sim::status re-exports them).
         if let Some(engine_name) = name.strip_prefix("FWP_") {
-            c.covered.insert(format!("src/sim/engine.rs:{engine_name}"));
+            c.covered.insert(format!("crates/sim/src/engine.rs:{engine_name}"));
         }
     }
 
-    // src/sim/mod.rs `constants`: the values the simulator's strictness rules use.
-    c.eq("src/sim/mod.rs:OBJ_KERNEL_HANDLE", "const", "OBJ_KERNEL_HANDLE", sim::constants::OBJ_KERNEL_HANDLE.to_u128());
-    c.eq("src/sim/mod.rs:POOL_FLAG_PAGED", "const", "POOL_FLAG_PAGED", sim::constants::POOL_FLAG_PAGED.to_u128());
-    c.eq("src/sim/mod.rs:KDPC_SIZE", "size", "KDPC", sim::constants::KDPC_SIZE as u128);
+    // crates/sim/src/lib.rs `constants`: the values the simulator's strictness rules use.
+    c.eq("crates/sim/src/lib.rs:OBJ_KERNEL_HANDLE", "const", "OBJ_KERNEL_HANDLE", sim::constants::OBJ_KERNEL_HANDLE.to_u128());
+    c.eq("crates/sim/src/lib.rs:POOL_FLAG_PAGED", "const", "POOL_FLAG_PAGED", sim::constants::POOL_FLAG_PAGED.to_u128());
+    c.eq("crates/sim/src/lib.rs:KDPC_SIZE", "size", "KDPC", sim::constants::KDPC_SIZE as u128);
     for (value, item) in sim::constants::PACKET_INJECTION_STATES.iter().zip([
         "FWPS_PACKET_NOT_INJECTED",
         "FWPS_PACKET_INJECTED_BY_SELF",
         "FWPS_PACKET_INJECTED_BY_OTHER",
         "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
     ]) {
-        c.eq("src/sim/mod.rs:PACKET_INJECTION_STATES", "const", item, value.to_u128());
+        c.eq("crates/sim/src/lib.rs:PACKET_INJECTION_STATES", "const", item, value.to_u128());
     }
-    c.eq("src/sim/mod.rs:PACKET_INJECTION_STATES", "const", "FWPS_PACKET_INJECTION_STATE_MAX", sim::constants::PACKET_INJECTION_STATES.len() as u128);
+    c.eq("crates/sim/src/lib.rs:PACKET_INJECTION_STATES", "const", "FWPS_PACKET_INJECTION_STATE_MAX", sim::constants::PACKET_INJECTION_STATES.len() as u128);
 
-    // src/sim/traffic.rs: the simulated layers' keys and run-time ids.
+    // crates/sim/src/traffic.rs: the simulated layers' keys and run-time ids.
     for layer in Layer::ALL {
         let name = match layer {
             Layer::OutboundV4 => "OUTBOUND_TRANSPORT_V4",
@@ -1622,7 +1622,7 @@ fn check_simulator() -> Check {
     // their own copies of the facts.
     {
         use sim::kmdf::facts as k;
-        let key = |name: &str| format!("src/sim/kmdf.rs:{name}");
+        let key = |name: &str| format!("crates/sim/src/kmdf.rs:{name}");
         c.eq(&key("BIND_INFO_SIZE"), "size", "WDF_BIND_INFO", k::BIND_INFO_SIZE.to_u128());
         c.eq(&key("DRIVER_CONFIG_SIZE"), "size", "WDF_DRIVER_CONFIG", k::DRIVER_CONFIG_SIZE.to_u128());
         text_eq(&mut c, &key("COMPONENT"), "const", "WDF_COMPONENT_KMDF_LIBRARY", k::COMPONENT);
@@ -2221,7 +2221,7 @@ fn table_matches_windows_sys() {
 // ------------------------------------------------------------------------------------------------
 // (f) Coverage: every declared item has a row and was checked.
 
-/// A `pub struct` or `pub union` of src/sys/types with its `pub` field names.
+/// A `pub struct` or `pub union` of crates/seam/src/sys/types with its `pub` field names.
 #[derive(Debug)]
 struct Declared {
     name: String,
@@ -2279,18 +2279,18 @@ fn declarations(text: &str) -> (Vec<Declared>, Vec<String>) {
 /// Files whose `pub const`s are kernel facts the driver or the safe layer uses, and the ones in
 /// them that are the crate's own choices rather than facts (with why).
 const DRIVER_FILES: &[&str] = &[
-    "src/nt/status.rs",
-    "src/nt/irql.rs",
-    "src/inject/state.rs",
-    "src/inject/types.rs",
-    "src/inject/request.rs",
-    "src/inject/family.rs",
+    "crates/seam/src/nt/status.rs",
+    "crates/seam/src/nt/irql.rs",
+    "crates/inject/src/state.rs",
+    "crates/inject/src/types.rs",
+    "crates/inject/src/request.rs",
+    "crates/inject/src/family.rs",
     "src/driver/layers.rs",
     "src/driver/objects.rs",
-    "src/sim/layout.rs",
-    "src/sim/engine.rs",
-    "src/sim/mod.rs",
-    "src/sim/kmdf.rs",
+    "crates/sim/src/layout.rs",
+    "crates/sim/src/engine.rs",
+    "crates/sim/src/lib.rs",
+    "crates/sim/src/kmdf.rs",
 ];
 
 const NOT_FACTS: &[(&str, &str)] = &[
@@ -2303,23 +2303,23 @@ const NOT_FACTS: &[(&str, &str)] = &[
         "the package's identity, checked against Cargo.toml by tests/inf_check.rs",
     ),
     (
-        "src/sim/mod.rs:FREED_NBL_POISON",
+        "crates/sim/src/lib.rs:FREED_NBL_POISON",
         "the simulator's own fill byte for freed NBLs",
     ),
     (
-        "src/inject/state.rs:NONE",
+        "crates/inject/src/state.rs:NONE",
         "InjectionContext::NONE: the crate's own 'no context' value",
     ),
     (
-        "src/inject/request.rs:CONTROL_DATA_CAPACITY",
+        "crates/inject/src/request.rs:CONTROL_DATA_CAPACITY",
         "the crate's buffer size for control data",
     ),
     // Context sizing.
     (
-        "src/inject/request.rs:INLINE_CONTROL_DATA",
+        "crates/inject/src/request.rs:INLINE_CONTROL_DATA",
         "the crate's in-context buffer size for control data",
     ),
-    ("src/inject/family.rs:BOTH", "the list [V4, V6]"),
+    ("crates/inject/src/family.rs:BOTH", "the list [V4, V6]"),
     ("src/driver/layers.rs:ALL", "the list of the four layers"),
     ("src/driver/layers.rs:PROVIDER_KEY", "the driver's own GUID"),
     ("src/driver/layers.rs:SUBLAYER_KEY", "the driver's own GUID"),
@@ -2333,7 +2333,7 @@ const NOT_FACTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Module-qualified `pub const` names of src/sim/layout.rs (`nbl::STATUS`), and the top-level ones.
+/// Module-qualified `pub const` names of crates/sim/src/layout.rs (`nbl::STATUS`), and the top-level ones.
 fn simulator_layout_consts(text: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut module: Option<String> = None;
@@ -2375,10 +2375,10 @@ fn every_declared_item_has_a_checked_row() {
     let mut missing = Vec::new();
 
     for file in [
-        "src/sys/types/fwp.rs",
-        "src/sys/types/ndis.rs",
-        "src/sys/types/nt.rs",
-        "src/sys/types/wdf.rs",
+        "crates/seam/src/sys/types/fwp.rs",
+        "crates/seam/src/sys/types/ndis.rs",
+        "crates/seam/src/sys/types/nt.rs",
+        "crates/seam/src/sys/types/wdf.rs",
     ] {
         let (types, consts) = declarations(&read(file));
         for declared in &types {
@@ -2401,7 +2401,7 @@ fn every_declared_item_has_a_checked_row() {
 
     for file in DRIVER_FILES {
         let text = read(file);
-        let names = if file.ends_with("sim/layout.rs") {
+        let names = if file.ends_with("crates/sim/src/layout.rs") {
             simulator_layout_consts(&text)
         } else {
             declarations(&text).1
@@ -2597,7 +2597,7 @@ fn check_deferred_load() -> Check {
             "DelayedWorkQueue",
         ),
     ] {
-        c.eq(&format!("src/sim/boot.rs:{name}"), "const", item, value.to_u128());
+        c.eq(&format!("crates/sim/src/boot.rs:{name}"), "const", item, value.to_u128());
     }
     c
 }

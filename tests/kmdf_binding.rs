@@ -1,4 +1,4 @@
-//! The KMDF client binding (src/sys/kmdf_binding.rs), host-compiled over the simulated wdfldr: the
+//! The KMDF client binding (crates/seam/src/sys/kmdf_binding.rs), host-compiled over the simulated wdfldr: the
 //! code the image's FxDriverEntry runs. It binds KMDF 1.31 on the frameworks of Windows 10 2004
 //! (1.31) and Windows 11 (1.33) and runs the shell; the framework of Windows 10 1903 (1.29)
 //! refuses it, the shell never runs and nothing is left; the loader sees one registry path copy
@@ -13,16 +13,16 @@ use std::sync::Mutex;
 use wfp_injector::nt::NtStatus;
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
-use wfp_injector::sim::kmdf::KmdfEvent;
-use wfp_injector::sim::kmdf::facts::{
-    BIND_REFUSED, FRAMEWORK_MINOR, FRAMEWORK_MINOR_WINDOWS_10_1903, FRAMEWORK_MINOR_WINDOWS_10_2004,
-};
-use wfp_injector::sim::{SERVICE_KEY_PATH, SimulatedStack, WfpObjects};
 use wfp_injector::sys::kmdf_binding::{Binding, WdfLoader};
 use wfp_injector::sys::types::{
     DRIVER_OBJECT, NTSTATUS, UNICODE_STRING, WDF_BIND_INFO, WDF_DRIVER_GLOBALS, WDFDRIVER, WDFFUNC,
     WdfDriverCreateTableIndex, WdfFunctionTableNumEntries,
 };
+use wfp_sim::kmdf::KmdfEvent;
+use wfp_sim::kmdf::facts::{
+    BIND_REFUSED, FRAMEWORK_MINOR, FRAMEWORK_MINOR_WINDOWS_10_1903, FRAMEWORK_MINOR_WINDOWS_10_2004,
+};
+use wfp_sim::{SERVICE_KEY_PATH, SimulatedStack, WfpObjects};
 
 type Sim = &'static SimulatedStack;
 

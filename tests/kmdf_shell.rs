@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use wfp_injector::nt::NtStatus;
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
-use wfp_injector::sim::kmdf::{KmdfEvent, KmdfObjects};
-use wfp_injector::sim::{SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects};
 use wfp_injector::sys::types::{DRIVER_OBJECT, UNICODE_STRING, WDFDRIVER};
+use wfp_sim::kmdf::{KmdfEvent, KmdfObjects};
+use wfp_sim::{SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects};
 
 type Sim = &'static SimulatedStack;
 

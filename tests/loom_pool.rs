@@ -1,4 +1,4 @@
-//! The lock-free context pool (src/inject/pool.rs, included as source so that its atomics are
+//! The lock-free context pool (crates/inject/src/pool.rs, included as source so that its atomics are
 //! loom's) and the injector's rundown protocol, checked under the loom model checker: every
 //! interleaving within a preemption bound.
 //!
@@ -22,7 +22,7 @@ mod loom_atomic {
     pub use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 }
 
-#[path = "../src/inject/pool.rs"]
+#[path = "../crates/inject/src/pool.rs"]
 #[allow(dead_code)]
 mod pool;
 
@@ -119,7 +119,7 @@ fn the_generation_counter_defeats_aba() {
 }
 
 /// The rundown word as the simulator models ExAcquire/Release/WaitForRundownProtection
-/// (src/sim/rundown.rs): bit 0 says rundown has begun, holders count in steps of two.
+/// (crates/sim/src/rundown.rs): bit 0 says rundown has begun, holders count in steps of two.
 struct Rundown(AtomicUsize);
 
 impl Rundown {
@@ -152,7 +152,7 @@ impl Rundown {
     }
 }
 
-/// Reserve as the injector does (src/inject/injector.rs): a context, then a rundown reference;
+/// Reserve as the injector does (crates/inject/src/injector.rs): a context, then a rundown reference;
 /// the context goes back when rundown has begun.
 fn reserve(contexts: &SlotPool<Owned>, rundown: &Rundown) -> Option<u32> {
     let index = take(contexts)?;

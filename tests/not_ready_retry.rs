@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use wfp_injector::inject::{AddressFamily, InjectionHandle, InjectionTypes, RetryPolicy};
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::{SimCall, SimulatedStack};
 use wfp_injector::{Error, InputError, KernelCall};
+use wfp_sim::{SimCall, SimulatedStack};
 
 const TRANSPORT: InjectionTypes = InjectionTypes::TRANSPORT;
 

@@ -14,10 +14,10 @@ use wfp_injector::inject::{
     TransportSend,
 };
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::{self, SimCall, SimulatedStack};
 use wfp_injector::sys::KernelApi;
 use wfp_injector::sys::types::NET_BUFFER_LIST;
 use wfp_injector::{Error, InputError, KernelCall};
+use wfp_sim::{self as sim, SimCall, SimulatedStack};
 
 type Sim<'a> = &'a SimulatedStack;
 

@@ -21,12 +21,12 @@ mod host_driver;
 
 use wfp_injector::driver::{Driver, DriverConfig, LayerSnapshot, TransportLayer};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_injector::sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
+use wfp_sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack, WfpObjects};
 
 // Constants from independent sources: the simulator's own layout tables (written from the
 // headers, not from src/driver) and Microsoft's windows-sys metadata.
-use wfp_injector::sim::layout::{classify_out, metadata};
+use wfp_sim::layout::{classify_out, metadata};
 use windows_sys::Win32::NetworkManagement::WindowsFilteringPlatform::{
     FWP_ACTION_BLOCK as ACTION_BLOCK, FWP_ACTION_PERMIT as ACTION_PERMIT,
 };
@@ -265,7 +265,7 @@ fn expected_view(layer: Layer, packet: &TransportPacket) -> Vec<u8> {
 }
 
 /// Checks one pending injection against what the model expected for it.
-fn check_pending(sim: &SimulatedStack, actual: &wfp_injector::sim::PendingInjection, e: &Expected) {
+fn check_pending(sim: &SimulatedStack, actual: &wfp_sim::PendingInjection, e: &Expected) {
     let (path, _) = path_of(e.layer);
     assert_eq!(actual.path, path, "injection path for {:?}", e.layer);
     assert_eq!(

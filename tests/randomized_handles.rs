@@ -11,7 +11,7 @@ use wfp_injector::inject::{
     AddressFamily, DualStackInjector, InjectionHandle, InjectionTypes, RetryPolicy,
 };
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::{SimCall, SimulatedStack};
+use wfp_sim::{SimCall, SimulatedStack};
 
 #[derive(Debug, Clone)]
 enum Op {

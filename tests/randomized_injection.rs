@@ -22,7 +22,7 @@ use wfp_injector::inject::{
     PacketInjector, RemoteAddress, RetryPolicy, StreamInject, Tag, TransportReceive, TransportSend,
 };
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::{InjectionPath, SimCall, SimulatedStack};
+use wfp_sim::{InjectionPath, SimCall, SimulatedStack};
 
 type Sim<'a> = &'a SimulatedStack;
 

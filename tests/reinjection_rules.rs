@@ -11,7 +11,7 @@ mod reinjection_cases;
 use host_driver::load;
 use wfp_injector::driver::TransportLayer;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::SimulatedStack;
+use wfp_sim::SimulatedStack;
 
 #[test]
 fn every_packet_kind_gets_the_decision_microsoft_documents_and_its_counter() {

@@ -8,9 +8,9 @@ use core::ffi::c_void;
 use std::ptr;
 
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::{SimCall, SimulatedStack, Violation};
 use wfp_injector::sys::KernelApi;
 use wfp_injector::sys::types::HANDLE;
+use wfp_sim::{SimCall, SimulatedStack, Violation};
 
 fn raw_create(sim: &SimulatedStack, family: u16, flags: u32) -> (NtStatus, HANDLE) {
     let mut handle: HANDLE = ptr::null_mut();

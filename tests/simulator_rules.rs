@@ -20,14 +20,12 @@ use wfp_injector::inject::{
     PacketInjector, RemoteAddress, RetryPolicy, StreamInject, Tag, TransportReceive, TransportSend,
 };
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::traffic::{Delivery, Layer};
-use wfp_injector::sim::{
-    NetBufferSpec, SimCall, SimulatedStack, SyncCompletions, Violation, constants,
-};
 use wfp_injector::sys::KernelApi;
 use wfp_injector::sys::types::{
     HANDLE, KDPC, NET_BUFFER, NET_BUFFER_LIST, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
+use wfp_sim::traffic::{Delivery, Layer};
+use wfp_sim::{NetBufferSpec, SimCall, SimulatedStack, SyncCompletions, Violation, constants};
 
 const AF_INET: u16 = 2;
 const TRANSPORT: u32 = 0x2;
@@ -508,7 +506,7 @@ fn paged_pool_is_refused_above_apc_level() {
 fn zw_open_key_without_obj_kernel_handle_is_refused() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
-    let mut name: Vec<u16> = wfp_injector::sim::SERVICE_KEY_PATH.encode_utf16().collect();
+    let mut name: Vec<u16> = wfp_sim::SERVICE_KEY_PATH.encode_utf16().collect();
     let string = UNICODE_STRING {
         Length: (name.len() * 2) as u16,
         MaximumLength: (name.len() * 2) as u16,

@@ -15,9 +15,9 @@ use host_driver::{PORT, configure_port, counters_layer, load, udp};
 use wfp_injector::driver::TransportLayer;
 use wfp_injector::driver::objects::{UNREGISTER_PATIENCE, UNREGISTER_POLL};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::layout::classify_out;
-use wfp_injector::sim::traffic::{Delivery, Layer};
-use wfp_injector::sim::{
+use wfp_sim::layout::classify_out;
+use wfp_sim::traffic::{Delivery, Layer};
+use wfp_sim::{
     ConditionValue, FilterCondition, RegistryValue, SimCall, SimulatedStack, WfpObjects,
 };
 
@@ -133,7 +133,7 @@ fn classifies_on_other_threads_during_unload_never_reach_freed_state() {
         sim.busy_while_classifying(busy_mode);
         // Every third round, WFP completes some injections inside the inject call.
         if round % 3 == 1 {
-            sim.set_sync_completions(wfp_injector::sim::SyncCompletions::Random(round));
+            sim.set_sync_completions(wfp_sim::SyncCompletions::Random(round));
         }
         let driver = load(&sim);
         let sleeps_before = sim.sleeps().len();

@@ -1,8 +1,8 @@
 //! Compile-time comparison, on the WDK build only, of the values the crate keeps outside
-//! src/sys/types with the WDK headers: status codes, the per-direction field indices, the layer
+//! crates/seam/src/sys/types with the WDK headers: status codes, the per-direction field indices, the layer
 //! run-time ids and the layer keys. build.rs reads them from bindgen's output (and fwpmk.h's
 //! DEFINE_GUIDs) into `$OUT_DIR/wdk_values.rs`. Layouts, functions and the constants in
-//! src/sys/types are compared by build.rs itself (wdk-compare, src/sys/wdk_items.rs).
+//! crates/seam/src/sys/types are compared by build.rs itself (wdk-compare, crates/seam/src/sys/wdk_items.rs).
 
 #![allow(non_upper_case_globals, dead_code, missing_docs)]
 

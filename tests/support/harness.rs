@@ -2,8 +2,8 @@
 //! what the tests that run the shipped image share.
 
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::{SERVICE_KEY_PATH, SimulatedStack};
 use wfp_injector::sys::types::{DRIVER_OBJECT, UNICODE_STRING};
+use wfp_sim::{SERVICE_KEY_PATH, SimulatedStack};
 
 use super::loader::MappedImage;
 use super::shims;

@@ -8,9 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use wfp_injector::driver::{Driver, DriverConfig, TransportLayer};
 use wfp_injector::nt::DeviceObject;
-use wfp_injector::sim::traffic::{Layer, TransportPacket};
-use wfp_injector::sim::{RegistryValue, SERVICE_KEY_PATH, SimulatedStack};
 use wfp_injector::sys::types::{DEVICE_OBJECT, UNICODE_STRING};
+use wfp_sim::traffic::{Layer, TransportPacket};
+use wfp_sim::{RegistryValue, SERVICE_KEY_PATH, SimulatedStack};
 
 pub const PEER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 pub const HOST_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);

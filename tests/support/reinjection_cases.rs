@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::sim::traffic::{Delivery, Ipsec, Layer, TransportPacket};
-use wfp_injector::sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack};
 use wfp_injector::sys::types::{FWP_ACTION_BLOCK, FWP_ACTION_PERMIT};
+use wfp_sim::traffic::{Delivery, Ipsec, Layer, TransportPacket};
+use wfp_sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack};
 
 pub const PEER_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 pub const HOST_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
@@ -162,7 +162,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
     for layer in [Layer::InboundV4, Layer::InboundV6] {
         let p = packet(layer, 17);
         let (bytes, ip_header, transport_header) = p.bytes(true);
-        let spec = wfp_injector::sim::NetBufferSpec {
+        let spec = wfp_sim::NetBufferSpec {
             bytes: &bytes,
             offset: ip_header + transport_header,
             mdl_starts: &[],

@@ -1,6 +1,6 @@
 //! The simulated stack's second way in: one `extern "win64"` function per kernel import of the
 //! driver image, each forwarding to the same simulated stack the host-compiled tests call
-//! through `KernelApi`. No semantics live here. Written from src/sys/windows.rs's declarations;
+//! through `KernelApi`. No semantics live here. Written from crates/seam/src/sys/windows.rs's declarations;
 //! a missing shim fails the image's mapping and names the import.
 
 #![allow(
@@ -14,9 +14,9 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use wfp_injector::sim::SimulatedStack;
 use wfp_injector::sys::KernelApi;
 use wfp_injector::sys::types::*;
+use wfp_sim::SimulatedStack;
 
 static CURRENT: AtomicPtr<SimulatedStack> = AtomicPtr::new(std::ptr::null_mut());
 /// One image runs at a time: the shims reach the stack through one global.
@@ -789,7 +789,7 @@ pub fn resolve(module: &str, name: &str) -> Option<usize> {
 
 // --- Wdfldr.sys and the KMDF function table, forwarding to the simulated KMDF ---
 
-use wfp_injector::sim::kmdf::facts::{FUNCTION_COUNT_1_33, index};
+use wfp_sim::kmdf::facts::{FUNCTION_COUNT_1_33, index};
 
 /// The function table the simulated loader hands the image: the functions the simulated KMDF
 /// implements at their WDFFUNCENUM indices (the simulator's own copies), `WdfUnimplemented`

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use super::host_driver::{self, configure_port, device, path, registry_path};
 use wfp_injector::driver::{Driver, DriverConfig, LayerSnapshot, LoadStep};
 use wfp_injector::nt::NtStatus;
-use wfp_injector::sim::layout::classify_out;
-use wfp_injector::sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_injector::sim::{SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::layout::classify_out;
+use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
+use wfp_sim::{SimCall, SimulatedStack, WfpObjects};
 use windows_sys::Win32::NetworkManagement::WindowsFilteringPlatform::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT,
 };
@@ -228,7 +228,7 @@ pub fn run<'s>(
             .find(|(layer, packet)| {
                 let inbound = layer.is_inbound();
                 let v6 = pending.family == windows_sys::Win32::Networking::WinSock::AF_INET6;
-                inbound == (pending.path == wfp_injector::sim::InjectionPath::TransportReceive)
+                inbound == (pending.path == wfp_sim::InjectionPath::TransportReceive)
                     && v6 == layer.is_v6()
                     && Some(packet.protocol)
                         == if inbound {

@@ -2,7 +2,7 @@
 //!
 //! The WDK build (build.rs on a Windows host, `--features wdk`) runs bindgen over the WDK's
 //! headers and hands the output to [`HeaderView::from_bindings`]; the seam's side is
-//! [`seam_functions`] (the `extern` blocks of src/sys/windows.rs, read as source) plus layouts
+//! [`seam_functions`] (the `extern` blocks of crates/seam/src/sys/windows.rs, read as source) plus layouts
 //! measured with [`layout_of!`] and constant values. [`compare`] lists every disagreement. On
 //! Linux the same code runs over small fixture headers (tests/fixtures/wdk-headers) in this
 //! crate's tests; only locating the WDK is Windows-only.
@@ -466,7 +466,7 @@ fn record(raw: &mut Raw, message: &str, value: usize) {
     }
 }
 
-/// The functions declared in `extern` blocks of Rust source (the seam's src/sys/windows.rs),
+/// The functions declared in `extern` blocks of Rust source (the seam's crates/seam/src/sys/windows.rs),
 /// with their parameter counts. Nested modules are searched too.
 pub fn seam_functions(source: &str) -> Result<BTreeMap<String, Signature>, ParseError> {
     fn walk(items: &[Item], out: &mut BTreeMap<String, Signature>) {

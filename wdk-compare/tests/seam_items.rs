@@ -1,9 +1,9 @@
-//! src/sys/wdk_items.rs (the list build.rs compares on the WDK build) compiled and run on Linux
+//! crates/seam/src/sys/wdk_items.rs (the list build.rs compares on the WDK build) compiled and run on Linux
 //! against the crate's own types, then compared with the fixture headers where they overlap.
 
 use wfp_injector::sys::types;
 
-include!("../../src/sys/wdk_items.rs");
+include!("../../crates/seam/src/sys/wdk_items.rs");
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/wdk-headers");
 
@@ -11,9 +11,9 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/w
 fn the_list_covers_the_seam_and_matches_the_fixture_headers() {
     let source = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../src/sys/windows.rs"
+        "/../crates/seam/src/sys/windows.rs"
     ))
-    .expect("src/sys/windows.rs");
+    .expect("crates/seam/src/sys/windows.rs");
     let seam = seam_items(&source).expect("the list builds");
     assert!(seam.functions.contains_key("DbgPrintEx"));
     assert!(seam.functions.contains_key("FwpsInjectTransportSendAsync0"));

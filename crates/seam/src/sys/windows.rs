@@ -236,7 +236,7 @@ unsafe extern "system" {
 }
 
 // wdfldr.sys, the framework loader. The Linux-built image binds KMDF itself
-// (src/sys/kmdf_stub.rs); the WDK build links WdfDriverEntry.lib, which imports these.
+// (crates/seam/src/sys/kmdf_stub.rs); the WDK build links WdfDriverEntry.lib, which imports these.
 #[cfg(not(feature = "wdk"))]
 #[link(name = "wdfldr.sys", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {

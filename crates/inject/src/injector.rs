@@ -8,15 +8,15 @@ use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 
+use crate::completion::{Completion, CompletionHandler};
+use crate::dual_stack::{DualStackError, DualStackInjector};
 use crate::error::{Error, InputError, KernelCall};
-use crate::inject::completion::{Completion, CompletionHandler};
-use crate::inject::dual_stack::{DualStackError, DualStackInjector};
-use crate::inject::nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
-use crate::inject::pool::SlotPool;
-use crate::inject::request::{
+use crate::nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
+use crate::nt::{Irql, NtStatus};
+use crate::pool::SlotPool;
+use crate::request::{
     CONTROL_DATA_CAPACITY, INLINE_CONTROL_DATA, Injection, InjectionPath, RemoteAddress, Tag,
 };
-use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::{
     BOOLEAN, EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, KDPC,
@@ -178,8 +178,8 @@ impl DeferredSlot {
             slot: 0,
             injection_context: ptr::null_mut(),
             nbl: ptr::null_mut(),
-            injection: Injection::Forward(crate::inject::request::Forward {
-                family: crate::inject::IpFamily::V4,
+            injection: Injection::Forward(crate::request::Forward {
+                family: crate::IpFamily::V4,
                 compartment: 0,
                 interface_index: 0,
             }),
@@ -213,8 +213,8 @@ impl Pools {
     /// can inject on the transport paths (the only ones that use them), at most
     /// [`DEFERRED`](Self::DEFERRED) and [`LARGE_CONTROL_DATA`](Self::LARGE_CONTROL_DATA) and
     /// never more than `capacity`.
-    pub fn for_capacity(capacity: u32, types: crate::inject::InjectionTypes) -> Self {
-        let transport = types.contains(crate::inject::InjectionTypes::TRANSPORT);
+    pub fn for_capacity(capacity: u32, types: crate::InjectionTypes) -> Self {
+        let transport = types.contains(crate::InjectionTypes::TRANSPORT);
         let large = u16::try_from(capacity).unwrap_or(u16::MAX);
         Self {
             contexts: capacity,
@@ -321,16 +321,13 @@ where
         pools: Pools,
         handler: H,
     ) -> Result<Self, Error> {
-        let kernel = handles.handle(crate::inject::IpFamily::V4).kernel().clone();
+        let kernel = handles.handle(crate::IpFamily::V4).kernel().clone();
         Error::check_irql(&kernel, Irql::PASSIVE)?;
         let capacity = pools.contexts;
         if capacity == 0 {
             return Err(InputError::ZeroCapacity.into());
         }
-        let send_limit = if handles
-            .types()
-            .contains(crate::inject::InjectionTypes::TRANSPORT)
-        {
+        let send_limit = if handles.types().contains(crate::InjectionTypes::TRANSPORT) {
             INLINE_CONTROL_DATA + 1
         } else {
             0
@@ -477,13 +474,13 @@ where
     }
 }
 
-impl<K> PacketInjector<K, crate::inject::FreeOnCompletion<ClonedNetBufferList<K>>>
+impl<K> PacketInjector<K, crate::FreeOnCompletion<ClonedNetBufferList<K>>>
 where
     K: KernelApi,
 {
     /// An injector whose completions just free the clones it carried.
     pub fn freeing_clones(handles: DualStackInjector<K>, capacity: u32) -> Result<Self, Error> {
-        Self::new(handles, capacity, crate::inject::FreeOnCompletion::new())
+        Self::new(handles, capacity, crate::FreeOnCompletion::new())
     }
 }
 
@@ -936,7 +933,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     ) -> (KernelCall, NTSTATUS) {
         let handle = self.handles.handle(injection.family()).as_raw();
         let completion_context = slot.cast::<c_void>();
-        let family = crate::inject::AddressFamily::from(injection.family()).as_raw();
+        let family = crate::AddressFamily::from(injection.family()).as_raw();
         // SAFETY: the caller owns the slot; only the field's address is taken.
         let send_args = unsafe { &raw mut (*slot).send_args };
         match *injection {

@@ -423,7 +423,7 @@ impl State {
     }
 }
 
-/// An independent simulated WFP stack. See the [module docs](crate::sim).
+/// An independent simulated WFP stack. See the [crate docs](crate).
 #[derive(Debug)]
 pub struct SimulatedStack {
     pub(super) state: Mutex<State>,

@@ -4,7 +4,7 @@ use core::fmt;
 use core::ops::BitOr;
 
 use crate::error::InputError;
-use crate::inject::family::AddressFamily;
+use crate::family::AddressFamily;
 
 /// A set of FWPS_INJECTION_TYPE_* flags. Integer newtype: any `u32` can be held, and
 /// [`InjectionTypes::from_bits`] refuses the bits the kernel does not define.

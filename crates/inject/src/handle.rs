@@ -5,12 +5,12 @@ use core::ptr;
 use core::time::Duration;
 
 use crate::error::{Error, KernelCall};
-use crate::inject::family::AddressFamily;
-use crate::inject::retry::{RetryPolicy, retry_while_not_ready};
-use crate::inject::types::InjectionTypes;
+use crate::family::AddressFamily;
 use crate::nt::{Irql, NtStatus};
+use crate::retry::{RetryPolicy, retry_while_not_ready};
 use crate::sys::KernelApi;
 use crate::sys::types::HANDLE;
+use crate::types::InjectionTypes;
 
 /// An injection handle from `FwpsInjectionHandleCreate0`, destroyed exactly once: by
 /// [`close`](Self::close), which reports the status, or else by `Drop`.

@@ -1,15 +1,15 @@
 // What the WDK build compares with bindgen's view of the WDK headers (wdk-compare): the seam's
 // imported functions, the layouts of its structures and the values of its constants, under
 // their header names. Not a module of the crate: `include!`d by build.rs on the WDK build (with
-// `types` = src/sys/types, compiled into the build script for the x64 Windows host) and by
+// `types` = crates/seam/src/sys/types, compiled into the build script for the x64 Windows host) and by
 // wdk-compare/tests/seam_items.rs on Linux (with `types` = wfp_injector::sys::types), so the list
-// itself is compiled and run here. Values that live outside src/sys/types (status codes, field
+// itself is compiled and run here. Values that live outside crates/seam/src/sys/types (status codes, field
 // indices, layer ids and keys) are compared at compile time in src/driver/wdk_check.rs instead.
 //
 // Fields are listed by their C names (members of anonymous structs and unions included);
 // fields the seam names differently (its own union wrappers) are compared through size only.
 
-/// The seam as wdk-compare sees it; `windows_rs` is the text of src/sys/windows.rs.
+/// The seam as wdk-compare sees it; `windows_rs` is the text of crates/seam/src/sys/windows.rs.
 fn seam_items(windows_rs: &str) -> Result<wdk_compare::Seam, wdk_compare::ParseError> {
     use wdk_compare::Extent::{Prefix, Whole};
     use wdk_compare::{SeamLayout, layout_of};

@@ -45,7 +45,7 @@ use crate::sys::types::{
 };
 
 /// The simulator's own copies of the KMDF facts it checks against (tests/kernel_facts.rs pins
-/// each to facts/kernel-facts.md, independently of src/sys/types).
+/// each to facts/kernel-facts.md, independently of crates/seam/src/sys/types).
 pub mod facts {
     /// `sizeof(WDF_BIND_INFO)` on x64.
     pub const BIND_INFO_SIZE: u32 = 48;

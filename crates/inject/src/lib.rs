@@ -1,6 +1,15 @@
 //! The safe injection layer: typed inputs, owned injection handles, the dual-stack pair, the
 //! retry on STATUS_FWP_TCPIP_NOT_READY, and packet injection with owned NBLs, pooled contexts,
-//! typed completions and rundown-protected teardown.
+//! typed completions and rundown-protected teardown, generic over the seam (`wfp-seam`'s
+//! `KernelApi`). IRQL rules are stated on each function; the kernel is never called with an input
+//! the docs forbid.
+
+#![no_std]
+
+extern crate alloc;
+
+// The seam, under the names this layer's modules use.
+pub(crate) use wfp_seam::{nt, sys};
 
 pub mod completion;
 pub mod dual_stack;

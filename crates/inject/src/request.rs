@@ -2,10 +2,10 @@
 //! kernel needs. Everything the kernel reads after the call returns is copied into the
 //! per-injection context, so a request can be built on the stack.
 
-use crate::inject::family::IpFamily;
-use crate::inject::state::InjectionContext;
-use crate::inject::types::InjectionTypes;
+use crate::family::IpFamily;
+use crate::state::InjectionContext;
 use crate::sys::types::{COMPARTMENT_ID, IF_INDEX};
+use crate::types::InjectionTypes;
 
 /// `UNSPECIFIED_COMPARTMENT_ID`: what the Inject*Async0 pages say to pass when the classify's
 /// metadata carries no compartment (the stack then uses the default compartment).
@@ -15,7 +15,7 @@ pub const UNSPECIFIED_COMPARTMENT: COMPARTMENT_ID = 0;
 /// integer options 64 to 88. Sized so that a context stays at 160 bytes.
 pub const INLINE_CONTROL_DATA: usize = 88;
 /// The most control data a transport send may carry. Longer than [`INLINE_CONTROL_DATA`], it is
-/// copied into a buffer from a small pool of this size ([`Pools::large_control_data`](crate::inject::Pools));
+/// copied into a buffer from a small pool of this size ([`Pools::large_control_data`](crate::Pools));
 /// longer than this, the injection is refused before the kernel is called.
 pub const CONTROL_DATA_CAPACITY: usize = 1024;
 
@@ -247,6 +247,6 @@ impl InjectionPath {
 pub struct Tag {
     /// Passed to the kernel as `injectionContext`.
     pub injection_context: InjectionContext,
-    /// Returned in [`Completion::cookie`](crate::inject::Completion::cookie).
+    /// Returned in [`Completion::cookie`](crate::Completion::cookie).
     pub cookie: usize,
 }

@@ -8,6 +8,12 @@
 //! runs a virtual clock so that waits cost no real time. Misuse is recorded as a [`Violation`]
 //! rather than crashing, and [`SimulatedStack::assert_clean`] (also run when the stack is dropped)
 //! fails a test that left a handle open or broke a rule.
+//!
+//! A dev-dependency of the driver's tests only: it never ships.
+
+// The seam and the safe layer, under the names the simulator's modules use.
+pub(crate) use wfp_inject as inject;
+pub(crate) use wfp_seam::{nt, sys};
 
 mod boot;
 mod dpc;

@@ -4,12 +4,12 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::error::Error;
-use crate::inject::family::IpFamily;
-use crate::inject::handle::InjectionHandle;
-use crate::inject::retry::RetryPolicy;
-use crate::inject::types::InjectionTypes;
+use crate::family::IpFamily;
+use crate::handle::InjectionHandle;
 use crate::nt::Irql;
+use crate::retry::RetryPolicy;
 use crate::sys::KernelApi;
+use crate::types::InjectionTypes;
 
 /// Which family's handle failed, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

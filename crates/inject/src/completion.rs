@@ -2,9 +2,9 @@
 
 use core::marker::PhantomData;
 
-use crate::inject::nbl::OwnedNetBufferList;
-use crate::inject::request::InjectionPath;
+use crate::nbl::OwnedNetBufferList;
 use crate::nt::NtStatus;
+use crate::request::InjectionPath;
 use crate::sys::KernelApi;
 
 /// A finished injection, handed to the [`CompletionHandler`].
@@ -16,13 +16,13 @@ pub struct Completion<P> {
     pub status: NtStatus,
     /// Which injection function carried it.
     pub path: InjectionPath,
-    /// The caller's cookie from the request's [`Tag`](crate::inject::Tag).
+    /// The caller's cookie from the request's [`Tag`](crate::Tag).
     pub cookie: usize,
     /// The completion runs at DISPATCH_LEVEL (WFP's `dispatchLevel` BOOLEAN).
     pub at_dispatch: bool,
 }
 
-/// Receives every finished injection of a [`PacketInjector`](crate::inject::PacketInjector),
+/// Receives every finished injection of a [`PacketInjector`](crate::PacketInjector),
 /// exactly once per accepted injection.
 ///
 /// Called at IRQL <= DISPATCH_LEVEL, on any processor, concurrently: it must not block, and it

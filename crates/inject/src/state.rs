@@ -2,10 +2,10 @@
 
 use core::ptr;
 
-use crate::inject::dual_stack::DualStackInjector;
-use crate::inject::family::IpFamily;
-use crate::inject::handle::InjectionHandle;
-use crate::inject::nbl::NetBufferListRef;
+use crate::dual_stack::DualStackInjector;
+use crate::family::IpFamily;
+use crate::handle::InjectionHandle;
+use crate::nbl::NetBufferListRef;
 use crate::nt::Irql;
 use crate::sys::KernelApi;
 use crate::sys::types::{FWPS_PACKET_INJECTION_STATE, HANDLE};
