@@ -599,32 +599,38 @@ impl<K: KernelApi> CalloutState<K> {
     ) -> Result<Option<(*mut u8, [u8; 2])>, Outcome> {
         // The retreat put the IP and transport headers (at least `ip_header` bytes) before the
         // old data, so the IP header's bytes are present; NdisGetDataBuffer answers null when
-        // fewer than `ip_header` bytes are.
+        // fewer than it is asked for are.
         // A header split across MDLs is read through a copy; only a contiguous one can be
-        // fixed in place. 60 bytes: the longest IPv4 header (IHL 15).
+        // fixed in place. 60 bytes: the longest IPv4 header (IHL 15). Of an IPv6 header only
+        // the version is read (nothing in it is rewritten): one byte, whatever length its
+        // extension headers give it.
         // Uninitialized: NdisGetDataBuffer writes every byte it hands back through it.
+        let wanted = match family {
+            IpFamily::V6 => 1,
+            IpFamily::V4 => ip_header,
+        };
         let mut copy = [core::mem::MaybeUninit::<u8>::uninit(); 60];
-        let storage = if ip_header as usize <= copy.len() {
+        let storage = if wanted as usize <= copy.len() {
             copy.as_mut_ptr().cast()
         } else {
             core::ptr::null_mut()
         };
         // SAFETY: IRQL <= DISPATCH_LEVEL; the NET_BUFFER is valid during classify; `storage` is
-        // null or has room for `ip_header` bytes. A null answer means they are not contiguous
-        // and no copy could be made: treated as malformed.
+        // null or has room for `wanted` bytes. A null answer means they are not contiguous and
+        // no copy could be made: treated as malformed.
         let start = unsafe {
             self.kernel
-                .ndis_get_data_buffer(buffer, ip_header, storage, 1, 0)
+                .ndis_get_data_buffer(buffer, wanted, storage, 1, 0)
         };
         if start.is_null() {
             return Err(Outcome::Malformed);
         }
         let copied = start == storage;
-        // SAFETY: NdisGetDataBuffer returned `ip_header` bytes of the packet: contiguous in the
+        // SAFETY: NdisGetDataBuffer returned `wanted` bytes of the packet: contiguous in the
         // buffer (classify may modify them in place before taking the packet over; nothing else
         // touches them during this call) or copied into `copy` (which initializes those bytes).
         let header =
-            unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), ip_header as usize) };
+            unsafe { core::slice::from_raw_parts_mut(start.cast::<u8>(), wanted as usize) };
         let first = *header.first().ok_or(Outcome::Malformed)?;
         match (family, first >> 4) {
             (IpFamily::V6, 6) => return Ok(None),

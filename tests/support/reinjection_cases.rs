@@ -320,6 +320,70 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         returned.push(delivered.nbl);
         expected.entry(name(layer)).or_default().reinjected += 1;
     }
+    // IPv4 options (IHL 6 and 15) and an IPv6 extension header (104-byte IPv6 header): the
+    // retreat covers the whole IP header the metadata gives; the IPv4 header checksum covers the
+    // options (and is rewritten when offloaded); of an IPv6 header only the version is read, so a
+    // header longer than any copy buffer is reinjected even when it is split across MDLs.
+    for (layer, extra, offloaded, split) in [
+        (Layer::InboundV4, 4, false, None),
+        (Layer::InboundV4, 40, false, None),
+        (Layer::InboundV4, 40, true, None),
+        (Layer::InboundV4, 40, false, Some(10)),
+        (Layer::InboundV6, 64, false, None),
+        (Layer::InboundV6, 64, false, Some(10)),
+    ] {
+        let mut p = packet(layer, 17);
+        if layer.is_v6() {
+            p.ipv6_extension = extra;
+        } else {
+            // NOP options (RFC 791 option type 1).
+            p.ipv4_options = vec![1; extra];
+            p.checksum_offloaded = offloaded;
+        }
+        let what = format!("{layer:?}, {extra} bytes of options, split {split:?}");
+        let delivered = sim.deliver(
+            layer,
+            &p,
+            Delivery {
+                split_ip_header_at: split,
+                ..Delivery::default()
+            },
+        );
+        assert_eq!(
+            delivered.result.expect("filtered").action,
+            FWP_ACTION_BLOCK,
+            "{what}: reinjected"
+        );
+        let pending = sim.pending_injections();
+        assert_eq!(pending.len(), 1, "{what}");
+        assert_eq!(pending[0].path, InjectionPath::TransportReceive, "{what}");
+        let clone = sim.packet_view(pending[0].nbl as *const _).unwrap();
+        let (bytes, ip_header, _) = p.bytes(true);
+        assert_eq!(
+            ip_header,
+            if layer.is_v6() { 40 } else { 20 } + extra,
+            "{what}"
+        );
+        if layer.is_v6() {
+            assert_eq!(clone, bytes, "{what}: the clone starts at the IP header");
+        } else {
+            assert_eq!(clone[..10], bytes[..10], "{what}");
+            assert_eq!(clone[12..], bytes[12..], "{what}");
+            let mut sum: u32 = clone[..ip_header]
+                .chunks_exact(2)
+                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+                .sum();
+            while sum > 0xFFFF {
+                sum = (sum & 0xFFFF) + (sum >> 16);
+            }
+            assert_eq!(sum, 0xFFFF, "{what}: a valid checksum over the options too");
+        }
+        sim.complete_all(NtStatus::SUCCESS);
+        returned.push(delivered.nbl);
+        let e = expected.entry(name(layer)).or_default();
+        e.reinjected += 1;
+        e.checksum += u64::from(offloaded);
+    }
     // Unconfigured traffic (a filter broader than the configuration): permitted, not cloned.
     let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
     for layer in Layer::ALL {

@@ -141,6 +141,13 @@ pub struct TransportPacket {
     /// Inbound IPv4: the NIC validated the checksums (receive checksum offload) and the header's
     /// checksum field was left stale (zero); otherwise the stack verified a valid one.
     pub checksum_offloaded: bool,
+    /// IPv4 options after the 20 fixed bytes (a multiple of 4, at most 40: IHL 6 to 15);
+    /// RFC 791's IHL counts them in the header.
+    pub ipv4_options: Vec<u8>,
+    /// IPv6: bytes of one Hop-by-Hop Options extension header between the fixed header and the
+    /// transport header (0: none; else a multiple of 8: RFC 8200 4.3, its Hdr Ext Len counting
+    /// 8-octet units after the first), filled with one PadN option, so at most 256.
+    pub ipv6_extension: usize,
 }
 
 /// IPsec processing of an inbound packet, as the security query reports it.
@@ -227,6 +234,8 @@ impl TransportPacket {
             ale_classify_required: false,
             ipsec: Ipsec::None,
             checksum_offloaded: false,
+            ipv4_options: Vec::new(),
+            ipv6_extension: 0,
         }
     }
 
@@ -274,22 +283,43 @@ impl TransportPacket {
         let body = transport.len() + self.payload.len();
         match (source, destination) {
             (IpAddr::V4(source), IpAddr::V4(destination)) => {
-                bytes.extend_from_slice(&[0x45, 0]);
-                bytes.extend_from_slice(&((20 + body) as u16).to_be_bytes());
+                let options = self.ipv4_options.len();
+                assert!(
+                    options % 4 == 0 && options <= 40,
+                    "IPv4 options come in 4-byte words, at most 40 bytes"
+                );
+                let header = 20 + options;
+                bytes.extend_from_slice(&[0x40 | (header / 4) as u8, 0]);
+                bytes.extend_from_slice(&((header + body) as u16).to_be_bytes());
                 bytes.extend_from_slice(&[0, 0, 0, 0, 64, self.protocol, 0, 0]);
                 bytes.extend_from_slice(&source.octets());
                 bytes.extend_from_slice(&destination.octets());
+                bytes.extend_from_slice(&self.ipv4_options);
                 if !self.checksum_offloaded {
                     let checksum = ipv4_checksum(&bytes);
                     bytes[10..12].copy_from_slice(&checksum.to_be_bytes());
                 }
             }
             (IpAddr::V6(source), IpAddr::V6(destination)) => {
+                let extension = self.ipv6_extension;
+                assert!(
+                    extension % 8 == 0 && extension <= 256,
+                    "an IPv6 extension header here is a multiple of 8 bytes, at most 256"
+                );
+                // Next Header: Hop-by-Hop Options (0) in front of the transport header.
+                let next = if extension == 0 { self.protocol } else { 0 };
                 bytes.extend_from_slice(&[0x60, 0, 0, 0]);
-                bytes.extend_from_slice(&(body as u16).to_be_bytes());
-                bytes.extend_from_slice(&[self.protocol, 64]);
+                bytes.extend_from_slice(&((extension + body) as u16).to_be_bytes());
+                bytes.extend_from_slice(&[next, 64]);
                 bytes.extend_from_slice(&source.octets());
                 bytes.extend_from_slice(&destination.octets());
+                if extension != 0 {
+                    // Next Header, Hdr Ext Len (8-octet units after the first), then one PadN
+                    // option (type 1, its data length) filling the rest.
+                    bytes.extend_from_slice(&[self.protocol, (extension / 8 - 1) as u8]);
+                    bytes.extend_from_slice(&[1, (extension - 4) as u8]);
+                    bytes.resize(bytes.len() + extension - 4, 0);
+                }
             }
             _ => panic!("a packet's addresses must share one family"),
         }
