@@ -114,7 +114,7 @@ def short(name):
         if shorter == name:
             break
         name = shorter
-    return name.replace("wfp_injector::", "")
+    return re.sub(r"\bwfp_(injector|inject|seam)::", "", name)
 
 
 def main():

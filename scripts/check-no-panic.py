@@ -26,7 +26,7 @@ MACHINERY = re.compile(
     r"|core::result::unwrap_failed|core::cell::panic_already|core::fmt::|core::str::count::"
     r"|alloc::raw_vec::(handle_error|capacity_overflow)|alloc::alloc::(handle_alloc_error|__alloc_error_handler)"
     r"|alloc::alloc::__alloc_error_handler::|__rust_alloc_error_handler|__rdl_oom|rust_begin_unwind"
-    r"|wfp_injector::sys::runtime::panic$|core::num::.*::panic|core::hint::unreachable_unchecked::precondition_check"
+    r"|wfp_injector::runtime::panic$|core::num::.*::panic|core::hint::unreachable_unchecked::precondition_check"
     r"|core::ub_checks::|core::result::impl\$\d+::(unwrap|expect)|core::option::impl\$\d+::(unwrap|expect))"
 )
 

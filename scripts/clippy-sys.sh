@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Clippy for the kernel image's target (x86_64-pc-windows-msvc): lints what the host build never
-# compiles (crates/seam/src/sys/windows.rs, crates/seam/src/sys/runtime.rs, crates/seam/src/sys/kmdf_stub.rs, the shell) with -D warnings.
+# compiles (crates/seam/src/sys/windows.rs, src/runtime.rs, crates/seam/src/sys/kmdf_stub.rs, the shell) with -D warnings.
 #
 # Uses the cross toolchain scripts/build-sys.sh unpacks into target/cross-toolchain (Debian's
 # rustc-web), plus Debian's rust-web-clippy of the same version, unpacked next to it (never

@@ -14,5 +14,5 @@ echo "==> procedures by code size (bytes; inlined callees count in their caller)
 llvm-pdbutil dump --symbols "$pdb" | awk '
   /S_[GL]PROC32/ { match($0, /`.*`/); name = substr($0, RSTART + 1, RLENGTH - 2) }
   /code size =/ { match($0, /code size = [0-9]+/); print substr($0, RSTART + 12, RLENGTH - 12), name }' \
-  | sed -E 's/<[^<>]*(<[^<>]*>[^<>]*)*>//g; s/wfp_injector:://g' | sort -rn \
+  | sed -E 's/<[^<>]*(<[^<>]*>[^<>]*)*>//g; s/wfp_(injector|inject|seam):://g' | sort -rn \
   | awk '{ total += $1; printf "    %6d  %s\n", $1, $2 } END { printf "    %6d  in all\n", total }'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Mutation testing of the safe layer and the driver (crates/inject/src, src/driver) with cargo-mutants.
+# Mutation testing of the safe layer, the seam's nt helpers and the driver (crates/inject/src,
+# crates/seam/src/nt, src/driver) with cargo-mutants.
 #
 #   scripts/mutants.sh                  every mutant of crates/inject/src and src/driver
 #   scripts/mutants.sh --iterate        only the mutants the previous run missed (or that timed out)
@@ -65,6 +66,7 @@ args=(
   --workspace
   --test-package wfp-injector
   --file 'crates/inject/src/**'
+  --file 'crates/seam/src/nt/**'
   --file 'src/driver/**'
   # A clean test run takes about 3 s; a mutant that makes a wait spin is cut off after 60 s.
   --timeout 60
@@ -75,9 +77,9 @@ case "$mode" in
   iterate) args+=(--iterate) ;;
   changed)
     mkdir -p target
-    git diff "$base" -- crates/inject/src src/driver >target/mutants-changed.diff
+    git diff "$base" -- crates/inject/src crates/seam/src/nt src/driver >target/mutants-changed.diff
     if [ ! -s target/mutants-changed.diff ]; then
-      echo "mutants: no change under crates/inject/src or src/driver since $base"
+      echo "mutants: no change under crates/inject/src, crates/seam/src/nt or src/driver since $base"
       exit 0
     fi
     args+=(--in-diff target/mutants-changed.diff)

@@ -28,5 +28,9 @@ pub use wfp_seam::{nt, sys};
 
 pub mod driver;
 
+// What the Linux-built image needs from a runtime: allocator, panic handler, `_fltused`.
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+mod runtime;
+
 // One KMDF shell for both builds of the image and the host tests.
 pub mod shell;

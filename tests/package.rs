@@ -173,21 +173,45 @@ fn osslsigncode_verifies_the_catalog_and_the_image_against_it_and_refuses_a_chan
         text(&signed)
     );
 
-    let against = osslsigncode_verify(&ca, &["-catalog", catalog.to_str().unwrap()], &image);
+    // Against the catalog, the image without its own signature: only the catalog can vouch for
+    // it then (a check that ignored -catalog would fail here, not pass on the embedded one).
+    let unsigned = std::env::temp_dir().join(format!("wfp-unsigned-{}.sys", std::process::id()));
+    let _ = std::fs::remove_file(&unsigned);
+    let removed = run(
+        "osslsigncode",
+        &[
+            "remove-signature",
+            "-in",
+            image.to_str().unwrap(),
+            "-out",
+            unsigned.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        removed.status.success(),
+        "remove-signature: {}",
+        text(&removed)
+    );
+    let alone = osslsigncode_verify(&ca, &[], &unsigned);
+    assert!(
+        !alone.status.success(),
+        "without its signature and without the catalog the image does not verify"
+    );
+    let against = osslsigncode_verify(&ca, &["-catalog", catalog.to_str().unwrap()], &unsigned);
     assert!(
         against.status.success(),
-        "the image against the catalog: {}",
+        "the unsigned image against the catalog: {}",
         text(&against)
     );
-    // The digest osslsigncode matched in the catalog is the image's own (the exit status says it
-    // matched; older osslsigncode versions print no other sign of the -catalog check).
+    // The digest osslsigncode matched in the catalog is the image's own.
     assert_eq!(
         calculated_digest(&text(&against)),
         calculated_digest(&text(&signed))
     );
 
     // One byte of code changed: the catalog no longer covers the image.
-    let mut bytes = std::fs::read(&image).unwrap();
+    let mut bytes = std::fs::read(&unsigned).unwrap();
+    let _ = std::fs::remove_file(&unsigned);
     let pe = goblin::pe::PE::parse(&bytes).unwrap();
     let text_section = pe
         .sections

@@ -78,7 +78,7 @@ unsafe impl<K: KernelApi + Send + Sync> Sync for Driver<K> {}
 
 /// Boxes `value` without panicking when memory is short. Allocates directly: `Box::new` ends in
 /// alloc's panicking error handler, and a Vec brings its growth code into the image.
-pub fn try_box<T>(value: T) -> Result<Box<T>, T> {
+pub(crate) fn try_box<T>(value: T) -> Result<Box<T>, T> {
     // Only blocks of driver state are boxed: a zero-sized type would need no allocation, and
     // `alloc` must not be asked for zero bytes.
     const { assert!(size_of::<T>() != 0, "try_box of a zero-sized type") };

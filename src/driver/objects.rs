@@ -419,10 +419,11 @@ impl<K: KernelApi> WfpObjects<K> {
 
 /// An open filter-engine transaction: [`Transaction::commit`] commits it; dropped otherwise (a
 /// failed commit included) it is aborted, so no path leaves one open. `FwpmTransactionAbort0` on
-/// a transaction a failed commit already ended answers FWP_E_NO_TXN_IN_PROGRESS, which is
+/// a transaction a failed commit already ended answers STATUS_FWP_NO_TXN_IN_PROGRESS, which is
 /// harmless; the docs do not say which of the two a failed commit leaves.
 ///
 /// IRQL: PASSIVE_LEVEL (the FwpmTransaction* functions').
+#[must_use = "a transaction not bound to a name is aborted at once"]
 struct Transaction<K: KernelApi> {
     kernel: K,
     engine: HANDLE,
@@ -442,6 +443,7 @@ impl<K: KernelApi> Transaction<K> {
     }
 
     /// `FwpmTransactionCommit0`; when it fails the transaction is aborted.
+    #[must_use]
     fn commit(mut self) -> NtStatus {
         // SAFETY: PASSIVE_LEVEL; the transaction begun by `begin` is open.
         let status = NtStatus(unsafe { self.kernel.fwpm_transaction_commit0(self.engine) });

@@ -9,7 +9,9 @@
 //! rather than crashing, and [`SimulatedStack::assert_clean`] (also run when the stack is dropped)
 //! fails a test that left a handle open or broke a rule.
 //!
-//! A dev-dependency of the driver's tests only: it never ships.
+//! A dev-dependency of the driver's tests only: it never ships, and it is empty when built for
+//! Windows (the WDK build compiles the workspace's default members there).
+#![cfg(not(target_os = "windows"))]
 
 // The seam and the safe layer, under the names the simulator's modules use.
 pub(crate) use wfp_inject as inject;

@@ -84,7 +84,8 @@ pub fn sleep<K: KernelApi>(kernel: &K, duration: Duration) -> Result<(), SleepEr
 
 /// A bounded wait made of sleeps, for the unload paths that wait for something WFP or a work item
 /// still holds: each [`Patience::wait`] sleeps one `poll`, until `limit` has been slept in all.
-#[derive(Debug, Clone, Copy)]
+/// Not `Copy`: a copy would split one budget in two.
+#[derive(Debug)]
 pub struct Patience {
     poll: Duration,
     limit: Duration,

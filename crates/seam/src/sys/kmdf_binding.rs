@@ -1,7 +1,7 @@
 //! A KMDF client's binding to the framework: what the WDK's stub library (WdfDriverEntry.lib)
 //! links into a KMDF driver, written here because that library cannot be linked without the
 //! WDK. The Linux-built image runs it from its entry point (`FxDriverEntry` in the shell, over
-//! wdfldr.sys through [`crate::sys::kmdf_stub`]); host tests run the same code over the
+//! wdfldr.sys through `crate::sys::kmdf_stub`); host tests run the same code over the
 //! simulated wdfldr.
 //!
 //! [`Binding::enter`] binds KMDF 1.31 through `WdfVersionBind` with a version-1 `WDF_BIND_INFO`
@@ -281,6 +281,14 @@ impl Binding {
     }
 
     fn free_registry_path(&self) {
+        let empty = UNICODE_STRING {
+            Length: 0,
+            MaximumLength: 0,
+            Buffer: ptr::null_mut(),
+        };
+        // SAFETY: called by enter's failure path and by unbind, after the loader's last use of
+        // the copy, with no other user of `self.path` (one load at a time).
+        unsafe { self.path.get().write(empty) };
         let copy = self.path_buffer.swap(ptr::null_mut(), Ordering::AcqRel);
         let bytes = self.path_bytes.swap(0, Ordering::AcqRel);
         if copy.is_null() {

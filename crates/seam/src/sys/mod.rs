@@ -1,9 +1,9 @@
-//! The seam: every kernel function this crate calls, and nothing else.
+//! The seam: every kernel function the driver calls, and nothing else.
 //!
 //! [`KernelApi`] lists them with their kernel names and C semantics. Two implementations exist:
-//! [`windows::WindowsKernel`] (the image: `extern "system"` imports bound by the Windows loader)
-//! and `crate::sim::SimulatedStack` (host tests: a second implementation of the documented
-//! behaviour). Everything above this module is safe Rust generic over `K: KernelApi`, so both run
+//! `windows::WindowsKernel` (the image: `extern "system"` imports bound by the Windows loader)
+//! and `wfp_sim::SimulatedStack` (host tests, the `wfp-sim` crate: a second implementation of the
+//! documented behaviour). Everything above this module is safe Rust generic over `K: KernelApi`, so both run
 //! the same code. No other module declares FFI.
 
 pub mod types;
@@ -11,14 +11,15 @@ pub mod types;
 #[cfg(target_os = "windows")]
 pub mod windows;
 
-#[cfg(all(target_os = "windows", not(feature = "wdk")))]
-pub mod runtime;
-
 // The WDF functions the KMDF shell calls, and their two image bindings.
 mod wdf;
 pub use wdf::WdfApi;
 pub mod kmdf_binding;
-#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+#[cfg(all(
+    target_os = "windows",
+    feature = "kmdf-self-binding",
+    not(feature = "wdk")
+))]
 pub mod kmdf_stub;
 #[cfg(all(windows, feature = "wdk"))]
 mod wdk_binding;

@@ -7,7 +7,7 @@
 //!   (`super::kmdf_stub`);
 //! - the WDK build (`--features wdk`): through wdk-sys' `call_unsafe_wdf_function_binding!`
 //!   (`super::wdk_binding`), WdfDriverEntry.lib doing the binding;
-//! - the simulated KMDF (`crate::sim`), for host tests of the shell's logic.
+//! - the simulated KMDF (the `wfp-sim` crate), for host tests of the shell's logic.
 //!
 //! All of them are PASSIVE_LEVEL calls made from DriverEntry or EvtDriverUnload, except where a
 //! method says otherwise.

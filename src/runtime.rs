@@ -4,8 +4,8 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 
-use super::types::POOL_FLAG_NON_PAGED;
-use super::windows::WindowsKernel;
+use crate::sys::types::POOL_FLAG_NON_PAGED;
+use crate::sys::windows::WindowsKernel;
 
 /// Pool tag of every allocation this driver makes: 'WfpI', stored little-endian so that pool
 /// tools (`!poolused`, PoolMon) print it in reading order.
