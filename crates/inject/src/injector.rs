@@ -8,19 +8,18 @@ use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 
+use crate::callbacks::{completion_for, run_deferred_injection};
 use crate::completion::{Completion, CompletionHandler};
 use crate::dual_stack::{DualStackError, DualStackInjector};
 use crate::error::{Error, InputError, KernelCall};
 use crate::nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
 use crate::nt::{Irql, NtStatus};
 use crate::pool::SlotPool;
-use crate::request::{
-    CONTROL_DATA_CAPACITY, INLINE_CONTROL_DATA, Injection, InjectionPath, RemoteAddress, Tag,
-};
+use crate::request::{CONTROL_DATA_CAPACITY, INLINE_CONTROL_DATA, Injection, InjectionPath, Tag};
+use crate::slots::{DeferredSlot, InjectionSlot, LargeControlData, NO_LARGE};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    BOOLEAN, EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, KDPC,
-    NET_BUFFER_LIST, NTSTATUS,
+    EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0, HANDLE, KDPC, NET_BUFFER_LIST, NTSTATUS,
 };
 
 /// An injection the injector did not take: why, and the packet, back in the caller's hands.
@@ -36,154 +35,6 @@ impl<P> fmt::Debug for Refused<P> {
         f.debug_struct("Refused")
             .field("error", &self.error)
             .finish_non_exhaustive()
-    }
-}
-
-/// Per-injection context: lives in the pool from creation to close, and holds what the kernel
-/// reads until the completion (transport-send parameters, remote address, control data up to
-/// [`INLINE_CONTROL_DATA`]) and what the completion needs (path, cookie, the large control-data
-/// buffer it holds if any; WFP hands the NBL back). The request itself is not copied: it is issued
-/// from the caller's value. 160 bytes.
-#[repr(C)]
-struct InjectionSlot {
-    /// The injector's shared state (type-erased: the slot type is not generic).
-    owner: *const c_void,
-    cookie: usize,
-    index: u32,
-    /// The large control-data buffer this injection holds, or [`NO_LARGE`].
-    large: u16,
-    path: InjectionPath,
-    send_args: FWPS_TRANSPORT_SEND_PARAMS0,
-    remote_address: [u8; 16],
-    /// 8-aligned: the kernel reads WSACMSGHDRs from it.
-    control_data: [u8; INLINE_CONTROL_DATA],
-}
-
-const _: () = assert!(core::mem::size_of::<InjectionSlot>() <= 160);
-const _: () = assert!(core::mem::offset_of!(InjectionSlot, control_data) % 8 == 0);
-
-/// [`InjectionSlot::large`] when the injection holds no large control-data buffer.
-const NO_LARGE: u16 = u16::MAX;
-
-/// Control data longer than [`INLINE_CONTROL_DATA`], up to [`CONTROL_DATA_CAPACITY`]: a buffer from
-/// a small pool, held by a transport send until its completion.
-#[repr(C, align(8))]
-struct LargeControlData {
-    bytes: [u8; CONTROL_DATA_CAPACITY],
-}
-
-/// What a deferred (TCP transport) injection needs until its DPC has issued it: the DPC, the
-/// request, the injection context, the NBL and the index of its [`InjectionSlot`]. Given back as
-/// soon as the DPC routine has read it; the completion needs only the injection slot. The DPC
-/// comes first, so a pointer to the slot is a pointer to its DPC.
-#[repr(C)]
-struct DeferredSlot {
-    /// Initialized once at creation.
-    dpc: KDPC,
-    owner: *const c_void,
-    index: u32,
-    /// The injection slot this deferred call completes into.
-    slot: u32,
-    injection_context: HANDLE,
-    nbl: *mut NET_BUFFER_LIST,
-    /// Transport send's control data is already in the injection slot: here it is empty.
-    injection: Injection<'static>,
-}
-
-const _: () = assert!(core::mem::offset_of!(DeferredSlot, dpc) == 0);
-
-// SAFETY: a slot is only touched by the owner of its pool index (one thread at a time) and by
-// the kernel while an injection holds it.
-unsafe impl Send for InjectionSlot {}
-// SAFETY: as above.
-unsafe impl Send for DeferredSlot {}
-
-impl InjectionSlot {
-    fn empty(index: u32, owner: *const c_void) -> Self {
-        Self {
-            owner,
-            cookie: 0,
-            index,
-            large: NO_LARGE,
-            path: InjectionPath::Forward,
-            send_args: FWPS_TRANSPORT_SEND_PARAMS0 {
-                remoteAddress: ptr::null_mut(),
-                remoteScopeId: 0,
-                controlData: ptr::null_mut(),
-                controlDataLength: 0,
-            },
-            remote_address: [0; 16],
-            control_data: [0; INLINE_CONTROL_DATA],
-        }
-    }
-
-    /// Keeps what the completion needs and, for a transport send, what the kernel reads until
-    /// then; the send parameters point into the slot (or into `large`, the large control-data
-    /// buffer reserved for control data longer than the slot holds). Control data is copied only
-    /// when present.
-    #[inline(always)]
-    fn load(
-        &mut self,
-        injection: &Injection<'_>,
-        cookie: usize,
-        large: Option<*mut LargeControlData>,
-    ) {
-        self.cookie = cookie;
-        self.path = injection.path();
-        if let Injection::TransportSend(send) = injection {
-            let scope_id = match send.remote_address {
-                RemoteAddress::V4(address) => {
-                    self.remote_address[..4].copy_from_slice(&address);
-                    0
-                }
-                RemoteAddress::V6(address, scope_id) => {
-                    self.remote_address = address;
-                    scope_id
-                }
-            };
-            let control = send.control_data;
-            // The reservation took a large buffer exactly when the data is longer than the slot
-            // holds (and refused it beyond CONTROL_DATA_CAPACITY), so `min` changes nothing; it
-            // keeps every copy in bounds without a panic path all the same.
-            let room: &mut [u8] = match large {
-                None => &mut self.control_data,
-                // SAFETY: the reservation owns the buffer until the completion.
-                Some(buffer) => unsafe { &mut (*buffer).bytes },
-            };
-            let length = control.len().min(room.len());
-            let mut control_data: *mut u8 = ptr::null_mut();
-            if length != 0 {
-                if let (Some(room), Some(control)) = (room.get_mut(..length), control.get(..length))
-                {
-                    room.copy_from_slice(control);
-                    control_data = room.as_mut_ptr();
-                }
-            }
-            self.send_args = FWPS_TRANSPORT_SEND_PARAMS0 {
-                remoteAddress: self.remote_address.as_mut_ptr(),
-                remoteScopeId: scope_id,
-                controlData: control_data.cast(),
-                controlDataLength: length as u32,
-            };
-        }
-    }
-}
-
-impl DeferredSlot {
-    fn empty(index: u32, owner: *const c_void) -> Self {
-        Self {
-            dpc: KDPC::zeroed(),
-            owner,
-            index,
-            slot: 0,
-            injection_context: ptr::null_mut(),
-            nbl: ptr::null_mut(),
-            injection: Injection::Forward(crate::request::Forward {
-                family: crate::IpFamily::V4,
-                compartment: 0,
-                interface_index: 0,
-            }),
-        }
     }
 }
 
@@ -245,16 +96,16 @@ struct Reservation {
 /// [`Reservation::deferred`] for an injection made directly.
 const NO_DEFERRED: u32 = u32::MAX;
 
-struct Shared<K: KernelApi, H> {
+pub(crate) struct Shared<K: KernelApi, H> {
     kernel: K,
     handles: ManuallyDrop<DualStackInjector<K>>,
     handler: H,
     rundown: UnsafeCell<EX_RUNDOWN_REF>,
     /// Rundown has been waited for: it must not be waited for twice.
     drained: core::sync::atomic::AtomicBool,
-    contexts: SlotPool<InjectionSlot>,
+    pub(crate) contexts: SlotPool<InjectionSlot>,
     /// Held by TCP transport injections until their DPC runs.
-    deferred: SlotPool<DeferredSlot>,
+    pub(crate) deferred: SlotPool<DeferredSlot>,
     /// Held by transport sends with long control data until their completion.
     large: SlotPool<LargeControlData>,
     /// See [`fast_send`](Self::fast_send).
@@ -923,7 +774,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     /// The caller owns the slot's pool index, the slot was loaded from `injection`, IRQL <=
     /// DISPATCH_LEVEL, and a rundown reference is held.
     #[inline(always)]
-    unsafe fn issue(
+    pub(crate) unsafe fn issue(
         &self,
         slot: *mut InjectionSlot,
         nbl: *mut NET_BUFFER_LIST,
@@ -1052,7 +903,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     /// # Safety
     /// `slot` belongs to a finished injection whose NBL is `nbl`; called once.
     #[inline(always)]
-    unsafe fn finish(
+    pub(crate) unsafe fn finish(
         &self,
         slot: *const InjectionSlot,
         nbl: *mut NET_BUFFER_LIST,
@@ -1085,124 +936,13 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     /// The caller owns the slot (a finished injection, before [`finish`](Self::finish)).
     #[cold]
     #[inline(never)]
-    unsafe fn release_large(&self, slot: *mut InjectionSlot) {
+    pub(crate) unsafe fn release_large(&self, slot: *mut InjectionSlot) {
         // SAFETY: the caller owns the slot.
         let slot = unsafe { &mut *slot };
         if slot.large != NO_LARGE {
             self.large.give_back(u32::from(slot.large));
             slot.large = NO_LARGE;
         }
-    }
-}
-
-/// The completion function for an injection: one that also gives back a large control-data
-/// buffer when the injection holds one, so the common completion has nothing to check.
-#[inline(always)]
-fn completion_for<K: KernelApi, H: CompletionHandler<K>>(large: bool) -> FWPS_INJECT_COMPLETE0 {
-    if large {
-        on_long_injection_complete::<K, H>
-    } else {
-        on_injection_complete::<K, H>
-    }
-}
-
-/// WFP's completion function for an injection whose control data is in a large buffer.
-///
-/// IRQL <= DISPATCH_LEVEL.
-unsafe extern "win64" fn on_long_injection_complete<K, H>(
-    context: *mut c_void,
-    nbl: *mut NET_BUFFER_LIST,
-    dispatch_level: BOOLEAN,
-) where
-    K: KernelApi,
-    H: CompletionHandler<K>,
-{
-    let slot = context.cast::<InjectionSlot>();
-    // SAFETY: `context` is the slot pointer `issue` passed; the slot belongs to this injection.
-    let owner = unsafe { (*slot).owner };
-    // SAFETY: the owner outlives every injection (close waits on the rundown this one holds).
-    let state = unsafe { &*owner.cast::<Shared<K, H>>() };
-    // SAFETY: this injection has finished; the slot is still its own.
-    unsafe { state.release_large(slot) };
-    // SAFETY: as for every completion.
-    unsafe { on_injection_complete::<K, H>(context, nbl, dispatch_level) };
-}
-
-/// WFP's completion function for every other injection (FWPS_INJECT_COMPLETE0). Never inlined
-/// into [`on_long_injection_complete`], which ends by calling it.
-///
-/// IRQL <= DISPATCH_LEVEL.
-#[inline(never)]
-unsafe extern "win64" fn on_injection_complete<K, H>(
-    context: *mut c_void,
-    nbl: *mut NET_BUFFER_LIST,
-    dispatch_level: BOOLEAN,
-) where
-    K: KernelApi,
-    H: CompletionHandler<K>,
-{
-    let slot = context.cast::<InjectionSlot>().cast_const();
-    // SAFETY: `context` is the slot pointer `issue` passed; the slot belongs to this injection.
-    let owner = unsafe { (*slot).owner };
-    // SAFETY: the owner outlives every injection (close waits on the rundown this one holds).
-    let state = unsafe { &*owner.cast::<Shared<K, H>>() };
-    // SAFETY: WFP hands back the NBL of this injection, a valid NBL with its status set.
-    let status = NtStatus(unsafe { (*nbl).Status });
-    // SAFETY: this is the injection's single completion.
-    unsafe { state.finish(slot, nbl, status, dispatch_level != 0) };
-}
-
-/// The DPC that makes a deferred (TCP transport) injection. The deferred slot goes back to its
-/// pool once read; the injection slot stays with the injection until its completion.
-///
-/// IRQL: DISPATCH_LEVEL.
-unsafe extern "win64" fn run_deferred_injection<K, H>(
-    _dpc: *mut KDPC,
-    context: *mut c_void,
-    _argument1: *mut c_void,
-    _argument2: *mut c_void,
-) where
-    K: KernelApi,
-    H: CompletionHandler<K>,
-{
-    let deferred = context.cast::<DeferredSlot>().cast_const();
-    let (owner, index, slot_index, injection_context, nbl, injection) = {
-        // SAFETY: the DPC's context is its own deferred slot, owned by the queued injection.
-        let deferred = unsafe { &*deferred };
-        (
-            deferred.owner,
-            deferred.index,
-            deferred.slot,
-            deferred.injection_context,
-            deferred.nbl,
-            deferred.injection,
-        )
-    };
-    // SAFETY: the owner outlives the queued work (it holds a rundown reference).
-    let state = unsafe { &*owner.cast::<Shared<K, H>>() };
-    // Everything needed is read: the deferred slot (and its DPC, which the kernel has dequeued
-    // before calling this routine) may serve the next deferred injection.
-    state.deferred.give_back(index);
-    let slot = state.contexts.get(slot_index);
-    // SAFETY: the slot is owned by this injection.
-    let large = unsafe { (*slot).large } != NO_LARGE;
-    // SAFETY: the slot is owned by this injection and loaded; DPCs run at DISPATCH_LEVEL; the
-    // rundown reference is held.
-    let (_, status) = unsafe {
-        state.issue(
-            slot,
-            nbl,
-            &injection,
-            injection_context,
-            completion_for::<K, H>(large),
-        )
-    };
-    if !NtStatus(status).is_success() {
-        // Nobody is waiting for a return value: the refusal goes to the completion handler.
-        // SAFETY: the kernel did not take the NBL, so this injection ends here, once.
-        unsafe { state.release_large(slot) };
-        // SAFETY: as above.
-        unsafe { state.finish(slot, nbl, NtStatus(status), true) };
     }
 }
 

@@ -11,6 +11,7 @@ extern crate alloc;
 // The seam, under the names this layer's modules use.
 pub(crate) use wfp_seam::{nt, sys};
 
+mod callbacks;
 pub mod completion;
 pub mod dual_stack;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod nbl;
 pub mod pool;
 pub mod request;
 pub mod retry;
+mod slots;
 pub mod state;
 pub mod types;
 
