@@ -61,10 +61,11 @@ done
 args=(
   --jobs "$jobs"
   --output target/mutants
-  # The safe layer is its own crate (crates/inject); its tests, like the driver's, are the root
-  # package's.
+  # The safe layer and the seam are their own crates (crates/inject, crates/seam); their tests,
+  # like the driver's, are the root package's: every cargo call selects it besides the mutated
+  # package (cargo-mutants 27's --test-package did not reach `cargo test` here).
   --workspace
-  --test-package wfp-injector
+  --cargo-arg=--package=wfp-injector
   --file 'crates/inject/src/**'
   --file 'crates/seam/src/nt/**'
   --file 'src/driver/**'
