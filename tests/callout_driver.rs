@@ -81,6 +81,31 @@ fn the_wfp_provider_is_named_after_the_company_and_described_by_the_product() {
     sim.assert_clean();
 }
 
+/// HLK's FwpmProviders.AssociateWithObjects: every sublayer, callout and filter the driver adds
+/// names its identifying provider.
+#[test]
+fn every_sublayer_callout_and_filter_names_the_drivers_provider() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let providers = sim.providers();
+    assert_eq!(providers.len(), 1);
+    let provider = providers[0].0;
+    let objects = sim.object_providers();
+    let count = |kind: &str| objects.iter().filter(|(k, _, _)| *k == kind).count();
+    assert_eq!(
+        (count("sublayer"), count("callout"), count("filter")),
+        (1, 4, 4),
+        "{objects:?}"
+    );
+    for (kind, key, with) in &objects {
+        assert_eq!(*with, Some(provider), "{kind} {key:?} names the provider");
+    }
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
+    sim.assert_clean();
+}
+
 #[test]
 fn without_configuration_nothing_is_filtered() {
     let _heap = heap::check();

@@ -111,6 +111,15 @@ fn the_image_loads_on_windows_10_2004s_framework_and_is_refused_by_1903s() {
             Some(support::identity::identity("product"))
         )
     );
+    // AssociateWithObjects: every sublayer, callout and filter names that provider.
+    let objects = sim.object_providers();
+    assert_eq!(objects.len(), 9, "{objects:?}");
+    assert!(
+        objects
+            .iter()
+            .all(|(_, _, with)| *with == Some(providers[0].0)),
+        "{objects:?}"
+    );
     harness.driver_unload();
     assert_eq!(sim.kmdf_events().last(), Some(&KmdfEvent::Unbound));
     assert_eq!(sim.wfp_objects(), WfpObjects::default());

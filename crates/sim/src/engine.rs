@@ -369,6 +369,26 @@ impl SimulatedStack {
             .collect()
     }
 
+    /// The provider key each sublayer, callout and filter was added with (None: none), by kind
+    /// and key: what HLK's FwpmProviders.AssociateWithObjects looks at.
+    pub fn object_providers(&self) -> Vec<(&'static str, GUID, Option<GUID>)> {
+        let state = self.lock();
+        let table = &state.engine;
+        let sublayers = table
+            .sublayers
+            .iter()
+            .map(|(k, o)| ("sublayer", *k, o.provider));
+        let callouts = table
+            .callouts
+            .iter()
+            .map(|(k, o)| ("callout", *k, o.provider));
+        let filters = table
+            .filters
+            .iter()
+            .map(|(k, o)| ("filter", *k, o.provider));
+        sublayers.chain(callouts).chain(filters).collect()
+    }
+
     /// What the filter engine holds now.
     pub fn wfp_objects(&self) -> WfpObjects {
         self.lock().engine.objects()
