@@ -279,6 +279,12 @@ fn kernel_sleep_interval_is_relative_in_100ns_units() {
     let sim = SimulatedStack::new();
     wfp_injector::nt::time::sleep(&&sim, Duration::from_micros(1500)).unwrap();
     assert_eq!(sim.sleeps(), vec![Duration::from_micros(1500)]);
+    {
+        // APC_LEVEL is the highest IRQL a sleep allows.
+        let _apc = sim.set_irql(Irql::APC);
+        wfp_injector::nt::time::sleep(&&sim, Duration::from_micros(500)).unwrap();
+    }
+    assert_eq!(sim.calls(SimCall::DelayExecutionThread), 2);
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     let refused = wfp_injector::nt::time::sleep(&&sim, Duration::from_millis(1));
     assert!(matches!(
@@ -290,6 +296,10 @@ fn kernel_sleep_interval_is_relative_in_100ns_units() {
         refused.map_err(Error::from),
         Err(Error::IrqlTooHigh { .. })
     ));
-    assert_eq!(sim.calls(SimCall::DelayExecutionThread), 1);
+    assert_eq!(
+        sim.calls(SimCall::DelayExecutionThread),
+        2,
+        "refused above APC_LEVEL"
+    );
     sim.assert_clean();
 }

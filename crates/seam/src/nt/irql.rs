@@ -34,3 +34,20 @@ impl fmt::Debug for Irql {
         fmt::Display::fmt(self, f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::format;
+
+    use super::Irql;
+
+    /// Errors and log lines name an IRQL as the WDK does.
+    #[test]
+    fn an_irql_prints_as_its_wdk_name() {
+        assert_eq!(format!("{}", Irql::PASSIVE), "PASSIVE_LEVEL");
+        assert_eq!(format!("{}", Irql::APC), "APC_LEVEL");
+        assert_eq!(format!("{:?}", Irql::DISPATCH), "DISPATCH_LEVEL");
+        assert_eq!(format!("{}", Irql(15)), "IRQL 15");
+    }
+}
