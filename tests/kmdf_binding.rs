@@ -4,38 +4,32 @@
 //! refuses it, the shell never runs and nothing is left; the loader sees one registry path copy
 //! at bind and unbind, and the bound table answers WDF calls until unbind.
 
+#[path = "support/host_driver.rs"]
+mod host_driver;
+#[path = "support/kmdf_host.rs"]
+mod kmdf_host;
+
 #[path = "support/heap.rs"]
 mod heap;
 
 use std::cell::Cell;
 use std::sync::Mutex;
 
+use host_driver::{RegistryPath, registry_path};
+use kmdf_host::{Sim, evt_driver_unload};
 use wfp_injector::nt::NtStatus;
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
 use wfp_injector::sys::kmdf_binding::{Binding, WdfLoader};
 use wfp_injector::sys::types::{
-    DRIVER_OBJECT, NTSTATUS, UNICODE_STRING, WDF_BIND_INFO, WDF_DRIVER_GLOBALS, WDFDRIVER, WDFFUNC,
+    DRIVER_OBJECT, NTSTATUS, UNICODE_STRING, WDF_BIND_INFO, WDF_DRIVER_GLOBALS, WDFFUNC,
     WdfDriverCreateTableIndex, WdfFunctionTableNumEntries,
 };
 use wfp_sim::kmdf::KmdfEvent;
 use wfp_sim::kmdf::facts::{
     BIND_REFUSED, FRAMEWORK_MINOR, FRAMEWORK_MINOR_WINDOWS_10_1903, FRAMEWORK_MINOR_WINDOWS_10_2004,
 };
-use wfp_sim::{SERVICE_KEY_PATH, SimulatedStack, WfpObjects};
-
-type Sim = &'static SimulatedStack;
-
-/// The stack and slot EvtDriverUnload reaches (its only argument is the WDFDRIVER).
-static CURRENT: Mutex<Option<(Sim, &'static Slot<Sim>)>> = Mutex::new(None);
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe extern "win64" fn evt_driver_unload(_driver: WDFDRIVER) {
-    let current = *CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((sim, slot)) = current {
-        kmdf::driver_unload(sim, slot);
-    }
-}
+use wfp_sim::{SimulatedStack, WfpObjects};
 
 unsafe extern "win64" fn no_displacement(_driver: *mut DRIVER_OBJECT) {
     panic!("the host client's framework never asks to displace the unload routine");
@@ -113,15 +107,14 @@ struct Load {
     binding: Box<Binding>,
     loader: SimLoader,
     driver: Box<DRIVER_OBJECT>,
-    _path: Vec<u16>,
-    path: UNICODE_STRING,
+    path: RegistryPath,
 }
 
 /// Frees the stack and the slot `setup` made for the callback (they must outlive every use of
 /// CURRENT, so they are not owned by `Load`'s fields).
 impl Drop for Load {
     fn drop(&mut self) {
-        *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        kmdf_host::set_current(None);
         // SAFETY: made by Box::into_raw in setup, freed once here; nothing uses them after
         // CURRENT is cleared and the load is gone.
         drop(unsafe { Box::from_raw(std::ptr::from_ref(self.slot).cast_mut()) });
@@ -136,14 +129,7 @@ fn setup(framework_minor: u32) -> Load {
     sim.install_framework(framework_minor);
     // SAFETY: as above.
     let slot: &'static Slot<Sim> = unsafe { &*Box::into_raw(Box::new(Slot::new())) };
-    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some((sim, slot));
-    let mut path: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();
-    let bytes = (path.len() * 2) as u16;
-    let unicode = UNICODE_STRING {
-        Length: bytes,
-        MaximumLength: bytes,
-        Buffer: path.as_mut_ptr(),
-    };
+    kmdf_host::set_current(Some((sim, slot)));
     Load {
         sim,
         slot,
@@ -151,8 +137,7 @@ fn setup(framework_minor: u32) -> Load {
         loader: SimLoader::new(sim),
         // SAFETY: plain data; zero is how the I/O manager hands fields over.
         driver: Box::new(unsafe { std::mem::zeroed() }),
-        _path: path,
-        path: unicode,
+        path: registry_path(),
     }
 }
 
@@ -172,7 +157,7 @@ impl Load {
             self.binding.enter(
                 &self.loader,
                 &mut *self.driver,
-                &self.path,
+                &self.path.string,
                 shell,
                 no_displacement,
             )
@@ -194,7 +179,7 @@ impl Load {
 
 #[test]
 fn kmdf_1_31_binds_on_the_frameworks_of_windows_10_2004_and_windows_11() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = kmdf_host::serial();
     for framework in [FRAMEWORK_MINOR_WINDOWS_10_2004, FRAMEWORK_MINOR] {
         let _heap = heap::check();
         let mut load = setup(framework);
@@ -238,7 +223,7 @@ fn kmdf_1_31_binds_on_the_frameworks_of_windows_10_2004_and_windows_11() {
 
 #[test]
 fn the_framework_of_windows_10_1903_refuses_kmdf_1_31_and_nothing_runs_or_is_left() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = kmdf_host::serial();
     let _heap = heap::check();
     let mut load = setup(FRAMEWORK_MINOR_WINDOWS_10_1903);
     let sim = load.sim;
@@ -270,7 +255,7 @@ fn the_framework_of_windows_10_1903_refuses_kmdf_1_31_and_nothing_runs_or_is_lef
 /// unbinds: the framework deletes its objects before the client lets go of it.
 #[test]
 fn the_displacing_unload_runs_the_frameworks_unload_then_unbinds() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = kmdf_host::serial();
     let _heap = heap::check();
     let mut load = setup(FRAMEWORK_MINOR_WINDOWS_10_2004);
     let sim = load.sim;
@@ -291,7 +276,7 @@ fn the_displacing_unload_runs_the_frameworks_unload_then_unbinds() {
         load.binding.enter(
             &load.loader,
             &mut *load.driver,
-            &load.path,
+            &load.path.string,
             shell,
             displacing_unload,
         )

@@ -2,53 +2,36 @@
 //! source both images run. Load and unload in the framework's order, the kernel-only control
 //! device, and DriverEntry failing at each WDF step (and in the shared driver) leaving nothing.
 
-use std::sync::Mutex;
+#[path = "support/host_driver.rs"]
+mod host_driver;
+#[path = "support/kmdf_host.rs"]
+mod kmdf_host;
 
+use host_driver::{RegistryPath, registry_path};
+use kmdf_host::{Sim, evt_driver_unload};
 use wfp_injector::nt::NtStatus;
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
-use wfp_injector::sys::types::{DRIVER_OBJECT, UNICODE_STRING, WDFDRIVER};
+use wfp_injector::sys::types::DRIVER_OBJECT;
 use wfp_sim::kmdf::{KmdfEvent, KmdfObjects};
-use wfp_sim::{SERVICE_KEY_PATH, SimCall, SimulatedStack, WfpObjects};
-
-type Sim = &'static SimulatedStack;
-
-/// The stack and slot EvtDriverUnload reaches (its only argument is the WDFDRIVER).
-static CURRENT: Mutex<Option<(Sim, &'static Slot<Sim>)>> = Mutex::new(None);
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe extern "win64" fn evt_driver_unload(_driver: WDFDRIVER) {
-    let current = *CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((sim, slot)) = current {
-        kmdf::driver_unload(sim, slot);
-    }
-}
+use wfp_sim::{SimCall, SimulatedStack, WfpObjects};
 
 struct Load {
     sim: Sim,
     driver: Box<DRIVER_OBJECT>,
-    _path: Vec<u16>,
-    path: UNICODE_STRING,
+    path: RegistryPath,
     slot: &'static Slot<Sim>,
 }
 
 fn setup() -> Load {
     let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
     let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
-    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some((sim, slot));
-    let mut path: Vec<u16> = SERVICE_KEY_PATH.encode_utf16().collect();
-    let bytes = (path.len() * 2) as u16;
-    let unicode = UNICODE_STRING {
-        Length: bytes,
-        MaximumLength: bytes,
-        Buffer: path.as_mut_ptr(),
-    };
+    kmdf_host::set_current(Some((sim, slot)));
     Load {
         sim,
         // SAFETY: plain data; zero is how the I/O manager hands fields over.
         driver: Box::new(unsafe { std::mem::zeroed() }),
-        _path: path,
-        path: unicode,
+        path: registry_path(),
         slot,
     }
 }
@@ -62,7 +45,7 @@ impl Load {
                 self.sim,
                 self.slot,
                 &mut *self.driver,
-                &self.path,
+                &self.path.string,
                 evt_driver_unload,
             )
         })
@@ -71,7 +54,7 @@ impl Load {
 
 #[test]
 fn the_shell_creates_a_kernel_only_control_device_and_unloads_in_reverse_order() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = kmdf_host::serial();
     let mut load = setup();
     let sim = load.sim;
     assert_eq!(load.entry(), NtStatus::SUCCESS);
@@ -112,7 +95,7 @@ fn the_shell_creates_a_kernel_only_control_device_and_unloads_in_reverse_order()
 
 #[test]
 fn the_shell_failing_at_each_step_leaves_no_init_device_or_wfp_object() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = kmdf_host::serial();
     for call in [
         SimCall::WdfDriverCreate,
         SimCall::WdfControlDeviceInitAllocate,

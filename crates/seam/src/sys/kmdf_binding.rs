@@ -21,7 +21,7 @@
 use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU16, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crate::nt::NtStatus;
 use crate::nt::text::wide;
@@ -72,12 +72,9 @@ pub struct Binding {
     globals: AtomicPtr<WDF_DRIVER_GLOBALS>,
     /// The framework's unload routine, displaced by the client's (as an address; 0: none).
     original_unload: AtomicUsize,
-    /// A pool copy of the registry path for bind and unbind, NUL-terminated.
-    path_buffer: AtomicPtr<u16>,
-    /// Bytes in `path_buffer` before the NUL.
-    path_bytes: AtomicU16,
-    /// The UNICODE_STRING naming the copy: bind and unbind get this one address, as the WDK stub
-    /// passes its static copy to both.
+    /// The UNICODE_STRING naming a pool copy of the registry path (NUL-terminated; `Length`
+    /// bytes before the NUL, so the copy's size follows from it): bind and unbind get this one
+    /// address, as the WDK stub passes its static copy to both.
     path: UnsafeCell<UNICODE_STRING>,
 }
 
@@ -111,8 +108,6 @@ impl Binding {
             functions: AtomicPtr::new(ptr::null_mut()),
             globals: AtomicPtr::new(ptr::null_mut()),
             original_unload: AtomicUsize::new(0),
-            path_buffer: AtomicPtr::new(ptr::null_mut()),
-            path_bytes: AtomicU16::new(0),
             path: UnsafeCell::new(UNICODE_STRING {
                 Length: 0,
                 MaximumLength: 0,
@@ -266,8 +261,6 @@ impl Binding {
             // SAFETY: as above.
             unsafe { end.write(0) };
             let bytes = (units * 2) as u16;
-            self.path_bytes.store(bytes, Ordering::Release);
-            self.path_buffer.store(copy, Ordering::Release);
             kept = UNICODE_STRING {
                 Length: bytes,
                 // The NUL's unit too, where the count can say so (it cannot past 65533 bytes).
@@ -287,16 +280,16 @@ impl Binding {
             Buffer: ptr::null_mut(),
         };
         // SAFETY: called by enter's failure path and by unbind, after the loader's last use of
-        // the copy, with no other user of `self.path` (one load at a time).
-        unsafe { self.path.get().write(empty) };
-        let copy = self.path_buffer.swap(ptr::null_mut(), Ordering::AcqRel);
-        let bytes = self.path_bytes.swap(0, Ordering::AcqRel);
-        if copy.is_null() {
+        // the copy, with no other user of `self.path` (one load at a time); the header is
+        // replaced by the empty one, so the copy is freed once.
+        let kept = unsafe { self.path.get().replace(empty) };
+        if kept.Buffer.is_null() {
             return;
         }
-        if let Ok(layout) = Layout::array::<u16>(usize::from(bytes / 2) + 1) {
-            // SAFETY: allocated by keep_registry_path with this layout, freed once (the swap).
-            unsafe { alloc::alloc::dealloc(copy.cast(), layout) };
+        if let Ok(layout) = Layout::array::<u16>(usize::from(kept.Length / 2) + 1) {
+            // SAFETY: allocated by keep_registry_path with this layout (`Length / 2` units and
+            // the NUL).
+            unsafe { alloc::alloc::dealloc(kept.Buffer.cast(), layout) };
         }
     }
 }
