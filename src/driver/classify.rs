@@ -617,7 +617,9 @@ impl<K: KernelApi> CalloutState<K> {
         };
         // SAFETY: IRQL <= DISPATCH_LEVEL; the NET_BUFFER is valid during classify; `storage` is
         // null or has room for `wanted` bytes. A null answer means they are not contiguous and
-        // no copy could be made: treated as malformed.
+        // no copy could be made, or (the page says) a low-resource condition kept NDIS from
+        // mapping them; for IPv6's one byte only the second can happen. Either way the packet
+        // is permitted untouched and counted with the malformed ones.
         let start = unsafe {
             self.kernel
                 .ndis_get_data_buffer(buffer, wanted, storage, 1, 0)
