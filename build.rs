@@ -8,7 +8,7 @@
 //!    build.rs does (`configure_wdk_binary_build`).
 //! 2. bindgen, set up by wdk-build's `BuilderExt::wdk_default`, reads the WFP declarations from
 //!    the WDK's fwpsk.h and fwpmk.h (with ndis.h, NDIS_SUPPORT_NDIS6), and wdk-compare compares
-//!    them with the seam (crates/seam/src/sys/wdk_items.rs): every function crates/seam/src/sys/windows.rs imports, with
+//!    them with the seam (crates/seam/src/sys/wdk_items.rs): every function crates/seam/src/sys/declarations.rs imports, with
 //!    its parameter count (variadic DbgPrintEx included), every structure's size, alignment and
 //!    field offsets, and every constant. Any disagreement fails the build, listed.
 //! 3. The values the crate keeps outside crates/seam/src/sys/types (status codes, per-direction field
@@ -20,7 +20,7 @@
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rerun-if-changed=crates/seam/src/sys/windows.rs");
+    println!("cargo::rerun-if-changed=crates/seam/src/sys/declarations.rs");
     println!("cargo::rerun-if-changed=crates/seam/src/sys/wdk_items.rs");
     println!("cargo::rerun-if-changed=crates/seam/src/sys/types");
     // WFP_ALLOW_NO_IMAGE=1: the run opts out of requiring a current driver image; the image
@@ -140,7 +140,9 @@ mod wdk {
             }
         }
 
-        let seam = seam_items(&std::fs::read_to_string("crates/seam/src/sys/windows.rs")?)?;
+        let seam = seam_items(&std::fs::read_to_string(
+            "crates/seam/src/sys/declarations.rs",
+        )?)?;
         let mismatches = wdk_compare::compare(&seam, &view);
         if !mismatches.is_empty() {
             let list: Vec<String> = mismatches.iter().map(ToString::to_string).collect();

@@ -21,7 +21,7 @@ use support::shims;
 use wfp_injector::nt::NtStatus;
 use wfp_injector::sys::types::{DRIVER_OBJECT, UNICODE_STRING};
 use wfp_sim::traffic::{Delivered, Delivery, Layer, TransportPacket};
-use wfp_sim::{RegistryValue, SERVICE_KEY_PATH, SimCall, SimulatedStack};
+use wfp_sim::{KernelFn, RegistryValue, SERVICE_KEY_PATH, SimulatedStack};
 
 /// Packets per measured phase: the counts are divided by it.
 const PACKETS: usize = 200;
@@ -40,43 +40,43 @@ const CASES: [&str; 8] = [
 ];
 
 /// The kernel calls a packet can make on these paths, counted by the simulator.
-const CALLS: [(SimCall, &str); 11] = [
+const CALLS: [(KernelFn, &str); 11] = [
     (
-        SimCall::QueryPacketInjectionState,
+        KernelFn::FwpsQueryPacketInjectionState0,
         "FwpsQueryPacketInjectionState0",
     ),
     (
-        SimCall::AcquireRundownProtection,
+        KernelFn::ExAcquireRundownProtection,
         "ExAcquireRundownProtection",
     ),
     (
-        SimCall::AllocateCloneNetBufferList,
+        KernelFn::FwpsAllocateCloneNetBufferList0,
         "FwpsAllocateCloneNetBufferList0",
     ),
     (
-        SimCall::RetreatNetBufferDataStart,
+        KernelFn::NdisRetreatNetBufferDataStart,
         "NdisRetreatNetBufferDataStart",
     ),
-    (SimCall::GetDataBuffer, "NdisGetDataBuffer"),
+    (KernelFn::NdisGetDataBuffer, "NdisGetDataBuffer"),
     (
-        SimCall::AdvanceNetBufferDataStart,
+        KernelFn::NdisAdvanceNetBufferDataStart,
         "NdisAdvanceNetBufferDataStart",
     ),
-    (SimCall::InsertQueueDpc, "KeInsertQueueDpc"),
+    (KernelFn::KeInsertQueueDpc, "KeInsertQueueDpc"),
     (
-        SimCall::InjectTransportSend,
+        KernelFn::FwpsInjectTransportSendAsync0,
         "FwpsInjectTransportSendAsync0",
     ),
     (
-        SimCall::InjectTransportReceive,
+        KernelFn::FwpsInjectTransportReceiveAsync0,
         "FwpsInjectTransportReceiveAsync0",
     ),
     (
-        SimCall::FreeCloneNetBufferList,
+        KernelFn::FwpsFreeCloneNetBufferList0,
         "FwpsFreeCloneNetBufferList0",
     ),
     (
-        SimCall::ReleaseRundownProtection,
+        KernelFn::ExReleaseRundownProtection,
         "ExReleaseRundownProtection",
     ),
 ];

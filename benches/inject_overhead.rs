@@ -222,27 +222,76 @@ unsafe extern "win64" fn kernel_unbound_release(_: *mut EX_RUNDOWN_REF) {
 #[derive(Clone, Copy)]
 struct ImportKernel;
 
-impl KernelApi for ImportKernel {
-    fn ke_get_current_irql(&self) -> KIRQL {
-        0
-    }
+/// Derives the stand-in from the declaration list: [`StandIn`] has a default for every kernel
+/// function (success, null, zero, nothing), and `KernelApi` for [`ImportKernel`] calls it.
+macro_rules! stand_in {
+    (
+        $(
+            #[link(name = $module:literal, kind = "raw-dylib", modifiers = "+verbatim")]
+            $(#[$block_attr:meta])*
+            unsafe extern "system" {
+                $(
+                    $(#[doc = $doc:literal])*
+                    #[seam($role:tt $method:ident, $irql:ident)]
+                    fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
+                )*
+            }
+        )*
+        wdf { $($wdf:tt)* }
+    ) => {
+        /// The stand-in's kernel functions, named after the exports: defaults, which the
+        /// measured ones override.
+        #[allow(non_snake_case, unused_variables, clippy::too_many_arguments)]
+        trait StandIn {
+            $($( stand_in_default!($role $export($($arg: $ty),*) $(-> $ret)?); )*)*
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        impl KernelApi for ImportKernel {
+            $($( stand_in_method!($role $method $export($($arg: $ty),*) $(-> $ret)?); )*)*
+        }
+    };
+}
+
+macro_rules! stand_in_default {
+    (runtime $($rest:tt)*) => {};
+    (loader $($rest:tt)*) => {};
+    ($role:tt $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[inline(always)]
+        unsafe fn $export(&self, $($arg: $ty),*) $(-> $ret)? {
+            Default::default()
+        }
+    };
+}
+
+macro_rules! stand_in_method {
+    (safe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[inline(always)]
+        fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: the stand-in's functions have no preconditions beyond the method's.
+            unsafe { StandIn::$export(self, $($arg),*) }
+        }
+    };
+    (unsafe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[inline(always)]
+        unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: the caller upholds the method's contract, which the stand-in assumes.
+            unsafe { StandIn::$export(self, $($arg),*) }
+        }
+    };
+    ($other:tt $($rest:tt)*) => {};
+}
+
+wfp_seam::kernel_declarations!(stand_in);
+
+/// The functions the measured paths call go through the import table; creation returns handles.
+#[allow(non_snake_case, clippy::too_many_arguments)]
+impl StandIn for ImportKernel {
     #[inline(never)]
-    fn ke_query_unbiased_interrupt_time(&self) -> u64 {
-        0
-    }
-    #[inline(never)]
-    unsafe fn obf_reference_object(&self, _: *mut core::ffi::c_void) -> isize {
+    unsafe fn ObfReferenceObject(&self, _: *mut core::ffi::c_void) -> isize {
         2
     }
-    unsafe fn ke_delay_execution_thread(
-        &self,
-        _: KPROCESSOR_MODE,
-        _: BOOLEAN,
-        _: *const i64,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwps_injection_handle_create0(
+    unsafe fn FwpsInjectionHandleCreate0(
         &self,
         family: ADDRESS_FAMILY,
         _: u32,
@@ -251,11 +300,8 @@ impl KernelApi for ImportKernel {
         unsafe { handle.write((0x1000 + usize::from(family)) as HANDLE) };
         0
     }
-    unsafe fn fwps_injection_handle_destroy0(&self, _: HANDLE) -> NTSTATUS {
-        0
-    }
     #[inline(always)]
-    unsafe fn fwps_query_packet_injection_state0(
+    unsafe fn FwpsQueryPacketInjectionState0(
         &self,
         handle: HANDLE,
         nbl: *const NET_BUFFER_LIST,
@@ -264,7 +310,7 @@ impl KernelApi for ImportKernel {
         unsafe { (imports().query)(handle, nbl, context) }
     }
     #[inline(always)]
-    unsafe fn fwps_inject_transport_send_async0(
+    unsafe fn FwpsInjectTransportSendAsync0(
         &self,
         handle: HANDLE,
         context: HANDLE,
@@ -292,79 +338,7 @@ impl KernelApi for ImportKernel {
             )
         }
     }
-    unsafe fn fwps_inject_transport_receive_async0(
-        &self,
-        _: HANDLE,
-        _: HANDLE,
-        _: *mut c_void,
-        _: u32,
-        _: ADDRESS_FAMILY,
-        _: COMPARTMENT_ID,
-        _: IF_INDEX,
-        _: IF_INDEX,
-        _: *mut NET_BUFFER_LIST,
-        _: FWPS_INJECT_COMPLETE0,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        unreachable!("not measured")
-    }
-    unsafe fn fwps_inject_network_send_async0(
-        &self,
-        _: HANDLE,
-        _: HANDLE,
-        _: u32,
-        _: COMPARTMENT_ID,
-        _: *mut NET_BUFFER_LIST,
-        _: FWPS_INJECT_COMPLETE0,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        unreachable!("not measured")
-    }
-    unsafe fn fwps_inject_network_receive_async0(
-        &self,
-        _: HANDLE,
-        _: HANDLE,
-        _: u32,
-        _: COMPARTMENT_ID,
-        _: IF_INDEX,
-        _: IF_INDEX,
-        _: *mut NET_BUFFER_LIST,
-        _: FWPS_INJECT_COMPLETE0,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        unreachable!("not measured")
-    }
-    unsafe fn fwps_inject_forward_async0(
-        &self,
-        _: HANDLE,
-        _: HANDLE,
-        _: u32,
-        _: ADDRESS_FAMILY,
-        _: COMPARTMENT_ID,
-        _: IF_INDEX,
-        _: *mut NET_BUFFER_LIST,
-        _: FWPS_INJECT_COMPLETE0,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        unreachable!("not measured")
-    }
-    unsafe fn fwps_stream_inject_async0(
-        &self,
-        _: HANDLE,
-        _: HANDLE,
-        _: u32,
-        _: u64,
-        _: u32,
-        _: u16,
-        _: u32,
-        _: *mut NET_BUFFER_LIST,
-        _: usize,
-        _: FWPS_INJECT_COMPLETE0,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        unreachable!("not measured")
-    }
-    unsafe fn fwps_allocate_clone_net_buffer_list0(
+    unsafe fn FwpsAllocateCloneNetBufferList0(
         &self,
         original: *mut NET_BUFFER_LIST,
         _: *mut c_void,
@@ -376,195 +350,20 @@ impl KernelApi for ImportKernel {
         0
     }
     #[inline(always)]
-    unsafe fn fwps_free_clone_net_buffer_list0(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
+    unsafe fn FwpsFreeCloneNetBufferList0(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
         unsafe { (imports().free_clone)(clone, flags) }
     }
-    unsafe fn ex_initialize_rundown_protection(&self, _: *mut EX_RUNDOWN_REF) {}
     #[inline(always)]
-    unsafe fn ex_acquire_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
+    unsafe fn ExAcquireRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
         unsafe { (imports().acquire)(rundown) }
     }
     #[inline(always)]
-    unsafe fn ex_release_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) {
+    unsafe fn ExReleaseRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
         unsafe { (imports().release)(rundown) }
     }
-    unsafe fn ex_wait_for_rundown_protection_release(&self, _: *mut EX_RUNDOWN_REF) {}
-    unsafe fn ke_initialize_dpc(&self, _: *mut KDPC, _: KDEFERRED_ROUTINE, _: *mut c_void) {}
-    unsafe fn ke_insert_queue_dpc(&self, _: *mut KDPC, _: *mut c_void, _: *mut c_void) -> BOOLEAN {
-        unreachable!("not measured")
-    }
-    // Management, NDIS, registry and logging: the benchmark never reaches them.
-    unsafe fn fwpm_engine_open0(
-        &self,
-        _: *const u16,
-        _: u32,
-        _: *mut c_void,
-        _: *const FWPM_SESSION0,
-        _: *mut HANDLE,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_engine_close0(&self, _: HANDLE) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_transaction_begin0(&self, _: HANDLE, _: u32) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_transaction_commit0(&self, _: HANDLE) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_transaction_abort0(&self, _: HANDLE) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_provider_add0(
-        &self,
-        _: HANDLE,
-        _: *const FWPM_PROVIDER0,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_provider_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_sub_layer_add0(
-        &self,
-        _: HANDLE,
-        _: *const FWPM_SUBLAYER0,
-        _: *mut c_void,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_sub_layer_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_callout_add0(
-        &self,
-        _: HANDLE,
-        _: *const FWPM_CALLOUT0,
-        _: *mut c_void,
-        _: *mut u32,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_callout_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_filter_add0(
-        &self,
-        _: HANDLE,
-        _: *const FWPM_FILTER0,
-        _: *mut c_void,
-        _: *mut u64,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_filter_delete_by_key0(&self, _: HANDLE, _: *const GUID) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwps_callout_register1(
-        &self,
-        _: *mut DEVICE_OBJECT,
-        _: *const FWPS_CALLOUT1,
-        _: *mut u32,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwps_callout_unregister_by_id0(&self, _: u32) -> NTSTATUS {
-        0
-    }
-    unsafe fn ndis_retreat_net_buffer_data_start(
-        &self,
-        _: *mut NET_BUFFER,
-        _: u32,
-        _: u32,
-        _: *mut c_void,
-    ) -> NDIS_STATUS {
-        0
-    }
-    unsafe fn ndis_advance_net_buffer_data_start(
-        &self,
-        _: *mut NET_BUFFER,
-        _: u32,
-        _: BOOLEAN,
-        _: *mut c_void,
-    ) {
-    }
-    unsafe fn ndis_get_data_buffer(
-        &self,
-        _: *mut NET_BUFFER,
-        _: u32,
-        _: *mut c_void,
-        _: u32,
-        _: u32,
-    ) -> *mut c_void {
-        std::ptr::null_mut()
-    }
-    unsafe fn zw_open_key(
-        &self,
-        _: *mut HANDLE,
-        _: ACCESS_MASK,
-        _: *const OBJECT_ATTRIBUTES,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn zw_query_value_key(
-        &self,
-        _: HANDLE,
-        _: *const UNICODE_STRING,
-        _: u32,
-        _: *mut c_void,
-        _: u32,
-        _: *mut u32,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn zw_close(&self, _: HANDLE) -> NTSTATUS {
-        0
-    }
-    unsafe fn dbg_print_ex(&self, _: u32, _: u32, _: *const u8) -> u32 {
-        0
-    }
-    // Reinjection rules.
-    #[inline(never)]
-    unsafe fn fwps_get_packet_list_security_information0(
-        &self,
-        _: *mut wfp_injector::sys::types::NET_BUFFER_LIST,
-        _: u32,
-        _: *mut wfp_injector::sys::types::FWPS_PACKET_LIST_INFORMATION0,
-    ) -> i32 {
-        0
-    }
-    unsafe fn ke_flush_queued_dpcs(&self) {}
-
-    // Deferred load: not on the measured path.
-    unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
+    unsafe fn FwpmBfeStateGet0(&self) -> FWPM_SERVICE_STATE {
         FWPM_SERVICE_RUNNING
     }
-    unsafe fn fwpm_bfe_state_subscribe_changes0(
-        &self,
-        _: *mut DEVICE_OBJECT,
-        _: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
-        _: *mut c_void,
-        _: *mut HANDLE,
-    ) -> NTSTATUS {
-        0
-    }
-    unsafe fn fwpm_bfe_state_unsubscribe_changes0(&self, _: HANDLE) -> NTSTATUS {
-        0
-    }
-    unsafe fn io_allocate_work_item(&self, _: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
-        std::ptr::null_mut()
-    }
-    unsafe fn io_queue_work_item(
-        &self,
-        _: PIO_WORKITEM,
-        _: IO_WORKITEM_ROUTINE,
-        _: WORK_QUEUE_TYPE,
-        _: *mut c_void,
-    ) {
-    }
-    unsafe fn io_free_work_item(&self, _: PIO_WORKITEM) {}
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,7 +90,9 @@ sed -e "s/@VERSION_COMMAS@/${WFP_VERSION//./,}/g" -e "s/@VERSION@/$WFP_VERSION/g
     -e "s/@COMPANY@/$WFP_COMPANY/g" -e "s/@PRODUCT@/$WFP_PRODUCT/g" \
     "$here/inf/wfp_injector.rc" > "$out/wfp_injector.rc"
 if grep -q '@[A-Z_]*@' "$out/wfp_injector.rc"; then fail "unfilled field in $out/wfp_injector.rc"; fi
-llvm-rc /no-preprocess /FO "$out/wfp_injector.res" "$out/wfp_injector.rc" || fail "llvm-rc failed"
+# Relative names, run from $out: llvm-rc takes any argument starting with "/" as an option, so an
+# absolute path such as /check/... reads as the /C (code page) option and leaves no input file.
+(cd "$out" && llvm-rc /no-preprocess /FO wfp_injector.res wfp_injector.rc) || fail "llvm-rc failed"
 echo "    $WFP_COMPANY / $WFP_PRODUCT $WFP_VERSION"
 # Linked into the image by build.rs (a link argument cargo tracks): a path in RUSTFLAGS would enter
 # cargo's metadata hashes and make the image depend on the checkout's directory.

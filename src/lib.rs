@@ -23,7 +23,7 @@ extern crate std;
 pub use wfp_inject as inject;
 /// The safe layer's errors, where callers have always found them (`crate::error`).
 pub use wfp_inject::error;
-pub use wfp_inject::error::{Error, InputError, KernelCall};
+pub use wfp_inject::error::{Error, InputError, KernelFn};
 pub use wfp_seam::{nt, sys};
 
 pub mod driver;

@@ -24,7 +24,7 @@ use wfp_injector::sys::types::{
 };
 use wfp_sim::layout::metadata;
 use wfp_sim::traffic::{Delivery, Layer};
-use wfp_sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::{InjectionPath, KernelFn, RegistryValue, SimulatedStack, WfpObjects};
 
 #[test]
 fn load_installs_the_object_set_and_unload_leaves_the_engine_empty() {
@@ -325,7 +325,7 @@ fn unconfigured_traffic_and_classifies_without_write_right_are_left_alone() {
         "the higher filter's permit untouched"
     );
     assert!(sim.pending_injections().is_empty());
-    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), 0);
     assert_eq!(driver.counters(TransportLayer::InboundV6).not_inspected, 1);
     assert_eq!(
         driver
@@ -413,7 +413,7 @@ fn malformed_and_truncated_packets_are_permitted_untouched_and_counted() {
         1
     );
     assert_eq!(
-        sim.calls(SimCall::AllocateCloneNetBufferList),
+        sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0),
         0,
         "nothing cloned"
     );
@@ -428,7 +428,11 @@ fn clone_and_inject_failures_permit_the_packet_and_count() {
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let driver = load(&sim);
-    sim.fail_call(SimCall::AllocateCloneNetBufferList, 0, NtStatus::NO_MEMORY);
+    sim.fail_call(
+        KernelFn::FwpsAllocateCloneNetBufferList0,
+        0,
+        NtStatus::NO_MEMORY,
+    );
     let clone_failed = sim.deliver(
         Layer::OutboundV4,
         &udp(Layer::OutboundV4, PORT),
@@ -436,7 +440,7 @@ fn clone_and_inject_failures_permit_the_packet_and_count() {
     );
     assert_eq!(clone_failed.result.unwrap().action, FWP_ACTION_PERMIT);
     sim.fail_call(
-        SimCall::InjectTransportReceive,
+        KernelFn::FwpsInjectTransportReceiveAsync0,
         0,
         NtStatus::FWP_INJECT_HANDLE_STALE,
     );
@@ -496,7 +500,7 @@ fn unload_with_packets_in_flight_waits_for_their_completions() {
     std::thread::scope(|scope| {
         let unloader = scope.spawn(|| driver.unload());
         let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while sim.calls(SimCall::WaitForRundownProtectionRelease) == 0 {
+        while sim.calls(KernelFn::ExWaitForRundownProtectionRelease) == 0 {
             assert!(
                 std::time::Instant::now() < limit,
                 "unload never started draining"
@@ -522,56 +526,68 @@ fn unload_with_packets_in_flight_waits_for_their_completions() {
 #[test]
 fn load_failing_at_each_step_leaves_nothing_behind() {
     let _heap = heap::check();
-    let steps: Vec<(SimCall, u32, LoadStep)> = vec![
+    let steps: Vec<(KernelFn, u32, LoadStep)> = vec![
         (
-            SimCall::InjectionHandleCreate,
+            KernelFn::FwpsInjectionHandleCreate0,
             0,
             LoadStep::InjectionHandles,
         ),
         (
-            SimCall::InjectionHandleCreate,
+            KernelFn::FwpsInjectionHandleCreate0,
             1,
             LoadStep::InjectionHandles,
         ),
-        (SimCall::EngineOpen, 0, LoadStep::EngineOpen),
+        (KernelFn::FwpmEngineOpen0, 0, LoadStep::EngineOpen),
         (
-            SimCall::CalloutRegister,
+            KernelFn::FwpsCalloutRegister1,
             0,
             LoadStep::CalloutRegister(TransportLayer::OutboundV4),
         ),
         (
-            SimCall::CalloutRegister,
+            KernelFn::FwpsCalloutRegister1,
             3,
             LoadStep::CalloutRegister(TransportLayer::InboundV6),
         ),
-        (SimCall::TransactionBegin, 0, LoadStep::StaleObjects),
-        (SimCall::FilterDelete, 0, LoadStep::StaleObjects),
-        (SimCall::ProviderDelete, 0, LoadStep::StaleObjects),
-        (SimCall::TransactionCommit, 0, LoadStep::StaleObjects),
-        (SimCall::TransactionBegin, 1, LoadStep::TransactionBegin),
-        (SimCall::ProviderAdd, 0, LoadStep::ProviderAdd),
-        (SimCall::SubLayerAdd, 0, LoadStep::SubLayerAdd),
+        (KernelFn::FwpmTransactionBegin0, 0, LoadStep::StaleObjects),
+        (KernelFn::FwpmFilterDeleteByKey0, 0, LoadStep::StaleObjects),
         (
-            SimCall::CalloutAdd,
+            KernelFn::FwpmProviderDeleteByKey0,
+            0,
+            LoadStep::StaleObjects,
+        ),
+        (KernelFn::FwpmTransactionCommit0, 0, LoadStep::StaleObjects),
+        (
+            KernelFn::FwpmTransactionBegin0,
+            1,
+            LoadStep::TransactionBegin,
+        ),
+        (KernelFn::FwpmProviderAdd0, 0, LoadStep::ProviderAdd),
+        (KernelFn::FwpmSubLayerAdd0, 0, LoadStep::SubLayerAdd),
+        (
+            KernelFn::FwpmCalloutAdd0,
             0,
             LoadStep::CalloutAdd(TransportLayer::OutboundV4),
         ),
         (
-            SimCall::CalloutAdd,
+            KernelFn::FwpmCalloutAdd0,
             2,
             LoadStep::CalloutAdd(TransportLayer::InboundV4),
         ),
         (
-            SimCall::FilterAdd,
+            KernelFn::FwpmFilterAdd0,
             0,
             LoadStep::FilterAdd(TransportLayer::OutboundV4),
         ),
         (
-            SimCall::FilterAdd,
+            KernelFn::FwpmFilterAdd0,
             3,
             LoadStep::FilterAdd(TransportLayer::InboundV6),
         ),
-        (SimCall::TransactionCommit, 1, LoadStep::TransactionCommit),
+        (
+            KernelFn::FwpmTransactionCommit0,
+            1,
+            LoadStep::TransactionCommit,
+        ),
     ];
     for (call, skip, step) in steps {
         let sim = SimulatedStack::new();
@@ -586,13 +602,13 @@ fn load_failing_at_each_step_leaves_nothing_behind() {
         // none is aborted that never began or that committed.
         let began_uncommitted = !matches!(
             call,
-            SimCall::InjectionHandleCreate
-                | SimCall::EngineOpen
-                | SimCall::CalloutRegister
-                | SimCall::TransactionBegin
+            KernelFn::FwpsInjectionHandleCreate0
+                | KernelFn::FwpmEngineOpen0
+                | KernelFn::FwpsCalloutRegister1
+                | KernelFn::FwpmTransactionBegin0
         );
         assert_eq!(
-            sim.calls(SimCall::TransactionAbort),
+            sim.calls(KernelFn::FwpmTransactionAbort0),
             u64::from(began_uncommitted),
             "{call:?} #{skip}: aborts"
         );

@@ -19,7 +19,7 @@ use host_driver::{configure_port, device, path, registry_path};
 use wfp_injector::driver::{Driver, DriverConfig, LoadError, LoadStep, Progress};
 use wfp_injector::inject::RetryPolicy;
 use wfp_injector::nt::NtStatus;
-use wfp_sim::{SimCall, SimulatedStack, WfpObjects, bfe_state};
+use wfp_sim::{KernelFn, SimulatedStack, WfpObjects, bfe_state};
 
 const NOT_READY: NtStatus = NtStatus::FWP_TCPIP_NOT_READY;
 
@@ -88,9 +88,13 @@ fn ready_at_entry_loads_in_driver_entry_without_queueing_work() {
     let driver = enter(&sim, &DriverConfig::default());
     assert_loaded(&sim, &driver);
     assert_eq!(sim.queued_work_items(), 0);
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 2, "one attempt");
     assert_eq!(
-        sim.calls(SimCall::BfeSubscribe),
+        sim.calls(KernelFn::FwpsInjectionHandleCreate0),
+        2,
+        "one attempt"
+    );
+    assert_eq!(
+        sim.calls(KernelFn::FwpmBfeStateSubscribeChanges0),
         1,
         "subscribed (before asking the state: the simulator checks the order)"
     );
@@ -269,7 +273,7 @@ fn a_failure_in_the_worker_leaves_the_driver_inert_and_unload_clean() {
     let sim = SimulatedStack::new();
     sim.set_tcpip_ready_at(Duration::from_millis(10));
     sim.fail_call(
-        SimCall::CalloutRegister,
+        KernelFn::FwpsCalloutRegister1,
         1,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
@@ -290,9 +294,15 @@ fn a_failure_in_the_worker_leaves_the_driver_inert_and_unload_clean() {
 #[test]
 fn failures_in_driver_entry_remove_everything() {
     for (call, step) in [
-        (SimCall::AllocateWorkItem, LoadStep::WorkItem),
-        (SimCall::BfeSubscribe, LoadStep::BfeSubscribe),
-        (SimCall::InjectionHandleCreate, LoadStep::InjectionHandles),
+        (KernelFn::IoAllocateWorkItem, LoadStep::WorkItem),
+        (
+            KernelFn::FwpmBfeStateSubscribeChanges0,
+            LoadStep::BfeSubscribe,
+        ),
+        (
+            KernelFn::FwpsInjectionHandleCreate0,
+            LoadStep::InjectionHandles,
+        ),
     ] {
         let sim = SimulatedStack::new();
         sim.fail_call(call, 0, NtStatus::INSUFFICIENT_RESOURCES);
@@ -311,12 +321,12 @@ fn failures_in_driver_entry_remove_everything() {
 /// begun (it has unsubscribed from BFE).
 fn unload_with_a_system_worker(sim: &SimulatedStack, driver: Driver<&SimulatedStack>) -> usize {
     let done = AtomicBool::new(false);
-    let unsubscribes = sim.calls(SimCall::BfeUnsubscribe);
+    let unsubscribes = sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0);
     let ran = thread::scope(|scope| {
         // Set even if the unload below panics, so the worker thread (and the scope) ends.
         let _done = SetOnDrop(&done);
         let worker = scope.spawn(|| {
-            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != unsubscribes);
+            wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != unsubscribes);
             let mut ran = 0;
             while !done.load(Ordering::Acquire) {
                 ran += sim.run_work_items();
@@ -340,13 +350,13 @@ fn unload_with_the_retry_queued_cancels_it() {
     sim.set_bfe_state(bfe_state::STOPPED);
     let driver = enter(&sim, &DriverConfig::default());
     assert_eq!(sim.queued_work_items(), 1);
-    let creates = sim.calls(SimCall::InjectionHandleCreate);
+    let creates = sim.calls(KernelFn::FwpsInjectionHandleCreate0);
     let ran = unload_with_a_system_worker(&sim, driver);
     assert_eq!(
         ran, 1,
         "the queued run ran once, saw the cancel and did nothing"
     );
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), creates);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), creates);
     sim.assert_clean();
 }
 
@@ -360,7 +370,7 @@ fn unload_between_handles_and_objects_destroys_the_handles() {
     assert_eq!(sim.open_handles().len(), 2);
     unload_clean(&sim, driver);
     assert_eq!(
-        sim.calls(SimCall::EngineOpen),
+        sim.calls(KernelFn::FwpmEngineOpen0),
         0,
         "no session was ever opened"
     );
@@ -375,7 +385,7 @@ fn unload_after_bfe_asked_for_work_that_never_ran() {
     assert_eq!(sim.queued_work_items(), 1);
     unload_with_a_system_worker(&sim, driver);
     assert_eq!(
-        sim.calls(SimCall::EngineOpen),
+        sim.calls(KernelFn::FwpmEngineOpen0),
         0,
         "cancelled before the objects"
     );
@@ -393,7 +403,7 @@ fn unload_while_a_retry_sleeps_wakes_it_and_waits_for_it() {
         wait_for(|| sim.held_worker_sleeps() != 0);
         let unload = scope.spawn(move || driver.unload());
         // Unload has begun (unsubscribed) and now waits for the sleeping run.
-        wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
+        wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != 0);
         thread::sleep(Duration::from_millis(20));
         assert!(
             !unload.is_finished(),
@@ -408,7 +418,7 @@ fn unload_while_a_retry_sleeps_wakes_it_and_waits_for_it() {
         );
     });
     assert_eq!(
-        sim.calls(SimCall::InjectionHandleCreate),
+        sim.calls(KernelFn::FwpsInjectionHandleCreate0),
         1,
         "DriverEntry's attempt (IPv4 answered not ready), none after the cancel"
     );
@@ -425,7 +435,7 @@ fn unload_while_the_bfe_callback_runs_waits_for_it() {
         let bfe = scope.spawn(|| sim.set_bfe_state(bfe_state::RUNNING));
         wait_for(|| sim.held_bfe_callbacks() != 0);
         let unload = scope.spawn(move || driver.unload());
-        wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
+        wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != 0);
         thread::sleep(Duration::from_millis(20));
         assert!(!unload.is_finished(), "unsubscribe waits for the callback");
         sim.release_bfe_callbacks();
@@ -437,7 +447,7 @@ fn unload_while_the_bfe_callback_runs_waits_for_it() {
         0,
         "the late callback queued nothing"
     );
-    assert_eq!(sim.calls(SimCall::QueueWorkItem), 0);
+    assert_eq!(sim.calls(KernelFn::IoQueueWorkItem), 0);
     sim.assert_clean();
 }
 
@@ -520,7 +530,11 @@ fn a_failed_re_add_after_a_bfe_restart_leaves_the_driver_inert_and_unload_clean(
     sim.run_work_items();
     // BFE runs again, but the new session cannot be opened: with BFE running that is a failure,
     // not a wait.
-    sim.fail_call(SimCall::EngineOpen, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        KernelFn::FwpmEngineOpen0,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     sim.set_bfe_state(bfe_state::RUNNING);
     sim.run_work_items();
     assert_eq!(
@@ -540,13 +554,13 @@ fn a_bfe_stop_without_stop_pending_is_seen_too() {
     configure_port(&sim);
     let driver = enter(&sim, &DriverConfig::default());
     assert_loaded(&sim, &driver);
-    let closes = sim.calls(SimCall::EngineClose);
+    let closes = sim.calls(KernelFn::FwpmEngineClose0);
     // BFE's process died: the driver hears STOPPED, then START_PENDING, never STOP_PENDING.
     sim.set_bfe_state(bfe_state::STOPPED);
     assert_eq!(driver.progress(), Progress::WaitingForBfe);
     sim.run_work_items();
     assert_eq!(
-        sim.calls(SimCall::EngineClose),
+        sim.calls(KernelFn::FwpmEngineClose0),
         closes + 1,
         "the driver let go of the dead session's handle"
     );
@@ -590,7 +604,7 @@ fn a_bfe_notice_during_a_run_is_served_again_and_leaves_the_loaded_driver_alone(
     });
     assert_loaded(&sim, &driver);
     assert_eq!(
-        sim.calls(SimCall::EngineOpen),
+        sim.calls(KernelFn::FwpmEngineOpen0),
         1,
         "the second run found the driver loaded and opened nothing"
     );
@@ -606,7 +620,11 @@ fn a_worker_install_whose_callouts_stay_registered_keeps_the_image_at_unload() {
     let sim = SimulatedStack::new();
     configure_port(&sim);
     sim.set_tcpip_ready_at(Duration::from_millis(10));
-    sim.fail_call(SimCall::FilterAdd, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        KernelFn::FwpmFilterAdd0,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     sim.busy_unregisters(u32::MAX);
     let driver = enter(&sim, &DriverConfig::default());
     sim.run_work_items();

@@ -450,7 +450,7 @@ fn log_messages_carry_their_level_and_per_packet_ones_need_verbose_logging() {
         }
         let driver = load(&sim);
         sim.fail_call(
-            wfp_sim::SimCall::AllocateCloneNetBufferList,
+            wfp_sim::KernelFn::FwpsAllocateCloneNetBufferList0,
             0,
             NtStatus::INSUFFICIENT_RESOURCES,
         );
@@ -495,7 +495,7 @@ fn log_messages_carry_their_level_and_per_packet_ones_need_verbose_logging() {
     let sim = SimulatedStack::new();
     configure_port(&sim);
     sim.fail_call(
-        wfp_sim::SimCall::EngineOpen,
+        wfp_sim::KernelFn::FwpmEngineOpen0,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );

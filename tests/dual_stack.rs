@@ -9,8 +9,8 @@ use wfp_injector::inject::{
     AddressFamily, DualStackInjector, InjectionTypes, IpFamily, RetryPolicy,
 };
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::{Error, KernelCall};
-use wfp_sim::{SimCall, SimulatedStack};
+use wfp_injector::{Error, KernelFn};
+use wfp_sim::SimulatedStack;
 
 const TYPES: InjectionTypes = InjectionTypes::NETWORK;
 
@@ -29,7 +29,7 @@ fn creates_one_handle_per_family_with_windows_family_values() {
     assert_eq!(injector.handle(IpFamily::V6).family(), AddressFamily::Ipv6);
     assert_eq!(injector.types(), TYPES);
     injector.close().unwrap();
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 2);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 2);
     sim.assert_clean();
 }
 
@@ -54,7 +54,7 @@ fn ipv6_failure_destroys_the_ipv4_handle_and_names_family_and_status() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(
-        SimCall::InjectionHandleCreate,
+        KernelFn::FwpsInjectionHandleCreate0,
         1,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
@@ -63,7 +63,7 @@ fn ipv6_failure_destroys_the_ipv4_handle_and_names_family_and_status() {
     assert_eq!(
         failure.error,
         Error::Kernel {
-            call: KernelCall::FwpsInjectionHandleCreate0,
+            call: KernelFn::FwpsInjectionHandleCreate0,
             status: NtStatus::INSUFFICIENT_RESOURCES
         }
     );
@@ -87,10 +87,14 @@ fn ipv6_failure_destroys_the_ipv4_handle_and_names_family_and_status() {
 fn ipv4_failure_creates_nothing() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
-    sim.fail_call(SimCall::InjectionHandleCreate, 0, NtStatus::UNSUCCESSFUL);
+    sim.fail_call(
+        KernelFn::FwpsInjectionHandleCreate0,
+        0,
+        NtStatus::UNSUCCESSFUL,
+    );
     let failure = DualStackInjector::try_create(&sim, TYPES).unwrap_err();
     assert_eq!(failure.family, Some(IpFamily::V4));
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 1);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 1);
     assert!(sim.all_handles().is_empty());
     sim.assert_clean();
 }
@@ -109,7 +113,7 @@ fn not_ready_retry_shares_one_deadline_across_both_families() {
     // has no time left.
     sim.set_tcpip_not_ready_for(3);
     sim.fail_call(
-        SimCall::InjectionHandleCreate,
+        KernelFn::FwpsInjectionHandleCreate0,
         4,
         NtStatus::FWP_TCPIP_NOT_READY,
     );
@@ -128,7 +132,7 @@ fn not_ready_then_ready_creates_both() {
     sim.set_tcpip_not_ready_for(4);
     let injector = DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap();
     assert_eq!(sim.open_handles().len(), 2);
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 6);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 6);
     injector.close().unwrap();
     sim.assert_clean();
 }
@@ -139,7 +143,11 @@ fn close_destroys_both_even_when_the_first_destroy_fails() {
     let sim = SimulatedStack::new();
     let injector = DualStackInjector::try_create(&sim, TYPES).unwrap();
     let v6 = injector.handle(IpFamily::V6).as_raw();
-    sim.fail_call(SimCall::InjectionHandleDestroy, 0, NtStatus::UNSUCCESSFUL);
+    sim.fail_call(
+        KernelFn::FwpsInjectionHandleDestroy0,
+        0,
+        NtStatus::UNSUCCESSFUL,
+    );
     let (failure, unclosed) = injector.close().unwrap_err();
     assert!(unclosed.is_none());
     assert_eq!(
@@ -147,7 +155,7 @@ fn close_destroys_both_even_when_the_first_destroy_fails() {
         Some(IpFamily::V6),
         "IPv6 is destroyed first"
     );
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 2);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 2);
     let open = sim.open_handles();
     assert_eq!(open.len(), 1, "the IPv4 handle was still destroyed");
     assert_eq!(open[0].raw, v6 as usize);
@@ -167,7 +175,7 @@ fn close_above_passive_destroys_nothing_and_hands_the_injector_back() {
     let (failure, unclosed) = injector.close().unwrap_err();
     assert_eq!(failure.family, None);
     assert!(matches!(failure.error, Error::IrqlTooHigh { .. }));
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 0);
     drop(dispatch);
     unclosed.unwrap().close().unwrap();
     sim.assert_clean();
@@ -180,7 +188,7 @@ fn create_above_passive_is_refused_for_the_first_family() {
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     let failure = DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap_err();
     assert!(matches!(failure.error, Error::IrqlTooHigh { .. }));
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 0);
     sim.assert_clean();
 }
 
@@ -194,7 +202,10 @@ fn simulated_stacks_are_independent_across_threads() {
                 sim.set_tcpip_not_ready_for(n);
                 let injector =
                     DualStackInjector::create(&sim, TYPES, &RetryPolicy::default()).unwrap();
-                assert_eq!(sim.calls(SimCall::InjectionHandleCreate), u64::from(n) + 2);
+                assert_eq!(
+                    sim.calls(KernelFn::FwpsInjectionHandleCreate0),
+                    u64::from(n) + 2
+                );
                 drop(injector);
                 sim.assert_clean();
             })

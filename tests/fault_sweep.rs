@@ -20,7 +20,7 @@ mod sweep;
 
 use sweep::{Backend, Host};
 use wfp_injector::nt::NtStatus;
-use wfp_sim::{SimCall, SimulatedStack};
+use wfp_sim::{KernelFn, SimulatedStack};
 
 fn host(_: &SimulatedStack) -> Box<dyn Backend<'_> + '_> {
     Box::new(Host::default())
@@ -31,16 +31,16 @@ fn every_fallible_call_fails_at_every_step_with_the_documented_outcome() {
     let (swept, calls) = sweep::sweep(&host);
     // The sweep reaches the calls the issue names as never failed before.
     for needed in [
-        SimCall::InjectionHandleDestroy,
-        SimCall::GetDataBuffer,
-        SimCall::InsertQueueDpc,
-        SimCall::OpenKey,
-        SimCall::QueryValueKey,
-        SimCall::Close,
-        SimCall::AcquireRundownProtection,
-        SimCall::CalloutUnregister,
-        SimCall::FilterDelete,
-        SimCall::EngineClose,
+        KernelFn::FwpsInjectionHandleDestroy0,
+        KernelFn::NdisGetDataBuffer,
+        KernelFn::KeInsertQueueDpc,
+        KernelFn::ZwOpenKey,
+        KernelFn::ZwQueryValueKey,
+        KernelFn::ZwClose,
+        KernelFn::ExAcquireRundownProtection,
+        KernelFn::FwpsCalloutUnregisterById0,
+        KernelFn::FwpmFilterDeleteByKey0,
+        KernelFn::FwpmEngineClose0,
     ] {
         assert!(calls.contains(&needed), "{needed:?} is swept");
     }

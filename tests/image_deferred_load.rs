@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use support::harness::{Harness, UnloadCall};
 use wfp_injector::nt::NtStatus;
-use wfp_sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects, bfe_state};
+use wfp_sim::{KernelFn, RegistryValue, SimulatedStack, WfpObjects, bfe_state};
 
 fn logged(sim: &SimulatedStack, needle: &str) -> bool {
     sim.debug_log()
@@ -148,12 +148,12 @@ fn the_image_gives_up_after_the_default_deadline_stays_inert_and_unloads_clean()
 /// Runs DriverUnload while a thread plays the system worker, once unload has begun.
 fn unload_with_a_system_worker(sim: &SimulatedStack, unload: UnloadCall) {
     let done = AtomicBool::new(false);
-    let before = sim.calls(SimCall::BfeUnsubscribe);
+    let before = sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0);
     thread::scope(|scope| {
         // Set even if the unload below panics, so the worker thread (and the scope) ends.
         let _done = SetOnDrop(&done);
         let worker = scope.spawn(|| {
-            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != before);
+            wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != before);
             while !done.load(Ordering::Acquire) {
                 sim.run_work_items();
                 thread::yield_now();
@@ -178,7 +178,7 @@ fn the_image_unloads_cleanly_at_each_step() {
         assert_eq!(sim.queued_work_items(), 1);
         unload_with_a_system_worker(&sim, harness.unload_call());
         assert_eq!(
-            sim.calls(SimCall::InjectionHandleCreate),
+            sim.calls(KernelFn::FwpsInjectionHandleCreate0),
             1,
             "no attempt after"
         );
@@ -194,7 +194,7 @@ fn the_image_unloads_cleanly_at_each_step() {
         entry(&sim, &mut harness);
         assert_eq!(sim.open_handles().len(), 2);
         harness.driver_unload();
-        assert_eq!(sim.calls(SimCall::EngineOpen), 0);
+        assert_eq!(sim.calls(KernelFn::FwpmEngineOpen0), 0);
         assert_unloaded_clean(&sim);
     }
     // 3. While a retry sleeps.
@@ -211,7 +211,7 @@ fn the_image_unloads_cleanly_at_each_step() {
             let worker = scope.spawn(|| sim.run_work_items());
             wait_for(|| sim.held_worker_sleeps() != 0);
             let unloading = scope.spawn(move || unload.run());
-            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
+            wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != 0);
             thread::sleep(Duration::from_millis(20));
             assert!(
                 !unloading.is_finished(),
@@ -221,7 +221,7 @@ fn the_image_unloads_cleanly_at_each_step() {
             unloading.join().unwrap();
             assert_eq!(worker.join().unwrap(), 1);
         });
-        assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 1);
+        assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 1);
         assert_unloaded_clean(&sim);
     }
     // 4. While the BFE callback runs.
@@ -238,7 +238,7 @@ fn the_image_unloads_cleanly_at_each_step() {
             let bfe = scope.spawn(|| sim.set_bfe_state(bfe_state::RUNNING));
             wait_for(|| sim.held_bfe_callbacks() != 0);
             let unloading = scope.spawn(move || unload.run());
-            wait_for(|| sim.calls(SimCall::BfeUnsubscribe) != 0);
+            wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != 0);
             thread::sleep(Duration::from_millis(20));
             assert!(
                 !unloading.is_finished(),
@@ -248,7 +248,7 @@ fn the_image_unloads_cleanly_at_each_step() {
             bfe.join().unwrap();
             unloading.join().unwrap();
         });
-        assert_eq!(sim.calls(SimCall::QueueWorkItem), 0);
+        assert_eq!(sim.calls(KernelFn::IoQueueWorkItem), 0);
         assert_unloaded_clean(&sim);
     }
 }

@@ -16,7 +16,7 @@ use support::harness::Harness;
 use sweep::Backend;
 use wfp_injector::driver::{LayerSnapshot, LoadStep};
 use wfp_injector::nt::NtStatus;
-use wfp_sim::{SimCall, SimulatedStack};
+use wfp_sim::{KernelFn, SimulatedStack};
 
 /// The image on one stack.
 struct Image<'s>(Option<Harness<'s>>);
@@ -76,11 +76,11 @@ fn every_fallible_call_fails_at_every_step_in_the_image() {
     }
     let (swept, calls) = sweep::sweep(&image);
     for needed in [
-        SimCall::PoolAllocate,
-        SimCall::InjectionHandleDestroy,
-        SimCall::GetDataBuffer,
-        SimCall::InsertQueueDpc,
-        SimCall::CalloutUnregister,
+        KernelFn::ExAllocatePool2,
+        KernelFn::FwpsInjectionHandleDestroy0,
+        KernelFn::NdisGetDataBuffer,
+        KernelFn::KeInsertQueueDpc,
+        KernelFn::FwpsCalloutUnregisterById0,
     ] {
         assert!(calls.contains(&needed), "{needed:?} is swept");
     }

@@ -15,7 +15,7 @@ use wfp_injector::sys::types::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
 };
 use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::{KernelFn, RegistryValue, SimulatedStack, WfpObjects};
 
 const POOL_TAG: u32 = u32::from_le_bytes(*b"WfpI");
 const PORT: u16 = 53;
@@ -201,23 +201,23 @@ fn the_image_gives_up_on_tcpip_at_its_deadline_and_leaves_nothing() {
 #[test]
 fn load_failing_at_each_step_leaves_nothing_behind_in_the_image() {
     let steps = [
-        (SimCall::WdfVersionBind, 0),
-        (SimCall::WdfDriverCreate, 0),
-        (SimCall::WdfControlDeviceInitAllocate, 0),
-        (SimCall::WdfDeviceCreate, 0),
-        (SimCall::InjectionHandleCreate, 0),
-        (SimCall::InjectionHandleCreate, 1),
-        (SimCall::EngineOpen, 0),
-        (SimCall::CalloutRegister, 2),
-        (SimCall::TransactionBegin, 0),
-        (SimCall::FilterDelete, 2),
-        (SimCall::TransactionCommit, 0),
-        (SimCall::TransactionBegin, 1),
-        (SimCall::ProviderAdd, 0),
-        (SimCall::SubLayerAdd, 0),
-        (SimCall::CalloutAdd, 3),
-        (SimCall::FilterAdd, 1),
-        (SimCall::TransactionCommit, 1),
+        (KernelFn::WdfVersionBind, 0),
+        (KernelFn::WdfDriverCreate, 0),
+        (KernelFn::WdfControlDeviceInitAllocate, 0),
+        (KernelFn::WdfDeviceCreate, 0),
+        (KernelFn::FwpsInjectionHandleCreate0, 0),
+        (KernelFn::FwpsInjectionHandleCreate0, 1),
+        (KernelFn::FwpmEngineOpen0, 0),
+        (KernelFn::FwpsCalloutRegister1, 2),
+        (KernelFn::FwpmTransactionBegin0, 0),
+        (KernelFn::FwpmFilterDeleteByKey0, 2),
+        (KernelFn::FwpmTransactionCommit0, 0),
+        (KernelFn::FwpmTransactionBegin0, 1),
+        (KernelFn::FwpmProviderAdd0, 0),
+        (KernelFn::FwpmSubLayerAdd0, 0),
+        (KernelFn::FwpmCalloutAdd0, 3),
+        (KernelFn::FwpmFilterAdd0, 1),
+        (KernelFn::FwpmTransactionCommit0, 1),
     ];
     for (call, skip) in steps {
         let sim = SimulatedStack::new();
@@ -338,7 +338,11 @@ fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
         return;
     };
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
-    sim.fail_call(SimCall::AllocateCloneNetBufferList, 0, NtStatus::NO_MEMORY);
+    sim.fail_call(
+        KernelFn::FwpsAllocateCloneNetBufferList0,
+        0,
+        NtStatus::NO_MEMORY,
+    );
     let clone_failed = sim.deliver(
         Layer::OutboundV6,
         &udp(Layer::OutboundV6, PORT),
@@ -346,7 +350,7 @@ fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
     );
     assert_eq!(clone_failed.result.unwrap().action, FWP_ACTION_PERMIT);
     sim.fail_call(
-        SimCall::InjectTransportReceive,
+        KernelFn::FwpsInjectTransportReceiveAsync0,
         0,
         NtStatus::FWP_INJECT_HANDLE_STALE,
     );
@@ -367,7 +371,7 @@ fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
     );
     assert_eq!(truncated.result.unwrap().action, FWP_ACTION_PERMIT);
     assert_eq!(
-        sim.calls(SimCall::InjectTransportReceive),
+        sim.calls(KernelFn::FwpsInjectTransportReceiveAsync0),
         1,
         "the truncated packet was not injected"
     );
@@ -418,7 +422,7 @@ fn unloading_the_image_with_injections_in_flight_waits_for_their_completions() {
         let call = harness.unload_call();
         let unloader = scope.spawn(move || call.run());
         let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while sim.calls(SimCall::WaitForRundownProtectionRelease) == 0 {
+        while sim.calls(KernelFn::ExWaitForRundownProtectionRelease) == 0 {
             assert!(
                 std::time::Instant::now() < limit,
                 "unload never started draining"
@@ -522,7 +526,8 @@ fn the_image_copes_with_completions_inside_the_inject_call() {
             }
         }
         assert!(
-            sim.calls(SimCall::InjectTransportSend) + sim.calls(SimCall::InjectTransportReceive)
+            sim.calls(KernelFn::FwpsInjectTransportSendAsync0)
+                + sim.calls(KernelFn::FwpsInjectTransportReceiveAsync0)
                 >= 8
         );
         harness.driver_unload();

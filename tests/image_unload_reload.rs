@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::harness::Harness;
 use wfp_injector::nt::NtStatus;
 use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_sim::{RegistryValue, SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::{KernelFn, RegistryValue, SimulatedStack, WfpObjects};
 
 const PORT: u16 = 53;
 /// FWP_ACTION_BLOCK / FWP_ACTION_PERMIT (fwptypes.h; rows of facts/kernel-facts.md).
@@ -58,7 +58,7 @@ fn the_image_asks_again_while_a_callout_is_busy() {
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     sim.busy_unregisters(5);
     harness.driver_unload();
-    assert_eq!(sim.calls(SimCall::CalloutUnregister), 4 + 5);
+    assert_eq!(sim.calls(KernelFn::FwpsCalloutUnregisterById0), 4 + 5);
     assert_eq!(sim.wfp_objects(), WfpObjects::default());
     assert!(sim.pool_outstanding().is_empty(), "the state was freed");
     drop(harness);
@@ -146,7 +146,7 @@ fn classifies_on_other_threads_during_driver_unload_in_the_image() {
             call.run();
             done.store(true, Ordering::SeqCst);
         });
-        if sim.calls(SimCall::CalloutUnregister) > 4 {
+        if sim.calls(KernelFn::FwpsCalloutUnregisterById0) > 4 {
             busy_rounds.fetch_add(1, Ordering::Relaxed);
         }
         if !busy_mode && sim.sleeps().len() > sleeps_before {
@@ -192,7 +192,7 @@ fn the_reloaded_image_never_trusts_the_previous_instances_filter_context() {
         ..Delivery::default()
     };
     assert_eq!(deliver_and_return(&sim, Layer::InboundV4, how), PERMIT);
-    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), 0);
     assert_eq!(
         deliver_and_return(&sim, Layer::InboundV4, Delivery::default()),
         BLOCK
@@ -212,7 +212,7 @@ fn the_image_unloads_cleanly_when_filter_deletes_fail_and_loads_again() {
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     for skip in 0..4 {
         sim.fail_call(
-            SimCall::FilterDelete,
+            KernelFn::FwpmFilterDeleteByKey0,
             skip,
             NtStatus::INSUFFICIENT_RESOURCES,
         );

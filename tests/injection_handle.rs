@@ -5,8 +5,8 @@ mod heap;
 
 use wfp_injector::inject::{AddressFamily, InjectionHandle, InjectionTypes, RetryPolicy};
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::{Error, InputError, KernelCall};
-use wfp_sim::{SimCall, SimulatedStack, Violation};
+use wfp_injector::{Error, InputError, KernelFn};
+use wfp_sim::{SimulatedStack, Violation};
 
 const TRANSPORT: InjectionTypes = InjectionTypes::TRANSPORT;
 
@@ -33,7 +33,7 @@ fn drop_destroys_exactly_once() {
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     drop(handle);
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 1);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 1);
     assert!(sim.open_handles().is_empty());
     sim.assert_clean();
 }
@@ -44,7 +44,7 @@ fn close_reports_the_status_and_drop_does_not_destroy_again() {
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     assert!(handle.close().is_ok());
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 1);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 1);
     assert!(sim.violations().is_empty(), "no second destroy");
     sim.assert_clean();
 }
@@ -55,18 +55,22 @@ fn close_returns_a_failed_destroy_with_call_and_status() {
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     let raw = handle.as_raw();
-    sim.fail_call(SimCall::InjectionHandleDestroy, 0, NtStatus::UNSUCCESSFUL);
+    sim.fail_call(
+        KernelFn::FwpsInjectionHandleDestroy0,
+        0,
+        NtStatus::UNSUCCESSFUL,
+    );
     let (error, unclosed) = handle.close().unwrap_err();
     assert!(unclosed.is_none(), "a kernel failure consumes the handle");
     assert_eq!(
         error,
         Error::Kernel {
-            call: KernelCall::FwpsInjectionHandleDestroy0,
+            call: KernelFn::FwpsInjectionHandleDestroy0,
             status: NtStatus::UNSUCCESSFUL
         }
     );
     assert_eq!(
-        sim.calls(SimCall::InjectionHandleDestroy),
+        sim.calls(KernelFn::FwpsInjectionHandleDestroy0),
         1,
         "not retried, not destroyed twice"
     );
@@ -83,14 +87,14 @@ fn into_raw_gives_up_ownership_and_from_raw_takes_it_back() {
     let sim = SimulatedStack::new();
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Unspecified, TRANSPORT).unwrap();
     let raw = handle.into_raw();
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 0);
     assert_eq!(sim.open_handles().len(), 1);
     // SAFETY: `raw` came from into_raw above and is owned by nobody else.
     let back =
         unsafe { InjectionHandle::from_raw(&sim, raw, AddressFamily::Unspecified, TRANSPORT) };
     assert_eq!(back.as_raw(), raw);
     drop(back);
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 1);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 1);
     sim.assert_clean();
 }
 
@@ -118,7 +122,7 @@ fn unspecified_family_with_network_is_refused_before_the_kernel() {
         .unwrap_err();
         assert_eq!(retried, error);
     }
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 0);
     sim.assert_clean();
 }
 
@@ -177,7 +181,7 @@ fn create_above_passive_is_refused_without_a_kernel_call() {
             allowed: Irql::PASSIVE
         }
     );
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 0);
     assert_eq!(error.status(), NtStatus::INVALID_DEVICE_STATE);
     sim.assert_clean();
 }
@@ -190,7 +194,7 @@ fn close_above_passive_hands_the_handle_back_undestroyed() {
     let guard = sim.set_irql(Irql::DISPATCH);
     let (error, unclosed) = handle.close().unwrap_err();
     assert!(matches!(error, Error::IrqlTooHigh { .. }));
-    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleDestroy0), 0);
     drop(guard);
     unclosed.expect("handle returned").close().unwrap();
     sim.assert_clean();
@@ -212,7 +216,7 @@ fn kernel_failures_name_the_call_and_status() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(
-        SimCall::InjectionHandleCreate,
+        KernelFn::FwpsInjectionHandleCreate0,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );

@@ -2643,10 +2643,10 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
     }
     let device = std::ptr::NonNull::<DEVICE_OBJECT>::dangling().as_ptr();
     type Call = fn(&sim::SimulatedStack, *mut DEVICE_OBJECT);
-    let calls: [(&str, sim::SimCall, Call); 6] = [
+    let calls: [(&str, sim::KernelFn, Call); 6] = [
         (
             "FwpmBfeStateSubscribeChanges0",
-            sim::SimCall::BfeSubscribe,
+            sim::KernelFn::FwpmBfeStateSubscribeChanges0,
             |stack, device| {
                 let mut handle: HANDLE = std::ptr::null_mut();
                 // SAFETY: valid pointers; the subscription is removed again below.
@@ -2667,7 +2667,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
         ),
         (
             "FwpmBfeStateGet0",
-            sim::SimCall::BfeStateGet,
+            sim::KernelFn::FwpmBfeStateGet0,
             |stack, device| {
                 let mut handle: HANDLE = std::ptr::null_mut();
                 let irql = Irql((&stack).ke_get_current_irql());
@@ -2695,7 +2695,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
         ),
         (
             "FwpmBfeStateUnsubscribeChanges0",
-            sim::SimCall::BfeUnsubscribe,
+            sim::KernelFn::FwpmBfeStateUnsubscribeChanges0,
             |stack, device| {
                 let mut handle: HANDLE = std::ptr::null_mut();
                 let irql = Irql((&stack).ke_get_current_irql());
@@ -2725,7 +2725,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
         ),
         (
             "IoAllocateWorkItem",
-            sim::SimCall::AllocateWorkItem,
+            sim::KernelFn::IoAllocateWorkItem,
             |stack, device| {
                 // SAFETY: a device pointer; the item is freed again.
                 let item = unsafe { (&stack).io_allocate_work_item(device) };
@@ -2737,7 +2737,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
         ),
         (
             "IoQueueWorkItem",
-            sim::SimCall::QueueWorkItem,
+            sim::KernelFn::IoQueueWorkItem,
             |stack, device| {
                 let irql = Irql((&stack).ke_get_current_irql());
                 let item = {
@@ -2765,7 +2765,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
         ),
         (
             "IoFreeWorkItem",
-            sim::SimCall::FreeWorkItem,
+            sim::KernelFn::IoFreeWorkItem,
             |stack, device| {
                 let irql = Irql((&stack).ke_get_current_irql());
                 let item = {

@@ -14,7 +14,7 @@ use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
 use wfp_injector::sys::types::DRIVER_OBJECT;
 use wfp_sim::kmdf::{KmdfEvent, KmdfObjects};
-use wfp_sim::{SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::{KernelFn, SimulatedStack, WfpObjects};
 
 struct Load {
     sim: Sim,
@@ -97,11 +97,11 @@ fn the_shell_creates_a_kernel_only_control_device_and_unloads_in_reverse_order()
 fn the_shell_failing_at_each_step_leaves_no_init_device_or_wfp_object() {
     let _serial = kmdf_host::serial();
     for call in [
-        SimCall::WdfDriverCreate,
-        SimCall::WdfControlDeviceInitAllocate,
-        SimCall::WdfDeviceCreate,
-        SimCall::InjectionHandleCreate,
-        SimCall::EngineOpen,
+        KernelFn::WdfDriverCreate,
+        KernelFn::WdfControlDeviceInitAllocate,
+        KernelFn::WdfDeviceCreate,
+        KernelFn::FwpsInjectionHandleCreate0,
+        KernelFn::FwpmEngineOpen0,
     ] {
         let mut load = setup();
         let sim = load.sim;
@@ -114,7 +114,7 @@ fn the_shell_failing_at_each_step_leaves_no_init_device_or_wfp_object() {
         );
         assert_eq!(objects.devices, 0, "{call:?}: the device was deleted");
         assert_eq!(sim.wfp_objects(), WfpObjects::default(), "{call:?}");
-        if call == SimCall::WdfDeviceCreate {
+        if call == KernelFn::WdfDeviceCreate {
             assert!(
                 sim.kmdf_events().contains(&KmdfEvent::InitFreed),
                 "{call:?}"

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use wfp_injector::inject::{AddressFamily, InjectionHandle, InjectionTypes, RetryPolicy};
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_injector::{Error, InputError, KernelCall};
-use wfp_sim::{SimCall, SimulatedStack};
+use wfp_injector::{Error, InputError, KernelFn};
+use wfp_sim::SimulatedStack;
 
 const TRANSPORT: InjectionTypes = InjectionTypes::TRANSPORT;
 
@@ -33,7 +33,7 @@ fn not_ready_three_times_then_success_backs_off_exponentially() {
         &policy(10, 2, 1000, 5000),
     )
     .unwrap();
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 4);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 4);
     assert_eq!(
         sim.sleeps(),
         [10, 20, 40].map(Duration::from_millis).to_vec(),
@@ -87,7 +87,7 @@ fn thirty_second_deadline_runs_out_on_the_virtual_clock_and_returns_not_ready() 
     assert_eq!(
         error,
         Error::Kernel {
-            call: KernelCall::FwpsInjectionHandleCreate0,
+            call: KernelFn::FwpsInjectionHandleCreate0,
             status: NtStatus::FWP_TCPIP_NOT_READY
         }
     );
@@ -101,7 +101,7 @@ fn thirty_second_deadline_runs_out_on_the_virtual_clock_and_returns_not_ready() 
     // 10+20+...+640 = 1270 ms, then 1 s naps, the last one cut to fit the deadline; then a final
     // attempt at the deadline.
     assert_eq!(
-        sim.calls(SimCall::InjectionHandleCreate),
+        sim.calls(KernelFn::FwpsInjectionHandleCreate0),
         sleeps.len() as u64 + 1
     );
     assert!(sim.open_handles().is_empty());
@@ -113,7 +113,7 @@ fn other_failures_are_not_retried() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.fail_call(
-        SimCall::InjectionHandleCreate,
+        KernelFn::FwpsInjectionHandleCreate0,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
@@ -125,7 +125,7 @@ fn other_failures_are_not_retried() {
     )
     .unwrap_err();
     assert_eq!(error.status(), NtStatus::INSUFFICIENT_RESOURCES);
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 1);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 1);
     assert!(sim.sleeps().is_empty());
     sim.assert_clean();
 }
@@ -136,7 +136,7 @@ fn a_failure_after_not_ready_stops_the_retry() {
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(2);
     // Third call: after the two not-ready answers.
-    sim.fail_call(SimCall::InjectionHandleCreate, 2, NtStatus::NO_MEMORY);
+    sim.fail_call(KernelFn::FwpsInjectionHandleCreate0, 2, NtStatus::NO_MEMORY);
     let error = InjectionHandle::create(
         &sim,
         AddressFamily::Ipv4,
@@ -145,7 +145,7 @@ fn a_failure_after_not_ready_stops_the_retry() {
     )
     .unwrap_err();
     assert_eq!(error.status(), NtStatus::NO_MEMORY);
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 3);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 3);
     assert_eq!(sim.sleeps().len(), 2);
     sim.assert_clean();
 }
@@ -155,7 +155,7 @@ fn a_failed_wait_ends_the_retry_with_the_wait_error() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(5);
-    sim.fail_call(SimCall::DelayExecutionThread, 1, NtStatus::UNSUCCESSFUL);
+    sim.fail_call(KernelFn::KeDelayExecutionThread, 1, NtStatus::UNSUCCESSFUL);
     let error = InjectionHandle::create(
         &sim,
         AddressFamily::Ipv4,
@@ -166,11 +166,11 @@ fn a_failed_wait_ends_the_retry_with_the_wait_error() {
     assert_eq!(
         error,
         Error::Kernel {
-            call: KernelCall::KeDelayExecutionThread,
+            call: KernelFn::KeDelayExecutionThread,
             status: NtStatus::UNSUCCESSFUL
         }
     );
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 2);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 2);
     sim.assert_clean();
 }
 
@@ -200,7 +200,7 @@ fn no_retry_policy_makes_exactly_one_attempt() {
         InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &RetryPolicy::NO_RETRY)
             .unwrap_err();
     assert!(error.is_tcpip_not_ready());
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 1);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 1);
     assert!(sim.sleeps().is_empty());
     sim.assert_clean();
 }
@@ -224,7 +224,7 @@ fn retrying_above_passive_is_refused_before_any_call() {
             ..
         }
     ));
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 0);
     sim.assert_clean();
 }
 
@@ -247,7 +247,7 @@ fn invalid_policies_are_refused_before_any_call() {
             other => panic!("expected a policy error, got {other:?}"),
         }
     }
-    assert_eq!(sim.calls(SimCall::InjectionHandleCreate), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 0);
     sim.assert_clean();
 }
 
@@ -284,7 +284,7 @@ fn kernel_sleep_interval_is_relative_in_100ns_units() {
         let _apc = sim.set_irql(Irql::APC);
         wfp_injector::nt::time::sleep(&&sim, Duration::from_micros(500)).unwrap();
     }
-    assert_eq!(sim.calls(SimCall::DelayExecutionThread), 2);
+    assert_eq!(sim.calls(KernelFn::KeDelayExecutionThread), 2);
     let _dispatch = sim.set_irql(Irql::DISPATCH);
     let refused = wfp_injector::nt::time::sleep(&&sim, Duration::from_millis(1));
     assert!(matches!(
@@ -297,7 +297,7 @@ fn kernel_sleep_interval_is_relative_in_100ns_units() {
         Err(Error::IrqlTooHigh { .. })
     ));
     assert_eq!(
-        sim.calls(SimCall::DelayExecutionThread),
+        sim.calls(KernelFn::KeDelayExecutionThread),
         2,
         "refused above APC_LEVEL"
     );

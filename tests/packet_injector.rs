@@ -16,8 +16,8 @@ use wfp_injector::inject::{
 use wfp_injector::nt::{Irql, NtStatus};
 use wfp_injector::sys::KernelApi;
 use wfp_injector::sys::types::NET_BUFFER_LIST;
-use wfp_injector::{Error, InputError, KernelCall};
-use wfp_sim::{self as sim, SimCall, SimulatedStack};
+use wfp_injector::{Error, InputError, KernelFn};
+use wfp_sim::{self as sim, SimulatedStack};
 
 type Sim<'a> = &'a SimulatedStack;
 
@@ -323,7 +323,7 @@ fn tcp_transport_injection_is_deferred_to_a_dpc_and_counts_as_in_flight() {
         .clone_and_inject(borrow(original), tcp, Tag::default())
         .unwrap();
     assert_eq!(
-        sim.calls(SimCall::InjectTransportSend),
+        sim.calls(KernelFn::FwpsInjectTransportSendAsync0),
         0,
         "not called inline"
     );
@@ -331,7 +331,7 @@ fn tcp_transport_injection_is_deferred_to_a_dpc_and_counts_as_in_flight() {
     assert_eq!(injector.in_flight(), 1);
     assert_eq!(sim.run_queued_dpcs(), 1);
     assert_eq!(
-        sim.calls(SimCall::InjectTransportSend),
+        sim.calls(KernelFn::FwpsInjectTransportSendAsync0),
         1,
         "called from the DPC"
     );
@@ -357,7 +357,7 @@ fn a_deferred_injection_the_kernel_refuses_reaches_the_completion_handler() {
         protocol: IpProtocol::TCP,
     });
     sim.fail_call(
-        SimCall::InjectTransportReceive,
+        KernelFn::FwpsInjectTransportReceiveAsync0,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
@@ -390,7 +390,7 @@ fn a_refused_inject_call_returns_the_packet_and_runs_no_completion() {
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
     sim.fail_call(
-        SimCall::InjectTransportSend,
+        KernelFn::FwpsInjectTransportSendAsync0,
         0,
         NtStatus::FWP_INJECT_HANDLE_STALE,
     );
@@ -406,7 +406,7 @@ fn a_refused_inject_call_returns_the_packet_and_runs_no_completion() {
     assert_eq!(
         refused.error,
         Error::Kernel {
-            call: KernelCall::FwpsInjectTransportSendAsync0,
+            call: KernelFn::FwpsInjectTransportSendAsync0,
             status: NtStatus::FWP_INJECT_HANDLE_STALE
         }
     );
@@ -421,7 +421,11 @@ fn a_refused_inject_call_returns_the_packet_and_runs_no_completion() {
     assert!(seen(&injector).is_empty());
     assert_eq!(injector.in_flight(), 0, "the context went back to the pool");
     // The clone helper frees its clone at once on refusal.
-    sim.fail_call(SimCall::InjectTransportSend, 0, NtStatus::UNSUCCESSFUL);
+    sim.fail_call(
+        KernelFn::FwpsInjectTransportSendAsync0,
+        0,
+        NtStatus::UNSUCCESSFUL,
+    );
     let error = injector
         .clone_and_inject(
             borrow(original),
@@ -472,12 +476,13 @@ fn refusals_before_the_kernel_name_what_was_wrong() {
         }) if length == CONTROL_DATA_CAPACITY + 1
     ));
     assert_eq!(
-        sim.calls(SimCall::AllocateCloneNetBufferList),
+        sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0),
         0,
         "refused before cloning"
     );
     assert_eq!(
-        sim.calls(SimCall::InjectNetworkSend) + sim.calls(SimCall::InjectTransportSend),
+        sim.calls(KernelFn::FwpsInjectNetworkSendAsync0)
+            + sim.calls(KernelFn::FwpsInjectTransportSendAsync0),
         0
     );
     let zero = DualStackInjector::try_create(&sim, InjectionTypes::TRANSPORT).unwrap();
@@ -526,7 +531,11 @@ fn clone_failure_is_reported_and_nothing_is_in_flight() {
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 2);
-    sim.fail_call(SimCall::AllocateCloneNetBufferList, 0, NtStatus::NO_MEMORY);
+    sim.fail_call(
+        KernelFn::FwpsAllocateCloneNetBufferList0,
+        0,
+        NtStatus::NO_MEMORY,
+    );
     let error = injector
         .clone_and_inject(
             borrow(original),
@@ -537,7 +546,7 @@ fn clone_failure_is_reported_and_nothing_is_in_flight() {
     assert_eq!(
         error,
         Error::Kernel {
-            call: KernelCall::FwpsAllocateCloneNetBufferList0,
+            call: KernelFn::FwpsAllocateCloneNetBufferList0,
             status: NtStatus::NO_MEMORY
         }
     );
@@ -565,7 +574,7 @@ fn close_waits_for_pending_injections_and_refuses_new_ones_meanwhile() {
         let closer = scope.spawn(|| injector.close());
         // Until the completions run, close cannot return and the handles stay open.
         eventually("close to start the rundown wait", || {
-            sim.calls(SimCall::WaitForRundownProtectionRelease) > 0
+            sim.calls(KernelFn::ExWaitForRundownProtectionRelease) > 0
         });
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(
@@ -605,7 +614,7 @@ fn injecting_while_close_is_draining_is_refused_with_closing() {
         // the close below returns, so the shared state is freed exactly once, after its last use.
         let closer = scope.spawn(|| unsafe { std::ptr::read(probe) }.close());
         eventually("close to start the rundown wait", || {
-            sim.calls(SimCall::WaitForRundownProtectionRelease) > 0
+            sim.calls(KernelFn::ExWaitForRundownProtectionRelease) > 0
         });
         let error = probe
             .clone_and_inject(borrow(original), send, Tag::default())
@@ -717,7 +726,7 @@ fn query_tells_own_other_and_previously_own_packets_apart() {
         )
     );
     drop(reclone);
-    assert_eq!(sim.calls(SimCall::QueryPacketInjectionState), 5);
+    assert_eq!(sim.calls(KernelFn::FwpsQueryPacketInjectionState0), 5);
     sim.complete_all(NtStatus::SUCCESS);
     ours.close().unwrap();
     theirs.close().unwrap();
@@ -770,7 +779,7 @@ fn dropping_an_injector_with_work_in_flight_waits_like_close() {
     std::thread::scope(|scope| {
         let dropper = scope.spawn(move || drop(injector));
         eventually("close to start the rundown wait", || {
-            sim.calls(SimCall::WaitForRundownProtectionRelease) > 0
+            sim.calls(KernelFn::ExWaitForRundownProtectionRelease) > 0
         });
         assert_eq!(sim.open_handles().len(), 2);
         sim.complete_injection(id, NtStatus::SUCCESS, true);
@@ -864,7 +873,7 @@ fn control_data_longer_than_a_context_holds_is_carried_in_a_large_buffer() {
     assert_eq!(pending[0].control_data, long, "the kernel reads all of it");
     // The one large buffer is in use: another long one is refused before any kernel call (no
     // clone), while control data a context holds still goes through.
-    let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+    let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
     assert_eq!(
         injector
             .clone_and_inject(
@@ -875,7 +884,7 @@ fn control_data_longer_than_a_context_holds_is_carried_in_a_large_buffer() {
             .unwrap_err(),
         Error::ContextsExhausted
     );
-    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), clones);
+    assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), clones);
     injector
         .clone_and_inject(
             borrow(original),
@@ -898,7 +907,7 @@ fn control_data_longer_than_a_context_holds_is_carried_in_a_large_buffer() {
     // Through `inject` too, and through a refused kernel call: everything comes back.
     let packet = ClonedNetBufferList::clone_of(&sim, borrow(original)).unwrap();
     sim.fail_call(
-        SimCall::InjectTransportSend,
+        KernelFn::FwpsInjectTransportSendAsync0,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
@@ -953,7 +962,7 @@ fn a_deferred_injection_with_long_control_data_keeps_it_until_its_completion() {
     sim.complete_all(NtStatus::SUCCESS);
     // A deferred call the kernel refuses ends in the handler and gives the buffer back too.
     sim.fail_call(
-        SimCall::InjectTransportSend,
+        KernelFn::FwpsInjectTransportSendAsync0,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
@@ -994,7 +1003,7 @@ fn deferred_slots_are_taken_on_demand_and_return_when_the_dpc_runs() {
     injector
         .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
         .unwrap();
-    let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+    let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
     assert_eq!(
         injector
             .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
@@ -1003,7 +1012,7 @@ fn deferred_slots_are_taken_on_demand_and_return_when_the_dpc_runs() {
         "one deferred slot, queued"
     );
     assert_eq!(
-        sim.calls(SimCall::AllocateCloneNetBufferList),
+        sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0),
         clones,
         "refused before cloning"
     );
@@ -1080,7 +1089,7 @@ fn a_transport_send_on_handles_without_the_transport_type_is_refused_before_the_
             .unwrap_err();
         assert_eq!(refused.error, error);
     }
-    assert_eq!(sim.calls(SimCall::InjectTransportSend), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsInjectTransportSendAsync0), 0);
     injector.close().unwrap();
     sim.return_packet(original);
     sim.assert_clean();

@@ -72,7 +72,7 @@ fn driver_image_is_a_native_x64_kernel_image_importing_only_the_seam() {
         for name in names {
             assert!(
                 declared.contains(&(module.clone(), name.clone())),
-                "{module}!{name} is imported but not declared in crates/seam/src/sys/windows.rs"
+                "{module}!{name} is imported but not declared in crates/seam/src/sys/declarations.rs"
             );
         }
     }

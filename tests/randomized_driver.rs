@@ -22,7 +22,7 @@ mod host_driver;
 use wfp_injector::driver::{Driver, DriverConfig, LayerSnapshot, TransportLayer};
 use wfp_injector::nt::NtStatus;
 use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::{InjectionPath, KernelFn, RegistryValue, SimulatedStack, WfpObjects};
 
 // Constants from independent sources: the simulator's own layout tables (written from the
 // headers, not from src/driver) and Microsoft's windows-sys metadata.
@@ -154,13 +154,13 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The kernel calls a classify or its DPC makes that the test plans to fail.
-const REFUSALS: [SimCall; 6] = [
-    SimCall::AllocateCloneNetBufferList,
-    SimCall::InjectTransportSend,
-    SimCall::InjectTransportReceive,
-    SimCall::RetreatNetBufferDataStart,
-    SimCall::GetDataBuffer,
-    SimCall::InsertQueueDpc,
+const REFUSALS: [KernelFn; 6] = [
+    KernelFn::FwpsAllocateCloneNetBufferList0,
+    KernelFn::FwpsInjectTransportSendAsync0,
+    KernelFn::FwpsInjectTransportReceiveAsync0,
+    KernelFn::NdisRetreatNetBufferDataStart,
+    KernelFn::NdisGetDataBuffer,
+    KernelFn::KeInsertQueueDpc,
 ];
 
 fn packet(layer: Layer, port_matches: bool, peer_matches: bool, tcp: bool) -> TransportPacket {
@@ -227,11 +227,11 @@ impl Model {
 
 /// Planned refusals not yet consumed, per call (each consumes the next call of its kind).
 #[derive(Debug, Default)]
-struct Plans(BTreeMap<SimCall, u32>);
+struct Plans(BTreeMap<KernelFn, u32>);
 
 impl Plans {
     /// True (and consumed) when the next call of `call` is planned to fail.
-    fn take(&mut self, call: SimCall) -> bool {
+    fn take(&mut self, call: KernelFn) -> bool {
         match self.0.get_mut(&call) {
             Some(count) if *count > 0 => {
                 *count -= 1;
@@ -242,14 +242,17 @@ impl Plans {
     }
 }
 
-fn path_of(layer: Layer) -> (InjectionPath, SimCall) {
+fn path_of(layer: Layer) -> (InjectionPath, KernelFn) {
     if layer.is_inbound() {
         (
             InjectionPath::TransportReceive,
-            SimCall::InjectTransportReceive,
+            KernelFn::FwpsInjectTransportReceiveAsync0,
         )
     } else {
-        (InjectionPath::TransportSend, SimCall::InjectTransportSend)
+        (
+            InjectionPath::TransportSend,
+            KernelFn::FwpsInjectTransportSendAsync0,
+        )
     }
 }
 
@@ -472,8 +475,8 @@ fn run(config: Config, ops: &[Op]) -> LayerSnapshot {
                         let mut outcome = None;
                         if layer.is_inbound() {
                             // Retreat to the IP header, then read its first byte.
-                            if plans.take(SimCall::RetreatNetBufferDataStart)
-                                || plans.take(SimCall::GetDataBuffer)
+                            if plans.take(KernelFn::NdisRetreatNetBufferDataStart)
+                                || plans.take(KernelFn::NdisGetDataBuffer)
                             {
                                 model.counters[li].malformed += 1;
                                 outcome = Some(false);
@@ -481,11 +484,11 @@ fn run(config: Config, ops: &[Op]) -> LayerSnapshot {
                         }
                         if outcome.is_none() {
                             let full = model.in_flight() >= config.capacity();
-                            if full || plans.take(SimCall::AllocateCloneNetBufferList) {
+                            if full || plans.take(KernelFn::FwpsAllocateCloneNetBufferList0) {
                                 model.counters[li].failed += 1;
                                 outcome = Some(false);
                             } else if tcp {
-                                if plans.take(SimCall::InsertQueueDpc) {
+                                if plans.take(KernelFn::KeInsertQueueDpc) {
                                     model.counters[li].failed += 1;
                                     outcome = Some(false);
                                 } else {

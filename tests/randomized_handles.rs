@@ -11,7 +11,7 @@ use wfp_injector::inject::{
     AddressFamily, DualStackInjector, InjectionHandle, InjectionTypes, RetryPolicy,
 };
 use wfp_injector::nt::{Irql, NtStatus};
-use wfp_sim::{SimCall, SimulatedStack};
+use wfp_sim::{KernelFn, SimulatedStack};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -90,8 +90,8 @@ fn run(ops: &[Op]) {
     let policy = RetryPolicy::default();
     for op in ops {
         let at_dispatch = irql_guard.is_some();
-        let creates_before = sim.calls(SimCall::InjectionHandleCreate);
-        let destroys_before = sim.calls(SimCall::InjectionHandleDestroy);
+        let creates_before = sim.calls(KernelFn::FwpsInjectionHandleCreate0);
+        let destroys_before = sim.calls(KernelFn::FwpsInjectionHandleDestroy0);
         match op.clone() {
             Op::Create {
                 family,
@@ -116,7 +116,7 @@ fn run(ops: &[Op]) {
                 if reaches_kernel {
                     sim.set_tcpip_not_ready_for(not_ready);
                     if let Some(status) = failure {
-                        sim.fail_call(SimCall::InjectionHandleCreate, not_ready, status);
+                        sim.fail_call(KernelFn::FwpsInjectionHandleCreate0, not_ready, status);
                     }
                 }
                 let result = InjectionHandle::create(&sim, family, types, &policy);
@@ -128,7 +128,7 @@ fn run(ops: &[Op]) {
                 };
                 let (expected, calls) = predict(refused, not_ready, failure);
                 assert_eq!(
-                    sim.calls(SimCall::InjectionHandleCreate) - creates_before,
+                    sim.calls(KernelFn::FwpsInjectionHandleCreate0) - creates_before,
                     calls,
                     "kernel creates for {op:?}"
                 );
@@ -160,7 +160,7 @@ fn run(ops: &[Op]) {
                     // The IPv4 create takes the whole not-ready window and succeeds; the IPv6
                     // create's first call fails.
                     if let Some(status) = failure {
-                        sim.fail_call(SimCall::InjectionHandleCreate, not_ready + 1, status);
+                        sim.fail_call(KernelFn::FwpsInjectionHandleCreate0, not_ready + 1, status);
                     }
                 }
                 let result = DualStackInjector::create(&sim, InjectionTypes::NETWORK, &policy);
@@ -174,7 +174,7 @@ fn run(ops: &[Op]) {
                     }
                 };
                 assert_eq!(
-                    sim.calls(SimCall::InjectionHandleCreate) - creates_before,
+                    sim.calls(KernelFn::FwpsInjectionHandleCreate0) - creates_before,
                     calls,
                     "kernel creates for {op:?}"
                 );
@@ -209,7 +209,10 @@ fn run(ops: &[Op]) {
                     "only a wrong IRQL hands the owner back"
                 );
                 if let Some(back) = back {
-                    assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), destroys_before);
+                    assert_eq!(
+                        sim.calls(KernelFn::FwpsInjectionHandleDestroy0),
+                        destroys_before
+                    );
                     owned.push(back);
                 }
             }
@@ -256,7 +259,7 @@ fn run(ops: &[Op]) {
         "every created handle is destroyed"
     );
     assert_eq!(
-        sim.calls(SimCall::InjectionHandleDestroy),
+        sim.calls(KernelFn::FwpsInjectionHandleDestroy0),
         all.len() as u64,
         "each exactly once"
     );

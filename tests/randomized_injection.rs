@@ -22,7 +22,7 @@ use wfp_injector::inject::{
     PacketInjector, RemoteAddress, RetryPolicy, StreamInject, Tag, TransportReceive, TransportSend,
 };
 use wfp_injector::nt::NtStatus;
-use wfp_sim::{InjectionPath, SimCall, SimulatedStack};
+use wfp_sim::{InjectionPath, KernelFn, SimulatedStack};
 
 type Sim<'a> = &'a SimulatedStack;
 
@@ -70,14 +70,14 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The inject call of each path (index = `Op::Inject::path`), then the clone.
-const CALLS: [SimCall; 7] = [
-    SimCall::InjectTransportSend,
-    SimCall::InjectTransportReceive,
-    SimCall::InjectNetworkSend,
-    SimCall::InjectNetworkReceive,
-    SimCall::InjectForward,
-    SimCall::StreamInject,
-    SimCall::AllocateCloneNetBufferList,
+const CALLS: [KernelFn; 7] = [
+    KernelFn::FwpsInjectTransportSendAsync0,
+    KernelFn::FwpsInjectTransportReceiveAsync0,
+    KernelFn::FwpsInjectNetworkSendAsync0,
+    KernelFn::FwpsInjectNetworkReceiveAsync0,
+    KernelFn::FwpsInjectForwardAsync0,
+    KernelFn::FwpsStreamInjectAsync0,
+    KernelFn::FwpsAllocateCloneNetBufferList0,
 ];
 
 /// The path the simulated stack records for each `Op::Inject::path`.
@@ -103,7 +103,7 @@ struct Accepted {
 #[derive(Debug, Default)]
 struct Model {
     /// Planned refusals not yet consumed, per call.
-    plans: BTreeMap<SimCall, u32>,
+    plans: BTreeMap<KernelFn, u32>,
     /// Accepted by the kernel, not completed, oldest first.
     pending: Vec<Accepted>,
     /// Deferred (TCP transport) injections waiting for their DPC, in queue order.
@@ -114,7 +114,7 @@ struct Model {
 }
 
 impl Model {
-    fn take(&mut self, call: SimCall) -> bool {
+    fn take(&mut self, call: KernelFn) -> bool {
         match self.plans.get_mut(&call) {
             Some(count) if *count > 0 => {
                 *count -= 1;
@@ -148,7 +148,7 @@ impl Model {
         if self.in_flight() >= CAPACITY {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         }
-        if self.take(SimCall::AllocateCloneNetBufferList) {
+        if self.take(KernelFn::FwpsAllocateCloneNetBufferList0) {
             return Err(REFUSAL);
         }
         let accepted = Accepted { cookie, path };

@@ -10,7 +10,7 @@ use std::ptr;
 use wfp_injector::nt::{Irql, NtStatus};
 use wfp_injector::sys::KernelApi;
 use wfp_injector::sys::types::HANDLE;
-use wfp_sim::{SimCall, SimulatedStack, Violation};
+use wfp_sim::{KernelFn, SimulatedStack, Violation};
 
 fn raw_create(sim: &SimulatedStack, family: u16, flags: u32) -> (NtStatus, HANDLE) {
     let mut handle: HANDLE = ptr::null_mut();
@@ -74,14 +74,14 @@ fn records_calls_above_passive_and_null_out_pointers() {
         sim.take_violations(),
         vec![
             Violation::WrongIrql {
-                call: SimCall::InjectionHandleCreate,
+                call: KernelFn::FwpsInjectionHandleCreate0,
                 irql: Irql::DISPATCH
             },
             Violation::WrongIrql {
-                call: SimCall::DelayExecutionThread,
+                call: KernelFn::KeDelayExecutionThread,
                 irql: Irql::DISPATCH
             },
-            Violation::NullPointer(SimCall::InjectionHandleCreate),
+            Violation::NullPointer(KernelFn::FwpsInjectionHandleCreate0),
         ]
     );
     assert!(sim.all_handles().is_empty());
@@ -103,7 +103,11 @@ fn irql_is_per_thread() {
 fn planned_failures_fire_once_at_the_chosen_call_and_have_no_effect() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
-    sim.fail_call(SimCall::InjectionHandleCreate, 1, NtStatus::FWP_CANNOT_PEND);
+    sim.fail_call(
+        KernelFn::FwpsInjectionHandleCreate0,
+        1,
+        NtStatus::FWP_CANNOT_PEND,
+    );
     let (first, h1) = raw_create(&sim, 2, 0x2);
     let (second, _) = raw_create(&sim, 2, 0x2);
     let (third, h3) = raw_create(&sim, 2, 0x2);

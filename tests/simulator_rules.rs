@@ -25,7 +25,7 @@ use wfp_injector::sys::types::{
     HANDLE, KDPC, NET_BUFFER, NET_BUFFER_LIST, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
 use wfp_sim::traffic::{Delivery, Layer};
-use wfp_sim::{NetBufferSpec, SimCall, SimulatedStack, SyncCompletions, Violation, constants};
+use wfp_sim::{KernelFn, NetBufferSpec, SimulatedStack, SyncCompletions, Violation, constants};
 
 const AF_INET: u16 = 2;
 const TRANSPORT: u32 = 0x2;
@@ -278,7 +278,7 @@ fn freed_nbls_are_poisoned_and_their_use_is_caught() {
     assert_eq!(
         sim.take_violations(),
         vec![Violation::NblUsedAfterFree(
-            SimCall::InjectTransportReceive,
+            KernelFn::FwpsInjectTransportReceiveAsync0,
             freed as usize
         )]
     );
@@ -428,7 +428,7 @@ fn tcp_injected_at_a_transport_layer_from_inside_classify_is_caught() {
         assert_eq!(
             sim.take_violations(),
             vec![Violation::TcpInjectedInline(
-                SimCall::InjectTransportReceive
+                KernelFn::FwpsInjectTransportReceiveAsync0
             )]
         );
         // The same from a DPC (outside classify) is accepted; UDP inside classify too.
@@ -472,30 +472,30 @@ fn paged_pool_is_refused_above_apc_level() {
     let tag = u32::from_le_bytes(*b"Test");
     {
         let _dispatch = sim.set_irql(Irql::DISPATCH);
-        let block = sim.pool_allocate(constants::POOL_FLAG_PAGED, 64, tag);
+        let block = sim.ExAllocatePool2(constants::POOL_FLAG_PAGED, 64, tag);
         assert!(block.is_null());
         assert_eq!(
             sim.take_violations(),
             vec![Violation::PagedPoolAboveApc {
-                call: SimCall::PoolAllocate,
+                call: KernelFn::ExAllocatePool2,
                 irql: Irql::DISPATCH
             }]
         );
         // Nonpaged pool is fine at DISPATCH_LEVEL.
-        let nonpaged = sim.pool_allocate(0x40, 64, tag);
+        let nonpaged = sim.ExAllocatePool2(0x40, 64, tag);
         assert!(!nonpaged.is_null());
-        sim.pool_free(nonpaged, tag);
+        sim.ExFreePoolWithTag(nonpaged, tag);
     }
-    let block = sim.pool_allocate(constants::POOL_FLAG_PAGED, 64, tag);
+    let block = sim.ExAllocatePool2(constants::POOL_FLAG_PAGED, 64, tag);
     assert!(!block.is_null(), "paged pool at PASSIVE_LEVEL");
     {
         let _dispatch = sim.set_irql(Irql::DISPATCH);
-        sim.pool_free(block, tag);
+        sim.ExFreePoolWithTag(block, tag);
     }
     assert_eq!(
         sim.take_violations(),
         vec![Violation::PagedPoolAboveApc {
-            call: SimCall::PoolFree,
+            call: KernelFn::ExFreePoolWithTag,
             irql: Irql::DISPATCH
         }]
     );
@@ -559,7 +559,9 @@ fn nonzero_reserved_flags_and_pointers_are_refused() {
         assert_eq!(status, NtStatus::INVALID_PARAMETER);
         assert_eq!(
             sim.take_violations(),
-            vec![Violation::ReservedNotZero(SimCall::InjectTransportReceive)]
+            vec![Violation::ReservedNotZero(
+                KernelFn::FwpsInjectTransportReceiveAsync0
+            )]
         );
     }
     let mut refused = ptr::null_mut();
@@ -579,8 +581,8 @@ fn nonzero_reserved_flags_and_pointers_are_refused() {
     assert_eq!(
         sim.take_violations(),
         vec![
-            Violation::ReservedNotZero(SimCall::AllocateCloneNetBufferList),
-            Violation::ReservedNotZero(SimCall::FreeCloneNetBufferList),
+            Violation::ReservedNotZero(KernelFn::FwpsAllocateCloneNetBufferList0),
+            Violation::ReservedNotZero(KernelFn::FwpsFreeCloneNetBufferList0),
         ]
     );
     assert_eq!(sim.live_clones(), 0);
@@ -609,7 +611,7 @@ fn injecting_the_indicated_original_instead_of_a_clone_is_refused() {
     assert_eq!(
         sim.take_violations(),
         vec![Violation::InjectedIndicatedPacket(
-            SimCall::InjectTransportReceive,
+            KernelFn::FwpsInjectTransportReceiveAsync0,
             original as usize
         )]
     );
@@ -685,21 +687,20 @@ fn forwarding_non_ip_bytes_and_streaming_past_the_data_are_refused() {
 fn calls_that_cannot_fail_in_the_kernel_cannot_be_planned_to_fail() {
     let _heap = heap::check();
     let unfailable = [
-        SimCall::FreeCloneNetBufferList,
-        SimCall::InitializeRundownProtection,
-        SimCall::ReleaseRundownProtection,
-        SimCall::WaitForRundownProtectionRelease,
-        SimCall::InitializeDpc,
-        SimCall::FlushQueuedDpcs,
-        SimCall::AdvanceNetBufferDataStart,
-        SimCall::PoolFree,
-        SimCall::DeleteDevice,
+        KernelFn::FwpsFreeCloneNetBufferList0,
+        KernelFn::ExInitializeRundownProtection,
+        KernelFn::ExReleaseRundownProtection,
+        KernelFn::ExWaitForRundownProtectionRelease,
+        KernelFn::KeInitializeDpc,
+        KernelFn::KeFlushQueuedDpcs,
+        KernelFn::NdisAdvanceNetBufferDataStart,
+        KernelFn::ExFreePoolWithTag,
         // It answers an FWPS_PACKET_INJECTION_STATE, never an error: a "failure" would have to
         // be one of the states, and NOT_INJECTED would make a driver reinject its own packet.
-        SimCall::QueryPacketInjectionState,
+        KernelFn::FwpsQueryPacketInjectionState0,
     ];
     for call in unfailable {
-        assert!(!call.can_fail(), "{call:?}");
+        assert!(!wfp_sim::can_fail(call), "{call:?}");
         let sim = SimulatedStack::new();
         // A panic's machinery (backtrace caches) keeps memory: not counted by the heap check.
         let planned = heap::uncounted(|| {
@@ -714,8 +715,8 @@ fn calls_that_cannot_fail_in_the_kernel_cannot_be_planned_to_fail() {
     }
     // The rest can be planned.
     let sim = SimulatedStack::new();
-    sim.fail_call(SimCall::GetDataBuffer, 0, NtStatus::UNSUCCESSFUL);
-    assert!(SimCall::InsertQueueDpc.can_fail());
+    sim.fail_call(KernelFn::NdisGetDataBuffer, 0, NtStatus::UNSUCCESSFUL);
+    assert!(wfp_sim::can_fail(KernelFn::KeInsertQueueDpc));
     let nbl = sim.indicate_packet(&ipv4(17));
     // SAFETY: a live NBL of `sim`.
     let head = unsafe { (*nbl).FirstNetBuffer };

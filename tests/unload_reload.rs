@@ -18,7 +18,7 @@ use wfp_injector::nt::NtStatus;
 use wfp_sim::layout::classify_out;
 use wfp_sim::traffic::{Delivery, Layer};
 use wfp_sim::{
-    ConditionValue, FilterCondition, RegistryValue, SimCall, SimulatedStack, WfpObjects,
+    ConditionValue, FilterCondition, KernelFn, RegistryValue, SimulatedStack, WfpObjects,
 };
 
 /// FWP_ACTION_BLOCK / FWP_ACTION_PERMIT (fwptypes.h; rows of facts/kernel-facts.md).
@@ -43,7 +43,7 @@ fn unload_asks_again_while_a_callout_is_busy_and_then_succeeds() {
     sim.busy_unregisters(3);
     assert_eq!(driver.unload(), NtStatus::SUCCESS);
     assert_eq!(
-        sim.calls(SimCall::CalloutUnregister),
+        sim.calls(KernelFn::FwpsCalloutUnregisterById0),
         4 + 3,
         "each busy answer is followed by another attempt"
     );
@@ -178,7 +178,7 @@ fn classifies_on_other_threads_during_unload_never_reach_freed_state() {
             unloading.store(true, Ordering::SeqCst);
             assert_eq!(driver.unload(), NtStatus::SUCCESS, "round {round}");
         });
-        if sim.calls(SimCall::CalloutUnregister) > 4 {
+        if sim.calls(KernelFn::FwpsCalloutUnregisterById0) > 4 {
             busy_rounds.fetch_add(1, Ordering::Relaxed);
         }
         if !busy_mode && sim.sleeps().len() > sleeps_before {
@@ -251,7 +251,7 @@ fn a_filter_context_of_an_earlier_instance_is_never_trusted() {
         0,
         "a foreign context never enters the live instance"
     );
-    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), 0);
+    assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), 0);
     // The live instance's own context works.
     assert_eq!(
         deliver_and_return(&sim, Layer::OutboundV4, PORT, Delivery::default()),
@@ -270,7 +270,7 @@ fn failed_filter_deletes_at_unload_leave_nothing_behind_and_reload_works() {
     let first = load(&sim);
     for skip in 0..4 {
         sim.fail_call(
-            SimCall::FilterDelete,
+            KernelFn::FwpmFilterDeleteByKey0,
             skip,
             NtStatus::INSUFFICIENT_RESOURCES,
         );
@@ -349,7 +349,11 @@ fn a_stale_filter_that_cannot_be_deleted_stops_the_load_before_any_callout_is_re
     let sim = SimulatedStack::new();
     configure_port(&sim);
     crash_after_load(&sim);
-    sim.fail_call(SimCall::FilterDelete, 1, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        KernelFn::FwpmFilterDeleteByKey0,
+        1,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     let path = host_driver::registry_path();
     let error = wfp_injector::driver::Driver::load(
         &sim,
@@ -578,7 +582,7 @@ fn a_refused_reinjection_gives_back_the_original_with_its_checksum_as_it_came() 
     // in place for the clone it reinjects.
     packet.checksum_offloaded = true;
     sim.fail_call(
-        SimCall::InjectTransportReceive,
+        KernelFn::FwpsInjectTransportReceiveAsync0,
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
@@ -609,7 +613,11 @@ fn a_failed_load_whose_callouts_never_unregister_keeps_the_image() {
     // No heap check: the state is leaked on purpose.
     let sim = SimulatedStack::new();
     configure_port(&sim);
-    sim.fail_call(SimCall::FilterAdd, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        KernelFn::FwpmFilterAdd0,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     sim.busy_unregisters(u32::MAX);
     let path = host_driver::registry_path();
     let error = wfp_injector::driver::Driver::load(
@@ -642,8 +650,16 @@ fn a_failed_load_whose_teardown_cannot_finish_keeps_the_image() {
     configure_port(&sim);
     // Adding the first filter fails after DriverEntry subscribed to BFE's state: the load's own
     // cleanup unregisters the callouts (nothing stuck there), the teardown then cannot unsubscribe.
-    sim.fail_call(SimCall::FilterAdd, 0, NtStatus::INSUFFICIENT_RESOURCES);
-    sim.fail_call(SimCall::BfeUnsubscribe, 0, NtStatus::INSUFFICIENT_RESOURCES);
+    sim.fail_call(
+        KernelFn::FwpmFilterAdd0,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    sim.fail_call(
+        KernelFn::FwpmBfeStateUnsubscribeChanges0,
+        0,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
     let path = host_driver::registry_path();
     let error = wfp_injector::driver::Driver::load(
         &sim,
@@ -656,7 +672,11 @@ fn a_failed_load_whose_teardown_cannot_finish_keeps_the_image() {
         error.step,
         wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4)
     );
-    assert_eq!(sim.calls(SimCall::BfeUnsubscribe), 1, "the teardown tried");
+    assert_eq!(
+        sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0),
+        1,
+        "the teardown tried"
+    );
     assert_eq!(
         sim.wfp_objects().registered_callouts,
         0,

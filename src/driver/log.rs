@@ -246,10 +246,21 @@ impl Log {
         buffer.text("\n");
         let end = buffer.used.min(MESSAGE_CAPACITY - 1);
         buffer.bytes[end] = 0;
-        // SAFETY: the buffer is NUL-terminated at `end`.
-        unsafe { kernel.dbg_print_ex(DPFLTR_IHVNETWORK_ID, level.dpfltr(), buffer.bytes.as_ptr()) };
+        // SAFETY: the buffer is NUL-terminated at `end`, and the format is the fixed "%s" (logged
+        // text is never read as a format string).
+        unsafe {
+            kernel.dbg_print_ex(
+                DPFLTR_IHVNETWORK_ID,
+                level.dpfltr(),
+                PRINT_AS_TEXT.as_ptr(),
+                buffer.bytes.as_ptr(),
+            )
+        };
     }
 }
+
+/// DbgPrintEx's format for every line: the text is an argument, never a format.
+const PRINT_AS_TEXT: &[u8; 3] = b"%s\0";
 
 #[cfg(test)]
 mod tests {

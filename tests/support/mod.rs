@@ -106,12 +106,12 @@ fn image_is_present_and_built_from_these_sources() {
 }
 
 /// (module, function) for every function declared in the seam's `extern` blocks, read from
-/// crates/seam/src/sys/windows.rs, so checks on the image compare against what the seam declares.
+/// crates/seam/src/sys/declarations.rs, so checks on the image compare against what the seam declares.
 pub fn seam_declarations() -> std::collections::BTreeSet<(String, String)> {
     let source = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/seam/src/sys/windows.rs"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/seam/src/sys/declarations.rs"),
     )
-    .expect("read crates/seam/src/sys/windows.rs");
+    .expect("read crates/seam/src/sys/declarations.rs");
     let mut declared = std::collections::BTreeSet::new();
     let mut module: Option<String> = None;
     let mut in_block = false;

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wfp_injector::nt::{Irql, NtStatus};
 use wfp_injector::sys::types::{FWP_ACTION_BLOCK, FWP_ACTION_PERMIT};
 use wfp_sim::traffic::{Delivery, Ipsec, Layer, TransportPacket};
-use wfp_sim::{InjectionPath, RegistryValue, SimCall, SimulatedStack};
+use wfp_sim::{InjectionPath, KernelFn, RegistryValue, SimulatedStack};
 
 pub const PEER_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 pub const HOST_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
@@ -82,7 +82,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
     };
     let permitted_untouched =
         |sim: &SimulatedStack, layer: Layer, p: &TransportPacket, what: &str| {
-            let before = sim.calls(SimCall::AllocateCloneNetBufferList);
+            let before = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
             let delivered = sim.deliver(layer, p, Delivery::default());
             assert_eq!(
                 delivered.result.expect("filtered").action,
@@ -90,7 +90,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
                 "{layer:?} {what}: permitted"
             );
             assert_eq!(
-                sim.calls(SimCall::AllocateCloneNetBufferList),
+                sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0),
                 before,
                 "{layer:?} {what}: not cloned"
             );
@@ -125,7 +125,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         // The security query failing: the packet's protection is unknown, so it is treated as
         // protected (permitted untouched, counted with IPsec).
         sim.fail_call(
-            SimCall::GetPacketListSecurityInformation,
+            KernelFn::FwpsGetPacketListSecurityInformation0,
             0,
             NtStatus::INSUFFICIENT_RESOURCES,
         );
@@ -139,7 +139,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
     }
     // Inbound with no room before the data for the headers: no retreat, permitted untouched.
     for layer in [Layer::InboundV4, Layer::InboundV6] {
-        let before = sim.calls(SimCall::RetreatNetBufferDataStart);
+        let before = sim.calls(KernelFn::NdisRetreatNetBufferDataStart);
         let delivered = sim.deliver(
             layer,
             &packet(layer, 17),
@@ -150,7 +150,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         );
         assert_eq!(delivered.result.unwrap().action, FWP_ACTION_PERMIT);
         assert_eq!(
-            sim.calls(SimCall::RetreatNetBufferDataStart),
+            sim.calls(KernelFn::NdisRetreatNetBufferDataStart),
             before,
             "{layer:?}: no retreat past the buffer's start"
         );
@@ -168,14 +168,14 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
             mdl_starts: &[],
         };
         let nbl = sim.indicate_net_buffers(&[spec, spec]);
-        let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+        let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
         let result = sim.classify_again(layer, &p, nbl);
         assert_eq!(
             result.action, FWP_ACTION_PERMIT,
             "{layer:?}: two NET_BUFFERs"
         );
         assert_eq!(
-            sim.calls(SimCall::AllocateCloneNetBufferList),
+            sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0),
             clones,
             "{layer:?}: nothing cloned"
         );
@@ -287,14 +287,14 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
             ..Delivery::default()
         };
         if offloaded {
-            let before = sim.calls(SimCall::AllocateCloneNetBufferList);
+            let before = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
             let delivered = sim.deliver(layer, &p, split);
             assert_eq!(
                 delivered.result.expect("filtered").action,
                 FWP_ACTION_PERMIT,
                 "{layer:?} split header, stale checksum: permitted"
             );
-            assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), before);
+            assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), before);
             assert!(sim.pending_injections().is_empty());
             returned.push(delivered.nbl);
             expected
@@ -376,7 +376,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         e.checksum += u64::from(offloaded);
     }
     // Unconfigured traffic (a filter broader than the configuration): permitted, not cloned.
-    let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+    let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
     for layer in Layer::ALL {
         let mut p = packet(layer, 17);
         p.remote = if layer.is_v6() {
@@ -395,7 +395,7 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         assert_eq!(delivered.result.unwrap().action, FWP_ACTION_PERMIT);
         returned.push(delivered.nbl);
     }
-    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), clones);
+    assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), clones);
     assert_eq!(sim.live_clones(), 0);
     for nbl in returned {
         sim.return_packet(nbl);

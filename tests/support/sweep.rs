@@ -10,57 +10,55 @@ use wfp_injector::driver::{Driver, DriverConfig, LayerSnapshot, LoadStep};
 use wfp_injector::nt::NtStatus;
 use wfp_sim::layout::classify_out;
 use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
-use wfp_sim::{SimCall, SimulatedStack, WfpObjects};
+use wfp_sim::{KernelFn, SimulatedStack, WfpObjects};
 use windows_sys::Win32::NetworkManagement::WindowsFilteringPlatform::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT,
 };
 
 /// Every simulated kernel call.
-const ALL_CALLS: [SimCall; 44] = [
-    SimCall::InjectionHandleCreate,
-    SimCall::InjectionHandleDestroy,
-    SimCall::DelayExecutionThread,
-    SimCall::QueryPacketInjectionState,
-    SimCall::InjectTransportSend,
-    SimCall::InjectTransportReceive,
-    SimCall::InjectNetworkSend,
-    SimCall::InjectNetworkReceive,
-    SimCall::InjectForward,
-    SimCall::StreamInject,
-    SimCall::AllocateCloneNetBufferList,
-    SimCall::FreeCloneNetBufferList,
-    SimCall::InitializeRundownProtection,
-    SimCall::AcquireRundownProtection,
-    SimCall::ReleaseRundownProtection,
-    SimCall::WaitForRundownProtectionRelease,
-    SimCall::InitializeDpc,
-    SimCall::InsertQueueDpc,
-    SimCall::FlushQueuedDpcs,
-    SimCall::RetreatNetBufferDataStart,
-    SimCall::AdvanceNetBufferDataStart,
-    SimCall::GetDataBuffer,
-    SimCall::EngineOpen,
-    SimCall::EngineClose,
-    SimCall::TransactionBegin,
-    SimCall::TransactionCommit,
-    SimCall::TransactionAbort,
-    SimCall::ProviderAdd,
-    SimCall::ProviderDelete,
-    SimCall::SubLayerAdd,
-    SimCall::SubLayerDelete,
-    SimCall::CalloutAdd,
-    SimCall::CalloutDelete,
-    SimCall::FilterAdd,
-    SimCall::FilterDelete,
-    SimCall::CalloutRegister,
-    SimCall::CalloutUnregister,
-    SimCall::OpenKey,
-    SimCall::QueryValueKey,
-    SimCall::Close,
-    SimCall::PoolAllocate,
-    SimCall::PoolFree,
-    SimCall::CreateDevice,
-    SimCall::DeleteDevice,
+const ALL_CALLS: [KernelFn; 42] = [
+    KernelFn::FwpsInjectionHandleCreate0,
+    KernelFn::FwpsInjectionHandleDestroy0,
+    KernelFn::KeDelayExecutionThread,
+    KernelFn::FwpsQueryPacketInjectionState0,
+    KernelFn::FwpsInjectTransportSendAsync0,
+    KernelFn::FwpsInjectTransportReceiveAsync0,
+    KernelFn::FwpsInjectNetworkSendAsync0,
+    KernelFn::FwpsInjectNetworkReceiveAsync0,
+    KernelFn::FwpsInjectForwardAsync0,
+    KernelFn::FwpsStreamInjectAsync0,
+    KernelFn::FwpsAllocateCloneNetBufferList0,
+    KernelFn::FwpsFreeCloneNetBufferList0,
+    KernelFn::ExInitializeRundownProtection,
+    KernelFn::ExAcquireRundownProtection,
+    KernelFn::ExReleaseRundownProtection,
+    KernelFn::ExWaitForRundownProtectionRelease,
+    KernelFn::KeInitializeDpc,
+    KernelFn::KeInsertQueueDpc,
+    KernelFn::KeFlushQueuedDpcs,
+    KernelFn::NdisRetreatNetBufferDataStart,
+    KernelFn::NdisAdvanceNetBufferDataStart,
+    KernelFn::NdisGetDataBuffer,
+    KernelFn::FwpmEngineOpen0,
+    KernelFn::FwpmEngineClose0,
+    KernelFn::FwpmTransactionBegin0,
+    KernelFn::FwpmTransactionCommit0,
+    KernelFn::FwpmTransactionAbort0,
+    KernelFn::FwpmProviderAdd0,
+    KernelFn::FwpmProviderDeleteByKey0,
+    KernelFn::FwpmSubLayerAdd0,
+    KernelFn::FwpmSubLayerDeleteByKey0,
+    KernelFn::FwpmCalloutAdd0,
+    KernelFn::FwpmCalloutDeleteByKey0,
+    KernelFn::FwpmFilterAdd0,
+    KernelFn::FwpmFilterDeleteByKey0,
+    KernelFn::FwpsCalloutRegister1,
+    KernelFn::FwpsCalloutUnregisterById0,
+    KernelFn::ZwOpenKey,
+    KernelFn::ZwQueryValueKey,
+    KernelFn::ZwClose,
+    KernelFn::ExAllocatePool2,
+    KernelFn::ExFreePoolWithTag,
 ];
 
 /// Calls with nothing to fail: VOID in the docs (windows-sys 0.61 Wdk::System::SystemServices
@@ -70,17 +68,16 @@ const ALL_CALLS: [SimCall; 44] = [
 /// fwpsfreeclonenetbufferlist0 and ndis/nf-ndis-ndisadvancenetbufferdatastart: "Return value:
 /// None"), or returning an FWPS_PACKET_INJECTION_STATE, not a status
 /// (nf-fwpsk-fwpsquerypacketinjectionstate0).
-pub const CANNOT_FAIL: [SimCall; 10] = [
-    SimCall::FreeCloneNetBufferList,
-    SimCall::InitializeRundownProtection,
-    SimCall::ReleaseRundownProtection,
-    SimCall::WaitForRundownProtectionRelease,
-    SimCall::InitializeDpc,
-    SimCall::FlushQueuedDpcs,
-    SimCall::AdvanceNetBufferDataStart,
-    SimCall::PoolFree,
-    SimCall::DeleteDevice,
-    SimCall::QueryPacketInjectionState,
+pub const CANNOT_FAIL: [KernelFn; 9] = [
+    KernelFn::FwpsFreeCloneNetBufferList0,
+    KernelFn::ExInitializeRundownProtection,
+    KernelFn::ExReleaseRundownProtection,
+    KernelFn::ExWaitForRundownProtectionRelease,
+    KernelFn::KeInitializeDpc,
+    KernelFn::KeFlushQueuedDpcs,
+    KernelFn::NdisAdvanceNetBufferDataStart,
+    KernelFn::ExFreePoolWithTag,
+    KernelFn::FwpsQueryPacketInjectionState0,
 ];
 
 /// The status planned failures return: not one the driver makes up itself, so that a status
@@ -167,12 +164,12 @@ pub struct Observed {
     /// Unload's status (host only).
     unload: Option<NtStatus>,
     /// Calls made before each phase ended, per call.
-    calls_after: BTreeMap<Phase, BTreeMap<SimCall, u64>>,
+    calls_after: BTreeMap<Phase, BTreeMap<KernelFn, u64>>,
     /// The driver left its state behind on purpose (a callout stayed registered).
     leaked: bool,
 }
 
-fn snapshot(sim: &SimulatedStack) -> BTreeMap<SimCall, u64> {
+fn snapshot(sim: &SimulatedStack) -> BTreeMap<KernelFn, u64> {
     ALL_CALLS.iter().map(|&c| (c, sim.calls(c))).collect()
 }
 
@@ -273,7 +270,7 @@ pub fn run<'s>(
 }
 
 /// The phase in which the `skip`-th call (0-based) of `call` happened in the clean run.
-fn phase_of(clean: &Observed, call: SimCall, skip: u64) -> Phase {
+fn phase_of(clean: &Observed, call: KernelFn, skip: u64) -> Phase {
     *PHASES
         .iter()
         .find(|phase| clean.calls_after[phase][&call] > skip)
@@ -295,12 +292,12 @@ fn packet_of(sim_calls_per_packet: &[u64], skip: u64) -> usize {
 
 /// Per packet of the classify phase, how many calls of each kind its classify made (a clean
 /// run, delivering one packet at a time).
-fn calls_per_packet() -> BTreeMap<SimCall, Vec<u64>> {
+fn calls_per_packet() -> BTreeMap<KernelFn, Vec<u64>> {
     let sim = SimulatedStack::new();
     configure_port(&sim);
     let registry = registry_path();
     let driver = Driver::load(&sim, device(), path(&registry), &DriverConfig::default()).unwrap();
-    let mut per = BTreeMap::<SimCall, Vec<u64>>::new();
+    let mut per = BTreeMap::<KernelFn, Vec<u64>>::new();
     let mut indicated = Vec::new();
     for (layer, packet) in packets() {
         let before = snapshot(&sim);
@@ -322,12 +319,13 @@ fn calls_per_packet() -> BTreeMap<SimCall, Vec<u64>> {
 }
 
 /// For the DPC phase: the TCP packets, in queue order, each issues one inject call of its path.
-fn dpc_packet_of(call: SimCall, skip: u64) -> usize {
+fn dpc_packet_of(call: KernelFn, skip: u64) -> usize {
     let tcp: Vec<usize> = packets()
         .iter()
         .enumerate()
         .filter(|(_, (layer, packet))| {
-            packet.protocol == 6 && (call == SimCall::InjectTransportReceive) == layer.is_inbound()
+            packet.protocol == 6
+                && (call == KernelFn::FwpsInjectTransportReceiveAsync0) == layer.is_inbound()
         })
         .map(|(index, _)| index)
         .collect();
@@ -381,7 +379,7 @@ pub type MakeBackend = dyn for<'s> Fn(&'s SimulatedStack) -> Box<dyn Backend<'s>
 
 /// The sweep: a clean run, then every fallible call failing at every step in turn. Returns the
 /// number of failures swept and the calls they covered.
-pub fn sweep(make: &MakeBackend) -> (usize, Vec<SimCall>) {
+pub fn sweep(make: &MakeBackend) -> (usize, Vec<KernelFn>) {
     let clean_sim = SimulatedStack::new();
     let mut backend = make(&clean_sim);
     let clean = run(&clean_sim, None, &mut *backend);
@@ -430,7 +428,7 @@ pub fn sweep(make: &MakeBackend) -> (usize, Vec<SimCall>) {
                 }
             }
             drop(backend);
-            if call == SimCall::Close {
+            if call == KernelFn::ZwClose {
                 // The key the kernel refused to close stays open (the driver does not retry a
                 // close); it is the only thing left.
                 let report =
@@ -469,9 +467,15 @@ pub fn sweep(make: &MakeBackend) -> (usize, Vec<SimCall>) {
 /// Load-phase failures: configuration reads degrade to "not configured" (or "value unset");
 /// ZwClose's status is not used; everything else fails the load with the call's status at the
 /// step that made it, leaving nothing behind.
-fn check_load_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, skip: u64, what: &str) {
+fn check_load_failure(
+    sim: &SimulatedStack,
+    seen: &Observed,
+    call: KernelFn,
+    skip: u64,
+    what: &str,
+) {
     match call {
-        SimCall::OpenKey | SimCall::QueryValueKey => {
+        KernelFn::ZwOpenKey | KernelFn::ZwQueryValueKey => {
             // The first OpenKey is the service key, the second its Parameters; the first query
             // is InspectRemotePort (the only value configured here): without them nothing is
             // configured, so no filter is added and no packet reaches classify.
@@ -480,7 +484,7 @@ fn check_load_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, skip
                 Some(Ok(())),
                 "{what}: a missing value is not an error"
             );
-            if call == SimCall::OpenKey || skip == 0 {
+            if call == KernelFn::ZwOpenKey || skip == 0 {
                 assert!(
                     seen.verdicts.iter().all(Option::is_none),
                     "{what}: {seen:?}"
@@ -493,7 +497,7 @@ fn check_load_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, skip
             }
             seen.expect_unload(NtStatus::SUCCESS, what);
         }
-        SimCall::Close => {
+        KernelFn::ZwClose => {
             assert_eq!(
                 seen.load,
                 Some(Ok(())),
@@ -508,7 +512,7 @@ fn check_load_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, skip
                 panic!("{what}: load must fail, got {:?}", seen.load)
             };
             // A failed allocation has no status: the driver reports INSUFFICIENT_RESOURCES.
-            let expected_status = if call == SimCall::PoolAllocate {
+            let expected_status = if call == KernelFn::ExAllocatePool2 {
                 NtStatus::INSUFFICIENT_RESOURCES
             } else {
                 FAILURE
@@ -518,20 +522,20 @@ fn check_load_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, skip
                 "{what}: the call's status comes back"
             );
             let expected = match call {
-                SimCall::InjectionHandleCreate | SimCall::DelayExecutionThread => {
+                KernelFn::FwpsInjectionHandleCreate0 | KernelFn::KeDelayExecutionThread => {
                     Some(LoadStep::InjectionHandles)
                 }
-                SimCall::EngineOpen => Some(LoadStep::EngineOpen),
-                SimCall::ProviderAdd => Some(LoadStep::ProviderAdd),
-                SimCall::SubLayerAdd => Some(LoadStep::SubLayerAdd),
-                SimCall::TransactionCommit if skip == 1 => Some(LoadStep::TransactionCommit),
-                SimCall::TransactionBegin if skip == 1 => Some(LoadStep::TransactionBegin),
-                SimCall::TransactionBegin
-                | SimCall::TransactionCommit
-                | SimCall::FilterDelete
-                | SimCall::CalloutDelete
-                | SimCall::SubLayerDelete
-                | SimCall::ProviderDelete => Some(LoadStep::StaleObjects),
+                KernelFn::FwpmEngineOpen0 => Some(LoadStep::EngineOpen),
+                KernelFn::FwpmProviderAdd0 => Some(LoadStep::ProviderAdd),
+                KernelFn::FwpmSubLayerAdd0 => Some(LoadStep::SubLayerAdd),
+                KernelFn::FwpmTransactionCommit0 if skip == 1 => Some(LoadStep::TransactionCommit),
+                KernelFn::FwpmTransactionBegin0 if skip == 1 => Some(LoadStep::TransactionBegin),
+                KernelFn::FwpmTransactionBegin0
+                | KernelFn::FwpmTransactionCommit0
+                | KernelFn::FwpmFilterDeleteByKey0
+                | KernelFn::FwpmCalloutDeleteByKey0
+                | KernelFn::FwpmSubLayerDeleteByKey0
+                | KernelFn::FwpmProviderDeleteByKey0 => Some(LoadStep::StaleObjects),
                 _ => None,
             };
             // The image reports only DriverEntry's status.
@@ -542,10 +546,10 @@ fn check_load_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, skip
                     assert!(
                         matches!(
                             (call, step),
-                            (SimCall::CalloutRegister, LoadStep::CalloutRegister(_))
-                                | (SimCall::CalloutAdd, LoadStep::CalloutAdd(_))
-                                | (SimCall::FilterAdd, LoadStep::FilterAdd(_))
-                                | (SimCall::PoolAllocate, LoadStep::DriverState)
+                            (KernelFn::FwpsCalloutRegister1, LoadStep::CalloutRegister(_))
+                                | (KernelFn::FwpmCalloutAdd0, LoadStep::CalloutAdd(_))
+                                | (KernelFn::FwpmFilterAdd0, LoadStep::FilterAdd(_))
+                                | (KernelFn::ExAllocatePool2, LoadStep::DriverState)
                         ),
                         "{what}: step {step:?}"
                     );
@@ -562,7 +566,7 @@ fn check_load_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, skip
 /// completes it as failed. Every other packet is reinjected and completes successfully.
 fn check_packet_failure(
     seen: &Observed,
-    call: SimCall,
+    call: KernelFn,
     phase: Phase,
     packet: usize,
     n: u64,
@@ -578,7 +582,10 @@ fn check_packet_failure(
         "{what}: packet {packet} permitted, others absorbed"
     );
     match (phase, call) {
-        (Phase::Classify, SimCall::RetreatNetBufferDataStart | SimCall::GetDataBuffer) => {
+        (
+            Phase::Classify,
+            KernelFn::NdisRetreatNetBufferDataStart | KernelFn::NdisGetDataBuffer,
+        ) => {
             seen.expect_counters(n - 1, 1, 0, what);
             seen.expect_completions(n - 1, 0, what);
         }
@@ -607,7 +614,7 @@ fn check_packet_failure(
 /// not destroyed), and a callout that could not be unregistered makes the driver keep its state
 /// (and its handles) on purpose, because WFP may still call it. Returns true when something is
 /// left behind as documented (the caller keeps the stack alive).
-fn check_unload_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, what: &str) -> bool {
+fn check_unload_failure(sim: &SimulatedStack, seen: &Observed, call: KernelFn, what: &str) -> bool {
     assert_eq!(seen.load, Some(Ok(())), "{what}");
     seen.expect_completions(packets().len() as u64, 0, what);
     seen.expect_unload(FAILURE, what);
@@ -618,7 +625,7 @@ fn check_unload_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, wh
     );
     assert_eq!(sim.live_clones(), 0, "{what}");
     match call {
-        SimCall::CalloutUnregister => {
+        KernelFn::FwpsCalloutUnregisterById0 => {
             // Unregistration failed at step 3 of unload, so the state is kept even though step
             // 5 (remove_and_close) asks again and that second attempt succeeds.
             assert!(seen.leaked, "{what}: the state is kept");
@@ -635,14 +642,18 @@ fn check_unload_failure(sim: &SimulatedStack, seen: &Observed, call: SimCall, wh
             );
             true
         }
-        SimCall::InjectionHandleDestroy => {
+        KernelFn::FwpsInjectionHandleDestroy0 => {
             // Both destroys are attempted; the refused handle is the only thing left.
-            assert_eq!(sim.calls(SimCall::InjectionHandleDestroy), 2, "{what}");
+            assert_eq!(
+                sim.calls(KernelFn::FwpsInjectionHandleDestroy0),
+                2,
+                "{what}"
+            );
             assert_eq!(sim.open_handles().len(), 1, "{what}");
             assert_eq!(sim.wfp_objects(), WfpObjects::default(), "{what}");
             true
         }
-        SimCall::EngineClose => {
+        KernelFn::FwpmEngineClose0 => {
             // The session the kernel refused to close is all that is left: its objects were
             // deleted before, and the handles are destroyed after.
             assert_eq!(

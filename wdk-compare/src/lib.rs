@@ -494,7 +494,55 @@ pub fn seam_functions(source: &str) -> Result<BTreeMap<String, Signature>, Parse
     let file = syn::parse_file(source)?;
     let mut out = BTreeMap::new();
     walk(&file.items, &mut out);
+    for blocks in declaration_lists(&file.items)? {
+        walk(&blocks.items, &mut out);
+    }
     Ok(out)
+}
+
+/// The `extern` blocks of a declaration list: a `macro_rules!` whose body hands its callback
+/// `#[link] unsafe extern "system" { ... }` blocks (then a `wdf { ... }` section, which declares
+/// no imports), read as items.
+fn declaration_lists(items: &[Item]) -> Result<Vec<syn::File>, ParseError> {
+    use proc_macro2::{TokenStream, TokenTree};
+
+    /// The brace group whose tokens begin with `#[link ...]`, searched depth first.
+    fn find(stream: TokenStream) -> Option<TokenStream> {
+        for tree in stream {
+            if let TokenTree::Group(group) = tree {
+                let inner = group.stream();
+                let mut tokens = inner.clone().into_iter();
+                if let (Some(TokenTree::Punct(hash)), Some(TokenTree::Group(attribute))) =
+                    (tokens.next(), tokens.next())
+                {
+                    if hash.as_char() == '#' && attribute.stream().to_string().starts_with("link") {
+                        return Some(inner);
+                    }
+                }
+                if let Some(found) = find(inner) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+
+    let mut lists = Vec::new();
+    for item in items {
+        let Item::Macro(item) = item else { continue };
+        if !item.mac.path.is_ident("macro_rules") {
+            continue;
+        }
+        let Some(body) = find(item.mac.tokens.clone()) else {
+            continue;
+        };
+        let blocks: TokenStream = body
+            .into_iter()
+            .take_while(|tree| !matches!(tree, TokenTree::Ident(ident) if ident == "wdf"))
+            .collect();
+        lists.push(syn::parse2::<syn::File>(blocks)?);
+    }
+    Ok(lists)
 }
 
 /// True for `#[cfg(not(feature = "wdk"))]`.

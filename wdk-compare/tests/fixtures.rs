@@ -1,7 +1,7 @@
 //! The comparison run as the WDK build runs it (bindgen + libclang over C headers, then
 //! `compare`), over small headers written from the DDI reference's syntax blocks
 //! (tests/fixtures/wdk-headers) instead of the WDK. The seam's side is the real crate: its types,
-//! its field indices and the `extern` blocks of crates/seam/src/sys/windows.rs.
+//! its field indices and the `extern` blocks of crates/seam/src/sys/declarations.rs.
 
 use std::ffi::c_void;
 
@@ -182,9 +182,9 @@ fn a_wrong_alignment_is_reported() {
 fn seam_source() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../crates/seam/src/sys/windows.rs"
+        "/../crates/seam/src/sys/declarations.rs"
     ))
-    .expect("crates/seam/src/sys/windows.rs")
+    .expect("crates/seam/src/sys/declarations.rs")
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn the_seams_declarations_match_including_variadic_dbg_print_ex() {
             variadic: false
         })
     );
-    let mut functions = seam_functions(&seam_source()).expect("windows.rs parses");
+    let mut functions = seam_functions(&seam_source()).expect("the declaration list parses");
     // The seam passes DbgPrintEx exactly one variadic argument ("%s", text).
     assert_eq!(
         functions.get("DbgPrintEx"),

@@ -11,9 +11,9 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/w
 fn the_list_covers_the_seam_and_matches_the_fixture_headers() {
     let source = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../crates/seam/src/sys/windows.rs"
+        "/../crates/seam/src/sys/declarations.rs"
     ))
-    .expect("crates/seam/src/sys/windows.rs");
+    .expect("crates/seam/src/sys/declarations.rs");
     let seam = seam_items(&source).expect("the list builds");
     assert!(seam.functions.contains_key("DbgPrintEx"));
     assert!(seam.functions.contains_key("FwpsInjectTransportSendAsync0"));

@@ -6,33 +6,7 @@ use core::fmt;
 use crate::nt::time::SleepError;
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
-
-/// The kernel functions whose failures this crate reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KernelCall {
-    /// `FwpsInjectionHandleCreate0`.
-    FwpsInjectionHandleCreate0,
-    /// `FwpsInjectionHandleDestroy0`.
-    FwpsInjectionHandleDestroy0,
-    /// `KeDelayExecutionThread`.
-    KeDelayExecutionThread,
-    /// `FwpsInjectTransportSendAsync0`.
-    FwpsInjectTransportSendAsync0,
-    /// `FwpsInjectTransportReceiveAsync0`.
-    FwpsInjectTransportReceiveAsync0,
-    /// `FwpsInjectNetworkSendAsync0`.
-    FwpsInjectNetworkSendAsync0,
-    /// `FwpsInjectNetworkReceiveAsync0`.
-    FwpsInjectNetworkReceiveAsync0,
-    /// `FwpsInjectForwardAsync0`.
-    FwpsInjectForwardAsync0,
-    /// `FwpsStreamInjectAsync0`.
-    FwpsStreamInjectAsync0,
-    /// `FwpsAllocateCloneNetBufferList0`.
-    FwpsAllocateCloneNetBufferList0,
-    /// `KeInsertQueueDpc` (refused: the DPC was already queued).
-    KeInsertQueueDpc,
-}
+pub use crate::sys::KernelFn;
 
 /// An input refused before any kernel call: the docs forbid it or the kernel would misread it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +62,7 @@ pub enum Error {
     /// The kernel returned a failure status.
     Kernel {
         /// Which function.
-        call: KernelCall,
+        call: KernelFn,
         /// What it returned.
         status: NtStatus,
     },
@@ -96,7 +70,7 @@ pub enum Error {
 
 impl Error {
     /// A kernel failure.
-    pub const fn kernel(call: KernelCall, status: NtStatus) -> Self {
+    pub const fn kernel(call: KernelFn, status: NtStatus) -> Self {
         Self::Kernel { call, status }
     }
 
@@ -132,7 +106,7 @@ impl From<SleepError> for Error {
     fn from(error: SleepError) -> Self {
         match error {
             SleepError::IrqlTooHigh { current, allowed } => Self::IrqlTooHigh { current, allowed },
-            SleepError::Failed(status) => Self::kernel(KernelCall::KeDelayExecutionThread, status),
+            SleepError::Failed(status) => Self::kernel(KernelFn::KeDelayExecutionThread, status),
         }
     }
 }

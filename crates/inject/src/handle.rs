@@ -4,7 +4,7 @@ use core::mem::ManuallyDrop;
 use core::ptr;
 use core::time::Duration;
 
-use crate::error::{Error, KernelCall};
+use crate::error::{Error, KernelFn};
 use crate::family::AddressFamily;
 use crate::nt::{Irql, NtStatus};
 use crate::retry::{RetryPolicy, retry_while_not_ready};
@@ -53,7 +53,7 @@ impl<K: KernelApi> InjectionHandle<K> {
         };
         NtStatus(status)
             .ok()
-            .map_err(|status| Error::kernel(KernelCall::FwpsInjectionHandleCreate0, status))?;
+            .map_err(|status| Error::kernel(KernelFn::FwpsInjectionHandleCreate0, status))?;
         Ok(Self {
             raw,
             family,
@@ -158,7 +158,7 @@ impl<K: KernelApi> InjectionHandle<K> {
         drop(unsafe { ptr::read(&this.kernel) });
         NtStatus(status).ok().map_err(|status| {
             (
-                Error::kernel(KernelCall::FwpsInjectionHandleDestroy0, status),
+                Error::kernel(KernelFn::FwpsInjectionHandleDestroy0, status),
                 None,
             )
         })

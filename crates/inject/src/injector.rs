@@ -11,7 +11,7 @@ use core::ptr::{self, NonNull};
 use crate::callbacks::{completion_for, run_deferred_injection};
 use crate::completion::{Completion, CompletionHandler};
 use crate::dual_stack::{DualStackError, DualStackInjector};
-use crate::error::{Error, InputError, KernelCall};
+use crate::error::{Error, InputError, KernelFn};
 use crate::nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
 use crate::nt::{Irql, NtStatus};
 use crate::pool::SlotPool;
@@ -734,7 +734,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 if queued != 0 {
                     return Ok(());
                 }
-                (KernelCall::KeInsertQueueDpc, NtStatus::UNSUCCESSFUL.0)
+                (KernelFn::KeInsertQueueDpc, NtStatus::UNSUCCESSFUL.0)
             }
         };
         self.refused(slot, reservation.deferred, nbl, call, status)
@@ -751,7 +751,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         slot: *const InjectionSlot,
         deferred: u32,
         nbl: *mut NET_BUFFER_LIST,
-        call: KernelCall,
+        call: KernelFn,
         status: NTSTATUS,
     ) -> Result<(), Refused<H::Packet>> {
         // SAFETY: `nbl` came from `packet.into_raw` in `submit` and the kernel did not keep it.
@@ -781,7 +781,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         injection: &Injection<'_>,
         context: HANDLE,
         completion: FWPS_INJECT_COMPLETE0,
-    ) -> (KernelCall, NTSTATUS) {
+    ) -> (KernelFn, NTSTATUS) {
         let handle = self.handles.handle(injection.family()).as_raw();
         let completion_context = slot.cast::<c_void>();
         let family = crate::AddressFamily::from(injection.family()).as_raw();
@@ -789,7 +789,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         let send_args = unsafe { &raw mut (*slot).send_args };
         match *injection {
             Injection::TransportSend(send) => (
-                KernelCall::FwpsInjectTransportSendAsync0,
+                KernelFn::FwpsInjectTransportSendAsync0,
                 // SAFETY: the handle is live (rundown held); the NBL is owned and handed over;
                 // send_args points into the slot, which lives until the completion.
                 unsafe {
@@ -808,7 +808,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 },
             ),
             Injection::TransportReceive(receive) => (
-                KernelCall::FwpsInjectTransportReceiveAsync0,
+                KernelFn::FwpsInjectTransportReceiveAsync0,
                 // SAFETY: as above; `reserved` must be null.
                 unsafe {
                     self.kernel.fwps_inject_transport_receive_async0(
@@ -827,7 +827,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 },
             ),
             Injection::NetworkSend(send) => (
-                KernelCall::FwpsInjectNetworkSendAsync0,
+                KernelFn::FwpsInjectNetworkSendAsync0,
                 // SAFETY: as above; the handle is the packet family's (dual stack).
                 unsafe {
                     self.kernel.fwps_inject_network_send_async0(
@@ -842,7 +842,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 },
             ),
             Injection::NetworkReceive(receive) => (
-                KernelCall::FwpsInjectNetworkReceiveAsync0,
+                KernelFn::FwpsInjectNetworkReceiveAsync0,
                 // SAFETY: as above.
                 unsafe {
                     self.kernel.fwps_inject_network_receive_async0(
@@ -859,7 +859,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 },
             ),
             Injection::Forward(forward) => (
-                KernelCall::FwpsInjectForwardAsync0,
+                KernelFn::FwpsInjectForwardAsync0,
                 // SAFETY: as above.
                 unsafe {
                     self.kernel.fwps_inject_forward_async0(
@@ -876,7 +876,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
                 },
             ),
             Injection::Stream(stream) => (
-                KernelCall::FwpsStreamInjectAsync0,
+                KernelFn::FwpsStreamInjectAsync0,
                 // SAFETY: as above; stream injection always gets a completion function.
                 unsafe {
                     self.kernel.fwps_stream_inject_async0(

@@ -3,7 +3,7 @@
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
-use crate::error::{Error, InputError, KernelCall};
+use crate::error::{Error, InputError, KernelFn};
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
 use crate::sys::types::NET_BUFFER_LIST;
@@ -92,7 +92,7 @@ impl<K: KernelApi> ClonedNetBufferList<K> {
         };
         NtStatus(status)
             .ok()
-            .map_err(|status| Error::kernel(KernelCall::FwpsAllocateCloneNetBufferList0, status))?;
+            .map_err(|status| Error::kernel(KernelFn::FwpsAllocateCloneNetBufferList0, status))?;
         let raw = NonNull::new(clone).ok_or(Error::InvalidInput(InputError::NullNetBufferList))?;
         Ok(Self { raw, kernel })
     }

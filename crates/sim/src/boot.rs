@@ -16,8 +16,9 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 use std::vec::Vec;
 
-use super::stack::{SimCall, SimulatedStack, Violation};
+use super::stack::{SimulatedStack, Violation};
 use crate::nt::{Irql, NtStatus};
+use crate::sys::KernelFn;
 use crate::sys::types::{
     DEVICE_OBJECT, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, HANDLE, IO_WORKITEM_ROUTINE, NTSTATUS,
 };
@@ -156,7 +157,9 @@ impl SimulatedStack {
             };
             if held {
                 self.changed.notify_all();
-                self.wait_until(SimCall::BfeSubscribe, |state| !state.boot.hold_callbacks);
+                self.wait_until(KernelFn::FwpmBfeStateSubscribeChanges0, |state| {
+                    !state.boot.hold_callbacks
+                });
                 self.lock().boot.held_callbacks -= 1;
             }
             self.at_irql(Irql::PASSIVE, || {
@@ -304,7 +307,7 @@ impl SimulatedStack {
         };
         if held {
             self.changed.notify_all();
-            self.wait_until(SimCall::DelayExecutionThread, |state| {
+            self.wait_until(KernelFn::KeDelayExecutionThread, |state| {
                 !state.boot.hold_worker_sleeps
             });
             self.lock().boot.held -= 1;
@@ -313,10 +316,6 @@ impl SimulatedStack {
 
     pub(super) fn bfe_state_get(&self) -> i32 {
         let mut state = self.lock();
-        if state.enter(SimCall::BfeStateGet, Irql::DISPATCH).is_some() {
-            // A failed call has no status to return: the engine reads as stopped.
-            return bfe_state::STOPPED;
-        }
         if state.boot.subscriptions.is_empty() {
             state.violations.push(Violation::BfeStateGetBeforeSubscribe);
         }
@@ -331,13 +330,10 @@ impl SimulatedStack {
         handle: *mut HANDLE,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::BfeSubscribe, Irql::PASSIVE) {
-            return status.0;
-        }
         if device.is_null() || handle.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(SimCall::BfeSubscribe));
+            state.violations.push(Violation::NullPointer(
+                KernelFn::FwpmBfeStateSubscribeChanges0,
+            ));
             return NtStatus::INVALID_PARAMETER.0;
         }
         state.boot.next_subscription += 1;
@@ -359,9 +355,6 @@ impl SimulatedStack {
         let raw = handle as usize;
         {
             let mut state = self.lock();
-            if let Some(status) = state.enter(SimCall::BfeUnsubscribe, Irql::PASSIVE) {
-                return status.0;
-            }
             let me = thread::current().id();
             let violation = match state.boot.subscriptions.get(&raw) {
                 None => Some(Violation::UnknownBfeSubscription(raw)),
@@ -376,7 +369,7 @@ impl SimulatedStack {
             }
         }
         // Returns once no callback of this subscription is running.
-        self.wait_until(SimCall::BfeUnsubscribe, |state| {
+        self.wait_until(KernelFn::FwpmBfeStateUnsubscribeChanges0, |state| {
             state
                 .boot
                 .subscriptions
@@ -389,16 +382,10 @@ impl SimulatedStack {
 
     pub(super) fn work_item_allocate(&self, device: *mut DEVICE_OBJECT) -> *mut c_void {
         let mut state = self.lock();
-        if state
-            .enter(SimCall::AllocateWorkItem, Irql::DISPATCH)
-            .is_some()
-        {
-            return core::ptr::null_mut();
-        }
         if device.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::AllocateWorkItem));
+                .push(Violation::NullPointer(KernelFn::IoAllocateWorkItem));
             return core::ptr::null_mut();
         }
         state.boot.next_work_item += 1;
@@ -421,20 +408,14 @@ impl SimulatedStack {
         context: *mut c_void,
     ) {
         let mut state = self.lock();
-        if state
-            .enter(SimCall::QueueWorkItem, Irql::DISPATCH)
-            .is_some()
-        {
-            return;
-        }
         let raw = item as usize;
         if queue != DELAYED_WORK_QUEUE {
             state.violations.push(Violation::WorkQueueNotDelayed(queue));
         }
         let violation = match state.boot.work_items.get_mut(&raw) {
-            None => Some(Violation::UnknownWorkItem(SimCall::QueueWorkItem, raw)),
+            None => Some(Violation::UnknownWorkItem(KernelFn::IoQueueWorkItem, raw)),
             Some(record) if record.freed => {
-                Some(Violation::UnknownWorkItem(SimCall::QueueWorkItem, raw))
+                Some(Violation::UnknownWorkItem(KernelFn::IoQueueWorkItem, raw))
             }
             Some(record) if record.queued => Some(Violation::WorkItemQueuedTwice(raw)),
             Some(record) => {
@@ -450,14 +431,11 @@ impl SimulatedStack {
 
     pub(super) fn work_item_free(&self, item: *mut c_void) {
         let mut state = self.lock();
-        if state.enter(SimCall::FreeWorkItem, Irql::DISPATCH).is_some() {
-            return;
-        }
         let raw = item as usize;
         let violation = match state.boot.work_items.get_mut(&raw) {
-            None => Some(Violation::UnknownWorkItem(SimCall::FreeWorkItem, raw)),
+            None => Some(Violation::UnknownWorkItem(KernelFn::IoFreeWorkItem, raw)),
             Some(record) if record.freed => {
-                Some(Violation::UnknownWorkItem(SimCall::FreeWorkItem, raw))
+                Some(Violation::UnknownWorkItem(KernelFn::IoFreeWorkItem, raw))
             }
             Some(record) if record.queued => Some(Violation::FreeOfQueuedWorkItem(raw)),
             Some(record) => {

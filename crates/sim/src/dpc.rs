@@ -4,8 +4,9 @@
 use core::ffi::c_void;
 use std::collections::{BTreeMap, VecDeque};
 
-use super::stack::{SimCall, SimulatedStack, Violation};
+use super::stack::{SimulatedStack, Violation};
 use crate::nt::Irql;
+use crate::sys::KernelFn;
 use crate::sys::types::{BOOLEAN, KDEFERRED_ROUTINE, KDPC};
 
 /// `sizeof(KDPC)` on x64 (the simulator's own copy; tests/kernel_facts.rs pins it). The KDPC
@@ -57,7 +58,6 @@ impl SimulatedStack {
         context: *mut c_void,
     ) {
         let mut state = self.lock();
-        state.enter(SimCall::InitializeDpc, Irql(31));
         let address = dpc as usize;
         if state
             .dpcs
@@ -84,9 +84,6 @@ impl SimulatedStack {
         argument2: *mut c_void,
     ) -> BOOLEAN {
         let mut state = self.lock();
-        if state.enter(SimCall::InsertQueueDpc, Irql(31)).is_some() {
-            return 0;
-        }
         let address = dpc as usize;
         // Below DISPATCH_LEVEL the kernel runs a DPC queued on this processor as soon as
         // it lowers the IRQL again, so inside a classify it would run inside the classify.
@@ -98,7 +95,7 @@ impl SimulatedStack {
         if !state.dpcs.initialized.contains_key(&address) {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::InsertQueueDpc));
+                .push(Violation::NullPointer(KernelFn::KeInsertQueueDpc));
             return 0;
         }
         // SAFETY: initialized above (checked), so the driver keeps it valid while it may queue it.
@@ -124,15 +121,8 @@ impl SimulatedStack {
     }
 
     pub(super) fn dpc_flush(&self) {
-        if self
-            .lock()
-            .enter(SimCall::FlushQueuedDpcs, Irql::PASSIVE)
-            .is_some()
-        {
-            return;
-        }
         // The test runs DPCs on threads of its choosing: flushing waits for them.
-        self.wait_until(SimCall::FlushQueuedDpcs, |state| {
+        self.wait_until(KernelFn::KeFlushQueuedDpcs, |state| {
             state.dpcs.queue.is_empty() && state.dpcs.running == 0
         });
     }

@@ -8,8 +8,9 @@ use std::string::String;
 use std::vec::Vec;
 
 use super::layout::{RawBlock, classify_out, filter as filter_layout};
-use super::stack::{SimCall, SimulatedStack, State, Violation};
+use super::stack::{SimulatedStack, State, Violation};
 use crate::nt::{Irql, NtStatus};
+use crate::sys::KernelFn;
 use crate::sys::types::{
     DEVICE_OBJECT, FWPM_CALLOUT0, FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0,
     FWPS_CALLOUT_CLASSIFY_FN1, FWPS_CALLOUT1, GUID, HANDLE, NET_BUFFER_LIST, NTSTATUS,
@@ -405,11 +406,8 @@ impl SimulatedStack {
         state.boot.forget_driver();
     }
 
-    /// Checks the IRQL and the engine handle; `Some(status)` ends the call.
-    fn engine_enter(state: &mut State, call: SimCall, engine: HANDLE) -> Option<NtStatus> {
-        if let Some(status) = state.enter(call, Irql::PASSIVE) {
-            return Some(status);
-        }
+    /// Checks the engine handle; `Some(status)` ends the call.
+    fn engine_check(state: &mut State, call: KernelFn, engine: HANDLE) -> Option<NtStatus> {
         if !state.engine.sessions.contains_key(&(engine as usize)) {
             state
                 .violations
@@ -425,13 +423,10 @@ impl SimulatedStack {
         engine: *mut HANDLE,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::EngineOpen, Irql::PASSIVE) {
-            return status.0;
-        }
         if engine.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::EngineOpen));
+                .push(Violation::NullPointer(KernelFn::FwpmEngineOpen0));
             return NtStatus::INVALID_PARAMETER.0;
         }
         // Deferred load: no session while BFE is not running.
@@ -457,15 +452,12 @@ impl SimulatedStack {
     pub(super) fn engine_close(&self, engine: HANDLE) -> NTSTATUS {
         let mut state = self.lock();
         if state.engine.dead_sessions.contains(&(engine as usize)) {
-            if let Some(status) = state.enter(SimCall::EngineClose, Irql::PASSIVE) {
-                return status.0;
-            }
             state.engine.dead_sessions.remove(&(engine as usize));
             // BFE stopped since the session was opened: the handle names nothing any more
             // (RPC_NT_SERVER_UNAVAILABLE: the simulator's choice of failure).
             return 0xC002_0017_u32 as i32;
         }
-        if let Some(status) = Self::engine_enter(&mut state, SimCall::EngineClose, engine) {
+        if let Some(status) = Self::engine_check(&mut state, KernelFn::FwpmEngineClose0, engine) {
             return status.0;
         }
         // Closing with a transaction open aborts it.
@@ -486,9 +478,9 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn transaction(&self, call: SimCall, engine: HANDLE) -> NTSTATUS {
+    pub(super) fn transaction(&self, call: KernelFn, engine: HANDLE) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = Self::engine_enter(&mut state, call, engine) {
+        if let Some(status) = Self::engine_check(&mut state, call, engine) {
             return status.0;
         }
         let session = state
@@ -497,16 +489,16 @@ impl SimulatedStack {
             .get_mut(&(engine as usize))
             .expect("checked");
         match (call, session.transaction.take()) {
-            (SimCall::TransactionBegin, Some(log)) => {
+            (KernelFn::FwpmTransactionBegin0, Some(log)) => {
                 session.transaction = Some(log);
                 status::TXN_IN_PROGRESS.0
             }
-            (SimCall::TransactionBegin, None) => {
+            (KernelFn::FwpmTransactionBegin0, None) => {
                 session.transaction = Some(Vec::new());
                 NtStatus::SUCCESS.0
             }
             (_, None) => status::NO_TXN_IN_PROGRESS.0,
-            (SimCall::TransactionCommit, Some(_)) => NtStatus::SUCCESS.0,
+            (KernelFn::FwpmTransactionCommit0, Some(_)) => NtStatus::SUCCESS.0,
             (_, Some(log)) => {
                 for undo in log.into_iter().rev() {
                     state.engine.undo(undo);
@@ -518,7 +510,7 @@ impl SimulatedStack {
 
     pub(super) fn provider_add(&self, engine: HANDLE, provider: *const FWPM_PROVIDER0) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = Self::engine_enter(&mut state, SimCall::ProviderAdd, engine) {
+        if let Some(status) = Self::engine_check(&mut state, KernelFn::FwpmProviderAdd0, engine) {
             return status.0;
         }
         // SAFETY: the seam's contract: `provider` is valid.
@@ -546,7 +538,7 @@ impl SimulatedStack {
 
     pub(super) fn sublayer_add(&self, engine: HANDLE, sublayer: *const FWPM_SUBLAYER0) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = Self::engine_enter(&mut state, SimCall::SubLayerAdd, engine) {
+        if let Some(status) = Self::engine_check(&mut state, KernelFn::FwpmSubLayerAdd0, engine) {
             return status.0;
         }
         // SAFETY: the seam's contract: `sublayer` is valid.
@@ -571,7 +563,7 @@ impl SimulatedStack {
 
     pub(super) fn callout_add(&self, engine: HANDLE, callout: *const FWPM_CALLOUT0) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = Self::engine_enter(&mut state, SimCall::CalloutAdd, engine) {
+        if let Some(status) = Self::engine_check(&mut state, KernelFn::FwpmCalloutAdd0, engine) {
             return status.0;
         }
         // SAFETY: the seam's contract: `callout` is valid.
@@ -609,7 +601,7 @@ impl SimulatedStack {
         id: *mut u64,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = Self::engine_enter(&mut state, SimCall::FilterAdd, engine) {
+        if let Some(status) = Self::engine_check(&mut state, KernelFn::FwpmFilterAdd0, engine) {
             return status.0;
         }
         // SAFETY: the seam's contract: `filter` is valid.
@@ -667,19 +659,19 @@ impl SimulatedStack {
 
     pub(super) fn object_delete(
         &self,
-        call: SimCall,
+        call: KernelFn,
         engine: HANDLE,
         key: *const GUID,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = Self::engine_enter(&mut state, call, engine) {
+        if let Some(status) = Self::engine_check(&mut state, call, engine) {
             return status.0;
         }
         // SAFETY: the seam's contract: `key` is valid.
         let key = unsafe { key.read() };
         let engine_table = &mut state.engine;
         let undo = match call {
-            SimCall::ProviderDelete => {
+            KernelFn::FwpmProviderDeleteByKey0 => {
                 let in_use = engine_table
                     .sublayers
                     .values()
@@ -698,7 +690,7 @@ impl SimulatedStack {
                     Some(_) => Undo::Provider(key, engine_table.providers.remove(&key)),
                 }
             }
-            SimCall::SubLayerDelete => {
+            KernelFn::FwpmSubLayerDeleteByKey0 => {
                 let in_use = engine_table.filters.values().any(|f| f.sublayer == key);
                 match engine_table.sublayers.get(&key) {
                     None => return status::SUBLAYER_NOT_FOUND.0,
@@ -706,7 +698,7 @@ impl SimulatedStack {
                     Some(_) => Undo::SubLayer(key, engine_table.sublayers.remove(&key)),
                 }
             }
-            SimCall::CalloutDelete => {
+            KernelFn::FwpmCalloutDeleteByKey0 => {
                 let in_use = engine_table
                     .filters
                     .values()
@@ -733,13 +725,10 @@ impl SimulatedStack {
         id: *mut u32,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::CalloutRegister, Irql::PASSIVE) {
-            return status.0;
-        }
         if device.is_null() || callout.is_null() || id.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::CalloutRegister));
+                .push(Violation::NullPointer(KernelFn::FwpsCalloutRegister1));
             return NtStatus::INVALID_PARAMETER.0;
         }
         // SAFETY: the seam's contract: `callout` is valid.
@@ -828,9 +817,6 @@ impl SimulatedStack {
 
     pub(super) fn callout_unregister(&self, id: u32) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::CalloutUnregister, Irql::PASSIVE) {
-            return status.0;
-        }
         let Some(registration) = state.engine.registered.get(&id) else {
             return status::CALLOUT_NOT_FOUND.0;
         };

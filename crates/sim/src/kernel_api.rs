@@ -1,23 +1,148 @@
-//! The simulated stack's implementation of the seam: the documented semantics of each call.
+//! The simulated stack's implementation of the seam, derived from the declaration list: every
+//! call runs the common prologue (counted, refused above its documented IRQL, or failed as a
+//! test planned), then its semantics, a `SimulatedStack` method named after the export.
 
 use core::ffi::c_void;
 use std::time::Duration;
 
-use super::packets::{InjectCall, InjectionPath};
-use super::stack::{HANDLE_STEP, HandleRecord, SimCall, SimulatedStack, Violation};
-use crate::nt::{Irql, NtStatus};
-use crate::sys::KernelApi;
-use crate::sys::types::{
-    ACCESS_MASK, ADDRESS_FAMILY, BOOLEAN, COMPARTMENT_ID, DEVICE_OBJECT, EX_RUNDOWN_REF,
-    FWPM_CALLOUT0, FWPM_FILTER0, FWPM_PROVIDER0, FWPM_SESSION0, FWPM_SUBLAYER0, FWPS_CALLOUT1,
-    FWPS_INJECT_COMPLETE0, FWPS_PACKET_INJECTION_STATE, FWPS_TRANSPORT_SEND_PARAMS0, GUID, HANDLE,
-    IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS, NET_BUFFER,
-    NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, UNICODE_STRING,
-};
-use crate::sys::types::{
-    FWPM_SERVICE_STATE, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, IO_WORKITEM_ROUTINE, PIO_WORKITEM,
-    WORK_QUEUE_TYPE,
-};
+use super::packets::{InjectCall, InjectionPath, NOT_INJECTED};
+use super::stack::{HANDLE_STEP, HandleRecord, SimulatedStack, Violation};
+use crate::bfe_state;
+use crate::nt::NtStatus;
+use crate::sys::types::*;
+use crate::sys::{KernelApi, KernelFn, WdfApi};
+
+/// Derives `KernelApi` and `WdfApi` for `&SimulatedStack`: the prologue, then the semantics. The
+/// host-compiled driver's WDF calls come from the host client (null globals).
+macro_rules! simulated_items {
+    (
+        $(
+            #[link(name = $module:literal, kind = "raw-dylib", modifiers = "+verbatim")]
+            $(#[$block_attr:meta])*
+            unsafe extern "system" {
+                $(
+                    $(#[doc = $doc:literal])*
+                    #[seam($role:tt $method:ident, $irql:ident)]
+                    fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
+                )*
+            }
+        )*
+        wdf {
+            $(
+                $(#[doc = $wdf_doc:literal])*
+                #[seam($wdf_role:tt $wdf_method:ident, $wdf_irql:ident, $index:literal)]
+                fn $wdf_export:ident($($wdf_arg:ident: $wdf_ty:ty),* $(,)?) $(-> $wdf_ret:ty)?;
+            )*
+        }
+    ) => {
+        #[allow(clippy::too_many_arguments)]
+        impl KernelApi for &SimulatedStack {
+            $($( simulated_method!($role $method $export() ($($arg: $ty),*) $(-> $ret)?); )*)*
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        impl WdfApi for &SimulatedStack {
+            $(
+                simulated_method!(
+                    $wdf_role $wdf_method $wdf_export(core::ptr::null_mut(),)
+                    ($($wdf_arg: $wdf_ty),*) $(-> $wdf_ret)?
+                );
+            )*
+        }
+    };
+}
+
+/// One method: the prologue, then the semantics.
+macro_rules! simulated_method {
+    (safe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
+            if let Some(refused) = self.prologue(KernelFn::$export) {
+                return refused;
+            }
+            SimulatedStack::$export(self, $($lead,)* $($arg),*)
+        }
+    };
+    (unsafe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[allow(unused_unsafe)]
+        unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
+            if let Some(refused) = self.prologue(KernelFn::$export) {
+                return refused;
+            }
+            // SAFETY: the caller upholds the trait method's contract, which the semantics assume.
+            unsafe { SimulatedStack::$export(self, $($lead,)* $($arg),*) }
+        }
+    };
+    ($other:tt $($rest:tt)*) => {};
+}
+
+wfp_seam::kernel_declarations!(simulated_items);
+
+/// What a call refused by the prologue returns, given its return type; `None`: the call goes on
+/// (a VOID function has nothing to report, so its semantics run and record what they must).
+pub trait Refusal: Sized {
+    /// `Some`: what `call` returns when the prologue refuses it with `status`.
+    fn refused(call: KernelFn, status: NtStatus) -> Option<Self>;
+}
+
+impl Refusal for i32 {
+    fn refused(call: KernelFn, status: NtStatus) -> Option<Self> {
+        Some(match call {
+            // Not statuses: an injection state (a refused query reads as not injected, the
+            // answer that makes no driver skip a packet) and a BFE state (stopped).
+            KernelFn::FwpsQueryPacketInjectionState0 => NOT_INJECTED,
+            KernelFn::FwpmBfeStateGet0 => bfe_state::STOPPED,
+            _ => status.0,
+        })
+    }
+}
+
+impl Refusal for u32 {
+    fn refused(_: KernelFn, status: NtStatus) -> Option<Self> {
+        // DbgPrintEx's ULONG is an NTSTATUS.
+        Some(status.0 as u32)
+    }
+}
+
+/// BOOLEAN answers (rundown acquire, DPC insert) read FALSE; KIRQL is never refused.
+impl Refusal for u8 {
+    fn refused(_: KernelFn, _: NtStatus) -> Option<Self> {
+        Some(0)
+    }
+}
+
+impl Refusal for u64 {
+    fn refused(_: KernelFn, _: NtStatus) -> Option<Self> {
+        Some(0)
+    }
+}
+
+impl Refusal for isize {
+    fn refused(_: KernelFn, _: NtStatus) -> Option<Self> {
+        Some(0)
+    }
+}
+
+impl<T> Refusal for *mut T {
+    fn refused(_: KernelFn, _: NtStatus) -> Option<Self> {
+        Some(core::ptr::null_mut())
+    }
+}
+
+impl Refusal for () {
+    fn refused(_: KernelFn, _: NtStatus) -> Option<Self> {
+        None
+    }
+}
+
+impl SimulatedStack {
+    /// The prologue every simulated kernel function shares: counts the call, records a call above
+    /// the IRQL the declaration list allows, and takes a planned failure. `Some`: what the call
+    /// returns instead of running.
+    pub fn prologue<R: Refusal>(&self, call: KernelFn) -> Option<R> {
+        let refused = self.lock().enter(call)?;
+        R::refused(call, refused)
+    }
+}
 
 const AF_UNSPEC: u16 = 0;
 const AF_INET: u16 = 2;
@@ -25,25 +150,22 @@ const AF_INET6: u16 = 23;
 const KNOWN_INJECTION_TYPES: u32 = 0xF;
 const NETWORK: u32 = 0x4;
 
-impl KernelApi for &SimulatedStack {
-    fn ke_get_current_irql(&self) -> KIRQL {
+/// The semantics of each kernel function, named after the export and taking the list's
+/// parameters; the prologue every call shares runs before (`simulated_method!`).
+#[allow(non_snake_case, clippy::too_many_arguments)]
+impl SimulatedStack {
+    pub(crate) fn KeGetCurrentIrql(&self) -> KIRQL {
         self.lock().irql_of_current_thread().0
     }
 
-    unsafe fn obf_reference_object(&self, object: *mut c_void) -> isize {
+    pub(crate) unsafe fn ObfReferenceObject(&self, object: *mut c_void) -> isize {
         let mut state = self.lock();
-        if state
-            .enter(SimCall::ReferenceObject, Irql::DISPATCH)
-            .is_some()
-        {
-            return 0;
-        }
         let count = state.references.entry(object as usize).or_insert(1);
         *count += 1;
         *count as isize
     }
 
-    fn ke_query_unbiased_interrupt_time(&self) -> u64 {
+    pub(crate) fn KeQueryUnbiasedInterruptTime(&self) -> u64 {
         // The virtual clock in 100 ns units, plus one per call so that two reads always differ
         // (a real clock moves between two loads).
         let mut state = self.lock();
@@ -51,20 +173,17 @@ impl KernelApi for &SimulatedStack {
         (state.clock.as_nanos() / 100) as u64 + state.interrupt_time_reads
     }
 
-    unsafe fn ke_delay_execution_thread(
+    pub(crate) unsafe fn KeDelayExecutionThread(
         &self,
         _wait_mode: KPROCESSOR_MODE,
         _alertable: BOOLEAN,
         interval: *const i64,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::DelayExecutionThread, Irql::APC) {
-            return status.0;
-        }
         if interval.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::DelayExecutionThread));
+                .push(Violation::NullPointer(KernelFn::KeDelayExecutionThread));
             return NtStatus::INVALID_PARAMETER.0;
         }
         // SAFETY: the seam's contract makes `interval` a readable i64; null was refused above.
@@ -87,20 +206,17 @@ impl KernelApi for &SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    unsafe fn fwps_injection_handle_create0(
+    pub(crate) unsafe fn FwpsInjectionHandleCreate0(
         &self,
         address_family: ADDRESS_FAMILY,
         flags: u32,
         handle: *mut HANDLE,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::InjectionHandleCreate, Irql::PASSIVE) {
-            return status.0;
-        }
         if handle.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::InjectionHandleCreate));
+                .push(Violation::NullPointer(KernelFn::FwpsInjectionHandleCreate0));
             return NtStatus::INVALID_PARAMETER.0;
         }
         if state.not_ready_creates > 0 {
@@ -132,13 +248,10 @@ impl KernelApi for &SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    unsafe fn fwps_injection_handle_destroy0(&self, handle: HANDLE) -> NTSTATUS {
+    pub(crate) unsafe fn FwpsInjectionHandleDestroy0(&self, handle: HANDLE) -> NTSTATUS {
         let raw = handle as usize;
         {
             let mut state = self.lock();
-            if let Some(status) = state.enter(SimCall::InjectionHandleDestroy, Irql::PASSIVE) {
-                return status.0;
-            }
             if state.completing_on(raw) {
                 // Destroy waits for every injection on the handle to complete, this one
                 // included, which cannot happen while its completion waits for destroy.
@@ -162,7 +275,7 @@ impl KernelApi for &SimulatedStack {
             }
         }
         // Destroy returns only once the injections WFP accepted on the handle have completed.
-        self.wait_until(SimCall::InjectionHandleDestroy, |state| {
+        self.wait_until(KernelFn::FwpsInjectionHandleDestroy0, |state| {
             state.pending_on(raw) == 0
         });
         if let Some(record) = self.lock().handles.get_mut(&raw) {
@@ -171,7 +284,7 @@ impl KernelApi for &SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    unsafe fn fwps_query_packet_injection_state0(
+    pub(crate) unsafe fn FwpsQueryPacketInjectionState0(
         &self,
         handle: HANDLE,
         nbl: *const NET_BUFFER_LIST,
@@ -180,7 +293,7 @@ impl KernelApi for &SimulatedStack {
         self.query(handle, nbl, injection_context)
     }
 
-    unsafe fn fwps_inject_transport_send_async0(
+    pub(crate) unsafe fn FwpsInjectTransportSendAsync0(
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
@@ -211,7 +324,7 @@ impl KernelApi for &SimulatedStack {
         })
     }
 
-    unsafe fn fwps_inject_transport_receive_async0(
+    pub(crate) unsafe fn FwpsInjectTransportReceiveAsync0(
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
@@ -243,7 +356,7 @@ impl KernelApi for &SimulatedStack {
         })
     }
 
-    unsafe fn fwps_inject_network_send_async0(
+    pub(crate) unsafe fn FwpsInjectNetworkSendAsync0(
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
@@ -271,7 +384,7 @@ impl KernelApi for &SimulatedStack {
         })
     }
 
-    unsafe fn fwps_inject_network_receive_async0(
+    pub(crate) unsafe fn FwpsInjectNetworkReceiveAsync0(
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
@@ -301,7 +414,7 @@ impl KernelApi for &SimulatedStack {
         })
     }
 
-    unsafe fn fwps_inject_forward_async0(
+    pub(crate) unsafe fn FwpsInjectForwardAsync0(
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
@@ -331,7 +444,7 @@ impl KernelApi for &SimulatedStack {
         })
     }
 
-    unsafe fn fwps_stream_inject_async0(
+    pub(crate) unsafe fn FwpsStreamInjectAsync0(
         &self,
         handle: HANDLE,
         injection_context: HANDLE,
@@ -363,7 +476,7 @@ impl KernelApi for &SimulatedStack {
         })
     }
 
-    unsafe fn fwps_allocate_clone_net_buffer_list0(
+    pub(crate) unsafe fn FwpsAllocateCloneNetBufferList0(
         &self,
         original: *mut NET_BUFFER_LIST,
         _nbl_pool: *mut c_void,
@@ -374,27 +487,34 @@ impl KernelApi for &SimulatedStack {
         self.clone_packet(original, clone, flags)
     }
 
-    unsafe fn fwps_free_clone_net_buffer_list0(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
+    pub(crate) unsafe fn FwpsFreeCloneNetBufferList0(
+        &self,
+        clone: *mut NET_BUFFER_LIST,
+        flags: u32,
+    ) {
         self.free_clone(clone, flags);
     }
 
-    unsafe fn ex_initialize_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) {
+    pub(crate) unsafe fn ExInitializeRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
         self.rundown_initialize(rundown);
     }
 
-    unsafe fn ex_acquire_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
+    pub(crate) unsafe fn ExAcquireRundownProtection(
+        &self,
+        rundown: *mut EX_RUNDOWN_REF,
+    ) -> BOOLEAN {
         self.rundown_acquire(rundown)
     }
 
-    unsafe fn ex_release_rundown_protection(&self, rundown: *mut EX_RUNDOWN_REF) {
+    pub(crate) unsafe fn ExReleaseRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
         self.rundown_release(rundown);
     }
 
-    unsafe fn ex_wait_for_rundown_protection_release(&self, rundown: *mut EX_RUNDOWN_REF) {
+    pub(crate) unsafe fn ExWaitForRundownProtectionRelease(&self, rundown: *mut EX_RUNDOWN_REF) {
         self.rundown_wait(rundown);
     }
 
-    unsafe fn ke_initialize_dpc(
+    pub(crate) unsafe fn KeInitializeDpc(
         &self,
         dpc: *mut KDPC,
         routine: KDEFERRED_ROUTINE,
@@ -403,7 +523,7 @@ impl KernelApi for &SimulatedStack {
         self.dpc_initialize(dpc, routine, context);
     }
 
-    unsafe fn ke_insert_queue_dpc(
+    pub(crate) unsafe fn KeInsertQueueDpc(
         &self,
         dpc: *mut KDPC,
         argument1: *mut c_void,
@@ -412,11 +532,11 @@ impl KernelApi for &SimulatedStack {
         self.dpc_insert(dpc, argument1, argument2)
     }
 
-    unsafe fn ke_flush_queued_dpcs(&self) {
+    pub(crate) unsafe fn KeFlushQueuedDpcs(&self) {
         self.dpc_flush();
     }
 
-    unsafe fn fwpm_engine_open0(
+    pub(crate) unsafe fn FwpmEngineOpen0(
         &self,
         _server_name: *const u16,
         _authn_service: u32,
@@ -427,23 +547,23 @@ impl KernelApi for &SimulatedStack {
         self.engine_open(session, engine)
     }
 
-    unsafe fn fwpm_engine_close0(&self, engine: HANDLE) -> NTSTATUS {
+    pub(crate) unsafe fn FwpmEngineClose0(&self, engine: HANDLE) -> NTSTATUS {
         self.engine_close(engine)
     }
 
-    unsafe fn fwpm_transaction_begin0(&self, engine: HANDLE, _flags: u32) -> NTSTATUS {
-        self.transaction(SimCall::TransactionBegin, engine)
+    pub(crate) unsafe fn FwpmTransactionBegin0(&self, engine: HANDLE, _flags: u32) -> NTSTATUS {
+        self.transaction(KernelFn::FwpmTransactionBegin0, engine)
     }
 
-    unsafe fn fwpm_transaction_commit0(&self, engine: HANDLE) -> NTSTATUS {
-        self.transaction(SimCall::TransactionCommit, engine)
+    pub(crate) unsafe fn FwpmTransactionCommit0(&self, engine: HANDLE) -> NTSTATUS {
+        self.transaction(KernelFn::FwpmTransactionCommit0, engine)
     }
 
-    unsafe fn fwpm_transaction_abort0(&self, engine: HANDLE) -> NTSTATUS {
-        self.transaction(SimCall::TransactionAbort, engine)
+    pub(crate) unsafe fn FwpmTransactionAbort0(&self, engine: HANDLE) -> NTSTATUS {
+        self.transaction(KernelFn::FwpmTransactionAbort0, engine)
     }
 
-    unsafe fn fwpm_provider_add0(
+    pub(crate) unsafe fn FwpmProviderAdd0(
         &self,
         engine: HANDLE,
         provider: *const FWPM_PROVIDER0,
@@ -452,11 +572,15 @@ impl KernelApi for &SimulatedStack {
         self.provider_add(engine, provider)
     }
 
-    unsafe fn fwpm_provider_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
-        self.object_delete(SimCall::ProviderDelete, engine, key)
+    pub(crate) unsafe fn FwpmProviderDeleteByKey0(
+        &self,
+        engine: HANDLE,
+        key: *const GUID,
+    ) -> NTSTATUS {
+        self.object_delete(KernelFn::FwpmProviderDeleteByKey0, engine, key)
     }
 
-    unsafe fn fwpm_sub_layer_add0(
+    pub(crate) unsafe fn FwpmSubLayerAdd0(
         &self,
         engine: HANDLE,
         sublayer: *const FWPM_SUBLAYER0,
@@ -465,11 +589,15 @@ impl KernelApi for &SimulatedStack {
         self.sublayer_add(engine, sublayer)
     }
 
-    unsafe fn fwpm_sub_layer_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
-        self.object_delete(SimCall::SubLayerDelete, engine, key)
+    pub(crate) unsafe fn FwpmSubLayerDeleteByKey0(
+        &self,
+        engine: HANDLE,
+        key: *const GUID,
+    ) -> NTSTATUS {
+        self.object_delete(KernelFn::FwpmSubLayerDeleteByKey0, engine, key)
     }
 
-    unsafe fn fwpm_callout_add0(
+    pub(crate) unsafe fn FwpmCalloutAdd0(
         &self,
         engine: HANDLE,
         callout: *const FWPM_CALLOUT0,
@@ -479,11 +607,15 @@ impl KernelApi for &SimulatedStack {
         self.callout_add(engine, callout)
     }
 
-    unsafe fn fwpm_callout_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
-        self.object_delete(SimCall::CalloutDelete, engine, key)
+    pub(crate) unsafe fn FwpmCalloutDeleteByKey0(
+        &self,
+        engine: HANDLE,
+        key: *const GUID,
+    ) -> NTSTATUS {
+        self.object_delete(KernelFn::FwpmCalloutDeleteByKey0, engine, key)
     }
 
-    unsafe fn fwpm_filter_add0(
+    pub(crate) unsafe fn FwpmFilterAdd0(
         &self,
         engine: HANDLE,
         filter: *const FWPM_FILTER0,
@@ -493,11 +625,15 @@ impl KernelApi for &SimulatedStack {
         self.filter_add(engine, filter, id)
     }
 
-    unsafe fn fwpm_filter_delete_by_key0(&self, engine: HANDLE, key: *const GUID) -> NTSTATUS {
-        self.object_delete(SimCall::FilterDelete, engine, key)
+    pub(crate) unsafe fn FwpmFilterDeleteByKey0(
+        &self,
+        engine: HANDLE,
+        key: *const GUID,
+    ) -> NTSTATUS {
+        self.object_delete(KernelFn::FwpmFilterDeleteByKey0, engine, key)
     }
 
-    unsafe fn fwps_callout_register1(
+    pub(crate) unsafe fn FwpsCalloutRegister1(
         &self,
         device: *mut DEVICE_OBJECT,
         callout: *const FWPS_CALLOUT1,
@@ -506,11 +642,11 @@ impl KernelApi for &SimulatedStack {
         self.callout_register(device, callout, id)
     }
 
-    unsafe fn fwps_callout_unregister_by_id0(&self, id: u32) -> NTSTATUS {
+    pub(crate) unsafe fn FwpsCalloutUnregisterById0(&self, id: u32) -> NTSTATUS {
         self.callout_unregister(id)
     }
 
-    unsafe fn ndis_retreat_net_buffer_data_start(
+    pub(crate) unsafe fn NdisRetreatNetBufferDataStart(
         &self,
         net_buffer: *mut NET_BUFFER,
         delta: u32,
@@ -520,7 +656,7 @@ impl KernelApi for &SimulatedStack {
         self.retreat(net_buffer, delta)
     }
 
-    unsafe fn ndis_advance_net_buffer_data_start(
+    pub(crate) unsafe fn NdisAdvanceNetBufferDataStart(
         &self,
         net_buffer: *mut NET_BUFFER,
         delta: u32,
@@ -530,7 +666,7 @@ impl KernelApi for &SimulatedStack {
         self.advance(net_buffer, delta);
     }
 
-    unsafe fn ndis_get_data_buffer(
+    pub(crate) unsafe fn NdisGetDataBuffer(
         &self,
         net_buffer: *mut NET_BUFFER,
         bytes: u32,
@@ -541,7 +677,7 @@ impl KernelApi for &SimulatedStack {
         self.data_buffer(net_buffer, bytes, storage)
     }
 
-    unsafe fn zw_open_key(
+    pub(crate) unsafe fn ZwOpenKey(
         &self,
         key: *mut HANDLE,
         _access: ACCESS_MASK,
@@ -550,7 +686,7 @@ impl KernelApi for &SimulatedStack {
         self.open_key(key, attributes)
     }
 
-    unsafe fn zw_query_value_key(
+    pub(crate) unsafe fn ZwQueryValueKey(
         &self,
         key: HANDLE,
         name: *const UNICODE_STRING,
@@ -562,17 +698,31 @@ impl KernelApi for &SimulatedStack {
         self.query_value(key, name, class, buffer, length, result_length)
     }
 
-    unsafe fn zw_close(&self, handle: HANDLE) -> NTSTATUS {
+    pub(crate) unsafe fn ZwClose(&self, handle: HANDLE) -> NTSTATUS {
         self.close_handle(handle)
     }
 
-    unsafe fn dbg_print_ex(&self, component: u32, level: u32, text: *const u8) -> u32 {
+    pub(crate) unsafe fn DbgPrintEx(
+        &self,
+        component: u32,
+        level: u32,
+        format: *const u8,
+        text: *const u8,
+    ) -> u32 {
+        // SAFETY: the seam's contract: `format` is NUL-terminated.
+        let format = unsafe { core::ffi::CStr::from_ptr(format.cast()) };
+        if format.to_bytes() != b"%s" {
+            self.lock()
+                .violations
+                .push(Violation::NullPointer(KernelFn::DbgPrintEx));
+            return NtStatus::INVALID_PARAMETER.0 as u32;
+        }
         self.debug_print(component, level, text)
     }
 
     // ---- Reinjection rules. ----
 
-    unsafe fn fwps_get_packet_list_security_information0(
+    pub(crate) unsafe fn FwpsGetPacketListSecurityInformation0(
         &self,
         packet_list: *mut NET_BUFFER_LIST,
         query_flags: u32,
@@ -583,11 +733,11 @@ impl KernelApi for &SimulatedStack {
 
     // ---- Deferred load ----
 
-    unsafe fn fwpm_bfe_state_get0(&self) -> FWPM_SERVICE_STATE {
+    pub(crate) unsafe fn FwpmBfeStateGet0(&self) -> FWPM_SERVICE_STATE {
         self.bfe_state_get()
     }
 
-    unsafe fn fwpm_bfe_state_subscribe_changes0(
+    pub(crate) unsafe fn FwpmBfeStateSubscribeChanges0(
         &self,
         device: *mut DEVICE_OBJECT,
         callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
@@ -597,15 +747,15 @@ impl KernelApi for &SimulatedStack {
         self.bfe_subscribe(device, callback, context, handle)
     }
 
-    unsafe fn fwpm_bfe_state_unsubscribe_changes0(&self, handle: HANDLE) -> NTSTATUS {
+    pub(crate) unsafe fn FwpmBfeStateUnsubscribeChanges0(&self, handle: HANDLE) -> NTSTATUS {
         self.bfe_unsubscribe(handle)
     }
 
-    unsafe fn io_allocate_work_item(&self, device: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
+    pub(crate) unsafe fn IoAllocateWorkItem(&self, device: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
         self.work_item_allocate(device)
     }
 
-    unsafe fn io_queue_work_item(
+    pub(crate) unsafe fn IoQueueWorkItem(
         &self,
         item: PIO_WORKITEM,
         routine: IO_WORKITEM_ROUTINE,
@@ -615,93 +765,7 @@ impl KernelApi for &SimulatedStack {
         self.work_item_queue(item, routine, queue, context)
     }
 
-    unsafe fn io_free_work_item(&self, item: PIO_WORKITEM) {
+    pub(crate) unsafe fn IoFreeWorkItem(&self, item: PIO_WORKITEM) {
         self.work_item_free(item)
-    }
-}
-
-// --- The WDF part of the seam, served by the simulated KMDF for the host client ---
-
-impl crate::sys::WdfApi for &SimulatedStack {
-    unsafe fn wdf_driver_create(
-        &self,
-        driver_object: *mut crate::sys::types::DRIVER_OBJECT,
-        registry_path: *const UNICODE_STRING,
-        attributes: *mut c_void,
-        config: *mut crate::sys::types::WDF_DRIVER_CONFIG,
-        driver: *mut crate::sys::types::WDFDRIVER,
-    ) -> NTSTATUS {
-        let host = core::ptr::null_mut();
-        // SAFETY: the seam's contract, which is the simulated function's.
-        unsafe {
-            self.wdf_driver_create_for(
-                host,
-                driver_object,
-                registry_path,
-                attributes,
-                config,
-                driver,
-            )
-        }
-    }
-
-    unsafe fn wdf_control_device_init_allocate(
-        &self,
-        driver: crate::sys::types::WDFDRIVER,
-        sddl: *const UNICODE_STRING,
-    ) -> crate::sys::types::PWDFDEVICE_INIT {
-        // SAFETY: the seam's contract, which is the simulated function's.
-        unsafe { self.wdf_control_device_init_allocate_for(core::ptr::null_mut(), driver, sddl) }
-    }
-
-    unsafe fn wdf_device_init_set_device_type(
-        &self,
-        init: crate::sys::types::PWDFDEVICE_INIT,
-        device_type: u32,
-    ) {
-        self.wdf_device_init_set_device_type_for(core::ptr::null_mut(), init, device_type);
-    }
-
-    unsafe fn wdf_device_init_set_characteristics(
-        &self,
-        init: crate::sys::types::PWDFDEVICE_INIT,
-        characteristics: u32,
-        or_in: BOOLEAN,
-    ) {
-        self.wdf_device_init_set_characteristics_for(
-            core::ptr::null_mut(),
-            init,
-            characteristics,
-            or_in,
-        );
-    }
-
-    unsafe fn wdf_device_create(
-        &self,
-        init: *mut crate::sys::types::PWDFDEVICE_INIT,
-        attributes: *mut c_void,
-        device: *mut crate::sys::types::WDFDEVICE,
-    ) -> NTSTATUS {
-        // SAFETY: the seam's contract, which is the simulated function's.
-        unsafe { self.wdf_device_create_for(core::ptr::null_mut(), init, attributes, device) }
-    }
-
-    unsafe fn wdf_device_init_free(&self, init: crate::sys::types::PWDFDEVICE_INIT) {
-        self.wdf_device_init_free_for(core::ptr::null_mut(), init);
-    }
-
-    unsafe fn wdf_control_finish_initializing(&self, device: crate::sys::types::WDFDEVICE) {
-        self.wdf_control_finish_initializing_for(core::ptr::null_mut(), device);
-    }
-
-    unsafe fn wdf_device_wdm_get_device_object(
-        &self,
-        device: crate::sys::types::WDFDEVICE,
-    ) -> *mut DEVICE_OBJECT {
-        self.wdf_device_wdm_get_device_object_for(core::ptr::null_mut(), device)
-    }
-
-    unsafe fn wdf_object_delete(&self, object: crate::sys::types::WDFOBJECT) {
-        self.wdf_object_delete_for(core::ptr::null_mut(), object);
     }
 }

@@ -36,8 +36,9 @@ use std::string::String;
 use std::sync::Mutex;
 use std::vec::Vec;
 
-use super::stack::{SimCall, SimulatedStack, Violation};
+use super::stack::{SimulatedStack, Violation};
 use crate::nt::{Irql, NtStatus};
+use crate::sys::KernelFn;
 use crate::sys::types::{
     BOOLEAN, DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, PFN_WDF_DRIVER_UNLOAD, PWDFDEVICE_INIT,
     UNICODE_STRING, WDF_BIND_INFO, WDF_DRIVER_CONFIG, WDF_DRIVER_GLOBALS, WDFDEVICE, WDFDRIVER,
@@ -95,6 +96,23 @@ pub mod facts {
         pub const DRIVER_CREATE: usize = 116;
         /// `WdfObjectDeleteTableIndex`.
         pub const OBJECT_DELETE: usize = 208;
+
+        /// The index of the WDF function named `name`, if the simulation implements it: the
+        /// simulator's own copy, so a wrong index in the seam's list misses the function.
+        pub fn of(name: &str) -> Option<usize> {
+            Some(match name {
+                "WdfControlDeviceInitAllocate" => CONTROL_DEVICE_INIT_ALLOCATE,
+                "WdfControlFinishInitializing" => CONTROL_FINISH_INITIALIZING,
+                "WdfDeviceWdmGetDeviceObject" => DEVICE_WDM_GET_DEVICE_OBJECT,
+                "WdfDeviceInitFree" => DEVICE_INIT_FREE,
+                "WdfDeviceInitSetDeviceType" => DEVICE_INIT_SET_DEVICE_TYPE,
+                "WdfDeviceInitSetCharacteristics" => DEVICE_INIT_SET_CHARACTERISTICS,
+                "WdfDeviceCreate" => DEVICE_CREATE,
+                "WdfDriverCreate" => DRIVER_CREATE,
+                "WdfObjectDelete" => OBJECT_DELETE,
+                _ => return None,
+            })
+        }
     }
 }
 
@@ -269,6 +287,7 @@ unsafe extern "win64" fn framework_driver_unload(driver_object: *mut DRIVER_OBJE
     stack.framework_unload(driver_object as usize);
 }
 
+#[allow(non_snake_case)] // the semantics are named after the WDF functions
 impl SimulatedStack {
     /// Installs KMDF 1.`minor` (29, 31 or 33) as the framework clients bind to from now on, as a
     /// test machine running that Windows release has it.
@@ -321,19 +340,19 @@ impl SimulatedStack {
         table: *const WDFFUNC,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::WdfVersionBind, Irql::PASSIVE) {
+        if let Some(status) = state.enter(KernelFn::WdfVersionBind) {
             return status.0;
         }
         if driver_object.is_null() || registry_path.is_null() || bind_info.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::WdfVersionBind));
+                .push(Violation::NullPointer(KernelFn::WdfVersionBind));
             return NtStatus::INVALID_PARAMETER.0;
         }
         if globals.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::WdfVersionBind));
+                .push(Violation::NullPointer(KernelFn::WdfVersionBind));
             return NtStatus::INVALID_PARAMETER.0;
         }
         // SAFETY: non-null, and the caller's contract makes it a readable WDF_BIND_INFO.
@@ -371,7 +390,7 @@ impl SimulatedStack {
             .any(|client| client.bind_info == bind_info as usize)
         {
             state.violations.push(Violation::Kmdf(
-                SimCall::WdfVersionBind,
+                KernelFn::WdfVersionBind,
                 "bound twice",
                 bind_info as usize,
             ));
@@ -416,19 +435,19 @@ impl SimulatedStack {
         globals: *mut WDF_DRIVER_GLOBALS,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::WdfVersionUnbind, Irql::PASSIVE) {
+        if let Some(status) = state.enter(KernelFn::WdfVersionUnbind) {
             return status.0;
         }
         if registry_path.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::WdfVersionUnbind));
+                .push(Violation::NullPointer(KernelFn::WdfVersionUnbind));
         }
         let key = globals as usize;
         match state.kmdf.clients.get(&key) {
             None => {
                 state.violations.push(Violation::Kmdf(
-                    SimCall::WdfVersionUnbind,
+                    KernelFn::WdfVersionUnbind,
                     "globals not bound",
                     key,
                 ));
@@ -436,7 +455,7 @@ impl SimulatedStack {
             }
             Some(client) if client.bind_info != bind_info as usize => {
                 state.violations.push(Violation::Kmdf(
-                    SimCall::WdfVersionUnbind,
+                    KernelFn::WdfVersionUnbind,
                     "not the bind info that was bound",
                     bind_info as usize,
                 ));
@@ -449,7 +468,7 @@ impl SimulatedStack {
             {
                 let buffer = client.registry_path;
                 state.violations.push(Violation::Kmdf(
-                    SimCall::WdfVersionUnbind,
+                    KernelFn::WdfVersionUnbind,
                     "a registry path other than the one given to WdfVersionBind",
                     buffer,
                 ));
@@ -478,7 +497,7 @@ impl SimulatedStack {
     ///
     /// # Safety
     /// As [`crate::sys::WdfApi::wdf_driver_create`].
-    pub unsafe fn wdf_driver_create_for(
+    pub unsafe fn WdfDriverCreate(
         &self,
         globals: *mut WDF_DRIVER_GLOBALS,
         driver_object: *mut DRIVER_OBJECT,
@@ -488,16 +507,13 @@ impl SimulatedStack {
         driver: *mut WDFDRIVER,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::WdfDriverCreate, Irql::PASSIVE) {
-            return status.0;
-        }
-        let Some(client) = client_of(&mut state, SimCall::WdfDriverCreate, globals) else {
+        let Some(client) = client_of(&mut state, KernelFn::WdfDriverCreate, globals) else {
             return NtStatus::INVALID_PARAMETER.0;
         };
         if driver_object.is_null() || registry_path.is_null() || config.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::WdfDriverCreate));
+                .push(Violation::NullPointer(KernelFn::WdfDriverCreate));
             return NtStatus::INVALID_PARAMETER.0;
         }
         if state
@@ -507,7 +523,7 @@ impl SimulatedStack {
             .any(|record| record.client == client)
         {
             state.violations.push(Violation::Kmdf(
-                SimCall::WdfDriverCreate,
+                KernelFn::WdfDriverCreate,
                 "a second WdfDriverCreate for one client",
                 client,
             ));
@@ -562,17 +578,14 @@ impl SimulatedStack {
     ///
     /// # Safety
     /// As [`crate::sys::WdfApi::wdf_control_device_init_allocate`].
-    pub unsafe fn wdf_control_device_init_allocate_for(
+    pub unsafe fn WdfControlDeviceInitAllocate(
         &self,
         globals: *mut WDF_DRIVER_GLOBALS,
         driver: WDFDRIVER,
         sddl: *const UNICODE_STRING,
     ) -> PWDFDEVICE_INIT {
-        let call = SimCall::WdfControlDeviceInitAllocate;
+        let call = KernelFn::WdfControlDeviceInitAllocate;
         let mut state = self.lock();
-        if state.enter(call, Irql::PASSIVE).is_some() {
-            return core::ptr::null_mut();
-        }
         if client_of(&mut state, call, globals).is_none() {
             return core::ptr::null_mut();
         }
@@ -603,17 +616,15 @@ impl SimulatedStack {
     }
 
     /// `WdfDeviceInitSetDeviceType` for `globals`.
-    pub fn wdf_device_init_set_device_type_for(
+    pub fn WdfDeviceInitSetDeviceType(
         &self,
         globals: *mut WDF_DRIVER_GLOBALS,
         init: PWDFDEVICE_INIT,
         device_type: u32,
     ) {
-        let call = SimCall::WdfDeviceInitSetDeviceType;
+        let call = KernelFn::WdfDeviceInitSetDeviceType;
         let mut state = self.lock();
-        if state.enter(call, Irql::DISPATCH).is_some()
-            || client_of(&mut state, call, globals).is_none()
-        {
+        if client_of(&mut state, call, globals).is_none() {
             return;
         }
         match state.kmdf.inits.get_mut(&(init as usize)) {
@@ -627,18 +638,16 @@ impl SimulatedStack {
     }
 
     /// `WdfDeviceInitSetCharacteristics` for `globals`: FILE_DEVICE_SECURE_OPEN is always kept.
-    pub fn wdf_device_init_set_characteristics_for(
+    pub fn WdfDeviceInitSetCharacteristics(
         &self,
         globals: *mut WDF_DRIVER_GLOBALS,
         init: PWDFDEVICE_INIT,
         characteristics: u32,
         or_in: BOOLEAN,
     ) {
-        let call = SimCall::WdfDeviceInitSetCharacteristics;
+        let call = KernelFn::WdfDeviceInitSetCharacteristics;
         let mut state = self.lock();
-        if state.enter(call, Irql::DISPATCH).is_some()
-            || client_of(&mut state, call, globals).is_none()
-        {
+        if client_of(&mut state, call, globals).is_none() {
             return;
         }
         match state.kmdf.inits.get_mut(&(init as usize)) {
@@ -658,18 +667,15 @@ impl SimulatedStack {
     ///
     /// # Safety
     /// As [`crate::sys::WdfApi::wdf_device_create`].
-    pub unsafe fn wdf_device_create_for(
+    pub unsafe fn WdfDeviceCreate(
         &self,
         globals: *mut WDF_DRIVER_GLOBALS,
         init: *mut PWDFDEVICE_INIT,
         _attributes: *mut c_void,
         device: *mut WDFDEVICE,
     ) -> NTSTATUS {
-        let call = SimCall::WdfDeviceCreate;
+        let call = KernelFn::WdfDeviceCreate;
         let mut state = self.lock();
-        if let Some(status) = state.enter(call, Irql::PASSIVE) {
-            return status.0;
-        }
         if client_of(&mut state, call, globals).is_none() {
             return NtStatus::INVALID_PARAMETER.0;
         }
@@ -711,16 +717,10 @@ impl SimulatedStack {
     }
 
     /// `WdfDeviceInitFree` for `globals`.
-    pub fn wdf_device_init_free_for(
-        &self,
-        globals: *mut WDF_DRIVER_GLOBALS,
-        init: PWDFDEVICE_INIT,
-    ) {
-        let call = SimCall::WdfDeviceInitFree;
+    pub fn WdfDeviceInitFree(&self, globals: *mut WDF_DRIVER_GLOBALS, init: PWDFDEVICE_INIT) {
+        let call = KernelFn::WdfDeviceInitFree;
         let mut state = self.lock();
-        if state.enter(call, Irql::PASSIVE).is_some()
-            || client_of(&mut state, call, globals).is_none()
-        {
+        if client_of(&mut state, call, globals).is_none() {
             return;
         }
         if state.kmdf.inits.remove(&(init as usize)).is_some() {
@@ -735,16 +735,14 @@ impl SimulatedStack {
     }
 
     /// `WdfControlFinishInitializing` for `globals`.
-    pub fn wdf_control_finish_initializing_for(
+    pub fn WdfControlFinishInitializing(
         &self,
         globals: *mut WDF_DRIVER_GLOBALS,
         device: WDFDEVICE,
     ) {
-        let call = SimCall::WdfControlFinishInitializing;
+        let call = KernelFn::WdfControlFinishInitializing;
         let mut state = self.lock();
-        if state.enter(call, Irql::DISPATCH).is_some()
-            || client_of(&mut state, call, globals).is_none()
-        {
+        if client_of(&mut state, call, globals).is_none() {
             return;
         }
         match state.kmdf.devices.get_mut(&(device as usize)) {
@@ -760,16 +758,14 @@ impl SimulatedStack {
     }
 
     /// `WdfDeviceWdmGetDeviceObject` for `globals`.
-    pub fn wdf_device_wdm_get_device_object_for(
+    pub fn WdfDeviceWdmGetDeviceObject(
         &self,
         globals: *mut WDF_DRIVER_GLOBALS,
         device: WDFDEVICE,
     ) -> *mut DEVICE_OBJECT {
-        let call = SimCall::WdfDeviceWdmGetDeviceObject;
+        let call = KernelFn::WdfDeviceWdmGetDeviceObject;
         let mut state = self.lock();
-        if state.enter(call, Irql::DISPATCH).is_some()
-            || client_of(&mut state, call, globals).is_none()
-        {
+        if client_of(&mut state, call, globals).is_none() {
             return core::ptr::null_mut();
         }
         match state.kmdf.devices.get(&(device as usize)) {
@@ -784,12 +780,10 @@ impl SimulatedStack {
     }
 
     /// `WdfObjectDelete` for `globals`: devices only (a driver is deleted by the framework).
-    pub fn wdf_object_delete_for(&self, globals: *mut WDF_DRIVER_GLOBALS, object: WDFOBJECT) {
-        let call = SimCall::WdfObjectDelete;
+    pub fn WdfObjectDelete(&self, globals: *mut WDF_DRIVER_GLOBALS, object: WDFOBJECT) {
+        let call = KernelFn::WdfObjectDelete;
         let mut state = self.lock();
-        if state.enter(call, Irql::DISPATCH).is_some()
-            || client_of(&mut state, call, globals).is_none()
-        {
+        if client_of(&mut state, call, globals).is_none() {
             return;
         }
         let key = object as usize;
@@ -847,7 +841,7 @@ impl SimulatedStack {
 /// The client `globals` names (null: the host client), or a recorded violation.
 fn client_of(
     state: &mut super::stack::State,
-    call: SimCall,
+    call: KernelFn,
     globals: *mut WDF_DRIVER_GLOBALS,
 ) -> Option<usize> {
     if globals.is_null() {

@@ -30,6 +30,7 @@ mod services;
 mod stack;
 pub mod traffic;
 
+pub use crate::sys::KernelFn;
 pub use boot::{DELAYED_WORK_QUEUE, ENGINE_NOT_RUNNING, bfe_state};
 pub use engine::{
     CONDITION_IP_PROTOCOL, CONDITION_IP_REMOTE_ADDRESS, CONDITION_IP_REMOTE_PORT, ClassifyResult,
@@ -39,7 +40,7 @@ pub use engine::{
 pub use packets::NetBufferSpec;
 pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
-pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, SyncCompletions, Violation};
+pub use stack::{HandleRecord, IrqlGuard, SimulatedStack, SyncCompletions, Violation, can_fail};
 
 /// Kernel constants the simulator's rules use, from its own copies: tests/kernel_facts.rs pins
 /// each against facts/kernel-facts.md.

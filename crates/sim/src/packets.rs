@@ -11,8 +11,9 @@ use std::vec::Vec;
 use super::layout::{
     RawBlock, nbl as nbl_layout, net_buffer as nb_layout, packet_list_information as layout_pli,
 };
-use super::stack::{SimCall, SimulatedStack, State, Violation};
+use super::stack::{SimulatedStack, State, Violation};
 use crate::nt::{Irql, NtStatus};
+use crate::sys::KernelFn;
 use crate::sys::types::{
     FWPS_INJECT_COMPLETE0, FWPS_TRANSPORT_SEND_PARAMS0, HANDLE, NDIS_STATUS, NET_BUFFER,
     NET_BUFFER_LIST, NTSTATUS,
@@ -36,14 +37,14 @@ pub enum PacketKind {
 pub use crate::inject::InjectionPath;
 
 /// The call an injection path is counted and planned under.
-const fn call_of(path: InjectionPath) -> SimCall {
+const fn call_of(path: InjectionPath) -> KernelFn {
     match path {
-        InjectionPath::TransportSend => SimCall::InjectTransportSend,
-        InjectionPath::TransportReceive => SimCall::InjectTransportReceive,
-        InjectionPath::NetworkSend => SimCall::InjectNetworkSend,
-        InjectionPath::NetworkReceive => SimCall::InjectNetworkReceive,
-        InjectionPath::Forward => SimCall::InjectForward,
-        InjectionPath::Stream => SimCall::StreamInject,
+        InjectionPath::TransportSend => KernelFn::FwpsInjectTransportSendAsync0,
+        InjectionPath::TransportReceive => KernelFn::FwpsInjectTransportReceiveAsync0,
+        InjectionPath::NetworkSend => KernelFn::FwpsInjectNetworkSendAsync0,
+        InjectionPath::NetworkReceive => KernelFn::FwpsInjectNetworkReceiveAsync0,
+        InjectionPath::Forward => KernelFn::FwpsInjectForwardAsync0,
+        InjectionPath::Stream => KernelFn::FwpsStreamInjectAsync0,
     }
 }
 
@@ -277,7 +278,7 @@ impl PacketTable {
     }
 
     /// A live (not freed) record, or the violation that using `nbl` is.
-    fn live(&mut self, call: SimCall, nbl: usize) -> Result<&mut PacketRecord, Violation> {
+    fn live(&mut self, call: KernelFn, nbl: usize) -> Result<&mut PacketRecord, Violation> {
         match self.records.get_mut(&nbl) {
             None => Err(Violation::UnknownNbl(call, nbl)),
             Some(record) if record.released => Err(Violation::NblUsedAfterFree(call, nbl)),
@@ -385,7 +386,7 @@ fn ipv4_header_checksum_valid(bytes: &[u8]) -> bool {
 const INJECTED_BY_SELF: i32 = 1;
 const INJECTED_BY_OTHER: i32 = 2;
 const PREVIOUSLY_INJECTED_BY_SELF: i32 = 3;
-const NOT_INJECTED: i32 = 0;
+pub(crate) const NOT_INJECTED: i32 = 0;
 /// Every FWPS_PACKET_INJECTION_STATE value below FWPS_PACKET_INJECTION_STATE_MAX.
 pub(super) const INJECTION_STATES: [i32; 4] = [
     NOT_INJECTED,
@@ -471,11 +472,11 @@ impl SimulatedStack {
         let mut state = self.lock();
         let violation = match state.packets.records.get_mut(&(nbl as usize)) {
             None => Some(Violation::UnknownNbl(
-                SimCall::FreeCloneNetBufferList,
+                KernelFn::FwpsFreeCloneNetBufferList0,
                 nbl as usize,
             )),
             Some(record) if record.released => Some(Violation::NblUsedAfterFree(
-                SimCall::FreeCloneNetBufferList,
+                KernelFn::FwpsFreeCloneNetBufferList0,
                 nbl as usize,
             )),
             Some(record) if record.live_clones > 0 => {
@@ -607,9 +608,6 @@ impl SimulatedStack {
     pub(super) fn inject(&self, call: InjectCall) -> NTSTATUS {
         let mut state = self.lock();
         let sim_call = call_of(call.path);
-        if let Some(status) = state.enter(sim_call, Irql::DISPATCH) {
-            return status.0;
-        }
         if call.reserved_in_use {
             state.violations.push(Violation::ReservedNotZero(sim_call));
             return NtStatus::INVALID_PARAMETER.0;
@@ -803,10 +801,7 @@ impl SimulatedStack {
         context: *mut HANDLE,
     ) -> i32 {
         let mut state = self.lock();
-        let call = SimCall::QueryPacketInjectionState;
-        if state.enter(call, Irql::DISPATCH).is_some() {
-            return NOT_INJECTED;
-        }
+        let call = KernelFn::FwpsQueryPacketInjectionState0;
         let handle = handle as usize;
         if state.handles.get(&handle).is_none_or(|h| h.destroyed) {
             state
@@ -842,10 +837,7 @@ impl SimulatedStack {
         flags: u32,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        let call = SimCall::AllocateCloneNetBufferList;
-        if let Some(status) = state.enter(call, Irql::DISPATCH) {
-            return status.0;
-        }
+        let call = KernelFn::FwpsAllocateCloneNetBufferList0;
         if flags != 0 {
             state.violations.push(Violation::ReservedNotZero(call));
             return NtStatus::INVALID_PARAMETER.0;
@@ -889,10 +881,7 @@ impl SimulatedStack {
 
     pub(super) fn free_clone(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
         let mut state = self.lock();
-        let call = SimCall::FreeCloneNetBufferList;
-        if state.enter(call, Irql::DISPATCH).is_some() {
-            return;
-        }
+        let call = KernelFn::FwpsFreeCloneNetBufferList0;
         if flags != 0 {
             // The clone is still freed: the kernel has no way to refuse.
             state.violations.push(Violation::ReservedNotZero(call));
@@ -927,7 +916,7 @@ impl SimulatedStack {
     fn buffer_record<'s>(
         &self,
         state: &'s mut State,
-        call: SimCall,
+        call: KernelFn,
         buffer: *mut NET_BUFFER,
     ) -> Option<&'s mut NetBufferRecord> {
         let found = state.packets.buffers.get(&(buffer as usize)).copied();
@@ -954,11 +943,8 @@ impl SimulatedStack {
 
     pub(super) fn retreat(&self, buffer: *mut NET_BUFFER, delta: u32) -> NDIS_STATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::RetreatNetBufferDataStart, Irql::DISPATCH) {
-            return status.0;
-        }
         let Some(record) =
-            self.buffer_record(&mut state, SimCall::RetreatNetBufferDataStart, buffer)
+            self.buffer_record(&mut state, KernelFn::NdisRetreatNetBufferDataStart, buffer)
         else {
             return NtStatus::INVALID_PARAMETER.0;
         };
@@ -978,14 +964,8 @@ impl SimulatedStack {
 
     pub(super) fn advance(&self, buffer: *mut NET_BUFFER, delta: u32) {
         let mut state = self.lock();
-        if state
-            .enter(SimCall::AdvanceNetBufferDataStart, Irql::DISPATCH)
-            .is_some()
-        {
-            return;
-        }
         let Some(record) =
-            self.buffer_record(&mut state, SimCall::AdvanceNetBufferDataStart, buffer)
+            self.buffer_record(&mut state, KernelFn::NdisAdvanceNetBufferDataStart, buffer)
         else {
             return;
         };
@@ -1007,13 +987,8 @@ impl SimulatedStack {
         storage: *mut c_void,
     ) -> *mut c_void {
         let mut state = self.lock();
-        if state
-            .enter(SimCall::GetDataBuffer, Irql::DISPATCH)
-            .is_some()
-        {
-            return core::ptr::null_mut();
-        }
-        let Some(record) = self.buffer_record(&mut state, SimCall::GetDataBuffer, buffer) else {
+        let Some(record) = self.buffer_record(&mut state, KernelFn::NdisGetDataBuffer, buffer)
+        else {
             return core::ptr::null_mut();
         };
         let bytes = bytes as usize;
@@ -1065,10 +1040,7 @@ impl SimulatedStack {
         information: *mut u8,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        let call = SimCall::GetPacketListSecurityInformation;
-        if let Some(status) = state.enter(call, Irql::DISPATCH) {
-            return status.0;
-        }
+        let call = KernelFn::FwpsGetPacketListSecurityInformation0;
         if information.is_null() {
             state.violations.push(Violation::NullPointer(call));
             return NtStatus::INVALID_PARAMETER.0;

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::string::String;
 use std::vec::Vec;
 
-use super::stack::{SimCall, SimulatedStack, Violation};
-use crate::nt::{Irql, NtStatus};
+use super::stack::{SimulatedStack, Violation};
+use crate::nt::NtStatus;
+use crate::sys::KernelFn;
 use crate::sys::types::{
     HANDLE, KEY_VALUE_PARTIAL_INFORMATION, KEY_VALUE_PARTIAL_INFORMATION_CLASS, NTSTATUS,
     OBJECT_ATTRIBUTES, REG_BINARY, REG_DWORD, UNICODE_STRING,
@@ -109,13 +110,10 @@ impl SimulatedStack {
         attributes: *const OBJECT_ATTRIBUTES,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::OpenKey, Irql::PASSIVE) {
-            return status.0;
-        }
         if key.is_null() || attributes.is_null() {
             state
                 .violations
-                .push(Violation::NullPointer(SimCall::OpenKey));
+                .push(Violation::NullPointer(KernelFn::ZwOpenKey));
             return NtStatus::INVALID_PARAMETER.0;
         }
         // SAFETY: the seam's contract: `attributes` is valid.
@@ -141,7 +139,7 @@ impl SimulatedStack {
             (_, None) => {
                 state
                     .violations
-                    .push(Violation::StaleKeyHandle(SimCall::OpenKey, root));
+                    .push(Violation::StaleKeyHandle(KernelFn::ZwOpenKey, root));
                 return NtStatus::INVALID_HANDLE.0;
             }
         };
@@ -163,12 +161,9 @@ impl SimulatedStack {
         result_length: *mut u32,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::QueryValueKey, Irql::PASSIVE) {
-            return status.0;
-        }
         let Some(kind) = state.registry.open.get(&(key as usize)).copied() else {
             state.violations.push(Violation::StaleKeyHandle(
-                SimCall::QueryValueKey,
+                KernelFn::ZwQueryValueKey,
                 key as usize,
             ));
             return NtStatus::INVALID_HANDLE.0;
@@ -222,13 +217,11 @@ impl SimulatedStack {
 
     pub(super) fn close_handle(&self, handle: HANDLE) -> NTSTATUS {
         let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::Close, Irql::PASSIVE) {
-            return status.0;
-        }
         if state.registry.open.remove(&(handle as usize)).is_none() {
-            state
-                .violations
-                .push(Violation::StaleKeyHandle(SimCall::Close, handle as usize));
+            state.violations.push(Violation::StaleKeyHandle(
+                KernelFn::ZwClose,
+                handle as usize,
+            ));
             return NtStatus::INVALID_HANDLE.0;
         }
         state.registry.closed.insert(handle as usize);

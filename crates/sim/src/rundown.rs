@@ -3,8 +3,8 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::stack::{SimCall, SimulatedStack, Violation};
-use crate::nt::Irql;
+use super::stack::{SimulatedStack, Violation};
+use crate::sys::KernelFn;
 use crate::sys::types::{BOOLEAN, EX_RUNDOWN_REF};
 
 const RUNDOWN_ACTIVE: usize = 1;
@@ -19,20 +19,11 @@ unsafe fn word<'a>(rundown: *mut EX_RUNDOWN_REF) -> &'a AtomicUsize {
 
 impl SimulatedStack {
     pub(super) fn rundown_initialize(&self, rundown: *mut EX_RUNDOWN_REF) {
-        self.lock()
-            .enter(SimCall::InitializeRundownProtection, Irql(31));
         // SAFETY: the seam's contract: `rundown` is writable and not in use.
         unsafe { word(rundown) }.store(0, Ordering::Release);
     }
 
     pub(super) fn rundown_acquire(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
-        if self
-            .lock()
-            .enter(SimCall::AcquireRundownProtection, Irql::DISPATCH)
-            .is_some()
-        {
-            return 0;
-        }
         // SAFETY: the seam's contract: `rundown` was initialized and outlives the call.
         let word = unsafe { word(rundown) };
         let acquired = word
@@ -45,7 +36,6 @@ impl SimulatedStack {
 
     pub(super) fn rundown_release(&self, rundown: *mut EX_RUNDOWN_REF) {
         let mut state = self.lock();
-        state.enter(SimCall::ReleaseRundownProtection, Irql::DISPATCH);
         // SAFETY: the seam's contract: `rundown` was initialized and is held by the caller.
         let word = unsafe { word(rundown) };
         let released = word.fetch_update(Ordering::Release, Ordering::Relaxed, |value| {
@@ -61,17 +51,10 @@ impl SimulatedStack {
     }
 
     pub(super) fn rundown_wait(&self, rundown: *mut EX_RUNDOWN_REF) {
-        if self
-            .lock()
-            .enter(SimCall::WaitForRundownProtectionRelease, Irql::APC)
-            .is_some()
-        {
-            return;
-        }
         // SAFETY: the seam's contract: `rundown` was initialized and outlives the wait.
         let word = unsafe { word(rundown) };
         word.fetch_or(RUNDOWN_ACTIVE, Ordering::AcqRel);
-        self.wait_until(SimCall::WaitForRundownProtectionRelease, |_| {
+        self.wait_until(KernelFn::ExWaitForRundownProtectionRelease, |_| {
             word.load(Ordering::Acquire) == RUNDOWN_ACTIVE
         });
     }

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::format;
 use std::string::String;
 
-use super::stack::{SimCall, SimulatedStack, Violation};
-use crate::nt::{Irql, NtStatus};
-use crate::sys::types::{DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
+use super::stack::{SimulatedStack, Violation};
+use crate::nt::Irql;
+use crate::sys::KernelFn;
+use crate::sys::types::DEVICE_OBJECT;
 
 /// `POOL_FLAG_PAGED` (the simulator's own copy; tests/kernel_facts.rs pins it).
 pub(super) const POOL_FLAG_PAGED: u64 = 0x0000_0000_0000_0100;
@@ -105,16 +106,17 @@ impl Services {
 impl SimulatedStack {
     /// `ExAllocatePool2`: zeroed, 16-byte aligned; null for zero bytes or when failing. Paged
     /// pool (`POOL_FLAG_PAGED`) only at IRQL <= APC_LEVEL.
-    pub fn pool_allocate(&self, flags: u64, bytes: usize, tag: u32) -> *mut c_void {
+    #[allow(non_snake_case)] // named after the export, as every simulated kernel function
+    pub fn ExAllocatePool2(&self, flags: u64, bytes: usize, tag: u32) -> *mut c_void {
         let mut state = self.lock();
-        if state.enter(SimCall::PoolAllocate, Irql::DISPATCH).is_some() || bytes == 0 {
+        if state.enter(KernelFn::ExAllocatePool2).is_some() || bytes == 0 {
             return core::ptr::null_mut();
         }
         let paged = flags & POOL_FLAG_PAGED != 0;
         let irql = state.irql_of_current_thread();
         if paged && irql > Irql::APC {
             state.violations.push(Violation::PagedPoolAboveApc {
-                call: SimCall::PoolAllocate,
+                call: KernelFn::ExAllocatePool2,
                 irql,
             });
             return core::ptr::null_mut();
@@ -135,9 +137,10 @@ impl SimulatedStack {
 
     /// `ExFreePoolWithTag`: the tag must be the allocation's; paged pool is freed at IRQL <=
     /// APC_LEVEL. The block is poisoned before it goes back, so later use reads garbage.
-    pub fn pool_free(&self, block: *mut c_void, tag: u32) {
+    #[allow(non_snake_case)]
+    pub fn ExFreePoolWithTag(&self, block: *mut c_void, tag: u32) {
         let mut state = self.lock();
-        if state.enter(SimCall::PoolFree, Irql::DISPATCH).is_some() {
+        if state.enter(KernelFn::ExFreePoolWithTag).is_some() {
             return;
         }
         let irql = state.irql_of_current_thread();
@@ -148,7 +151,7 @@ impl SimulatedStack {
             Some((size, allocated_tag, paged)) => {
                 if paged && irql > Irql::APC {
                     state.violations.push(Violation::PagedPoolAboveApc {
-                        call: SimCall::PoolFree,
+                        call: KernelFn::ExFreePoolWithTag,
                         irql,
                     });
                 }
@@ -178,65 +181,20 @@ impl SimulatedStack {
         per_tag
     }
 
-    /// `IoCreateDevice`: an unnamed device object for `driver`.
-    ///
-    /// # Safety
-    /// `device` is null or writable.
-    pub unsafe fn create_device(
-        &self,
-        driver: *mut DRIVER_OBJECT,
-        _name: *const UNICODE_STRING,
-        device: *mut *mut DEVICE_OBJECT,
-    ) -> NTSTATUS {
-        let mut state = self.lock();
-        if let Some(status) = state.enter(SimCall::CreateDevice, Irql::PASSIVE) {
-            return status.0;
-        }
-        if driver.is_null() || device.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(SimCall::CreateDevice));
-            return NtStatus::INVALID_PARAMETER.0;
-        }
-        let layout = Layout::from_size_align(DEVICE_OBJECT_SIZE, 16).expect("valid");
-        // SAFETY: non-zero-sized layout.
-        let block = unsafe { alloc_zeroed(layout) };
-        if block.is_null() {
-            return NtStatus::INSUFFICIENT_RESOURCES.0;
-        }
-        state
-            .services
-            .devices
-            .insert(block as usize, driver as usize);
-        // SAFETY: the seam's contract: `device` is writable; null was refused above.
-        unsafe { device.write(block.cast()) };
-        NtStatus::SUCCESS.0
-    }
-
-    /// `IoDeleteDevice`.
-    pub fn delete_device(&self, device: *mut DEVICE_OBJECT) {
-        let mut state = self.lock();
-        if state.enter(SimCall::DeleteDevice, Irql::PASSIVE).is_some() {
-            return;
-        }
-        if state.services.devices.remove(&(device as usize)).is_none() {
-            state
-                .violations
-                .push(Violation::UnknownDevice(device as usize));
-            return;
-        }
-        let layout = Layout::from_size_align(DEVICE_OBJECT_SIZE, 16).expect("valid");
-        // SAFETY: allocated by create_device with this layout, removed from the table once.
-        unsafe { dealloc(device.cast(), layout) };
-    }
-
     /// Device objects created and not deleted.
     pub fn devices(&self) -> usize {
         self.lock().services.devices.len()
     }
 
-    /// `KeBugCheckEx`: recorded (the caller then stops the test).
-    pub fn record_bugcheck(&self, code: u32, parameters: [usize; 4]) {
-        self.lock().services.bugchecks.push((code, parameters));
+    /// `KeBugCheckEx`: recorded, reported, and the process stops: a bugcheck does not return,
+    /// and unwinding through a driver image's frames is impossible.
+    #[allow(non_snake_case)]
+    pub fn KeBugCheckEx(&self, code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> ! {
+        self.lock()
+            .services
+            .bugchecks
+            .push((code, [p1, p2, p3, p4]));
+        std::eprintln!("driver bugchecked: code {code:#010x} ({p1:#x}, {p2:#x}, {p3:#x}, {p4:#x})");
+        std::process::abort()
     }
 }

@@ -1,7 +1,6 @@
 //! State and test-facing controls of the simulated stack.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::format;
 use std::string::String;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -10,141 +9,7 @@ use std::time::Duration;
 use std::vec::Vec;
 
 use crate::nt::{Irql, NtStatus};
-
-/// The simulated kernel functions, for counting calls and planning failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SimCall {
-    /// `FwpsInjectionHandleCreate0`.
-    InjectionHandleCreate,
-    /// `FwpsInjectionHandleDestroy0`.
-    InjectionHandleDestroy,
-    /// `KeDelayExecutionThread`.
-    DelayExecutionThread,
-    /// `FwpsQueryPacketInjectionState0`.
-    QueryPacketInjectionState,
-    /// `FwpsInjectTransportSendAsync0`.
-    InjectTransportSend,
-    /// `FwpsInjectTransportReceiveAsync0`.
-    InjectTransportReceive,
-    /// `FwpsInjectNetworkSendAsync0`.
-    InjectNetworkSend,
-    /// `FwpsInjectNetworkReceiveAsync0`.
-    InjectNetworkReceive,
-    /// `FwpsInjectForwardAsync0`.
-    InjectForward,
-    /// `FwpsStreamInjectAsync0`.
-    StreamInject,
-    /// `FwpsAllocateCloneNetBufferList0`.
-    AllocateCloneNetBufferList,
-    /// `FwpsFreeCloneNetBufferList0`.
-    FreeCloneNetBufferList,
-    /// `ExInitializeRundownProtection`.
-    InitializeRundownProtection,
-    /// `ExAcquireRundownProtection`.
-    AcquireRundownProtection,
-    /// `ExReleaseRundownProtection`.
-    ReleaseRundownProtection,
-    /// `ExWaitForRundownProtectionRelease`.
-    WaitForRundownProtectionRelease,
-    /// `KeInitializeDpc`.
-    InitializeDpc,
-    /// `KeInsertQueueDpc`.
-    InsertQueueDpc,
-    /// `KeFlushQueuedDpcs`.
-    FlushQueuedDpcs,
-    /// `NdisRetreatNetBufferDataStart`.
-    RetreatNetBufferDataStart,
-    /// `NdisAdvanceNetBufferDataStart`.
-    AdvanceNetBufferDataStart,
-    /// `NdisGetDataBuffer`.
-    GetDataBuffer,
-    /// `ObfReferenceObject`.
-    ReferenceObject,
-    /// `FwpmEngineOpen0`.
-    EngineOpen,
-    /// `FwpmEngineClose0`.
-    EngineClose,
-    /// `FwpmTransactionBegin0`.
-    TransactionBegin,
-    /// `FwpmTransactionCommit0`.
-    TransactionCommit,
-    /// `FwpmTransactionAbort0`.
-    TransactionAbort,
-    /// `FwpmProviderAdd0`.
-    ProviderAdd,
-    /// `FwpmProviderDeleteByKey0`.
-    ProviderDelete,
-    /// `FwpmSubLayerAdd0`.
-    SubLayerAdd,
-    /// `FwpmSubLayerDeleteByKey0`.
-    SubLayerDelete,
-    /// `FwpmCalloutAdd0`.
-    CalloutAdd,
-    /// `FwpmCalloutDeleteByKey0`.
-    CalloutDelete,
-    /// `FwpmFilterAdd0`.
-    FilterAdd,
-    /// `FwpmFilterDeleteByKey0`.
-    FilterDelete,
-    /// `FwpsCalloutRegister1`.
-    CalloutRegister,
-    /// `FwpsCalloutUnregisterById0`.
-    CalloutUnregister,
-    /// `ZwOpenKey`.
-    OpenKey,
-    /// `ZwQueryValueKey`.
-    QueryValueKey,
-    /// `ZwClose`.
-    Close,
-    /// `ExAllocatePool2`.
-    PoolAllocate,
-    /// `ExFreePoolWithTag`.
-    PoolFree,
-    /// `IoCreateDevice`.
-    CreateDevice,
-    /// `IoDeleteDevice`.
-    DeleteDevice,
-
-    // --- The simulated wdfldr.sys and KMDF ---
-    /// `WdfVersionBind` (wdfldr.sys).
-    WdfVersionBind,
-    /// `WdfVersionUnbind` (wdfldr.sys).
-    WdfVersionUnbind,
-    /// `WdfDriverCreate`.
-    WdfDriverCreate,
-    /// `WdfControlDeviceInitAllocate`.
-    WdfControlDeviceInitAllocate,
-    /// `WdfDeviceInitSetDeviceType`.
-    WdfDeviceInitSetDeviceType,
-    /// `WdfDeviceInitSetCharacteristics`.
-    WdfDeviceInitSetCharacteristics,
-    /// `WdfDeviceCreate`.
-    WdfDeviceCreate,
-    /// `WdfDeviceInitFree`.
-    WdfDeviceInitFree,
-    /// `WdfControlFinishInitializing`.
-    WdfControlFinishInitializing,
-    /// `WdfDeviceWdmGetDeviceObject`.
-    WdfDeviceWdmGetDeviceObject,
-    /// `WdfObjectDelete`.
-    WdfObjectDelete,
-    // Reinjection rules.
-    /// `FwpsGetPacketListSecurityInformation0`.
-    GetPacketListSecurityInformation,
-    // ---- Deferred load ----
-    /// `FwpmBfeStateGet0`.
-    BfeStateGet,
-    /// `FwpmBfeStateSubscribeChanges0`.
-    BfeSubscribe,
-    /// `FwpmBfeStateUnsubscribeChanges0`.
-    BfeUnsubscribe,
-    /// `IoAllocateWorkItem`.
-    AllocateWorkItem,
-    /// `IoQueueWorkItem`.
-    QueueWorkItem,
-    /// `IoFreeWorkItem`.
-    FreeWorkItem,
-}
+use crate::sys::KernelFn;
 
 /// A rule of the kernel API that the code under test broke. The real kernel would bugcheck,
 /// corrupt memory or hang; the simulation records it and returns a failure status.
@@ -153,7 +18,7 @@ pub enum Violation {
     /// A call made above the IRQL it allows.
     WrongIrql {
         /// Which call.
-        call: SimCall,
+        call: KernelFn,
         /// The caller's IRQL.
         irql: Irql,
     },
@@ -162,15 +27,15 @@ pub enum Violation {
     /// Destroy of a handle already destroyed.
     DestroyDestroyedHandle(usize),
     /// A null pointer where the kernel writes or reads.
-    NullPointer(SimCall),
+    NullPointer(KernelFn),
     /// A call given a value that was never an NBL of this stack.
-    UnknownNbl(SimCall, usize),
+    UnknownNbl(KernelFn, usize),
     /// A call given an NBL that was already freed or returned.
-    NblUsedAfterFree(SimCall, usize),
+    NblUsedAfterFree(KernelFn, usize),
     /// An NBL passed to the kernel while WFP still owns it from an earlier injection.
-    NblAlreadyPending(SimCall, usize),
+    NblAlreadyPending(KernelFn, usize),
     /// A call given a handle that was never created or is already destroyed.
-    StaleHandleUse(SimCall, usize),
+    StaleHandleUse(KernelFn, usize),
     /// `FwpsFreeCloneNetBufferList0` on something that is not a live clone.
     FreeOfNonClone(usize),
     /// A packet the stack indicated was returned while clones of it were alive.
@@ -181,7 +46,7 @@ pub enum Violation {
     RundownReleasedTooOften,
     /// A wait that would never end in the kernel (rundown never released, or a handle destroyed
     /// while its injections never complete). The simulation gives up after a few seconds.
-    WaitWouldHang(SimCall),
+    WaitWouldHang(KernelFn),
     /// `KeInitializeDpc` on a DPC that is still queued.
     DpcReinitializedWhileQueued(usize),
     /// `KeInsertQueueDpc` of a DPC never initialized.
@@ -189,9 +54,9 @@ pub enum Violation {
     /// Advancing a NET_BUFFER past the end of its data.
     ReadPastEnd(usize),
     /// A WFP call on an engine handle that is not open.
-    StaleEngineHandle(SimCall, usize),
+    StaleEngineHandle(KernelFn, usize),
     /// `ZwClose` or `ZwQueryValueKey` on a handle that is not an open key.
-    StaleKeyHandle(SimCall, usize),
+    StaleKeyHandle(KernelFn, usize),
     /// `ExFreePoolWithTag` of a block that is not allocated.
     PoolFreeOfUnknownBlock(usize),
     /// `ExFreePoolWithTag` with another tag than the allocation's.
@@ -206,7 +71,7 @@ pub enum Violation {
 
     // --- The simulated wdfldr.sys and KMDF ---
     /// A WDF or loader call broke the framework's rules: which call, what, and the value.
-    Kmdf(SimCall, &'static str, usize),
+    Kmdf(KernelFn, &'static str, usize),
     // Reinjection rules (what the stack checks of an injected packet).
     /// `NdisRetreatNetBufferDataStart` over more bytes than the NET_BUFFER holds before its data:
     /// NDIS would allocate new memory, and the bytes would not be the packet's.
@@ -235,14 +100,14 @@ pub enum Violation {
     /// destroy waits for that very completion to return, so a real kernel deadlocks.
     DestroyInsideCompletion(usize),
     /// A reserved flags argument that is not zero, or a reserved pointer that is not null.
-    ReservedNotZero(SimCall),
+    ReservedNotZero(KernelFn),
     /// A classify without FWPS_RIGHT_ACTION_WRITE changed the action other than by vetoing a
     /// permit with FWP_ACTION_BLOCK (FWPS_CLASSIFY_OUT0: without the right, only that veto may
     /// be written). The action written.
     ActionWrittenWithoutRight(u32),
     /// An injection of the NBL the stack indicated to classify (the stack owns it; inject a
     /// clone).
-    InjectedIndicatedPacket(SimCall, usize),
+    InjectedIndicatedPacket(KernelFn, usize),
     /// `FwpsInjectForwardAsync0` of an NBL whose NET_BUFFERs do not start with an IP header of
     /// the family given.
     ForwardedNonIp(usize),
@@ -257,11 +122,11 @@ pub enum Violation {
     },
     /// TCP injected at a transport layer from inside classify: it must be queued to a DPC
     /// (out of band).
-    TcpInjectedInline(SimCall),
+    TcpInjectedInline(KernelFn),
     /// Paged pool allocated or freed above APC_LEVEL.
     PagedPoolAboveApc {
         /// Which call.
-        call: SimCall,
+        call: KernelFn,
         /// The caller's IRQL.
         irql: Irql,
     },
@@ -278,7 +143,7 @@ pub enum Violation {
     /// `FwpmBfeStateUnsubscribeChanges0` from the subscription's own callback (a deadlock).
     UnsubscribeFromBfeCallback,
     /// A work item call on something that is not a live work item.
-    UnknownWorkItem(SimCall, usize),
+    UnknownWorkItem(KernelFn, usize),
     /// `IoQueueWorkItem` of a work item that is already queued.
     WorkItemQueuedTwice(usize),
     /// `IoFreeWorkItem` of a queued work item.
@@ -304,7 +169,7 @@ pub struct HandleRecord {
 
 #[derive(Debug)]
 struct PlannedFailure {
-    call: SimCall,
+    call: KernelFn,
     /// Calls of this kind to let through first.
     skip: u32,
     status: NtStatus,
@@ -337,7 +202,7 @@ pub(super) struct State {
     pub(super) next_handle: usize,
     pub(super) not_ready_creates: u32,
     planned: Vec<PlannedFailure>,
-    pub(super) calls: BTreeMap<SimCall, u64>,
+    pub(super) calls: BTreeMap<KernelFn, u64>,
     irql: HashMap<ThreadId, Irql>,
     pub(super) clock: Duration,
     /// Reads of KeQueryUnbiasedInterruptTime so far.
@@ -370,10 +235,10 @@ pub(super) const HANDLE_STEP: usize = 0x10;
 impl State {
     /// Counts the call, then checks its IRQL and planned failures. `Some(status)` means the call
     /// fails with that status and has no other effect.
-    pub(super) fn enter(&mut self, call: SimCall, allowed: Irql) -> Option<NtStatus> {
+    pub(super) fn enter(&mut self, call: KernelFn) -> Option<NtStatus> {
         *self.calls.entry(call).or_default() += 1;
         let irql = self.irql_of_current_thread();
-        if irql > allowed {
+        if call.max_irql().is_some_and(|allowed| irql > allowed) {
             self.violations.push(Violation::WrongIrql { call, irql });
             return Some(NtStatus::INVALID_DEVICE_STATE);
         }
@@ -464,11 +329,11 @@ impl SimulatedStack {
     /// After letting `skip` calls of kind `call` through, the next one fails with `status` and has
     /// no effect. Several plans may be pending at once.
     ///
-    /// Panics for a call that cannot fail in the kernel ([`SimCall::can_fail`] is false): a plan
+    /// Panics for a call that cannot fail in the kernel ([`KernelFn::can_fail`] is false): a plan
     /// that silently did nothing would test nothing.
-    pub fn fail_call(&self, call: SimCall, skip: u32, status: NtStatus) {
+    pub fn fail_call(&self, call: KernelFn, skip: u32, status: NtStatus) {
         assert!(
-            call.can_fail(),
+            can_fail(call),
             "{call:?} cannot fail in the kernel (it returns VOID or a state, not a status): \
              a planned failure of it is meaningless"
         );
@@ -526,7 +391,7 @@ impl SimulatedStack {
     }
 
     /// How many times `call` was made.
-    pub fn calls(&self, call: SimCall) -> u64 {
+    pub fn calls(&self, call: KernelFn) -> u64 {
         self.lock().calls.get(&call).copied().unwrap_or(0)
     }
 
@@ -635,7 +500,7 @@ impl SimulatedStack {
 
     /// Waits on the stack's condition until `done` holds or the hang limit passes; records a
     /// [`Violation::WaitWouldHang`] for `call` in the second case.
-    pub(super) fn wait_until(&self, call: SimCall, mut done: impl FnMut(&mut State) -> bool) {
+    pub(super) fn wait_until(&self, call: KernelFn, mut done: impl FnMut(&mut State) -> bool) {
         let deadline = std::time::Instant::now() + HANG_LIMIT;
         let mut state = self.lock();
         while !done(&mut state) {
@@ -668,32 +533,23 @@ impl Drop for SimulatedStack {
     }
 }
 
-impl SimCall {
-    /// Whether the kernel function can fail at all. VOID functions (free clone, rundown
-    /// initialize/release/wait, DPC initialize/flush, advance, pool free, delete device) cannot,
-    /// and `FwpsQueryPacketInjectionState0` returns an FWPS_PACKET_INJECTION_STATE, never an
-    /// error: none of these can be planned to fail.
-    pub const fn can_fail(self) -> bool {
-        !matches!(
-            self,
-            Self::FreeCloneNetBufferList
-                | Self::InitializeRundownProtection
-                | Self::ReleaseRundownProtection
-                | Self::WaitForRundownProtectionRelease
-                | Self::InitializeDpc
-                | Self::FlushQueuedDpcs
-                | Self::AdvanceNetBufferDataStart
-                | Self::PoolFree
-                | Self::DeleteDevice
-                | Self::QueryPacketInjectionState
-        )
-    }
-}
-
-impl fmt::Display for SimCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
+/// Whether the kernel function can fail at all. VOID functions (free clone, rundown
+/// initialize/release/wait, DPC initialize/flush, advance, pool free, delete device) cannot,
+/// and `FwpsQueryPacketInjectionState0` returns an FWPS_PACKET_INJECTION_STATE, never an
+/// error: none of these can be planned to fail.
+pub const fn can_fail(call: KernelFn) -> bool {
+    !matches!(
+        call,
+        KernelFn::FwpsFreeCloneNetBufferList0
+            | KernelFn::ExInitializeRundownProtection
+            | KernelFn::ExReleaseRundownProtection
+            | KernelFn::ExWaitForRundownProtectionRelease
+            | KernelFn::KeInitializeDpc
+            | KernelFn::KeFlushQueuedDpcs
+            | KernelFn::NdisAdvanceNetBufferDataStart
+            | KernelFn::ExFreePoolWithTag
+            | KernelFn::FwpsQueryPacketInjectionState0
+    )
 }
 
 /// Restores the thread's previous IRQL when dropped.

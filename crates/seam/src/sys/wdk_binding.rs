@@ -1,120 +1,78 @@
-//! The WDK build's binding of the WDF seam (`--features wdk`): every method is one
-//! `call_unsafe_wdf_function_binding!` (wdk-sys), which indexes the table WdfDriverEntry.lib
-//! bound and passes its globals. The seam's types are the headers' layouts (checked against the
-//! facts table on Linux; build.rs' wdk-compare list does not yet include the WDF structures), so
-//! pointers are cast between the two declarations of the same structure.
+//! The WDK build's binding of the WDF seam (`--features wdk`), derived from the declaration list's
+//! `wdf` section: every method is one `call_unsafe_wdf_function_binding!` (wdk-sys), which indexes
+//! the table WdfDriverEntry.lib bound and passes its globals. The seam's types are the headers'
+//! layouts (checked against the facts table on Linux; build.rs' wdk-compare list does not yet
+//! include the WDF structures), so pointers are cast between the two declarations of the same
+//! structure ([`WdkCast`]) and integers pass unchanged.
 
+#[allow(unused_imports)] // which types the list names changes with it
 use core::ffi::c_void;
 
 use wdk_sys::call_unsafe_wdf_function_binding;
 
 use super::WdfApi;
-use super::types::{
-    BOOLEAN, DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, PWDFDEVICE_INIT, UNICODE_STRING,
-    WDF_DRIVER_CONFIG, WDFDEVICE, WDFDRIVER, WDFOBJECT,
-};
+#[allow(unused_imports)]
+use super::types::*;
 use super::windows::WindowsKernel;
 
-impl WdfApi for WindowsKernel {
-    unsafe fn wdf_driver_create(
-        &self,
-        driver_object: *mut DRIVER_OBJECT,
-        registry_path: *const UNICODE_STRING,
-        attributes: *mut c_void,
-        config: *mut WDF_DRIVER_CONFIG,
-        driver: *mut WDFDRIVER,
-    ) -> NTSTATUS {
-        // SAFETY: the caller upholds the trait method's contract, which is the function's; the
-        // casts are between declarations of the same header structures.
-        unsafe {
-            call_unsafe_wdf_function_binding!(
-                WdfDriverCreate,
-                driver_object.cast(),
-                registry_path.cast(),
-                attributes.cast(),
-                config.cast(),
-                driver.cast(),
-            )
-        }
-    }
+/// A value passed between the seam's declaration of a type and wdk-sys' declaration of the same
+/// header type: pointers are cast, integers and `()` pass unchanged.
+trait WdkCast<T> {
+    fn wdk(self) -> T;
+}
 
-    unsafe fn wdf_control_device_init_allocate(
-        &self,
-        driver: WDFDRIVER,
-        sddl: *const UNICODE_STRING,
-    ) -> PWDFDEVICE_INIT {
-        // SAFETY: as above.
-        let init = unsafe {
-            call_unsafe_wdf_function_binding!(
-                WdfControlDeviceInitAllocate,
-                driver.cast(),
-                sddl.cast()
-            )
-        };
-        init.cast()
-    }
-
-    unsafe fn wdf_device_init_set_device_type(&self, init: PWDFDEVICE_INIT, device_type: u32) {
-        // SAFETY: as above.
-        unsafe {
-            call_unsafe_wdf_function_binding!(WdfDeviceInitSetDeviceType, init.cast(), device_type)
-        }
-    }
-
-    unsafe fn wdf_device_init_set_characteristics(
-        &self,
-        init: PWDFDEVICE_INIT,
-        characteristics: u32,
-        or_in: BOOLEAN,
-    ) {
-        // SAFETY: as above.
-        unsafe {
-            call_unsafe_wdf_function_binding!(
-                WdfDeviceInitSetCharacteristics,
-                init.cast(),
-                characteristics,
-                or_in
-            )
-        }
-    }
-
-    unsafe fn wdf_device_create(
-        &self,
-        init: *mut PWDFDEVICE_INIT,
-        attributes: *mut c_void,
-        device: *mut WDFDEVICE,
-    ) -> NTSTATUS {
-        // SAFETY: as above.
-        unsafe {
-            call_unsafe_wdf_function_binding!(
-                WdfDeviceCreate,
-                init.cast(),
-                attributes.cast(),
-                device.cast()
-            )
-        }
-    }
-
-    unsafe fn wdf_device_init_free(&self, init: PWDFDEVICE_INIT) {
-        // SAFETY: as above.
-        unsafe { call_unsafe_wdf_function_binding!(WdfDeviceInitFree, init.cast()) }
-    }
-
-    unsafe fn wdf_control_finish_initializing(&self, device: WDFDEVICE) {
-        // SAFETY: as above.
-        unsafe { call_unsafe_wdf_function_binding!(WdfControlFinishInitializing, device.cast()) }
-    }
-
-    unsafe fn wdf_device_wdm_get_device_object(&self, device: WDFDEVICE) -> *mut DEVICE_OBJECT {
-        // SAFETY: as above.
-        let object = unsafe {
-            call_unsafe_wdf_function_binding!(WdfDeviceWdmGetDeviceObject, device.cast())
-        };
-        object.cast()
-    }
-
-    unsafe fn wdf_object_delete(&self, object: WDFOBJECT) {
-        // SAFETY: as above.
-        unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, object.cast()) }
+impl<T, U> WdkCast<*mut U> for *mut T {
+    fn wdk(self) -> *mut U {
+        self.cast()
     }
 }
+
+impl<T, U> WdkCast<*const U> for *const T {
+    fn wdk(self) -> *const U {
+        self.cast()
+    }
+}
+
+macro_rules! unchanged {
+    ($($t:ty),*) => {
+        $(impl WdkCast<$t> for $t {
+            fn wdk(self) -> $t {
+                self
+            }
+        })*
+    };
+}
+unchanged!(u8, u32, i32, ());
+
+/// Derives [`WdfApi`] for [`WindowsKernel`] from the list's `wdf` section.
+macro_rules! wdk_binding {
+    (@find wdf {
+        $(
+            $(#[doc = $doc:literal])*
+            #[seam($role:tt $method:ident, $irql:ident, $index:literal)]
+            fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
+        )*
+    }) => {
+        impl WdfApi for WindowsKernel {
+            $(
+                #[allow(clippy::unit_arg)]
+                unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
+                    // SAFETY: the caller upholds the trait method's contract, which is the
+                    // function's; the casts are between declarations of the same header types.
+                    let result = unsafe {
+                        call_unsafe_wdf_function_binding!($export, $(WdkCast::wdk($arg)),*)
+                    };
+                    WdkCast::wdk(result)
+                }
+            )*
+        }
+    };
+    (@find $skip:tt $($rest:tt)*) => {
+        wdk_binding!(@find $($rest)*);
+    };
+    ($($list:tt)*) => {
+        wdk_binding!(@find $($list)*);
+    };
+}
+
+crate::kernel_declarations!(wdk_binding);
