@@ -1109,36 +1109,12 @@ fn check_constants() -> Check {
             WdfFunctionTableNumEntries,
         ]
     );
-    for (name, index) in [
-        (
-            "WdfControlDeviceInitAllocateTableIndex",
-            t::WdfControlDeviceInitAllocateTableIndex,
-        ),
-        (
-            "WdfControlFinishInitializingTableIndex",
-            t::WdfControlFinishInitializingTableIndex,
-        ),
-        (
-            "WdfDeviceWdmGetDeviceObjectTableIndex",
-            t::WdfDeviceWdmGetDeviceObjectTableIndex,
-        ),
-        (
-            "WdfDeviceInitFreeTableIndex",
-            t::WdfDeviceInitFreeTableIndex,
-        ),
-        (
-            "WdfDeviceInitSetDeviceTypeTableIndex",
-            t::WdfDeviceInitSetDeviceTypeTableIndex,
-        ),
-        (
-            "WdfDeviceInitSetCharacteristicsTableIndex",
-            t::WdfDeviceInitSetCharacteristicsTableIndex,
-        ),
-        ("WdfDeviceCreateTableIndex", t::WdfDeviceCreateTableIndex),
-        ("WdfDriverCreateTableIndex", t::WdfDriverCreateTableIndex),
-        ("WdfObjectDeleteTableIndex", t::WdfObjectDeleteTableIndex),
-    ] {
-        c.eq(name, "index", &format!("WDFFUNCENUM.{name}"), index.to_u128());
+    // The declaration list's WDFFUNCENUM index of each WDF function.
+    for &function in wfp_injector::sys::KernelFn::ALL {
+        if let Some(index) = function.wdf_index() {
+            let name = format!("{}TableIndex", function.name());
+            c.eq(&name, "index", &format!("WDFFUNCENUM.{name}"), index as u128);
+        }
     }
     for (name, value) in [
         ("WDF_COMPONENT_KMDF_LIBRARY", t::WDF_COMPONENT_KMDF_LIBRARY),
@@ -2629,6 +2605,42 @@ fn irql_of_row(item: &str) -> Irql {
         "DISPATCH_LEVEL" => Irql::DISPATCH,
         other => panic!("`irql | {item}`: unexpected value {other}"),
     }
+}
+
+/// Every function of the declaration list has an `irql` row, and the list's bound is the row's:
+/// "PASSIVE_LEVEL" or "<= X_LEVEL" the level, "Any level" and "<= DIRQL" no bound (the
+/// simulator's gate), "< DISPATCH_LEVEL (pageable)" APC_LEVEL.
+#[test]
+fn every_declared_function_has_its_documented_irql() {
+    let mut problems = Vec::new();
+    for &function in wfp_injector::sys::KernelFn::ALL {
+        let name = function.name();
+        let Some(row) = facts().row("irql", name) else {
+            problems.push(format!("no row `irql | {name}`"));
+            continue;
+        };
+        let documented = match row.value.trim() {
+            "Any level" | "any level" | "<= DIRQL" => None,
+            "< DISPATCH_LEVEL (pageable)" => Some(Irql::APC),
+            value => match value.trim_start_matches("<=").trim() {
+                "PASSIVE_LEVEL" => Some(Irql::PASSIVE),
+                "APC_LEVEL" => Some(Irql::APC),
+                "DISPATCH_LEVEL" => Some(Irql::DISPATCH),
+                other => {
+                    problems.push(format!("`irql | {name}`: unexpected value {other}"));
+                    continue;
+                }
+            },
+        };
+        if function.max_irql() != documented {
+            problems.push(format!(
+                "{name}: the list allows {:?}, the row says {}",
+                function.max_irql(),
+                row.value
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 /// The simulator refuses each new import above the IRQL its row allows, and takes it at that

@@ -451,14 +451,14 @@ macro_rules! kernel_declarations {
             /// IRQL == PASSIVE_LEVEL, in the image's entry; `driver` and `registry_path` are the I/O
             /// manager's; `info` is the image's bind information, writable and alive until unbind;
             /// `globals` is writable.
-            #[seam(loader wdf_version_bind, PASSIVE)]
+            #[seam(loader wdf_version_bind, APC)]
             fn WdfVersionBind(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING, info: *mut WDF_BIND_INFO, globals: *mut *mut WDF_DRIVER_GLOBALS) -> NTSTATUS;
 
             /// `WdfVersionUnbind` (wdfldr.sys).
             ///
             /// # Safety
             /// IRQL == PASSIVE_LEVEL; `info` and `globals` are those of a successful bind, unbound once.
-            #[seam(loader wdf_version_unbind, PASSIVE)]
+            #[seam(loader wdf_version_unbind, APC)]
             fn WdfVersionUnbind(registry_path: *const UNICODE_STRING, info: *mut WDF_BIND_INFO, globals: *mut WDF_DRIVER_GLOBALS) -> NTSTATUS;
         }
 
@@ -509,8 +509,8 @@ macro_rules! kernel_declarations {
             /// `WdfDeviceInitFree`.
             ///
             /// # Safety
-            /// IRQL == PASSIVE_LEVEL; `init` is a live device init no device was created from; freed once.
-            #[seam(unsafe wdf_device_init_free, PASSIVE, 54)]
+            /// IRQL <= DISPATCH_LEVEL; `init` is a live device init no device was created from; freed once.
+            #[seam(unsafe wdf_device_init_free, DISPATCH, 54)]
             fn WdfDeviceInitFree(init: PWDFDEVICE_INIT);
 
             /// `WdfControlFinishInitializing`.
