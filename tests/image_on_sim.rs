@@ -447,7 +447,7 @@ fn unloading_the_image_with_injections_in_flight_waits_for_their_completions() {
 }
 
 #[test]
-fn packets_another_driver_injected_are_inspected_like_any_other() {
+fn packets_another_driver_injected_are_permitted_untouched() {
     use wfp_injector::inject::{
         DualStackInjector, Injection, InjectionTypes, IpProtocol, NetBufferListRef, PacketInjector,
         RemoteAddress, RetryPolicy, Tag, TransportSend,
@@ -479,13 +479,16 @@ fn packets_another_driver_injected_are_inspected_like_any_other() {
         .clone_and_inject(original_ref, send, Tag::default())
         .unwrap();
     let foreign = sim.pending_injections()[0].clone();
-    // It comes back through the layer: not the image's own, so configured traffic is reinjected.
+    // It comes back through the layer: injected by another driver, so the image permits it
+    // untouched (its interop policy: it never reinjects another driver's packet).
+    let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
     let result = sim.classify_again(Layer::OutboundV4, &packet, foreign.nbl as *mut _);
-    assert_eq!(result.action, FWP_ACTION_BLOCK);
+    assert_eq!(result.action, FWP_ACTION_PERMIT);
+    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), clones);
     assert_eq!(
         sim.pending_injections().len(),
-        2,
-        "the image reinjected a clone of it"
+        1,
+        "the image reinjected nothing"
     );
     sim.complete_all(NtStatus::SUCCESS);
     other.close().unwrap();

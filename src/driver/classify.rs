@@ -13,9 +13,9 @@ use crate::driver::layers::{
 use crate::driver::log::{Level, Log};
 use crate::error::Error;
 use crate::inject::{
-    ClonedNetBufferList, Completion, CompletionHandler, Injection, IpFamily, IpProtocol,
-    NetBufferListRef, PacketInjector, RemoteAddress, Tag, TransportReceive, TransportSend,
-    UNSPECIFIED_COMPARTMENT,
+    ClonedNetBufferList, Completion, CompletionHandler, Injection, InjectionState, IpFamily,
+    IpProtocol, NetBufferListRef, PacketInjector, RemoteAddress, Tag, TransportReceive,
+    TransportSend, UNSPECIFIED_COMPARTMENT,
 };
 use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelApi;
@@ -285,12 +285,23 @@ impl<K: KernelApi> CalloutState<K> {
             LayerCounters::bump(&counters.malformed);
             return;
         };
-        // The reinjection-loop rule first: with the configuration in the filters' conditions,
-        // what reaches classify is configured traffic and our own clones of it, so the query is
-        // paid by nearly every packet either way, and an own packet costs nothing else.
-        if self.injector.handles().is_own(layer.family(), nbl) {
+        // The reinjection-loop rules first: with the configuration in the filters' conditions,
+        // what reaches classify is configured traffic and injected copies of it, so the query is
+        // paid by nearly every packet either way, and an injected one costs nothing else. Our
+        // own packets pass untouched (the query's documented rule); so do another driver's
+        // (INJECTED_BY_OTHER: this driver's interop policy, docs/callout-driver.md), so that no
+        // packet is injected by this driver twice and two injectors cannot keep reinjecting
+        // each other's copies.
+        let state = self.injector.handles().state(layer.family(), nbl);
+        if state != InjectionState::NOT_INJECTED {
             out.actionType = FWP_ACTION_PERMIT;
-            LayerCounters::bump(&counters.skipped_own);
+            // Any answer but NOT_INJECTED is an injected packet; only the two self states are
+            // ours, everything else (INJECTED_BY_OTHER) is another driver's.
+            LayerCounters::bump(if state.is_own() {
+                &counters.skipped_own
+            } else {
+                &counters.skipped_other_injector
+            });
             return;
         }
         self.classify_not_own(layer, counters, values, metadata, nbl, out);

@@ -9,6 +9,9 @@ use crate::driver::layers::TransportLayer;
 pub struct LayerCounters {
     /// Packets this driver injected, permitted untouched.
     pub skipped_own: AtomicU64,
+    /// Packets another driver injected (FWPS_PACKET_INJECTED_BY_OTHER): permitted untouched,
+    /// never cloned again, so this driver injects each original packet at most once per layer.
+    pub skipped_other_injector: AtomicU64,
     /// Classifies without the write right: left untouched.
     pub skipped_no_write_right: AtomicU64,
     /// Packets outside the configuration: permitted.
@@ -52,6 +55,8 @@ pub struct LayerSnapshot {
     pub classified: u64,
     /// See [`LayerCounters::skipped_own`].
     pub skipped_own: u64,
+    /// See [`LayerCounters::skipped_other_injector`].
+    pub skipped_other_injector: u64,
     /// See [`LayerCounters::skipped_no_write_right`].
     pub skipped_no_write_right: u64,
     /// See [`LayerCounters::not_inspected`].
@@ -93,6 +98,7 @@ impl LayerCounters {
         let mut snapshot = LayerSnapshot {
             classified: 0,
             skipped_own: read(&self.skipped_own),
+            skipped_other_injector: read(&self.skipped_other_injector),
             skipped_no_write_right: read(&self.skipped_no_write_right),
             not_inspected: read(&self.not_inspected),
             reinjected: read(&self.reinjected),
@@ -111,6 +117,7 @@ impl LayerCounters {
         let LayerSnapshot {
             classified: _,
             skipped_own,
+            skipped_other_injector,
             skipped_no_write_right,
             not_inspected,
             reinjected,
@@ -127,6 +134,7 @@ impl LayerCounters {
             checksum_recomputed: _,
         } = snapshot;
         snapshot.classified = skipped_own
+            + skipped_other_injector
             + skipped_no_write_right
             + not_inspected
             + reinjected

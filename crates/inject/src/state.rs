@@ -83,6 +83,16 @@ impl<K: KernelApi> InjectionHandle<K> {
         self.query(nbl).1
     }
 
+    /// The injection state of `nbl` relative to this handle, without its context (the page's
+    /// `injectionContext` is optional: facts row [query-context-optional]): what classify
+    /// needs to tell its own packets from another driver's.
+    ///
+    /// IRQL <= DISPATCH_LEVEL (asserted in debug builds).
+    #[inline]
+    pub fn state(&self, nbl: NetBufferListRef<'_>) -> InjectionState {
+        self.query_into(nbl, ptr::null_mut())
+    }
+
     /// True when this handle injected `nbl` (now or before it was cloned): the reinjection-loop
     /// check alone. Passes no context pointer (the page's `injectionContext` is optional:
     /// facts row [query-context-optional]), so classify spends nothing on a context it does not
@@ -114,6 +124,12 @@ impl<K: KernelApi> DualStackInjector<K> {
         nbl: NetBufferListRef<'_>,
     ) -> Option<InjectionContext> {
         self.handle(family).injected_by_self(nbl)
+    }
+
+    /// [`InjectionHandle::state`] with the handle of the packet's family.
+    #[inline]
+    pub fn state(&self, family: IpFamily, nbl: NetBufferListRef<'_>) -> InjectionState {
+        self.handle(family).state(nbl)
     }
 
     /// [`InjectionHandle::is_own`] with the handle of the packet's family.

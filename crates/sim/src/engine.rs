@@ -44,6 +44,8 @@ struct Provider {
 struct SubLayer {
     provider: Option<GUID>,
     owner: DynamicOwner,
+    /// `FWPM_SUBLAYER0.weight`: higher-weighted sublayers are evaluated first.
+    weight: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -543,7 +545,11 @@ impl SimulatedStack {
         }
         // SAFETY: the seam's contract: `sublayer` is valid.
         let sublayer = unsafe { sublayer.read() };
-        let (key, provider) = (sublayer.subLayerKey, optional_key(sublayer.providerKey));
+        let (key, provider, weight) = (
+            sublayer.subLayerKey,
+            optional_key(sublayer.providerKey),
+            sublayer.weight,
+        );
         if provider.is_some_and(|p| !state.engine.providers.contains_key(&p)) {
             return status::PROVIDER_NOT_FOUND.0;
         }
@@ -551,10 +557,14 @@ impl SimulatedStack {
             return status::ALREADY_EXISTS.0;
         }
         let owner = state.engine.owner(engine as usize);
-        state
-            .engine
-            .sublayers
-            .insert(key, SubLayer { provider, owner });
+        state.engine.sublayers.insert(
+            key,
+            SubLayer {
+                provider,
+                owner,
+                weight,
+            },
+        );
         state
             .engine
             .record(engine as usize, Undo::SubLayer(key, None));
@@ -831,15 +841,20 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    /// Classifies at `layer` as the filter engine would: each filter there whose conditions
-    /// `input` meets calls its callout with these values, metadata and layer data (classifyFn1,
-    /// on the calling thread at DISPATCH_LEVEL), until one returns a terminating action. A
-    /// filter whose callout is not registered blocks, or permits if it carries
-    /// FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, as WFP does. While a callout's classify
-    /// runs, unregistering it answers STATUS_DEVICE_BUSY. `input: None` calls every filter at
-    /// the layer whatever its conditions. `context` replaces every filter's
-    /// rawContext when given (a filter left by another instance). `None` when no filter at the
-    /// layer matches.
+    /// Classifies at `layer` as the filter engine would ("Filter Arbitration"): every sublayer
+    /// holding a filter whose conditions `input` meets is evaluated, the highest-weighted first
+    /// (equal weights: by sublayer key, an order the documentation leaves open), even after a
+    /// higher one blocked; within a sublayer its matching filters are called in turn until one
+    /// returns a terminating action (filters keep their key order there: the simulator models no
+    /// filter weights). Each callout's classifyFn1 runs on the calling thread at DISPATCH_LEVEL
+    /// with these values, metadata and layer data, and gets the classify output as the
+    /// sublayers above left it, write right included. A filter whose callout is not registered
+    /// blocks, or permits if it carries FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, as WFP
+    /// does. While a callout's classify runs, unregistering it answers STATUS_DEVICE_BUSY.
+    /// Another driver's injecting callout, when installed, has its own sublayer among them.
+    /// `input: None` calls every filter at the layer whatever its conditions. `context`
+    /// replaces every filter's rawContext when given (a filter left by another instance).
+    /// `None` when no filter at the layer matches.
     #[allow(clippy::too_many_arguments)]
     pub fn classify(
         &self,
@@ -854,9 +869,9 @@ impl SimulatedStack {
         // `decided_above`: a higher-weight filter's final action, the write right cleared with it;
         // `None`: the callout has the right.
         let may_write = decided_above.is_none();
-        let targets: Vec<(Filter, Option<(u32, FWPS_CALLOUT_CLASSIFY_FN1)>)> = {
+        let mut targets: Vec<(u16, GUID, Target)> = {
             let state = self.lock();
-            state
+            let mut targets: Vec<(u16, GUID, Target)> = state
                 .engine
                 .filters
                 .values()
@@ -868,13 +883,26 @@ impl SimulatedStack {
                         .iter()
                         .find(|(_, r)| r.key == f.callout)
                         .map(|(id, r)| (*id, r.classify));
-                    (f.clone(), classify)
+                    let weight = state
+                        .engine
+                        .sublayers
+                        .get(&f.sublayer)
+                        .map_or(0, |s| s.weight);
+                    (weight, f.sublayer, Target::Filter(f.clone(), classify))
                 })
-                .collect()
+                .collect();
+            if let Some(other) = state.other_injector.as_ref() {
+                if other.filters_at(layer) {
+                    targets.push((other.sublayer_weight(), other.sublayer_key(), Target::Other));
+                }
+            }
+            targets
         };
         if targets.is_empty() {
             return None;
         }
+        // Highest weight first; a stable sort keeps each sublayer's filters in their order.
+        targets.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let mut out = RawBlock::<{ classify_out::BLOCK }>::boxed();
         let rights = if may_write {
             classify_out::RIGHT_ACTION_WRITE
@@ -889,7 +917,24 @@ impl SimulatedStack {
             out.put(classify_out::ACTION_TYPE, action);
         }
         let mut called = 0;
-        for (filter, classify) in targets {
+        // The sublayer whose arbitration has ended (a terminating action was returned in it).
+        let mut decided: Option<GUID> = None;
+        for (_, sublayer, target) in targets {
+            if decided == Some(sublayer) {
+                continue;
+            }
+            let (filter, classify) = match target {
+                Target::Other => {
+                    self.other_classify(layer, metadata, layer_data, &mut out);
+                    called += 1;
+                    let action: u32 = out.get(classify_out::ACTION_TYPE);
+                    if action & FLAG_TERMINATING != 0 {
+                        decided = Some(sublayer);
+                    }
+                    continue;
+                }
+                Target::Filter(filter, classify) => (filter, classify),
+            };
             let Some((callout_id, classify)) = classify else {
                 let action = if filter.flags & FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED != 0 {
                     ACTION_PERMIT
@@ -897,7 +942,8 @@ impl SimulatedStack {
                     FWP_ACTION_BLOCK
                 };
                 out.put(classify_out::ACTION_TYPE, action);
-                break;
+                decided = Some(sublayer);
+                continue;
             };
             // WFP holds the callout while its classify runs; the callout may have been
             // unregistered since the targets were collected.
@@ -944,27 +990,27 @@ impl SimulatedStack {
             // permit.
             let written: u32 = out.get(classify_out::ACTION_TYPE);
             let vetoes_permit = written == FWP_ACTION_BLOCK && action_before == ACTION_PERMIT;
-            if rights_before & classify_out::RIGHT_ACTION_WRITE == 0
-                && written != action_before
-                && !vetoes_permit
-            {
+            let had_right = rights_before & classify_out::RIGHT_ACTION_WRITE != 0;
+            if !had_right && written != action_before && !vetoes_permit {
                 self.lock()
                     .violations
                     .push(Violation::ActionWrittenWithoutRight(written));
             }
-            // FWP_ACTION_FLAG_TERMINATING: block or permit ends the classify. A terminating
-            // callout's answer other than block or permit counts as block (FWPS_ACTION0).
+            // FWP_ACTION_FLAG_TERMINATING: block or permit ends the sublayer's arbitration. A
+            // terminating callout's answer other than block or permit counts as block
+            // (FWPS_ACTION0).
             let action: u32 = out.get(classify_out::ACTION_TYPE);
             if filter.action == FWP_ACTION_CALLOUT_TERMINATING
-                && may_write
+                && had_right
                 && action != FWP_ACTION_BLOCK
                 && action != ACTION_PERMIT
             {
                 out.put(classify_out::ACTION_TYPE, FWP_ACTION_BLOCK);
-                break;
+                decided = Some(sublayer);
+                continue;
             }
             if action & FLAG_TERMINATING != 0 {
-                break;
+                decided = Some(sublayer);
             }
         }
         Some(ClassifyResult {
@@ -974,6 +1020,12 @@ impl SimulatedStack {
             callouts_called: called,
         })
     }
+}
+
+/// What one matching filter calls: a registered callout (or none), or the other driver's.
+enum Target {
+    Filter(Filter, Option<(u32, FWPS_CALLOUT_CLASSIFY_FN1)>),
+    Other,
 }
 
 // The IRQL classify runs at, and which threads are inside a classify.

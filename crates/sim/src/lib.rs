@@ -23,6 +23,7 @@ mod engine;
 mod kernel_api;
 pub mod kmdf;
 pub mod layout;
+mod other_injector;
 mod packets;
 mod registry;
 mod rundown;
@@ -36,6 +37,9 @@ pub use engine::{
     CONDITION_IP_PROTOCOL, CONDITION_IP_REMOTE_ADDRESS, CONDITION_IP_REMOTE_PORT, ClassifyResult,
     ConditionInput, ConditionValue, FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED, FilterCondition,
     SESSION_FLAG_DYNAMIC, WfpObjects,
+};
+pub use other_injector::{
+    OtherInjectorCounts, OtherInjectorSetup, OtherReinjection, REINJECTION_LIMIT, Reinjections,
 };
 pub use packets::NetBufferSpec;
 pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};

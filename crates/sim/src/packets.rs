@@ -212,8 +212,13 @@ pub(super) struct PacketRecord {
     pending: bool,
     /// (handle, injection context) of the injection that carried it.
     injected_by: Option<(usize, usize)>,
-    /// The same, inherited by clones of an injected packet.
-    previously_injected_by: Option<(usize, usize)>,
+    /// The injections of the packets this one was cloned from, oldest first: a clone inherits
+    /// its parent's history and the parent's own injection. FWPS_PACKET_INJECTION_STATE's
+    /// PREVIOUSLY_INJECTED_BY_SELF is a packet "later cloned and reinjected ..., possibly using
+    /// a different injection handle", so the query answers it from here before
+    /// INJECTED_BY_OTHER. A copy into a new packet (what another driver may inject instead of a
+    /// clone) starts with none.
+    previously_injected_by: Vec<(usize, usize)>,
     /// What the stack knows of the packet it indicated; clones inherit it.
     model: PacketModel,
 }
@@ -270,7 +275,7 @@ impl PacketTable {
                 released: false,
                 pending: false,
                 injected_by: None,
-                previously_injected_by: None,
+                previously_injected_by: Vec::new(),
                 model: PacketModel::default(),
             },
         );
@@ -490,6 +495,16 @@ impl SimulatedStack {
         state.violations.extend(violation);
     }
 
+    /// Where the IP header starts in an indicated inbound packet's bytes (clones inherit it).
+    pub(super) fn packet_ip_start(&self, nbl: *const NET_BUFFER_LIST) -> Option<usize> {
+        let state = self.lock();
+        state
+            .packets
+            .records
+            .get(&(nbl as usize))
+            .and_then(|r| r.model.ip_start)
+    }
+
     /// The bytes of a packet's first NET_BUFFER (a clone carries its original's).
     pub fn packet_data(&self, nbl: *const NET_BUFFER_LIST) -> Option<Vec<u8>> {
         let state = self.lock();
@@ -590,7 +605,33 @@ impl SimulatedStack {
                 state.completing.remove(index);
             }
         }
+        // Another driver's completion frees its clone as the driver's own does.
+        self.other_injection_completed(pending.handle, pending.nbl);
         self.changed.notify_all();
+        true
+    }
+
+    /// Moves the data start of every NET_BUFFER of `nbl` by `delta` bytes (negative: back
+    /// toward the buffer's start) without counting an NDIS call: how the stack presents an
+    /// injected packet at a layer and gives it back as it was. False (nothing moved) when a
+    /// buffer has too few bytes on that side.
+    pub(super) fn shift_data_start(&self, nbl: *mut NET_BUFFER_LIST, delta: isize) -> bool {
+        let mut state = self.lock();
+        let Some(record) = state.packets.records.get_mut(&(nbl as usize)) else {
+            return false;
+        };
+        let fits = record.buffers.iter().all(|b| {
+            b.offset
+                .checked_add_signed(delta)
+                .is_some_and(|at| at <= b.data.len())
+        });
+        if !fits {
+            return false;
+        }
+        for buffer in &mut record.buffers {
+            buffer.offset = buffer.offset.saturating_add_signed(delta);
+            buffer.update_window();
+        }
         true
     }
 
@@ -816,12 +857,18 @@ impl SimulatedStack {
                 return NOT_INJECTED;
             }
         };
-        let (answer, injection_context) = match (record.injected_by, record.previously_injected_by)
-        {
+        let earlier = record
+            .previously_injected_by
+            .iter()
+            .rev()
+            .find(|(by, _)| *by == handle)
+            .map(|&(_, ctx)| ctx);
+        let (answer, injection_context) = match (record.injected_by, earlier) {
             (Some((by, ctx)), _) if by == handle => (INJECTED_BY_SELF, ctx),
-            (Some(_), _) => (INJECTED_BY_OTHER, 0),
-            (None, Some((by, ctx))) if by == handle => (PREVIOUSLY_INJECTED_BY_SELF, ctx),
-            _ => (NOT_INJECTED, 0),
+            // Injected by this handle before a clone of it was injected again, by any handle.
+            (_, Some(ctx)) => (PREVIOUSLY_INJECTED_BY_SELF, ctx),
+            (Some(_), None) => (INJECTED_BY_OTHER, 0),
+            (None, None) => (NOT_INJECTED, 0),
         };
         if !context.is_null() && matches!(answer, INJECTED_BY_SELF | PREVIOUSLY_INJECTED_BY_SELF) {
             // SAFETY: the seam's contract: a non-null context pointer is writable.
@@ -835,6 +882,19 @@ impl SimulatedStack {
         original: *mut NET_BUFFER_LIST,
         clone: *mut *mut NET_BUFFER_LIST,
         flags: u32,
+    ) -> NTSTATUS {
+        self.clone_with_history(original, clone, flags, true)
+    }
+
+    /// FwpsAllocateCloneNetBufferList0 (`inherit`: the clone carries the injection history), or,
+    /// without `inherit`, the simulator's model of a copy into a new packet (another driver's
+    /// deep copy), which carries none.
+    pub(super) fn clone_with_history(
+        &self,
+        original: *mut NET_BUFFER_LIST,
+        clone: *mut *mut NET_BUFFER_LIST,
+        flags: u32,
+        inherit: bool,
     ) -> NTSTATUS {
         let mut state = self.lock();
         let call = KernelFn::FwpsAllocateCloneNetBufferList0;
@@ -861,7 +921,14 @@ impl SimulatedStack {
             .iter()
             .map(|b| NetBufferRecord::new(b.data.clone(), b.offset, b.mdl_starts.clone()))
             .collect();
-        let inherited = record.injected_by.or(record.previously_injected_by);
+        let mut inherited = if inherit {
+            record.previously_injected_by.clone()
+        } else {
+            Vec::new()
+        };
+        if inherit {
+            inherited.extend(record.injected_by);
+        }
         let model = record.model;
         let raw = state.packets.add(PacketKind::Clone { parent }, buffers);
         if let Some(new) = state.packets.records.get_mut(&(raw as usize)) {

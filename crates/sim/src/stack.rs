@@ -150,6 +150,12 @@ pub enum Violation {
     FreeOfQueuedWorkItem(usize),
     /// `IoQueueWorkItem` with another queue than DelayedWorkQueue.
     WorkQueueNotDelayed(i32),
+    // ---- A second injector ----
+    /// One packet delivered at a layer was injected this many times (by every injector
+    /// together) and was still being reinjected when the simulation stopped re-delivering it:
+    /// two injectors reinject each other's packets without end (the HLK PacketInjection
+    /// requirement forbids more than two reinjections per layer by one firewall).
+    ReinjectionLoop(usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -223,6 +229,8 @@ pub(super) struct State {
     pub(super) classify_irql: Option<Irql>,
     // Deferred load: BFE state, TCP/IP ready time, work items.
     pub(super) boot: super::boot::Boot,
+    // Another driver's injecting callout, when a test installed one.
+    pub(super) other_injector: Option<super::other_injector::OtherInjector>,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.

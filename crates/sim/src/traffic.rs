@@ -466,7 +466,7 @@ impl SimulatedStack {
         .expect("a filter at the layer")
     }
 
-    fn classify_packet(
+    pub(crate) fn classify_packet(
         &self,
         layer: Layer,
         packet: &TransportPacket,

@@ -166,6 +166,8 @@ pub(super) fn log_counters<K: KernelApi>(
                 n(c.reinjected),
                 ", own ".into(),
                 n(c.skipped_own),
+                ", other-injector ".into(),
+                n(c.skipped_other_injector),
                 ", loopback ".into(),
                 n(c.skipped_loopback),
                 ", ale ".into(),

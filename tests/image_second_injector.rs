@@ -1,0 +1,66 @@
+//! A second injector, shipped image: the cases of tests/second_injector.rs through the driver
+//! image on the simulated stack. The image shows its counters only in the debug log at unload
+//! ("<layer>: classified N, reinjected N, own N, other-injector N, ..."), which this test reads.
+
+#[path = "support/second_injector_cases.rs"]
+mod second_injector_cases;
+mod support;
+
+use second_injector_cases::{Order, configure_peers, run};
+use support::harness::Harness;
+use wfp_injector::nt::NtStatus;
+use wfp_sim::SimulatedStack;
+
+/// The value after `label ` in a counters line.
+fn field(line: &str, label: &str) -> u64 {
+    let key = format!(" {label} ");
+    let start = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no `{label}` in {line:?}"))
+        + key.len();
+    line[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in {line:?}"))
+}
+
+fn check(order: Order) {
+    let sim = SimulatedStack::new();
+    configure_peers(&sim);
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let expected = run(&sim, order);
+    harness.driver_unload();
+    drop(harness);
+    let log = sim.debug_log();
+    for layer in ["OutboundV4", "OutboundV6", "InboundV4", "InboundV6"] {
+        let prefix = format!("{layer}: classified ");
+        let line = log
+            .iter()
+            .map(|(_, _, text)| text.as_str())
+            .find(|text| text.contains(&prefix))
+            .unwrap_or_else(|| panic!("no counters line for {layer} in {log:?}"));
+        let want = expected.get(layer).copied().unwrap_or_default();
+        let got = second_injector_cases::Expected {
+            reinjected: field(line, "reinjected"),
+            own: field(line, "own"),
+            other_injector: field(line, "other-injector"),
+        };
+        assert_eq!(got, want, "{order:?} {layer} counters: {line}");
+        assert_eq!(field(line, "failed"), 0, "{layer}: {line}");
+    }
+    sim.assert_clean();
+}
+
+#[test]
+fn the_image_with_its_sublayer_first_lets_each_packet_be_injected_once_by_each_driver() {
+    check(Order::DriverFirst);
+}
+
+#[test]
+fn the_image_with_the_other_sublayer_first_never_reinjects_the_others_packets() {
+    check(Order::OtherFirst);
+}
