@@ -481,10 +481,10 @@ fn packets_another_driver_injected_are_permitted_untouched() {
     let foreign = sim.pending_injections()[0].clone();
     // It comes back through the layer: injected by another driver, so the image permits it
     // untouched (its interop policy: it never reinjects another driver's packet).
-    let clones = sim.calls(SimCall::AllocateCloneNetBufferList);
+    let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
     let result = sim.classify_again(Layer::OutboundV4, &packet, foreign.nbl as *mut _);
     assert_eq!(result.action, FWP_ACTION_PERMIT);
-    assert_eq!(sim.calls(SimCall::AllocateCloneNetBufferList), clones);
+    assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), clones);
     assert_eq!(
         sim.pending_injections().len(),
         1,
