@@ -565,6 +565,28 @@ impl KernelApi for ImportKernel {
     ) {
     }
     unsafe fn io_free_work_item(&self, _: PIO_WORKITEM) {}
+    // Power transitions: not on the measured path.
+    unsafe fn ex_create_callback(
+        &self,
+        _: *mut PCALLBACK_OBJECT,
+        _: *const OBJECT_ATTRIBUTES,
+        _: BOOLEAN,
+        _: BOOLEAN,
+    ) -> NTSTATUS {
+        0
+    }
+    unsafe fn ex_register_callback(
+        &self,
+        _: PCALLBACK_OBJECT,
+        _: CALLBACK_FUNCTION,
+        _: *mut c_void,
+    ) -> *mut c_void {
+        std::ptr::null_mut()
+    }
+    unsafe fn ex_unregister_callback(&self, _: *mut c_void) {}
+    unsafe fn obf_dereference_object(&self, _: *mut c_void) -> isize {
+        0
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -663,7 +663,43 @@ unsafe extern "win64" fn IoFreeWorkItem(IoWorkItem: PIO_WORKITEM) {
     unsafe { (&stack()).io_free_work_item(IoWorkItem) }
 }
 
-/// The deferred load's imports.
+unsafe extern "win64" fn ExCreateCallback(
+    CallbackObject: *mut PCALLBACK_OBJECT,
+    ObjectAttributes: *const OBJECT_ATTRIBUTES,
+    Create: BOOLEAN,
+    AllowMultipleCallbacks: BOOLEAN,
+) -> NTSTATUS {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe {
+        (&stack()).ex_create_callback(
+            CallbackObject,
+            ObjectAttributes,
+            Create,
+            AllowMultipleCallbacks,
+        )
+    }
+}
+
+unsafe extern "win64" fn ExRegisterCallback(
+    CallbackObject: PCALLBACK_OBJECT,
+    CallbackFunction: CALLBACK_FUNCTION,
+    CallbackContext: *mut c_void,
+) -> *mut c_void {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ex_register_callback(CallbackObject, CallbackFunction, CallbackContext) }
+}
+
+unsafe extern "win64" fn ExUnregisterCallback(CallbackRegistration: *mut c_void) {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).ex_unregister_callback(CallbackRegistration) }
+}
+
+unsafe extern "win64" fn ObfDereferenceObject(Object: *mut c_void) -> isize {
+    // SAFETY: the image calls with the export's contract, which is the trait method's.
+    unsafe { (&stack()).obf_dereference_object(Object) }
+}
+
+/// The deferred load's imports, and the power transitions'.
 fn resolve_deferred_load(module: &str, name: &str) -> Option<usize> {
     let address = match (module, name) {
         ("fwpkclnt.sys", "FwpmBfeStateGet0") => FwpmBfeStateGet0 as *const () as usize,
@@ -676,6 +712,10 @@ fn resolve_deferred_load(module: &str, name: &str) -> Option<usize> {
         ("ntoskrnl.exe", "IoAllocateWorkItem") => IoAllocateWorkItem as *const () as usize,
         ("ntoskrnl.exe", "IoQueueWorkItem") => IoQueueWorkItem as *const () as usize,
         ("ntoskrnl.exe", "IoFreeWorkItem") => IoFreeWorkItem as *const () as usize,
+        ("ntoskrnl.exe", "ExCreateCallback") => ExCreateCallback as *const () as usize,
+        ("ntoskrnl.exe", "ExRegisterCallback") => ExRegisterCallback as *const () as usize,
+        ("ntoskrnl.exe", "ExUnregisterCallback") => ExUnregisterCallback as *const () as usize,
+        ("ntoskrnl.exe", "ObfDereferenceObject") => ObfDereferenceObject as *const () as usize,
         _ => return None,
     };
     Some(address)

@@ -618,6 +618,35 @@ impl KernelApi for &SimulatedStack {
     unsafe fn io_free_work_item(&self, item: PIO_WORKITEM) {
         self.work_item_free(item)
     }
+
+    // ---- Power transitions (crates/sim/src/power.rs) ----
+
+    unsafe fn ex_create_callback(
+        &self,
+        object: *mut crate::sys::types::PCALLBACK_OBJECT,
+        attributes: *const crate::sys::types::OBJECT_ATTRIBUTES,
+        create: BOOLEAN,
+        allow_multiple_callbacks: BOOLEAN,
+    ) -> NTSTATUS {
+        self.callback_create(object, attributes, create, allow_multiple_callbacks)
+    }
+
+    unsafe fn ex_register_callback(
+        &self,
+        object: crate::sys::types::PCALLBACK_OBJECT,
+        function: crate::sys::types::CALLBACK_FUNCTION,
+        context: *mut c_void,
+    ) -> *mut c_void {
+        self.callback_register(object, function, context)
+    }
+
+    unsafe fn ex_unregister_callback(&self, registration: *mut c_void) {
+        self.callback_unregister(registration)
+    }
+
+    unsafe fn obf_dereference_object(&self, object: *mut c_void) -> isize {
+        self.dereference_object(object)
+    }
 }
 
 // --- The WDF part of the seam, served by the simulated KMDF for the host client ---

@@ -33,6 +33,7 @@ use types::{
     IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS, NET_BUFFER,
     NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
+use types::{CALLBACK_FUNCTION, PCALLBACK_OBJECT};
 use types::{
     FWPM_SERVICE_STATE, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, IO_WORKITEM_ROUTINE, PIO_WORKITEM,
     WORK_QUEUE_TYPE,
@@ -563,4 +564,47 @@ pub trait KernelApi: Clone {
     /// IRQL <= DISPATCH_LEVEL; `item` came from [`Self::io_allocate_work_item`], is not queued,
     /// and is freed once.
     unsafe fn io_free_work_item(&self, item: PIO_WORKITEM);
+
+    // ---- Power transitions: the `\Callback\PowerState` callback object ----
+
+    /// `ExCreateCallback`: opens (or, with `create`, creates) the named callback object and
+    /// writes a referenced pointer to it; released with [`Self::obf_dereference_object`].
+    ///
+    /// # Safety
+    /// IRQL == PASSIVE_LEVEL; `object` is writable; `attributes` is an initialized
+    /// OBJECT_ATTRIBUTES naming the object, valid for the call.
+    unsafe fn ex_create_callback(
+        &self,
+        object: *mut PCALLBACK_OBJECT,
+        attributes: *const OBJECT_ATTRIBUTES,
+        create: BOOLEAN,
+        allow_multiple_callbacks: BOOLEAN,
+    ) -> NTSTATUS;
+
+    /// `ExRegisterCallback`: `function` runs with `context` at each notification of `object`
+    /// until unregistered. Returns the registration, null on failure.
+    ///
+    /// # Safety
+    /// IRQL <= APC_LEVEL; `object` came from [`Self::ex_create_callback`] and is referenced;
+    /// `function` and `context` stay valid until [`Self::ex_unregister_callback`] returns.
+    unsafe fn ex_register_callback(
+        &self,
+        object: PCALLBACK_OBJECT,
+        function: CALLBACK_FUNCTION,
+        context: *mut c_void,
+    ) -> *mut c_void;
+
+    /// `ExUnregisterCallback`: removes a registration from the object's list.
+    ///
+    /// # Safety
+    /// IRQL <= APC_LEVEL; `registration` came from [`Self::ex_register_callback`] and is
+    /// unregistered once; never called from the registered routine itself.
+    unsafe fn ex_unregister_callback(&self, registration: *mut c_void);
+
+    /// `ObfDereferenceObject` (what `ObDereferenceObject` expands to): one reference fewer on a
+    /// kernel object; returns the new count.
+    ///
+    /// # Safety
+    /// IRQL <= DISPATCH_LEVEL; the caller holds the reference it gives back.
+    unsafe fn obf_dereference_object(&self, object: *mut c_void) -> isize;
 }

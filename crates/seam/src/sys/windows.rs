@@ -13,11 +13,12 @@ use super::types::{
     GUID, HANDLE, IF_INDEX, KDEFERRED_ROUTINE, KDPC, KIRQL, KPROCESSOR_MODE, NDIS_STATUS,
     NET_BUFFER, NET_BUFFER_LIST, NTSTATUS, OBJECT_ATTRIBUTES, POOL_FLAGS, UNICODE_STRING,
 };
+#[cfg(not(feature = "wdk"))]
+use super::types::{CALLBACK_FUNCTION, PCALLBACK_OBJECT};
 use super::types::{
     FWPM_SERVICE_STATE, FWPM_SERVICE_STATE_CHANGE_CALLBACK0, IO_WORKITEM_ROUTINE, PIO_WORKITEM,
     WORK_QUEUE_TYPE,
 };
-#[cfg(not(feature = "wdk"))]
 use super::types::{WDF_BIND_INFO, WDF_DRIVER_GLOBALS};
 
 #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]
@@ -277,6 +278,25 @@ unsafe extern "system" {
         Context: *mut c_void,
     );
     fn IoFreeWorkItem(IoWorkItem: PIO_WORKITEM);
+}
+
+// ---- Power transitions: the \Callback\PowerState callback object ----
+
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    fn ExCreateCallback(
+        CallbackObject: *mut PCALLBACK_OBJECT,
+        ObjectAttributes: *const OBJECT_ATTRIBUTES,
+        Create: BOOLEAN,
+        AllowMultipleCallbacks: BOOLEAN,
+    ) -> NTSTATUS;
+    fn ExRegisterCallback(
+        CallbackObject: PCALLBACK_OBJECT,
+        CallbackFunction: CALLBACK_FUNCTION,
+        CallbackContext: *mut c_void,
+    ) -> *mut c_void;
+    fn ExUnregisterCallback(CallbackRegistration: *mut c_void);
+    fn ObfDereferenceObject(Object: *mut c_void) -> isize;
 }
 
 /// The running Windows kernel. Zero-sized: every method is a direct call to the import.
@@ -852,6 +872,41 @@ impl KernelApi for WindowsKernel {
     unsafe fn io_free_work_item(&self, item: PIO_WORKITEM) {
         // SAFETY: the caller upholds the trait method's contract, which is the export's.
         unsafe { IoFreeWorkItem(item) }
+    }
+
+    #[inline(always)]
+    unsafe fn ex_create_callback(
+        &self,
+        object: *mut PCALLBACK_OBJECT,
+        attributes: *const OBJECT_ATTRIBUTES,
+        create: BOOLEAN,
+        allow_multiple_callbacks: BOOLEAN,
+    ) -> NTSTATUS {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { ExCreateCallback(object, attributes, create, allow_multiple_callbacks) }
+    }
+
+    #[inline(always)]
+    unsafe fn ex_register_callback(
+        &self,
+        object: PCALLBACK_OBJECT,
+        function: CALLBACK_FUNCTION,
+        context: *mut c_void,
+    ) -> *mut c_void {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { ExRegisterCallback(object, function, context) }
+    }
+
+    #[inline(always)]
+    unsafe fn ex_unregister_callback(&self, registration: *mut c_void) {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { ExUnregisterCallback(registration) }
+    }
+
+    #[inline(always)]
+    unsafe fn obf_dereference_object(&self, object: *mut c_void) -> isize {
+        // SAFETY: the caller upholds the trait method's contract, which is the export's.
+        unsafe { ObfDereferenceObject(object) }
     }
 }
 
