@@ -24,6 +24,7 @@ mod kernel_api;
 pub mod kmdf;
 pub mod layout;
 mod packets;
+mod power;
 mod registry;
 mod rundown;
 mod services;
@@ -38,6 +39,7 @@ pub use engine::{
 };
 pub use packets::NetBufferSpec;
 pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};
+pub use power::{PO_CB_AC_STATUS, PO_CB_SYSTEM_STATE_LOCK};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimCall, SimulatedStack, SyncCompletions, Violation};
 
