@@ -105,11 +105,12 @@ impl SimulatedStack {
                 .push(Violation::NullPointer(SimCall::CreateCallback));
             return NtStatus::INVALID_PARAMETER.0;
         }
-        // SAFETY: the seam's contract: `attributes` is a valid, initialized OBJECT_ATTRIBUTES
-        // whose name is null or a valid UNICODE_STRING.
-        let name = unsafe { super::registry::read_unicode((*attributes).ObjectName) };
-        // SAFETY: as above.
-        let case_insensitive = unsafe { (*attributes).Attributes } & 0x40 != 0;
+        // SAFETY: the seam's contract: `attributes` is a valid, initialized OBJECT_ATTRIBUTES.
+        let attributes = unsafe { &*attributes };
+        // SAFETY: its name is null or a valid UNICODE_STRING (the same contract).
+        let name = unsafe { super::registry::read_unicode(attributes.ObjectName) };
+        // OBJ_CASE_INSENSITIVE (facts row `const | OBJ_CASE_INSENSITIVE`).
+        let case_insensitive = attributes.Attributes & 0x40 != 0;
         let Some(name) = name else {
             // The docs: unnamed callback objects are not permitted.
             return NtStatus::UNSUCCESSFUL.0;
