@@ -73,6 +73,12 @@ impl Default for PowerModel {
 }
 
 impl PowerModel {
+    /// A driver vanished (a crash): its registration and reference go with it.
+    pub(super) fn forget_driver(&mut self) {
+        self.registrations.clear();
+        self.references = 0;
+    }
+
     pub(super) fn leak_report(&self) -> Option<String> {
         if self.registrations.is_empty() && self.references == 0 {
             return None;
