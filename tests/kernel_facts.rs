@@ -896,6 +896,7 @@ fn check_constants() -> Check {
             KEY_READ,
             OBJ_CASE_INSENSITIVE,
             OBJ_KERNEL_HANDLE,
+            PO_CB_SYSTEM_STATE_LOCK,
             REG_BINARY,
             REG_DWORD,
             DPFLTR_IHVNETWORK_ID,
@@ -2095,6 +2096,8 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "IRP_MJ_MAXIMUM_FUNCTION", wdk_services::IRP_MJ_MAXIMUM_FUNCTION.to_u128()),
         ("const", "KEY_READ", registry::KEY_READ.to_u128()),
         ("const", "OBJ_CASE_INSENSITIVE", foundation::OBJ_CASE_INSENSITIVE.to_u128()),
+        ("const", "PO_CB_SYSTEM_STATE_LOCK", windows_sys::Wdk::Storage::FileSystem::PO_CB_SYSTEM_STATE_LOCK.to_u128()),
+        ("const", "PO_CB_AC_STATUS", windows_sys::Wdk::Storage::FileSystem::PO_CB_AC_STATUS.to_u128()),
         ("const", "OBJ_KERNEL_HANDLE", foundation::OBJ_KERNEL_HANDLE.to_u128()),
         ("const", "KeyValuePartialInformation", wdk_registry::KeyValuePartialInformation.to_u128()),
         ("const", "REG_BINARY", registry::REG_BINARY.to_u128()),
@@ -2575,6 +2578,8 @@ fn check_deferred_load() -> Check {
     ] {
         c.eq(&format!("crates/sim/src/boot.rs:{name}"), "const", item, value.to_u128());
     }
+    c.eq("crates/sim/src/power.rs:PO_CB_SYSTEM_STATE_LOCK", "const", "PO_CB_SYSTEM_STATE_LOCK", sim::PO_CB_SYSTEM_STATE_LOCK.to_u128());
+    c.eq("crates/sim/src/power.rs:PO_CB_AC_STATUS", "const", "PO_CB_AC_STATUS", sim::PO_CB_AC_STATUS.to_u128());
     c
 }
 

@@ -73,6 +73,8 @@ pub struct CalloutState<K: KernelApi> {
     pub(crate) config: InspectionConfig,
     pub(crate) counters: Counters,
     pub(crate) log: Log,
+    /// The loader's power state (it outlives this state: unload frees this first).
+    pub(crate) power: core::ptr::NonNull<crate::driver::power::Power>,
 }
 
 /// Debug builds: a word that reads [`Canary::ALIVE`] from creation until drop.
@@ -130,6 +132,8 @@ enum Outcome {
     /// Inbound IPv4 whose header is split across MDLs with a checksum that is not valid: read
     /// through a copy, it cannot be fixed in the packet.
     SplitHeaderChecksum,
+    /// The system is about to sleep: no injection may start.
+    Suspended,
     /// Missing metadata, or data shorter than its headers.
     Malformed,
     /// Clone or injection refused.
@@ -325,6 +329,7 @@ impl<K: KernelApi> CalloutState<K> {
                 LayerCounters::bump(&counters.not_inspected);
                 return;
             }
+            Some(_) if self.power().suspended() => Err(Outcome::Suspended),
             Some(fields) => self.decide(layer, nbl, &fields, metadata),
             None => Err(Outcome::Malformed),
         };
@@ -342,6 +347,14 @@ impl<K: KernelApi> CalloutState<K> {
             LayerCounters::bump(&counters.checksum_recomputed);
         }
         LayerCounters::bump(&counters.reinjected);
+    }
+
+    /// The loader's power state. Any IRQL.
+    #[inline(always)]
+    fn power(&self) -> &crate::driver::power::Power {
+        // SAFETY: the loader block holds it and outlives this state (unload frees the state
+        // before the loader).
+        unsafe { self.power.as_ref() }
     }
 
     /// A configured packet not reinjected: permit, count, and log a refusal. Out of line, so that
@@ -362,6 +375,7 @@ impl<K: KernelApi> CalloutState<K> {
             Outcome::NoHeadroom => &counters.skipped_no_headroom,
             Outcome::MultiBuffer => &counters.skipped_multi_buffer,
             Outcome::SplitHeaderChecksum => &counters.skipped_split_header_checksum,
+            Outcome::Suspended => &counters.skipped_suspended,
             Outcome::Malformed => &counters.malformed,
             Outcome::Failed(error) => {
                 self.log.write(

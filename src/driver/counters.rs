@@ -43,6 +43,9 @@ pub struct LayerCounters {
     /// Inbound IPv4 packets whose header is split across MDLs with a checksum that is not
     /// valid: read through a copy, it cannot be fixed in the packet: permitted untouched.
     pub skipped_split_header_checksum: AtomicU64,
+    /// Configured packets classified while the system was about to sleep (from the power
+    /// routine's "leaving S0" until "back in S0"): permitted untouched, no injection started.
+    pub skipped_suspended: AtomicU64,
     /// Reinjected inbound IPv4 clones whose IP header checksum was rewritten (it was not valid).
     pub checksum_recomputed: AtomicU64,
 }
@@ -81,6 +84,8 @@ pub struct LayerSnapshot {
     pub skipped_multi_buffer: u64,
     /// See [`LayerCounters::skipped_split_header_checksum`].
     pub skipped_split_header_checksum: u64,
+    /// See [`LayerCounters::skipped_suspended`].
+    pub skipped_suspended: u64,
     /// See [`LayerCounters::checksum_recomputed`].
     pub checksum_recomputed: u64,
 }
@@ -111,6 +116,7 @@ impl LayerCounters {
             skipped_no_headroom: read(&self.skipped_no_headroom),
             skipped_multi_buffer: read(&self.skipped_multi_buffer),
             skipped_split_header_checksum: read(&self.skipped_split_header_checksum),
+            skipped_suspended: read(&self.skipped_suspended),
             checksum_recomputed: read(&self.checksum_recomputed),
         };
         // Destructured in full, so that a new counter does not compile until it is placed here.
@@ -130,6 +136,7 @@ impl LayerCounters {
             skipped_no_headroom,
             skipped_multi_buffer,
             skipped_split_header_checksum,
+            skipped_suspended,
             // A detail of `reinjected`, not an outcome of its own.
             checksum_recomputed: _,
         } = snapshot;
@@ -146,7 +153,8 @@ impl LayerCounters {
             + skipped_tcp_below_dispatch
             + skipped_no_headroom
             + skipped_multi_buffer
-            + skipped_split_header_checksum;
+            + skipped_split_header_checksum
+            + skipped_suspended;
         snapshot
     }
 }

@@ -198,3 +198,16 @@ impl Registration {
         Ok(())
     }
 }
+
+/// Classifies inside the instance `id` names now (0 when the slot is another instance's): a
+/// snapshot, for the sleep routine's wait. Any IRQL.
+pub fn users(id: InstanceId) -> u64 {
+    let Some(slot) = TABLE.get(id.slot()) else {
+        return 0;
+    };
+    let word = slot.word.load(Ordering::SeqCst);
+    if word >> 32 != id.generation() {
+        return 0;
+    }
+    word & USERS
+}

@@ -34,6 +34,8 @@ pub enum LoadStep {
     WorkItem,
     /// `FwpmBfeStateSubscribeChanges0`.
     BfeSubscribe,
+    /// `ExCreateCallback` or `ExRegisterCallback` for `\Callback\PowerState`.
+    PowerCallback,
 }
 
 /// Why the driver did not load: the step and the status (what DriverEntry returns).

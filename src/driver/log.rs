@@ -118,6 +118,7 @@ const fn step_name(step: LoadStep) -> (&'static str, Option<TransportLayer>) {
         LoadStep::TransactionCommit => ("TransactionCommit", None),
         LoadStep::WorkItem => ("WorkItem", None),
         LoadStep::BfeSubscribe => ("BfeSubscribe", None),
+        LoadStep::PowerCallback => ("PowerCallback", None),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod layers;
 pub mod load_error;
 pub mod log;
 pub mod objects;
+pub mod power;
 
 // The WDK build asserts the driver's own values against the WDK headers at compile time.
 #[cfg(all(windows, feature = "wdk"))]

@@ -406,6 +406,7 @@ impl SimulatedStack {
         state.engine.registered.clear();
         // Deferred load: the driver's BFE subscription and work item went with it.
         state.boot.forget_driver();
+        state.power.forget_driver();
     }
 
     /// Checks the engine handle; `Some(status)` ends the call.

@@ -768,4 +768,33 @@ impl SimulatedStack {
     pub(crate) unsafe fn IoFreeWorkItem(&self, item: PIO_WORKITEM) {
         self.work_item_free(item)
     }
+
+    // ---- Power transitions (power.rs) ----
+
+    pub(crate) unsafe fn ExCreateCallback(
+        &self,
+        object: *mut PCALLBACK_OBJECT,
+        attributes: *const OBJECT_ATTRIBUTES,
+        create: BOOLEAN,
+        allow_multiple_callbacks: BOOLEAN,
+    ) -> NTSTATUS {
+        self.callback_create(object, attributes, create, allow_multiple_callbacks)
+    }
+
+    pub(crate) unsafe fn ExRegisterCallback(
+        &self,
+        object: PCALLBACK_OBJECT,
+        function: CALLBACK_FUNCTION,
+        context: *mut c_void,
+    ) -> *mut c_void {
+        self.callback_register(object, function, context)
+    }
+
+    pub(crate) unsafe fn ExUnregisterCallback(&self, registration: *mut c_void) {
+        self.callback_unregister(registration)
+    }
+
+    pub(crate) unsafe fn ObfDereferenceObject(&self, object: *mut c_void) -> isize {
+        self.dereference_object(object)
+    }
 }

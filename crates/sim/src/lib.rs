@@ -25,6 +25,7 @@ pub mod kmdf;
 pub mod layout;
 mod other_injector;
 mod packets;
+mod power;
 mod registry;
 mod rundown;
 mod services;
@@ -43,6 +44,7 @@ pub use other_injector::{
 };
 pub use packets::NetBufferSpec;
 pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};
+pub use power::{PO_CB_AC_STATUS, PO_CB_SYSTEM_STATE_LOCK};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimulatedStack, SyncCompletions, Violation, can_fail};
 

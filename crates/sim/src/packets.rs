@@ -242,7 +242,7 @@ pub(super) struct PacketTable {
     records: BTreeMap<usize, PacketRecord>,
     /// NET_BUFFER address to its NBL's address and its index in the NBL.
     buffers: BTreeMap<usize, (usize, usize)>,
-    pending: Vec<PendingInjection>,
+    pub(super) pending: Vec<PendingInjection>,
     next_injection: u64,
 }
 

@@ -71,7 +71,7 @@ pub const SERVICE_KEY_PATH: &str =
 
 /// # Safety
 /// `string` is null or a valid UNICODE_STRING.
-unsafe fn read_unicode(string: *const UNICODE_STRING) -> Option<String> {
+pub(super) unsafe fn read_unicode(string: *const UNICODE_STRING) -> Option<String> {
     if string.is_null() {
         return None;
     }

@@ -156,6 +156,25 @@ pub enum Violation {
     /// two injectors reinject each other's packets without end (the HLK PacketInjection
     /// requirement forbids more than two reinjections per layer by one firewall).
     ReinjectionLoop(usize),
+    // ---- Power transitions ----
+    /// `ExCreateCallback` asked to create a system-defined callback object (the docs: a driver
+    /// should not), or to open a name that is not one the simulator knows.
+    CallbackObjectMisused(String),
+    /// `ExRegisterCallback` with an object the driver holds no reference on.
+    RegisterOnUnreferencedObject(usize),
+    /// `ExUnregisterCallback` of something that is not a live registration (twice, or never
+    /// registered).
+    UnknownCallbackRegistration(usize),
+    /// `ExUnregisterCallback` from the registered routine itself (it would wait for itself).
+    UnregisterFromOwnCallback,
+    /// `ObfDereferenceObject` of an object the driver holds no reference on.
+    DereferenceWithoutReference(usize),
+    /// The last reference on the callback object given back while a registration on it is
+    /// still live.
+    DereferenceBeforeUnregister,
+    /// The system went to sleep with injections accepted and not completed (or their DPCs
+    /// queued): the driver did not drain them when `\Callback\PowerState` announced the sleep.
+    InjectionInFlightAcrossSleep(usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -231,6 +250,8 @@ pub(super) struct State {
     pub(super) boot: super::boot::Boot,
     // Another driver's injecting callout, when a test installed one.
     pub(super) other_injector: Option<super::other_injector::OtherInjector>,
+    // Power transitions: the \Callback\PowerState object, its registrations, sleep.
+    pub(super) power: super::power::PowerModel,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.
@@ -468,11 +489,12 @@ impl SimulatedStack {
         let services = state.services.leak_report();
         let kmdf = state.kmdf.leak_report();
         let boot = state.boot.leak_report();
+        let power = state.power.leak_report();
         drop(state);
-        let services = match (services, boot) {
-            (None, None) => None,
-            (one, other) => Some(
-                [one, other]
+        let services = match (services, boot, power) {
+            (None, None, None) => None,
+            (one, other, third) => Some(
+                [one, other, third]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()

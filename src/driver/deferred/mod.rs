@@ -27,14 +27,14 @@
 //! free, and then owns the pieces.
 
 mod schedule;
-use schedule::bfe_state_changed;
+use schedule::{bfe_state_changed, power_changed};
 mod teardown;
 
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering, fence};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 use core::time::Duration;
 
 use super::classify::{self, CalloutState, CompletionCounters};
@@ -43,6 +43,7 @@ use super::instance::{self, Registration};
 use super::load_error::{LoadError, LoadStep};
 use super::log::{Level, Log};
 use super::objects::{WfpObjects, first_failure};
+use super::power::Power;
 use super::{DRIVER_INJECTION_TYPES, try_box};
 use crate::inject::{DualStackInjector, PacketInjector, RetryPolicy};
 use crate::nt::time::Patience;
@@ -121,6 +122,10 @@ pub(crate) struct Loader<K: KernelApi> {
     subscription: AtomicPtr<c_void>,
     /// Published once the handles exist (release), for classify's instance and the accessors.
     state: AtomicPtr<CalloutState<K>>,
+    /// The `\Callback\PowerState` registration and the flag classify reads through the state.
+    pub(super) power: Power,
+    /// The instance's raw id once registered (0 before), for the sleep routine's wait.
+    instance: AtomicU64,
     pieces: UnsafeCell<Pieces<K>>,
     /// Written once, by the token holder, before `phase` becomes PHASE_INERT (release).
     failure: UnsafeCell<Option<LoadError>>,
@@ -154,6 +159,8 @@ impl<K: KernelApi> Loader<K> {
             work_item: AtomicPtr::new(ptr::null_mut()),
             subscription: AtomicPtr::new(ptr::null_mut()),
             state: AtomicPtr::new(ptr::null_mut()),
+            power: Power::default(),
+            instance: AtomicU64::new(0),
             pieces: UnsafeCell::new(Pieces {
                 registration: None,
                 objects: None,
@@ -234,6 +241,7 @@ impl<K: KernelApi> Loader<K> {
             config: self.inspection,
             counters: Default::default(),
             log: self.log,
+            power: core::ptr::NonNull::from(&self.power),
         })
         .map_err(|_| LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES))?;
         let state = Box::into_raw(state);
@@ -246,6 +254,8 @@ impl<K: KernelApi> Loader<K> {
                 NtStatus::INSUFFICIENT_RESOURCES,
             ));
         };
+        self.instance
+            .store(registration.id().raw_context(), Ordering::Release);
         pieces.registration = Some(registration);
         self.state.store(state, Ordering::Release);
         Ok(true)
@@ -376,6 +386,19 @@ impl<K: KernelApi> Loader<K> {
     pub(crate) fn enter(&self) -> Result<(), LoadError> {
         // SAFETY: DriverEntry holds the token (`new`).
         let pieces = unsafe { self.pieces() };
+        // First, so a sleep announced while the rest loads (TCP/IP or BFE may take long) is
+        // seen: the state, once it exists, starts with the flag as the routine left it. The
+        // routine needs nothing else of the load: with no injector it only sets the flag.
+        // SAFETY: the loader block does not move and outlives the registration: unload
+        // unregisters before it frees the block; the routine is `power_changed`'s contract.
+        unsafe {
+            self.power.register(
+                &self.kernel,
+                power_changed::<K>,
+                ptr::from_ref(self).cast_mut().cast(),
+            )
+        }
+        .map_err(|status| LoadError::new(LoadStep::PowerCallback, status))?;
         let handles_ready = self.try_handles(pieces)?;
         // SAFETY: <= DISPATCH_LEVEL; the device is the driver's.
         let item = unsafe { self.kernel.io_allocate_work_item(self.device.as_raw()) };

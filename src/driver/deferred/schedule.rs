@@ -153,3 +153,68 @@ pub(super) unsafe extern "win64" fn bfe_state_changed<K: KernelApi>(
         loader.request();
     }
 }
+
+/// What the sleep routine waits for: no injection in flight and no classify inside the
+/// instance (one that read the flag before it was set may still start one).
+struct InFlight<'a, K: KernelApi> {
+    state: &'a CalloutState<K>,
+    instance: u64,
+}
+
+impl<K: KernelApi> crate::driver::power::Quiet for InFlight<'_, K> {
+    fn quiet(&self) -> bool {
+        instance::users(instance::InstanceId::from_raw_context(self.instance)) == 0
+            && self.state.injector.in_flight() == 0
+    }
+}
+
+/// The `\Callback\PowerState` routine: before a sleep, stops injections and waits (bounded)
+/// for those in flight; after the resume, allows them again. Other notifications are ignored.
+///
+/// IRQL: <= DISPATCH_LEVEL (the notifier's); waits only below DISPATCH_LEVEL.
+///
+/// # Safety
+/// `context` is the loader that registered; unload unregisters (ExUnregisterCallback handles a
+/// call in progress) before it frees the loader.
+pub(super) unsafe extern "win64" fn power_changed<K: KernelApi>(
+    context: *mut c_void,
+    argument1: *mut c_void,
+    argument2: *mut c_void,
+) {
+    // SAFETY: the function's contract.
+    let loader = unsafe { &*context.cast::<Loader<K>>() };
+    let state = loader.state();
+    let instance = loader.instance.load(Ordering::Acquire);
+    let in_flight = state.map(|state| InFlight { state, instance });
+    let quiet = in_flight
+        .as_ref()
+        .map(|wait| wait as &dyn crate::driver::power::Quiet);
+    let transition = loader.power.notified(
+        &loader.kernel,
+        argument1 as usize,
+        argument2 as usize,
+        quiet,
+    );
+    use crate::driver::power::Transition;
+    match transition {
+        Transition::Ignored => {}
+        Transition::Suspended { drained: true } => loader.log.write(
+            &loader.kernel,
+            Level::Info,
+            &["power: leaving S0: injections stopped, none in flight".into()],
+        ),
+        Transition::Suspended { drained: false } => loader.log.write(
+            &loader.kernel,
+            Level::Warning,
+            &[
+                "power: leaving S0: injections stopped, still in flight: ".into(),
+                state.map_or(0, |state| state.injector.in_flight()).into(),
+            ],
+        ),
+        Transition::Resumed => loader.log.write(
+            &loader.kernel,
+            Level::Info,
+            &["power: back in S0: inspecting again".into()],
+        ),
+    }
+}

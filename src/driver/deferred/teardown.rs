@@ -9,6 +9,10 @@ impl<K: KernelApi> Loader<K> {
     /// failure's status and whether the loader block itself may be freed (false: a callback or
     /// routine may still use it). PASSIVE_LEVEL.
     pub(crate) fn tear_down(&self) -> (NtStatus, bool) {
+        // The power routine first: once unregistered it is not running and never runs again,
+        // so nothing below races with a sleep or resume (a waiting sleep routine stops waiting:
+        // the drain below waits for the injections instead).
+        self.power.unregister(&self.kernel);
         self.schedule.fetch_or(CANCELLED, Ordering::AcqRel);
         let mut first = NtStatus::SUCCESS;
         let mut loader_free = true;
@@ -184,6 +188,8 @@ pub(super) fn log_counters<K: KernelApi>(
                 n(c.skipped_split_header_checksum),
                 ", checksum ".into(),
                 n(c.checksum_recomputed),
+                ", suspended ".into(),
+                n(c.skipped_suspended),
                 ", malformed ".into(),
                 n(c.malformed),
                 ", failed ".into(),

@@ -158,6 +158,40 @@ macro_rules! kernel_declarations {
             /// and is freed once.
             #[seam(unsafe io_free_work_item, DISPATCH)]
             fn IoFreeWorkItem(item: PIO_WORKITEM);
+
+            /// `ExCreateCallback`: opens (or, with `create`, creates) the named callback object and
+            /// writes a referenced pointer to it; released with `obf_dereference_object`.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL; `object` is writable; `attributes` is an initialized
+            /// OBJECT_ATTRIBUTES naming the object, valid for the call.
+            #[seam(unsafe ex_create_callback, APC)]
+            fn ExCreateCallback(object: *mut PCALLBACK_OBJECT, attributes: *const OBJECT_ATTRIBUTES, create: BOOLEAN, allow_multiple_callbacks: BOOLEAN) -> NTSTATUS;
+
+            /// `ExRegisterCallback`: `function` runs with `context` at each notification of `object`
+            /// until unregistered. Returns the registration, null on failure.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL; `object` came from `ex_create_callback` and is referenced;
+            /// `function` and `context` stay valid until `ex_unregister_callback` returns.
+            #[seam(unsafe ex_register_callback, APC)]
+            fn ExRegisterCallback(object: PCALLBACK_OBJECT, function: CALLBACK_FUNCTION, context: *mut c_void) -> *mut c_void;
+
+            /// `ExUnregisterCallback`: removes a registration from the object's list.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL; `registration` came from `ex_register_callback` and is
+            /// unregistered once; never called from the registered routine itself.
+            #[seam(unsafe ex_unregister_callback, APC)]
+            fn ExUnregisterCallback(registration: *mut c_void);
+
+            /// `ObfDereferenceObject` (what `ObDereferenceObject` expands to): one reference fewer on
+            /// a kernel object; returns the new count.
+            ///
+            /// # Safety
+            /// IRQL <= DISPATCH_LEVEL; the caller holds the reference it gives back.
+            #[seam(unsafe obf_dereference_object, DISPATCH)]
+            fn ObfDereferenceObject(object: *mut c_void) -> isize;
         }
 
         #[link(name = "fwpkclnt.sys", kind = "raw-dylib", modifiers = "+verbatim")]

@@ -193,3 +193,20 @@ pub type WORK_QUEUE_TYPE = i32;
 /// name, kept as written).
 #[allow(non_upper_case_globals)]
 pub const DelayedWorkQueue: WORK_QUEUE_TYPE = 1;
+
+// ---- Callback objects (power transitions) ----
+
+/// `PCALLBACK_OBJECT`: a callback object from ExCreateCallback, opaque to drivers.
+pub type PCALLBACK_OBJECT = *mut c_void;
+
+/// `CALLBACK_FUNCTION`: a routine registered with ExRegisterCallback, called with the context
+/// given there and the two arguments the callback object defines.
+pub type CALLBACK_FUNCTION = unsafe extern "win64" fn(
+    callbackContext: *mut c_void,
+    argument1: *mut c_void,
+    argument2: *mut c_void,
+);
+
+/// `PO_CB_SYSTEM_STATE_LOCK`: `\Callback\PowerState`'s Argument1 when the system power state is
+/// about to change (Argument2 zero) or has returned to S0 (Argument2 non-zero).
+pub const PO_CB_SYSTEM_STATE_LOCK: u32 = 3;
