@@ -255,6 +255,7 @@ macro_rules! stand_in {
 
 macro_rules! stand_in_default {
     (runtime $($rest:tt)*) => {};
+    (noreturn $($rest:tt)*) => {};
     (loader $($rest:tt)*) => {};
     ($role:tt $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         #[inline(always)]

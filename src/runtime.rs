@@ -46,8 +46,7 @@ pub const PANIC_BUGCHECK_CODE: u32 = u32::from_le_bytes(*b"WfpP");
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let line = info.location().map_or(0, |location| location.line());
-    // SAFETY: KeBugCheckEx may be called at any IRQL with any parameters.
-    unsafe { WindowsKernel::ke_bug_check_ex(PANIC_BUGCHECK_CODE, line as usize, 0, 0, 0) }
+    WindowsKernel::ke_bug_check_ex(PANIC_BUGCHECK_CODE, line as usize, 0, 0, 0)
 }
 
 /// MSVC's marker that floating point is in use; `core` references it. The driver itself never

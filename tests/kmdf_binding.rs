@@ -23,13 +23,19 @@ use wfp_injector::shell::slot::Slot;
 use wfp_injector::sys::kmdf_binding::{Binding, WdfLoader};
 use wfp_injector::sys::types::{
     DRIVER_OBJECT, NTSTATUS, UNICODE_STRING, WDF_BIND_INFO, WDF_DRIVER_GLOBALS, WDFFUNC,
-    WdfDriverCreateTableIndex, WdfFunctionTableNumEntries,
+    WdfFunctionTableNumEntries,
 };
 use wfp_sim::kmdf::KmdfEvent;
 use wfp_sim::kmdf::facts::{
     BIND_REFUSED, FRAMEWORK_MINOR, FRAMEWORK_MINOR_WINDOWS_10_1903, FRAMEWORK_MINOR_WINDOWS_10_2004,
 };
 use wfp_sim::{SimulatedStack, WfpObjects};
+
+/// WdfDriverCreate's WDFFUNCENUM index, from the declaration list.
+const DRIVER_CREATE: usize = match wfp_injector::sys::KernelFn::WdfDriverCreate.wdf_index() {
+    Some(index) => index,
+    None => panic!("WdfDriverCreate is a KMDF table entry"),
+};
 
 unsafe extern "win64" fn no_displacement(_driver: *mut DRIVER_OBJECT) {
     panic!("the host client's framework never asks to displace the unload routine");
@@ -184,24 +190,17 @@ fn kmdf_1_31_binds_on_the_frameworks_of_windows_10_2004_and_windows_11() {
         let _heap = heap::check();
         let mut load = setup(framework);
         let sim = load.sim;
-        assert_eq!(
-            load.binding.function(WdfDriverCreateTableIndex),
-            None,
-            "unbound"
-        );
+        assert_eq!(load.binding.function(DRIVER_CREATE), None, "unbound");
         let ran = Cell::new(false);
         assert_eq!(load.enter(&ran), NtStatus::SUCCESS, "KMDF 1.{framework}");
         assert!(ran.get(), "the shell ran");
         assert_eq!(sim.kmdf_events()[0], KmdfEvent::Bound);
         assert_eq!(sim.wfp_objects().registered_callouts, 4);
         // The bound table answers at each index, the globals with it; none past the table.
-        let (function, globals) = load
-            .binding
-            .function(WdfDriverCreateTableIndex)
-            .expect("bound");
+        let (function, globals) = load.binding.function(DRIVER_CREATE).expect("bound");
         assert_eq!(
             function as usize,
-            0x1000 + 16 * WdfDriverCreateTableIndex,
+            0x1000 + 16 * DRIVER_CREATE,
             "the table the loader handed out, at WdfDriverCreate's index"
         );
         assert!(!globals.is_null());
@@ -213,7 +212,7 @@ fn kmdf_1_31_binds_on_the_frameworks_of_windows_10_2004_and_windows_11() {
         );
         load.unload();
         assert_eq!(sim.kmdf_events().last(), Some(&KmdfEvent::Unbound));
-        assert_eq!(load.binding.function(WdfDriverCreateTableIndex), None);
+        assert_eq!(load.binding.function(DRIVER_CREATE), None);
         assert_eq!(sim.wfp_objects(), WfpObjects::default());
         // The loader saw the same registry path copy at bind and unbind (else a violation).
         sim.assert_clean();
@@ -240,7 +239,7 @@ fn the_framework_of_windows_10_1903_refuses_kmdf_1_31_and_nothing_runs_or_is_lef
             "minor version newer than the framework"
         )]
     );
-    assert_eq!(load.binding.function(WdfDriverCreateTableIndex), None);
+    assert_eq!(load.binding.function(DRIVER_CREATE), None);
     assert!(load.driver.DriverUnload.is_none(), "no unload routine");
     assert_eq!(sim.wfp_objects(), WfpObjects::default());
     assert_eq!(sim.devices(), 0);
@@ -265,7 +264,7 @@ fn the_displacing_unload_runs_the_frameworks_unload_then_unbinds() {
         let status = unsafe { kmdf::driver_entry(sim, slot, driver, path, evt_driver_unload) };
         // The host-compiled shell creates its driver for the simulator's host client; ask for
         // the displacement in the bound client's globals, as WdfDriverCreate does in its own.
-        let (_, globals) = binding.function(WdfDriverCreateTableIndex).expect("bound");
+        let (_, globals) = binding.function(DRIVER_CREATE).expect("bound");
         // SAFETY: the globals the simulated loader handed out, live until unbind.
         unsafe { (*globals).DisplaceDriverUnload = 1 };
         status
@@ -304,7 +303,7 @@ fn the_displacing_unload_runs_the_frameworks_unload_then_unbinds() {
         "the framework's unload first, then unbind: {events:?}"
     );
     assert!(events.contains(&KmdfEvent::EvtDriverUnload));
-    assert_eq!(load.binding.function(WdfDriverCreateTableIndex), None);
+    assert_eq!(load.binding.function(DRIVER_CREATE), None);
     assert_eq!(sim.wfp_objects(), WfpObjects::default());
     sim.assert_clean();
     drop(load);

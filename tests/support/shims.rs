@@ -100,11 +100,11 @@ macro_rules! win64_shims {
                 $($wdf_arg: $wdf_ty),*
             ) $(-> $wdf_ret)? {
                 let stack = stack();
-                if let Some(refused) = stack.prologue(KernelFn::$wdf_export) {
-                    return refused;
-                }
-                // SAFETY: the image calls with the function's contract, which the semantics assume.
-                unsafe { stack.$wdf_export(globals, $($wdf_arg),*) }
+                stack.call(KernelFn::$wdf_export, || {
+                    // SAFETY: the image calls with the function's contract, which the semantics
+                    // assume.
+                    unsafe { stack.$wdf_export(globals, $($wdf_arg),*) }
+                })
             }
         )*
 
@@ -132,6 +132,12 @@ macro_rules! import_shim {
     };
     (runtime $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         unsafe extern "win64" fn $export($($arg: $ty),*) $(-> $ret)? {
+            let stack = stack();
+            stack.call(KernelFn::$export, || stack.$export($($arg),*))
+        }
+    };
+    (noreturn $method:ident $export:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        unsafe extern "win64" fn $export($($arg: $ty),*) -> $ret {
             stack().$export($($arg),*)
         }
     };

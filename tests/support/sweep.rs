@@ -63,12 +63,12 @@ const ALL_CALLS: [KernelFn; 42] = [
 
 /// Calls with nothing to fail: VOID in the docs (windows-sys 0.61 Wdk::System::SystemServices
 /// declares ExInitializeRundownProtection, ExReleaseRundownProtection,
-/// ExWaitForRundownProtectionRelease, KeInitializeDpc, KeFlushQueuedDpcs, ExFreePoolWithTag and
-/// IoDeleteDevice without a return type; learn.microsoft.com fwpsk/nf-fwpsk-
-/// fwpsfreeclonenetbufferlist0 and ndis/nf-ndis-ndisadvancenetbufferdatastart: "Return value:
-/// None"), or returning an FWPS_PACKET_INJECTION_STATE, not a status
-/// (nf-fwpsk-fwpsquerypacketinjectionstate0).
-pub const CANNOT_FAIL: [KernelFn; 9] = [
+/// ExWaitForRundownProtectionRelease, KeInitializeDpc, KeFlushQueuedDpcs, ExFreePoolWithTag,
+/// IoQueueWorkItem, IoFreeWorkItem and ExUnregisterCallback without a return type;
+/// learn.microsoft.com fwpsk/nf-fwpsk-fwpsfreeclonenetbufferlist0 and
+/// ndis/nf-ndis-ndisadvancenetbufferdatastart: "Return value: None"), or returning an
+/// FWPS_PACKET_INJECTION_STATE, not a status (nf-fwpsk-fwpsquerypacketinjectionstate0).
+pub const CANNOT_FAIL: [KernelFn; 12] = [
     KernelFn::FwpsFreeCloneNetBufferList0,
     KernelFn::ExInitializeRundownProtection,
     KernelFn::ExReleaseRundownProtection,
@@ -77,6 +77,9 @@ pub const CANNOT_FAIL: [KernelFn; 9] = [
     KernelFn::KeFlushQueuedDpcs,
     KernelFn::NdisAdvanceNetBufferDataStart,
     KernelFn::ExFreePoolWithTag,
+    KernelFn::IoQueueWorkItem,
+    KernelFn::IoFreeWorkItem,
+    KernelFn::ExUnregisterCallback,
     KernelFn::FwpsQueryPacketInjectionState0,
 ];
 

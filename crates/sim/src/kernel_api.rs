@@ -35,6 +35,14 @@ macro_rules! simulated_items {
             )*
         }
     ) => {
+        /// Whether the function returns a value (the list's `->`): VOID functions have none.
+        pub(crate) fn returns_a_value(call: KernelFn) -> bool {
+            match call {
+                $($(KernelFn::$export => returns!($($ret)?),)*)*
+                $(KernelFn::$wdf_export => returns!($($wdf_ret)?),)*
+            }
+        }
+
         #[allow(clippy::too_many_arguments)]
         impl KernelApi for &SimulatedStack {
             $($( simulated_method!($role $method $export() ($($arg: $ty),*) $(-> $ret)?); )*)*
@@ -52,24 +60,31 @@ macro_rules! simulated_items {
     };
 }
 
+/// `true` when the list's entry has a return type.
+macro_rules! returns {
+    () => {
+        false
+    };
+    ($ret:ty) => {
+        true
+    };
+}
+
 /// One method: the prologue, then the semantics.
 macro_rules! simulated_method {
     (safe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
-            if let Some(refused) = self.prologue(KernelFn::$export) {
-                return refused;
-            }
-            SimulatedStack::$export(self, $($lead,)* $($arg),*)
+            self.call(KernelFn::$export, || SimulatedStack::$export(self, $($lead,)* $($arg),*))
         }
     };
     (unsafe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         #[allow(unused_unsafe)]
         unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
-            if let Some(refused) = self.prologue(KernelFn::$export) {
-                return refused;
-            }
-            // SAFETY: the caller upholds the trait method's contract, which the semantics assume.
-            unsafe { SimulatedStack::$export(self, $($lead,)* $($arg),*) }
+            self.call(KernelFn::$export, || {
+                // SAFETY: the caller upholds the trait method's contract, which the semantics
+                // assume.
+                unsafe { SimulatedStack::$export(self, $($lead,)* $($arg),*) }
+            })
         }
     };
     ($other:tt $($rest:tt)*) => {};
@@ -135,12 +150,26 @@ impl Refusal for () {
 }
 
 impl SimulatedStack {
-    /// The prologue every simulated kernel function shares: counts the call, records a call above
-    /// the IRQL the declaration list allows, and takes a planned failure. `Some`: what the call
-    /// returns instead of running.
-    pub fn prologue<R: Refusal>(&self, call: KernelFn) -> Option<R> {
-        let refused = self.lock().enter(call)?;
-        R::refused(call, refused)
+    /// A simulated kernel function: the prologue every one shares (counts the call, records a
+    /// call above the IRQL the declaration list allows, takes a planned failure), then
+    /// `semantics` unless the call was refused. The count becomes visible with the semantics'
+    /// first critical section, so a test that sees it also sees the call's first effect.
+    pub fn call<R: Refusal>(&self, call: KernelFn, semantics: impl FnOnce() -> R) -> R {
+        let mut state = self.lock();
+        let refused = state.check(call);
+        if refused.is_some() {
+            *state.calls.entry(call).or_default() += 1;
+        }
+        drop(state);
+        if let Some(answer) = refused.and_then(|status| R::refused(call, status)) {
+            return answer;
+        }
+        if refused.is_none() {
+            self.defer_count(call);
+        }
+        let result = semantics();
+        self.settle_count();
+        result
     }
 }
 
@@ -709,12 +738,16 @@ impl SimulatedStack {
         format: *const u8,
         text: *const u8,
     ) -> u32 {
-        // SAFETY: the seam's contract: `format` is NUL-terminated.
-        let format = unsafe { core::ffi::CStr::from_ptr(format.cast()) };
-        if format.to_bytes() != b"%s" {
+        if format.is_null() || text.is_null() {
             self.lock()
                 .violations
                 .push(Violation::NullPointer(KernelFn::DbgPrintEx));
+            return NtStatus::INVALID_PARAMETER.0 as u32;
+        }
+        // SAFETY: the seam's contract: `format` is NUL-terminated; null was refused above.
+        let format = unsafe { core::ffi::CStr::from_ptr(format.cast()) };
+        if format.to_bytes() != b"%s" {
+            self.lock().violations.push(Violation::FormatNotText);
             return NtStatus::INVALID_PARAMETER.0 as u32;
         }
         self.debug_print(component, level, text)

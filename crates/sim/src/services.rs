@@ -109,7 +109,7 @@ impl SimulatedStack {
     #[allow(non_snake_case)] // named after the export, as every simulated kernel function
     pub fn ExAllocatePool2(&self, flags: u64, bytes: usize, tag: u32) -> *mut c_void {
         let mut state = self.lock();
-        if state.enter(KernelFn::ExAllocatePool2).is_some() || bytes == 0 {
+        if bytes == 0 {
             return core::ptr::null_mut();
         }
         let paged = flags & POOL_FLAG_PAGED != 0;
@@ -140,9 +140,6 @@ impl SimulatedStack {
     #[allow(non_snake_case)]
     pub fn ExFreePoolWithTag(&self, block: *mut c_void, tag: u32) {
         let mut state = self.lock();
-        if state.enter(KernelFn::ExFreePoolWithTag).is_some() {
-            return;
-        }
         let irql = state.irql_of_current_thread();
         match state.services.pool.remove(&(block as usize)) {
             None => state

@@ -53,6 +53,8 @@ pub enum Violation {
     DpcNotInitialized(usize),
     /// Advancing a NET_BUFFER past the end of its data.
     ReadPastEnd(usize),
+    /// `DbgPrintEx` with a format other than `"%s"`: logged text would be read as a format.
+    FormatNotText,
     /// A WFP call on an engine handle that is not open.
     StaleEngineHandle(KernelFn, usize),
     /// `ZwClose` or `ZwQueryValueKey` on a handle that is not an open key.
@@ -257,6 +259,11 @@ pub(super) struct State {
 /// How long a kernel wait may block in the simulation before it is declared a hang.
 pub(super) const HANG_LIMIT: Duration = Duration::from_secs(5);
 
+std::thread_local! {
+    /// The call the prologue let through on this thread and its semantics have not yet counted.
+    static ENTERED: core::cell::Cell<Option<KernelFn>> = const { core::cell::Cell::new(None) };
+}
+
 /// Handle values start here and step by 16, never reused, so a stale value is always caught.
 pub(super) const FIRST_HANDLE: usize = 0x1000;
 pub(super) const HANDLE_STEP: usize = 0x10;
@@ -266,6 +273,11 @@ impl State {
     /// fails with that status and has no other effect.
     pub(super) fn enter(&mut self, call: KernelFn) -> Option<NtStatus> {
         *self.calls.entry(call).or_default() += 1;
+        self.check(call)
+    }
+
+    /// [`Self::enter`] without the count: the IRQL gate and planned failures.
+    pub(super) fn check(&mut self, call: KernelFn) -> Option<NtStatus> {
         let irql = self.irql_of_current_thread();
         if call.max_irql().is_some_and(|allowed| irql > allowed) {
             self.violations.push(Violation::WrongIrql { call, irql });
@@ -345,9 +357,31 @@ impl SimulatedStack {
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock still leaves consistent data behind.
-        self.state
+        let mut state = self
+            .state
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A call the prologue let through is counted in its semantics' first critical section,
+        // so a test that sees the count also sees the call's first effect.
+        if let Some(call) = ENTERED.take() {
+            *state.calls.entry(call).or_default() += 1;
+        }
+        state
+    }
+
+    /// Marks `call` as let through by the prologue: counted at the next lock on this thread.
+    pub(super) fn defer_count(&self, call: KernelFn) {
+        if let Some(earlier) = ENTERED.replace(Some(call)) {
+            // Nested before its semantics locked (a callback into the driver): count it now.
+            *self.lock().calls.entry(earlier).or_default() += 1;
+        }
+    }
+
+    /// Counts a call whose semantics never took the lock.
+    pub(super) fn settle_count(&self) {
+        if ENTERED.get().is_some() {
+            drop(self.lock());
+        }
     }
 
     /// The next `creates` handle creations answer STATUS_FWP_TCPIP_NOT_READY.
@@ -358,7 +392,7 @@ impl SimulatedStack {
     /// After letting `skip` calls of kind `call` through, the next one fails with `status` and has
     /// no effect. Several plans may be pending at once.
     ///
-    /// Panics for a call that cannot fail in the kernel ([`KernelFn::can_fail`] is false): a plan
+    /// Panics for a call that cannot fail in the kernel ([`can_fail`] is false): a plan
     /// that silently did nothing would test nothing.
     pub fn fail_call(&self, call: KernelFn, skip: u32, status: NtStatus) {
         assert!(
@@ -563,23 +597,20 @@ impl Drop for SimulatedStack {
     }
 }
 
-/// Whether the kernel function can fail at all. VOID functions (free clone, rundown
-/// initialize/release/wait, DPC initialize/flush, advance, pool free, delete device) cannot,
-/// and `FwpsQueryPacketInjectionState0` returns an FWPS_PACKET_INJECTION_STATE, never an
-/// error: none of these can be planned to fail.
-pub const fn can_fail(call: KernelFn) -> bool {
-    !matches!(
-        call,
-        KernelFn::FwpsFreeCloneNetBufferList0
-            | KernelFn::ExInitializeRundownProtection
-            | KernelFn::ExReleaseRundownProtection
-            | KernelFn::ExWaitForRundownProtectionRelease
-            | KernelFn::KeInitializeDpc
-            | KernelFn::KeFlushQueuedDpcs
-            | KernelFn::NdisAdvanceNetBufferDataStart
-            | KernelFn::ExFreePoolWithTag
-            | KernelFn::FwpsQueryPacketInjectionState0
-    )
+/// Whether the kernel function can fail at all: a function that returns nothing (VOID in the
+/// docs) cannot, nor one whose answer is not a status: `KeGetCurrentIrql`,
+/// `KeQueryUnbiasedInterruptTime`, `KeBugCheckEx` (never returns) and
+/// `FwpsQueryPacketInjectionState0` (an FWPS_PACKET_INJECTION_STATE). None of these can be
+/// planned to fail. Which functions return something comes from the declaration list.
+pub fn can_fail(call: KernelFn) -> bool {
+    crate::kernel_api::returns_a_value(call)
+        && !matches!(
+            call,
+            KernelFn::KeGetCurrentIrql
+                | KernelFn::KeQueryUnbiasedInterruptTime
+                | KernelFn::KeBugCheckEx
+                | KernelFn::FwpsQueryPacketInjectionState0
+        )
 }
 
 /// Restores the thread's previous IRQL when dropped.

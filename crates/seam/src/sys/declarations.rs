@@ -6,8 +6,9 @@
 //! tests/kernel_facts.rs). WDF entries carry their WDFFUNCENUM index instead of a module.
 //!
 //! Roles: `safe` / `unsafe`: a [`super::KernelApi`] method (`WdfApi` in the `wdf` section);
-//! `runtime`: an associated function of `WindowsKernel` for the image runtime; `loader`: the
-//! framework loader's exports, for the image's own KMDF binding.
+//! `runtime`: an unsafe associated function of `WindowsKernel` for the image runtime; `noreturn`:
+//! a safe one that never returns (KeBugCheckEx); `loader`: the framework loader's exports, for
+//! the image's own KMDF binding.
 //!
 //! [`kernel_declarations!`] hands the whole list to a macro of the caller's, which derives what it
 //! needs: the trait and [`super::KernelFn`] (sys/mod.rs), the imports and the Windows
@@ -56,7 +57,7 @@ macro_rules! kernel_declarations {
             /// `ExInitializeRundownProtection`.
             ///
             /// # Safety
-            /// `rundown` is writable, pointer-aligned, and not in use.
+            /// IRQL <= APC_LEVEL; `rundown` is writable, pointer-aligned, and not in use.
             #[seam(unsafe ex_initialize_rundown_protection, APC)]
             fn ExInitializeRundownProtection(rundown: *mut EX_RUNDOWN_REF);
 
@@ -466,11 +467,9 @@ macro_rules! kernel_declarations {
             #[seam(runtime ex_free_pool_with_tag, DISPATCH)]
             fn ExFreePoolWithTag(block: *mut c_void, tag: u32);
 
-            /// `KeBugCheckEx`: stops the machine with a crash dump. Never returns.
-            ///
-            /// # Safety
-            /// None beyond stopping the machine: any IRQL, any parameters.
-            #[seam(runtime ke_bug_check_ex, ANY)]
+            /// `KeBugCheckEx`: stops the machine with a crash dump. Never returns; any IRQL, any
+            /// parameters.
+            #[seam(noreturn ke_bug_check_ex, ANY)]
             fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
         }
 
@@ -482,8 +481,8 @@ macro_rules! kernel_declarations {
             /// `WdfVersionBind` (wdfldr.sys).
             ///
             /// # Safety
-            /// IRQL == PASSIVE_LEVEL, in the image's entry; `driver` and `registry_path` are the I/O
-            /// manager's; `info` is the image's bind information, writable and alive until unbind;
+            /// IRQL < DISPATCH_LEVEL (pageable code; the image calls it at PASSIVE_LEVEL, in its
+            /// entry); `driver` and `registry_path` are the I/O manager's; `info` is the image's bind information, writable and alive until unbind;
             /// `globals` is writable.
             #[seam(loader wdf_version_bind, APC)]
             fn WdfVersionBind(driver: *mut DRIVER_OBJECT, registry_path: *const UNICODE_STRING, info: *mut WDF_BIND_INFO, globals: *mut *mut WDF_DRIVER_GLOBALS) -> NTSTATUS;
@@ -491,7 +490,8 @@ macro_rules! kernel_declarations {
             /// `WdfVersionUnbind` (wdfldr.sys).
             ///
             /// # Safety
-            /// IRQL == PASSIVE_LEVEL; `info` and `globals` are those of a successful bind, unbound once.
+            /// IRQL < DISPATCH_LEVEL (pageable code; called at unload, PASSIVE_LEVEL); `info` and
+            /// `globals` are those of a successful bind, unbound once.
             #[seam(loader wdf_version_unbind, APC)]
             fn WdfVersionUnbind(registry_path: *const UNICODE_STRING, info: *mut WDF_BIND_INFO, globals: *mut WDF_DRIVER_GLOBALS) -> NTSTATUS;
         }

@@ -55,7 +55,7 @@ macro_rules! wdk_binding {
     }) => {
         impl WdfApi for WindowsKernel {
             $(
-                #[allow(clippy::unit_arg)]
+                #[allow(clippy::unit_arg, clippy::let_unit_value)]
                 unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
                     // SAFETY: the caller upholds the trait method's contract, which is the
                     // function's; the casts are between declarations of the same header types.

@@ -79,6 +79,14 @@ macro_rules! windows_function {
     (runtime $(#[$attr:meta])* $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         windows_function!(loader $(#[$attr])* $method $export($($arg: $ty),*) $(-> $ret)?);
     };
+    (noreturn $(#[$attr:meta])* $method:ident $export:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$attr])*
+        #[inline(always)]
+        pub fn $method($($arg: $ty),*) -> $ret {
+            // SAFETY: the list marks it callable at any IRQL with any parameters.
+            unsafe { $export($($arg),*) }
+        }
+    };
     (loader $(#[$attr:meta])* $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         $(#[$attr])*
         #[inline(always)]

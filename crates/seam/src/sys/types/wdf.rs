@@ -7,7 +7,7 @@
 
 use core::ffi::c_void;
 
-use super::{BOOLEAN, DEVICE_OBJECT, DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
+use super::BOOLEAN;
 
 /// `WDFDRIVER` (wdftypes.h `DECLARE_HANDLE`): the framework's driver object.
 pub type WDFDRIVER = *mut c_void;
@@ -106,68 +106,4 @@ pub const SDDL_DEVOBJ_KERNEL_ONLY: &str = "D:P";
 
 /// `WDFFUNCENUM` (1.31 wdffuncenum.h): `WdfFunctionTableNumEntries`, the table's length.
 pub const WdfFunctionTableNumEntries: u32 = 458;
-/// `WDFFUNCENUM.WdfControlDeviceInitAllocateTableIndex`.
-pub const WdfControlDeviceInitAllocateTableIndex: usize = 25;
-/// `WDFFUNCENUM.WdfControlFinishInitializingTableIndex`.
-pub const WdfControlFinishInitializingTableIndex: usize = 27;
-/// `WDFFUNCENUM.WdfDeviceWdmGetDeviceObjectTableIndex`.
-pub const WdfDeviceWdmGetDeviceObjectTableIndex: usize = 31;
-/// `WDFFUNCENUM.WdfDeviceInitFreeTableIndex`.
-pub const WdfDeviceInitFreeTableIndex: usize = 54;
-/// `WDFFUNCENUM.WdfDeviceInitSetDeviceTypeTableIndex`.
-pub const WdfDeviceInitSetDeviceTypeTableIndex: usize = 66;
-/// `WDFFUNCENUM.WdfDeviceInitSetCharacteristicsTableIndex`.
-pub const WdfDeviceInitSetCharacteristicsTableIndex: usize = 70;
-/// `WDFFUNCENUM.WdfDeviceCreateTableIndex`.
-pub const WdfDeviceCreateTableIndex: usize = 75;
-/// `WDFFUNCENUM.WdfDriverCreateTableIndex`.
-pub const WdfDriverCreateTableIndex: usize = 116;
-/// `WDFFUNCENUM.WdfObjectDeleteTableIndex`.
-pub const WdfObjectDeleteTableIndex: usize = 208;
-
-/// `PFN_WDFDRIVERCREATE` (wdfdriver.h).
-pub type PFN_WDFDRIVERCREATE = unsafe extern "win64" fn(
-    globals: *mut WDF_DRIVER_GLOBALS,
-    driver_object: *mut DRIVER_OBJECT,
-    registry_path: *const UNICODE_STRING,
-    attributes: *mut c_void,
-    config: *mut WDF_DRIVER_CONFIG,
-    driver: *mut WDFDRIVER,
-) -> NTSTATUS;
-/// `PFN_WDFCONTROLDEVICEINITALLOCATE` (wdfcontrol.h).
-pub type PFN_WDFCONTROLDEVICEINITALLOCATE = unsafe extern "win64" fn(
-    globals: *mut WDF_DRIVER_GLOBALS,
-    driver: WDFDRIVER,
-    sddl: *const UNICODE_STRING,
-) -> PWDFDEVICE_INIT;
-/// `PFN_WDFDEVICEINITSETDEVICETYPE` (wdfdevice.h).
-pub type PFN_WDFDEVICEINITSETDEVICETYPE =
-    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, init: PWDFDEVICE_INIT, kind: u32);
-/// `PFN_WDFDEVICEINITSETCHARACTERISTICS` (wdfdevice.h).
-pub type PFN_WDFDEVICEINITSETCHARACTERISTICS = unsafe extern "win64" fn(
-    globals: *mut WDF_DRIVER_GLOBALS,
-    init: PWDFDEVICE_INIT,
-    characteristics: u32,
-    or_in: BOOLEAN,
-);
-/// `PFN_WDFDEVICECREATE` (wdfdevice.h).
-pub type PFN_WDFDEVICECREATE = unsafe extern "win64" fn(
-    globals: *mut WDF_DRIVER_GLOBALS,
-    init: *mut PWDFDEVICE_INIT,
-    attributes: *mut c_void,
-    device: *mut WDFDEVICE,
-) -> NTSTATUS;
-/// `PFN_WDFDEVICEINITFREE` (wdfdevice.h).
-pub type PFN_WDFDEVICEINITFREE =
-    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, init: PWDFDEVICE_INIT);
-/// `PFN_WDFCONTROLFINISHINITIALIZING` (wdfcontrol.h).
-pub type PFN_WDFCONTROLFINISHINITIALIZING =
-    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, device: WDFDEVICE);
-/// `PFN_WDFDEVICEWDMGETDEVICEOBJECT` (wdfdevice.h).
-pub type PFN_WDFDEVICEWDMGETDEVICEOBJECT = unsafe extern "win64" fn(
-    globals: *mut WDF_DRIVER_GLOBALS,
-    device: WDFDEVICE,
-) -> *mut DEVICE_OBJECT;
-/// `PFN_WDFOBJECTDELETE` (wdfobject.h).
-pub type PFN_WDFOBJECTDELETE =
-    unsafe extern "win64" fn(globals: *mut WDF_DRIVER_GLOBALS, object: WDFOBJECT);
+// Each WDF function's index and signature is its entry in the declaration list (sys/declarations.rs).
