@@ -314,7 +314,8 @@ impl SimulatedStack {
         }
     }
 
-    pub(super) fn bfe_state_get(&self) -> i32 {
+    #[allow(non_snake_case)] // the semantics of FwpmBfeStateGet0
+    pub(super) fn FwpmBfeStateGet0(&self) -> i32 {
         let mut state = self.lock();
         if state.boot.subscriptions.is_empty() {
             state.violations.push(Violation::BfeStateGetBeforeSubscribe);
@@ -322,7 +323,8 @@ impl SimulatedStack {
         state.boot.bfe
     }
 
-    pub(super) fn bfe_subscribe(
+    #[allow(non_snake_case)] // the semantics of FwpmBfeStateSubscribeChanges0
+    pub(super) fn FwpmBfeStateSubscribeChanges0(
         &self,
         device: *mut DEVICE_OBJECT,
         callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
@@ -351,7 +353,8 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn bfe_unsubscribe(&self, handle: HANDLE) -> NTSTATUS {
+    #[allow(non_snake_case)] // the semantics of FwpmBfeStateUnsubscribeChanges0
+    pub(super) fn FwpmBfeStateUnsubscribeChanges0(&self, handle: HANDLE) -> NTSTATUS {
         let raw = handle as usize;
         {
             let mut state = self.lock();
@@ -380,7 +383,8 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn work_item_allocate(&self, device: *mut DEVICE_OBJECT) -> *mut c_void {
+    #[allow(non_snake_case)] // the semantics of IoAllocateWorkItem
+    pub(super) fn IoAllocateWorkItem(&self, device: *mut DEVICE_OBJECT) -> *mut c_void {
         let mut state = self.lock();
         if device.is_null() {
             state
@@ -400,7 +404,8 @@ impl SimulatedStack {
         raw as *mut c_void
     }
 
-    pub(super) fn work_item_queue(
+    #[allow(non_snake_case)] // the semantics of IoQueueWorkItem
+    pub(super) fn IoQueueWorkItem(
         &self,
         item: *mut c_void,
         routine: IO_WORKITEM_ROUTINE,
@@ -429,7 +434,8 @@ impl SimulatedStack {
         }
     }
 
-    pub(super) fn work_item_free(&self, item: *mut c_void) {
+    #[allow(non_snake_case)] // the semantics of IoFreeWorkItem
+    pub(super) fn IoFreeWorkItem(&self, item: *mut c_void) {
         let mut state = self.lock();
         let raw = item as usize;
         let violation = match state.boot.work_items.get_mut(&raw) {

@@ -51,7 +51,8 @@ impl DpcTable {
 }
 
 impl SimulatedStack {
-    pub(super) fn dpc_initialize(
+    #[allow(non_snake_case)] // the semantics of KeInitializeDpc
+    pub(super) fn KeInitializeDpc(
         &self,
         dpc: *mut KDPC,
         routine: KDEFERRED_ROUTINE,
@@ -77,7 +78,8 @@ impl SimulatedStack {
         unsafe { (address as *mut [u8; KDPC_SIZE]).write_unaligned(signature(address)) };
     }
 
-    pub(super) fn dpc_insert(
+    #[allow(non_snake_case)] // the semantics of KeInsertQueueDpc
+    pub(super) fn KeInsertQueueDpc(
         &self,
         dpc: *mut KDPC,
         argument1: *mut c_void,
@@ -120,7 +122,8 @@ impl SimulatedStack {
         1
     }
 
-    pub(super) fn dpc_flush(&self) {
+    #[allow(non_snake_case)] // the semantics of KeFlushQueuedDpcs
+    pub(super) fn KeFlushQueuedDpcs(&self) {
         // The test runs DPCs on threads of its choosing: flushing waits for them.
         self.wait_until(KernelFn::KeFlushQueuedDpcs, |state| {
             state.dpcs.queue.is_empty() && state.dpcs.running == 0

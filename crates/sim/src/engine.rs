@@ -452,7 +452,8 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn engine_close(&self, engine: HANDLE) -> NTSTATUS {
+    #[allow(non_snake_case)] // the semantics of FwpmEngineClose0
+    pub(super) fn FwpmEngineClose0(&self, engine: HANDLE) -> NTSTATUS {
         let mut state = self.lock();
         if state.engine.dead_sessions.contains(&(engine as usize)) {
             state.engine.dead_sessions.remove(&(engine as usize));
@@ -729,7 +730,8 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn callout_register(
+    #[allow(non_snake_case)] // the semantics of FwpsCalloutRegister1
+    pub(super) fn FwpsCalloutRegister1(
         &self,
         device: *mut DEVICE_OBJECT,
         callout: *const FWPS_CALLOUT1,
@@ -826,7 +828,8 @@ impl SimulatedStack {
             .map(|f| (f.conditions.clone(), f.flags))
     }
 
-    pub(super) fn callout_unregister(&self, id: u32) -> NTSTATUS {
+    #[allow(non_snake_case)] // the semantics of FwpsCalloutUnregisterById0
+    pub(super) fn FwpsCalloutUnregisterById0(&self, id: u32) -> NTSTATUS {
         let mut state = self.lock();
         let Some(registration) = state.engine.registered.get(&id) else {
             return status::CALLOUT_NOT_FOUND.0;

@@ -516,55 +516,6 @@ impl SimulatedStack {
         self.clone_packet(original, clone, flags)
     }
 
-    pub(crate) unsafe fn FwpsFreeCloneNetBufferList0(
-        &self,
-        clone: *mut NET_BUFFER_LIST,
-        flags: u32,
-    ) {
-        self.free_clone(clone, flags);
-    }
-
-    pub(crate) unsafe fn ExInitializeRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
-        self.rundown_initialize(rundown);
-    }
-
-    pub(crate) unsafe fn ExAcquireRundownProtection(
-        &self,
-        rundown: *mut EX_RUNDOWN_REF,
-    ) -> BOOLEAN {
-        self.rundown_acquire(rundown)
-    }
-
-    pub(crate) unsafe fn ExReleaseRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
-        self.rundown_release(rundown);
-    }
-
-    pub(crate) unsafe fn ExWaitForRundownProtectionRelease(&self, rundown: *mut EX_RUNDOWN_REF) {
-        self.rundown_wait(rundown);
-    }
-
-    pub(crate) unsafe fn KeInitializeDpc(
-        &self,
-        dpc: *mut KDPC,
-        routine: KDEFERRED_ROUTINE,
-        context: *mut c_void,
-    ) {
-        self.dpc_initialize(dpc, routine, context);
-    }
-
-    pub(crate) unsafe fn KeInsertQueueDpc(
-        &self,
-        dpc: *mut KDPC,
-        argument1: *mut c_void,
-        argument2: *mut c_void,
-    ) -> BOOLEAN {
-        self.dpc_insert(dpc, argument1, argument2)
-    }
-
-    pub(crate) unsafe fn KeFlushQueuedDpcs(&self) {
-        self.dpc_flush();
-    }
-
     pub(crate) unsafe fn FwpmEngineOpen0(
         &self,
         _server_name: *const u16,
@@ -574,10 +525,6 @@ impl SimulatedStack {
         engine: *mut HANDLE,
     ) -> NTSTATUS {
         self.engine_open(session, engine)
-    }
-
-    pub(crate) unsafe fn FwpmEngineClose0(&self, engine: HANDLE) -> NTSTATUS {
-        self.engine_close(engine)
     }
 
     pub(crate) unsafe fn FwpmTransactionBegin0(&self, engine: HANDLE, _flags: u32) -> NTSTATUS {
@@ -662,19 +609,6 @@ impl SimulatedStack {
         self.object_delete(KernelFn::FwpmFilterDeleteByKey0, engine, key)
     }
 
-    pub(crate) unsafe fn FwpsCalloutRegister1(
-        &self,
-        device: *mut DEVICE_OBJECT,
-        callout: *const FWPS_CALLOUT1,
-        id: *mut u32,
-    ) -> NTSTATUS {
-        self.callout_register(device, callout, id)
-    }
-
-    pub(crate) unsafe fn FwpsCalloutUnregisterById0(&self, id: u32) -> NTSTATUS {
-        self.callout_unregister(id)
-    }
-
     pub(crate) unsafe fn NdisRetreatNetBufferDataStart(
         &self,
         net_buffer: *mut NET_BUFFER,
@@ -715,22 +649,6 @@ impl SimulatedStack {
         self.open_key(key, attributes)
     }
 
-    pub(crate) unsafe fn ZwQueryValueKey(
-        &self,
-        key: HANDLE,
-        name: *const UNICODE_STRING,
-        class: u32,
-        buffer: *mut c_void,
-        length: u32,
-        result_length: *mut u32,
-    ) -> NTSTATUS {
-        self.query_value(key, name, class, buffer, length, result_length)
-    }
-
-    pub(crate) unsafe fn ZwClose(&self, handle: HANDLE) -> NTSTATUS {
-        self.close_handle(handle)
-    }
-
     pub(crate) unsafe fn DbgPrintEx(
         &self,
         component: u32,
@@ -765,42 +683,6 @@ impl SimulatedStack {
     }
 
     // ---- Deferred load ----
-
-    pub(crate) unsafe fn FwpmBfeStateGet0(&self) -> FWPM_SERVICE_STATE {
-        self.bfe_state_get()
-    }
-
-    pub(crate) unsafe fn FwpmBfeStateSubscribeChanges0(
-        &self,
-        device: *mut DEVICE_OBJECT,
-        callback: FWPM_SERVICE_STATE_CHANGE_CALLBACK0,
-        context: *mut c_void,
-        handle: *mut HANDLE,
-    ) -> NTSTATUS {
-        self.bfe_subscribe(device, callback, context, handle)
-    }
-
-    pub(crate) unsafe fn FwpmBfeStateUnsubscribeChanges0(&self, handle: HANDLE) -> NTSTATUS {
-        self.bfe_unsubscribe(handle)
-    }
-
-    pub(crate) unsafe fn IoAllocateWorkItem(&self, device: *mut DEVICE_OBJECT) -> PIO_WORKITEM {
-        self.work_item_allocate(device)
-    }
-
-    pub(crate) unsafe fn IoQueueWorkItem(
-        &self,
-        item: PIO_WORKITEM,
-        routine: IO_WORKITEM_ROUTINE,
-        queue: WORK_QUEUE_TYPE,
-        context: *mut c_void,
-    ) {
-        self.work_item_queue(item, routine, queue, context)
-    }
-
-    pub(crate) unsafe fn IoFreeWorkItem(&self, item: PIO_WORKITEM) {
-        self.work_item_free(item)
-    }
 
     // ---- Power transitions (power.rs) ----
 

@@ -372,7 +372,9 @@ impl SimulatedStack {
             other.send_params.remove(&nbl)
         };
         drop(params);
-        self.at_irql(Irql::DISPATCH, || self.free_clone(nbl as *mut _, 0));
+        self.at_irql(Irql::DISPATCH, || {
+            self.FwpsFreeCloneNetBufferList0(nbl as *mut _, 0)
+        });
     }
 
     /// Delivers `packet` at `layer`, then lets WFP do with every injection what it does:

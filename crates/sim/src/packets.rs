@@ -946,7 +946,8 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn free_clone(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
+    #[allow(non_snake_case)] // the semantics of FwpsFreeCloneNetBufferList0
+    pub(super) fn FwpsFreeCloneNetBufferList0(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
         let mut state = self.lock();
         let call = KernelFn::FwpsFreeCloneNetBufferList0;
         if flags != 0 {

@@ -151,7 +151,8 @@ impl SimulatedStack {
         NtStatus::SUCCESS.0
     }
 
-    pub(super) fn query_value(
+    #[allow(non_snake_case)] // the semantics of ZwQueryValueKey
+    pub(super) fn ZwQueryValueKey(
         &self,
         key: HANDLE,
         name: *const UNICODE_STRING,
@@ -215,7 +216,8 @@ impl SimulatedStack {
         }
     }
 
-    pub(super) fn close_handle(&self, handle: HANDLE) -> NTSTATUS {
+    #[allow(non_snake_case)] // the semantics of ZwClose
+    pub(super) fn ZwClose(&self, handle: HANDLE) -> NTSTATUS {
         let mut state = self.lock();
         if state.registry.open.remove(&(handle as usize)).is_none() {
             state.violations.push(Violation::StaleKeyHandle(

@@ -18,12 +18,14 @@ unsafe fn word<'a>(rundown: *mut EX_RUNDOWN_REF) -> &'a AtomicUsize {
 }
 
 impl SimulatedStack {
-    pub(super) fn rundown_initialize(&self, rundown: *mut EX_RUNDOWN_REF) {
+    #[allow(non_snake_case)] // the semantics of ExInitializeRundownProtection
+    pub(super) fn ExInitializeRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
         // SAFETY: the seam's contract: `rundown` is writable and not in use.
         unsafe { word(rundown) }.store(0, Ordering::Release);
     }
 
-    pub(super) fn rundown_acquire(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
+    #[allow(non_snake_case)] // the semantics of ExAcquireRundownProtection
+    pub(super) fn ExAcquireRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
         // SAFETY: the seam's contract: `rundown` was initialized and outlives the call.
         let word = unsafe { word(rundown) };
         let acquired = word
@@ -34,7 +36,8 @@ impl SimulatedStack {
         u8::from(acquired)
     }
 
-    pub(super) fn rundown_release(&self, rundown: *mut EX_RUNDOWN_REF) {
+    #[allow(non_snake_case)] // the semantics of ExReleaseRundownProtection
+    pub(super) fn ExReleaseRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
         let mut state = self.lock();
         // SAFETY: the seam's contract: `rundown` was initialized and is held by the caller.
         let word = unsafe { word(rundown) };
@@ -50,7 +53,8 @@ impl SimulatedStack {
         self.changed.notify_all();
     }
 
-    pub(super) fn rundown_wait(&self, rundown: *mut EX_RUNDOWN_REF) {
+    #[allow(non_snake_case)] // the semantics of ExWaitForRundownProtectionRelease
+    pub(super) fn ExWaitForRundownProtectionRelease(&self, rundown: *mut EX_RUNDOWN_REF) {
         // SAFETY: the seam's contract: `rundown` was initialized and outlives the wait.
         let word = unsafe { word(rundown) };
         word.fetch_or(RUNDOWN_ACTIVE, Ordering::AcqRel);
