@@ -225,55 +225,46 @@ struct ImportKernel;
 /// Derives the stand-in from the declaration list: [`StandIn`] has a default for every kernel
 /// function (success, null, zero, nothing), and `KernelApi` for [`ImportKernel`] calls it.
 macro_rules! stand_in {
-    (
-        $(
-            #[link(name = $module:literal, kind = "raw-dylib", modifiers = "+verbatim")]
-            $(#[$block_attr:meta])*
-            unsafe extern "system" {
-                $(
-                    $(#[doc = $doc:literal])*
-                    #[seam($role:tt $method:ident, $irql:ident)]
-                    fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
-                )*
-            }
-        )*
-        wdf { $($wdf:tt)* }
-    ) => {
+    ($([$kind:ident $role:tt $method:ident $export:ident ($($arg:ident: $ty:ty),*) ($($ret:ty)?) $where:literal $irql:ident])*) => {
         /// The stand-in's kernel functions, named after the exports: defaults, which the
         /// measured ones override.
         #[allow(non_snake_case, unused_variables, clippy::too_many_arguments)]
         trait StandIn {
-            $($( stand_in_default!($role $export($($arg: $ty),*) $(-> $ret)?); )*)*
+            $(stand_in_default!($kind $role $export($($arg: $ty),*) $(-> $ret)?);)*
         }
 
         #[allow(clippy::too_many_arguments)]
         impl KernelApi for ImportKernel {
-            $($( stand_in_method!($role $method $export($($arg: $ty),*) $(-> $ret)?); )*)*
+            $(stand_in_method!($kind $role $method $export($($arg: $ty),*) $(-> $ret)?);)*
         }
     };
 }
 
 macro_rules! stand_in_default {
-    (runtime $($rest:tt)*) => {};
-    (noreturn $($rest:tt)*) => {};
-    (loader $($rest:tt)*) => {};
-    ($role:tt $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    (import safe $($entry:tt)*) => {
+        stand_in_default!(@default $($entry)*);
+    };
+    (import unsafe $($entry:tt)*) => {
+        stand_in_default!(@default $($entry)*);
+    };
+    (@default $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         #[inline(always)]
         unsafe fn $export(&self, $($arg: $ty),*) $(-> $ret)? {
             Default::default()
         }
     };
+    ($($other:tt)*) => {};
 }
 
 macro_rules! stand_in_method {
-    (safe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    (import safe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         #[inline(always)]
         fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
             // SAFETY: the stand-in's functions have no preconditions beyond the method's.
             unsafe { StandIn::$export(self, $($arg),*) }
         }
     };
-    (unsafe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    (import unsafe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         #[inline(always)]
         unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
             // SAFETY: the caller upholds the method's contract, which the stand-in assumes.
@@ -283,7 +274,7 @@ macro_rules! stand_in_method {
     ($other:tt $($rest:tt)*) => {};
 }
 
-wfp_seam::kernel_declarations!(stand_in);
+wfp_seam::kernel_functions!(stand_in);
 
 /// The functions the measured paths call go through the import table; creation returns handles.
 #[allow(non_snake_case, clippy::too_many_arguments)]

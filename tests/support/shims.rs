@@ -61,90 +61,75 @@ fn stack() -> &'static SimulatedStack {
 
 /// Derives the shims, [`resolve`] and the KMDF table's entries from the declaration list.
 macro_rules! win64_shims {
-    (
-        $(
-            #[link(name = $module:literal, kind = "raw-dylib", modifiers = "+verbatim")]
-            $(#[$block_attr:meta])*
-            unsafe extern "system" {
-                $(
-                    $(#[doc = $doc:literal])*
-                    #[seam($role:tt $method:ident, $irql:ident)]
-                    fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
-                )*
-            }
-        )*
-        wdf {
-            $(
-                $(#[doc = $wdf_doc:literal])*
-                #[seam($wdf_role:tt $wdf_method:ident, $wdf_irql:ident, $index:literal)]
-                fn $wdf_export:ident($($wdf_arg:ident: $wdf_ty:ty),* $(,)?) $(-> $wdf_ret:ty)?;
-            )*
-        }
-    ) => {
-        $($( import_shim!($role $method $export($($arg: $ty),*) $(-> $ret)?); )*)*
+    ($([$kind:ident $role:tt $method:ident $export:ident ($($arg:ident: $ty:ty),*) ($($ret:ty)?) $where:literal $irql:ident])*) => {
+        $(shim!($kind $role $method $export($($arg: $ty),*) $(-> $ret)?);)*
 
         /// The shim for `module!name`, as an address to write into the image's import table.
         pub fn resolve(module: &str, name: &str) -> Option<usize> {
-            let address = match (module.to_ascii_lowercase().as_str(), name) {
-                $($( ($module, stringify!($export)) => $export as *const () as usize, )*)*
-                _ => return None,
-            };
-            Some(address)
+            let module = module.to_ascii_lowercase();
+            let found = [$((stringify!($kind), $where.to_string(), stringify!($export), $export as *const () as usize),)*];
+            found
+                .into_iter()
+                .find(|(kind, at, export, _)| *kind == "import" && *at == module && *export == name)
+                .map(|(_, _, _, address)| address)
         }
 
-        $(
-            /// The KMDF table entry: the globals first, then the function's parameters.
-            #[allow(unused_unsafe)]
-            unsafe extern "win64" fn $wdf_export(
-                globals: *mut WDF_DRIVER_GLOBALS,
-                $($wdf_arg: $wdf_ty),*
-            ) $(-> $wdf_ret)? {
-                let stack = stack();
-                stack.call(KernelFn::$wdf_export, || {
-                    // SAFETY: the image calls with the function's contract, which the semantics
-                    // assume.
-                    unsafe { stack.$wdf_export(globals, $($wdf_arg),*) }
-                })
-            }
-        )*
-
-        /// The KMDF table entries the simulated framework implements, by name, at the index the
-        /// simulator knows them by.
+        /// The KMDF table entries the simulated framework implements, by name.
         fn wdf_entries() -> Vec<(&'static str, usize)> {
-            vec![$((stringify!($wdf_export), $wdf_export as *const () as usize),)*]
+            let all = [$((stringify!($kind), stringify!($export), $export as *const () as usize),)*];
+            all.into_iter()
+                .filter(|(kind, _, _)| *kind == "wdf")
+                .map(|(_, name, address)| (name, address))
+                .collect()
         }
     };
 }
 
-/// A shim for one import: methods go through the trait (the prologue, then the semantics); the
-/// runtime's functions straight to their semantics; the loader's are written below.
-macro_rules! import_shim {
-    (safe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+/// One shim: imports that are trait methods go through the trait (the prologue, then the
+/// semantics); the runtime's functions through the same prologue to their semantics; the KMDF
+/// table's entries take the globals first; the loader's are written below.
+macro_rules! shim {
+    (import safe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         unsafe extern "win64" fn $export($($arg: $ty),*) $(-> $ret)? {
             (&stack()).$method($($arg),*)
         }
     };
-    (unsafe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    (import unsafe $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         unsafe extern "win64" fn $export($($arg: $ty),*) $(-> $ret)? {
             // SAFETY: the image calls with the export's contract, which is the trait method's.
             unsafe { (&stack()).$method($($arg),*) }
         }
     };
-    (runtime $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    (import runtime $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         unsafe extern "win64" fn $export($($arg: $ty),*) $(-> $ret)? {
             let stack = stack();
             stack.call(KernelFn::$export, || stack.$export($($arg),*))
         }
     };
-    (noreturn $method:ident $export:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+    (import noreturn $method:ident $export:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         unsafe extern "win64" fn $export($($arg: $ty),*) -> $ret {
             stack().$export($($arg),*)
         }
     };
-    (loader $($rest:tt)*) => {};
+    (import loader $($rest:tt)*) => {};
+    (wdf $role:tt $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        /// The KMDF table entry: the globals first, then the function's parameters.
+        #[allow(unused_unsafe)]
+        unsafe extern "win64" fn $export(
+            globals: *mut WDF_DRIVER_GLOBALS,
+            $($arg: $ty),*
+        ) $(-> $ret)? {
+            let stack = stack();
+            stack.call(KernelFn::$export, || {
+                // SAFETY: the image calls with the function's contract, which the semantics
+                // assume.
+                unsafe { stack.$export(globals, $($arg),*) }
+            })
+        }
+    };
 }
 
-wfp_seam::kernel_declarations!(win64_shims);
+wfp_seam::kernel_functions!(win64_shims);
 
 // --- wdfldr.sys: the loader hands the image the simulated framework's table ---
 

@@ -12,48 +12,28 @@ use crate::nt::NtStatus;
 use crate::sys::types::*;
 use crate::sys::{KernelApi, KernelFn, WdfApi};
 
-/// Derives `KernelApi` and `WdfApi` for `&SimulatedStack`: the prologue, then the semantics. The
-/// host-compiled driver's WDF calls come from the host client (null globals).
+/// Derives `KernelApi` and `WdfApi` for `&SimulatedStack` from the flat list: the prologue,
+/// then the semantics. The host-compiled driver's WDF calls come from the host client (null
+/// globals).
 macro_rules! simulated_items {
-    (
-        $(
-            #[link(name = $module:literal, kind = "raw-dylib", modifiers = "+verbatim")]
-            $(#[$block_attr:meta])*
-            unsafe extern "system" {
-                $(
-                    $(#[doc = $doc:literal])*
-                    #[seam($role:tt $method:ident, $irql:ident)]
-                    fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
-                )*
-            }
-        )*
-        wdf {
-            $(
-                $(#[doc = $wdf_doc:literal])*
-                #[seam($wdf_role:tt $wdf_method:ident, $wdf_irql:ident, $index:literal)]
-                fn $wdf_export:ident($($wdf_arg:ident: $wdf_ty:ty),* $(,)?) $(-> $wdf_ret:ty)?;
-            )*
-        }
-    ) => {
+    ($([$kind:ident $role:tt $method:ident $export:ident ($($arg:ident: $ty:ty),*) ($($ret:ty)?) $where:literal $irql:ident])*) => {
         /// Whether the function returns a value (the list's `->`): VOID functions have none.
         pub(crate) fn returns_a_value(call: KernelFn) -> bool {
             match call {
-                $($(KernelFn::$export => returns!($($ret)?),)*)*
-                $(KernelFn::$wdf_export => returns!($($wdf_ret)?),)*
+                $(KernelFn::$export => returns!($($ret)?),)*
             }
         }
 
         #[allow(clippy::too_many_arguments)]
         impl KernelApi for &SimulatedStack {
-            $($( simulated_method!($role $method $export() ($($arg: $ty),*) $(-> $ret)?); )*)*
+            $(simulated_method!(import $kind $role $method $export() ($($arg: $ty),*) $(-> $ret)?);)*
         }
 
         #[allow(clippy::too_many_arguments)]
         impl WdfApi for &SimulatedStack {
             $(
                 simulated_method!(
-                    $wdf_role $wdf_method $wdf_export(core::ptr::null_mut(),)
-                    ($($wdf_arg: $wdf_ty),*) $(-> $wdf_ret)?
+                    wdf $kind $role $method $export(core::ptr::null_mut(),) ($($arg: $ty),*) $(-> $ret)?
                 );
             )*
         }
@@ -72,12 +52,19 @@ macro_rules! returns {
 
 /// One method: the prologue, then the semantics.
 macro_rules! simulated_method {
-    (safe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    // An entry of the trait being derived (imports for KernelApi, wdf entries for WdfApi).
+    (import import $($entry:tt)*) => {
+        simulated_method!(@method $($entry)*);
+    };
+    (wdf wdf $($entry:tt)*) => {
+        simulated_method!(@method $($entry)*);
+    };
+    (@method safe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
             self.call(KernelFn::$export, || SimulatedStack::$export(self, $($lead,)* $($arg),*))
         }
     };
-    (unsafe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+    (@method unsafe $method:ident $export:ident($($lead:expr,)*) ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
         #[allow(unused_unsafe)]
         unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
             self.call(KernelFn::$export, || {
@@ -87,10 +74,11 @@ macro_rules! simulated_method {
             })
         }
     };
-    ($other:tt $($rest:tt)*) => {};
+    // The runtime's and the loader's functions, and the other section's entries.
+    ($($other:tt)*) => {};
 }
 
-wfp_seam::kernel_declarations!(simulated_items);
+wfp_seam::kernel_functions!(simulated_items);
 
 /// What a call refused by the prologue returns, given its return type; `None`: the call goes on
 /// (a VOID function has nothing to report, so its semantics run and record what they must).

@@ -21,12 +21,14 @@
 //! The body keeps the form of `extern` blocks so that source readers (tests/support's
 //! `seam_declarations`, wdk-compare's `seam_functions`, build.rs) read it as declarations.
 
-/// Passes the declaration list to `$callback!`. The callback's expansion site must have the seam's
-/// types (`sys::types::*`) and `core::ffi::c_void` in scope.
+/// Passes the declaration list, in its `extern`-block form, to `$callback!` (after `$extra`
+/// tokens, if given). The callback's expansion site must have the seam's types
+/// (`sys::types::*`) and `core::ffi::c_void` in scope. Most consumers want
+/// [`kernel_functions!`]'s flat form instead.
 #[macro_export]
 macro_rules! kernel_declarations {
-    ($callback:ident) => {
-        $callback! {
+    ($($callback:ident)::+ $(, $($extra:tt)*)?) => {
+        $($callback)::+! { $($($extra)*)?
         #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
         unsafe extern "system" {
             /// `KeGetCurrentIrql`. Any IRQL.
@@ -568,6 +570,52 @@ macro_rules! kernel_declarations {
             #[seam(unsafe wdf_object_delete, DISPATCH, 208)]
             fn WdfObjectDelete(object: WDFOBJECT);
         }
+        }
+    };
+}
+
+/// Passes the declaration list to `$callback!` flat, one bracketed entry per function:
+/// `[import role method Export (args) (return?) "module" IRQL]` or
+/// `[wdf role method Export (args) (return?) index IRQL]` (no docs, no block attributes).
+#[macro_export]
+macro_rules! kernel_functions {
+    ($callback:ident) => {
+        $crate::kernel_declarations!($crate::__flatten_kernel_declarations, $callback;);
+    };
+}
+
+/// The flat form of the list, for [`kernel_functions!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __flatten_kernel_declarations {
+    (
+        $callback:ident;
+        $(
+            #[link(name = $module:literal, kind = "raw-dylib", modifiers = "+verbatim")]
+            $(#[$block_attr:meta])*
+            unsafe extern "system" {
+                $(
+                    $(#[doc = $doc:literal])*
+                    #[seam($role:tt $method:ident, $irql:ident)]
+                    fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
+                )*
+            }
+        )*
+        wdf {
+            $(
+                $(#[doc = $wdf_doc:literal])*
+                #[seam($wdf_role:tt $wdf_method:ident, $wdf_irql:ident, $index:literal)]
+                fn $wdf_export:ident($($wdf_arg:ident: $wdf_ty:ty),* $(,)?) $(-> $wdf_ret:ty)?;
+            )*
+        }
+    ) => {
+        $callback! {
+            $($(
+                [import $role $method $export ($($arg: $ty),*) ($($ret)?) $module $irql]
+            )*)*
+            $(
+                [wdf $wdf_role $wdf_method $wdf_export ($($wdf_arg: $wdf_ty),*) ($($wdf_ret)?) $index $wdf_irql]
+            )*
         }
     };
 }

@@ -47,40 +47,33 @@ impl WdfLoader for WindowsKernel {
 /// method reads the bound table's entry at the function's WDFFUNCENUM index and calls it with the
 /// globals first; unbound (or an empty entry), it returns the function's failure value.
 macro_rules! table_binding {
-    (@find wdf {
-        $(
-            $(#[doc = $doc:literal])*
-            #[seam($role:tt $method:ident, $irql:ident, $index:literal)]
-            fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
-        )*
-    }) => {
+    ($([$kind:ident $role:tt $method:ident $export:ident ($($arg:ident: $ty:ty),*) ($($ret:ty)?) $where:literal $irql:ident])*) => {
         impl WdfApi for WindowsKernel {
-            $(
-                unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
-                    let Some((function, globals)) = BINDING.function($index) else {
-                        return Unbound::unbound();
-                    };
-                    // SAFETY: the table entry at this WDFFUNCENUM index has the function's type:
-                    // its C signature with the driver's globals first (the list's entry).
-                    let function = unsafe {
-                        core::mem::transmute::<
-                            WDFFUNC,
-                            unsafe extern "system" fn(*mut WDF_DRIVER_GLOBALS, $($ty),*) $(-> $ret)?,
-                        >(function)
-                    };
-                    // SAFETY: the caller upholds the trait method's contract, which is the
-                    // function's.
-                    unsafe { function(globals, $($arg),*) }
-                }
-            )*
+            $(table_method!($kind $method $where ($($arg: $ty),*) $(-> $ret)?);)*
         }
     };
-    (@find $skip:tt $($rest:tt)*) => {
-        table_binding!(@find $($rest)*);
+}
+
+/// One table call, for a `wdf` entry.
+macro_rules! table_method {
+    (wdf $method:ident $index:literal ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
+            let Some((function, globals)) = BINDING.function($index) else {
+                return Unbound::unbound();
+            };
+            // SAFETY: the table entry at this WDFFUNCENUM index has the function's type: its C
+            // signature with the driver's globals first (the list's entry).
+            let function = unsafe {
+                core::mem::transmute::<
+                    WDFFUNC,
+                    unsafe extern "system" fn(*mut WDF_DRIVER_GLOBALS, $($ty),*) $(-> $ret)?,
+                >(function)
+            };
+            // SAFETY: the caller upholds the trait method's contract, which is the function's.
+            unsafe { function(globals, $($arg),*) }
+        }
     };
-    ($($list:tt)*) => {
-        table_binding!(@find $($list)*);
-    };
+    ($($import:tt)*) => {};
 }
 
 /// What a WDF call returns when the framework is not bound: a failure the caller checks.
@@ -104,4 +97,4 @@ impl Unbound for () {
     fn unbound() -> Self {}
 }
 
-crate::kernel_declarations!(table_binding);
+crate::kernel_functions!(table_binding);

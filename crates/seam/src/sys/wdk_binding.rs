@@ -46,33 +46,27 @@ unchanged!(u8, u32, i32, ());
 
 /// Derives [`WdfApi`] for [`WindowsKernel`] from the list's `wdf` section.
 macro_rules! wdk_binding {
-    (@find wdf {
-        $(
-            $(#[doc = $doc:literal])*
-            #[seam($role:tt $method:ident, $irql:ident, $index:literal)]
-            fn $export:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;
-        )*
-    }) => {
+    ($([$kind:ident $role:tt $method:ident $export:ident ($($arg:ident: $ty:ty),*) ($($ret:ty)?) $where:literal $irql:ident])*) => {
         impl WdfApi for WindowsKernel {
-            $(
-                #[allow(clippy::unit_arg, clippy::let_unit_value)]
-                unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
-                    // SAFETY: the caller upholds the trait method's contract, which is the
-                    // function's; the casts are between declarations of the same header types.
-                    let result = unsafe {
-                        call_unsafe_wdf_function_binding!($export, $(WdkCast::wdk($arg)),*)
-                    };
-                    WdkCast::wdk(result)
-                }
-            )*
+            $(wdk_method!($kind $method $export($($arg: $ty),*) $(-> $ret)?);)*
         }
-    };
-    (@find $skip:tt $($rest:tt)*) => {
-        wdk_binding!(@find $($rest)*);
-    };
-    ($($list:tt)*) => {
-        wdk_binding!(@find $($list)*);
     };
 }
 
-crate::kernel_declarations!(wdk_binding);
+/// One `call_unsafe_wdf_function_binding!`, for a `wdf` entry.
+macro_rules! wdk_method {
+    (wdf $method:ident $export:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?) => {
+        #[allow(clippy::unit_arg, clippy::let_unit_value)]
+        unsafe fn $method(&self, $($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: the caller upholds the trait method's contract, which is the function's; the
+            // casts are between declarations of the same header types.
+            let result = unsafe {
+                call_unsafe_wdf_function_binding!($export, $(WdkCast::wdk($arg)),*)
+            };
+            WdkCast::wdk(result)
+        }
+    };
+    ($($import:tt)*) => {};
+}
+
+crate::kernel_functions!(wdk_binding);
