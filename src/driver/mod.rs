@@ -166,19 +166,22 @@ impl<K: KernelApi> Driver<K> {
 
     /// Unloads from any point of the load, in the order that keeps every packet and every
     /// classify safe:
-    /// 1. stop the deferred load: no new work item run is queued; unsubscribe from BFE state
+    /// 1. remove the sleep routine: set its closing flag (a routine waiting for injections
+    ///    stops waiting), ExUnregisterCallback (it is not called again), ObfDereferenceObject
+    ///    on `\Callback\PowerState` (docs/unload.md);
+    /// 2. stop the deferred load: no new work item run is queued; unsubscribe from BFE state
     ///    changes (FwpmBfeStateUnsubscribeChanges0, which waits for a callback in progress);
     ///    wait for a run in progress (a backoff wait looks at the cancel bit every
     ///    [`deferred::CANCEL_POLL`]); free the work item;
-    /// 2. delete the filters (no new classify is dispatched for them);
-    /// 3. retire the instance (a classify that still arrives, through a filter whose delete
+    /// 3. delete the filters (no new classify is dispatched for them);
+    /// 4. retire the instance (a classify that still arrives, through a filter whose delete
     ///    failed, permits without touching the state);
-    /// 4. unregister the callouts, asking again while WFP says one is busy
+    /// 5. unregister the callouts, asking again while WFP says one is busy
     ///    (STATUS_DEVICE_BUSY), for up to [`objects::UNREGISTER_PATIENCE`];
-    /// 5. wait for classifies still inside the instance to leave (same bound), release it;
-    /// 6. drain the injections in flight (DPCs and completions);
-    /// 7. delete the callouts, sublayer and provider and close the (dynamic) session;
-    /// 8. free the state and destroy the injection handles.
+    /// 6. wait for classifies still inside the instance to leave (same bound), release it;
+    /// 7. drain the injections in flight (DPCs and completions);
+    /// 8. delete the callouts, sublayer and provider and close the (dynamic) session;
+    /// 9. free the state and destroy the injection handles.
     ///
     /// Only what was created is removed. If a callout could not be unregistered, or a classify
     /// is still inside the instance, the state and the handles are leaked and logged, never

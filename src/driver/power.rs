@@ -2,7 +2,8 @@
 //! the system-defined callback object `\Callback\PowerState` (ExCreateCallback with Create
 //! FALSE, then ExRegisterCallback), which the power manager calls before it sends the system
 //! set-power IRP, with Argument1 = PO_CB_SYSTEM_STATE_LOCK and Argument2 = 0 when the system is
-//! about to leave S0, non-zero when it is back in S0 (docs/power.md has the sources).
+//! about to leave S0, non-zero when it is back in S0 (facts/kernel-facts.md, rows `power-*` and
+//! `callback-*`; docs/deferred-load.md and docs/unload.md for where load and unload do it).
 //!
 //! Before a sleep the driver stops starting injections ([`Power::suspended`]: classify permits
 //! configured packets untouched and counts them) and waits, bounded, for the ones in flight to
