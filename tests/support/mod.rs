@@ -126,6 +126,10 @@ pub fn seam_declarations() -> std::collections::BTreeSet<(String, String)> {
         } else if in_block {
             if let Some(rest) = line.strip_prefix("fn ") {
                 let name = rest.split('(').next().unwrap().trim().to_owned();
+                if name.starts_with('$') {
+                    // A matcher of the list's grammar (the flat form's macro), not an entry.
+                    continue;
+                }
                 let module = module.clone().expect("extern block without #[link(name)]");
                 declared.insert((module, name));
             }

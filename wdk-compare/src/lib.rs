@@ -506,20 +506,20 @@ pub fn seam_functions(source: &str) -> Result<BTreeMap<String, Signature>, Parse
 fn declaration_lists(items: &[Item]) -> Result<Vec<syn::File>, ParseError> {
     use proc_macro2::{TokenStream, TokenTree};
 
-    /// The brace group whose tokens begin with `#[link ...]`, searched depth first.
+    /// The tokens of a group from its first `#[link ...]` on, searched depth first.
     fn find(stream: TokenStream) -> Option<TokenStream> {
         for tree in stream {
             if let TokenTree::Group(group) = tree {
-                let inner = group.stream();
-                let mut tokens = inner.clone().into_iter();
-                if let (Some(TokenTree::Punct(hash)), Some(TokenTree::Group(attribute))) =
-                    (tokens.next(), tokens.next())
-                {
-                    if hash.as_char() == '#' && attribute.stream().to_string().starts_with("link") {
-                        return Some(inner);
-                    }
+                let tokens: Vec<TokenTree> = group.stream().into_iter().collect();
+                let start = tokens.windows(2).position(|pair| {
+                    matches!(&pair[0], TokenTree::Punct(hash) if hash.as_char() == '#')
+                        && matches!(&pair[1], TokenTree::Group(attribute)
+                            if attribute.stream().to_string().starts_with("link"))
+                });
+                if let Some(start) = start {
+                    return Some(tokens[start..].iter().cloned().collect());
                 }
-                if let Some(found) = find(inner) {
+                if let Some(found) = find(group.stream()) {
                     return Some(found);
                 }
             }
@@ -530,7 +530,9 @@ fn declaration_lists(items: &[Item]) -> Result<Vec<syn::File>, ParseError> {
     let mut lists = Vec::new();
     for item in items {
         let Item::Macro(item) = item else { continue };
-        if !item.mac.path.is_ident("macro_rules") {
+        // The list itself, not the macros that match its grammar.
+        let is_list = item.ident.as_ref().is_some_and(|name| name == "kernel_declarations");
+        if !item.mac.path.is_ident("macro_rules") || !is_list {
             continue;
         }
         let Some(body) = find(item.mac.tokens.clone()) else {
