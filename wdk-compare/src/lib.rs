@@ -531,7 +531,10 @@ fn declaration_lists(items: &[Item]) -> Result<Vec<syn::File>, ParseError> {
     for item in items {
         let Item::Macro(item) = item else { continue };
         // The list itself, not the macros that match its grammar.
-        let is_list = item.ident.as_ref().is_some_and(|name| name == "kernel_declarations");
+        let is_list = item
+            .ident
+            .as_ref()
+            .is_some_and(|name| name == "kernel_declarations");
         if !item.mac.path.is_ident("macro_rules") || !is_list {
             continue;
         }
