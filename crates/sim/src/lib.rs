@@ -26,6 +26,7 @@ pub mod layout;
 mod other_injector;
 mod packets;
 mod power;
+mod processors;
 mod registry;
 mod rundown;
 mod services;
@@ -45,6 +46,7 @@ pub use other_injector::{
 pub use packets::NetBufferSpec;
 pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};
 pub use power::{PO_CB_AC_STATUS, PO_CB_SYSTEM_STATE_LOCK};
+pub use processors::{DEFAULT_PROCESSORS, GROUP_SIZE, ProcessorGuard};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimulatedStack, SyncCompletions, Violation, can_fail};
 
@@ -57,6 +59,8 @@ pub mod constants {
     pub const POOL_FLAG_PAGED: u64 = super::services::POOL_FLAG_PAGED;
     /// `sizeof(KDPC)`: the storage the simulator signs at KeInitializeDpc.
     pub const KDPC_SIZE: usize = super::dpc::KDPC_SIZE;
+    /// `ALL_PROCESSOR_GROUPS`: KeQueryActiveProcessorCountEx answers for the whole system.
+    pub const ALL_PROCESSOR_GROUPS: u16 = super::processors::ALL_PROCESSOR_GROUPS;
     /// What freed NBLs and NET_BUFFERs are filled with.
     pub const FREED_NBL_POISON: u8 = super::packets::FREED_POISON;
     /// `FWPS_PACKET_INJECTION_STATE` values, the only answers FwpsQueryPacketInjectionState0

@@ -252,6 +252,8 @@ pub(super) struct State {
     pub(super) other_injector: Option<super::other_injector::OtherInjector>,
     // Power transitions: the \Callback\PowerState object, its registrations, sleep.
     pub(super) power: super::power::PowerModel,
+    // Active processors and which one each thread runs on.
+    pub(super) processors: super::processors::Processors,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.

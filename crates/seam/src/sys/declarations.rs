@@ -81,6 +81,22 @@ macro_rules! kernel_declarations {
             #[seam(unsafe ex_wait_for_rundown_protection_release, APC)]
             fn ExWaitForRundownProtectionRelease(rundown: *mut EX_RUNDOWN_REF);
 
+            /// `KeQueryActiveProcessorCountEx`: the active logical processors in `group`, or in the
+            /// whole system for `ALL_PROCESSOR_GROUPS`. Can grow at run time (processors added
+            /// dynamically). Any IRQL.
+            #[seam(safe ke_query_active_processor_count_ex, ANY)]
+            fn KeQueryActiveProcessorCountEx(group: u16) -> u32;
+
+            /// `KeGetCurrentProcessorNumberEx`: the system-wide index of the processor the caller
+            /// runs on (below the active count), and its group and group-relative number in
+            /// `number` unless it is null. Below DISPATCH_LEVEL the thread may move to another
+            /// processor at once, so the answer is a hint there.
+            ///
+            /// # Safety
+            /// Any IRQL; `number` is null or writable for one `PROCESSOR_NUMBER`.
+            #[seam(unsafe ke_get_current_processor_number_ex, ANY)]
+            fn KeGetCurrentProcessorNumberEx(number: *mut PROCESSOR_NUMBER) -> u32;
+
             /// `KeInitializeDpc`.
             ///
             /// # Safety

@@ -119,6 +119,22 @@ pub struct EX_RUNDOWN_REF {
     pub Count: usize,
 }
 
+/// `PROCESSOR_NUMBER`: a processor's group and its number within the group.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PROCESSOR_NUMBER {
+    /// The processor group.
+    pub Group: u16,
+    /// The processor's number within its group.
+    pub Number: u8,
+    /// Reserved.
+    pub Reserved: u8,
+}
+
+/// `ALL_PROCESSOR_GROUPS`: the group number that asks the processor-count routines for the
+/// whole system.
+pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
+
 /// `ACCESS_MASK`.
 pub type ACCESS_MASK = u32;
 /// `KEY_READ`.
