@@ -175,6 +175,10 @@ pub enum Violation {
     /// The system went to sleep with injections accepted and not completed (or their DPCs
     /// queued): the driver did not drain them when `\Callback\PowerState` announced the sleep.
     InjectionInFlightAcrossSleep(usize),
+    // ---- Cache-aware rundown protection ----
+    /// A cache-aware rundown call broke the docs' rules: which call, what, and the block (or
+    /// the pool type).
+    CacheAwareRundownMisused(KernelFn, &'static str, usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -254,6 +258,8 @@ pub(super) struct State {
     pub(super) power: super::power::PowerModel,
     // Active processors and which one each thread runs on.
     pub(super) processors: super::processors::Processors,
+    // Cache-aware rundown blocks.
+    pub(super) cache_aware: super::cache_aware_rundown::CacheAwareRundowns,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.
@@ -492,11 +498,12 @@ impl SimulatedStack {
         let kmdf = state.kmdf.leak_report();
         let boot = state.boot.leak_report();
         let power = state.power.leak_report();
+        let cache_aware = state.cache_aware.leak_report();
         drop(state);
-        let services = match (services, boot, power) {
-            (None, None, None) => None,
-            (one, other, third) => Some(
-                [one, other, third]
+        let services = match (services, boot, power, cache_aware) {
+            (None, None, None, None) => None,
+            (one, other, third, fourth) => Some(
+                [one, other, third, fourth]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
@@ -581,6 +588,11 @@ pub const fn can_fail(call: KernelFn) -> bool {
             | KernelFn::NdisAdvanceNetBufferDataStart
             | KernelFn::ExFreePoolWithTag
             | KernelFn::FwpsQueryPacketInjectionState0
+            | KernelFn::ExReleaseRundownProtectionCacheAware
+            | KernelFn::ExWaitForRundownProtectionReleaseCacheAware
+            | KernelFn::ExFreeCacheAwareRundownProtection
+            | KernelFn::KeQueryActiveProcessorCountEx
+            | KernelFn::KeGetCurrentProcessorNumberEx
     )
 }
 

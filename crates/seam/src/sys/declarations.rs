@@ -97,6 +97,50 @@ macro_rules! kernel_declarations {
             #[seam(unsafe ke_get_current_processor_number_ex, ANY)]
             fn KeGetCurrentProcessorNumberEx(number: *mut PROCESSOR_NUMBER) -> u32;
 
+            /// `ExAllocateCacheAwareRundownProtection`: a cache-aware rundown block (counts spread
+            /// over processors) from pool of `pool_type`, tagged `tag`, initialized; null when
+            /// memory is short. Freed with `ExFreeCacheAwareRundownProtection`.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL; `pool_type` is non-paged (`NonPagedPoolNx`) when the block is
+            /// acquired or released at DISPATCH_LEVEL.
+            #[seam(unsafe ex_allocate_cache_aware_rundown_protection, APC)]
+            fn ExAllocateCacheAwareRundownProtection(pool_type: POOL_TYPE, tag: u32) -> PEX_RUNDOWN_REF_CACHE_AWARE;
+
+            /// `ExAcquireRundownProtectionCacheAware`: non-zero when acquired, zero once rundown
+            /// has begun.
+            ///
+            /// # Safety
+            /// IRQL <= DISPATCH_LEVEL (DISPATCH_LEVEL only for a non-paged block); `rundown` came
+            /// from `ExAllocateCacheAwareRundownProtection`, is not freed, and outlives the
+            /// protection.
+            #[seam(unsafe ex_acquire_rundown_protection_cache_aware, DISPATCH)]
+            fn ExAcquireRundownProtectionCacheAware(rundown: PEX_RUNDOWN_REF_CACHE_AWARE) -> BOOLEAN;
+
+            /// `ExReleaseRundownProtectionCacheAware`.
+            ///
+            /// # Safety
+            /// As [`Self::ex_acquire_rundown_protection_cache_aware`]; releases one successful
+            /// acquire (possibly from another processor than the acquire's).
+            #[seam(unsafe ex_release_rundown_protection_cache_aware, DISPATCH)]
+            fn ExReleaseRundownProtectionCacheAware(rundown: PEX_RUNDOWN_REF_CACHE_AWARE);
+
+            /// `ExWaitForRundownProtectionReleaseCacheAware`: refuses new acquires, then waits for
+            /// the held ones; a second wait has no effect.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL (it waits); `rundown` is live.
+            #[seam(unsafe ex_wait_for_rundown_protection_release_cache_aware, APC)]
+            fn ExWaitForRundownProtectionReleaseCacheAware(rundown: PEX_RUNDOWN_REF_CACHE_AWARE);
+
+            /// `ExFreeCacheAwareRundownProtection`.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL; `rundown` came from `ExAllocateCacheAwareRundownProtection`, no
+            /// protection on it is held, and it is freed once.
+            #[seam(unsafe ex_free_cache_aware_rundown_protection, APC)]
+            fn ExFreeCacheAwareRundownProtection(rundown: PEX_RUNDOWN_REF_CACHE_AWARE);
+
             /// `KeInitializeDpc`.
             ///
             /// # Safety

@@ -135,6 +135,15 @@ pub struct PROCESSOR_NUMBER {
 /// whole system.
 pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
 
+/// `PEX_RUNDOWN_REF_CACHE_AWARE`: a cache-aware rundown block, opaque to drivers.
+pub type PEX_RUNDOWN_REF_CACHE_AWARE = *mut c_void;
+
+/// `POOL_TYPE`: a C enum, so a 32-bit integer.
+pub type POOL_TYPE = i32;
+/// `NonPagedPoolNx`: non-paged, non-executable pool (the header's enum member name).
+#[allow(non_upper_case_globals)]
+pub const NonPagedPoolNx: POOL_TYPE = 512;
+
 /// `ACCESS_MASK`.
 pub type ACCESS_MASK = u32;
 /// `KEY_READ`.
