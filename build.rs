@@ -124,9 +124,12 @@ mod wdk {
             // Deferred load (issue 13): the work item functions (FwpmBfeState* match Fwpm.* above).
             .allowlist_function("Io(Allocate|Queue|Free)WorkItem")
             .allowlist_function("KeQueryUnbiasedInterruptTime|ObfReferenceObject")
+            // Per-processor state: the processor count and the current processor's index.
+            .allowlist_function("KeQueryActiveProcessorCountEx|KeGetCurrentProcessorNumberEx")
             .allowlist_function("Ke(GetCurrentIrql|DelayExecutionThread|InitializeDpc|InsertQueueDpc|FlushQueuedDpcs|BugCheckEx)")
             .allowlist_function("Ex(AllocatePool2|FreePoolWithTag|InitializeRundownProtection|AcquireRundownProtection|ReleaseRundownProtection|WaitForRundownProtectionRelease)")
-            .allowlist_type("FWPS_.*|FWPM_.*|FWP_.*|NET_BUFFER.*|OBJECT_ATTRIBUTES|KEY_VALUE_PARTIAL_INFORMATION|DRIVER_OBJECT|UNICODE_STRING|KDPC|EX_RUNDOWN_REF")
+            .allowlist_function("Ex(Allocate|Free)CacheAwareRundownProtection|Ex(Acquire|Release)RundownProtectionCacheAware|ExWaitForRundownProtectionReleaseCacheAware")
+            .allowlist_type("FWPS_.*|FWPM_.*|FWP_.*|NET_BUFFER.*|OBJECT_ATTRIBUTES|KEY_VALUE_PARTIAL_INFORMATION|DRIVER_OBJECT|UNICODE_STRING|KDPC|EX_RUNDOWN_REF|PROCESSOR_NUMBER|POOL_TYPE")
             .allowlist_var("STATUS_FWP_.*|STATUS_DEVICE_BUSY|FWPS_METADATA_FIELD_.*|FWP_ACTION_.*|FWPS_RIGHT_ACTION_WRITE|FWPS_CLASSIFY_OUT_FLAG_ABSORB|POOL_FLAG_NON_PAGED");
         let (mut view, generated) = wdk_compare::HeaderView::generate(builder)?;
         std::fs::write(out.join("wfp_bindings.rs"), &generated)?;

@@ -46,8 +46,8 @@ const CALLS: [(KernelFn, &str); 11] = [
         "FwpsQueryPacketInjectionState0",
     ),
     (
-        KernelFn::ExAcquireRundownProtection,
-        "ExAcquireRundownProtection",
+        KernelFn::ExAcquireRundownProtectionCacheAware,
+        "ExAcquireRundownProtectionCacheAware",
     ),
     (
         KernelFn::FwpsAllocateCloneNetBufferList0,
@@ -76,8 +76,8 @@ const CALLS: [(KernelFn, &str); 11] = [
         "FwpsFreeCloneNetBufferList0",
     ),
     (
-        KernelFn::ExReleaseRundownProtection,
-        "ExReleaseRundownProtection",
+        KernelFn::ExReleaseRundownProtectionCacheAware,
+        "ExReleaseRundownProtectionCacheAware",
     ),
 ];
 

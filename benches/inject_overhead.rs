@@ -276,6 +276,18 @@ macro_rules! stand_in_method {
 
 wfp_seam::kernel_functions!(stand_in);
 
+/// The stand-in's cache-aware rundown block: one word, as the import stand-ins only read it.
+struct RundownBlock(std::cell::UnsafeCell<EX_RUNDOWN_REF>);
+// SAFETY: the stand-in functions only pass its address around.
+unsafe impl Sync for RundownBlock {}
+impl RundownBlock {
+    fn get(&self) -> *mut EX_RUNDOWN_REF {
+        self.0.get()
+    }
+}
+static CACHE_AWARE_RUNDOWN: RundownBlock =
+    RundownBlock(std::cell::UnsafeCell::new(unsafe { std::mem::zeroed() }));
+
 /// The functions the measured paths call go through the import table; creation returns handles.
 #[allow(non_snake_case, clippy::too_many_arguments)]
 impl StandIn for ImportKernel {
@@ -345,13 +357,26 @@ impl StandIn for ImportKernel {
     unsafe fn FwpsFreeCloneNetBufferList0(&self, clone: *mut NET_BUFFER_LIST, flags: u32) {
         unsafe { (imports().free_clone)(clone, flags) }
     }
-    #[inline(always)]
-    unsafe fn ExAcquireRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) -> BOOLEAN {
-        unsafe { (imports().acquire)(rundown) }
+    // The safe layer's rundown is cache-aware; its acquire and release go through the same
+    // import-table stand-ins as the hand-written driver's plain rundown, so both pay one import
+    // call each way.
+    unsafe fn ExAllocateCacheAwareRundownProtection(
+        &self,
+        _: POOL_TYPE,
+        _: u32,
+    ) -> PEX_RUNDOWN_REF_CACHE_AWARE {
+        CACHE_AWARE_RUNDOWN.get().cast()
     }
     #[inline(always)]
-    unsafe fn ExReleaseRundownProtection(&self, rundown: *mut EX_RUNDOWN_REF) {
-        unsafe { (imports().release)(rundown) }
+    unsafe fn ExAcquireRundownProtectionCacheAware(
+        &self,
+        rundown: PEX_RUNDOWN_REF_CACHE_AWARE,
+    ) -> BOOLEAN {
+        unsafe { (imports().acquire)(rundown.cast()) }
+    }
+    #[inline(always)]
+    unsafe fn ExReleaseRundownProtectionCacheAware(&self, rundown: PEX_RUNDOWN_REF_CACHE_AWARE) {
+        unsafe { (imports().release)(rundown.cast()) }
     }
     unsafe fn FwpmBfeStateGet0(&self) -> FWPM_SERVICE_STATE {
         FWPM_SERVICE_RUNNING

@@ -500,7 +500,7 @@ fn unload_with_packets_in_flight_waits_for_their_completions() {
     std::thread::scope(|scope| {
         let unloader = scope.spawn(|| driver.unload());
         let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while sim.calls(KernelFn::ExWaitForRundownProtectionRelease) == 0 {
+        while sim.calls(KernelFn::ExWaitForRundownProtectionReleaseCacheAware) == 0 {
             assert!(
                 std::time::Instant::now() < limit,
                 "unload never started draining"

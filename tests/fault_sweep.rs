@@ -37,7 +37,10 @@ fn every_fallible_call_fails_at_every_step_with_the_documented_outcome() {
         KernelFn::ZwOpenKey,
         KernelFn::ZwQueryValueKey,
         KernelFn::ZwClose,
-        KernelFn::ExAcquireRundownProtection,
+        // Injections in flight are counted on a cache-aware rundown block since per-processor
+        // scaling: its allocation and its acquire are the rundown calls that can fail.
+        KernelFn::ExAllocateCacheAwareRundownProtection,
+        KernelFn::ExAcquireRundownProtectionCacheAware,
         KernelFn::FwpsCalloutUnregisterById0,
         KernelFn::FwpmFilterDeleteByKey0,
         KernelFn::FwpmEngineClose0,

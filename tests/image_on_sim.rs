@@ -422,7 +422,7 @@ fn unloading_the_image_with_injections_in_flight_waits_for_their_completions() {
         let call = harness.unload_call();
         let unloader = scope.spawn(move || call.run());
         let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while sim.calls(KernelFn::ExWaitForRundownProtectionRelease) == 0 {
+        while sim.calls(KernelFn::ExWaitForRundownProtectionReleaseCacheAware) == 0 {
             assert!(
                 std::time::Instant::now() < limit,
                 "unload never started draining"

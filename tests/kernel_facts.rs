@@ -751,6 +751,15 @@ fn check_seam_layouts() -> Check {
     whole!(c, KDPC);
     offsets!(c, EX_RUNDOWN_REF { Count });
     whole!(c, EX_RUNDOWN_REF);
+    offsets!(
+        c,
+        PROCESSOR_NUMBER {
+            Group,
+            Number,
+            Reserved
+        }
+    );
+    whole!(c, PROCESSOR_NUMBER);
 
     // Integer typedefs the seam declares.
     for (name, size) in [
@@ -762,6 +771,7 @@ fn check_seam_layouts() -> Check {
         ("FWP_ACTION_TYPE", size_of::<t::FWP_ACTION_TYPE>()),
         ("FWP_MATCH_TYPE", size_of::<t::FWP_MATCH_TYPE>()),
         ("POOL_FLAGS", size_of::<t::POOL_FLAGS>()),
+        ("POOL_TYPE", size_of::<t::POOL_TYPE>()),
     ] {
         c.eq(&format!("type {name}"), "size", name, size as u128);
     }
@@ -897,6 +907,8 @@ fn check_constants() -> Check {
             OBJ_CASE_INSENSITIVE,
             OBJ_KERNEL_HANDLE,
             PO_CB_SYSTEM_STATE_LOCK,
+            ALL_PROCESSOR_GROUPS,
+            NonPagedPoolNx,
             REG_BINARY,
             REG_DWORD,
             DPFLTR_IHVNETWORK_ID,
@@ -1562,6 +1574,10 @@ fn check_simulator() -> Check {
     c.eq("crates/sim/src/lib.rs:OBJ_KERNEL_HANDLE", "const", "OBJ_KERNEL_HANDLE", sim::constants::OBJ_KERNEL_HANDLE.to_u128());
     c.eq("crates/sim/src/lib.rs:POOL_FLAG_PAGED", "const", "POOL_FLAG_PAGED", sim::constants::POOL_FLAG_PAGED.to_u128());
     c.eq("crates/sim/src/lib.rs:KDPC_SIZE", "size", "KDPC", sim::constants::KDPC_SIZE as u128);
+    c.eq("crates/sim/src/lib.rs:NON_PAGED_POOL_NX", "const", "NonPagedPoolNx", sim::constants::NON_PAGED_POOL_NX.to_u128());
+    c.eq("crates/sim/src/lib.rs:NON_PAGED_POOL", "const", "NonPagedPool", sim::constants::NON_PAGED_POOL.to_u128());
+    c.eq("crates/sim/src/lib.rs:PAGED_POOL", "const", "PagedPool", sim::constants::PAGED_POOL.to_u128());
+    c.eq("crates/sim/src/lib.rs:ALL_PROCESSOR_GROUPS", "const", "ALL_PROCESSOR_GROUPS", sim::constants::ALL_PROCESSOR_GROUPS.to_u128());
     for (value, item) in sim::constants::PACKET_INJECTION_STATES.iter().zip([
         "FWPS_PACKET_NOT_INJECTED",
         "FWPS_PACKET_INJECTED_BY_SELF",
@@ -1910,6 +1926,11 @@ fn windows_sys_layouts() -> Vec<(&'static str, &'static str, u128)> {
         ("offset", "EX_RUNDOWN_REF.Ptr", offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Ptr) as u128),
         ("size", "EX_RUNDOWN_REF", size_of::<wdk_services::EX_RUNDOWN_REF>() as u128),
         ("align", "EX_RUNDOWN_REF", align_of::<wdk_services::EX_RUNDOWN_REF>() as u128),
+        ("offset", "PROCESSOR_NUMBER.Group", offset_of!(kernel::PROCESSOR_NUMBER, Group) as u128),
+        ("offset", "PROCESSOR_NUMBER.Number", offset_of!(kernel::PROCESSOR_NUMBER, Number) as u128),
+        ("offset", "PROCESSOR_NUMBER.Reserved", offset_of!(kernel::PROCESSOR_NUMBER, Reserved) as u128),
+        ("size", "PROCESSOR_NUMBER", size_of::<kernel::PROCESSOR_NUMBER>() as u128),
+        ("align", "PROCESSOR_NUMBER", align_of::<kernel::PROCESSOR_NUMBER>() as u128),
         ("size", "NTSTATUS", size_of::<foundation::NTSTATUS>() as u128),
         ("size", "HANDLE", size_of::<foundation::HANDLE>() as u128),
         ("size", "ADDRESS_FAMILY", size_of::<winsock::ADDRESS_FAMILY>() as u128),
@@ -2098,6 +2119,11 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "OBJ_CASE_INSENSITIVE", foundation::OBJ_CASE_INSENSITIVE.to_u128()),
         ("const", "PO_CB_SYSTEM_STATE_LOCK", windows_sys::Wdk::Storage::FileSystem::PO_CB_SYSTEM_STATE_LOCK.to_u128()),
         ("const", "PO_CB_AC_STATUS", windows_sys::Wdk::Storage::FileSystem::PO_CB_AC_STATUS.to_u128()),
+        ("const", "NonPagedPoolNx", wdk::NonPagedPoolNx.to_u128()),
+        ("const", "NonPagedPool", wdk::NonPagedPool.to_u128()),
+        ("const", "PagedPool", wdk::PagedPool.to_u128()),
+        ("size", "POOL_TYPE", size_of::<wdk::POOL_TYPE>() as u128),
+        ("const", "ALL_PROCESSOR_GROUPS", windows_sys::Win32::System::Threading::ALL_PROCESSOR_GROUPS.to_u128()),
         ("const", "OBJ_KERNEL_HANDLE", foundation::OBJ_KERNEL_HANDLE.to_u128()),
         ("const", "KeyValuePartialInformation", wdk_registry::KeyValuePartialInformation.to_u128()),
         ("const", "REG_BINARY", registry::REG_BINARY.to_u128()),

@@ -574,7 +574,7 @@ fn close_waits_for_pending_injections_and_refuses_new_ones_meanwhile() {
         let closer = scope.spawn(|| injector.close());
         // Until the completions run, close cannot return and the handles stay open.
         eventually("close to start the rundown wait", || {
-            sim.calls(KernelFn::ExWaitForRundownProtectionRelease) > 0
+            sim.calls(KernelFn::ExWaitForRundownProtectionReleaseCacheAware) > 0
         });
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(
@@ -614,7 +614,7 @@ fn injecting_while_close_is_draining_is_refused_with_closing() {
         // the close below returns, so the shared state is freed exactly once, after its last use.
         let closer = scope.spawn(|| unsafe { std::ptr::read(probe) }.close());
         eventually("close to start the rundown wait", || {
-            sim.calls(KernelFn::ExWaitForRundownProtectionRelease) > 0
+            sim.calls(KernelFn::ExWaitForRundownProtectionReleaseCacheAware) > 0
         });
         let error = probe
             .clone_and_inject(borrow(original), send, Tag::default())
@@ -779,7 +779,7 @@ fn dropping_an_injector_with_work_in_flight_waits_like_close() {
     std::thread::scope(|scope| {
         let dropper = scope.spawn(move || drop(injector));
         eventually("close to start the rundown wait", || {
-            sim.calls(KernelFn::ExWaitForRundownProtectionRelease) > 0
+            sim.calls(KernelFn::ExWaitForRundownProtectionReleaseCacheAware) > 0
         });
         assert_eq!(sim.open_handles().len(), 2);
         sim.complete_injection(id, NtStatus::SUCCESS, true);

@@ -34,24 +34,61 @@ use crate::sys::types::{
     FWPS_PACKET_LIST_INFORMATION0,
 };
 
-/// Counts finished reinjections and frees their clones.
+/// One processor's count of finished reinjections.
 #[derive(Debug, Default)]
-pub struct CompletionCounters {
+pub struct CompletionCount {
     /// Completed with success.
     pub succeeded: AtomicU64,
     /// Completed with a failure status (the packet was lost downstream).
     pub failed: AtomicU64,
 }
 
-impl<K: KernelApi> CompletionHandler<K> for CompletionCounters {
+/// Counts finished reinjections, per processor (each completion adds on the processor it runs
+/// on), and frees their clones.
+pub struct CompletionCounters<K: KernelApi> {
+    processors: crate::inject::PerProcessor<CompletionCount>,
+    _kernel: core::marker::PhantomData<fn(K)>,
+}
+
+impl<K: KernelApi> CompletionCounters<K> {
+    /// One count per active processor. Load time; IRQL <= DISPATCH_LEVEL.
+    pub fn new(kernel: &K) -> Result<Self, Error> {
+        Ok(Self {
+            processors: crate::inject::PerProcessor::new(kernel, CompletionCount::default)?,
+            _kernel: core::marker::PhantomData,
+        })
+    }
+
+    /// (succeeded, failed) summed over the processors now: exact when no completion runs.
+    pub fn totals(&self) -> (u64, u64) {
+        self.processors.iter().fold((0, 0), |(ok, failed), count| {
+            (
+                ok + count.succeeded.load(Ordering::Relaxed),
+                failed + count.failed.load(Ordering::Relaxed),
+            )
+        })
+    }
+}
+
+impl<K: KernelApi> core::fmt::Debug for CompletionCounters<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CompletionCounters")
+            .field("totals", &self.totals())
+            .finish()
+    }
+}
+
+impl<K: KernelApi> CompletionHandler<K> for CompletionCounters<K> {
     type Packet = ClonedNetBufferList<K>;
 
     #[inline]
     fn completed(&self, completion: Completion<Self::Packet>) {
+        // The clone's kernel answers which processor this completion runs on.
+        let count = self.processors.current(completion.packet.kernel());
         let counter = if completion.status.is_success() {
-            &self.succeeded
+            &count.succeeded
         } else {
-            &self.failed
+            &count.failed
         };
         counter.fetch_add(1, Ordering::Relaxed);
         drop(completion.packet);
@@ -59,7 +96,7 @@ impl<K: KernelApi> CompletionHandler<K> for CompletionCounters {
 }
 
 /// The driver's injector: clones of classified packets, counted and freed at completion.
-pub type DriverInjector<K> = PacketInjector<K, CompletionCounters>;
+pub type DriverInjector<K> = PacketInjector<K, CompletionCounters<K>>;
 
 /// What classify needs, reached from each filter's context. Lives from load to unload at a
 /// fixed address.
@@ -278,7 +315,7 @@ impl<K: KernelApi> CalloutState<K> {
             permit_if_writable(out);
             return;
         };
-        let counters = self.counters.layer(layer);
+        let counters = self.counters.layer(&self.kernel, layer);
         if out.rights & FWPS_RIGHT_ACTION_WRITE == 0 {
             // Another callout decided already: nothing here may change the packet or action.
             LayerCounters::bump(&counters.skipped_no_write_right);

@@ -1,8 +1,12 @@
-//! Per-layer counters, updated lock-free from classify and completions.
+//! Per-layer counters, one set per processor: classify adds to the set of the processor it runs
+//! on (a cache line no other processor writes), readers sum the sets. Exact when no classify
+//! runs; while classifies run, a sum is a moment's approximation, as any concurrent count is.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::driver::layers::TransportLayer;
+use crate::inject::PerProcessor;
+use crate::sys::KernelApi;
 
 /// What happened to the packets classified at one layer.
 #[derive(Debug, Default)]
@@ -159,21 +163,91 @@ impl LayerCounters {
     }
 }
 
-/// Counters for each of the four layers.
-#[derive(Debug, Default)]
+impl core::ops::AddAssign for LayerSnapshot {
+    /// Field by field: the sum of two processors' counts (`classified` included, itself a sum).
+    fn add_assign(&mut self, other: Self) {
+        // Destructured in full, so that a new counter does not compile until it is added here.
+        let LayerSnapshot {
+            classified,
+            skipped_own,
+            skipped_other_injector,
+            skipped_no_write_right,
+            not_inspected,
+            reinjected,
+            failed,
+            malformed,
+            skipped_loopback,
+            skipped_ale_classify_required,
+            skipped_ipsec,
+            skipped_tcp_below_dispatch,
+            skipped_no_headroom,
+            skipped_multi_buffer,
+            skipped_split_header_checksum,
+            skipped_suspended,
+            checksum_recomputed,
+        } = other;
+        self.classified += classified;
+        self.skipped_own += skipped_own;
+        self.skipped_other_injector += skipped_other_injector;
+        self.skipped_no_write_right += skipped_no_write_right;
+        self.not_inspected += not_inspected;
+        self.reinjected += reinjected;
+        self.failed += failed;
+        self.malformed += malformed;
+        self.skipped_loopback += skipped_loopback;
+        self.skipped_ale_classify_required += skipped_ale_classify_required;
+        self.skipped_ipsec += skipped_ipsec;
+        self.skipped_tcp_below_dispatch += skipped_tcp_below_dispatch;
+        self.skipped_no_headroom += skipped_no_headroom;
+        self.skipped_multi_buffer += skipped_multi_buffer;
+        self.skipped_split_header_checksum += skipped_split_header_checksum;
+        self.skipped_suspended += skipped_suspended;
+        self.checksum_recomputed += checksum_recomputed;
+    }
+}
+
+/// Counters for each of the four layers, one set per processor (each set on lines of its own:
+/// 4 layers x 16 counters x 8 bytes, eight lines).
+#[derive(Debug)]
 pub struct Counters {
-    layers: [LayerCounters; 4],
+    processors: PerProcessor<[LayerCounters; 4]>,
 }
 
 impl Counters {
-    /// The counters of `layer`.
-    #[inline(always)]
-    pub fn layer(&self, layer: TransportLayer) -> &LayerCounters {
-        &self.layers[layer.slot()]
+    /// One set per active processor (`KeQueryActiveProcessorCountEx`). Load time; IRQL <=
+    /// DISPATCH_LEVEL.
+    pub fn new<K: KernelApi>(kernel: &K) -> Result<Self, crate::Error> {
+        Ok(Self {
+            processors: PerProcessor::new(kernel, Default::default)?,
+        })
     }
 
-    /// A copy of `layer`'s counters.
+    /// `count` sets, for tests.
+    pub fn with_processors(count: u32) -> Result<Self, crate::Error> {
+        Ok(Self {
+            processors: PerProcessor::with_count(count, Default::default)?,
+        })
+    }
+
+    /// The counters of `layer` on the processor the caller runs on. Below DISPATCH_LEVEL the
+    /// caller may have moved on by the time it adds: the add is atomic, so the count stays exact
+    /// (only that once, the line is shared). Any IRQL.
+    #[inline(always)]
+    pub fn layer<K: KernelApi>(&self, kernel: &K, layer: TransportLayer) -> &LayerCounters {
+        &self.processors.current(kernel)[layer.slot()]
+    }
+
+    /// The counters of `layer` on processor `index` (for tests).
+    pub fn layer_on(&self, index: u32, layer: TransportLayer) -> &LayerCounters {
+        &self.processors.get(index)[layer.slot()]
+    }
+
+    /// `layer`'s counters summed over the processors now.
     pub fn snapshot(&self, layer: TransportLayer) -> LayerSnapshot {
-        self.layer(layer).snapshot()
+        let mut sum = LayerSnapshot::default();
+        for set in self.processors.iter() {
+            sum += set[layer.slot()].snapshot();
+        }
+        sum
     }
 }

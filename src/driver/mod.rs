@@ -235,18 +235,21 @@ impl<K: KernelApi> Driver<K> {
             .unwrap_or_default()
     }
 
-    /// Reinjections completed: (succeeded, failed).
+    /// The counters of `layer` that processor `index` added (zeros before the handles exist): one
+    /// term of [`counters`](Self::counters), for diagnostics and tests.
+    pub fn counters_on(&self, index: u32, layer: TransportLayer) -> LayerSnapshot {
+        self.loader()
+            .state()
+            .map(|state| state.counters.layer_on(index, layer).snapshot())
+            .unwrap_or_default()
+    }
+
+    /// Reinjections completed: (succeeded, failed), summed over the processors.
     pub fn completions(&self) -> (u64, u64) {
         let Some(state) = self.loader().state() else {
             return (0, 0);
         };
-        let counters = state.injector.handler();
-        (
-            counters
-                .succeeded
-                .load(core::sync::atomic::Ordering::Relaxed),
-            counters.failed.load(core::sync::atomic::Ordering::Relaxed),
-        )
+        state.injector.handler().totals()
     }
 
     /// What the registry configured.

@@ -16,7 +16,7 @@ use windows_sys::Win32::NetworkManagement::WindowsFilteringPlatform::{
 };
 
 /// Every simulated kernel call.
-const ALL_CALLS: [KernelFn; 42] = [
+const ALL_CALLS: [KernelFn; 44] = [
     KernelFn::FwpsInjectionHandleCreate0,
     KernelFn::FwpsInjectionHandleDestroy0,
     KernelFn::KeDelayExecutionThread,
@@ -33,6 +33,8 @@ const ALL_CALLS: [KernelFn; 42] = [
     KernelFn::ExAcquireRundownProtection,
     KernelFn::ExReleaseRundownProtection,
     KernelFn::ExWaitForRundownProtectionRelease,
+    KernelFn::ExAllocateCacheAwareRundownProtection,
+    KernelFn::ExAcquireRundownProtectionCacheAware,
     KernelFn::KeInitializeDpc,
     KernelFn::KeInsertQueueDpc,
     KernelFn::KeFlushQueuedDpcs,
@@ -514,8 +516,12 @@ fn check_load_failure(
             let Some(Err((step, status))) = seen.load else {
                 panic!("{what}: load must fail, got {:?}", seen.load)
             };
-            // A failed allocation has no status: the driver reports INSUFFICIENT_RESOURCES.
-            let expected_status = if call == KernelFn::ExAllocatePool2 {
+            // A failed allocation (pool, or the injector's cache-aware rundown block) has no
+            // status: the driver reports INSUFFICIENT_RESOURCES.
+            let expected_status = if matches!(
+                call,
+                KernelFn::ExAllocatePool2 | KernelFn::ExAllocateCacheAwareRundownProtection
+            ) {
                 NtStatus::INSUFFICIENT_RESOURCES
             } else {
                 FAILURE
@@ -553,6 +559,10 @@ fn check_load_failure(
                                 | (KernelFn::FwpmCalloutAdd0, LoadStep::CalloutAdd(_))
                                 | (KernelFn::FwpmFilterAdd0, LoadStep::FilterAdd(_))
                                 | (KernelFn::ExAllocatePool2, LoadStep::DriverState)
+                                | (
+                                    KernelFn::ExAllocateCacheAwareRundownProtection,
+                                    LoadStep::DriverState
+                                )
                         ),
                         "{what}: step {step:?}"
                     );

@@ -2,7 +2,6 @@
 //! it: a per-injection context from a fixed pool, rundown protection that counts it as in flight
 //! (queued DPC work included), and a typed completion that returns the packet to its owner.
 
-use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::fmt;
 use core::mem::ManuallyDrop;
@@ -19,8 +18,14 @@ use crate::request::{CONTROL_DATA_CAPACITY, INLINE_CONTROL_DATA, Injection, Inje
 use crate::slots::{DeferredSlot, InjectionSlot, LargeControlData, NO_LARGE};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    EX_RUNDOWN_REF, FWPS_INJECT_COMPLETE0, HANDLE, KDPC, NET_BUFFER_LIST, NTSTATUS,
+    FWPS_INJECT_COMPLETE0, HANDLE, KDPC, NET_BUFFER_LIST, NTSTATUS, NonPagedPoolNx,
+    PEX_RUNDOWN_REF_CACHE_AWARE,
 };
+
+/// Pool tag of the injector's rundown block ('WfpR', stored little-endian so that pool tools
+/// print it in reading order): the kernel allocates it, so it gets a tag of its own beside the
+/// driver's allocator's.
+const RUNDOWN_TAG: u32 = u32::from_le_bytes(*b"WfpR");
 
 /// An injection the injector did not take: why, and the packet, back in the caller's hands.
 pub struct Refused<P> {
@@ -100,7 +105,10 @@ pub(crate) struct Shared<K: KernelApi, H> {
     kernel: K,
     handles: ManuallyDrop<DualStackInjector<K>>,
     handler: H,
-    rundown: UnsafeCell<EX_RUNDOWN_REF>,
+    /// Counts the injections in flight: cache-aware (the kernel spreads the count over
+    /// processors), so that the acquire and release every injection makes write no line that
+    /// every processor writes. Non-paged: acquired and released at DISPATCH_LEVEL.
+    rundown: PEX_RUNDOWN_REF_CACHE_AWARE,
     /// Rundown has been waited for: it must not be waited for twice.
     drained: core::sync::atomic::AtomicBool,
     pub(crate) contexts: SlotPool<InjectionSlot>,
@@ -205,9 +213,22 @@ where
                 Ok((contexts, deferred, large))
             },
         );
+        // SAFETY: PASSIVE_LEVEL (checked above); non-paged, since injections acquire and
+        // release it at DISPATCH_LEVEL.
+        let rundown = unsafe {
+            kernel.ex_allocate_cache_aware_rundown_protection(NonPagedPoolNx, RUNDOWN_TAG)
+        };
+        let pools = match pools {
+            Ok(_) if rundown.is_null() => Err(Error::OutOfMemory),
+            other => other,
+        };
         let (contexts, deferred, large) = match pools {
             Ok(pools) => pools,
             Err(error) => {
+                if !rundown.is_null() {
+                    // SAFETY: allocated above, never shared, freed once; PASSIVE_LEVEL.
+                    unsafe { kernel.ex_free_cache_aware_rundown_protection(rundown) };
+                }
                 // SAFETY: allocated above with this layout, never written.
                 unsafe { alloc::alloc::dealloc(raw.cast(), layout) };
                 return Err(error);
@@ -217,7 +238,7 @@ where
             kernel,
             handles: ManuallyDrop::new(handles),
             handler,
-            rundown: UnsafeCell::new(EX_RUNDOWN_REF { Count: 0 }),
+            rundown,
             drained: core::sync::atomic::AtomicBool::new(false),
             contexts,
             deferred,
@@ -230,12 +251,6 @@ where
         let shared = unsafe { NonNull::new_unchecked(raw) };
         // SAFETY: freshly allocated and not yet shared: exclusive access.
         let state = unsafe { shared.as_ref() };
-        // SAFETY: the rundown word is owned by the shared state, aligned, not yet in use.
-        unsafe {
-            state
-                .kernel
-                .ex_initialize_rundown_protection(state.rundown.get())
-        };
         for index in 0..state.deferred.capacity() {
             let deferred = state.deferred.get(index);
             // SAFETY: no index has been handed out yet, so every slot is exclusively ours; the
@@ -460,12 +475,12 @@ impl<K: KernelApi, H: CompletionHandler<K>> PacketInjector<K, H> {
         {
             return;
         }
-        // SAFETY: PASSIVE_LEVEL (documented, asserted); the rundown word was initialized in
-        // `new` and is waited for once (the flag above).
+        // SAFETY: PASSIVE_LEVEL (documented, asserted); the rundown block was allocated in
+        // `new` and is freed only after this wait (shut_down).
         unsafe {
             state
                 .kernel
-                .ex_wait_for_rundown_protection_release(state.rundown.get())
+                .ex_wait_for_rundown_protection_release_cache_aware(state.rundown)
         };
         // A DPC routine that released its reference may still be returning: let it finish.
         // SAFETY: PASSIVE_LEVEL.
@@ -484,6 +499,12 @@ impl<K: KernelApi, H: CompletionHandler<K>> PacketInjector<K, H> {
         let last = unsafe { &mut *raw };
         // SAFETY: taken once; the ManuallyDrop is never read again.
         let handles = unsafe { ManuallyDrop::take(&mut last.handles) };
+        // SAFETY: run down above (no protection is held, none can be acquired); PASSIVE_LEVEL;
+        // freed once, and the state that names it is freed below.
+        unsafe {
+            last.kernel
+                .ex_free_cache_aware_rundown_protection(last.rundown)
+        };
         // Destroy waits for WFP to finish running completions on these handles.
         let result = handles.close().map_err(|(failure, _)| failure);
         // SAFETY: `raw` was allocated in `with_pools` by the global allocator with Shared's
@@ -508,10 +529,11 @@ impl<K: KernelApi, H: CompletionHandler<K>> Drop for PacketInjector<K, H> {
 impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
     #[inline(always)]
     fn release_rundown(&self) {
-        // SAFETY: called once per successful acquire; the word lives as long as `self`.
+        // SAFETY: called once per successful acquire, at IRQL <= DISPATCH_LEVEL on a non-paged
+        // block that lives until shut_down, which waits for this release.
         unsafe {
             self.kernel
-                .ex_release_rundown_protection(self.rundown.get())
+                .ex_release_rundown_protection_cache_aware(self.rundown)
         };
     }
 
@@ -566,10 +588,11 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
             NO_DEFERRED
         };
         let reservation = Reservation { slot, deferred };
-        // SAFETY: the rundown word was initialized in `new` and lives as long as `self`.
+        // SAFETY: IRQL <= DISPATCH_LEVEL (this method's callers); the non-paged block was
+        // allocated in `new` and lives as long as `self`.
         if unsafe {
             self.kernel
-                .ex_acquire_rundown_protection(self.rundown.get())
+                .ex_acquire_rundown_protection_cache_aware(self.rundown)
         } == 0
         {
             self.give_back(reservation);

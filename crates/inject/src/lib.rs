@@ -19,6 +19,7 @@ pub mod family;
 pub mod handle;
 pub mod injector;
 pub mod nbl;
+pub mod per_processor;
 pub mod pool;
 pub mod request;
 pub mod retry;
@@ -39,6 +40,7 @@ pub use family::{AddressFamily, IpFamily};
 pub use handle::InjectionHandle;
 pub use injector::{PacketInjector, Pools, Refused};
 pub use nbl::{ClonedNetBufferList, NetBufferListRef, OwnedNetBufferList};
+pub use per_processor::PerProcessor;
 pub use request::{
     CONTROL_DATA_CAPACITY, Forward, INLINE_CONTROL_DATA, Injection, InjectionPath, IpProtocol,
     NetworkReceive, NetworkSend, RemoteAddress, StreamInject, Tag, TransportReceive, TransportSend,

@@ -97,6 +97,12 @@ impl<K: KernelApi> ClonedNetBufferList<K> {
         Ok(Self { raw, kernel })
     }
 
+    /// The kernel the clone was made with (and is freed through).
+    #[inline(always)]
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+
     /// Borrows the clone (to query or inspect it).
     #[inline(always)]
     pub fn as_ref(&self) -> NetBufferListRef<'_> {

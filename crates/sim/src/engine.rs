@@ -399,7 +399,7 @@ impl SimulatedStack {
 
     /// The engine forgets every session and callout registration but keeps its objects, as BFE
     /// does when a driver disappears without cleaning up (a crash, then a restart of the driver).
-    /// Injection handles and packets are not touched.
+    /// Injection handles and packets are not touched; cache-aware rundown blocks are dropped.
     pub fn forget_driver_state(&self) {
         let mut state = self.lock();
         state.engine.sessions.clear();
@@ -407,6 +407,8 @@ impl SimulatedStack {
         // Deferred load: the driver's BFE subscription and work item went with it.
         state.boot.forget_driver();
         state.power.forget_driver();
+        // Its cache-aware rundown blocks went with it too (pool of a vanished driver).
+        state.cache_aware.forget_driver();
     }
 
     /// Checks the engine handle; `Some(status)` ends the call.

@@ -18,6 +18,7 @@ pub(crate) use wfp_inject as inject;
 pub(crate) use wfp_seam::{nt, sys};
 
 mod boot;
+mod cache_aware_rundown;
 mod dpc;
 mod engine;
 mod kernel_api;
@@ -26,6 +27,7 @@ pub mod layout;
 mod other_injector;
 mod packets;
 mod power;
+mod processors;
 mod registry;
 mod rundown;
 mod services;
@@ -45,6 +47,7 @@ pub use other_injector::{
 pub use packets::NetBufferSpec;
 pub use packets::{InjectionPath, PacketKind, PacketModel, PendingInjection};
 pub use power::{PO_CB_AC_STATUS, PO_CB_SYSTEM_STATE_LOCK};
+pub use processors::{DEFAULT_PROCESSORS, GROUP_SIZE, ProcessorGuard};
 pub use registry::{RegistryValue, SERVICE_KEY_PATH};
 pub use stack::{HandleRecord, IrqlGuard, SimulatedStack, SyncCompletions, Violation, can_fail};
 
@@ -57,6 +60,14 @@ pub mod constants {
     pub const POOL_FLAG_PAGED: u64 = super::services::POOL_FLAG_PAGED;
     /// `sizeof(KDPC)`: the storage the simulator signs at KeInitializeDpc.
     pub const KDPC_SIZE: usize = super::dpc::KDPC_SIZE;
+    /// `NonPagedPoolNx`: a cache-aware rundown block the driver may use at DISPATCH_LEVEL.
+    pub const NON_PAGED_POOL_NX: i32 = super::cache_aware_rundown::NON_PAGED_POOL_NX;
+    /// `PagedPool`: a cache-aware rundown block usable only below DISPATCH_LEVEL.
+    pub const PAGED_POOL: i32 = super::cache_aware_rundown::PAGED_POOL;
+    /// `NonPagedPool`.
+    pub const NON_PAGED_POOL: i32 = super::cache_aware_rundown::NON_PAGED_POOL;
+    /// `ALL_PROCESSOR_GROUPS`: KeQueryActiveProcessorCountEx answers for the whole system.
+    pub const ALL_PROCESSOR_GROUPS: u16 = super::processors::ALL_PROCESSOR_GROUPS;
     /// What freed NBLs and NET_BUFFERs are filled with.
     pub const FREED_NBL_POISON: u8 = super::packets::FREED_POISON;
     /// `FWPS_PACKET_INJECTION_STATE` values, the only answers FwpsQueryPacketInjectionState0

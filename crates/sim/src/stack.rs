@@ -177,6 +177,10 @@ pub enum Violation {
     /// The system went to sleep with injections accepted and not completed (or their DPCs
     /// queued): the driver did not drain them when `\Callback\PowerState` announced the sleep.
     InjectionInFlightAcrossSleep(usize),
+    // ---- Cache-aware rundown protection ----
+    /// A cache-aware rundown call broke the docs' rules: which call, what, and the block (or
+    /// the pool type).
+    CacheAwareRundownMisused(KernelFn, &'static str, usize),
 }
 
 /// What the simulated handle table knows of one handle.
@@ -254,6 +258,10 @@ pub(super) struct State {
     pub(super) other_injector: Option<super::other_injector::OtherInjector>,
     // Power transitions: the \Callback\PowerState object, its registrations, sleep.
     pub(super) power: super::power::PowerModel,
+    // Active processors and which one each thread runs on.
+    pub(super) processors: super::processors::Processors,
+    // Cache-aware rundown blocks.
+    pub(super) cache_aware: super::cache_aware_rundown::CacheAwareRundowns,
 }
 
 /// How long a kernel wait may block in the simulation before it is declared a hang.
@@ -524,11 +532,12 @@ impl SimulatedStack {
         let kmdf = state.kmdf.leak_report();
         let boot = state.boot.leak_report();
         let power = state.power.leak_report();
+        let cache_aware = state.cache_aware.leak_report();
         drop(state);
-        let services = match (services, boot, power) {
-            (None, None, None) => None,
-            (one, other, third) => Some(
-                [one, other, third]
+        let services = match (services, boot, power, cache_aware) {
+            (None, None, None, None) => None,
+            (one, other, third, fourth) => Some(
+                [one, other, third, fourth]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
@@ -599,7 +608,7 @@ impl Drop for SimulatedStack {
 
 /// Whether the kernel function can fail at all: a function that returns nothing (VOID in the
 /// docs) cannot, nor one whose answer is not a status: `KeGetCurrentIrql`,
-/// `KeQueryUnbiasedInterruptTime`, `KeBugCheckEx` (never returns) and
+/// `KeQueryUnbiasedInterruptTime`, `KeBugCheckEx` (never returns), the processor count and number, and
 /// `FwpsQueryPacketInjectionState0` (an FWPS_PACKET_INJECTION_STATE). None of these can be
 /// planned to fail. Which functions return something comes from the declaration list.
 pub fn can_fail(call: KernelFn) -> bool {
@@ -610,6 +619,8 @@ pub fn can_fail(call: KernelFn) -> bool {
                 | KernelFn::KeQueryUnbiasedInterruptTime
                 | KernelFn::KeBugCheckEx
                 | KernelFn::FwpsQueryPacketInjectionState0
+                | KernelFn::KeQueryActiveProcessorCountEx
+                | KernelFn::KeGetCurrentProcessorNumberEx
         )
 }
 

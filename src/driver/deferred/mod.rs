@@ -39,6 +39,7 @@ use core::time::Duration;
 
 use super::classify::{self, CalloutState, CompletionCounters};
 use super::config::InspectionConfig;
+use super::counters::Counters;
 use super::instance::{self, Registration};
 use super::load_error::{LoadError, LoadStep};
 use super::log::{Level, Log};
@@ -231,15 +232,21 @@ impl<K: KernelApi> Loader<K> {
                     ));
                 }
             };
-        let injector = PacketInjector::new(handles, self.capacity, CompletionCounters::default())
-            .map_err(|error| LoadError::new(LoadStep::DriverState, error.status()))?;
+        let state_error =
+            |error: crate::Error| LoadError::new(LoadStep::DriverState, error.status());
+        // Per-processor counts first: on failure the handles are dropped here, which destroys
+        // them.
+        let counters = Counters::new(&self.kernel).map_err(state_error)?;
+        let completions = CompletionCounters::new(&self.kernel).map_err(state_error)?;
+        let injector =
+            PacketInjector::new(handles, self.capacity, completions).map_err(state_error)?;
         let state = try_box(CalloutState {
             #[cfg(debug_assertions)]
             canary: classify::Canary::new(),
             kernel: self.kernel.clone(),
             injector,
             config: self.inspection,
-            counters: Default::default(),
+            counters,
             log: self.log,
             power: core::ptr::NonNull::from(&self.power),
         })

@@ -84,6 +84,66 @@ macro_rules! kernel_declarations {
             #[seam(unsafe ex_wait_for_rundown_protection_release, APC)]
             fn ExWaitForRundownProtectionRelease(rundown: *mut EX_RUNDOWN_REF);
 
+            /// `KeQueryActiveProcessorCountEx`: the active logical processors in `group`, or in the
+            /// whole system for `ALL_PROCESSOR_GROUPS`. Can grow at run time (processors added
+            /// dynamically). Any IRQL.
+            #[seam(safe ke_query_active_processor_count_ex, ANY)]
+            fn KeQueryActiveProcessorCountEx(group: u16) -> u32;
+
+            /// `KeGetCurrentProcessorNumberEx`: the system-wide index of the processor the caller
+            /// runs on (below the active count), and its group and group-relative number in
+            /// `number` unless it is null. Below DISPATCH_LEVEL the thread may move to another
+            /// processor at once, so the answer is a hint there.
+            ///
+            /// # Safety
+            /// Any IRQL; `number` is null or writable for one `PROCESSOR_NUMBER`.
+            #[seam(unsafe ke_get_current_processor_number_ex, ANY)]
+            fn KeGetCurrentProcessorNumberEx(number: *mut PROCESSOR_NUMBER) -> u32;
+
+            /// `ExAllocateCacheAwareRundownProtection`: a cache-aware rundown block (counts spread
+            /// over processors) from pool of `pool_type`, tagged `tag`, initialized; null when
+            /// memory is short. Freed with `ExFreeCacheAwareRundownProtection`.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL; `pool_type` is non-paged (`NonPagedPoolNx`) when the block is
+            /// acquired or released at DISPATCH_LEVEL.
+            #[seam(unsafe ex_allocate_cache_aware_rundown_protection, APC)]
+            fn ExAllocateCacheAwareRundownProtection(pool_type: POOL_TYPE, tag: u32) -> PEX_RUNDOWN_REF_CACHE_AWARE;
+
+            /// `ExAcquireRundownProtectionCacheAware`: non-zero when acquired, zero once rundown
+            /// has begun.
+            ///
+            /// # Safety
+            /// IRQL <= DISPATCH_LEVEL (DISPATCH_LEVEL only for a non-paged block); `rundown` came
+            /// from `ExAllocateCacheAwareRundownProtection`, is not freed, and outlives the
+            /// protection.
+            #[seam(unsafe ex_acquire_rundown_protection_cache_aware, DISPATCH)]
+            fn ExAcquireRundownProtectionCacheAware(rundown: PEX_RUNDOWN_REF_CACHE_AWARE) -> BOOLEAN;
+
+            /// `ExReleaseRundownProtectionCacheAware`.
+            ///
+            /// # Safety
+            /// As [`Self::ex_acquire_rundown_protection_cache_aware`]; releases one successful
+            /// acquire (possibly from another processor than the acquire's).
+            #[seam(unsafe ex_release_rundown_protection_cache_aware, DISPATCH)]
+            fn ExReleaseRundownProtectionCacheAware(rundown: PEX_RUNDOWN_REF_CACHE_AWARE);
+
+            /// `ExWaitForRundownProtectionReleaseCacheAware`: refuses new acquires, then waits for
+            /// the held ones; a second wait has no effect.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL (it waits); `rundown` is live.
+            #[seam(unsafe ex_wait_for_rundown_protection_release_cache_aware, APC)]
+            fn ExWaitForRundownProtectionReleaseCacheAware(rundown: PEX_RUNDOWN_REF_CACHE_AWARE);
+
+            /// `ExFreeCacheAwareRundownProtection`.
+            ///
+            /// # Safety
+            /// IRQL <= APC_LEVEL; `rundown` came from `ExAllocateCacheAwareRundownProtection`, no
+            /// protection on it is held, and it is freed once.
+            #[seam(unsafe ex_free_cache_aware_rundown_protection, APC)]
+            fn ExFreeCacheAwareRundownProtection(rundown: PEX_RUNDOWN_REF_CACHE_AWARE);
+
             /// `KeInitializeDpc`.
             ///
             /// # Safety

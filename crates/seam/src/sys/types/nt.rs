@@ -119,6 +119,31 @@ pub struct EX_RUNDOWN_REF {
     pub Count: usize,
 }
 
+/// `PROCESSOR_NUMBER`: a processor's group and its number within the group.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PROCESSOR_NUMBER {
+    /// The processor group.
+    pub Group: u16,
+    /// The processor's number within its group.
+    pub Number: u8,
+    /// Reserved.
+    pub Reserved: u8,
+}
+
+/// `ALL_PROCESSOR_GROUPS`: the group number that asks the processor-count routines for the
+/// whole system.
+pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
+
+/// `PEX_RUNDOWN_REF_CACHE_AWARE`: a cache-aware rundown block, opaque to drivers.
+pub type PEX_RUNDOWN_REF_CACHE_AWARE = *mut c_void;
+
+/// `POOL_TYPE`: a C enum, so a 32-bit integer.
+pub type POOL_TYPE = i32;
+/// `NonPagedPoolNx`: non-paged, non-executable pool (the header's enum member name).
+#[allow(non_upper_case_globals)]
+pub const NonPagedPoolNx: POOL_TYPE = 512;
+
 /// `ACCESS_MASK`.
 pub type ACCESS_MASK = u32;
 /// `KEY_READ`.
