@@ -330,9 +330,9 @@ impl<K: KernelApi> CalloutState<K> {
         // what reaches classify is configured traffic and injected copies of it, so the query is
         // paid by nearly every packet either way, and an injected one costs nothing else. Our
         // own packets pass untouched (the query's documented rule); so do another driver's
-        // (INJECTED_BY_OTHER: this driver's interop policy, docs/callout-driver.md), so that no
-        // packet is injected by this driver twice and two injectors cannot keep reinjecting
-        // each other's copies.
+        // (INJECTED_BY_OTHER: this driver's interop policy, not the samples' habit, see
+        // docs/callout-driver.md), so that this driver injects each original packet at most once
+        // per layer, whatever other injectors do with their copies.
         let state = self.injector.handles().state(layer.family(), nbl);
         if state != InjectionState::NOT_INJECTED {
             out.actionType = FWP_ACTION_PERMIT;

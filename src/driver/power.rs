@@ -6,8 +6,9 @@
 //! `callback-*`; docs/deferred-load.md and docs/unload.md for where load and unload do it).
 //!
 //! Before a sleep the driver stops starting injections ([`Power::suspended`]: classify permits
-//! configured packets untouched and counts them) and waits, bounded, for the ones in flight to
-//! complete, so none is in flight while the system sleeps. After the resume it inspects again.
+//! configured packets untouched and counts them) and waits, briefly and bounded, for the ones in
+//! flight to complete ([`DRAIN_PATIENCE`] says why only briefly). After the resume it inspects
+//! again. While suspended the driver fails open: configured packets pass uninspected (counted).
 //!
 //! The routine is called at IRQL <= DISPATCH_LEVEL (the docs' bound for system-defined callback
 //! objects): it may wait only below DISPATCH_LEVEL; at DISPATCH_LEVEL it sets the flag and
@@ -29,11 +30,15 @@ use crate::sys::types::{
 /// How often the sleep routine looks whether the injections in flight have completed.
 pub const DRAIN_POLL: Duration = Duration::from_millis(10);
 
-/// How long the sleep routine waits for the injections in flight. WFP completes an injection
-/// when the stack below is done with the packet, normally within microseconds; this bound only
-/// keeps a sleep from hanging on a completion that never comes (logged), since the power
-/// manager waits for the routine to return.
-pub const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
+/// How long the sleep routine waits for the injections in flight. Short on purpose: the routine
+/// runs synchronously on the power manager's thread (ExNotifyCallback calls the registered
+/// routines one after another at the caller's IRQL) before the system set-power IRP is sent. WFP
+/// completes an injection when the stack below is done with the packet, normally within
+/// microseconds; a completion that takes longer is usually held below, in NDIS or a miniport,
+/// and comes only once the pause the set-power IRPs cause flushes it, which this routine
+/// cannot wait for. So it waits for the prompt completions only, logs what is left, and lets the
+/// transition go on (WFPSampler does no waiting in its routine at all: it starts a thread).
+pub const DRAIN_PATIENCE: Duration = Duration::from_millis(100);
 
 /// `\Callback\PowerState` as UTF-16, no NUL (UNICODE_STRING carries the length).
 const POWER_STATE_NAME: [u16; 20] = {
@@ -68,15 +73,15 @@ pub(crate) trait Quiet {
 }
 
 impl Power {
-    /// Whether classify must start no injection: one relaxed load. Any IRQL.
+    /// Whether classify must start no injection: one load. Any IRQL.
     ///
-    /// Relaxed is enough with the sleep routine's side: it stores the flag, fences (SeqCst),
-    /// then waits until no classify is inside the instance; a classify counts itself in with a
-    /// locked compare-and-swap before this load, which on x86-64 (the image's only target) is a
-    /// full barrier, so a classify that missed the flag is still counted when the routine looks.
+    /// SeqCst, as the sleep routine's side: it stores the flag (SeqCst) then reads whether a
+    /// classify is inside the instance; a classify counts itself in, then loads the flag. Each
+    /// side writes then reads the other's location (store buffering), so both need sequential
+    /// consistency for one of them to see the other. On x86-64 a SeqCst load is a plain load.
     #[inline(always)]
     pub fn suspended(&self) -> bool {
-        self.suspended.load(Ordering::Relaxed)
+        self.suspended.load(Ordering::SeqCst)
     }
 
     /// Opens `\Callback\PowerState` (Create FALSE, as the docs ask of system-defined objects;
@@ -128,8 +133,8 @@ impl Power {
     }
 
     /// Unload's first step: stops a waiting sleep routine, unregisters the routine (after
-    /// ExUnregisterCallback returns it is not called again, and a call in progress has
-    /// returned), then gives back the object's reference, in that order (the registration
+    /// ExUnregisterCallback returns it is not called again; assumption, not on the reference
+    /// page: a call in progress has returned, facts row `callback-unregister`), then gives back the object's reference, in that order (the registration
     /// needs the object). Nothing when never registered. PASSIVE_LEVEL; never from the routine.
     pub(crate) fn unregister<K: KernelApi>(&self, kernel: &K) {
         self.closing.store(true, Ordering::Release);

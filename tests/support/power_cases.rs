@@ -128,11 +128,13 @@ pub fn drain_across_sleep_and_resume(sim: &SimulatedStack, driver: &mut dyn Load
     let layer = Layer::OutboundV4;
     assert_eq!(deliver(sim, layer), BLOCK, "absorbed and reinjected");
     assert_eq!(sim.pending_injections().len(), 1, "one injection in flight");
+    // The routine's wait is short (DRAIN_PATIENCE): held here until the test has acted.
+    sim.hold_power_routine_waits(true);
     std::thread::scope(|scope| {
         let sleeper = scope.spawn(|| sim.sleep());
         // The routine is waiting for the injection: the system has not slept yet.
         wait_for("the sleep routine to wait", || {
-            sim.power_callbacks_running() == 1
+            sim.power_routine_waits_held() == 1
         });
         assert!(!sim.asleep());
         assert_eq!(deliver(sim, layer), PERMIT, "no injection while suspended");
@@ -148,6 +150,7 @@ pub fn drain_across_sleep_and_resume(sim: &SimulatedStack, driver: &mut dyn Load
         }
         // The injection completes: the routine returns, the system sleeps.
         assert_eq!(complete(sim), 1);
+        sim.hold_power_routine_waits(false);
         sleeper.join().unwrap();
     });
     assert!(sim.asleep());
@@ -183,13 +186,15 @@ pub fn every_layer_drained_across_repeated_sleeps(
         for layer in Layer::ALL {
             assert_eq!(deliver(sim, layer), BLOCK, "{layer:?} round {round}");
         }
+        sim.hold_power_routine_waits(true);
         std::thread::scope(|scope| {
             let sleeper = scope.spawn(|| sim.sleep());
-            wait_for("the sleep routine", || sim.power_callbacks_running() == 1);
+            wait_for("the sleep routine", || sim.power_routine_waits_held() == 1);
             for layer in Layer::ALL {
                 assert_eq!(deliver(sim, layer), PERMIT, "{layer:?} suspended");
             }
             assert_eq!(complete(sim), 4, "round {round}");
+            sim.hold_power_routine_waits(false);
             sleeper.join().unwrap();
         });
         assert_eq!(sim.take_violations(), [], "round {round}");
@@ -258,10 +263,16 @@ pub fn unload_while_suspended(sim: &SimulatedStack, driver: &mut dyn Loaded<'_>)
 pub fn unload_while_the_sleep_routine_waits(sim: &SimulatedStack, driver: &mut dyn Loaded<'_>) {
     assert_eq!(deliver(sim, Layer::OutboundV4), BLOCK);
     let unloader = driver.unloader();
+    sim.hold_power_routine_waits(true);
     std::thread::scope(|scope| {
         let sleeper = scope.spawn(|| sim.announce_sleep());
-        wait_for("the sleep routine", || sim.power_callbacks_running() == 1);
+        wait_for("the sleep routine", || sim.power_routine_waits_held() == 1);
         let unloading = scope.spawn(unloader);
+        // Unload has told the routine to stop (before it unregisters, which waits for it).
+        wait_for("unload to unregister", || {
+            sim.calls(KernelFn::ExUnregisterCallback) == 1
+        });
+        sim.hold_power_routine_waits(false);
         wait_for("the routine to return", || {
             sim.power_callbacks_running() == 0
         });

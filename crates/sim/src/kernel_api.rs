@@ -216,6 +216,8 @@ impl SimulatedStack {
         drop(state);
         // Deferred load: which thread slept, and held worker sleeps.
         self.boot_sleep(wait);
+        // A power routine's wait, held while a test acts.
+        self.power_sleep();
         // The sleeping thread also gives up real time (a thousandth of the virtual wait, at most
         // a millisecond), so threads it waits for make progress while it polls, as on a real
         // machine where a 10 ms sleep lets other processors finish their classifies.

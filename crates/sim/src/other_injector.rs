@@ -89,6 +89,11 @@ pub(super) struct OtherInjector {
 unsafe impl Send for OtherInjector {}
 
 impl OtherInjector {
+    /// Its injection handle.
+    pub(super) fn handle(&self) -> usize {
+        self.handle
+    }
+
     /// Whether it has a filter at `layer` (one at each transport layer).
     pub(super) fn filters_at(&self, layer: GUID) -> bool {
         Layer::ALL.iter().any(|l| l.key() == layer)

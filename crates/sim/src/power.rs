@@ -58,6 +58,11 @@ pub(super) struct PowerModel {
     asleep: bool,
     /// Sleeps entered so far.
     sleeps: u32,
+    /// While set, a power routine's kernel waits (KeDelayExecutionThread) block until cleared:
+    /// a test holds the routine in its wait, whatever its patience, to act meanwhile.
+    hold_waits: bool,
+    /// Power routines held in a wait now.
+    held: usize,
 }
 
 impl Default for PowerModel {
@@ -69,6 +74,8 @@ impl Default for PowerModel {
             next_registration: FIRST_REGISTRATION,
             asleep: false,
             sleeps: 0,
+            hold_waits: false,
+            held: 0,
         }
     }
 }
@@ -316,7 +323,15 @@ impl SimulatedStack {
     /// DPC queued) is a [`Violation::InjectionInFlightAcrossSleep`].
     pub fn enter_sleep(&self) {
         let mut state = self.lock();
-        let in_flight = state.packets.pending.len() + state.dpcs.queued_count();
+        // The driver's own: another driver's injections are its business.
+        let other = state.other_injector.as_ref().map(|other| other.handle());
+        let own = state
+            .packets
+            .pending
+            .iter()
+            .filter(|pending| Some(pending.handle) != other)
+            .count();
+        let in_flight = own + state.dpcs.queued_count();
         if in_flight > 0 {
             state
                 .violations
@@ -362,6 +377,44 @@ impl SimulatedStack {
     /// References the driver holds on `\Callback\PowerState`.
     pub fn power_object_references(&self) -> usize {
         self.lock().power.references
+    }
+
+    /// Holds (or, with `false`, releases) every power routine's kernel waits: the routine stays
+    /// in its wait until released, so a test can act while it waits however short its patience.
+    pub fn hold_power_routine_waits(&self, hold: bool) {
+        self.lock().power.hold_waits = hold;
+        self.changed.notify_all();
+    }
+
+    /// A kernel wait of the calling thread: held while it runs a power routine and a test holds
+    /// those waits ([`Self::hold_power_routine_waits`]).
+    pub(super) fn power_sleep(&self) {
+        let me = std::thread::current().id();
+        let held = {
+            let mut state = self.lock();
+            let held = state.power.hold_waits
+                && state
+                    .power
+                    .registrations
+                    .values()
+                    .any(|record| record.running.contains(&me));
+            if held {
+                state.power.held += 1;
+            }
+            held
+        };
+        if held {
+            self.changed.notify_all();
+            self.wait_until(KernelFn::KeDelayExecutionThread, |state| {
+                !state.power.hold_waits
+            });
+            self.lock().power.held -= 1;
+        }
+    }
+
+    /// Power routines held in a wait now ([`Self::hold_power_routine_waits`]).
+    pub fn power_routine_waits_held(&self) -> usize {
+        self.lock().power.held
     }
 
     /// Power routines running now (on any thread).

@@ -174,8 +174,11 @@ pub enum Violation {
     /// The last reference on the callback object given back while a registration on it is
     /// still live.
     DereferenceBeforeUnregister,
-    /// The system went to sleep with injections accepted and not completed (or their DPCs
-    /// queued): the driver did not drain them when `\Callback\PowerState` announced the sleep.
+    /// The system went to sleep with the driver's injections accepted and not completed (or
+    /// their DPCs queued), though each completed promptly: the driver did not wait for them when
+    /// `\Callback\PowerState` announced the sleep. A project invariant (the HLK's "no pended
+    /// packets blocking a transition"), not a kernel rule: on a real machine a completion held
+    /// below may come only after the set-power IRPs, which the routine cannot wait for.
     InjectionInFlightAcrossSleep(usize),
     // ---- Cache-aware rundown protection ----
     /// A cache-aware rundown call broke the docs' rules: which call, what, and the block (or

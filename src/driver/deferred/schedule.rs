@@ -168,14 +168,15 @@ impl<K: KernelApi> crate::driver::power::Quiet for InFlight<'_, K> {
     }
 }
 
-/// The `\Callback\PowerState` routine: before a sleep, stops injections and waits (bounded)
-/// for those in flight; after the resume, allows them again. Other notifications are ignored.
+/// The `\Callback\PowerState` routine: before a sleep, stops injections and waits briefly
+/// (bounded, `DRAIN_PATIENCE`) for those in flight; after the resume, allows them again. Other notifications are ignored.
 ///
 /// IRQL: <= DISPATCH_LEVEL (the notifier's); waits only below DISPATCH_LEVEL.
 ///
 /// # Safety
-/// `context` is the loader that registered; unload unregisters (ExUnregisterCallback handles a
-/// call in progress) before it frees the loader.
+/// `context` is the loader that registered; unload unregisters before it frees the loader
+/// (assumption: ExUnregisterCallback returns only once a call in progress has returned; the
+/// reference page does not say so, facts row `callback-unregister`).
 pub(super) unsafe extern "win64" fn power_changed<K: KernelApi>(
     context: *mut c_void,
     argument1: *mut c_void,

@@ -9,7 +9,8 @@ impl<K: KernelApi> Loader<K> {
     /// failure's status and whether the loader block itself may be freed (false: a callback or
     /// routine may still use it). PASSIVE_LEVEL.
     pub(crate) fn tear_down(&self) -> (NtStatus, bool) {
-        // The power routine first: once unregistered it is not running and never runs again,
+        // The power routine first: once unregistered it never runs again (and, by the
+        // assumption of facts row `callback-unregister`, is not running either),
         // so nothing below races with a sleep or resume (a waiting sleep routine stops waiting:
         // the drain below waits for the injections instead).
         self.power.unregister(&self.kernel);
