@@ -13,11 +13,9 @@ mod identity;
 
 use std::net::IpAddr;
 
-use host_driver::{
-    PEER_V6, PORT, configure_port, counters_layer, device, load, path, registry_path, udp,
-};
+use host_driver::{PEER_V6, PORT, configure_port, counters_layer, load, udp};
 
-use wfp_injector::driver::{Driver, DriverConfig, LoadStep, TransportLayer};
+use wfp_injector::driver::{LoadStep, TransportLayer};
 use wfp_injector::nt::NtStatus;
 use wfp_injector::sys::types::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
@@ -593,9 +591,7 @@ fn load_failing_at_each_step_leaves_nothing_behind() {
         let sim = SimulatedStack::new();
         configure_port(&sim);
         sim.fail_call(call, skip, NtStatus::INSUFFICIENT_RESOURCES);
-        let path = registry_path();
-        let error =
-            Driver::load(&sim, device(), self::path(&path), &DriverConfig::default()).unwrap_err();
+        let error = host_driver::try_load(&sim).unwrap_err();
         assert_eq!(error.step, step, "{call:?} #{skip}");
         assert_eq!(error.status, NtStatus::INSUFFICIENT_RESOURCES);
         // A transaction that began and did not commit is aborted, a failed commit included;

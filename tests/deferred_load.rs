@@ -306,9 +306,7 @@ fn failures_in_driver_entry_remove_everything() {
     ] {
         let sim = SimulatedStack::new();
         sim.fail_call(call, 0, NtStatus::INSUFFICIENT_RESOURCES);
-        let registry = registry_path();
-        let error = Driver::load(&sim, device(), path(&registry), &DriverConfig::default())
-            .expect_err("DriverEntry fails");
+        let error = host_driver::try_load(&sim).expect_err("DriverEntry fails");
         assert_eq!(error.step, step);
         assert_eq!(sim.bfe_subscriptions(), 0);
         assert_eq!(sim.live_work_items(), 0);

@@ -499,14 +499,7 @@ fn log_messages_carry_their_level_and_per_packet_ones_need_verbose_logging() {
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
-    let registry = host_driver::registry_path();
-    let error = wfp_injector::driver::Driver::load(
-        &sim,
-        host_driver::device(),
-        host_driver::path(&registry),
-        &wfp_injector::driver::DriverConfig::default(),
-    )
-    .unwrap_err();
+    let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(error.status, NtStatus::INSUFFICIENT_RESOURCES);
     let log = sim.debug_log();
     assert!(

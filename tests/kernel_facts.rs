@@ -179,6 +179,25 @@ macro_rules! to_u128 {
 
 to_u128!(i8 => u8, i16 => u16, i32 => u32, i64 => u64; u8, u16, u32, u64, usize);
 
+/// The crate's integer newtypes read as their integer; a GUID in its reading order.
+macro_rules! newtype_to_u128 {
+    ($($newtype:ty),*) => {
+        $(impl ToU128 for $newtype {
+            fn to_u128(self) -> u128 {
+                self.0.to_u128()
+            }
+        })*
+    };
+}
+
+newtype_to_u128!(NtStatus, Irql, InjectionState, IpProtocol);
+
+impl ToU128 for t::GUID {
+    fn to_u128(self) -> u128 {
+        guid(&self)
+    }
+}
+
 /// The size of a field, from its type (no value is built).
 fn field_size<S, F>(_field: fn(&S) -> &F) -> usize {
     size_of::<F>()
@@ -335,6 +354,20 @@ macro_rules! prefix {
             )),
             None => {}
         }
+    }};
+}
+
+/// Each `NAME => item` (a constant of `$base`, or `module::NAME` of a module in it) against the
+/// row (kind, item); the coverage key is `$file:NAME` as written.
+macro_rules! named {
+    ($c:expr, $file:literal, $base:ident, $kind:literal, [
+        $($name:ident $(:: $sub:ident)? => $item:expr),* $(,)?
+    ]) => {{
+        $(
+            let key = concat!($file, ":", stringify!($name) $(, "::", stringify!($sub))?);
+            let item: &str = &$item;
+            $c.eq(key, $kind, item, $base::$name$(::$sub)?.to_u128());
+        )*
     }};
 }
 
@@ -964,35 +997,19 @@ fn check_constants() -> Check {
     }
 
     // crates/seam/src/nt/irql.rs.
-    c.eq("crates/seam/src/nt/irql.rs:PASSIVE", "const", "PASSIVE_LEVEL", Irql::PASSIVE.0.to_u128());
-    c.eq("crates/seam/src/nt/irql.rs:APC", "const", "APC_LEVEL", Irql::APC.0.to_u128());
-    c.eq("crates/seam/src/nt/irql.rs:DISPATCH", "const", "DISPATCH_LEVEL", Irql::DISPATCH.0.to_u128());
+    named!(c, "crates/seam/src/nt/irql.rs", Irql, "const", [
+        PASSIVE => "PASSIVE_LEVEL",
+        APC => "APC_LEVEL",
+        DISPATCH => "DISPATCH_LEVEL",
+    ]);
 
     // crates/inject/src/state.rs, types.rs, request.rs, family.rs.
-    for (name, state, item) in [
-        (
-            "NOT_INJECTED",
-            InjectionState::NOT_INJECTED,
-            "FWPS_PACKET_NOT_INJECTED",
-        ),
-        (
-            "INJECTED_BY_SELF",
-            InjectionState::INJECTED_BY_SELF,
-            "FWPS_PACKET_INJECTED_BY_SELF",
-        ),
-        (
-            "INJECTED_BY_OTHER",
-            InjectionState::INJECTED_BY_OTHER,
-            "FWPS_PACKET_INJECTED_BY_OTHER",
-        ),
-        (
-            "PREVIOUSLY_INJECTED_BY_SELF",
-            InjectionState::PREVIOUSLY_INJECTED_BY_SELF,
-            "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
-        ),
-    ] {
-        c.eq(&format!("crates/inject/src/state.rs:{name}"), "const", item, state.0.to_u128());
-    }
+    named!(c, "crates/inject/src/state.rs", InjectionState, "const", [
+        NOT_INJECTED => "FWPS_PACKET_NOT_INJECTED",
+        INJECTED_BY_SELF => "FWPS_PACKET_INJECTED_BY_SELF",
+        INJECTED_BY_OTHER => "FWPS_PACKET_INJECTED_BY_OTHER",
+        PREVIOUSLY_INJECTED_BY_SELF => "FWPS_PACKET_PREVIOUSLY_INJECTED_BY_SELF",
+    ]);
     let mut all = Some(0);
     for (name, types) in [
         ("STREAM", InjectionTypes::STREAM),
@@ -1006,14 +1023,12 @@ fn check_constants() -> Check {
     }
     c.derived("crates/inject/src/types.rs:ALL", "STREAM | TRANSPORT | NETWORK | FORWARD", all, InjectionTypes::ALL.bits().to_u128());
     c.eq("crates/inject/src/request.rs:UNSPECIFIED_COMPARTMENT", "const", "UNSPECIFIED_COMPARTMENT_ID", UNSPECIFIED_COMPARTMENT.to_u128());
-    for (name, protocol, item) in [
-        ("ICMP", IpProtocol::ICMP, "IPPROTO_ICMP"),
-        ("TCP", IpProtocol::TCP, "IPPROTO_TCP"),
-        ("UDP", IpProtocol::UDP, "IPPROTO_UDP"),
-        ("ICMPV6", IpProtocol::ICMPV6, "IPPROTO_ICMPV6"),
-    ] {
-        c.eq(&format!("crates/inject/src/request.rs:{name}"), "const", item, protocol.0.to_u128());
-    }
+    named!(c, "crates/inject/src/request.rs", IpProtocol, "const", [
+        ICMP => "IPPROTO_ICMP",
+        TCP => "IPPROTO_TCP",
+        UDP => "IPPROTO_UDP",
+        ICMPV6 => "IPPROTO_ICMPV6",
+    ]);
     for (family, item) in [
         (AddressFamily::Unspecified, "AF_UNSPEC"),
         (AddressFamily::Ipv4, "AF_INET"),
@@ -1162,202 +1177,41 @@ fn crate_constants_match_the_table() {
 #[rustfmt::skip]
 fn check_simulator() -> Check {
     let mut c = Check::new();
-    let at = |c: &mut Check, key: &str, item: &str, value: usize| {
-        c.eq(&format!("crates/sim/src/layout.rs:{key}"), "offset", item, value as u128);
-    };
-    at(
-        &mut c,
-        "nbl::NEXT",
-        "NET_BUFFER_LIST.Next",
-        layout::nbl::NEXT,
-    );
-    at(
-        &mut c,
-        "nbl::FIRST_NET_BUFFER",
-        "NET_BUFFER_LIST.FirstNetBuffer",
-        layout::nbl::FIRST_NET_BUFFER,
-    );
-    at(
-        &mut c,
-        "nbl::PARENT_NET_BUFFER_LIST",
-        "NET_BUFFER_LIST.ParentNetBufferList",
-        layout::nbl::PARENT_NET_BUFFER_LIST,
-    );
-    at(
-        &mut c,
-        "nbl::CHILD_REF_COUNT",
-        "NET_BUFFER_LIST.ChildRefCount",
-        layout::nbl::CHILD_REF_COUNT,
-    );
-    at(
-        &mut c,
-        "nbl::STATUS",
-        "NET_BUFFER_LIST.Status",
-        layout::nbl::STATUS,
-    );
-    at(
-        &mut c,
-        "net_buffer::NEXT",
-        "NET_BUFFER.Next",
-        layout::net_buffer::NEXT,
-    );
-    at(
-        &mut c,
-        "net_buffer::CURRENT_MDL",
-        "NET_BUFFER.CurrentMdl",
-        layout::net_buffer::CURRENT_MDL,
-    );
-    at(
-        &mut c,
-        "net_buffer::CURRENT_MDL_OFFSET",
-        "NET_BUFFER.CurrentMdlOffset",
-        layout::net_buffer::CURRENT_MDL_OFFSET,
-    );
-    at(
-        &mut c,
-        "net_buffer::DATA_LENGTH",
-        "NET_BUFFER.DataLength",
-        layout::net_buffer::DATA_LENGTH,
-    );
-    at(
-        &mut c,
-        "net_buffer::MDL_CHAIN",
-        "NET_BUFFER.MdlChain",
-        layout::net_buffer::MDL_CHAIN,
-    );
-    at(
-        &mut c,
-        "net_buffer::DATA_OFFSET",
-        "NET_BUFFER.DataOffset",
-        layout::net_buffer::DATA_OFFSET,
-    );
-    at(
-        &mut c,
-        "value::TYPE",
-        "FWP_VALUE0.type",
-        layout::value::TYPE,
-    );
-    at(
-        &mut c,
-        "value::UNION",
-        "FWP_VALUE0.uint8",
-        layout::value::UNION,
-    );
-    at(
-        &mut c,
-        "incoming_values::LAYER_ID",
-        "FWPS_INCOMING_VALUES0.layerId",
-        layout::incoming_values::LAYER_ID,
-    );
-    at(
-        &mut c,
-        "incoming_values::VALUE_COUNT",
-        "FWPS_INCOMING_VALUES0.valueCount",
-        layout::incoming_values::VALUE_COUNT,
-    );
-    at(
-        &mut c,
-        "incoming_values::INCOMING_VALUE",
-        "FWPS_INCOMING_VALUES0.incomingValue",
-        layout::incoming_values::INCOMING_VALUE,
-    );
     let md = "FWPS_INCOMING_METADATA_VALUES0";
-    at(
-        &mut c,
-        "metadata::CURRENT_METADATA_VALUES",
-        &format!("{md}.currentMetadataValues"),
-        layout::metadata::CURRENT_METADATA_VALUES,
-    );
-    at(
-        &mut c,
-        "metadata::IP_HEADER_SIZE",
-        &format!("{md}.ipHeaderSize"),
-        layout::metadata::IP_HEADER_SIZE,
-    );
-    at(
-        &mut c,
-        "metadata::TRANSPORT_HEADER_SIZE",
-        &format!("{md}.transportHeaderSize"),
-        layout::metadata::TRANSPORT_HEADER_SIZE,
-    );
-    at(
-        &mut c,
-        "metadata::COMPARTMENT_ID",
-        &format!("{md}.compartmentId"),
-        layout::metadata::COMPARTMENT_ID,
-    );
-    at(
-        &mut c,
-        "metadata::TRANSPORT_ENDPOINT_HANDLE",
-        &format!("{md}.transportEndpointHandle"),
-        layout::metadata::TRANSPORT_ENDPOINT_HANDLE,
-    );
-    at(
-        &mut c,
-        "metadata::REMOTE_SCOPE_ID",
-        &format!("{md}.remoteScopeId"),
-        layout::metadata::REMOTE_SCOPE_ID,
-    );
-    at(
-        &mut c,
-        "metadata::CONTROL_DATA",
-        &format!("{md}.controlData"),
-        layout::metadata::CONTROL_DATA,
-    );
-    at(
-        &mut c,
-        "metadata::CONTROL_DATA_LENGTH",
-        &format!("{md}.controlDataLength"),
-        layout::metadata::CONTROL_DATA_LENGTH,
-    );
-    at(
-        &mut c,
-        "filter::FILTER_ID",
-        "FWPS_FILTER1.filterId",
-        layout::filter::FILTER_ID,
-    );
-    at(
-        &mut c,
-        "filter::ACTION_TYPE",
-        "FWPS_FILTER1.action.type",
-        layout::filter::ACTION_TYPE,
-    );
-    at(
-        &mut c,
-        "filter::ACTION_CALLOUT_ID",
-        "FWPS_FILTER1.action.calloutId",
-        layout::filter::ACTION_CALLOUT_ID,
-    );
-    at(
-        &mut c,
-        "filter::CONTEXT",
-        "FWPS_FILTER1.context",
-        layout::filter::CONTEXT,
-    );
-    at(
-        &mut c,
-        "classify_out::ACTION_TYPE",
-        "FWPS_CLASSIFY_OUT0.actionType",
-        layout::classify_out::ACTION_TYPE,
-    );
-    at(
-        &mut c,
-        "classify_out::FILTER_ID",
-        "FWPS_CLASSIFY_OUT0.filterId",
-        layout::classify_out::FILTER_ID,
-    );
-    at(
-        &mut c,
-        "classify_out::RIGHTS",
-        "FWPS_CLASSIFY_OUT0.rights",
-        layout::classify_out::RIGHTS,
-    );
-    at(
-        &mut c,
-        "classify_out::FLAGS",
-        "FWPS_CLASSIFY_OUT0.flags",
-        layout::classify_out::FLAGS,
-    );
+    named!(c, "crates/sim/src/layout.rs", layout, "offset", [
+        nbl::NEXT => "NET_BUFFER_LIST.Next",
+        nbl::FIRST_NET_BUFFER => "NET_BUFFER_LIST.FirstNetBuffer",
+        nbl::PARENT_NET_BUFFER_LIST => "NET_BUFFER_LIST.ParentNetBufferList",
+        nbl::CHILD_REF_COUNT => "NET_BUFFER_LIST.ChildRefCount",
+        nbl::STATUS => "NET_BUFFER_LIST.Status",
+        net_buffer::NEXT => "NET_BUFFER.Next",
+        net_buffer::CURRENT_MDL => "NET_BUFFER.CurrentMdl",
+        net_buffer::CURRENT_MDL_OFFSET => "NET_BUFFER.CurrentMdlOffset",
+        net_buffer::DATA_LENGTH => "NET_BUFFER.DataLength",
+        net_buffer::MDL_CHAIN => "NET_BUFFER.MdlChain",
+        net_buffer::DATA_OFFSET => "NET_BUFFER.DataOffset",
+        value::TYPE => "FWP_VALUE0.type",
+        value::UNION => "FWP_VALUE0.uint8",
+        incoming_values::LAYER_ID => "FWPS_INCOMING_VALUES0.layerId",
+        incoming_values::VALUE_COUNT => "FWPS_INCOMING_VALUES0.valueCount",
+        incoming_values::INCOMING_VALUE => "FWPS_INCOMING_VALUES0.incomingValue",
+        metadata::CURRENT_METADATA_VALUES => format!("{md}.currentMetadataValues"),
+        metadata::IP_HEADER_SIZE => format!("{md}.ipHeaderSize"),
+        metadata::TRANSPORT_HEADER_SIZE => format!("{md}.transportHeaderSize"),
+        metadata::COMPARTMENT_ID => format!("{md}.compartmentId"),
+        metadata::TRANSPORT_ENDPOINT_HANDLE => format!("{md}.transportEndpointHandle"),
+        metadata::REMOTE_SCOPE_ID => format!("{md}.remoteScopeId"),
+        metadata::CONTROL_DATA => format!("{md}.controlData"),
+        metadata::CONTROL_DATA_LENGTH => format!("{md}.controlDataLength"),
+        filter::FILTER_ID => "FWPS_FILTER1.filterId",
+        filter::ACTION_TYPE => "FWPS_FILTER1.action.type",
+        filter::ACTION_CALLOUT_ID => "FWPS_FILTER1.action.calloutId",
+        filter::CONTEXT => "FWPS_FILTER1.context",
+        classify_out::ACTION_TYPE => "FWPS_CLASSIFY_OUT0.actionType",
+        classify_out::FILTER_ID => "FWPS_CLASSIFY_OUT0.filterId",
+        classify_out::RIGHTS => "FWPS_CLASSIFY_OUT0.rights",
+        classify_out::FLAGS => "FWPS_CLASSIFY_OUT0.flags",
+    ]);
 
     // Block sizes: exactly the structure, or room for all of it.
     let key = |name: &str| format!("crates/sim/src/layout.rs:{name}");
@@ -1372,122 +1226,42 @@ fn check_simulator() -> Check {
     c.covered.insert(key("net_buffer::UNION_HIGH_POISON"));
 
     // Flags and data types.
-    for (name, value, item) in [
-        (
-            "metadata::FIELD_IP_HEADER_SIZE",
-            layout::metadata::FIELD_IP_HEADER_SIZE,
-            "FWPS_METADATA_FIELD_IP_HEADER_SIZE",
-        ),
-        (
-            "metadata::FIELD_TRANSPORT_HEADER_SIZE",
-            layout::metadata::FIELD_TRANSPORT_HEADER_SIZE,
-            "FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE",
-        ),
-        (
-            "metadata::FIELD_COMPARTMENT_ID",
-            layout::metadata::FIELD_COMPARTMENT_ID,
-            "FWPS_METADATA_FIELD_COMPARTMENT_ID",
-        ),
-        (
-            "metadata::FIELD_TRANSPORT_ENDPOINT_HANDLE",
-            layout::metadata::FIELD_TRANSPORT_ENDPOINT_HANDLE,
+    let ipsec = "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0";
+    named!(c, "crates/sim/src/layout.rs", layout, "const", [
+        metadata::FIELD_IP_HEADER_SIZE => "FWPS_METADATA_FIELD_IP_HEADER_SIZE",
+        metadata::FIELD_TRANSPORT_HEADER_SIZE => "FWPS_METADATA_FIELD_TRANSPORT_HEADER_SIZE",
+        metadata::FIELD_COMPARTMENT_ID => "FWPS_METADATA_FIELD_COMPARTMENT_ID",
+        metadata::FIELD_TRANSPORT_ENDPOINT_HANDLE =>
             "FWPS_METADATA_FIELD_TRANSPORT_ENDPOINT_HANDLE",
-        ),
-        (
-            "metadata::FIELD_TRANSPORT_CONTROL_DATA",
-            layout::metadata::FIELD_TRANSPORT_CONTROL_DATA,
-            "FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA",
-        ),
-        (
-            "metadata::FIELD_REMOTE_SCOPE_ID",
-            layout::metadata::FIELD_REMOTE_SCOPE_ID,
-            "FWPS_METADATA_FIELD_REMOTE_SCOPE_ID",
-        ),
-        (
-            "classify_out::RIGHT_ACTION_WRITE",
-            layout::classify_out::RIGHT_ACTION_WRITE,
-            "FWPS_RIGHT_ACTION_WRITE",
-        ),
-        (
-            "classify_out::FLAG_ABSORB",
-            layout::classify_out::FLAG_ABSORB,
-            "FWPS_CLASSIFY_OUT_FLAG_ABSORB",
-        ),
-        (
-            "action::FLAG_TERMINATING",
-            layout::action::FLAG_TERMINATING,
-            "FWP_ACTION_FLAG_TERMINATING",
-        ),
-        ("action::BLOCK", layout::action::BLOCK, "FWP_ACTION_BLOCK"),
-        (
-            "action::PERMIT",
-            layout::action::PERMIT,
-            "FWP_ACTION_PERMIT",
-        ),
-        (
-            "action::CALLOUT_TERMINATING",
-            layout::action::CALLOUT_TERMINATING,
-            "FWP_ACTION_CALLOUT_TERMINATING",
-        ),
-        ("data_type::EMPTY", layout::data_type::EMPTY, "FWP_EMPTY"),
-        ("data_type::UINT8", layout::data_type::UINT8, "FWP_UINT8"),
-        ("data_type::UINT16", layout::data_type::UINT16, "FWP_UINT16"),
-        ("data_type::UINT32", layout::data_type::UINT32, "FWP_UINT32"),
-        ("data_type::UINT64", layout::data_type::UINT64, "FWP_UINT64"),
-        (
-            "data_type::BYTE_ARRAY16",
-            layout::data_type::BYTE_ARRAY16,
-            "FWP_BYTE_ARRAY16_TYPE",
-        ),
+        metadata::FIELD_TRANSPORT_CONTROL_DATA => "FWPS_METADATA_FIELD_TRANSPORT_CONTROL_DATA",
+        metadata::FIELD_REMOTE_SCOPE_ID => "FWPS_METADATA_FIELD_REMOTE_SCOPE_ID",
+        classify_out::RIGHT_ACTION_WRITE => "FWPS_RIGHT_ACTION_WRITE",
+        classify_out::FLAG_ABSORB => "FWPS_CLASSIFY_OUT_FLAG_ABSORB",
+        action::FLAG_TERMINATING => "FWP_ACTION_FLAG_TERMINATING",
+        action::BLOCK => "FWP_ACTION_BLOCK",
+        action::PERMIT => "FWP_ACTION_PERMIT",
+        action::CALLOUT_TERMINATING => "FWP_ACTION_CALLOUT_TERMINATING",
+        data_type::EMPTY => "FWP_EMPTY",
+        data_type::UINT8 => "FWP_UINT8",
+        data_type::UINT16 => "FWP_UINT16",
+        data_type::UINT32 => "FWP_UINT32",
+        data_type::UINT64 => "FWP_UINT64",
+        data_type::BYTE_ARRAY16 => "FWP_BYTE_ARRAY16_TYPE",
         // Reinjection rules.
-        (
-            "metadata::FIELD_ALE_CLASSIFY_REQUIRED",
-            layout::metadata::FIELD_ALE_CLASSIFY_REQUIRED,
-            "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED",
-        ),
-        (
-            "packet_list_information::QUERY_INBOUND",
-            layout::packet_list_information::QUERY_INBOUND,
-            "FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND",
-        ),
-        (
-            "packet_list_information::QUERY_OUTBOUND",
-            layout::packet_list_information::QUERY_OUTBOUND,
-            "FWPS_PACKET_LIST_INFORMATION_QUERY_OUTBOUND",
-        ),
-        (
-            "packet_list_information::QUERY_IPSEC",
-            layout::packet_list_information::QUERY_IPSEC,
-            "FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC",
-        ),
-        (
-            "packet_list_information::INBOUND_IS_SECURE",
-            layout::packet_list_information::INBOUND_IS_SECURE,
-            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isSecure",
-        ),
-        (
-            "packet_list_information::INBOUND_IS_TRANSPORT_MODE",
-            layout::packet_list_information::INBOUND_IS_TRANSPORT_MODE,
-            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isTransportMode",
-        ),
-        (
-            "packet_list_information::INBOUND_IS_TUNNEL_MODE",
-            layout::packet_list_information::INBOUND_IS_TUNNEL_MODE,
-            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isTunnelMode",
-        ),
-        (
-            "packet_list_information::INBOUND_IS_DE_TUNNELED",
-            layout::packet_list_information::INBOUND_IS_DE_TUNNELED,
-            "FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0.isDeTunneled",
-        ),
-        (
-            "condition_flag::IS_LOOPBACK",
-            layout::condition_flag::IS_LOOPBACK,
-            "FWP_CONDITION_FLAG_IS_LOOPBACK",
-        ),
-    ] {
-        c.eq(&key(name), "const", item, value.to_u128());
-    }
+        metadata::FIELD_ALE_CLASSIFY_REQUIRED => "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED",
+        packet_list_information::QUERY_INBOUND => "FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND",
+        packet_list_information::QUERY_OUTBOUND => "FWPS_PACKET_LIST_INFORMATION_QUERY_OUTBOUND",
+        packet_list_information::QUERY_IPSEC => "FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC",
+        packet_list_information::INBOUND_IS_SECURE =>
+            format!("{ipsec}.isSecure"),
+        packet_list_information::INBOUND_IS_TRANSPORT_MODE =>
+            format!("{ipsec}.isTransportMode"),
+        packet_list_information::INBOUND_IS_TUNNEL_MODE =>
+            format!("{ipsec}.isTunnelMode"),
+        packet_list_information::INBOUND_IS_DE_TUNNELED =>
+            format!("{ipsec}.isDeTunneled"),
+        condition_flag::IS_LOOPBACK => "FWP_CONDITION_FLAG_IS_LOOPBACK",
+    ]);
     // FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
     c.eq(&key("packet_list_information::IPSEC_INFORMATION"), "offset", "FWPS_PACKET_LIST_INFORMATION0.ipsecInformation", layout::packet_list_information::IPSEC_INFORMATION as u128);
     c.eq(&key("packet_list_information::FWP_INFORMATION"), "offset", "FWPS_PACKET_LIST_INFORMATION0.fwpInformation", layout::packet_list_information::FWP_INFORMATION as u128);
@@ -1520,25 +1294,11 @@ fn check_simulator() -> Check {
     }
 
     // crates/sim/src/engine.rs.
-    for (name, value, item) in [
-        (
-            "CONDITION_IP_PROTOCOL",
-            sim::CONDITION_IP_PROTOCOL,
-            "FWPM_CONDITION_IP_PROTOCOL",
-        ),
-        (
-            "CONDITION_IP_REMOTE_ADDRESS",
-            sim::CONDITION_IP_REMOTE_ADDRESS,
-            "FWPM_CONDITION_IP_REMOTE_ADDRESS",
-        ),
-        (
-            "CONDITION_IP_REMOTE_PORT",
-            sim::CONDITION_IP_REMOTE_PORT,
-            "FWPM_CONDITION_IP_REMOTE_PORT",
-        ),
-    ] {
-        c.eq(&format!("crates/sim/src/engine.rs:{name}"), "guid", item, guid(&value));
-    }
+    named!(c, "crates/sim/src/engine.rs", sim, "guid", [
+        CONDITION_IP_PROTOCOL => "FWPM_CONDITION_IP_PROTOCOL",
+        CONDITION_IP_REMOTE_ADDRESS => "FWPM_CONDITION_IP_REMOTE_ADDRESS",
+        CONDITION_IP_REMOTE_PORT => "FWPM_CONDITION_IP_REMOTE_PORT",
+    ]);
     c.eq("crates/sim/src/engine.rs:SESSION_FLAG_DYNAMIC", "const", "FWPM_SESSION_FLAG_DYNAMIC", sim::SESSION_FLAG_DYNAMIC.to_u128());
     c.eq("crates/sim/src/engine.rs:FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", sim::FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED.to_u128());
     for (name, status) in [
@@ -1620,93 +1380,31 @@ fn check_simulator() -> Check {
         c.eq(&key("DRIVER_CONFIG_SIZE"), "size", "WDF_DRIVER_CONFIG", k::DRIVER_CONFIG_SIZE.to_u128());
         text_eq(&mut c, &key("COMPONENT"), "const", "WDF_COMPONENT_KMDF_LIBRARY", k::COMPONENT);
         c.eq(&key("FRAMEWORK_MAJOR"), "const", "KMDF_VERSION_MAJOR", k::FRAMEWORK_MAJOR.to_u128());
-        for (name, item, value) in [
-            (
-                "FRAMEWORK_MINOR",
-                "KMDF_MINOR_WINDOWS_11_21H2",
-                k::FRAMEWORK_MINOR,
-            ),
-            (
-                "FRAMEWORK_MINOR_WINDOWS_10_2004",
-                "KMDF_MINOR_WINDOWS_10_2004",
-                k::FRAMEWORK_MINOR_WINDOWS_10_2004,
-            ),
-            (
-                "FRAMEWORK_MINOR_WINDOWS_10_1903",
-                "KMDF_MINOR_WINDOWS_10_1903",
-                k::FRAMEWORK_MINOR_WINDOWS_10_1903,
-            ),
-            (
-                "FUNCTION_COUNT_1_33",
-                "KMDF_1_33.WdfFunctionTableNumEntries",
-                k::FUNCTION_COUNT_1_33,
-            ),
-            (
-                "FUNCTION_COUNT_1_31",
-                "WdfFunctionTableNumEntries_V1_31",
-                k::FUNCTION_COUNT_1_31,
-            ),
-            (
-                "FUNCTION_COUNT_1_29",
-                "WdfFunctionTableNumEntries_V1_29",
-                k::FUNCTION_COUNT_1_29,
-            ),
-        ] {
-            c.eq(&key(name), "const", item, value.to_u128());
-        }
+        named!(c, "crates/sim/src/kmdf.rs", k, "const", [
+            FRAMEWORK_MINOR => "KMDF_MINOR_WINDOWS_11_21H2",
+            FRAMEWORK_MINOR_WINDOWS_10_2004 => "KMDF_MINOR_WINDOWS_10_2004",
+            FRAMEWORK_MINOR_WINDOWS_10_1903 => "KMDF_MINOR_WINDOWS_10_1903",
+            FUNCTION_COUNT_1_33 => "KMDF_1_33.WdfFunctionTableNumEntries",
+            FUNCTION_COUNT_1_31 => "WdfFunctionTableNumEntries_V1_31",
+            FUNCTION_COUNT_1_29 => "WdfFunctionTableNumEntries_V1_29",
+        ]);
         c.eq(&key("BIND_REFUSED"), "rule", "kmdf-bind-newer-minor-refused", k::BIND_REFUSED.to_u128());
         c.eq(&key("DRIVER_INIT_NON_PNP"), "const", "WdfDriverInitNonPnpDriver", k::DRIVER_INIT_NON_PNP.to_u128());
         c.eq(&key("FILE_AUTOGENERATED_DEVICE_NAME"), "const", "FILE_AUTOGENERATED_DEVICE_NAME", k::FILE_AUTOGENERATED_DEVICE_NAME.to_u128());
         c.eq(&key("FILE_DEVICE_SECURE_OPEN"), "const", "FILE_DEVICE_SECURE_OPEN", k::FILE_DEVICE_SECURE_OPEN.to_u128());
-        for (name, item, value) in [
-            (
-                "CONTROL_DEVICE_INIT_ALLOCATE",
-                "WdfControlDeviceInitAllocateTableIndex",
-                k::index::CONTROL_DEVICE_INIT_ALLOCATE,
-            ),
-            (
-                "CONTROL_FINISH_INITIALIZING",
-                "WdfControlFinishInitializingTableIndex",
-                k::index::CONTROL_FINISH_INITIALIZING,
-            ),
-            (
-                "DEVICE_WDM_GET_DEVICE_OBJECT",
-                "WdfDeviceWdmGetDeviceObjectTableIndex",
-                k::index::DEVICE_WDM_GET_DEVICE_OBJECT,
-            ),
-            (
-                "DEVICE_INIT_FREE",
-                "WdfDeviceInitFreeTableIndex",
-                k::index::DEVICE_INIT_FREE,
-            ),
-            (
-                "DEVICE_INIT_SET_DEVICE_TYPE",
-                "WdfDeviceInitSetDeviceTypeTableIndex",
-                k::index::DEVICE_INIT_SET_DEVICE_TYPE,
-            ),
-            (
-                "DEVICE_INIT_SET_CHARACTERISTICS",
-                "WdfDeviceInitSetCharacteristicsTableIndex",
-                k::index::DEVICE_INIT_SET_CHARACTERISTICS,
-            ),
-            (
-                "DEVICE_CREATE",
-                "WdfDeviceCreateTableIndex",
-                k::index::DEVICE_CREATE,
-            ),
-            (
-                "DRIVER_CREATE",
-                "WdfDriverCreateTableIndex",
-                k::index::DRIVER_CREATE,
-            ),
-            (
-                "OBJECT_DELETE",
-                "WdfObjectDeleteTableIndex",
-                k::index::OBJECT_DELETE,
-            ),
-        ] {
-            c.eq(&key(name), "index", &format!("WDFFUNCENUM.{item}"), value.to_u128());
-        }
+        use k::index;
+        named!(c, "crates/sim/src/kmdf.rs", index, "index", [
+            CONTROL_DEVICE_INIT_ALLOCATE => "WDFFUNCENUM.WdfControlDeviceInitAllocateTableIndex",
+            CONTROL_FINISH_INITIALIZING => "WDFFUNCENUM.WdfControlFinishInitializingTableIndex",
+            DEVICE_WDM_GET_DEVICE_OBJECT => "WDFFUNCENUM.WdfDeviceWdmGetDeviceObjectTableIndex",
+            DEVICE_INIT_FREE => "WDFFUNCENUM.WdfDeviceInitFreeTableIndex",
+            DEVICE_INIT_SET_DEVICE_TYPE => "WDFFUNCENUM.WdfDeviceInitSetDeviceTypeTableIndex",
+            DEVICE_INIT_SET_CHARACTERISTICS =>
+                "WDFFUNCENUM.WdfDeviceInitSetCharacteristicsTableIndex",
+            DEVICE_CREATE => "WDFFUNCENUM.WdfDeviceCreateTableIndex",
+            DRIVER_CREATE => "WDFFUNCENUM.WdfDriverCreateTableIndex",
+            OBJECT_DELETE => "WDFFUNCENUM.WdfObjectDeleteTableIndex",
+        ]);
     }
     c
 }
@@ -2575,35 +2273,13 @@ fn check_deferred_load() -> Check {
             DelayedWorkQueue,
         ]
     );
-    for (name, value, item) in [
-        (
-            "bfe_state::STOPPED",
-            sim::bfe_state::STOPPED,
-            "FWPM_SERVICE_STOPPED",
-        ),
-        (
-            "bfe_state::START_PENDING",
-            sim::bfe_state::START_PENDING,
-            "FWPM_SERVICE_START_PENDING",
-        ),
-        (
-            "bfe_state::STOP_PENDING",
-            sim::bfe_state::STOP_PENDING,
-            "FWPM_SERVICE_STOP_PENDING",
-        ),
-        (
-            "bfe_state::RUNNING",
-            sim::bfe_state::RUNNING,
-            "FWPM_SERVICE_RUNNING",
-        ),
-        (
-            "DELAYED_WORK_QUEUE",
-            sim::DELAYED_WORK_QUEUE,
-            "DelayedWorkQueue",
-        ),
-    ] {
-        c.eq(&format!("crates/sim/src/boot.rs:{name}"), "const", item, value.to_u128());
-    }
+    named!(c, "crates/sim/src/boot.rs", sim, "const", [
+        bfe_state::STOPPED => "FWPM_SERVICE_STOPPED",
+        bfe_state::START_PENDING => "FWPM_SERVICE_START_PENDING",
+        bfe_state::STOP_PENDING => "FWPM_SERVICE_STOP_PENDING",
+        bfe_state::RUNNING => "FWPM_SERVICE_RUNNING",
+        DELAYED_WORK_QUEUE => "DelayedWorkQueue",
+    ]);
     c.eq("crates/sim/src/power.rs:PO_CB_SYSTEM_STATE_LOCK", "const", "PO_CB_SYSTEM_STATE_LOCK", sim::PO_CB_SYSTEM_STATE_LOCK.to_u128());
     c.eq("crates/sim/src/power.rs:PO_CB_AC_STATUS", "const", "PO_CB_AC_STATUS", sim::PO_CB_AC_STATUS.to_u128());
     c
@@ -2685,6 +2361,34 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
     unsafe extern "win64" fn callback(_context: *mut std::ffi::c_void, _state: i32) {}
     unsafe extern "win64" fn routine(_device: *mut DEVICE_OBJECT, _context: *mut std::ffi::c_void) {
     }
+    // A BFE subscription (or a work item) made at PASSIVE_LEVEL, and the IRQL the case runs at.
+    fn subscribed_at_passive(
+        stack: &sim::SimulatedStack,
+        device: *mut DEVICE_OBJECT,
+    ) -> (HANDLE, Irql) {
+        let mut handle: HANDLE = std::ptr::null_mut();
+        let irql = Irql((&stack).ke_get_current_irql());
+        let _guard = stack.set_irql(Irql::PASSIVE);
+        // SAFETY: valid pointers; each case unsubscribes again.
+        unsafe {
+            (&stack).fwpm_bfe_state_subscribe_changes0(
+                device,
+                callback,
+                std::ptr::null_mut(),
+                &mut handle,
+            )
+        };
+        (handle, irql)
+    }
+    fn allocated_at_passive(
+        stack: &sim::SimulatedStack,
+        device: *mut DEVICE_OBJECT,
+    ) -> (t::PIO_WORKITEM, Irql) {
+        let irql = Irql((&stack).ke_get_current_irql());
+        let _guard = stack.set_irql(Irql::PASSIVE);
+        // SAFETY: a device pointer; each case frees the item again.
+        (unsafe { (&stack).io_allocate_work_item(device) }, irql)
+    }
     let device = std::ptr::NonNull::<DEVICE_OBJECT>::dangling().as_ptr();
     type Call = fn(&sim::SimulatedStack, *mut DEVICE_OBJECT);
     let calls: [(&str, sim::KernelFn, Call); 6] = [
@@ -2713,20 +2417,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
             "FwpmBfeStateGet0",
             sim::KernelFn::FwpmBfeStateGet0,
             |stack, device| {
-                let mut handle: HANDLE = std::ptr::null_mut();
-                let irql = Irql((&stack).ke_get_current_irql());
-                {
-                    let _guard = stack.set_irql(Irql::PASSIVE);
-                    // SAFETY: valid pointers.
-                    unsafe {
-                        (&stack).fwpm_bfe_state_subscribe_changes0(
-                            device,
-                            callback,
-                            std::ptr::null_mut(),
-                            &mut handle,
-                        )
-                    };
-                }
+                let (handle, irql) = subscribed_at_passive(stack, device);
                 {
                     let _guard = stack.set_irql(irql);
                     // SAFETY: subscribed above.
@@ -2741,20 +2432,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
             "FwpmBfeStateUnsubscribeChanges0",
             sim::KernelFn::FwpmBfeStateUnsubscribeChanges0,
             |stack, device| {
-                let mut handle: HANDLE = std::ptr::null_mut();
-                let irql = Irql((&stack).ke_get_current_irql());
-                {
-                    let _guard = stack.set_irql(Irql::PASSIVE);
-                    // SAFETY: valid pointers.
-                    unsafe {
-                        (&stack).fwpm_bfe_state_subscribe_changes0(
-                            device,
-                            callback,
-                            std::ptr::null_mut(),
-                            &mut handle,
-                        )
-                    };
-                }
+                let (handle, irql) = subscribed_at_passive(stack, device);
                 {
                     let _guard = stack.set_irql(irql);
                     // SAFETY: the handle subscribed above.
@@ -2783,12 +2461,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
             "IoQueueWorkItem",
             sim::KernelFn::IoQueueWorkItem,
             |stack, device| {
-                let irql = Irql((&stack).ke_get_current_irql());
-                let item = {
-                    let _guard = stack.set_irql(Irql::PASSIVE);
-                    // SAFETY: a device pointer.
-                    unsafe { (&stack).io_allocate_work_item(device) }
-                };
+                let (item, irql) = allocated_at_passive(stack, device);
                 {
                     let _guard = stack.set_irql(irql);
                     // SAFETY: allocated above, not queued.
@@ -2811,12 +2484,7 @@ fn the_simulator_enforces_the_deferred_load_irql_rows() {
             "IoFreeWorkItem",
             sim::KernelFn::IoFreeWorkItem,
             |stack, device| {
-                let irql = Irql((&stack).ke_get_current_irql());
-                let item = {
-                    let _guard = stack.set_irql(Irql::PASSIVE);
-                    // SAFETY: a device pointer.
-                    unsafe { (&stack).io_allocate_work_item(device) }
-                };
+                let (item, irql) = allocated_at_passive(stack, device);
                 {
                     let _guard = stack.set_irql(irql);
                     // SAFETY: allocated above, not queued.

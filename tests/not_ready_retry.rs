@@ -12,6 +12,14 @@ use wfp_sim::SimulatedStack;
 
 const TRANSPORT: InjectionTypes = InjectionTypes::TRANSPORT;
 
+/// An IPv4 TRANSPORT handle created under `policy`.
+fn create_v4<'a>(
+    sim: &'a SimulatedStack,
+    policy: &RetryPolicy,
+) -> Result<InjectionHandle<&'a SimulatedStack>, Error> {
+    InjectionHandle::create(sim, AddressFamily::Ipv4, TRANSPORT, policy)
+}
+
 fn policy(first_ms: u64, growth: u32, max_ms: u64, deadline_ms: u64) -> RetryPolicy {
     RetryPolicy {
         first_delay: Duration::from_millis(first_ms),
@@ -26,13 +34,7 @@ fn not_ready_three_times_then_success_backs_off_exponentially() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(3);
-    let handle = InjectionHandle::create(
-        &sim,
-        AddressFamily::Ipv4,
-        TRANSPORT,
-        &policy(10, 2, 1000, 5000),
-    )
-    .unwrap();
+    let handle = create_v4(&sim, &policy(10, 2, 1000, 5000)).unwrap();
     assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 4);
     assert_eq!(
         sim.sleeps(),
@@ -49,13 +51,7 @@ fn waits_are_capped_at_max_delay() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(5);
-    let handle = InjectionHandle::create(
-        &sim,
-        AddressFamily::Ipv4,
-        TRANSPORT,
-        &policy(100, 3, 500, 10_000),
-    )
-    .unwrap();
+    let handle = create_v4(&sim, &policy(100, 3, 500, 10_000)).unwrap();
     assert_eq!(
         sim.sleeps(),
         [100, 300, 500, 500, 500]
@@ -117,13 +113,7 @@ fn other_failures_are_not_retried() {
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
-    let error = InjectionHandle::create(
-        &sim,
-        AddressFamily::Ipv4,
-        TRANSPORT,
-        &RetryPolicy::default(),
-    )
-    .unwrap_err();
+    let error = create_v4(&sim, &RetryPolicy::default()).unwrap_err();
     assert_eq!(error.status(), NtStatus::INSUFFICIENT_RESOURCES);
     assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 1);
     assert!(sim.sleeps().is_empty());
@@ -137,13 +127,7 @@ fn a_failure_after_not_ready_stops_the_retry() {
     sim.set_tcpip_not_ready_for(2);
     // Third call: after the two not-ready answers.
     sim.fail_call(KernelFn::FwpsInjectionHandleCreate0, 2, NtStatus::NO_MEMORY);
-    let error = InjectionHandle::create(
-        &sim,
-        AddressFamily::Ipv4,
-        TRANSPORT,
-        &RetryPolicy::default(),
-    )
-    .unwrap_err();
+    let error = create_v4(&sim, &RetryPolicy::default()).unwrap_err();
     assert_eq!(error.status(), NtStatus::NO_MEMORY);
     assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 3);
     assert_eq!(sim.sleeps().len(), 2);
@@ -156,13 +140,7 @@ fn a_failed_wait_ends_the_retry_with_the_wait_error() {
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(5);
     sim.fail_call(KernelFn::KeDelayExecutionThread, 1, NtStatus::UNSUCCESSFUL);
-    let error = InjectionHandle::create(
-        &sim,
-        AddressFamily::Ipv4,
-        TRANSPORT,
-        &RetryPolicy::default(),
-    )
-    .unwrap_err();
+    let error = create_v4(&sim, &RetryPolicy::default()).unwrap_err();
     assert_eq!(
         error,
         Error::Kernel {
@@ -185,8 +163,7 @@ fn single_attempt_returns_not_ready_without_waiting() {
     // The caller's own worker tries again later.
     let handle = InjectionHandle::try_create(&sim, AddressFamily::Ipv4, TRANSPORT).unwrap();
     drop(handle);
-    let no_retry =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &RetryPolicy::NO_RETRY);
+    let no_retry = create_v4(&sim, &RetryPolicy::NO_RETRY);
     drop(no_retry.unwrap());
     sim.assert_clean();
 }
@@ -196,9 +173,7 @@ fn no_retry_policy_makes_exactly_one_attempt() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(1);
-    let error =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &RetryPolicy::NO_RETRY)
-            .unwrap_err();
+    let error = create_v4(&sim, &RetryPolicy::NO_RETRY).unwrap_err();
     assert!(error.is_tcpip_not_ready());
     assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), 1);
     assert!(sim.sleeps().is_empty());
@@ -210,13 +185,7 @@ fn retrying_above_passive_is_refused_before_any_call() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     let _apc = sim.set_irql(Irql::APC);
-    let error = InjectionHandle::create(
-        &sim,
-        AddressFamily::Ipv4,
-        TRANSPORT,
-        &RetryPolicy::default(),
-    )
-    .unwrap_err();
+    let error = create_v4(&sim, &RetryPolicy::default()).unwrap_err();
     assert!(matches!(
         error,
         Error::IrqlTooHigh {
@@ -238,8 +207,7 @@ fn invalid_policies_are_refused_before_any_call() {
         (policy(100, 2, 10, 1000), "max_delay is shorter"),
     ];
     for (bad, expected) in cases {
-        let error =
-            InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &bad).unwrap_err();
+        let error = create_v4(&sim, &bad).unwrap_err();
         match error {
             Error::InvalidInput(InputError::InvalidRetryPolicy(why)) => {
                 assert!(why.contains(expected), "{why}")
@@ -262,8 +230,7 @@ fn default_policy_is_bounded_and_documented_values_hold() {
     assert!(default.validate().is_ok());
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(u32::MAX);
-    let error =
-        InjectionHandle::create(&sim, AddressFamily::Ipv4, TRANSPORT, &default).unwrap_err();
+    let error = create_v4(&sim, &default).unwrap_err();
     assert!(error.is_tcpip_not_ready());
     assert_eq!(sim.virtual_time(), Duration::from_secs(10));
     sim.assert_clean();

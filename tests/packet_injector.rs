@@ -85,6 +85,23 @@ fn borrow(nbl: *mut NET_BUFFER_LIST) -> NetBufferListRef<'static> {
     unsafe { NetBufferListRef::from_raw(nbl) }.unwrap()
 }
 
+/// A UDP send to 10.0.0.2 with `control`.
+fn to_peer(control: &[u8]) -> Injection<'_> {
+    udp_send(RemoteAddress::V4([10, 0, 0, 2]), control)
+}
+
+/// `clone_and_inject` of `original` with the default tag.
+fn untagged<'a, H>(
+    injector: &PacketInjector<Sim<'a>, H>,
+    original: *mut NET_BUFFER_LIST,
+    injection: Injection<'_>,
+) -> Result<(), Error>
+where
+    H: CompletionHandler<Sim<'a>, Packet = ClonedNetBufferList<Sim<'a>>>,
+{
+    injector.clone_and_inject(borrow(original), injection, Tag::default())
+}
+
 fn udp_send(address: RemoteAddress, control: &[u8]) -> Injection<'_> {
     Injection::TransportSend(TransportSend {
         endpoint_handle: 0xE0,
@@ -121,11 +138,7 @@ fn transport_send_copies_parameters_and_completes_with_the_nbl_status() {
             cookie: 42,
         };
         injector
-            .clone_and_inject(
-                borrow(original),
-                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &control),
-                tag,
-            )
+            .clone_and_inject(borrow(original), to_peer(&control), tag)
             .unwrap();
         assert_eq!(injector.in_flight(), 1);
         let pending = sim.pending_injections();
@@ -173,13 +186,12 @@ fn ipv6_transport_send_carries_address_and_scope_on_the_ipv6_handle() {
     address[0] = 0xfe;
     address[1] = 0x80;
     address[15] = 1;
-    injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V6(address, 7), &[]),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(
+        &injector,
+        original,
+        udp_send(RemoteAddress::V6(address, 7), &[]),
+    )
+    .unwrap();
     let pending = &sim.pending_injections()[0];
     assert_eq!(pending.family, 23);
     assert_eq!(pending.remote_address, address.to_vec());
@@ -315,13 +327,11 @@ fn tcp_transport_injection_is_deferred_to_a_dpc_and_counts_as_in_flight() {
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
-    let mut tcp = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
+    let mut tcp = to_peer(&[]);
     if let Injection::TransportSend(send) = &mut tcp {
         send.protocol = IpProtocol::TCP;
     }
-    injector
-        .clone_and_inject(borrow(original), tcp, Tag::default())
-        .unwrap();
+    untagged(&injector, original, tcp).unwrap();
     assert_eq!(
         sim.calls(KernelFn::FwpsInjectTransportSendAsync0),
         0,
@@ -426,13 +436,12 @@ fn a_refused_inject_call_returns_the_packet_and_runs_no_completion() {
         0,
         NtStatus::UNSUCCESSFUL,
     );
-    let error = injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([1, 2, 3, 4]), &[]),
-            Tag::default(),
-        )
-        .unwrap_err();
+    let error = untagged(
+        &injector,
+        original,
+        udp_send(RemoteAddress::V4([1, 2, 3, 4]), &[]),
+    )
+    .unwrap_err();
     assert_eq!(error.status(), NtStatus::UNSUCCESSFUL);
     assert_eq!(sim.live_clones(), 0);
     injector.close().unwrap();
@@ -450,9 +459,7 @@ fn refusals_before_the_kernel_name_what_was_wrong() {
         family: IpFamily::V4,
         compartment: 1,
     });
-    let error = injector
-        .clone_and_inject(borrow(original), network, Tag::default())
-        .unwrap_err();
+    let error = untagged(&injector, original, network).unwrap_err();
     assert_eq!(
         error,
         Error::InvalidInput(InputError::HandleLacksInjectionType {
@@ -461,13 +468,12 @@ fn refusals_before_the_kernel_name_what_was_wrong() {
         })
     );
     let long = [0u8; CONTROL_DATA_CAPACITY + 1];
-    let error = injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &long),
-            Tag::default(),
-        )
-        .unwrap_err();
+    let error = untagged(
+        &injector,
+        original,
+        udp_send(RemoteAddress::V4([1, 1, 1, 1]), &long),
+    )
+    .unwrap_err();
     assert!(matches!(
         error,
         Error::InvalidInput(InputError::ControlDataTooLong {
@@ -501,24 +507,16 @@ fn exhausted_contexts_refuse_until_a_completion_returns_one() {
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 2);
-    let send = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
-    injector
-        .clone_and_inject(borrow(original), send, Tag::default())
-        .unwrap();
-    injector
-        .clone_and_inject(borrow(original), send, Tag::default())
-        .unwrap();
-    let error = injector
-        .clone_and_inject(borrow(original), send, Tag::default())
-        .unwrap_err();
+    let send = to_peer(&[]);
+    untagged(&injector, original, send).unwrap();
+    untagged(&injector, original, send).unwrap();
+    let error = untagged(&injector, original, send).unwrap_err();
     assert_eq!(error, Error::ContextsExhausted);
     assert_eq!(error.status(), NtStatus::INSUFFICIENT_RESOURCES);
     assert_eq!(sim.live_clones(), 2, "the third clone was freed at once");
     let first = sim.pending_injections()[0].id;
     sim.complete_injection(first, NtStatus::SUCCESS, true);
-    injector
-        .clone_and_inject(borrow(original), send, Tag::default())
-        .unwrap();
+    untagged(&injector, original, send).unwrap();
     sim.complete_all(NtStatus::SUCCESS);
     injector.close().unwrap();
     sim.return_packet(original);
@@ -536,13 +534,12 @@ fn clone_failure_is_reported_and_nothing_is_in_flight() {
         0,
         NtStatus::NO_MEMORY,
     );
-    let error = injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
-            Tag::default(),
-        )
-        .unwrap_err();
+    let error = untagged(
+        &injector,
+        original,
+        udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
+    )
+    .unwrap_err();
     assert_eq!(
         error,
         Error::Kernel {
@@ -562,13 +559,9 @@ fn close_waits_for_pending_injections_and_refuses_new_ones_meanwhile() {
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
-    let send = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
-    injector
-        .clone_and_inject(borrow(original), send, Tag::default())
-        .unwrap();
-    injector
-        .clone_and_inject(borrow(original), send, Tag::default())
-        .unwrap();
+    let send = to_peer(&[]);
+    untagged(&injector, original, send).unwrap();
+    untagged(&injector, original, send).unwrap();
     let pending_before = sim.pending_injections();
     std::thread::scope(|scope| {
         let closer = scope.spawn(|| injector.close());
@@ -604,10 +597,8 @@ fn injecting_while_close_is_draining_is_refused_with_closing() {
         DualStackInjector::create(&sim, InjectionTypes::TRANSPORT, &RetryPolicy::default())
             .unwrap();
     let injector = std::mem::ManuallyDrop::new(PacketInjector::freeing_clones(handles, 4).unwrap());
-    let send = udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]);
-    injector
-        .clone_and_inject(borrow(original), send, Tag::default())
-        .unwrap();
+    let send = to_peer(&[]);
+    untagged(&injector, original, send).unwrap();
     let probe: &PacketInjector<_, _> = &injector;
     std::thread::scope(|scope| {
         // SAFETY: the original is never dropped (ManuallyDrop) and `probe` is not used after
@@ -616,9 +607,7 @@ fn injecting_while_close_is_draining_is_refused_with_closing() {
         eventually("close to start the rundown wait", || {
             sim.calls(KernelFn::ExWaitForRundownProtectionReleaseCacheAware) > 0
         });
-        let error = probe
-            .clone_and_inject(borrow(original), send, Tag::default())
-            .unwrap_err();
+        let error = untagged(probe, original, send).unwrap_err();
         assert_eq!(error, Error::Closing);
         assert_eq!(error.status(), NtStatus::FWP_INJECT_HANDLE_CLOSING);
         sim.complete_all(NtStatus::SUCCESS);
@@ -638,7 +627,7 @@ fn completions_from_several_threads_each_run_once() {
         injector
             .clone_and_inject(
                 borrow(original),
-                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]),
+                to_peer(&[]),
                 Tag {
                     cookie,
                     ..Tag::default()
@@ -687,13 +676,12 @@ fn query_tells_own_other_and_previously_own_packets_apart() {
         tag,
     )
     .unwrap();
-    theirs
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(
+        &theirs,
+        original,
+        udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
+    )
+    .unwrap();
     let pending = sim.pending_injections();
     let (our_packet, their_packet) = (
         borrow(pending[0].nbl as *mut _),
@@ -768,13 +756,12 @@ fn dropping_an_injector_with_work_in_flight_waits_like_close() {
     let sim = SimulatedStack::new();
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::TRANSPORT, 4);
-    injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(
+        &injector,
+        original,
+        udp_send(RemoteAddress::V4([1, 1, 1, 1]), &[]),
+    )
+    .unwrap();
     let id = sim.pending_injections()[0].id;
     std::thread::scope(|scope| {
         let dropper = scope.spawn(move || drop(injector));
@@ -862,46 +849,22 @@ fn control_data_longer_than_a_context_holds_is_carried_in_a_large_buffer() {
     let long: Vec<u8> = (0..200u8).collect();
     let inline: Vec<u8> = (0..INLINE_CONTROL_DATA as u8).collect();
     let most = vec![0xA5u8; CONTROL_DATA_CAPACITY];
-    injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &long),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(&injector, original, to_peer(&long)).unwrap();
     let pending = sim.pending_injections();
     assert_eq!(pending[0].control_data, long, "the kernel reads all of it");
     // The one large buffer is in use: another long one is refused before any kernel call (no
     // clone), while control data a context holds still goes through.
     let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
     assert_eq!(
-        injector
-            .clone_and_inject(
-                borrow(original),
-                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &most),
-                Tag::default(),
-            )
-            .unwrap_err(),
+        untagged(&injector, original, to_peer(&most)).unwrap_err(),
         Error::ContextsExhausted
     );
     assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), clones);
-    injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &inline),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(&injector, original, to_peer(&inline)).unwrap();
     assert_eq!(sim.pending_injections()[1].control_data, inline);
     // The completion gives the large buffer back: the longest control data now fits.
     sim.complete_all(NtStatus::SUCCESS);
-    injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &most),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(&injector, original, to_peer(&most)).unwrap();
     assert_eq!(sim.pending_injections()[0].control_data, most);
     sim.complete_all(NtStatus::SUCCESS);
     // Through `inject` too, and through a refused kernel call: everything comes back.
@@ -912,20 +875,12 @@ fn control_data_longer_than_a_context_holds_is_carried_in_a_large_buffer() {
         NtStatus::INSUFFICIENT_RESOURCES,
     );
     let refused = injector
-        .inject(
-            packet,
-            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &long),
-            Tag::default(),
-        )
+        .inject(packet, to_peer(&long), Tag::default())
         .unwrap_err();
     drop(refused.packet);
     let packet = ClonedNetBufferList::clone_of(&sim, borrow(original)).unwrap();
     injector
-        .inject(
-            packet,
-            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &long),
-            Tag::default(),
-        )
+        .inject(packet, to_peer(&long), Tag::default())
         .unwrap();
     assert_eq!(sim.pending_injections()[0].control_data, long);
     sim.complete_all(NtStatus::SUCCESS);
@@ -947,15 +902,11 @@ fn a_deferred_injection_with_long_control_data_keeps_it_until_its_completion() {
     };
     let injector = injector_with(&sim, InjectionTypes::TRANSPORT, pools);
     let long: Vec<u8> = (0..150u8).rev().collect();
-    injector
-        .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
-        .unwrap();
+    untagged(&injector, original, tcp_send(&long)).unwrap();
     assert_eq!(sim.run_queued_dpcs(), 1);
     assert_eq!(sim.pending_injections()[0].control_data, long);
     assert_eq!(
-        injector
-            .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
-            .unwrap_err(),
+        untagged(&injector, original, tcp_send(&long)).unwrap_err(),
         Error::ContextsExhausted,
         "the large buffer is held until the completion, not the DPC"
     );
@@ -966,14 +917,10 @@ fn a_deferred_injection_with_long_control_data_keeps_it_until_its_completion() {
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
-    injector
-        .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
-        .unwrap();
+    untagged(&injector, original, tcp_send(&long)).unwrap();
     sim.run_queued_dpcs();
     assert_eq!(injector.in_flight(), 0);
-    injector
-        .clone_and_inject(borrow(original), tcp_send(&long), Tag::default())
-        .unwrap();
+    untagged(&injector, original, tcp_send(&long)).unwrap();
     sim.run_queued_dpcs();
     sim.complete_all(NtStatus::SUCCESS);
     let statuses: Vec<NtStatus> = seen(&injector).iter().map(|seen| seen.status).collect();
@@ -1000,14 +947,10 @@ fn deferred_slots_are_taken_on_demand_and_return_when_the_dpc_runs() {
         large_control_data: 0,
     };
     let injector = injector_with(&sim, InjectionTypes::TRANSPORT, pools);
-    injector
-        .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
-        .unwrap();
+    untagged(&injector, original, tcp_send(&[])).unwrap();
     let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
     assert_eq!(
-        injector
-            .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
-            .unwrap_err(),
+        untagged(&injector, original, tcp_send(&[])).unwrap_err(),
         Error::ContextsExhausted,
         "one deferred slot, queued"
     );
@@ -1017,40 +960,20 @@ fn deferred_slots_are_taken_on_demand_and_return_when_the_dpc_runs() {
         "refused before cloning"
     );
     // Non-deferred injections do not need one.
-    injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &[]),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(&injector, original, to_peer(&[])).unwrap();
     // Once the DPC has run, its deferred slot serves the next TCP injection, although the first
     // is still in flight (its completion has not run).
     assert_eq!(sim.run_queued_dpcs(), 1);
-    injector
-        .clone_and_inject(borrow(original), tcp_send(&[]), Tag::default())
-        .unwrap();
+    untagged(&injector, original, tcp_send(&[])).unwrap();
     assert_eq!(sim.run_queued_dpcs(), 1);
     assert_eq!(injector.in_flight(), 3);
     sim.complete_all(NtStatus::SUCCESS);
     // Without large buffers, control data a context cannot hold is refused, the rest is not.
     let inline = vec![7u8; INLINE_CONTROL_DATA];
-    injector
-        .clone_and_inject(
-            borrow(original),
-            udp_send(RemoteAddress::V4([10, 0, 0, 2]), &inline),
-            Tag::default(),
-        )
-        .unwrap();
+    untagged(&injector, original, to_peer(&inline)).unwrap();
     let one_more = vec![7u8; INLINE_CONTROL_DATA + 1];
     assert_eq!(
-        injector
-            .clone_and_inject(
-                borrow(original),
-                udp_send(RemoteAddress::V4([10, 0, 0, 2]), &one_more),
-                Tag::default(),
-            )
-            .unwrap_err(),
+        untagged(&injector, original, to_peer(&one_more)).unwrap_err(),
         Error::ContextsExhausted
     );
     sim.complete_all(NtStatus::SUCCESS);
@@ -1065,13 +988,7 @@ fn a_transport_send_on_handles_without_the_transport_type_is_refused_before_the_
     let original = sim.indicate_packet(&IPV4_UDP);
     let injector = injector(&sim, InjectionTypes::NETWORK, 2);
     for control in [&[][..], &[1u8; 200][..]] {
-        let error = injector
-            .clone_and_inject(
-                borrow(original),
-                udp_send(RemoteAddress::V4([10, 0, 0, 2]), control),
-                Tag::default(),
-            )
-            .unwrap_err();
+        let error = untagged(&injector, original, to_peer(control)).unwrap_err();
         assert_eq!(
             error,
             Error::InvalidInput(InputError::HandleLacksInjectionType {
@@ -1081,11 +998,7 @@ fn a_transport_send_on_handles_without_the_transport_type_is_refused_before_the_
         );
         let packet = ClonedNetBufferList::clone_of(&sim, borrow(original)).unwrap();
         let refused = injector
-            .inject(
-                packet,
-                udp_send(RemoteAddress::V4([10, 0, 0, 2]), control),
-                Tag::default(),
-            )
+            .inject(packet, to_peer(control), Tag::default())
             .unwrap_err();
         assert_eq!(refused.error, error);
     }

@@ -15,10 +15,10 @@ mod host_driver;
 #[path = "support/power_cases.rs"]
 mod power_cases;
 
-use host_driver::{counters_layer, device, path, registry_path};
+use host_driver::counters_layer;
 use power_cases::{Counts, Finals, Loaded, Unloader, configure_late_tcpip, configure_port};
 use wfp_injector::driver::power::DRAIN_PATIENCE;
-use wfp_injector::driver::{Driver, DriverConfig, Progress};
+use wfp_injector::driver::{Driver, Progress};
 use wfp_injector::nt::NtStatus;
 use wfp_sim::traffic::Layer;
 use wfp_sim::{KernelFn, SimulatedStack};
@@ -30,9 +30,7 @@ struct Host<'s> {
 
 impl<'s> Host<'s> {
     fn load(sim: &'s SimulatedStack) -> Self {
-        let registry = registry_path();
-        let driver =
-            Driver::load(sim, device(), path(&registry), &DriverConfig::default()).expect("load");
+        let driver = host_driver::try_load(sim).expect("load");
         Self {
             driver: Some(driver),
         }
@@ -135,9 +133,7 @@ fn a_failed_registration_fails_the_load_and_leaves_nothing() {
         let sim = SimulatedStack::new();
         configure_port(&sim);
         sim.fail_call(call, 0, NtStatus::INSUFFICIENT_RESOURCES);
-        let registry = registry_path();
-        let error = Driver::load(&sim, device(), path(&registry), &DriverConfig::default())
-            .expect_err("the load fails");
+        let error = host_driver::try_load(&sim).expect_err("the load fails");
         assert_eq!(
             error.step,
             wfp_injector::driver::LoadStep::PowerCallback,

@@ -19,7 +19,7 @@ use proptest::prelude::*;
 #[path = "support/host_driver.rs"]
 mod host_driver;
 
-use wfp_injector::driver::{Driver, DriverConfig, LayerSnapshot, TransportLayer};
+use wfp_injector::driver::{Driver, LayerSnapshot, TransportLayer};
 use wfp_injector::nt::NtStatus;
 use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
 use wfp_sim::{InjectionPath, KernelFn, RegistryValue, SimulatedStack, WfpObjects};
@@ -374,7 +374,6 @@ fn run(config: Config, ops: &[Op]) -> LayerSnapshot {
     if let Some(count) = config.max_in_flight {
         sim.set_parameter("MaxInFlight", RegistryValue::Dword(count));
     }
-    let path = host_driver::registry_path();
     let mut driver: Option<Driver<&SimulatedStack>> = None;
     let mut model = Model::default();
     let mut plans = Plans::default();
@@ -384,15 +383,7 @@ fn run(config: Config, ops: &[Op]) -> LayerSnapshot {
         match *op {
             Op::Load => {
                 if driver.is_none() {
-                    driver = Some(
-                        Driver::load(
-                            &sim,
-                            host_driver::device(),
-                            host_driver::path(&path),
-                            &DriverConfig::default(),
-                        )
-                        .expect("load"),
-                    );
+                    driver = Some(host_driver::try_load(&sim).expect("load"));
                     model = Model::default();
                 }
             }

@@ -148,6 +148,29 @@ fn inject_receive(
     })
 }
 
+/// A stack with a TRANSPORT handle and an indicated IPv4 UDP packet for `case`; then the packet
+/// goes back, the handle is destroyed and the stack must be clean.
+fn with_handle_and_packet(case: impl FnOnce(&SimulatedStack, HANDLE, *mut NET_BUFFER_LIST)) {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    let handle = create(&sim, TRANSPORT);
+    let original = sim.indicate_packet(&ipv4(17));
+    case(&sim, handle, original);
+    sim.return_packet(original);
+    destroy(&sim, handle);
+    sim.assert_clean();
+}
+
+/// [`inject_receive`] through the context's handle, without flags or reserved data.
+fn receive(
+    context: &RawContext<'_>,
+    nbl: *mut NET_BUFFER_LIST,
+    completion: unsafe extern "win64" fn(*mut c_void, *mut NET_BUFFER_LIST, u8),
+) -> NtStatus {
+    let (sim, handle) = (context.sim, context.handle);
+    inject_receive(sim, handle, nbl, 0, ptr::null_mut(), completion, context)
+}
+
 #[test]
 fn a_synchronous_completion_runs_inside_the_inject_call() {
     let _heap = heap::check();
@@ -156,15 +179,7 @@ fn a_synchronous_completion_runs_inside_the_inject_call() {
     let handle = create(&sim, TRANSPORT);
     let original = sim.indicate_packet(&ipv4(17));
     let context = raw_context(&sim, handle);
-    let status = inject_receive(
-        &sim,
-        handle,
-        clone(&sim, original),
-        0,
-        ptr::null_mut(),
-        free_on_completion,
-        &context,
-    );
+    let status = receive(&context, clone(&sim, original), free_on_completion);
     assert_eq!(status, NtStatus::SUCCESS);
     assert_eq!(
         context.completions.load(Ordering::SeqCst),
@@ -190,15 +205,7 @@ fn random_synchronous_completions_are_reproducible_and_mixed() {
         let mut synchronous = Vec::new();
         for _ in 0..32 {
             let before = context.completions.load(Ordering::SeqCst);
-            let status = inject_receive(
-                &sim,
-                handle,
-                clone(&sim, original),
-                0,
-                ptr::null_mut(),
-                free_on_completion,
-                &context,
-            );
+            let status = receive(&context, clone(&sim, original), free_on_completion);
             assert_eq!(status, NtStatus::SUCCESS);
             synchronous.push(context.completions.load(Ordering::SeqCst) > before);
         }
@@ -218,37 +225,24 @@ fn random_synchronous_completions_are_reproducible_and_mixed() {
 
 #[test]
 fn destroying_the_handle_inside_its_completion_is_caught_as_a_deadlock() {
-    let _heap = heap::check();
-    let sim = SimulatedStack::new();
-    let handle = create(&sim, TRANSPORT);
-    let original = sim.indicate_packet(&ipv4(17));
-    let context = raw_context(&sim, handle);
-    let status = inject_receive(
-        &sim,
-        handle,
-        clone(&sim, original),
-        0,
-        ptr::null_mut(),
-        destroy_on_completion,
-        &context,
-    );
-    assert_eq!(status, NtStatus::SUCCESS);
-    let id = sim.pending_injections()[0].id;
-    // At PASSIVE_LEVEL, where destroy is otherwise allowed.
-    assert!(sim.complete_injection(id, NtStatus::SUCCESS, false));
-    assert_eq!(context.completions.load(Ordering::SeqCst), 1);
-    assert_ne!(
-        *context.destroy_status.lock().unwrap(),
-        Some(NtStatus::SUCCESS)
-    );
-    assert_eq!(
-        sim.take_violations(),
-        vec![Violation::DestroyInsideCompletion(handle as usize)]
-    );
-    assert_eq!(sim.open_handles().len(), 1, "the handle was not destroyed");
-    sim.return_packet(original);
-    destroy(&sim, handle);
-    sim.assert_clean();
+    with_handle_and_packet(|sim, handle, original| {
+        let context = raw_context(sim, handle);
+        let status = receive(&context, clone(sim, original), destroy_on_completion);
+        assert_eq!(status, NtStatus::SUCCESS);
+        let id = sim.pending_injections()[0].id;
+        // At PASSIVE_LEVEL, where destroy is otherwise allowed.
+        assert!(sim.complete_injection(id, NtStatus::SUCCESS, false));
+        assert_eq!(context.completions.load(Ordering::SeqCst), 1);
+        assert_ne!(
+            *context.destroy_status.lock().unwrap(),
+            Some(NtStatus::SUCCESS)
+        );
+        assert_eq!(
+            sim.take_violations(),
+            vec![Violation::DestroyInsideCompletion(handle as usize)]
+        );
+        assert_eq!(sim.open_handles().len(), 1, "the handle was not destroyed");
+    });
 }
 
 #[test]
@@ -265,15 +259,7 @@ fn freed_nbls_are_poisoned_and_their_use_is_caught() {
     let poison = usize::from_ne_bytes([constants::FREED_NBL_POISON; 8]);
     assert_eq!(first, poison, "FirstNetBuffer of a freed clone is poison");
     let context = raw_context(&sim, handle);
-    let status = inject_receive(
-        &sim,
-        handle,
-        freed,
-        0,
-        ptr::null_mut(),
-        free_on_completion,
-        &context,
-    );
+    let status = receive(&context, freed, free_on_completion);
     assert_eq!(status, NtStatus::INVALID_PARAMETER);
     assert_eq!(
         sim.take_violations(),
@@ -413,17 +399,7 @@ fn tcp_injected_at_a_transport_layer_from_inside_classify_is_caught() {
     for (known, bytes) in [(Some(6), ipv4(6)), (None, ipv4(6))] {
         let original = sim.indicate_packet(&bytes);
         let nbl = clone(&sim, original);
-        let status = sim.run_as_classify(known, || {
-            inject_receive(
-                &sim,
-                handle,
-                nbl,
-                0,
-                ptr::null_mut(),
-                free_on_completion,
-                &context,
-            )
-        });
+        let status = sim.run_as_classify(known, || receive(&context, nbl, free_on_completion));
         assert_eq!(status, NtStatus::INVALID_PARAMETER, "protocol {known:?}");
         assert_eq!(
             sim.take_violations(),
@@ -432,32 +408,14 @@ fn tcp_injected_at_a_transport_layer_from_inside_classify_is_caught() {
             )]
         );
         // The same from a DPC (outside classify) is accepted; UDP inside classify too.
-        let status = inject_receive(
-            &sim,
-            handle,
-            nbl,
-            0,
-            ptr::null_mut(),
-            free_on_completion,
-            &context,
-        );
+        let status = receive(&context, nbl, free_on_completion);
         assert_eq!(status, NtStatus::SUCCESS);
         sim.complete_all(NtStatus::SUCCESS);
         sim.return_packet(original);
     }
     let original = sim.indicate_packet(&ipv4(17));
     let nbl = clone(&sim, original);
-    let status = sim.run_as_classify(Some(17), || {
-        inject_receive(
-            &sim,
-            handle,
-            nbl,
-            0,
-            ptr::null_mut(),
-            free_on_completion,
-            &context,
-        )
-    });
+    let status = sim.run_as_classify(Some(17), || receive(&context, nbl, free_on_completion));
     assert_eq!(status, NtStatus::SUCCESS);
     sim.complete_all(NtStatus::SUCCESS);
     sim.return_packet(original);
@@ -539,85 +497,67 @@ fn zw_open_key_without_obj_kernel_handle_is_refused() {
 
 #[test]
 fn nonzero_reserved_flags_and_pointers_are_refused() {
-    let _heap = heap::check();
-    let sim = SimulatedStack::new();
-    let handle = create(&sim, TRANSPORT);
-    let original = sim.indicate_packet(&ipv4(17));
-    let context = raw_context(&sim, handle);
-    let nbl = clone(&sim, original);
-    let mut reserved = 0u8;
-    for (flags, pointer) in [(1, ptr::null_mut()), (0, (&raw mut reserved).cast())] {
-        let status = inject_receive(
-            &sim,
-            handle,
-            nbl,
-            flags,
-            pointer,
-            free_on_completion,
-            &context,
-        );
-        assert_eq!(status, NtStatus::INVALID_PARAMETER);
+    with_handle_and_packet(|sim, handle, original| {
+        let context = raw_context(sim, handle);
+        let nbl = clone(sim, original);
+        let mut reserved = 0u8;
+        for (flags, pointer) in [(1, ptr::null_mut()), (0, (&raw mut reserved).cast())] {
+            let status = inject_receive(
+                sim,
+                handle,
+                nbl,
+                flags,
+                pointer,
+                free_on_completion,
+                &context,
+            );
+            assert_eq!(status, NtStatus::INVALID_PARAMETER);
+            assert_eq!(
+                sim.take_violations(),
+                vec![Violation::ReservedNotZero(
+                    KernelFn::FwpsInjectTransportReceiveAsync0
+                )]
+            );
+        }
+        let mut refused = ptr::null_mut();
+        // SAFETY: live original; writable out-pointer; deliberately wrong flags.
+        let status = unsafe {
+            sim.fwps_allocate_clone_net_buffer_list0(
+                original,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                1,
+                &mut refused,
+            )
+        };
+        assert_eq!(NtStatus(status), NtStatus::INVALID_PARAMETER);
+        // SAFETY: live clone; deliberately wrong flags (the clone is freed all the same).
+        unsafe { sim.fwps_free_clone_net_buffer_list0(nbl, 1) };
         assert_eq!(
             sim.take_violations(),
-            vec![Violation::ReservedNotZero(
-                KernelFn::FwpsInjectTransportReceiveAsync0
-            )]
+            vec![
+                Violation::ReservedNotZero(KernelFn::FwpsAllocateCloneNetBufferList0),
+                Violation::ReservedNotZero(KernelFn::FwpsFreeCloneNetBufferList0),
+            ]
         );
-    }
-    let mut refused = ptr::null_mut();
-    // SAFETY: live original; writable out-pointer; deliberately wrong flags.
-    let status = unsafe {
-        (&sim).fwps_allocate_clone_net_buffer_list0(
-            original,
-            ptr::null_mut(),
-            ptr::null_mut(),
-            1,
-            &mut refused,
-        )
-    };
-    assert_eq!(NtStatus(status), NtStatus::INVALID_PARAMETER);
-    // SAFETY: live clone; deliberately wrong flags (the clone is freed all the same).
-    unsafe { (&sim).fwps_free_clone_net_buffer_list0(nbl, 1) };
-    assert_eq!(
-        sim.take_violations(),
-        vec![
-            Violation::ReservedNotZero(KernelFn::FwpsAllocateCloneNetBufferList0),
-            Violation::ReservedNotZero(KernelFn::FwpsFreeCloneNetBufferList0),
-        ]
-    );
-    assert_eq!(sim.live_clones(), 0);
-    sim.return_packet(original);
-    destroy(&sim, handle);
-    sim.assert_clean();
+        assert_eq!(sim.live_clones(), 0);
+    });
 }
 
 #[test]
 fn injecting_the_indicated_original_instead_of_a_clone_is_refused() {
-    let _heap = heap::check();
-    let sim = SimulatedStack::new();
-    let handle = create(&sim, TRANSPORT);
-    let original = sim.indicate_packet(&ipv4(17));
-    let context = raw_context(&sim, handle);
-    let status = inject_receive(
-        &sim,
-        handle,
-        original,
-        0,
-        ptr::null_mut(),
-        free_on_completion,
-        &context,
-    );
-    assert_eq!(status, NtStatus::INVALID_PARAMETER);
-    assert_eq!(
-        sim.take_violations(),
-        vec![Violation::InjectedIndicatedPacket(
-            KernelFn::FwpsInjectTransportReceiveAsync0,
-            original as usize
-        )]
-    );
-    sim.return_packet(original);
-    destroy(&sim, handle);
-    sim.assert_clean();
+    with_handle_and_packet(|sim, handle, original| {
+        let context = raw_context(sim, handle);
+        let status = receive(&context, original, free_on_completion);
+        assert_eq!(status, NtStatus::INVALID_PARAMETER);
+        assert_eq!(
+            sim.take_violations(),
+            vec![Violation::InjectedIndicatedPacket(
+                KernelFn::FwpsInjectTransportReceiveAsync0,
+                original as usize
+            )]
+        );
+    });
 }
 
 #[test]
@@ -729,37 +669,24 @@ fn calls_that_cannot_fail_in_the_kernel_cannot_be_planned_to_fail() {
 
 #[test]
 fn the_query_answers_only_injection_states() {
-    let _heap = heap::check();
-    let sim = SimulatedStack::new();
-    let handle = create(&sim, TRANSPORT);
-    let original = sim.indicate_packet(&ipv4(17));
-    let context = raw_context(&sim, handle);
-    let nbl = clone(&sim, original);
-    assert_eq!(
-        inject_receive(
-            &sim,
-            handle,
-            nbl,
-            0,
-            ptr::null_mut(),
-            free_on_completion,
-            &context
-        ),
-        NtStatus::SUCCESS
-    );
-    for target in [original, nbl] {
-        // SAFETY: live handle and NBLs.
-        let state =
-            unsafe { (&sim).fwps_query_packet_injection_state0(handle, target, ptr::null_mut()) };
-        assert!(
-            constants::PACKET_INJECTION_STATES.contains(&state),
-            "{state}"
+    with_handle_and_packet(|sim, handle, original| {
+        let context = raw_context(sim, handle);
+        let nbl = clone(sim, original);
+        assert_eq!(
+            receive(&context, nbl, free_on_completion),
+            NtStatus::SUCCESS
         );
-    }
-    sim.complete_all(NtStatus::SUCCESS);
-    sim.return_packet(original);
-    destroy(&sim, handle);
-    sim.assert_clean();
+        for target in [original, nbl] {
+            // SAFETY: live handle and NBLs.
+            let state =
+                unsafe { sim.fwps_query_packet_injection_state0(handle, target, ptr::null_mut()) };
+            assert!(
+                constants::PACKET_INJECTION_STATES.contains(&state),
+                "{state}"
+            );
+        }
+        sim.complete_all(NtStatus::SUCCESS);
+    });
 }
 
 // The injector and the driver under synchronous completions.

@@ -89,14 +89,7 @@ fn a_callout_that_never_unregisters_leaks_the_state_instead_of_freeing_it() {
     );
     // Until reboot the callouts stay registered: the next load fails where it registers them,
     // having changed nothing.
-    let path = host_driver::registry_path();
-    let error = wfp_injector::driver::Driver::load(
-        &sim,
-        host_driver::device(),
-        host_driver::path(&path),
-        &wfp_injector::driver::DriverConfig::default(),
-    )
-    .unwrap_err();
+    let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(
         error.step,
         wfp_injector::driver::LoadStep::CalloutRegister(TransportLayer::OutboundV4)
@@ -354,14 +347,7 @@ fn a_stale_filter_that_cannot_be_deleted_stops_the_load_before_any_callout_is_re
         1,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
-    let path = host_driver::registry_path();
-    let error = wfp_injector::driver::Driver::load(
-        &sim,
-        host_driver::device(),
-        host_driver::path(&path),
-        &wfp_injector::driver::DriverConfig::default(),
-    )
-    .unwrap_err();
+    let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(error.step, wfp_injector::driver::LoadStep::StaleObjects);
     assert_eq!(error.status, NtStatus::INSUFFICIENT_RESOURCES);
     let objects = sim.wfp_objects();
@@ -619,14 +605,7 @@ fn a_failed_load_whose_callouts_never_unregister_keeps_the_image() {
         NtStatus::INSUFFICIENT_RESOURCES,
     );
     sim.busy_unregisters(u32::MAX);
-    let path = host_driver::registry_path();
-    let error = wfp_injector::driver::Driver::load(
-        &sim,
-        host_driver::device(),
-        host_driver::path(&path),
-        &wfp_injector::driver::DriverConfig::default(),
-    )
-    .unwrap_err();
+    let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(
         error.step,
         wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4)
@@ -660,14 +639,7 @@ fn a_failed_load_whose_teardown_cannot_finish_keeps_the_image() {
         0,
         NtStatus::INSUFFICIENT_RESOURCES,
     );
-    let path = host_driver::registry_path();
-    let error = wfp_injector::driver::Driver::load(
-        &sim,
-        host_driver::device(),
-        host_driver::path(&path),
-        &wfp_injector::driver::DriverConfig::default(),
-    )
-    .unwrap_err();
+    let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(
         error.step,
         wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4)

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use wfp_injector::driver::{Driver, DriverConfig, TransportLayer};
+use wfp_injector::driver::{Driver, DriverConfig, LoadError, TransportLayer};
 use wfp_injector::nt::DeviceObject;
 use wfp_injector::sys::types::{DEVICE_OBJECT, UNICODE_STRING};
 use wfp_sim::traffic::{Layer, TransportPacket};
@@ -53,9 +53,14 @@ pub fn configure_port(sim: &SimulatedStack) {
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
 }
 
-pub fn load(sim: &SimulatedStack) -> Driver<&SimulatedStack> {
+/// DriverEntry's load with the default configuration, as the test's service.
+pub fn try_load(sim: &SimulatedStack) -> Result<Driver<&SimulatedStack>, LoadError> {
     let path = registry_path();
-    Driver::load(sim, device(), self::path(&path), &DriverConfig::default()).expect("load")
+    Driver::load(sim, device(), self::path(&path), &DriverConfig::default())
+}
+
+pub fn load(sim: &SimulatedStack) -> Driver<&SimulatedStack> {
+    try_load(sim).expect("load")
 }
 
 pub fn udp(layer: Layer, remote_port: u16) -> TransportPacket {
