@@ -13,6 +13,7 @@
 
 use core::alloc::Layout;
 use core::marker::PhantomData;
+use core::num::NonZeroU32;
 use core::ptr::NonNull;
 
 use crate::error::Error;
@@ -33,7 +34,7 @@ pub struct PerProcessor<T> {
     layout: Layout,
     /// The first value, on a line boundary inside the block.
     first: NonNull<u8>,
-    count: u32,
+    count: NonZeroU32,
     _values: PhantomData<T>,
 }
 
@@ -101,20 +102,21 @@ impl<T> PerProcessor<T> {
             block,
             layout,
             first,
-            count,
+            count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
             _values: PhantomData,
         })
     }
 
     /// Values in the set.
     pub fn count(&self) -> u32 {
-        self.count
+        self.count.get()
     }
 
     /// The value of processor `index` (an index beyond the set shares `index % count`).
     #[inline(always)]
     pub fn get(&self, index: u32) -> &T {
-        let index = if index < self.count {
+        // The count is non-zero by type, so the remainder has no division-by-zero path.
+        let index = if index < self.count.get() {
             index
         } else {
             index % self.count
@@ -143,13 +145,13 @@ impl<T> PerProcessor<T> {
 
     /// Every value, processor 0 first.
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        (0..self.count).map(|index| self.get(index))
+        (0..self.count.get()).map(|index| self.get(index))
     }
 }
 
 impl<T> Drop for PerProcessor<T> {
     fn drop(&mut self) {
-        for index in 0..self.count as usize {
+        for index in 0..self.count.get() as usize {
             // SAFETY: each value was written once in `with_count` and is dropped once here.
             unsafe { self.value(index).drop_in_place() };
         }
