@@ -57,7 +57,7 @@ fn assert_inert_objects(sim: &SimulatedStack) {
 fn assert_loaded(sim: &SimulatedStack, driver: &Driver<&SimulatedStack>) {
     assert_eq!(driver.progress(), Progress::Loaded);
     let objects = sim.wfp_objects();
-    assert_eq!(objects.registered_callouts, 4);
+    assert_eq!(objects.registered_callouts, 8);
     assert_eq!(objects.filters, 4);
     assert_eq!(sim.open_handles().len(), 2);
     assert!(driver.injector().is_some());
@@ -495,7 +495,7 @@ fn a_bfe_restart_after_the_load_removes_the_filters_until_bfe_runs_again_then_ad
     assert_eq!(driver.progress(), Progress::WaitingForBfe);
     let objects = sim.wfp_objects();
     assert_eq!((objects.filters, objects.sessions), (0, 0));
-    assert_eq!(objects.registered_callouts, 4);
+    assert_eq!(objects.registered_callouts, 8);
     assert_eq!(deliver(&sim), None, "no filter: traffic passes");
     // BFE runs again: a new session, and the objects come back for the same callouts.
     sim.set_bfe_state(bfe_state::START_PENDING);
@@ -635,7 +635,7 @@ fn a_worker_install_whose_callouts_stay_registered_keeps_the_image_at_unload() {
             ..
         })
     ));
-    assert_eq!(sim.wfp_objects().registered_callouts, 4, "still registered");
+    assert_eq!(sim.wfp_objects().registered_callouts, 8, "still registered");
     let unloaded = driver.unload_for_shell();
     assert!(
         unloaded.image_in_use,

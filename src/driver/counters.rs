@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::driver::layers::TransportLayer;
+use crate::driver::layers::CalloutLayer;
 
 /// What happened to the packets classified at one layer.
 #[derive(Debug, Default)]
@@ -46,6 +46,10 @@ pub struct LayerCounters {
     /// Configured packets classified while the system was about to sleep (from the power
     /// routine's "leaving S0" until "back in S0"): permitted untouched, no injection started.
     pub skipped_suspended: AtomicU64,
+    /// IP packet layers: fragments (FWP_CONDITION_FLAG_IS_FRAGMENT, or a fragment header):
+    /// the layers see them before reassembly, without the transport header the configuration
+    /// matches on: permitted untouched.
+    pub skipped_fragment: AtomicU64,
     /// Reinjected inbound IPv4 clones whose IP header checksum was rewritten (it was not valid).
     pub checksum_recomputed: AtomicU64,
 }
@@ -86,6 +90,8 @@ pub struct LayerSnapshot {
     pub skipped_split_header_checksum: u64,
     /// See [`LayerCounters::skipped_suspended`].
     pub skipped_suspended: u64,
+    /// See [`LayerCounters::skipped_fragment`].
+    pub skipped_fragment: u64,
     /// See [`LayerCounters::checksum_recomputed`].
     pub checksum_recomputed: u64,
 }
@@ -117,6 +123,7 @@ impl LayerCounters {
             skipped_multi_buffer: read(&self.skipped_multi_buffer),
             skipped_split_header_checksum: read(&self.skipped_split_header_checksum),
             skipped_suspended: read(&self.skipped_suspended),
+            skipped_fragment: read(&self.skipped_fragment),
             checksum_recomputed: read(&self.checksum_recomputed),
         };
         // Destructured in full, so that a new counter does not compile until it is placed here.
@@ -137,6 +144,7 @@ impl LayerCounters {
             skipped_multi_buffer,
             skipped_split_header_checksum,
             skipped_suspended,
+            skipped_fragment,
             // A detail of `reinjected`, not an outcome of its own.
             checksum_recomputed: _,
         } = snapshot;
@@ -154,26 +162,27 @@ impl LayerCounters {
             + skipped_no_headroom
             + skipped_multi_buffer
             + skipped_split_header_checksum
-            + skipped_suspended;
+            + skipped_suspended
+            + skipped_fragment;
         snapshot
     }
 }
 
-/// Counters for each of the four layers.
+/// Counters for each of the eight layers.
 #[derive(Debug, Default)]
 pub struct Counters {
-    layers: [LayerCounters; 4],
+    layers: [LayerCounters; 8],
 }
 
 impl Counters {
     /// The counters of `layer`.
     #[inline(always)]
-    pub fn layer(&self, layer: TransportLayer) -> &LayerCounters {
-        &self.layers[layer.slot()]
+    pub fn layer(&self, layer: impl Into<CalloutLayer>) -> &LayerCounters {
+        &self.layers[layer.into().slot()]
     }
 
     /// A copy of `layer`'s counters.
-    pub fn snapshot(&self, layer: TransportLayer) -> LayerSnapshot {
+    pub fn snapshot(&self, layer: impl Into<CalloutLayer>) -> LayerSnapshot {
         self.layer(layer).snapshot()
     }
 }

@@ -20,6 +20,7 @@ pub(crate) use wfp_seam::{nt, sys};
 mod boot;
 mod dpc;
 mod engine;
+pub mod ip_packet;
 mod kernel_api;
 pub mod kmdf;
 pub mod layout;
