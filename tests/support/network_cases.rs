@@ -270,7 +270,8 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         e.own += 1;
         returned.push(delivered.nbl);
     }
-    for layer in [IpPacketLayer::InboundV4] {
+    {
+        let layer = IpPacketLayer::InboundV4;
         let mut p = packet(false, 17);
         p.checksum_offloaded = true;
         let delivered = sim.deliver_ip_packet(layer, &p, Delivery::default());
