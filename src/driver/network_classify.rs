@@ -439,8 +439,8 @@ mod tests {
         let parsed = parse_headers(&packet, IpFamily::V6, 56, Direction::Inbound).unwrap();
         assert_eq!(parsed.protocol, 17);
         assert!(parsed.fragment);
-        // A header size the chain does not reach is refused.
-        assert!(parse_headers(&packet, IpFamily::V6, 48, Direction::Inbound).is_none());
+        // A header size the chain does not end at is refused.
+        assert!(parse_headers(&packet, IpFamily::V6, 52, Direction::Inbound).is_none());
     }
 
     #[test]
