@@ -38,7 +38,7 @@ fn assert_no_callout(sim: &SimulatedStack) {
 
 fn assert_loaded(sim: &SimulatedStack) {
     let objects = sim.wfp_objects();
-    assert_eq!(objects.registered_callouts, 4);
+    assert_eq!(objects.registered_callouts, 8);
     assert_eq!(objects.filters, 4);
     assert_eq!(sim.open_handles().len(), 2);
     assert!(logged(sim, "wfp_injector: loaded"));
@@ -285,7 +285,7 @@ fn the_image_survives_a_bfe_restart_after_its_load() {
     assert_eq!(sim.wfp_objects().filters, 0);
     assert_eq!(
         sim.wfp_objects().registered_callouts,
-        4,
+        8,
         "callouts stay registered"
     );
     assert_eq!(deliver(&sim), None);
