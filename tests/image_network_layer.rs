@@ -39,15 +39,15 @@ const LAYERS: [&str; 8] = [
     "InboundIpPacketV6",
 ];
 
-/// Loads the image with `layer` as `InspectLayer`, runs `cases`, unloads, and compares every
+/// Loads the image configured by `configure`, runs `cases`, unloads, and compares every
 /// layer's counters line with what the cases expect (a layer that classified nothing prints no
 /// line: it must expect nothing).
 fn through_the_image(
-    layer: u32,
+    configure: impl FnOnce(&SimulatedStack),
     cases: impl FnOnce(&SimulatedStack) -> BTreeMap<&'static str, Expected>,
 ) {
     let sim = SimulatedStack::new();
-    network_cases::configure(&sim, layer);
+    configure(&sim);
     let Some(mut harness) = Harness::new(&sim) else {
         return;
     };
@@ -103,10 +103,21 @@ fn through_the_image(
 
 #[test]
 fn the_image_reinjects_at_the_ip_packet_layers_by_the_documented_rules() {
-    through_the_image(NETWORK, network_cases::run);
+    through_the_image(
+        |sim| network_cases::configure(sim, NETWORK),
+        network_cases::run,
+    );
+}
+
+#[test]
+fn the_image_matches_the_remote_port_in_the_packet_each_way() {
+    through_the_image(network_cases::configure_port, network_cases::run_port);
 }
 
 #[test]
 fn the_image_with_both_layers_reinjects_each_packet_once_and_never_loops() {
-    through_the_image(BOTH, network_cases::run_both);
+    through_the_image(
+        |sim| network_cases::configure(sim, BOTH),
+        network_cases::run_both,
+    );
 }

@@ -82,6 +82,17 @@ fn with_both_layers_each_packet_is_reinjected_once_and_its_clone_passes_the_othe
 }
 
 #[test]
+fn the_remote_port_is_matched_in_the_packet_each_way() {
+    let sim = SimulatedStack::new();
+    network_cases::configure_port(&sim);
+    let driver = load(&sim);
+    let expected = network_cases::run_port(&sim);
+    check_counters(&driver, &expected);
+    assert_eq!(driver.unload(), NtStatus::SUCCESS);
+    sim.assert_clean();
+}
+
+#[test]
 fn ip_packet_filters_carry_only_the_remote_address() {
     let sim = SimulatedStack::new();
     network_cases::configure(&sim, NETWORK);

@@ -294,6 +294,52 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
     expected
 }
 
+/// Configures a remote port only (no address), at the IP packet layers: the port is matched in
+/// the packet's own transport header, the source port inbound and the destination outbound.
+pub fn configure_port(sim: &SimulatedStack) {
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(443));
+    sim.set_parameter("InspectLayer", RegistryValue::Dword(NETWORK));
+}
+
+/// With [`configure_port`]: TCP and UDP with remote port 443 reinjected each way and family,
+/// remote port 80 and ICMP not inspected (no address condition, so all reach classify).
+pub fn run_port(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
+    let mut expected: BTreeMap<&'static str, Expected> = BTreeMap::new();
+    let mut returned = Vec::new();
+    for layer in IpPacketLayer::ALL {
+        let v6 = layer.is_v6();
+        for (protocol, port, inspected) in [
+            (17, 443, true),
+            (6, 443, true),
+            (17, 80, false),
+            (icmp(v6), 0, false),
+        ] {
+            let mut p = packet(v6, protocol);
+            if protocol != icmp(v6) {
+                p.remote_port = port;
+            }
+            let delivered = sim.deliver_ip_packet(layer, &p, Delivery::default());
+            let action = delivered.result.expect("a filter").action;
+            let e = expected.entry(ip_name(layer)).or_default();
+            if inspected {
+                assert_eq!(action, FWP_ACTION_BLOCK, "{layer:?} {protocol}/{port}");
+                assert_eq!(sim.follow_injections(&p).injections.len(), 1);
+                e.reinjected += 1;
+                e.own += 1;
+            } else {
+                assert_eq!(action, FWP_ACTION_PERMIT, "{layer:?} {protocol}/{port}");
+                assert!(sim.pending_injections().is_empty());
+                e.not_inspected += 1;
+            }
+            returned.push(delivered.nbl);
+        }
+    }
+    for nbl in returned {
+        sim.return_packet(nbl);
+    }
+    expected
+}
+
 /// Both kinds of layer (`InspectLayer` 2): each packet is reinjected once, by the first layer
 /// it meets (inbound the IP packet layer, outbound the transport layer), and its clone is this
 /// driver's own at every layer it passes afterwards, the other kind included: never injected

@@ -249,7 +249,9 @@ impl TransportPacket {
         matches!(self.protocol, 1 | 58)
     }
 
-    fn transport_header(&self) -> Vec<u8> {
+    /// The transport header as the packet travels: an inbound packet's source port is the
+    /// remote one.
+    fn transport_header(&self, inbound: bool) -> Vec<u8> {
         if self.is_icmp() {
             // Type (the local "port"), code (the remote "port"), checksum, identifier, sequence.
             return vec![
@@ -264,7 +266,11 @@ impl TransportPacket {
             ];
         }
         let mut header = Vec::new();
-        let (source, destination) = (self.local_port, self.remote_port);
+        let (source, destination) = if inbound {
+            (self.remote_port, self.local_port)
+        } else {
+            (self.local_port, self.remote_port)
+        };
         header.extend_from_slice(&source.to_be_bytes());
         header.extend_from_slice(&destination.to_be_bytes());
         if self.protocol == 6 {
@@ -278,7 +284,7 @@ impl TransportPacket {
 
     /// The whole packet: IP header, transport header, payload; and the two header sizes.
     pub fn bytes(&self, inbound: bool) -> (Vec<u8>, usize, usize) {
-        let transport = self.transport_header();
+        let transport = self.transport_header(inbound);
         let (source, destination) = if inbound {
             (self.remote, self.local)
         } else {
