@@ -92,6 +92,7 @@ fn through_the_image(
             loopback: field(line, "loopback"),
             ipsec: field(line, "ipsec"),
             fragment: field(line, "fragment"),
+            multi_buffer: field(line, "multi-buffer"),
             checksum: field(line, "checksum"),
             malformed: field(line, "malformed"),
         };

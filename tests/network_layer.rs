@@ -44,6 +44,7 @@ fn check_counters(driver: &Driver<&SimulatedStack>, expected: &BTreeMap<&'static
             loopback: c.skipped_loopback,
             ipsec: c.skipped_ipsec,
             fragment: c.skipped_fragment,
+            multi_buffer: c.skipped_multi_buffer,
             checksum: c.checksum_recomputed,
             malformed: c.malformed,
         };

@@ -93,6 +93,7 @@ pub struct Expected {
     pub loopback: u64,
     pub ipsec: u64,
     pub fragment: u64,
+    pub multi_buffer: u64,
     pub checksum: u64,
     pub malformed: u64,
 }
@@ -245,6 +246,44 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
             &packet(v6, 17),
             withheld,
             "no header size",
+        ));
+        expected.entry(ip_name(layer)).or_default().malformed += 1;
+    }
+    // Two NET_BUFFERs: only the first one's headers would be read (and, inbound, retreated
+    // over), so the packet is permitted untouched.
+    for layer in IpPacketLayer::ALL {
+        let p = packet(layer.is_v6(), 17);
+        let (bytes, ip_header, _) = p.bytes(layer.is_inbound());
+        let mut frame = vec![0u8; 14];
+        frame.extend_from_slice(&bytes);
+        let spec = wfp_sim::NetBufferSpec {
+            bytes: &frame,
+            offset: 14 + if layer.is_inbound() { ip_header } else { 0 },
+            mdl_starts: &[],
+        };
+        let nbl = sim.indicate_net_buffers(&[spec, spec]);
+        let clones = sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0);
+        let result = sim.classify_ip_packet_again(layer, &p, nbl);
+        assert_eq!(
+            result.action, FWP_ACTION_PERMIT,
+            "{layer:?}: two NET_BUFFERs"
+        );
+        assert_eq!(sim.calls(KernelFn::FwpsAllocateCloneNetBufferList0), clones);
+        returned.push(nbl);
+        expected.entry(ip_name(layer)).or_default().multi_buffer += 1;
+    }
+    // Cut inside the IP header: shorter than the metadata's header size, permitted untouched.
+    for layer in IpPacketLayer::ALL {
+        let cut = Delivery {
+            truncate_to: Some(if layer.is_v6() { 30 } else { 10 }),
+            ..Delivery::default()
+        };
+        returned.push(permitted_untouched(
+            sim,
+            layer,
+            &packet(layer.is_v6(), 17),
+            cut,
+            "cut",
         ));
         expected.entry(ip_name(layer)).or_default().malformed += 1;
     }

@@ -216,6 +216,26 @@ impl SimulatedStack {
         Delivered { result, nbl }
     }
 
+    /// Classifies an NBL that already exists (one the test indicated itself, or a clone coming
+    /// back) at `layer` with `packet`'s values and metadata. Panics when no filter is there.
+    pub fn classify_ip_packet_again(
+        &self,
+        layer: IpPacketLayer,
+        packet: &TransportPacket,
+        nbl: *mut NET_BUFFER_LIST,
+    ) -> ClassifyResult {
+        let (_, ip_header, transport_header) = packet.bytes(layer.is_inbound());
+        self.classify_ip_packet(
+            layer,
+            packet,
+            Delivery::default(),
+            nbl,
+            ip_header,
+            transport_header,
+        )
+        .expect("a filter at the layer")
+    }
+
     /// Classifies `nbl` at `layer` with `packet`'s values and metadata.
     pub(crate) fn classify_ip_packet(
         &self,
