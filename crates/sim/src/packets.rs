@@ -735,13 +735,22 @@ impl SimulatedStack {
                     && (record.family == 0 || record.family == call.family)
             }
         };
-        let wrong_family = matches!(
+        let network = matches!(
             call.path,
             InjectionPath::NetworkSend | InjectionPath::NetworkReceive
-        ) && packet
-            .model
-            .ip_packet
-            .is_some_and(|ip_packet| ip_packet.family != record.family);
+        );
+        let wrong_family = network
+            && packet
+                .model
+                .ip_packet
+                .is_some_and(|ip_packet| ip_packet.family != record.family);
+        let first_offset = packet.buffers.first().map_or(0, |b| b.offset);
+        let off_ip_header = network
+            && packet.model.ip_packet.is_some()
+            && packet
+                .model
+                .ip_start
+                .is_some_and(|start| start != first_offset);
         if !family_ok {
             // A packet of the other family cannot start with this handle's IP header, so a
             // wrong handle ends here.
@@ -749,6 +758,13 @@ impl SimulatedStack {
                 state
                     .violations
                     .push(Violation::NetworkInjectionWrongFamily(nbl));
+            }
+            // Data that does not start with an IP header (inbound, the classify's offset past
+            // it) ends here too: still the driver's mistake, not a packet Windows may refuse.
+            if off_ip_header {
+                state
+                    .violations
+                    .push(Violation::NetworkInjectionNotAtIpHeader(nbl));
             }
             return NtStatus::INVALID_PARAMETER.0;
         }
