@@ -386,7 +386,7 @@ fn a_worker_install_whose_callouts_stay_registered_keeps_the_image_at_unload() {
             ..
         })
     ));
-    assert_eq!(sim.wfp_objects().registered_callouts, 4, "still registered");
+    assert_eq!(sim.wfp_objects().registered_callouts, 8, "still registered");
     let unloaded = driver.unload_for_shell();
     assert!(
         unloaded.image_in_use,

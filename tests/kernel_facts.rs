@@ -20,7 +20,10 @@ use std::mem::{align_of, offset_of, size_of};
 use std::path::Path;
 use std::sync::OnceLock;
 
-use wfp_injector::driver::layers::{INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer};
+use wfp_injector::driver::layers::{
+    INBOUND_FIELDS, INBOUND_IPPACKET_FIELDS, NetworkLayer, OUTBOUND_FIELDS,
+    OUTBOUND_IPPACKET_FIELDS, TransportLayer,
+};
 use wfp_injector::driver::objects::{FILTER_FLAGS, SESSION_FLAGS, SUBLAYER_WEIGHT};
 use wfp_injector::inject::{
     AddressFamily, InjectionState, InjectionTypes, IpProtocol, UNSPECIFIED_COMPARTMENT,
@@ -922,6 +925,7 @@ fn check_constants() -> Check {
             FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND,
             FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC,
             FWP_CONDITION_FLAG_IS_LOOPBACK,
+            FWP_CONDITION_FLAG_IS_FRAGMENT,
             FWP_ACTION_BLOCK,
             FWP_ACTION_PERMIT,
             FWP_ACTION_CALLOUT_TERMINATING,
@@ -1120,6 +1124,54 @@ fn check_constants() -> Check {
             .insert(format!("src/driver/layers.rs:{direction}_FIELDS"));
     }
 
+    // src/driver/layers.rs: the IP packet layers' keys, run-time ids and field indices.
+    for layer in NetworkLayer::ALL {
+        let name = match layer {
+            NetworkLayer::OutboundV4 => "OUTBOUND_IPPACKET_V4",
+            NetworkLayer::OutboundV6 => "OUTBOUND_IPPACKET_V6",
+            NetworkLayer::InboundV4 => "INBOUND_IPPACKET_V4",
+            NetworkLayer::InboundV6 => "INBOUND_IPPACKET_V6",
+        };
+        c.eq(&format!("NetworkLayer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
+        let id = layer.runtime_id();
+        c.eq(&format!("NetworkLayer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), id.to_u128());
+        if NetworkLayer::from_runtime_id(id) != Some(layer) {
+            c.failures.push(format!("NetworkLayer::from_runtime_id({id}) is not {layer:?}"));
+        }
+        let v6 = name.ends_with("V6");
+        let outbound = name.starts_with("OUTBOUND");
+        if (layer.family() == wfp_injector::inject::IpFamily::V6) != v6
+            || (layer.direction() == wfp_injector::driver::layers::Direction::Outbound) != outbound
+        {
+            c.failures.push(format!("{layer:?}: family or direction disagrees with {name}"));
+        }
+        let expected = if outbound { &OUTBOUND_IPPACKET_FIELDS } else { &INBOUND_IPPACKET_FIELDS };
+        if layer.fields() != expected {
+            c.failures.push(format!("{layer:?}.fields() is not its direction's table"));
+        }
+    }
+    let ours: Vec<u16> = NetworkLayer::ALL.iter().map(|l| l.runtime_id()).collect();
+    for id in 0..=u16::MAX {
+        if NetworkLayer::from_runtime_id(id).is_some() != ours.contains(&id) {
+            c.failures.push(format!("NetworkLayer::from_runtime_id({id}) is {:?}", NetworkLayer::from_runtime_id(id)));
+        }
+    }
+    for (table, direction) in [(&INBOUND_IPPACKET_FIELDS, "INBOUND"), (&OUTBOUND_IPPACKET_FIELDS, "OUTBOUND")] {
+        for version in ["V4", "V6"] {
+            let layer = format!("FWPS_FIELDS_{direction}_IPPACKET_{version}");
+            for (field, index) in [
+                ("IP_REMOTE_ADDRESS", table.ip_remote_address),
+                ("INTERFACE_INDEX", table.interface_index),
+                ("SUB_INTERFACE_INDEX", table.sub_interface_index),
+                ("FLAGS", table.flags),
+            ] {
+                let item = format!("{layer}.FWPS_FIELD_{direction}_IPPACKET_{version}_{field}");
+                c.eq(&format!("{direction}_IPPACKET_FIELDS.{field}"), "index", &item, index as u128);
+            }
+        }
+        c.covered.insert(format!("src/driver/layers.rs:{direction}_IPPACKET_FIELDS"));
+    }
+
     // src/driver/objects.rs.
     c.eq("src/driver/objects.rs:SESSION_FLAGS", "const", "FWPM_SESSION_FLAG_DYNAMIC", SESSION_FLAGS.to_u128());
     c.eq("src/driver/objects.rs:FILTER_FLAGS", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", FILTER_FLAGS.to_u128());
@@ -1261,6 +1313,7 @@ fn check_simulator() -> Check {
         packet_list_information::INBOUND_IS_DE_TUNNELED =>
             format!("{ipsec}.isDeTunneled"),
         condition_flag::IS_LOOPBACK => "FWP_CONDITION_FLAG_IS_LOOPBACK",
+        condition_flag::IS_FRAGMENT => "FWP_CONDITION_FLAG_IS_FRAGMENT",
     ]);
     // FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
     c.eq(&key("packet_list_information::IPSEC_INFORMATION"), "offset", "FWPS_PACKET_LIST_INFORMATION0.ipsecInformation", layout::packet_list_information::IPSEC_INFORMATION as u128);
@@ -1291,6 +1344,41 @@ fn check_simulator() -> Check {
             c.eq(&format!("{name}.len() {version}"), "index", &format!("{prefix}_MAX"), fields.len() as u128);
         }
         c.covered.insert(key(name));
+    }
+
+    for (fields, direction, name) in [
+        (&layout::INBOUND_IPPACKET_FIELDS[..], "INBOUND", "INBOUND_IPPACKET_FIELDS"),
+        (&layout::OUTBOUND_IPPACKET_FIELDS[..], "OUTBOUND", "OUTBOUND_IPPACKET_FIELDS"),
+    ] {
+        for version in ["V4", "V6"] {
+            let prefix = format!("FWPS_FIELDS_{direction}_IPPACKET_{version}.FWPS_FIELD_{direction}_IPPACKET_{version}");
+            for (index, field) in fields.iter().enumerate() {
+                let item = format!("{prefix}_{}", field.suffix());
+                c.eq(&format!("{name}[{index}]"), "index", &item, index as u128);
+            }
+            c.eq(&format!("{name}.len() {version}"), "index", &format!("{prefix}_MAX"), fields.len() as u128);
+        }
+        c.covered.insert(key(name));
+    }
+    // crates/sim/src/ip_packet.rs: the simulated IP packet layers' keys, run-time ids, orders.
+    for layer in wfp_sim::ip_packet::IpPacketLayer::ALL {
+        use wfp_sim::ip_packet::IpPacketLayer as L;
+        let name = match layer {
+            L::OutboundV4 => "OUTBOUND_IPPACKET_V4",
+            L::OutboundV6 => "OUTBOUND_IPPACKET_V6",
+            L::InboundV4 => "INBOUND_IPPACKET_V4",
+            L::InboundV6 => "INBOUND_IPPACKET_V6",
+        };
+        c.eq(&format!("sim IpPacketLayer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
+        c.eq(&format!("sim IpPacketLayer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), layer.runtime_id().to_u128());
+        let expected: &[layout::IpPacketField] = if name.starts_with("INBOUND") {
+            &layout::INBOUND_IPPACKET_FIELDS
+        } else {
+            &layout::OUTBOUND_IPPACKET_FIELDS
+        };
+        if layer.fields() != expected {
+            c.failures.push(format!("sim IpPacketLayer::{layer:?}.fields() is not the {name} order"));
+        }
     }
 
     // crates/sim/src/engine.rs.
@@ -1651,6 +1739,7 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU", wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU.to_u128()),
         ("const", "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED", wfp::FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.to_u128()),
         ("const", "FWP_CONDITION_FLAG_IS_LOOPBACK", wfp::FWP_CONDITION_FLAG_IS_LOOPBACK.to_u128()),
+        ("const", "FWP_CONDITION_FLAG_IS_FRAGMENT", wfp::FWP_CONDITION_FLAG_IS_FRAGMENT.to_u128()),
         ("const", "FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER", wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER.to_u128()),
         ("const", "FWPS_METADATA_FIELD_DESTINATION_PREFIX", wfp::FWPS_METADATA_FIELD_DESTINATION_PREFIX.to_u128()),
         ("const", "FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH", wfp::FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH.to_u128()),
@@ -1735,6 +1824,10 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "APC_LEVEL", wdk_services::APC_LEVEL.to_u128()),
         ("const", "DISPATCH_LEVEL", wdk_services::DISPATCH_LEVEL.to_u128()),
         ("const", "IO_TYPE_DRIVER", wdk_services::IO_TYPE_DRIVER.to_u128()),
+        ("guid", "FWPM_LAYER_INBOUND_IPPACKET_V4", guid_u128(&wfp::FWPM_LAYER_INBOUND_IPPACKET_V4)),
+        ("guid", "FWPM_LAYER_INBOUND_IPPACKET_V6", guid_u128(&wfp::FWPM_LAYER_INBOUND_IPPACKET_V6)),
+        ("guid", "FWPM_LAYER_OUTBOUND_IPPACKET_V4", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_IPPACKET_V4)),
+        ("guid", "FWPM_LAYER_OUTBOUND_IPPACKET_V6", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_IPPACKET_V6)),
         ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V4", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4)),
         ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD)),
         ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V6", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6)),

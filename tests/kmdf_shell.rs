@@ -68,7 +68,7 @@ fn the_shell_creates_a_kernel_only_control_device_and_unloads_in_reverse_order()
         "FILE_DEVICE_SECURE_OPEN, and the framework's generated name kept"
     );
     assert!(devices[0].finished, "WdfControlFinishInitializing");
-    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    assert_eq!(sim.wfp_objects().registered_callouts, 8);
     let unload = load
         .driver
         .DriverUnload

@@ -1,5 +1,6 @@
 //! Classify at the transport layers: permit our own and unchangeable packets untouched; clone,
 //! absorb and reinject configured traffic on the path it came from; permit everything else.
+//! The IP packet layers' classify is beside it (`network_classify`); both enter here.
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,8 @@ use crate::driver::config::{InspectionConfig, PacketKey};
 use crate::driver::counters::{Counters, LayerCounters};
 use crate::driver::instance::{self, InstanceId};
 use crate::driver::layers::{
-    Direction, FieldIndices, INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer,
+    CalloutLayer, Direction, FieldIndices, INBOUND_FIELDS, NetworkLayer, OUTBOUND_FIELDS,
+    TransportLayer,
 };
 use crate::driver::log::{Level, Log};
 use crate::error::Error;
@@ -153,7 +155,7 @@ struct TransportFields {
 /// Why a configured packet was not reinjected: each permits it untouched and has its counter and
 /// its row in docs/callout-driver.md's classify table. A reinjection is `Ok` beside it, never one of these, so a
 /// packet already handed to the kernel cannot also be permitted.
-enum Outcome {
+pub(crate) enum Outcome {
     /// FWP_CONDITION_FLAG_IS_LOOPBACK.
     Loopback,
     /// FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED (inbound).
@@ -173,11 +175,16 @@ enum Outcome {
     Suspended,
     /// Missing metadata, or data shorter than its headers.
     Malformed,
+    /// IP packet layers: outside the configuration (known only once the packet's own headers
+    /// are read, since these layers carry no protocol or port field).
+    NotInspected,
+    /// IP packet layers: a fragment.
+    Fragment,
     /// Clone or injection refused.
     Failed(Error),
 }
 
-fn value_of(value: &FWP_VALUE0, kind: u32) -> Option<u64> {
+pub(crate) fn value_of(value: &FWP_VALUE0, kind: u32) -> Option<u64> {
     (value.r#type == kind).then_some(value.value)
 }
 
@@ -247,11 +254,11 @@ impl TransportFields {
     }
 }
 
-fn has(metadata: &FWPS_INCOMING_METADATA_VALUES0, field: u32) -> bool {
+pub(crate) fn has(metadata: &FWPS_INCOMING_METADATA_VALUES0, field: u32) -> bool {
     metadata.currentMetadataValues & field == field
 }
 
-fn compartment(metadata: &FWPS_INCOMING_METADATA_VALUES0) -> u32 {
+pub(crate) fn compartment(metadata: &FWPS_INCOMING_METADATA_VALUES0) -> u32 {
     if has(metadata, FWPS_METADATA_FIELD_COMPARTMENT_ID) {
         metadata.compartmentId
     } else {
@@ -260,7 +267,7 @@ fn compartment(metadata: &FWPS_INCOMING_METADATA_VALUES0) -> u32 {
 }
 
 /// The first NET_BUFFER of an NBL (`NET_BUFFER_LIST_FIRST_NB`).
-fn first_buffer(nbl: NetBufferListRef<'_>) -> *mut NET_BUFFER {
+pub(crate) fn first_buffer(nbl: NetBufferListRef<'_>) -> *mut NET_BUFFER {
     // SAFETY: the borrow guarantees a valid NBL for the classify's duration.
     unsafe { (*nbl.as_raw()).FirstNetBuffer.cast() }
 }
@@ -310,6 +317,10 @@ impl<K: KernelApi> CalloutState<K> {
             "classify reached freed driver state"
         );
         let Some(layer) = TransportLayer::from_runtime_id(values.layerId) else {
+            if let Some(layer) = NetworkLayer::from_runtime_id(values.layerId) {
+                self.classify_network(layer, values, metadata, packet, out);
+                return;
+            }
             // Not a layer of ours (a filter someone else added with our callout): a terminating
             // callout must answer block or permit, or WFP treats it as block.
             permit_if_writable(out);
@@ -373,7 +384,7 @@ impl<K: KernelApi> CalloutState<K> {
         let checksum_recomputed = match decision {
             Ok(checksum_recomputed) => checksum_recomputed,
             Err(outcome) => {
-                self.permit_untouched(layer, counters, outcome, out);
+                self.permit_untouched(layer.into(), counters, outcome, out);
                 return;
             }
         };
@@ -388,7 +399,7 @@ impl<K: KernelApi> CalloutState<K> {
 
     /// The loader's power state. Any IRQL.
     #[inline(always)]
-    fn power(&self) -> &crate::driver::power::Power {
+    pub(crate) fn power(&self) -> &crate::driver::power::Power {
         // SAFETY: the loader block holds it and outlives this state (unload frees the state
         // before the loader).
         unsafe { self.power.as_ref() }
@@ -397,9 +408,9 @@ impl<K: KernelApi> CalloutState<K> {
     /// A configured packet not reinjected: permit, count, and log a refusal. Out of line, so that
     /// the reinjected packet's path tests one discriminant instead of dispatching on the reasons.
     #[inline(never)]
-    fn permit_untouched(
+    pub(crate) fn permit_untouched(
         &self,
-        layer: TransportLayer,
+        layer: CalloutLayer,
         counters: &LayerCounters,
         outcome: Outcome,
         out: &mut FWPS_CLASSIFY_OUT0,
@@ -414,6 +425,8 @@ impl<K: KernelApi> CalloutState<K> {
             Outcome::SplitHeaderChecksum => &counters.skipped_split_header_checksum,
             Outcome::Suspended => &counters.skipped_suspended,
             Outcome::Malformed => &counters.malformed,
+            Outcome::NotInspected => &counters.not_inspected,
+            Outcome::Fragment => &counters.skipped_fragment,
             Outcome::Failed(error) => {
                 self.log.write(
                     &self.kernel,
@@ -653,7 +666,7 @@ impl<K: KernelApi> CalloutState<K> {
     /// refused): then `Ok(Some((address of the checksum, its old bytes)))`. `Ok(None)`: nothing
     /// rewritten. `Err` when this is not such a header, or an IPv4 one split across MDLs whose
     /// checksum is not valid.
-    fn prepare_ip_header(
+    pub(crate) fn prepare_ip_header(
         &self,
         buffer: *mut NET_BUFFER,
         family: IpFamily,
@@ -771,8 +784,8 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     let values = unsafe { &*values };
     // SAFETY: as above.
     let metadata = unsafe { &*metadata };
-    // SAFETY: at transport layers layerData is the packet's NBL (or null), valid until classify
-    // returns.
+    // SAFETY: at transport and IP packet layers layerData is the packet's NBL (or null), valid
+    // until classify returns.
     let packet = unsafe { NetBufferListRef::from_raw(layer_data.cast::<NET_BUFFER_LIST>()) };
     state.classify(values, metadata, packet, out);
     #[cfg(debug_assertions)]

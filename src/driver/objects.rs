@@ -1,11 +1,12 @@
 //! The driver's WFP objects: an engine session, a provider, a sublayer, a callout per layer
-//! (registered with the filter engine and added to BFE), and a filter per inspected layer.
+//! (the four transport and the four IP packet layers, registered with the filter engine and
+//! added to BFE), and a filter per inspected layer.
 //! Installed in one transaction; removed in the order that stops traffic first.
 
 use core::ptr;
 
 use crate::driver::config::InspectionConfig;
-use crate::driver::layers::{PROVIDER_KEY, SUBLAYER_KEY, TransportLayer};
+use crate::driver::layers::{CalloutLayer, PROVIDER_KEY, SUBLAYER_KEY};
 use crate::driver::load_error::{LoadError, LoadStep};
 use crate::inject::{IpFamily, IpProtocol};
 use crate::nt::text::wide;
@@ -54,6 +55,9 @@ pub const SESSION_FLAGS: u32 = FWPM_SESSION_FLAG_DYNAMIC;
 /// blocking every packet of its layer.
 pub const FILTER_FLAGS: u32 = FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED;
 
+/// Layers with a callout: [`CalloutLayer::ALL`].
+const LAYERS: usize = CalloutLayer::ALL.len();
+
 /// Conditions a filter can carry: remote address, remote port, and up to two protocols.
 const MAX_CONDITIONS: usize = 4;
 
@@ -83,8 +87,8 @@ const NO_DATA: FWP_BYTE_BLOB = FWP_BYTE_BLOB {
 pub struct WfpObjects<K: KernelApi> {
     kernel: K,
     engine: HANDLE,
-    callout_ids: [Option<u32>; 4],
-    filtered: [bool; 4],
+    callout_ids: [Option<u32>; LAYERS],
+    filtered: [bool; LAYERS],
 }
 
 // SAFETY: the engine handle is a kernel token usable from any thread at PASSIVE_LEVEL.
@@ -113,13 +117,13 @@ impl<K: KernelApi> WfpObjects<K> {
         let mut objects = Self {
             kernel,
             engine,
-            callout_ids: [None; 4],
-            filtered: [false; 4],
+            callout_ids: [None; LAYERS],
+            filtered: [false; LAYERS],
         };
         if let Err(error) = objects.delete_stale() {
             return Err(objects.abandon(error));
         }
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             let callout = FWPS_CALLOUT1 {
                 calloutKey: layer.callout_key(),
                 flags: 0,
@@ -183,7 +187,7 @@ impl<K: KernelApi> WfpObjects<K> {
                 .fwpm_sub_layer_add0(self.engine, &sublayer, ptr::null_mut())
         };
         check(LoadStep::SubLayerAdd, status)?;
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             let callout = FWPM_CALLOUT0 {
                 calloutKey: layer.callout_key(),
                 displayData: display(&CALLOUT_NAME, None),
@@ -204,12 +208,12 @@ impl<K: KernelApi> WfpObjects<K> {
             };
             check(LoadStep::CalloutAdd(layer), status)?;
         }
-        for layer in TransportLayer::ALL {
-            if !config.inspects(layer.family()) {
+        for layer in CalloutLayer::ALL {
+            if !config.inspects_at(layer) {
                 continue;
             }
             let mut storage = ConditionStorage::new();
-            let conditions = storage.build(config, layer.family());
+            let conditions = storage.build(config, layer);
             let filter = FWPM_FILTER0 {
                 filterKey: layer.filter_key(),
                 displayData: display(&FILTER_NAME, None),
@@ -256,10 +260,10 @@ impl<K: KernelApi> WfpObjects<K> {
     fn delete_stale(&mut self) -> Result<(), LoadError> {
         let stale = |status: NtStatus| LoadError::new(LoadStep::StaleObjects, status);
         let transaction = Transaction::begin(self.kernel.clone(), self.engine).map_err(stale)?;
-        let deletes = TransportLayer::ALL
+        let deletes = CalloutLayer::ALL
             .map(|layer| (Object::Filter, layer.filter_key()))
             .into_iter()
-            .chain(TransportLayer::ALL.map(|layer| (Object::Callout, layer.callout_key())))
+            .chain(CalloutLayer::ALL.map(|layer| (Object::Callout, layer.callout_key())))
             .chain([
                 (Object::SubLayer, SUBLAYER_KEY),
                 (Object::Provider, PROVIDER_KEY),
@@ -307,7 +311,7 @@ impl<K: KernelApi> WfpObjects<K> {
     /// exists does not matter) and the filters. The callouts stay registered with the filter
     /// engine, which does not depend on BFE.
     pub fn engine_lost(&mut self) {
-        self.filtered = [false; 4];
+        self.filtered = [false; LAYERS];
         let _ = self.close_engine();
     }
 
@@ -324,7 +328,7 @@ impl<K: KernelApi> WfpObjects<K> {
             check(LoadStep::TransactionCommit, transaction.commit().0)
         });
         if result.is_err() {
-            self.filtered = [false; 4];
+            self.filtered = [false; LAYERS];
             let _ = self.close_engine();
         }
         result
@@ -333,7 +337,7 @@ impl<K: KernelApi> WfpObjects<K> {
     /// Deletes the filters: no classify starts after this returns. The first failure's status.
     pub fn remove_filters(&mut self) -> NtStatus {
         let mut first = NtStatus::SUCCESS;
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             if core::mem::take(&mut self.filtered[layer.index()]) {
                 let status = self.delete(Object::Filter, layer.filter_key());
                 first = first_failure(first, status);
@@ -392,7 +396,7 @@ impl<K: KernelApi> WfpObjects<K> {
         if let Err(status) = transaction {
             first = first_failure(first, status);
         }
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             let status = self.delete(Object::Callout, layer.callout_key());
             first = first_failure(first, status);
         }
@@ -570,9 +574,16 @@ impl ConditionStorage {
     /// the same field and ANDs different fields; a port criterion applies to TCP and UDP only
     /// (for ICMP the port fields carry type and code), so without a configured protocol it comes
     /// with "protocol is TCP or UDP". At most [`MAX_CONDITIONS`].
-    fn build(&mut self, config: &InspectionConfig, family: IpFamily) -> &[FWPM_FILTER_CONDITION0] {
+    ///
+    /// The IP packet layers have no protocol or port field (FWPS_FIELDS_*_IPPACKET_V4/V6), so
+    /// their filters carry the remote address only and classify matches the rest in the packet.
+    fn build(
+        &mut self,
+        config: &InspectionConfig,
+        layer: CalloutLayer,
+    ) -> &[FWPM_FILTER_CONDITION0] {
         self.count = 0;
-        match (family, config.remote_v4, config.remote_v6) {
+        match (layer.family(), config.remote_v4, config.remote_v6) {
             (IpFamily::V4, Some(address), _) => {
                 // Conditions take IPv4 addresses as host-order UINT32s.
                 let host = u32::from_be_bytes(address);
@@ -588,6 +599,9 @@ impl ConditionStorage {
                 );
             }
             _ => {}
+        }
+        if layer.is_network() {
+            return self.conditions.get(..self.count).unwrap_or(&[]);
         }
         if let Some(port) = config.remote_port {
             self.equal(FWPM_CONDITION_IP_REMOTE_PORT, FWP_UINT16, port.into());

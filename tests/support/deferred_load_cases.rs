@@ -78,7 +78,7 @@ pub fn assert_loaded(sim: &SimulatedStack, host: Option<&Driver<&SimulatedStack>
         assert!(host.injector().is_some());
     }
     let objects = sim.wfp_objects();
-    assert_eq!(objects.registered_callouts, 4);
+    assert_eq!(objects.registered_callouts, 8);
     assert_eq!(objects.filters, 4);
     assert_eq!(sim.open_handles().len(), 2);
     assert!(logged(sim, "wfp_injector: loaded"));
@@ -424,7 +424,7 @@ pub fn a_bfe_restart_after_the_load(load: Load) {
     assert_progress(driver.host(), Progress::WaitingForBfe);
     let objects = sim.wfp_objects();
     assert_eq!((objects.filters, objects.sessions), (0, 0));
-    assert_eq!(objects.registered_callouts, 4, "callouts stay registered");
+    assert_eq!(objects.registered_callouts, 8, "callouts stay registered");
     assert_eq!(deliver(&sim), None, "no filter: traffic passes");
     // BFE runs again: a new session, and the objects come back for the same callouts.
     sim.set_bfe_state(bfe_state::START_PENDING);

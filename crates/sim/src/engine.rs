@@ -116,16 +116,19 @@ pub struct ConditionInput {
     pub remote_address: ConditionValue,
     /// Remote port (the ICMP code for ICMP).
     pub remote_port: u16,
+    /// Presented at an IP packet layer, which has no protocol or port field
+    /// (FWPS_FIELDS_*_IPPACKET_V4/V6): a condition on either matches nothing there.
+    pub ip_packet_layer: bool,
 }
 
 impl ConditionInput {
     fn field(&self, key: &GUID) -> Option<ConditionValue> {
         if *key == CONDITION_IP_PROTOCOL {
-            Some(ConditionValue::U8(self.protocol))
+            (!self.ip_packet_layer).then_some(ConditionValue::U8(self.protocol))
         } else if *key == CONDITION_IP_REMOTE_ADDRESS {
             Some(self.remote_address)
         } else if *key == CONDITION_IP_REMOTE_PORT {
-            Some(ConditionValue::U16(self.remote_port))
+            (!self.ip_packet_layer).then_some(ConditionValue::U16(self.remote_port))
         } else {
             None
         }
