@@ -237,7 +237,9 @@ impl Counters {
         &self.processors.current(kernel)[layer.slot()]
     }
 
-    /// The counters of `layer` on processor `index` (for tests).
+    /// The counters of `layer` on processor `index` (classify's, which has asked for its
+    /// processor already; tests). An index beyond the sets shares `index % count`. Any IRQL.
+    #[inline(always)]
     pub fn layer_on(&self, index: u32, layer: TransportLayer) -> &LayerCounters {
         &self.processors.get(index)[layer.slot()]
     }

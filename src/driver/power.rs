@@ -68,15 +68,19 @@ pub(crate) trait Quiet {
 }
 
 impl Power {
-    /// Whether classify must start no injection: one relaxed load. Any IRQL.
+    /// Whether classify must start no injection. Any IRQL.
     ///
-    /// Relaxed is enough with the sleep routine's side: it stores the flag, fences (SeqCst),
-    /// then waits until no classify is inside the instance; a classify counts itself in with a
-    /// locked compare-and-swap before this load, which on x86-64 (the image's only target) is a
-    /// full barrier, so a classify that missed the flag is still counted when the routine looks.
+    /// A store-buffering pattern with the sleep routine: the routine stores the flag, then sums
+    /// the instance's per-processor counts of classifies inside (src/driver/instance/slot.rs);
+    /// classify adds to its processor's count, then loads the flag here. Both sides are
+    /// sequentially consistent (the add and this load; the store and a SeqCst fence before the
+    /// sum), so in their single order either the routine's sum sees the classify counted, and
+    /// waits for it, or the classify sees the flag. Relaxed would be enough on x86-64 only (the
+    /// locked add is a full barrier there); a SeqCst load costs nothing more there (a plain
+    /// move). Checked under loom: tests/loom_instance.rs.
     #[inline(always)]
     pub fn suspended(&self) -> bool {
-        self.suspended.load(Ordering::Relaxed)
+        self.suspended.load(Ordering::SeqCst)
     }
 
     /// Opens `\Callback\PowerState` (Create FALSE, as the docs ask of system-defined objects;
@@ -166,7 +170,8 @@ impl Power {
             return Transition::Resumed;
         }
         self.suspended.store(true, Ordering::SeqCst);
-        // Flag stored, then classifies counted; see `suspended`.
+        // Flag stored, then the classifies inside summed over the processors (`quiet`); see
+        // `suspended`.
         fence(Ordering::SeqCst);
         let Some(quiet) = quiet else {
             return Transition::Suspended { drained: true };
