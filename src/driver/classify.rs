@@ -83,8 +83,9 @@ impl<K: KernelApi> CompletionHandler<K> for CompletionCounters<K> {
 
     #[inline]
     fn completed(&self, completion: Completion<Self::Packet>) {
-        // The clone's kernel answers which processor this completion runs on.
-        let count = self.processors.current(completion.packet.kernel());
+        // The injector asked which processor this completion runs on (to give the context back
+        // to its cache): the same answer, not asked again.
+        let count = self.processors.get(completion.processor);
         let counter = if completion.status.is_success() {
             &count.succeeded
         } else {
