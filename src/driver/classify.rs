@@ -85,8 +85,9 @@ impl<K: KernelApi> CompletionHandler<K> for CompletionCounters<K> {
 
     #[inline]
     fn completed(&self, completion: Completion<Self::Packet>) {
-        // The clone's kernel answers which processor this completion runs on.
-        let count = self.processors.current(completion.packet.kernel());
+        // The injector asked which processor this completion runs on (to give the context back
+        // to its cache): the same answer, not asked again.
+        let count = self.processors.get(completion.processor);
         let counter = if completion.status.is_success() {
             &count.succeeded
         } else {
@@ -303,9 +304,13 @@ impl<K: KernelApi> CalloutState<K> {
     /// unconfigured traffic out of classify, so querying before reading the values costs
     /// configured packets nothing and makes an own packet cheap (measured: docs/performance.md).
     ///
+    /// `processor`: the processor index the caller counted itself into the instance on; the
+    /// counters of that processor are the ones bumped.
+    ///
     /// IRQL <= DISPATCH_LEVEL. Never fails: every refusal ends in permit.
     pub fn classify(
         &self,
+        processor: u32,
         values: &FWPS_INCOMING_VALUES0,
         metadata: &FWPS_INCOMING_METADATA_VALUES0,
         packet: Option<NetBufferListRef<'_>>,
@@ -326,7 +331,7 @@ impl<K: KernelApi> CalloutState<K> {
             permit_if_writable(out);
             return;
         };
-        let counters = self.counters.layer(&self.kernel, layer);
+        let counters = self.counters.layer_on(processor, layer);
         if out.rights & FWPS_RIGHT_ACTION_WRITE == 0 {
             // Another callout decided already: nothing here may change the packet or action.
             LayerCounters::bump(&counters.skipped_no_write_right);
@@ -772,7 +777,10 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     }
     // SAFETY: WFP's filter is valid for the call.
     let context = unsafe { (*filter).context };
-    let Some(entered) = instance::enter(InstanceId::from_raw_context(context)) else {
+    // The processor is asked here, before the state (and the kernel value in it) is reachable;
+    // the rest of classify's per-processor state uses the same answer.
+    let processor = K::current_processor_index();
+    let Some(entered) = instance::enter(InstanceId::from_raw_context(context), processor) else {
         // Not this driver's live instance: leave the packet as if the callout were not there.
         permit_if_writable(out);
         return;
@@ -787,7 +795,7 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     // SAFETY: at transport and IP packet layers layerData is the packet's NBL (or null), valid
     // until classify returns.
     let packet = unsafe { NetBufferListRef::from_raw(layer_data.cast::<NET_BUFFER_LIST>()) };
-    state.classify(values, metadata, packet, out);
+    state.classify(entered.processor(), values, metadata, packet, out);
     #[cfg(debug_assertions)]
     assert!(
         state.canary.is_alive(),

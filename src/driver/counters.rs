@@ -255,7 +255,9 @@ impl Counters {
         &self.processors.current(kernel)[layer.into().slot() % 8]
     }
 
-    /// The counters of `layer` on processor `index` (for tests).
+    /// The counters of `layer` on processor `index` (classify's, which has asked for its
+    /// processor already; tests). An index beyond the sets shares `index % count`. Any IRQL.
+    #[inline(always)]
     pub fn layer_on(&self, index: u32, layer: impl Into<CalloutLayer>) -> &LayerCounters {
         &self.processors.get(index)[layer.into().slot() % 8]
     }

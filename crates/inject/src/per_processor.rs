@@ -34,6 +34,8 @@ pub struct PerProcessor<T> {
     layout: Layout,
     /// The first value, on a line boundary inside the block.
     first: NonNull<u8>,
+    /// Non-zero, so that folding an index onto the set has no division-by-zero path (a panic the
+    /// image must not contain, and a call that makes a win64 caller save every vector register).
     count: NonZeroU32,
     _values: PhantomData<T>,
 }
@@ -75,8 +77,8 @@ impl<T> PerProcessor<T> {
                 "a value aligned beyond a line"
             )
         };
-        let count = count.max(1);
-        let bytes = (count as usize)
+        let count = NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
+        let bytes = (count.get() as usize)
             .checked_mul(Self::STRIDE)
             .and_then(|bytes| bytes.checked_add(CACHE_LINE - BLOCK_ALIGN))
             .ok_or(Error::OutOfMemory)?;
@@ -88,7 +90,7 @@ impl<T> PerProcessor<T> {
         // SAFETY: the block is at least BLOCK_ALIGN-aligned, so the next line boundary is at most
         // CACHE_LINE - BLOCK_ALIGN bytes in, which the block was over-allocated by.
         let first = unsafe { block.add(skip) };
-        for index in 0..count as usize {
+        for index in 0..count.get() as usize {
             let value = first
                 .as_ptr()
                 .wrapping_add(index * Self::STRIDE)
@@ -102,7 +104,7 @@ impl<T> PerProcessor<T> {
             block,
             layout,
             first,
-            count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
+            count,
             _values: PhantomData,
         })
     }
@@ -115,7 +117,6 @@ impl<T> PerProcessor<T> {
     /// The value of processor `index` (an index beyond the set shares `index % count`).
     #[inline(always)]
     pub fn get(&self, index: u32) -> &T {
-        // The count is non-zero by type, so the remainder has no division-by-zero path.
         let index = if index < self.count.get() {
             index
         } else {

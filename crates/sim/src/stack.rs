@@ -473,7 +473,9 @@ impl SimulatedStack {
     ) -> T {
         let me = thread::current().id();
         let previous = self.lock().classifying.insert(me, protocol);
+        let classifying = super::processors::Classifying::on(self);
         let result = self.at_irql(irql, f);
+        drop(classifying);
         let mut state = self.lock();
         match previous {
             Some(previous) => state.classifying.insert(me, previous),
