@@ -926,6 +926,8 @@ fn check_constants() -> Check {
             FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC,
             FWP_CONDITION_FLAG_IS_LOOPBACK,
             FWP_CONDITION_FLAG_IS_FRAGMENT,
+            FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP,
+            FWP_CONDITION_FLAG_IS_REASSEMBLED,
             FWP_ACTION_BLOCK,
             FWP_ACTION_PERMIT,
             FWP_ACTION_CALLOUT_TERMINATING,
@@ -1314,6 +1316,7 @@ fn check_simulator() -> Check {
             format!("{ipsec}.isDeTunneled"),
         condition_flag::IS_LOOPBACK => "FWP_CONDITION_FLAG_IS_LOOPBACK",
         condition_flag::IS_FRAGMENT => "FWP_CONDITION_FLAG_IS_FRAGMENT",
+        condition_flag::IS_REASSEMBLED => "FWP_CONDITION_FLAG_IS_REASSEMBLED",
     ]);
     // FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
     c.eq(&key("packet_list_information::IPSEC_INFORMATION"), "offset", "FWPS_PACKET_LIST_INFORMATION0.ipsecInformation", layout::packet_list_information::IPSEC_INFORMATION as u128);
@@ -1740,6 +1743,8 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED", wfp::FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.to_u128()),
         ("const", "FWP_CONDITION_FLAG_IS_LOOPBACK", wfp::FWP_CONDITION_FLAG_IS_LOOPBACK.to_u128()),
         ("const", "FWP_CONDITION_FLAG_IS_FRAGMENT", wfp::FWP_CONDITION_FLAG_IS_FRAGMENT.to_u128()),
+        ("const", "FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP", wfp::FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP.to_u128()),
+        ("const", "FWP_CONDITION_FLAG_IS_REASSEMBLED", wfp::FWP_CONDITION_FLAG_IS_REASSEMBLED.to_u128()),
         ("const", "FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER", wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER.to_u128()),
         ("const", "FWPS_METADATA_FIELD_DESTINATION_PREFIX", wfp::FWPS_METADATA_FIELD_DESTINATION_PREFIX.to_u128()),
         ("const", "FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH", wfp::FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH.to_u128()),

@@ -625,32 +625,33 @@ impl<K: KernelApi> CalloutState<K> {
         if !NtStatus(status).is_success() {
             return Err(Outcome::Malformed);
         }
-        let result = match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize) {
-            Ok(rewritten) => {
-                let injection = Injection::TransportReceive(TransportReceive {
-                    family: layer.family(),
-                    compartment: compartment(metadata),
-                    interface_index: fields.interface_index,
-                    sub_interface_index: fields.sub_interface_index,
-                    protocol: IpProtocol(fields.protocol),
-                });
-                let injected = self
-                    .injector
-                    .clone_and_inject(nbl, injection, Tag::default());
-                if injected.is_err() {
-                    if let Some((checksum, old)) = rewritten {
-                        // The original is permitted after all: it goes on exactly as it
-                        // came. SAFETY: the two checksum bytes written above, in the same
-                        // contiguous header, still owned by this classify.
-                        unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
+        let result =
+            match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize, true) {
+                Ok(rewritten) => {
+                    let injection = Injection::TransportReceive(TransportReceive {
+                        family: layer.family(),
+                        compartment: compartment(metadata),
+                        interface_index: fields.interface_index,
+                        sub_interface_index: fields.sub_interface_index,
+                        protocol: IpProtocol(fields.protocol),
+                    });
+                    let injected = self
+                        .injector
+                        .clone_and_inject(nbl, injection, Tag::default());
+                    if injected.is_err() {
+                        if let Some((checksum, old)) = rewritten {
+                            // The original is permitted after all: it goes on exactly as it
+                            // came. SAFETY: the two checksum bytes written above, in the same
+                            // contiguous header, still owned by this classify.
+                            unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
+                        }
                     }
+                    injected
+                        .map(|()| rewritten.is_some())
+                        .map_err(Outcome::Failed)
                 }
-                injected
-                    .map(|()| rewritten.is_some())
-                    .map_err(Outcome::Failed)
-            }
-            Err(outcome) => Err(outcome),
-        };
+                Err(outcome) => Err(outcome),
+            };
         // The stack owns the original: give it back exactly as classify received it.
         // SAFETY: undoes the successful retreat above on the same buffer.
         unsafe {
@@ -676,6 +677,7 @@ impl<K: KernelApi> CalloutState<K> {
         buffer: *mut NET_BUFFER,
         family: IpFamily,
         ip_header: u32,
+        repair: bool,
     ) -> Result<Option<(*mut u8, [u8; 2])>, Outcome> {
         // The retreat put the IP and transport headers (at least `ip_header` bytes) before the
         // old data, so the IP header's bytes are present; NdisGetDataBuffer answers null when
@@ -726,6 +728,11 @@ impl<K: KernelApi> CalloutState<K> {
         }
         if ones_complement_sum(header) == 0xFFFF {
             return Ok(None);
+        }
+        if !repair {
+            // A header the stack has not processed yet: an invalid checksum may be corruption,
+            // which the stack would drop. Passed on untouched, never made valid here.
+            return Err(Outcome::Malformed);
         }
         if copied {
             // Only readable: an invalid checksum cannot be fixed in the packet through a copy.

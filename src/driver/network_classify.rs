@@ -32,9 +32,10 @@ use crate::nt::NtStatus;
 use crate::sys::KernelApi;
 use crate::sys::types::{
     FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWP_BYTE_ARRAY16_TYPE, FWP_CONDITION_FLAG_IS_FRAGMENT,
-    FWP_CONDITION_FLAG_IS_LOOPBACK, FWP_UINT32, FWPS_CLASSIFY_OUT_FLAG_ABSORB, FWPS_CLASSIFY_OUT0,
-    FWPS_INCOMING_METADATA_VALUES0, FWPS_INCOMING_VALUES0, FWPS_METADATA_FIELD_IP_HEADER_SIZE,
-    FWPS_RIGHT_ACTION_WRITE, NET_BUFFER,
+    FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP, FWP_CONDITION_FLAG_IS_LOOPBACK,
+    FWP_CONDITION_FLAG_IS_REASSEMBLED, FWP_UINT32, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
+    FWPS_CLASSIFY_OUT0, FWPS_INCOMING_METADATA_VALUES0, FWPS_INCOMING_VALUES0,
+    FWPS_METADATA_FIELD_IP_HEADER_SIZE, FWPS_RIGHT_ACTION_WRITE, NET_BUFFER,
 };
 
 /// IPPROTO_AH: an IPsec authentication header.
@@ -341,7 +342,8 @@ impl<K: KernelApi> CalloutState<K> {
         if headers.protocol == IPPROTO_ESP || headers.protocol == IPPROTO_AH {
             return Err(Outcome::Ipsec);
         }
-        if headers.fragment || fields.flags & FWP_CONDITION_FLAG_IS_FRAGMENT != 0 {
+        let fragments = FWP_CONDITION_FLAG_IS_FRAGMENT | FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP;
+        if headers.fragment || fields.flags & fragments != 0 {
             return Err(Outcome::Fragment);
         }
         if self.power().suspended() {
@@ -360,7 +362,12 @@ impl<K: KernelApi> CalloutState<K> {
                 .map(|()| false)
                 .map_err(Outcome::Failed);
         }
-        let rewritten = self.prepare_ip_header(buffer, family, ip_header)?;
+        // The transport layers see a header the stack has validated, so an invalid checksum
+        // there comes from offload and is repaired; here the header is as it arrived, and only
+        // a header the stack rebuilt (a reassembled packet) is repaired (facts row
+        // FWP_CONDITION_FLAG_IS_REASSEMBLED).
+        let repair = fields.flags & FWP_CONDITION_FLAG_IS_REASSEMBLED != 0;
+        let rewritten = self.prepare_ip_header(buffer, family, ip_header, repair)?;
         let injection = Injection::NetworkReceive(NetworkReceive {
             family,
             compartment,

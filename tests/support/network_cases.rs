@@ -310,14 +310,34 @@ pub fn run(sim: &SimulatedStack) -> BTreeMap<&'static str, Expected> {
         returned.push(delivered.nbl);
     }
     {
+        // An invalid IPv4 header checksum as the packet arrived (before any IP header
+        // processing): maybe corruption, which the stack would drop. Never repaired here:
+        // permitted untouched, counted malformed.
         let layer = IpPacketLayer::InboundV4;
         let mut p = packet(false, 17);
         p.checksum_offloaded = true;
         let delivered = sim.deliver_ip_packet(layer, &p, Delivery::default());
         assert_eq!(
             delivered.result.unwrap().action,
+            FWP_ACTION_PERMIT,
+            "invalid checksum as it arrived"
+        );
+        assert_eq!(sim.follow_injections(&p).injections.len(), 0);
+        expected.entry(ip_name(layer)).or_default().malformed += 1;
+        returned.push(delivered.nbl);
+    }
+    {
+        // The same header rebuilt by the stack's reassembly (FWP_CONDITION_FLAG_IS_REASSEMBLED):
+        // its checksum is repaired and the packet reinjected.
+        let layer = IpPacketLayer::InboundV4;
+        let mut p = packet(false, 17);
+        p.checksum_offloaded = true;
+        p.reassembled = true;
+        let delivered = sim.deliver_ip_packet(layer, &p, Delivery::default());
+        assert_eq!(
+            delivered.result.unwrap().action,
             FWP_ACTION_BLOCK,
-            "offloaded checksum"
+            "reassembled, stale checksum"
         );
         assert_eq!(sim.follow_injections(&p).injections.len(), 1);
         let e = expected.entry(ip_name(layer)).or_default();

@@ -283,6 +283,9 @@ impl SimulatedStack {
                     if packet.fragment {
                         flags |= condition_flag::IS_FRAGMENT;
                     }
+                    if packet.reassembled {
+                        flags |= condition_flag::IS_REASSEMBLED;
+                    }
                     (data_type::UINT32, u64::from(flags))
                 }
                 IpPacketField::CompartmentId => (data_type::UINT32, u64::from(packet.compartment)),

@@ -185,6 +185,8 @@ pub mod condition_flag {
     pub const IS_LOOPBACK: u32 = 0x1;
     /// `FWP_CONDITION_FLAG_IS_FRAGMENT`.
     pub const IS_FRAGMENT: u32 = 0x20;
+    /// `FWP_CONDITION_FLAG_IS_REASSEMBLED`.
+    pub const IS_REASSEMBLED: u32 = 0x400;
 }
 
 /// `FWPS_FILTER1` (fwpsk.h, x64).

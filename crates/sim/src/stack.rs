@@ -55,6 +55,14 @@ pub enum Violation {
     ReadPastEnd(usize),
     /// `DbgPrintEx` with a format other than `"%s"`: logged text would be read as a format.
     FormatNotText,
+    /// A classify returned with the packet's first NET_BUFFER at another (DataOffset,
+    /// DataLength) than it was given ("Data offset positions": a retreat must be undone).
+    DataOffsetNotRestored {
+        /// As indicated.
+        before: (u32, u32),
+        /// As the classify left it.
+        after: (u32, u32),
+    },
     /// A WFP call on an engine handle that is not open.
     StaleEngineHandle(KernelFn, usize),
     /// `ZwClose` or `ZwQueryValueKey` on a handle that is not an open key.

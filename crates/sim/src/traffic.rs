@@ -152,6 +152,10 @@ pub struct TransportPacket {
     /// (M set, offset 0) after any Hop-by-Hop header. Seen only at the IP packet layers, which
     /// classify before reassembly; FWP_CONDITION_FLAG_IS_FRAGMENT in their FLAGS field.
     pub fragment: bool,
+    /// Inbound, at the IP packet layers: the stack reassembled the packet (FLAGS carries
+    /// FWP_CONDITION_FLAG_IS_REASSEMBLED); with `checksum_offloaded` its rebuilt IPv4 header's
+    /// checksum is stale.
+    pub reassembled: bool,
 }
 
 /// IPsec processing of an inbound packet, as the security query reports it.
@@ -241,6 +245,7 @@ impl TransportPacket {
             ipv4_options: Vec::new(),
             ipv6_extension: 0,
             fragment: false,
+            reassembled: false,
         }
     }
 
