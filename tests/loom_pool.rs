@@ -90,6 +90,12 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
+fn model_deep(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(5);
+    builder.check(f);
+}
+
 /// Two threads taking and giving back concurrently never share a slot, and every slot comes
 /// back.
 #[test]
@@ -333,5 +339,49 @@ fn a_cached_take_fails_only_when_every_context_is_out() {
             "both refused while a context was free"
         );
         assert_eq!(shared.free_count(), 1);
+    });
+}
+
+/// Two contexts, one in processor 1's cache, one in processor 2's; the shared list empty. While
+/// a thread on processor 0 takes once, another takes and gives back the first context on
+/// processor 1, and only then a third takes the second on processor 2 and keeps it: at every
+/// moment one context is free, so the take on processor 0 must not fail, even when its scan
+/// passes processor 1's cache while that context is out and processor 2's after it was taken.
+#[test]
+fn a_cached_take_is_not_refused_while_a_context_is_free_throughout() {
+    model_deep(|| {
+        let shared = cached(2, 3);
+        let x = take_on(&shared, 1).expect("free");
+        let y = take_on(&shared, 2).expect("free");
+        give_back_on(&shared, 1, x);
+        give_back_on(&shared, 2, y);
+        let churned = Arc::new(AtomicBool::new(false));
+        let (pool_b, done_b) = (shared.clone(), churned.clone());
+        let b = thread::spawn(move || {
+            if let Some(index) = take_on(&pool_b, 1) {
+                give_back_on(&pool_b, 1, index);
+            }
+            done_b.store(true, Ordering::SeqCst);
+        });
+        let (pool_c, done_c) = (shared.clone(), churned.clone());
+        let c = thread::spawn(move || {
+            while !done_c.load(Ordering::SeqCst) {
+                thread::yield_now();
+            }
+            take_on(&pool_c, 2)
+        });
+        let mine = take_on(&shared, 0);
+        b.join().unwrap();
+        let kept = c.join().unwrap();
+        assert!(
+            mine.is_some() || kept.is_none(),
+            "refused while a context was free throughout"
+        );
+        for (processor, index) in [(0, mine), (2, kept)] {
+            if let Some(index) = index {
+                give_back_on(&shared, processor, index);
+            }
+        }
+        assert_eq!(shared.free_count(), 2);
     });
 }

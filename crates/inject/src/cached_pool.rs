@@ -18,9 +18,9 @@
 //!
 //! The bound and the exhaustion rule are the pool's: the caches hold only indices of the pool,
 //! so at most `capacity` are ever out; a take that finds its cache and the shared list empty
-//! looks in every other processor's cache before it fails, so it fails only when its scan found
-//! no free index anywhere (a give-back racing it into a cache already looked at is missed, as if
-//! it had come just after). [`CachedPool::free_count`] counts the caches too, so it is exact
+//! looks in every other processor's cache and fails only when a whole scan saw no free index and
+//! nothing was given back anywhere during it ([`CachedPool::steal`]): a refusal means no index was
+//! free at the scan's end, as with the shared list alone. [`CachedPool::free_count`] counts the caches too, so it is exact
 //! when nothing is taken or given back concurrently (the injector's check at close).
 
 #[cfg(not(loom))]
@@ -42,12 +42,17 @@ pub const CACHE_ENTRIES: usize = 4;
 /// One processor's free indices (see the module docs).
 pub struct Cache {
     entries: [AtomicU32; CACHE_ENTRIES],
+    /// Give-backs into this cache so far (wrapping), counted after the index is stored: a
+    /// refusing take compares the sum over all caches before and after its scan, so an index
+    /// given back meanwhile is never missed. On this processor's own line.
+    puts: AtomicU32,
 }
 
 impl Cache {
     fn empty() -> Self {
         Self {
             entries: core::array::from_fn(|_| AtomicU32::new(0)),
+            puts: AtomicU32::new(0),
         }
     }
 
@@ -77,6 +82,10 @@ impl Cache {
                     .compare_exchange(0, held, Ordering::Release, Ordering::Relaxed)
                     .is_ok()
             {
+                // Counted once the index is in (SeqCst, with the refusing take's reads): a take
+                // that read the count before this scans again; one that read it after sees the
+                // index in its scan.
+                self.puts.fetch_add(1, Ordering::SeqCst);
                 return true;
             }
         }
@@ -119,11 +128,35 @@ impl<T> CachedPool<T> {
         self.pool.take().or_else(|| self.steal())
     }
 
-    /// The shared list is empty: a free index another processor keeps, if any.
+    /// The shared list is empty: a free index another processor keeps, if any. Exact: it
+    /// refuses only after a scan of every cache and the shared list during which no index was
+    /// given back anywhere (the caches' give-back counts and the shared head unchanged), so an
+    /// index free throughout was seen. Each rescan follows a give-back elsewhere, so a refusal
+    /// costs a scan of the caches per give-back that races it.
     #[cold]
     #[inline(never)]
     fn steal(&self) -> Option<u32> {
-        self.caches.iter().find_map(Cache::take)
+        loop {
+            let before = self.activity();
+            if let Some(index) = self.caches.iter().find_map(Cache::take) {
+                return Some(index);
+            }
+            if let Some(index) = self.pool.take() {
+                return Some(index);
+            }
+            if self.activity() == before {
+                return None;
+            }
+        }
+    }
+
+    /// Give-backs so far, into the caches and the shared list: equal twice, nothing came back in
+    /// between.
+    fn activity(&self) -> (u32, u64) {
+        let puts = self.caches.iter().fold(0u32, |sum, cache| {
+            sum.wrapping_add(cache.puts.load(Ordering::SeqCst))
+        });
+        (puts, self.pool.version())
     }
 
     /// Gives back an index taken with [`take`](Self::take), from any processor: into
@@ -154,7 +187,10 @@ impl<T> CachedPool<T> {
     /// Free slots now, in the shared list and the caches (a snapshot, exact when nothing is
     /// taken or given back meanwhile).
     pub fn free_count(&self) -> u32 {
-        self.pool.free_count() + self.caches.iter().map(Cache::count).sum::<u32>()
+        // Read part by part while indices move, one can be counted twice: never more than the
+        // capacity.
+        let free = self.pool.free_count() + self.caches.iter().map(Cache::count).sum::<u32>();
+        free.min(self.capacity())
     }
 
     /// Free slots in processor `index`'s cache now (for tests).

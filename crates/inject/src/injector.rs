@@ -291,7 +291,7 @@ where
     /// Injections in flight now (accepted or queued, not yet completed): a snapshot.
     pub fn in_flight(&self) -> u32 {
         let contexts = &self.state().contexts;
-        contexts.capacity() - contexts.free_count()
+        contexts.capacity().saturating_sub(contexts.free_count())
     }
 
     /// Injects `packet` as `injection` says. On success the completion handler receives the

@@ -138,6 +138,13 @@ impl<T> SlotPool<T> {
         self.slots.len() as u32
     }
 
+    /// The head word: it changes with every take and give-back (its generation count), so two
+    /// equal reads mean no index came or went between them, ABA included. For the cached pool's
+    /// exact refusal.
+    pub(crate) fn version(&self) -> u64 {
+        self.head.load(Ordering::SeqCst)
+    }
+
     /// Free slots now (a snapshot, for statistics and tests).
     pub fn free_count(&self) -> u32 {
         let mut count = 0;
