@@ -131,3 +131,51 @@ fn threads_on_every_processor_lose_and_duplicate_no_context() {
     }
     assert_eq!(contexts.free_count(), 8, "every context back");
 }
+
+/// What a refusing take compares before and after its scan: it changes with every give-back,
+/// into a cache or (the cache full) into the shared list, and not with a take from a cache.
+#[test]
+fn every_give_back_changes_the_activity_a_refusal_compares() {
+    let pool = pool(CACHE_ENTRIES as u32 + 2, 2);
+    let taken: Vec<u32> = (0..CACHE_ENTRIES as u32 + 2)
+        .map(|_| pool.take(0).expect("free"))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut last = pool.activity();
+    seen.insert(last);
+    for &index in &taken {
+        // The first CACHE_ENTRIES go into processor 0's cache, the rest to the shared list.
+        pool.give_back(0, index);
+        let now = pool.activity();
+        assert_ne!(now, last, "give-back of {index} unseen");
+        assert!(seen.insert(now), "activity {now:?} repeated");
+        last = now;
+    }
+    // A take from a cache changes nothing (one from the shared list moves its generation, which
+    // only makes a refusal scan once more).
+    let again = pool.take(0).expect("cached");
+    assert_eq!(pool.activity(), last, "a take from a cache is not a give-back");
+    pool.give_back(0, again);
+}
+
+/// With every context out, a take is refused at once (the refusal's rescan ends when nothing
+/// was given back meanwhile), from every processor.
+#[test]
+fn an_exhausted_cached_pool_refuses_promptly() {
+    let pool = std::sync::Arc::new(pool(3, 4));
+    let taken: Vec<u32> = (0..3).map(|p| pool.take(p).expect("free")).collect();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let other = pool.clone();
+    std::thread::spawn(move || {
+        let refused = (0..4).all(|processor| other.take(processor).is_none());
+        let _ = sender.send(refused);
+    });
+    let refused = receiver
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("a take of an exhausted pool returns");
+    assert!(refused, "nothing is free");
+    for (processor, index) in taken.into_iter().enumerate() {
+        pool.give_back(processor as u32, index);
+    }
+    assert_eq!(pool.free_count(), 3);
+}

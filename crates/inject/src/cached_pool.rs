@@ -151,8 +151,8 @@ impl<T> CachedPool<T> {
     }
 
     /// Give-backs so far, into the caches and the shared list: equal twice, nothing came back in
-    /// between.
-    fn activity(&self) -> (u32, u64) {
+    /// between (what a refusing take compares; public for its tests).
+    pub fn activity(&self) -> (u32, u64) {
         let puts = self.caches.iter().fold(0u32, |sum, cache| {
             sum.wrapping_add(cache.puts.load(Ordering::SeqCst))
         });
