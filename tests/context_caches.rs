@@ -154,7 +154,11 @@ fn every_give_back_changes_the_activity_a_refusal_compares() {
     // A take from a cache changes nothing (one from the shared list moves its generation, which
     // only makes a refusal scan once more).
     let again = pool.take(0).expect("cached");
-    assert_eq!(pool.activity(), last, "a take from a cache is not a give-back");
+    assert_eq!(
+        pool.activity(),
+        last,
+        "a take from a cache is not a give-back"
+    );
     pool.give_back(0, again);
 }
 

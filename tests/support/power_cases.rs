@@ -329,6 +329,13 @@ pub fn dispatch_level_and_other_notifications(sim: &SimulatedStack, driver: &mut
         BLOCK,
         "AC/DC changes nothing"
     );
+    // At APC_LEVEL the routine may still wait, and does, for the injection in flight (which
+    // never completes here: it gives up after its patience).
+    let waits = sim.sleeps().len();
+    sim.notify_power_state(PO_CB_SYSTEM_STATE_LOCK, 0, Irql::APC);
+    assert!(sim.sleeps().len() > waits, "waited at APC_LEVEL");
+    assert_eq!(sim.take_violations(), []);
+    sim.notify_power_state(PO_CB_SYSTEM_STATE_LOCK, 1, Irql::PASSIVE);
     let waits = sim.sleeps().len();
     sim.notify_power_state(PO_CB_SYSTEM_STATE_LOCK, 0, Irql::DISPATCH);
     assert_eq!(sim.sleeps().len(), waits, "no wait at DISPATCH_LEVEL");
