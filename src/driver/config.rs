@@ -12,7 +12,9 @@
 //! A packet is inspected when its family has at least one criterion and it meets every
 //! criterion set for its family; the port criterion selects TCP and UDP only. With no
 //! configuration the driver inspects nothing. A value of
-//! the wrong type, size or range is logged and ignored.
+//! the wrong type, size or range is logged and ignored. The driver turns this into rules
+//! (`crate::driver::rules::Rules::from_registry`), which the control channel can replace at run
+//! time.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -50,6 +52,10 @@ pub struct PacketKey {
     pub remote_address: RemoteAddress,
     /// Remote port.
     pub remote_port: u16,
+    /// Local address, network byte order (IPv4 in the first 4 bytes, the rest zero).
+    pub local_address: [u8; 16],
+    /// The direction of the layer that classified it.
+    pub direction: crate::driver::layers::Direction,
 }
 
 impl InspectionConfig {

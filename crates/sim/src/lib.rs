@@ -23,6 +23,7 @@ mod dpc;
 mod engine;
 mod kernel_api;
 pub mod kmdf;
+pub mod kmdf_io;
 pub mod layout;
 mod other_injector;
 mod packets;
