@@ -681,13 +681,13 @@ fn classifies_on_other_threads_see_the_old_or_the_new_rules_never_a_mix() {
         IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
         1002,
     );
-    std::thread::scope(|scope| {
+    let delivered = std::thread::scope(|scope| {
         let classifiers: Vec<_> = [Layer::InboundV4, Layer::OutboundV4]
             .into_iter()
             .map(|layer| {
                 let (sim, stop, mixed) = (&sim, &stop, &mixed);
                 scope.spawn(move || {
-                    let mut classified = 0;
+                    let mut classified = 0u64;
                     while !stop.load(Ordering::Relaxed) || classified < 100 {
                         let delivered = sim.deliver(layer, mixed, Delivery::default());
                         sim.return_packet(delivered.nbl);
@@ -701,19 +701,105 @@ fn classifies_on_other_threads_see_the_old_or_the_new_rules_never_a_mix() {
             set(&driver, if round % 2 == 0 { &config_b } else { &config_a }).unwrap();
         }
         stop.store(true, Ordering::Relaxed);
-        for classifier in classifiers {
-            assert!(classifier.join().unwrap() >= 100);
-        }
+        classifiers
+            .into_iter()
+            .map(|classifier| classifier.join().unwrap())
+            .collect::<Vec<_>>()
     });
-    for layer in [TransportLayer::InboundV4, TransportLayer::OutboundV4] {
+    for (layer, delivered) in [TransportLayer::InboundV4, TransportLayer::OutboundV4]
+        .into_iter()
+        .zip(delivered)
+    {
         let counters = driver.counters(layer);
         assert_eq!(
             counters.reinjected, 0,
             "{layer:?}: a mixed read inspected the packet"
         );
         assert_eq!(counters.not_inspected, counters.classified, "{layer:?}");
-        assert!(counters.classified >= 100);
+        assert_eq!(
+            counters.classified, delivered,
+            "{layer:?}: every packet met a filter, the old or the new (one transaction)"
+        );
     }
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn a_packet_classified_while_the_filters_are_replaced_meets_the_old_filters_and_rules() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    let driver = load(&sim);
+    let (a, b, _) = a_and_b();
+    set(&driver, &a.to_config()).unwrap();
+    let old_peer = Ipv4Addr::new(198, 51, 100, 1);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = seen.clone();
+    // Mid-change: the new filters are being added, nothing is committed yet.
+    sim.before_next(KernelFn::FwpmFilterAdd0, move |sim| {
+        let packet = to(Layer::InboundV4, old_peer, 1001);
+        let delivered = sim.deliver(Layer::InboundV4, &packet, Delivery::default());
+        *keep.lock().unwrap() = Some((delivered.result.is_some(), delivered.nbl as usize));
+    });
+    set(&driver, &b.to_config()).unwrap();
+    let (classified, nbl) = seen
+        .lock()
+        .unwrap()
+        .take()
+        .expect("delivered during the change");
+    assert!(classified, "the old filters were still in force");
+    let counters = driver.counters(TransportLayer::InboundV4);
+    assert_eq!(
+        (counters.classified, counters.reinjected),
+        (1, 1),
+        "the old rules selected it"
+    );
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(nbl as *mut _);
+    assert!(
+        !reinjected(
+            &sim,
+            &driver,
+            Layer::InboundV4,
+            &to(Layer::InboundV4, old_peer, 1001)
+        ),
+        "after the change the new rules decide"
+    );
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn verbose_logging_set_through_the_channel_applies_to_the_per_packet_log_at_once() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let refused = |sim: &SimulatedStack| {
+        sim.fail_call(
+            KernelFn::FwpsAllocateCloneNetBufferList0,
+            0,
+            NtStatus::NO_MEMORY,
+        );
+        let delivered = sim.deliver(
+            Layer::OutboundV4,
+            &udp(Layer::OutboundV4, PORT),
+            Delivery::default(),
+        );
+        sim.return_packet(delivered.nbl);
+        sim.debug_log()
+            .iter()
+            .filter(|(_, _, text)| text.contains("reinjection refused"))
+            .count()
+    };
+    assert_eq!(refused(&sim), 0, "not verbose at load");
+    let mut config: Config = get(&driver, IOCTL_GET_CONFIG);
+    config.flags = CONFIG_VERBOSE;
+    set(&driver, &config).unwrap();
+    assert_eq!(refused(&sim), 1, "verbose from the change on");
+    config.flags = 0;
+    set(&driver, &config).unwrap();
+    assert_eq!(refused(&sim), 1, "quiet again");
     driver.unload();
     sim.assert_clean();
 }

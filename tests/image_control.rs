@@ -3,9 +3,11 @@
 //! requests (tests/support/control_fuzz.rs) answered with allowed statuses, changing nothing
 //! when refused, and leaving nothing behind.
 
-mod support;
 #[path = "support/control_fuzz.rs"]
 mod control_fuzz;
+mod support;
+#[path = "support/tool_device.rs"]
+mod tool_device;
 
 use support::harness::Harness;
 use wfp_injector::nt::NtStatus;
@@ -73,7 +75,11 @@ fn the_images_control_device_answers_each_request_for_administrators_only() {
         &input,
         0,
     );
-    assert_eq!(read_only.status.0 as u32, io::ACCESS_DENIED, "a change needs write access");
+    assert_eq!(
+        read_only.status.0 as u32,
+        io::ACCESS_DENIED,
+        "a change needs write access"
+    );
     let reply = sim.device_io_control(PATH, IOCTL_SET_CONFIG, &input, 0);
     assert_eq!(reply.status, NtStatus::SUCCESS);
     assert_eq!(sim.wfp_objects().filters, 1);
@@ -98,9 +104,48 @@ fn thousands_of_random_requests_to_the_image_change_nothing_when_refused() {
     };
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let (accepted, changes) = control_fuzz::run(&sim, 0x1A6E_5EED, 3000);
-    assert!(accepted > 300 && changes > 80, "{accepted} accepted, {changes} changes");
+    assert!(
+        accepted > 300 && changes > 80,
+        "{accepted} accepted, {changes} changes"
+    );
     harness.driver_unload();
     assert!(sim.pool_outstanding().is_empty(), "pool balanced at unload");
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn wfpinjctl_steers_the_image() {
+    let sim = SimulatedStack::new();
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let admin = Caller::Administrator;
+    let (code, out, _) = tool_device::wfpinjctl(&sim, admin, "status", 1);
+    assert_eq!(code, wfpinjctl::EXIT_OK);
+    assert!(out.contains("rules     0"), "{out}");
+    let add = "inspect add --local 10.1.1.1 --remote 10.1.1.2 --direction out --ip-version 4";
+    assert_eq!(
+        tool_device::wfpinjctl(&sim, admin, add, 1).0,
+        wfpinjctl::EXIT_OK
+    );
+    assert_eq!(sim.wfp_objects().filters, 1);
+    let (_, list, _) = tool_device::wfpinjctl(&sim, admin, "inspect list", 1);
+    assert!(
+        list.contains("--remote 10.1.1.2/32 --local 10.1.1.1/32 --direction out"),
+        "{list}"
+    );
+    let remove = add.replace("add", "remove");
+    assert_eq!(
+        tool_device::wfpinjctl(&sim, admin, &remove, 1).0,
+        wfpinjctl::EXIT_OK
+    );
+    assert_eq!(sim.wfp_objects().filters, 0);
+    let (code, _, err) = tool_device::wfpinjctl(&sim, Caller::User, "status", 1);
+    assert_eq!(code, wfpinjctl::EXIT_FAILED);
+    assert!(err.contains("run as administrator"), "{err}");
+    harness.driver_unload();
     drop(harness);
     sim.assert_clean();
 }

@@ -10,7 +10,7 @@ use crate::driver::instance::{self, InstanceId};
 use crate::driver::layers::{
     Direction, FieldIndices, INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer,
 };
-use crate::driver::log::{Level, Log};
+use crate::driver::log::{Level, SharedLog};
 use crate::driver::rules::SharedRules;
 use crate::error::Error;
 use crate::inject::{
@@ -111,7 +111,7 @@ pub struct CalloutState<K: KernelApi> {
     /// The inspection rules in force (changed at run time through the control channel).
     pub(crate) config: SharedRules,
     pub(crate) counters: Counters,
-    pub(crate) log: Log,
+    pub(crate) log: SharedLog,
     /// The loader's power state (it outlives this state: unload frees this first).
     pub(crate) power: core::ptr::NonNull<crate::driver::power::Power>,
 }

@@ -70,7 +70,11 @@ fn random_rule(random: &mut Random) -> Rule {
     }
     if random.chance(30) {
         rule.fields |= FIELD_PROTOCOL;
-        rule.protocol = if random.chance(50) { PROTOCOL_UDP } else { PROTOCOL_TCP };
+        rule.protocol = if random.chance(50) {
+            PROTOCOL_UDP
+        } else {
+            PROTOCOL_TCP
+        };
     }
     if random.chance(30) {
         rule.fields |= FIELD_REMOTE_PORT;
@@ -205,7 +209,12 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
             }
         }
         if round % 8 == 0 || !reply.status.is_success() {
-            assert_eq!(read_config(sim), expected, "round {round}: {:?}", reply.status);
+            assert_eq!(
+                read_config(sim),
+                expected,
+                "round {round}: {:?}",
+                reply.status
+            );
         }
         let violations = sim.violations();
         assert!(violations.is_empty(), "round {round}: {violations:?}");

@@ -42,7 +42,7 @@ use super::classify::{self, CalloutState, CompletionCounters};
 use super::counters::Counters;
 use super::instance::{self, Registration};
 use super::load_error::{LoadError, LoadStep};
-use super::log::{Level, Log};
+use super::log::{Level, Log, SharedLog};
 use super::objects::{WfpObjects, first_failure};
 use super::power::Power;
 use super::rules::{Rules, SharedRules};
@@ -251,7 +251,9 @@ impl<K: KernelApi> Loader<K> {
             injector,
             config: SharedRules::new(self.rules()),
             counters,
-            log: self.log,
+            log: SharedLog::new(Log {
+                verbose: self.rules().verbose,
+            }),
             power: core::ptr::NonNull::from(&self.power),
         })
         .map_err(|_| LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES))?;

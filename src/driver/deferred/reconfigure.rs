@@ -68,6 +68,7 @@ impl<K: KernelApi> Loader<K> {
             unsafe { *self.rules.get() = *rules };
             if let Some(state) = self.state() {
                 state.config.publish(rules);
+                state.log.set_verbose(rules.verbose);
             }
         }
         // A request for a run that came meanwhile queues the work item; nothing frees the loader
