@@ -20,6 +20,7 @@ use support::loader::MappedImage;
 use support::shims;
 use wfp_injector::nt::NtStatus;
 use wfp_injector::sys::types::{DRIVER_OBJECT, UNICODE_STRING};
+use wfp_sim::ip_packet::IpPacketLayer;
 use wfp_sim::traffic::{Delivered, Delivery, Layer, TransportPacket};
 use wfp_sim::{KernelFn, RegistryValue, SERVICE_KEY_PATH, SimulatedStack};
 
@@ -27,8 +28,8 @@ use wfp_sim::{KernelFn, RegistryValue, SERVICE_KEY_PATH, SimulatedStack};
 const PACKETS: usize = 200;
 const PORT: u16 = 53;
 
-/// The packet kinds.
-const CASES: [&str; 8] = [
+/// The packet kinds. `ip_*`: at the IP packet layers (`InspectLayer` 1), network injection.
+const CASES: [&str; 13] = [
     "unconfigured_v4",
     "unconfigured_v6",
     "own_v4",
@@ -37,10 +38,15 @@ const CASES: [&str; 8] = [
     "inbound_v4",
     "inbound_v6",
     "tcp_outbound_v4",
+    "ip_outbound_v4",
+    "ip_outbound_v6",
+    "ip_inbound_v4",
+    "ip_inbound_v6",
+    "ip_tcp_inbound_v4",
 ];
 
 /// The kernel calls a packet can make on these paths, counted by the simulator.
-const CALLS: [(KernelFn, &str); 11] = [
+const CALLS: [(KernelFn, &str); 13] = [
     (
         KernelFn::FwpsQueryPacketInjectionState0,
         "FwpsQueryPacketInjectionState0",
@@ -72,6 +78,14 @@ const CALLS: [(KernelFn, &str); 11] = [
         "FwpsInjectTransportReceiveAsync0",
     ),
     (
+        KernelFn::FwpsInjectNetworkSendAsync0,
+        "FwpsInjectNetworkSendAsync0",
+    ),
+    (
+        KernelFn::FwpsInjectNetworkReceiveAsync0,
+        "FwpsInjectNetworkReceiveAsync0",
+    ),
+    (
         KernelFn::FwpsFreeCloneNetBufferList0,
         "FwpsFreeCloneNetBufferList0",
     ),
@@ -88,8 +102,11 @@ struct Loaded<'a> {
     _bound: shims::Bound<'a>,
 }
 
-fn load(sim: &SimulatedStack) -> Loaded<'_> {
+fn load(sim: &SimulatedStack, at: At) -> Loaded<'_> {
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
+    if let At::IpPacket(_) = at {
+        sim.set_parameter("InspectLayer", RegistryValue::Dword(1));
+    }
     sim.set_parameter("MaxInFlight", RegistryValue::Dword(PACKETS as u32 * 2));
     let bytes = support::image_bytes().expect("the driver image (scripts/build-sys.sh)");
     let bound = shims::bind(sim);
@@ -145,8 +162,43 @@ fn packet(layer: Layer, port: u16, protocol: u8) -> TransportPacket {
     packet
 }
 
-/// (layer, packet, reinjected?, deferred?) of a case.
-fn case(name: &str) -> (Layer, TransportPacket, bool, bool) {
+/// Where a case's packets are classified.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// A transport layer.
+    Transport(Layer),
+    /// An IP packet layer.
+    IpPacket(IpPacketLayer),
+}
+
+/// (where, packet, reinjected?, deferred?) of a case.
+fn case(name: &str) -> (At, TransportPacket, bool, bool) {
+    if let Some(rest) = name.strip_prefix("ip_") {
+        let (protocol, rest) = match rest.strip_prefix("tcp_") {
+            Some(rest) => (6, rest),
+            None => (17, rest),
+        };
+        let layer = match rest {
+            "outbound_v4" => IpPacketLayer::OutboundV4,
+            "outbound_v6" => IpPacketLayer::OutboundV6,
+            "inbound_v4" => IpPacketLayer::InboundV4,
+            "inbound_v6" => IpPacketLayer::InboundV6,
+            other => panic!("unknown case ip_{other}; cases: {CASES:?}"),
+        };
+        // Network injection is never deferred, TCP included.
+        return (
+            At::IpPacket(layer),
+            packet(layer.transport(), PORT, protocol),
+            true,
+            false,
+        );
+    }
+    let (layer, packet, reinjected, deferred) = transport_case(name);
+    (At::Transport(layer), packet, reinjected, deferred)
+}
+
+/// (layer, packet, reinjected?, deferred?) of a transport-layer case.
+fn transport_case(name: &str) -> (Layer, TransportPacket, bool, bool) {
     match name {
         "unconfigured_v4" => (
             Layer::OutboundV4,
@@ -200,11 +252,7 @@ const CONFIGURED_PORTS: [u16; 1] = [PORT];
 // The measured functions: callgrind toggles collection on exactly these names.
 
 #[inline(never)]
-fn measure_classify(
-    sim: &SimulatedStack,
-    layer: Layer,
-    packet: &TransportPacket,
-) -> Vec<Delivered> {
+fn measure_classify(sim: &SimulatedStack, at: At, packet: &TransportPacket) -> Vec<Delivered> {
     // The filters carry the configuration as conditions, so an unconfigured packet reaches
     // classify only through a broader filter (another provider's, or a stale one): deliver it
     // that way, or classify would never run.
@@ -213,7 +261,10 @@ fn measure_classify(
         ..Delivery::default()
     };
     (0..PACKETS)
-        .map(|_| sim.deliver(layer, packet, how))
+        .map(|_| match at {
+            At::Transport(layer) => sim.deliver(layer, packet, how),
+            At::IpPacket(layer) => sim.deliver_ip_packet(layer, packet, how),
+        })
         .collect()
 }
 
@@ -240,10 +291,10 @@ fn measure_complete(sim: &SimulatedStack, ids: &[u64]) {
 /// Runs one case; `phase` names the measured function (all run, so the work is the same).
 fn run(name: &str, mut on_calls: impl FnMut(&str, &SimulatedStack, &dyn Fn(&SimulatedStack))) {
     let sim = SimulatedStack::new();
-    let loaded = load(&sim);
-    let (layer, packet, reinjected, deferred) = case(name);
+    let (at, packet, reinjected, deferred) = case(name);
+    let loaded = load(&sim, at);
     let before = snapshot(&sim);
-    let delivered = measure_classify(&sim, layer, &packet);
+    let delivered = measure_classify(&sim, at, &packet);
     on_calls("classify", &sim, &|sim| diff(&before, sim));
     let before = snapshot(&sim);
     if deferred {
@@ -256,7 +307,7 @@ fn run(name: &str, mut on_calls: impl FnMut(&str, &SimulatedStack, &dyn Fn(&Simu
         if reinjected { PACKETS } else { 0 },
         "{name}: injections pending"
     );
-    if name == "own_v4" {
+    if let ("own_v4", At::Transport(layer)) = (name, at) {
         let clones: Vec<usize> = pending.iter().map(|p| p.nbl).collect();
         let before = snapshot(&sim);
         measure_own(&sim, layer, &packet, &clones);
@@ -332,7 +383,7 @@ fn main() {
             println!("kernel calls per packet (simulator's counts, {PACKETS} packets per case)");
             for name in CASES {
                 run(name, |phase, sim, print| {
-                    print!("    {name:<16} {phase:<9} ");
+                    print!("    {name:<18} {phase:<9} ");
                     print(sim);
                 });
             }

@@ -28,8 +28,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::ffi::c_void;
 use std::hint::black_box;
 use std::ptr;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
+use wfp_injector::inject::cached_pool::CachedPool;
 use wfp_injector::inject::pool::SlotPool;
 use wfp_injector::inject::{
     ClonedNetBufferList, DualStackInjector, FreeOnCompletion, Injection, InjectionTypes, IpFamily,
@@ -68,6 +69,8 @@ const ITERATIONS: u64 = 100_000;
 static STATUS: AtomicI32 = AtomicI32::new(-1);
 /// What ExAcquireRundownProtection returns (TRUE in every measured run).
 static ACQUIRED: AtomicU8 = AtomicU8::new(0);
+/// The processor the stand-in's KeGetCurrentProcessorNumberEx answers.
+static PROCESSOR: AtomicU32 = AtomicU32::new(0);
 /// The injection WFP holds: completion function, its context, the NBL.
 static PENDING_COMPLETION: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 static PENDING_CONTEXT: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
@@ -93,6 +96,7 @@ type SendFn = unsafe extern "win64" fn(
 type FreeFn = unsafe extern "win64" fn(*mut NET_BUFFER_LIST, u32);
 type RundownFn = unsafe extern "win64" fn(*mut EX_RUNDOWN_REF) -> BOOLEAN;
 type ReleaseFn = unsafe extern "win64" fn(*mut EX_RUNDOWN_REF);
+type ProcessorFn = unsafe extern "win64" fn(*mut PROCESSOR_NUMBER) -> u32;
 
 /// The import address table: one pointer per kernel function the measured paths call.
 #[derive(Clone, Copy)]
@@ -102,6 +106,7 @@ struct Imports {
     free_clone: FreeFn,
     acquire: RundownFn,
     release: ReleaseFn,
+    processor: ProcessorFn,
 }
 
 static mut IMPORTS: Imports = Imports {
@@ -110,6 +115,7 @@ static mut IMPORTS: Imports = Imports {
     free_clone: kernel_unbound_free,
     acquire: kernel_unbound_acquire,
     release: kernel_unbound_release,
+    processor: kernel_unbound_processor,
 };
 
 #[inline(always)]
@@ -167,6 +173,12 @@ unsafe extern "win64" fn kernel_release_rundown(rundown: *mut EX_RUNDOWN_REF) {
     black_box(rundown);
 }
 
+#[unsafe(no_mangle)]
+unsafe extern "win64" fn kernel_processor(number: *mut PROCESSOR_NUMBER) -> u32 {
+    black_box(number);
+    PROCESSOR.load(Ordering::Relaxed)
+}
+
 /// What WFP does later: run the pending injection's completion, its NBL's status set.
 #[unsafe(no_mangle)]
 #[inline(never)]
@@ -216,6 +228,9 @@ unsafe extern "win64" fn kernel_unbound_acquire(_: *mut EX_RUNDOWN_REF) -> BOOLE
 unsafe extern "win64" fn kernel_unbound_release(_: *mut EX_RUNDOWN_REF) {
     unreachable!("import not bound")
 }
+unsafe extern "win64" fn kernel_unbound_processor(_: *mut PROCESSOR_NUMBER) -> u32 {
+    unreachable!("import not bound")
+}
 
 /// The seam for the safe layer: the functions the measured paths call go through the import
 /// table; the rest (creation and teardown, outside the measurements) do nothing.
@@ -236,6 +251,11 @@ macro_rules! stand_in {
         #[allow(clippy::too_many_arguments)]
         impl KernelApi for ImportKernel {
             $(stand_in_method!($kind $role $method $export($($arg: $ty),*) $(-> $ret)?);)*
+
+            // Classify's entry, which is not measured here.
+            fn current_processor_index() -> u32 {
+                0
+            }
         }
     };
 }
@@ -378,6 +398,11 @@ impl StandIn for ImportKernel {
     unsafe fn ExReleaseRundownProtectionCacheAware(&self, rundown: PEX_RUNDOWN_REF_CACHE_AWARE) {
         unsafe { (imports().release)(rundown.cast()) }
     }
+    // The context pool's per-processor caches ask on take and give-back, both sides alike.
+    #[inline(always)]
+    unsafe fn KeGetCurrentProcessorNumberEx(&self, number: *mut PROCESSOR_NUMBER) -> u32 {
+        unsafe { (imports().processor)(number) }
+    }
     unsafe fn FwpmBfeStateGet0(&self) -> FWPM_SERVICE_STATE {
         FWPM_SERVICE_RUNNING
     }
@@ -478,7 +503,7 @@ unsafe impl Send for RawContext {}
 struct RawDriver {
     handles: [HANDLE; 2],
     rundown: std::cell::UnsafeCell<EX_RUNDOWN_REF>,
-    pool: SlotPool<RawContext>,
+    pool: CachedPool<RawContext>,
 }
 
 unsafe extern "win64" fn raw_completion(
@@ -490,7 +515,8 @@ unsafe extern "win64" fn raw_completion(
     let driver = unsafe { &*(*context).owner };
     let index = unsafe { (*context).index };
     unsafe { (imports().free_clone)(nbl, 0) };
-    driver.pool.give_back(index);
+    let processor = unsafe { (imports().processor)(ptr::null_mut()) };
+    driver.pool.give_back(processor, index);
     unsafe { (imports().release)(driver.rundown.get()) };
 }
 
@@ -500,11 +526,12 @@ fn raw_inject(driver: &RawDriver, nbl: *mut NET_BUFFER_LIST, input: &Input<'_>) 
     if control.len() > RAW_CONTROL_CAPACITY {
         return false;
     }
-    let Some(index) = driver.pool.take() else {
+    let processor = unsafe { (imports().processor)(ptr::null_mut()) };
+    let Some(index) = driver.pool.take(processor) else {
         return false;
     };
     if unsafe { (imports().acquire)(driver.rundown.get()) } == 0 {
-        driver.pool.give_back(index);
+        driver.pool.give_back(processor, index);
         return false;
     }
     let context = driver.pool.get(index);
@@ -536,7 +563,7 @@ fn raw_inject(driver: &RawDriver, nbl: *mut NET_BUFFER_LIST, input: &Input<'_>) 
         )
     };
     if status < 0 {
-        driver.pool.give_back(index);
+        driver.pool.give_back(processor, index);
         unsafe { (imports().release)(driver.rundown.get()) };
         return false;
     }
@@ -591,10 +618,12 @@ fn main() {
             free_clone: kernel_free_clone,
             acquire: kernel_acquire_rundown,
             release: kernel_release_rundown,
+            processor: kernel_processor,
         });
     }
     STATUS.store(black_box(0), Ordering::Relaxed);
     ACQUIRED.store(black_box(1), Ordering::Relaxed);
+    PROCESSOR.store(black_box(0), Ordering::Relaxed);
 
     let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     let nbl = fake_nbl();
@@ -621,18 +650,23 @@ fn main() {
     let raw_driver = Box::new(RawDriver {
         handles: raw_handles,
         rundown: std::cell::UnsafeCell::new(EX_RUNDOWN_REF { Count: 0 }),
-        pool: SlotPool::new(64, |index| RawContext {
-            owner: ptr::null(),
-            index,
-            args: FWPS_TRANSPORT_SEND_PARAMS0 {
-                remoteAddress: ptr::null_mut(),
-                remoteScopeId: 0,
-                controlData: ptr::null_mut(),
-                controlDataLength: 0,
-            },
-            address: [0; 16],
-            control: [0; RAW_CONTROL_CAPACITY],
-        })
+        pool: CachedPool::new(
+            SlotPool::new(64, |index| RawContext {
+                owner: ptr::null(),
+                index,
+                args: FWPS_TRANSPORT_SEND_PARAMS0 {
+                    remoteAddress: ptr::null_mut(),
+                    remoteScopeId: 0,
+                    controlData: ptr::null_mut(),
+                    controlDataLength: 0,
+                },
+                address: [0; 16],
+                control: [0; RAW_CONTROL_CAPACITY],
+            })
+            .unwrap(),
+            // As many caches as the safe side's injector makes (the stand-in's answer).
+            ImportKernel.ke_query_active_processor_count_ex(ALL_PROCESSOR_GROUPS),
+        )
         .unwrap(),
     });
     for index in 0..64 {

@@ -51,8 +51,9 @@ count() {  # count CASE FUNCTION -> image instructions per packet inside image_p
 }
 
 echo "==> driver image instructions per packet (callgrind, $packets packets per case; x86-64)"
-printf '    %-16s %9s %7s %9s %7s\n' case classify dpc complete total
-for c in unconfigured_v4 unconfigured_v6 own_v4 outbound_v4 outbound_v6 inbound_v4 inbound_v6 tcp_outbound_v4; do
+printf '    %-18s %9s %7s %9s %7s\n' case classify dpc complete total
+for c in unconfigured_v4 unconfigured_v6 own_v4 outbound_v4 outbound_v6 inbound_v4 inbound_v6 tcp_outbound_v4 \
+         ip_outbound_v4 ip_outbound_v6 ip_inbound_v4 ip_inbound_v6 ip_tcp_inbound_v4; do
   dpc=-; complete=-
   case $c in
     own_v4) classify=$(count "$c" measure_own) ;;
@@ -61,7 +62,7 @@ for c in unconfigured_v4 unconfigured_v6 own_v4 outbound_v4 outbound_v6 inbound_
   case $c in unconfigured_*|own_v4) ;; *) complete=$(count "$c" measure_complete) ;; esac
   case $c in tcp_*) dpc=$(count "$c" measure_dpc) ;; esac
   total=$(awk -v a="$classify" -v b="$dpc" -v c="$complete" 'BEGIN { printf "%.1f", a + (b == "-" ? 0 : b) + (c == "-" ? 0 : c) }')
-  printf '    %-16s %9s %7s %9s %7s\n' "$c" "$classify" "$dpc" "$complete" "$total"
+  printf '    %-18s %9s %7s %9s %7s\n' "$c" "$classify" "$dpc" "$complete" "$total"
 done
 
 echo "==> kernel calls per packet"

@@ -74,6 +74,6 @@ row() {  # row LABEL CASE FUNCTION EXPECTED: cases CASE_safe/CASE_raw in FUNCTIO
 echo "==> driver instructions per operation (callgrind, $iterations operations per case; stand-in kernel excluded)"
 printf '    %-34s %7s %7s %6s   %s\n' "operation" safe raw ratio "kernel calls per operation (both sides)"
 row "query (injection state)" query measure_query "kernel_query=1"
-inject_calls="kernel_acquire_rundown=1 kernel_inject_transport_send=1 kernel_complete_pending=1 kernel_free_clone=1 kernel_release_rundown=1"
+inject_calls="kernel_processor=2 kernel_acquire_rundown=1 kernel_inject_transport_send=1 kernel_complete_pending=1 kernel_free_clone=1 kernel_release_rundown=1"
 row "inject + completion" inject measure_inject "$inject_calls"
 row "inject + completion, 40 B control" inject_control measure_inject "$inject_calls"

@@ -36,9 +36,11 @@ fn load_installs_the_object_set_and_unload_leaves_the_engine_empty() {
             sessions: 1,
             providers: 1,
             sublayers: 1,
-            callouts: 4,
+            // A callout at each transport and IP packet layer; filters only where the
+            // configuration inspects (the transport layers by default).
+            callouts: 8,
             filters: 4,
-            registered_callouts: 4
+            registered_callouts: 8
         }
     );
     assert_eq!(
@@ -94,7 +96,7 @@ fn every_sublayer_callout_and_filter_names_the_drivers_provider() {
     let count = |kind: &str| objects.iter().filter(|(k, _, _)| *k == kind).count();
     assert_eq!(
         (count("sublayer"), count("callout"), count("filter")),
-        (1, 4, 4),
+        (1, 8, 4),
         "{objects:?}"
     );
     for (kind, key, with) in &objects {
@@ -110,7 +112,7 @@ fn without_configuration_nothing_is_filtered() {
     let sim = SimulatedStack::new();
     let driver = load(&sim);
     assert_eq!(sim.wfp_objects().filters, 0);
-    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    assert_eq!(sim.wfp_objects().registered_callouts, 8);
     let delivered = sim.deliver(
         Layer::OutboundV4,
         &udp(Layer::OutboundV4, PORT),
@@ -539,12 +541,12 @@ fn load_failing_at_each_step_leaves_nothing_behind() {
         (
             KernelFn::FwpsCalloutRegister1,
             0,
-            LoadStep::CalloutRegister(TransportLayer::OutboundV4),
+            LoadStep::CalloutRegister(TransportLayer::OutboundV4.into()),
         ),
         (
             KernelFn::FwpsCalloutRegister1,
             3,
-            LoadStep::CalloutRegister(TransportLayer::InboundV6),
+            LoadStep::CalloutRegister(TransportLayer::InboundV6.into()),
         ),
         (KernelFn::FwpmTransactionBegin0, 0, LoadStep::StaleObjects),
         (KernelFn::FwpmFilterDeleteByKey0, 0, LoadStep::StaleObjects),
@@ -564,22 +566,22 @@ fn load_failing_at_each_step_leaves_nothing_behind() {
         (
             KernelFn::FwpmCalloutAdd0,
             0,
-            LoadStep::CalloutAdd(TransportLayer::OutboundV4),
+            LoadStep::CalloutAdd(TransportLayer::OutboundV4.into()),
         ),
         (
             KernelFn::FwpmCalloutAdd0,
             2,
-            LoadStep::CalloutAdd(TransportLayer::InboundV4),
+            LoadStep::CalloutAdd(TransportLayer::InboundV4.into()),
         ),
         (
             KernelFn::FwpmFilterAdd0,
             0,
-            LoadStep::FilterAdd(TransportLayer::OutboundV4),
+            LoadStep::FilterAdd(TransportLayer::OutboundV4.into()),
         ),
         (
             KernelFn::FwpmFilterAdd0,
             3,
-            LoadStep::FilterAdd(TransportLayer::InboundV6),
+            LoadStep::FilterAdd(TransportLayer::InboundV6.into()),
         ),
         (
             KernelFn::FwpmTransactionCommit0,

@@ -62,6 +62,7 @@ fn v4_rule(remote: Ipv4Addr, prefix: u8, directions: u8) -> Rule {
         family: FAMILY_IPV4,
         directions,
         remote_prefix: prefix,
+        layers: LAYER_TRANSPORT,
         ..Rule::default()
     };
     rule.remote_address[..4].copy_from_slice(&remote.octets());
@@ -494,7 +495,21 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
         (
             "set: rule reserved",
             IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].reserved = 1),
+            with(&|c| c.rules[0].reserved[0] = 1),
+            0,
+            invalid,
+        ),
+        (
+            "set: no layer",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].layers = 0),
+            0,
+            invalid,
+        ),
+        (
+            "set: layer bit 2",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].layers = 4),
             0,
             invalid,
         ),
@@ -633,6 +648,7 @@ fn a_and_b() -> (Rules, Rules, PacketKey) {
         remote_port: 1002,
         local_address: [0; 16],
         direction: Direction::Inbound,
+        network: false,
     };
     (a, b, mix)
 }
@@ -800,6 +816,46 @@ fn verbose_logging_set_through_the_channel_applies_to_the_per_packet_log_at_once
     config.flags = 0;
     set(&driver, &config).unwrap();
     assert_eq!(refused(&sim), 1, "quiet again");
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn a_rule_for_the_ip_packet_layers_filters_and_classifies_there_by_prefix_and_local_address() {
+    use wfp_injector::driver::{CalloutLayer, NetworkLayer};
+    use wfp_sim::ip_packet::IpPacketLayer;
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    let driver = load(&sim);
+    let host = Ipv4Addr::new(198, 51, 100, 1);
+    let mut rule = v4_rule(Ipv4Addr::new(198, 51, 100, 0), 24, DIRECTION_OUTBOUND);
+    rule.layers = LAYER_IP_PACKET;
+    rule.fields = FIELD_LOCAL_ADDRESS;
+    rule.local_address[..4].copy_from_slice(&host.octets());
+    rule.local_prefix = 32;
+    set(&driver, &config_of(&[rule])).unwrap();
+    assert_eq!(
+        sim.wfp_objects().filters,
+        1,
+        "the outbound IPv4 IP packet layer only"
+    );
+    let key = CalloutLayer::from(NetworkLayer::OutboundV4).filter_key();
+    let (conditions, _) = sim.filter_conditions(key).expect("its filter");
+    assert!(conditions.is_empty(), "a /24: classify decides");
+    let peer = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+    for (local, inspected) in [(host, true), (Ipv4Addr::new(198, 51, 100, 2), false)] {
+        let packet = TransportPacket::udp(IpAddr::V4(local), 40000, peer, 443);
+        let delivered =
+            sim.deliver_ip_packet(IpPacketLayer::OutboundV4, &packet, Delivery::default());
+        sim.complete_all(NtStatus::SUCCESS);
+        sim.return_packet(delivered.nbl);
+        let counters = driver.counters(NetworkLayer::OutboundV4);
+        assert_eq!(
+            counters.reinjected, 1,
+            "{local}: only the rule's local address"
+        );
+        assert_eq!(counters.not_inspected, u64::from(!inspected), "{local}");
+    }
     driver.unload();
     sim.assert_clean();
 }

@@ -2,26 +2,27 @@
 //! (run by the test, as a system worker thread would) retries the injection handles on the
 //! virtual clock; the BFE state callback triggers the WFP objects; every order of TCP/IP and
 //! BFE becoming ready ends loaded; the retry deadline ends inert and logged; unload is clean at
-//! every step.
+//! every step. The cases of tests/support/deferred_load_cases.rs run through the shipped image
+//! in tests/image_deferred_load.rs too.
 
+#[path = "support/deferred_load_cases.rs"]
+mod cases;
 #[path = "support/host_driver.rs"]
 mod host_driver;
 #[path = "support/waiting.rs"]
 mod waiting;
 
-use waiting::{SetOnDrop, wait_for};
+use waiting::wait_for;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use host_driver::{configure_port, device, path, registry_path};
+use cases::{Driven, Loaded, assert_inert_objects, configure_port, logged};
+use host_driver::{device, path, registry_path};
 use wfp_injector::driver::{Driver, DriverConfig, LoadError, LoadStep, Progress};
 use wfp_injector::inject::RetryPolicy;
 use wfp_injector::nt::NtStatus;
-use wfp_sim::{KernelFn, SimulatedStack, WfpObjects, bfe_state};
-
-const NOT_READY: NtStatus = NtStatus::FWP_TCPIP_NOT_READY;
+use wfp_sim::{KernelFn, SimulatedStack, bfe_state};
 
 fn config(deadline: Duration) -> DriverConfig {
     DriverConfig {
@@ -48,37 +49,38 @@ fn enter<'a>(sim: &'a SimulatedStack, config: &DriverConfig) -> Driver<&'a Simul
     driver
 }
 
-fn assert_inert_objects(sim: &SimulatedStack) {
-    let objects = sim.wfp_objects();
-    assert_eq!(objects.registered_callouts, 0, "classify cannot be reached");
-    assert_eq!(objects.filters, 0);
+/// The host build as the shared cases see it (`None` once unloaded).
+struct Host<'s>(Option<Driver<&'s SimulatedStack>>);
+
+impl<'s> Loaded<'s> for Host<'s> {
+    fn host(&self) -> Option<&Driver<&'s SimulatedStack>> {
+        self.0.as_ref()
+    }
+
+    fn unloader(&mut self) -> Box<dyn FnOnce() + Send + 's> {
+        let driver = self.0.take().expect("unloaded once");
+        Box::new(move || assert_eq!(driver.unload(), NtStatus::SUCCESS))
+    }
+}
+
+fn loaded(driver: Driver<&SimulatedStack>) -> Driven<'_> {
+    Box::new(Host(Some(driver)))
+}
+
+fn load_default(sim: &SimulatedStack) -> Option<Driven<'_>> {
+    Some(loaded(enter(sim, &DriverConfig::default())))
 }
 
 fn assert_loaded(sim: &SimulatedStack, driver: &Driver<&SimulatedStack>) {
-    assert_eq!(driver.progress(), Progress::Loaded);
-    let objects = sim.wfp_objects();
-    assert_eq!(objects.registered_callouts, 4);
-    assert_eq!(objects.filters, 4);
-    assert_eq!(sim.open_handles().len(), 2);
-    assert!(driver.injector().is_some());
+    cases::assert_loaded(sim, Some(driver));
 }
 
 fn unload_clean(sim: &SimulatedStack, driver: Driver<&SimulatedStack>) {
-    assert_eq!(driver.unload(), NtStatus::SUCCESS);
-    assert_eq!(sim.wfp_objects(), WfpObjects::default());
-    assert_eq!(
-        sim.bfe_subscriptions(),
-        0,
-        "unsubscribed before unload returned"
-    );
-    assert_eq!(sim.live_work_items(), 0, "work item freed");
-    sim.assert_clean();
+    cases::unload_clean(sim, loaded(driver));
 }
 
-fn logged(sim: &SimulatedStack, needle: &str) -> bool {
-    sim.debug_log()
-        .iter()
-        .any(|(_, _, line)| line.contains(needle))
+fn unload_with_a_system_worker(sim: &SimulatedStack, driver: Driver<&SimulatedStack>) -> usize {
+    cases::unload_with_a_system_worker(sim, loaded(driver))
 }
 
 #[test]
@@ -101,105 +103,12 @@ fn ready_at_entry_loads_in_driver_entry_without_queueing_work() {
     unload_clean(&sim, driver);
 }
 
-/// When TCP/IP and BFE become ready relative to DriverEntry and to each other.
-#[derive(Debug, Clone, Copy)]
-enum Order {
-    /// TCP/IP ready at entry, BFE starts later.
-    TcpipAtEntryBfeLater,
-    /// BFE running at entry, TCP/IP ready later.
-    BfeAtEntryTcpipLater,
-    /// Neither at entry: TCP/IP first, then BFE.
-    TcpipThenBfe,
-    /// Neither at entry: BFE first (while the worker retries), then TCP/IP.
-    BfeThenTcpip,
-    /// Neither at entry: BFE runs, stops again, TCP/IP comes, then BFE runs for good.
-    BfeFlapsThenTcpipThenBfe,
-}
-
-fn run_order(order: Order) {
-    let sim = SimulatedStack::new();
-    configure_port(&sim);
-    let tcpip_at_entry = matches!(order, Order::TcpipAtEntryBfeLater);
-    let bfe_at_entry = matches!(order, Order::BfeAtEntryTcpipLater);
-    if !tcpip_at_entry {
-        sim.set_tcpip_ready_at(Duration::MAX);
-    }
-    if !bfe_at_entry {
-        sim.set_bfe_state(bfe_state::STOPPED);
-    }
-    let driver = enter(&sim, &config(Duration::from_secs(3600)));
-    assert_inert_objects(&sim);
-    let expected = if tcpip_at_entry {
-        Progress::WaitingForBfe
-    } else {
-        Progress::WaitingForTcpip
-    };
-    assert_eq!(driver.progress(), expected, "{order:?}");
-    assert_eq!(
-        sim.queued_work_items(),
-        usize::from(!tcpip_at_entry),
-        "the retry is queued only when TCP/IP is not ready"
-    );
-    let ready_tcpip = |sim: &SimulatedStack| {
-        // A few retries on the virtual clock, then TCP/IP comes up.
-        for _ in 0..3 {
-            assert!(sim.run_one_work_item());
-        }
-        assert_eq!(driver.progress(), Progress::WaitingForTcpip);
-        assert!(sim.open_handles().is_empty());
-        sim.set_tcpip_ready_at(sim.virtual_time());
-        sim.run_work_items();
-    };
-    match order {
-        Order::TcpipAtEntryBfeLater => {
-            sim.set_bfe_state(bfe_state::START_PENDING);
-            assert_eq!(sim.queued_work_items(), 0, "only RUNNING asks for work");
-            sim.set_bfe_state(bfe_state::RUNNING);
-            sim.run_work_items();
-        }
-        Order::BfeAtEntryTcpipLater => ready_tcpip(&sim),
-        Order::TcpipThenBfe => {
-            ready_tcpip(&sim);
-            assert_eq!(driver.progress(), Progress::WaitingForBfe);
-            assert_eq!(sim.open_handles().len(), 2);
-            assert_inert_objects(&sim);
-            sim.set_bfe_state(bfe_state::START_PENDING);
-            sim.set_bfe_state(bfe_state::RUNNING);
-            sim.run_work_items();
-        }
-        Order::BfeThenTcpip => {
-            assert!(sim.run_one_work_item());
-            sim.set_bfe_state(bfe_state::START_PENDING);
-            sim.set_bfe_state(bfe_state::RUNNING);
-            ready_tcpip(&sim);
-        }
-        Order::BfeFlapsThenTcpipThenBfe => {
-            sim.set_bfe_state(bfe_state::RUNNING);
-            sim.set_bfe_state(bfe_state::STOP_PENDING);
-            sim.set_bfe_state(bfe_state::STOPPED);
-            ready_tcpip(&sim);
-            assert_eq!(driver.progress(), Progress::WaitingForBfe);
-            sim.set_bfe_state(bfe_state::RUNNING);
-            sim.run_work_items();
-        }
-    }
-    assert_loaded(&sim, &driver);
-    assert_eq!(sim.queued_work_items(), 0, "nothing left to do");
-    assert!(logged(&sim, "wfp_injector: loaded"));
-    unload_clean(&sim, driver);
-}
-
 #[test]
 fn every_order_of_tcpip_ready_and_bfe_running_ends_loaded() {
-    for order in [
-        Order::TcpipAtEntryBfeLater,
-        Order::BfeAtEntryTcpipLater,
-        Order::TcpipThenBfe,
-        Order::BfeThenTcpip,
-        Order::BfeFlapsThenTcpipThenBfe,
-    ] {
-        run_order(order);
+    fn patient(sim: &SimulatedStack) -> Option<Driven<'_>> {
+        Some(loaded(enter(sim, &config(Duration::from_secs(3600)))))
     }
+    cases::every_order_ends_loaded(patient);
 }
 
 #[test]
@@ -225,26 +134,10 @@ fn the_worker_retries_on_the_virtual_clock_with_the_policy_backoff() {
 
 #[test]
 fn the_retry_deadline_passing_leaves_the_driver_loaded_inert_and_logged() {
-    let sim = SimulatedStack::new();
-    sim.set_tcpip_ready_at(Duration::MAX);
-    let driver = enter(&sim, &config(Duration::from_secs(10)));
-    sim.run_work_items();
-    assert_eq!(
-        driver.progress(),
-        Progress::Inert(LoadError::new(LoadStep::InjectionHandles, NOT_READY))
-    );
-    assert_eq!(sim.virtual_time(), Duration::from_secs(10), "bounded");
-    assert!(logged(&sim, "gave up waiting for TCP/IP after 10000 ms"));
-    assert!(logged(&sim, "inert"));
-    assert!(sim.open_handles().is_empty());
-    assert_inert_objects(&sim);
-    assert!(driver.injector().is_none());
-    assert_eq!(driver.completions(), (0, 0));
-    // BFE starting now changes nothing: the driver stays inert.
-    sim.set_bfe_state(bfe_state::STOPPED);
-    sim.set_bfe_state(bfe_state::RUNNING);
-    assert_eq!(sim.queued_work_items(), 0);
-    unload_clean(&sim, driver);
+    fn ten_seconds(sim: &SimulatedStack) -> Option<Driven<'_>> {
+        Some(loaded(enter(sim, &config(Duration::from_secs(10)))))
+    }
+    cases::the_deadline_leaves_the_driver_inert(ten_seconds);
 }
 
 #[test]
@@ -315,63 +208,14 @@ fn failures_in_driver_entry_remove_everything() {
     }
 }
 
-/// Unloads while a thread plays the system worker, running whatever is queued once unload has
-/// begun (it has unsubscribed from BFE).
-fn unload_with_a_system_worker(sim: &SimulatedStack, driver: Driver<&SimulatedStack>) -> usize {
-    let done = AtomicBool::new(false);
-    let unsubscribes = sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0);
-    let ran = thread::scope(|scope| {
-        // Set even if the unload below panics, so the worker thread (and the scope) ends.
-        let _done = SetOnDrop(&done);
-        let worker = scope.spawn(|| {
-            wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != unsubscribes);
-            let mut ran = 0;
-            while !done.load(Ordering::Acquire) {
-                ran += sim.run_work_items();
-                thread::yield_now();
-            }
-            ran + sim.run_work_items()
-        });
-        assert_eq!(driver.unload(), NtStatus::SUCCESS);
-        done.store(true, Ordering::Release);
-        worker.join().unwrap()
-    });
-    assert_eq!(sim.bfe_subscriptions(), 0);
-    assert_eq!(sim.live_work_items(), 0);
-    ran
-}
-
 #[test]
 fn unload_with_the_retry_queued_cancels_it() {
-    let sim = SimulatedStack::new();
-    sim.set_tcpip_ready_at(Duration::MAX);
-    sim.set_bfe_state(bfe_state::STOPPED);
-    let driver = enter(&sim, &DriverConfig::default());
-    assert_eq!(sim.queued_work_items(), 1);
-    let creates = sim.calls(KernelFn::FwpsInjectionHandleCreate0);
-    let ran = unload_with_a_system_worker(&sim, driver);
-    assert_eq!(
-        ran, 1,
-        "the queued run ran once, saw the cancel and did nothing"
-    );
-    assert_eq!(sim.calls(KernelFn::FwpsInjectionHandleCreate0), creates);
-    sim.assert_clean();
+    cases::unload_with_the_retry_queued(load_default);
 }
 
 #[test]
 fn unload_between_handles_and_objects_destroys_the_handles() {
-    let sim = SimulatedStack::new();
-    sim.set_bfe_state(bfe_state::STOPPED);
-    let driver = enter(&sim, &DriverConfig::default());
-    assert_eq!(driver.progress(), Progress::WaitingForBfe);
-    assert!(logged(&sim, "waiting for BFE"), "the wait is logged");
-    assert_eq!(sim.open_handles().len(), 2);
-    unload_clean(&sim, driver);
-    assert_eq!(
-        sim.calls(KernelFn::FwpmEngineOpen0),
-        0,
-        "no session was ever opened"
-    );
+    cases::unload_between_handles_and_objects(load_default);
 }
 
 #[test]
@@ -387,66 +231,16 @@ fn unload_after_bfe_asked_for_work_that_never_ran() {
         0,
         "cancelled before the objects"
     );
-    sim.assert_clean();
 }
 
 #[test]
 fn unload_while_a_retry_sleeps_wakes_it_and_waits_for_it() {
-    let sim = SimulatedStack::new();
-    sim.set_tcpip_ready_at(Duration::MAX);
-    let driver = enter(&sim, &DriverConfig::default());
-    sim.hold_worker_sleeps();
-    thread::scope(|scope| {
-        let worker = scope.spawn(|| sim.run_work_items());
-        wait_for(|| sim.held_worker_sleeps() != 0);
-        let unload = scope.spawn(move || driver.unload());
-        // Unload has begun (unsubscribed) and now waits for the sleeping run.
-        wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != 0);
-        thread::sleep(Duration::from_millis(20));
-        assert!(
-            !unload.is_finished(),
-            "unload waits for the run in progress"
-        );
-        sim.release_worker_sleeps();
-        assert_eq!(unload.join().unwrap(), NtStatus::SUCCESS);
-        assert_eq!(
-            worker.join().unwrap(),
-            1,
-            "the run ended without queueing another"
-        );
-    });
-    assert_eq!(
-        sim.calls(KernelFn::FwpsInjectionHandleCreate0),
-        1,
-        "DriverEntry's attempt (IPv4 answered not ready), none after the cancel"
-    );
-    sim.assert_clean();
+    cases::unload_while_a_retry_sleeps(load_default);
 }
 
 #[test]
 fn unload_while_the_bfe_callback_runs_waits_for_it() {
-    let sim = SimulatedStack::new();
-    sim.set_bfe_state(bfe_state::STOPPED);
-    let driver = enter(&sim, &DriverConfig::default());
-    sim.hold_bfe_callbacks();
-    thread::scope(|scope| {
-        let bfe = scope.spawn(|| sim.set_bfe_state(bfe_state::RUNNING));
-        wait_for(|| sim.held_bfe_callbacks() != 0);
-        let unload = scope.spawn(move || driver.unload());
-        wait_for(|| sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0) != 0);
-        thread::sleep(Duration::from_millis(20));
-        assert!(!unload.is_finished(), "unsubscribe waits for the callback");
-        sim.release_bfe_callbacks();
-        bfe.join().unwrap();
-        assert_eq!(unload.join().unwrap(), NtStatus::SUCCESS);
-    });
-    assert_eq!(
-        sim.queued_work_items(),
-        0,
-        "the late callback queued nothing"
-    );
-    assert_eq!(sim.calls(KernelFn::IoQueueWorkItem), 0);
-    sim.assert_clean();
+    cases::unload_while_the_bfe_callback_runs(load_default);
 }
 
 #[test]
@@ -458,50 +252,11 @@ fn unload_while_waiting_for_tcpip_after_bfe_runs_is_clean() {
     assert!(sim.run_one_work_item());
     sim.set_bfe_state(bfe_state::RUNNING);
     unload_with_a_system_worker(&sim, driver);
-    sim.assert_clean();
 }
 
 #[test]
 fn a_bfe_restart_after_the_load_removes_the_filters_until_bfe_runs_again_then_adds_them_back() {
-    use host_driver::{PORT, udp};
-    use wfp_sim::traffic::{Delivery, Layer};
-    let sim = SimulatedStack::new();
-    configure_port(&sim);
-    let driver = enter(&sim, &DriverConfig::default());
-    assert_loaded(&sim, &driver);
-    let deliver = |sim: &SimulatedStack| {
-        let delivered = sim.deliver(
-            Layer::OutboundV4,
-            &udp(Layer::OutboundV4, PORT),
-            Delivery::default(),
-        );
-        let action = delivered.result.map(|r| r.action);
-        sim.complete_all(NtStatus::SUCCESS);
-        sim.return_packet(delivered.nbl);
-        action
-    };
-    assert_eq!(deliver(&sim), Some(0x1001), "FWP_ACTION_BLOCK: reinjected");
-    // BFE stops: its session and every object go; the callouts stay registered.
-    sim.set_bfe_state(bfe_state::STOP_PENDING);
-    assert_eq!(
-        driver.progress(),
-        Progress::WaitingForBfe,
-        "from the notification on, before the work item has run"
-    );
-    sim.set_bfe_state(bfe_state::STOPPED);
-    sim.run_work_items();
-    assert_eq!(driver.progress(), Progress::WaitingForBfe);
-    let objects = sim.wfp_objects();
-    assert_eq!((objects.filters, objects.sessions), (0, 0));
-    assert_eq!(objects.registered_callouts, 4);
-    assert_eq!(deliver(&sim), None, "no filter: traffic passes");
-    // BFE runs again: a new session, and the objects come back for the same callouts.
-    sim.set_bfe_state(bfe_state::START_PENDING);
-    sim.set_bfe_state(bfe_state::RUNNING);
-    sim.run_work_items();
-    assert_loaded(&sim, &driver);
-    assert_eq!(deliver(&sim), Some(0x1001), "reinjected again");
-    unload_clean(&sim, driver);
+    cases::a_bfe_restart_after_the_load(load_default);
 }
 
 #[test]
@@ -580,8 +335,6 @@ fn unload_right_after_bfe_stopped_does_not_use_the_dead_session() {
     // The queued work item runs only on the system worker: unload itself must forget
     // the session BFE ended instead of removing filters through it.
     unload_with_a_system_worker(&sim, driver);
-    assert_eq!(sim.wfp_objects(), WfpObjects::default());
-    sim.assert_clean();
 }
 
 #[test]
@@ -633,7 +386,7 @@ fn a_worker_install_whose_callouts_stay_registered_keeps_the_image_at_unload() {
             ..
         })
     ));
-    assert_eq!(sim.wfp_objects().registered_callouts, 4, "still registered");
+    assert_eq!(sim.wfp_objects().registered_callouts, 8, "still registered");
     let unloaded = driver.unload_for_shell();
     assert!(
         unloaded.image_in_use,

@@ -110,8 +110,8 @@ fn pairs(direction: &str) -> Vec<(String, String)> {
     assert_eq!(adds.len(), deletes.len(), "every ADD has its DELETE");
     assert_eq!(
         adds.len(),
-        9,
-        "one transport injection and eight power variations"
+        10,
+        "two packet injection variations (IP packet, transport) and eight power ones"
     );
     adds.into_iter().zip(deletes).collect()
 }

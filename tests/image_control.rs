@@ -63,6 +63,7 @@ fn the_images_control_device_answers_each_request_for_administrators_only() {
         directions: DIRECTION_INBOUND,
         remote_prefix: 24,
         remote_address: [198, 51, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        layers: LAYER_TRANSPORT,
         ..Rule::default()
     };
     let mut input = vec![0; Config::SIZE];

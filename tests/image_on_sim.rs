@@ -53,9 +53,9 @@ fn the_image_loads_and_unloads_leaving_engine_pool_and_devices_empty() {
             sessions: 1,
             providers: 1,
             sublayers: 1,
-            callouts: 4,
+            callouts: 8,
             filters: 4,
-            registered_callouts: 4
+            registered_callouts: 8
         }
     );
     assert_eq!(sim.open_handles().len(), 2);
@@ -99,7 +99,7 @@ fn the_image_loads_on_windows_10_2004s_framework_and_is_refused_by_1903s() {
     };
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     assert_eq!(sim.kmdf_events()[0], KmdfEvent::Bound);
-    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    assert_eq!(sim.wfp_objects().registered_callouts, 8);
     // The identifying provider (HLK FwpmProviders.MaintainIdentifying): company and product as
     // Cargo.toml declares them.
     let providers = sim.providers();
@@ -113,7 +113,8 @@ fn the_image_loads_on_windows_10_2004s_framework_and_is_refused_by_1903s() {
     );
     // AssociateWithObjects: every sublayer, callout and filter names that provider.
     let objects = sim.object_providers();
-    assert_eq!(objects.len(), 9, "{objects:?}");
+    // A sublayer, eight callouts (transport and IP packet layers), four transport filters.
+    assert_eq!(objects.len(), 13, "{objects:?}");
     assert!(
         objects
             .iter()

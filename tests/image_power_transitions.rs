@@ -9,25 +9,11 @@ mod power_cases;
 mod support;
 
 use power_cases::{Counts, Finals, Loaded, Unloader, configure_late_tcpip, configure_port};
-use support::harness::Harness;
+use support::harness::{Harness, logged_count};
 use wfp_injector::driver::power::DRAIN_PATIENCE;
 use wfp_injector::nt::NtStatus;
 use wfp_sim::traffic::Layer;
 use wfp_sim::{KernelFn, SimulatedStack};
-
-/// The value after `label ` in a counters line.
-fn field(line: &str, label: &str) -> u64 {
-    let key = format!(" {label} ");
-    let start = line
-        .find(&key)
-        .unwrap_or_else(|| panic!("no `{label}` in {line:?}"))
-        + key.len();
-    line[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in {line:?}"))
-}
 
 /// Each layer's counts from the unload log's counters lines (a layer that classified nothing
 /// has no line: zero).
@@ -42,10 +28,10 @@ fn finals_from_log(sim: &SimulatedStack) -> Finals {
             .collect();
         assert!(lines.len() <= 1, "one unload, one line: {lines:?}");
         lines.first().map_or_else(Counts::default, |line| {
-            assert_eq!(field(line, "failed"), 0, "{line}");
+            assert_eq!(logged_count(line, "failed"), 0, "{line}");
             Counts {
-                reinjected: field(line, "reinjected"),
-                suspended: field(line, "suspended"),
+                reinjected: logged_count(line, "reinjected"),
+                suspended: logged_count(line, "suspended"),
             }
         })
     })

@@ -6,23 +6,9 @@
 mod reinjection_cases;
 mod support;
 
-use support::harness::Harness;
+use support::harness::{Harness, logged_count};
 use wfp_injector::nt::NtStatus;
 use wfp_sim::SimulatedStack;
-
-/// The value after `label ` in a counters line.
-fn field(line: &str, label: &str) -> u64 {
-    let key = format!(" {label} ");
-    let start = line
-        .find(&key)
-        .unwrap_or_else(|| panic!("no `{label}` in {line:?}"))
-        + key.len();
-    line[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in {line:?}"))
-}
 
 #[test]
 fn the_image_gives_every_packet_kind_the_documented_decision_and_counts_it() {
@@ -45,20 +31,20 @@ fn the_image_gives_every_packet_kind_the_documented_decision_and_counts_it() {
             .unwrap_or_else(|| panic!("no counters line for {layer} in {log:?}"));
         let want = expected.get(layer).copied().unwrap_or_default();
         let got = reinjection_cases::Expected {
-            reinjected: field(line, "reinjected"),
-            own: field(line, "own"),
-            loopback: field(line, "loopback"),
-            ale: field(line, "ale"),
-            ipsec: field(line, "ipsec"),
-            tcp_below_dispatch: field(line, "tcp-below-dispatch"),
-            no_headroom: field(line, "no-headroom"),
-            multi_buffer: field(line, "multi-buffer"),
-            checksum: field(line, "checksum"),
-            split_header_checksum: field(line, "split-checksum"),
-            malformed: field(line, "malformed"),
+            reinjected: logged_count(line, "reinjected"),
+            own: logged_count(line, "own"),
+            loopback: logged_count(line, "loopback"),
+            ale: logged_count(line, "ale"),
+            ipsec: logged_count(line, "ipsec"),
+            tcp_below_dispatch: logged_count(line, "tcp-below-dispatch"),
+            no_headroom: logged_count(line, "no-headroom"),
+            multi_buffer: logged_count(line, "multi-buffer"),
+            checksum: logged_count(line, "checksum"),
+            split_header_checksum: logged_count(line, "split-checksum"),
+            malformed: logged_count(line, "malformed"),
         };
         assert_eq!(got, want, "{layer} counters: {line}");
-        assert_eq!(field(line, "failed"), 0, "{line}");
+        assert_eq!(logged_count(line, "failed"), 0, "{line}");
     }
     sim.assert_clean();
 }

@@ -7,23 +7,9 @@ mod second_injector_cases;
 mod support;
 
 use second_injector_cases::{Order, configure_peers, run};
-use support::harness::Harness;
+use support::harness::{Harness, logged_count};
 use wfp_injector::nt::NtStatus;
 use wfp_sim::SimulatedStack;
-
-/// The value after `label ` in a counters line.
-fn field(line: &str, label: &str) -> u64 {
-    let key = format!(" {label} ");
-    let start = line
-        .find(&key)
-        .unwrap_or_else(|| panic!("no `{label}` in {line:?}"))
-        + key.len();
-    line[start..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no number after `{label}` in {line:?}"))
-}
 
 fn check(order: Order) {
     let sim = SimulatedStack::new();
@@ -45,12 +31,12 @@ fn check(order: Order) {
             .unwrap_or_else(|| panic!("no counters line for {layer} in {log:?}"));
         let want = expected.get(layer).copied().unwrap_or_default();
         let got = second_injector_cases::Expected {
-            reinjected: field(line, "reinjected"),
-            own: field(line, "own"),
-            other_injector: field(line, "other-injector"),
+            reinjected: logged_count(line, "reinjected"),
+            own: logged_count(line, "own"),
+            other_injector: logged_count(line, "other-injector"),
         };
         assert_eq!(got, want, "{order:?} {layer} counters: {line}");
-        assert_eq!(field(line, "failed"), 0, "{layer}: {line}");
+        assert_eq!(logged_count(line, "failed"), 0, "{layer}: {line}");
     }
     sim.assert_clean();
 }

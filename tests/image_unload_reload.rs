@@ -58,7 +58,7 @@ fn the_image_asks_again_while_a_callout_is_busy() {
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     sim.busy_unregisters(5);
     harness.driver_unload();
-    assert_eq!(sim.calls(KernelFn::FwpsCalloutUnregisterById0), 4 + 5);
+    assert_eq!(sim.calls(KernelFn::FwpsCalloutUnregisterById0), 8 + 5);
     assert_eq!(sim.wfp_objects(), WfpObjects::default());
     assert!(sim.pool_outstanding().is_empty(), "the state was freed");
     drop(harness);
@@ -74,7 +74,7 @@ fn the_image_leaks_its_state_when_a_callout_never_unregisters() {
     assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     sim.busy_unregisters(u32::MAX);
     harness.driver_unload();
-    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    assert_eq!(sim.wfp_objects().registered_callouts, 8);
     assert!(
         sim.pool_outstanding().contains_key(&POOL_TAG),
         "the state is still allocated: {:?}",

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use support::identity::identity;
 
 use wfp_injector::driver::DriverConfig;
+use wfp_injector::driver::config::InspectLayer;
 use wfp_sim::SERVICE_KEY_PATH;
 
 /// Sections (lower-cased name) to their lines (comments and blanks removed).
@@ -334,6 +335,11 @@ fn parameters_defaults_agree_with_the_driver_and_inspect_nothing() {
         Some(&DriverConfig::default().max_in_flight)
     );
     assert_eq!(values.get("VerboseLogging"), Some(&0));
+    assert_eq!(
+        values.get("InspectLayer"),
+        Some(&(InspectLayer::default() as u32)),
+        "the INF's InspectLayer is the driver's default"
+    );
     for name in [
         "InspectRemotePort",
         "InspectRemoteAddressV4",

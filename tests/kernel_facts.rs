@@ -20,7 +20,10 @@ use std::mem::{align_of, offset_of, size_of};
 use std::path::Path;
 use std::sync::OnceLock;
 
-use wfp_injector::driver::layers::{INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer};
+use wfp_injector::driver::layers::{
+    INBOUND_FIELDS, INBOUND_IPPACKET_FIELDS, NetworkLayer, OUTBOUND_FIELDS,
+    OUTBOUND_IPPACKET_FIELDS, TransportLayer,
+};
 use wfp_injector::driver::objects::{FILTER_FLAGS, SESSION_FLAGS, SUBLAYER_WEIGHT};
 use wfp_injector::inject::{
     AddressFamily, InjectionState, InjectionTypes, IpProtocol, UNSPECIFIED_COMPARTMENT,
@@ -943,6 +946,9 @@ fn check_constants() -> Check {
             FWPS_PACKET_LIST_INFORMATION_QUERY_INBOUND,
             FWPS_PACKET_LIST_INFORMATION_QUERY_IPSEC,
             FWP_CONDITION_FLAG_IS_LOOPBACK,
+            FWP_CONDITION_FLAG_IS_FRAGMENT,
+            FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP,
+            FWP_CONDITION_FLAG_IS_REASSEMBLED,
             FWP_ACTION_BLOCK,
             FWP_ACTION_PERMIT,
             FWP_ACTION_CALLOUT_TERMINATING,
@@ -1144,6 +1150,54 @@ fn check_constants() -> Check {
             .insert(format!("src/driver/layers.rs:{direction}_FIELDS"));
     }
 
+    // src/driver/layers.rs: the IP packet layers' keys, run-time ids and field indices.
+    for layer in NetworkLayer::ALL {
+        let name = match layer {
+            NetworkLayer::OutboundV4 => "OUTBOUND_IPPACKET_V4",
+            NetworkLayer::OutboundV6 => "OUTBOUND_IPPACKET_V6",
+            NetworkLayer::InboundV4 => "INBOUND_IPPACKET_V4",
+            NetworkLayer::InboundV6 => "INBOUND_IPPACKET_V6",
+        };
+        c.eq(&format!("NetworkLayer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
+        let id = layer.runtime_id();
+        c.eq(&format!("NetworkLayer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), id.to_u128());
+        if NetworkLayer::from_runtime_id(id) != Some(layer) {
+            c.failures.push(format!("NetworkLayer::from_runtime_id({id}) is not {layer:?}"));
+        }
+        let v6 = name.ends_with("V6");
+        let outbound = name.starts_with("OUTBOUND");
+        if (layer.family() == wfp_injector::inject::IpFamily::V6) != v6
+            || (layer.direction() == wfp_injector::driver::layers::Direction::Outbound) != outbound
+        {
+            c.failures.push(format!("{layer:?}: family or direction disagrees with {name}"));
+        }
+        let expected = if outbound { &OUTBOUND_IPPACKET_FIELDS } else { &INBOUND_IPPACKET_FIELDS };
+        if layer.fields() != expected {
+            c.failures.push(format!("{layer:?}.fields() is not its direction's table"));
+        }
+    }
+    let ours: Vec<u16> = NetworkLayer::ALL.iter().map(|l| l.runtime_id()).collect();
+    for id in 0..=u16::MAX {
+        if NetworkLayer::from_runtime_id(id).is_some() != ours.contains(&id) {
+            c.failures.push(format!("NetworkLayer::from_runtime_id({id}) is {:?}", NetworkLayer::from_runtime_id(id)));
+        }
+    }
+    for (table, direction) in [(&INBOUND_IPPACKET_FIELDS, "INBOUND"), (&OUTBOUND_IPPACKET_FIELDS, "OUTBOUND")] {
+        for version in ["V4", "V6"] {
+            let layer = format!("FWPS_FIELDS_{direction}_IPPACKET_{version}");
+            for (field, index) in [
+                ("IP_REMOTE_ADDRESS", table.ip_remote_address),
+                ("INTERFACE_INDEX", table.interface_index),
+                ("SUB_INTERFACE_INDEX", table.sub_interface_index),
+                ("FLAGS", table.flags),
+            ] {
+                let item = format!("{layer}.FWPS_FIELD_{direction}_IPPACKET_{version}_{field}");
+                c.eq(&format!("{direction}_IPPACKET_FIELDS.{field}"), "index", &item, index as u128);
+            }
+        }
+        c.covered.insert(format!("src/driver/layers.rs:{direction}_IPPACKET_FIELDS"));
+    }
+
     // src/driver/objects.rs.
     c.eq("src/driver/objects.rs:SESSION_FLAGS", "const", "FWPM_SESSION_FLAG_DYNAMIC", SESSION_FLAGS.to_u128());
     c.eq("src/driver/objects.rs:FILTER_FLAGS", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", FILTER_FLAGS.to_u128());
@@ -1288,6 +1342,8 @@ fn check_simulator() -> Check {
         packet_list_information::INBOUND_IS_DE_TUNNELED =>
             format!("{ipsec}.isDeTunneled"),
         condition_flag::IS_LOOPBACK => "FWP_CONDITION_FLAG_IS_LOOPBACK",
+        condition_flag::IS_FRAGMENT => "FWP_CONDITION_FLAG_IS_FRAGMENT",
+        condition_flag::IS_REASSEMBLED => "FWP_CONDITION_FLAG_IS_REASSEMBLED",
     ]);
     // FWPS_PACKET_LIST_INFORMATION0 as the simulator writes it.
     c.eq(&key("packet_list_information::IPSEC_INFORMATION"), "offset", "FWPS_PACKET_LIST_INFORMATION0.ipsecInformation", layout::packet_list_information::IPSEC_INFORMATION as u128);
@@ -1318,6 +1374,41 @@ fn check_simulator() -> Check {
             c.eq(&format!("{name}.len() {version}"), "index", &format!("{prefix}_MAX"), fields.len() as u128);
         }
         c.covered.insert(key(name));
+    }
+
+    for (fields, direction, name) in [
+        (&layout::INBOUND_IPPACKET_FIELDS[..], "INBOUND", "INBOUND_IPPACKET_FIELDS"),
+        (&layout::OUTBOUND_IPPACKET_FIELDS[..], "OUTBOUND", "OUTBOUND_IPPACKET_FIELDS"),
+    ] {
+        for version in ["V4", "V6"] {
+            let prefix = format!("FWPS_FIELDS_{direction}_IPPACKET_{version}.FWPS_FIELD_{direction}_IPPACKET_{version}");
+            for (index, field) in fields.iter().enumerate() {
+                let item = format!("{prefix}_{}", field.suffix());
+                c.eq(&format!("{name}[{index}]"), "index", &item, index as u128);
+            }
+            c.eq(&format!("{name}.len() {version}"), "index", &format!("{prefix}_MAX"), fields.len() as u128);
+        }
+        c.covered.insert(key(name));
+    }
+    // crates/sim/src/ip_packet.rs: the simulated IP packet layers' keys, run-time ids, orders.
+    for layer in wfp_sim::ip_packet::IpPacketLayer::ALL {
+        use wfp_sim::ip_packet::IpPacketLayer as L;
+        let name = match layer {
+            L::OutboundV4 => "OUTBOUND_IPPACKET_V4",
+            L::OutboundV6 => "OUTBOUND_IPPACKET_V6",
+            L::InboundV4 => "INBOUND_IPPACKET_V4",
+            L::InboundV6 => "INBOUND_IPPACKET_V6",
+        };
+        c.eq(&format!("sim IpPacketLayer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
+        c.eq(&format!("sim IpPacketLayer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), layer.runtime_id().to_u128());
+        let expected: &[layout::IpPacketField] = if name.starts_with("INBOUND") {
+            &layout::INBOUND_IPPACKET_FIELDS
+        } else {
+            &layout::OUTBOUND_IPPACKET_FIELDS
+        };
+        if layer.fields() != expected {
+            c.failures.push(format!("sim IpPacketLayer::{layer:?}.fields() is not the {name} order"));
+        }
     }
 
     // crates/sim/src/engine.rs.
@@ -1487,213 +1578,115 @@ use windows_sys::Win32::System::Kernel as kernel;
 use windows_sys::Win32::System::Registry as registry;
 use windows_sys::Win32::System::Rpc as rpc;
 use windows_sys::Win32::System::SystemServices as system_services;
+use windows_sys::core as ws_core;
 
-/// (kind, item, windows-sys's number). Union members are under windows-sys' `Anonymous`.
+/// Offsets, sizes and alignments as windows-sys declares them, one structure at a time:
+/// `module::NAME { field paths }: measures;` gives an `offset | NAME.field` row per field and a
+/// `size` / `align | NAME` row per measure. A row's field drops windows-sys' `Anonymous` steps
+/// (the header's unions are unnamed), or is the name after `as` where windows-sys renames it.
+macro_rules! windows_sys_layouts {
+    ($(
+        $m:ident::$t:ident $({ $($($f:ident).+ $(as $header:ident)?),* })?: $($measure:ident)*;
+    )*) => {
+        vec![$(
+            $($((
+                "offset",
+                format!(
+                    "{}.{}",
+                    stringify!($t),
+                    member(&[$(stringify!($f)),+], &[$(stringify!($header))?])
+                ),
+                offset_of!($m::$t, $($f).+) as u128,
+            ),)*)?
+            $((stringify!($measure), stringify!($t).to_string(), measure!($measure, $m::$t)),)*
+        )*]
+    };
+}
+
+macro_rules! measure {
+    (size, $t:ty) => {
+        size_of::<$t>() as u128
+    };
+    (align, $t:ty) => {
+        align_of::<$t>() as u128
+    };
+}
+
+/// The header's name of a windows-sys field path: `header` if given, else the path without
+/// `Anonymous` steps or `r#`.
+fn member(path: &[&str], header: &[&str]) -> String {
+    match header {
+        [name] => (*name).to_string(),
+        _ => path
+            .iter()
+            .filter(|step| **step != "Anonymous")
+            .map(|step| strip_raw(step))
+            .collect::<Vec<_>>()
+            .join("."),
+    }
+}
+
+/// (kind, item, windows-sys's number).
 #[rustfmt::skip]
-fn windows_sys_layouts() -> Vec<(&'static str, &'static str, u128)> {
-    vec![
-        ("size", "SLIST_HEADER", size_of::<kernel::SLIST_HEADER>() as u128),
-        ("offset", "GUID.Data1", offset_of!(windows_sys::core::GUID, data1) as u128),
-        ("offset", "GUID.Data2", offset_of!(windows_sys::core::GUID, data2) as u128),
-        ("offset", "GUID.Data3", offset_of!(windows_sys::core::GUID, data3) as u128),
-        ("offset", "GUID.Data4", offset_of!(windows_sys::core::GUID, data4) as u128),
-        ("size", "GUID", size_of::<windows_sys::core::GUID>() as u128),
-        ("align", "GUID", align_of::<windows_sys::core::GUID>() as u128),
-        ("offset", "FWP_VALUE0.type", offset_of!(wfp::FWP_VALUE0, r#type) as u128),
-        ("offset", "FWP_VALUE0.uint8", offset_of!(wfp::FWP_VALUE0, Anonymous.uint8) as u128),
-        ("offset", "FWP_VALUE0.uint16", offset_of!(wfp::FWP_VALUE0, Anonymous.uint16) as u128),
-        ("offset", "FWP_VALUE0.uint32", offset_of!(wfp::FWP_VALUE0, Anonymous.uint32) as u128),
-        ("offset", "FWP_VALUE0.uint64", offset_of!(wfp::FWP_VALUE0, Anonymous.uint64) as u128),
-        ("offset", "FWP_VALUE0.int8", offset_of!(wfp::FWP_VALUE0, Anonymous.int8) as u128),
-        ("offset", "FWP_VALUE0.int16", offset_of!(wfp::FWP_VALUE0, Anonymous.int16) as u128),
-        ("offset", "FWP_VALUE0.int32", offset_of!(wfp::FWP_VALUE0, Anonymous.int32) as u128),
-        ("offset", "FWP_VALUE0.int64", offset_of!(wfp::FWP_VALUE0, Anonymous.int64) as u128),
-        ("offset", "FWP_VALUE0.float32", offset_of!(wfp::FWP_VALUE0, Anonymous.float32) as u128),
-        ("offset", "FWP_VALUE0.double64", offset_of!(wfp::FWP_VALUE0, Anonymous.double64) as u128),
-        ("offset", "FWP_VALUE0.byteArray16", offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray16) as u128),
-        ("offset", "FWP_VALUE0.byteBlob", offset_of!(wfp::FWP_VALUE0, Anonymous.byteBlob) as u128),
-        ("offset", "FWP_VALUE0.sid", offset_of!(wfp::FWP_VALUE0, Anonymous.sid) as u128),
-        ("offset", "FWP_VALUE0.sd", offset_of!(wfp::FWP_VALUE0, Anonymous.sd) as u128),
-        ("offset", "FWP_VALUE0.tokenInformation", offset_of!(wfp::FWP_VALUE0, Anonymous.tokenInformation) as u128),
-        ("offset", "FWP_VALUE0.tokenAccessInformation", offset_of!(wfp::FWP_VALUE0, Anonymous.tokenAccessInformation) as u128),
-        ("offset", "FWP_VALUE0.unicodeString", offset_of!(wfp::FWP_VALUE0, Anonymous.unicodeString) as u128),
-        ("offset", "FWP_VALUE0.byteArray6", offset_of!(wfp::FWP_VALUE0, Anonymous.byteArray6) as u128),
-        ("size", "FWP_VALUE0", size_of::<wfp::FWP_VALUE0>() as u128),
-        ("align", "FWP_VALUE0", align_of::<wfp::FWP_VALUE0>() as u128),
-        ("offset", "FWP_BYTE_BLOB.size", offset_of!(wfp::FWP_BYTE_BLOB, size) as u128),
-        ("offset", "FWP_BYTE_BLOB.data", offset_of!(wfp::FWP_BYTE_BLOB, data) as u128),
-        ("size", "FWP_BYTE_BLOB", size_of::<wfp::FWP_BYTE_BLOB>() as u128),
-        ("align", "FWP_BYTE_BLOB", align_of::<wfp::FWP_BYTE_BLOB>() as u128),
-        ("offset", "FWP_BYTE_ARRAY16.byteArray16", offset_of!(wfp::FWP_BYTE_ARRAY16, byteArray16) as u128),
-        ("size", "FWP_BYTE_ARRAY16", size_of::<wfp::FWP_BYTE_ARRAY16>() as u128),
-        ("align", "FWP_BYTE_ARRAY16", align_of::<wfp::FWP_BYTE_ARRAY16>() as u128),
-        ("offset", "FWP_V4_ADDR_AND_MASK.addr", offset_of!(wfp::FWP_V4_ADDR_AND_MASK, addr) as u128),
-        ("offset", "FWP_V4_ADDR_AND_MASK.mask", offset_of!(wfp::FWP_V4_ADDR_AND_MASK, mask) as u128),
-        ("size", "FWP_V4_ADDR_AND_MASK", size_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128),
-        ("align", "FWP_V4_ADDR_AND_MASK", align_of::<wfp::FWP_V4_ADDR_AND_MASK>() as u128),
-        ("offset", "FWP_V6_ADDR_AND_MASK.addr", offset_of!(wfp::FWP_V6_ADDR_AND_MASK, addr) as u128),
-        ("offset", "FWP_V6_ADDR_AND_MASK.prefixLength", offset_of!(wfp::FWP_V6_ADDR_AND_MASK, prefixLength) as u128),
-        ("size", "FWP_V6_ADDR_AND_MASK", size_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128),
-        ("align", "FWP_V6_ADDR_AND_MASK", align_of::<wfp::FWP_V6_ADDR_AND_MASK>() as u128),
-        ("offset", "FWP_RANGE0.valueLow", offset_of!(wfp::FWP_RANGE0, valueLow) as u128),
-        ("offset", "FWP_RANGE0.valueHigh", offset_of!(wfp::FWP_RANGE0, valueHigh) as u128),
-        ("size", "FWP_RANGE0", size_of::<wfp::FWP_RANGE0>() as u128),
-        ("align", "FWP_RANGE0", align_of::<wfp::FWP_RANGE0>() as u128),
-        ("offset", "FWP_CONDITION_VALUE0.type", offset_of!(wfp::FWP_CONDITION_VALUE0, r#type) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.uint8", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint8) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.uint16", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint16) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.uint32", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint32) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.uint64", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.uint64) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.int8", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int8) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.int16", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int16) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.int32", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int32) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.int64", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.int64) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.float32", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.float32) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.double64", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.double64) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.byteArray16", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray16) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.byteBlob", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteBlob) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.sid", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sid) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.sd", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.sd) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.tokenInformation", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenInformation) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.tokenAccessInformation", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.tokenAccessInformation) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.unicodeString", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.unicodeString) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.byteArray6", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.byteArray6) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.v4AddrMask", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v4AddrMask) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.v6AddrMask", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.v6AddrMask) as u128),
-        ("offset", "FWP_CONDITION_VALUE0.rangeValue", offset_of!(wfp::FWP_CONDITION_VALUE0, Anonymous.rangeValue) as u128),
-        ("size", "FWP_CONDITION_VALUE0", size_of::<wfp::FWP_CONDITION_VALUE0>() as u128),
-        ("align", "FWP_CONDITION_VALUE0", align_of::<wfp::FWP_CONDITION_VALUE0>() as u128),
-        ("offset", "FWPM_DISPLAY_DATA0.name", offset_of!(wfp::FWPM_DISPLAY_DATA0, name) as u128),
-        ("offset", "FWPM_DISPLAY_DATA0.description", offset_of!(wfp::FWPM_DISPLAY_DATA0, description) as u128),
-        ("size", "FWPM_DISPLAY_DATA0", size_of::<wfp::FWPM_DISPLAY_DATA0>() as u128),
-        ("align", "FWPM_DISPLAY_DATA0", align_of::<wfp::FWPM_DISPLAY_DATA0>() as u128),
-        ("size", "SCOPE_ID", size_of::<winsock::SCOPE_ID>() as u128),
-        ("align", "SCOPE_ID", align_of::<winsock::SCOPE_ID>() as u128),
-        ("size", "IP_ADDRESS_PREFIX", size_of::<iphelper::IP_ADDRESS_PREFIX>() as u128),
-        ("align", "IP_ADDRESS_PREFIX", align_of::<iphelper::IP_ADDRESS_PREFIX>() as u128),
-        ("offset", "FWPM_SESSION0.sessionKey", offset_of!(wfp::FWPM_SESSION0, sessionKey) as u128),
-        ("offset", "FWPM_SESSION0.displayData", offset_of!(wfp::FWPM_SESSION0, displayData) as u128),
-        ("offset", "FWPM_SESSION0.flags", offset_of!(wfp::FWPM_SESSION0, flags) as u128),
-        ("offset", "FWPM_SESSION0.txnWaitTimeoutInMSec", offset_of!(wfp::FWPM_SESSION0, txnWaitTimeoutInMSec) as u128),
-        ("offset", "FWPM_SESSION0.processId", offset_of!(wfp::FWPM_SESSION0, processId) as u128),
-        ("offset", "FWPM_SESSION0.sid", offset_of!(wfp::FWPM_SESSION0, sid) as u128),
-        ("offset", "FWPM_SESSION0.username", offset_of!(wfp::FWPM_SESSION0, username) as u128),
-        ("offset", "FWPM_SESSION0.kernelMode", offset_of!(wfp::FWPM_SESSION0, kernelMode) as u128),
-        ("size", "FWPM_SESSION0", size_of::<wfp::FWPM_SESSION0>() as u128),
-        ("align", "FWPM_SESSION0", align_of::<wfp::FWPM_SESSION0>() as u128),
-        ("offset", "FWPM_PROVIDER0.providerKey", offset_of!(wfp::FWPM_PROVIDER0, providerKey) as u128),
-        ("offset", "FWPM_PROVIDER0.displayData", offset_of!(wfp::FWPM_PROVIDER0, displayData) as u128),
-        ("offset", "FWPM_PROVIDER0.flags", offset_of!(wfp::FWPM_PROVIDER0, flags) as u128),
-        ("offset", "FWPM_PROVIDER0.providerData", offset_of!(wfp::FWPM_PROVIDER0, providerData) as u128),
-        ("offset", "FWPM_PROVIDER0.serviceName", offset_of!(wfp::FWPM_PROVIDER0, serviceName) as u128),
-        ("size", "FWPM_PROVIDER0", size_of::<wfp::FWPM_PROVIDER0>() as u128),
-        ("align", "FWPM_PROVIDER0", align_of::<wfp::FWPM_PROVIDER0>() as u128),
-        ("offset", "FWPM_SUBLAYER0.subLayerKey", offset_of!(wfp::FWPM_SUBLAYER0, subLayerKey) as u128),
-        ("offset", "FWPM_SUBLAYER0.displayData", offset_of!(wfp::FWPM_SUBLAYER0, displayData) as u128),
-        ("offset", "FWPM_SUBLAYER0.flags", offset_of!(wfp::FWPM_SUBLAYER0, flags) as u128),
-        ("offset", "FWPM_SUBLAYER0.providerKey", offset_of!(wfp::FWPM_SUBLAYER0, providerKey) as u128),
-        ("offset", "FWPM_SUBLAYER0.providerData", offset_of!(wfp::FWPM_SUBLAYER0, providerData) as u128),
-        ("offset", "FWPM_SUBLAYER0.weight", offset_of!(wfp::FWPM_SUBLAYER0, weight) as u128),
-        ("size", "FWPM_SUBLAYER0", size_of::<wfp::FWPM_SUBLAYER0>() as u128),
-        ("align", "FWPM_SUBLAYER0", align_of::<wfp::FWPM_SUBLAYER0>() as u128),
-        ("offset", "FWPM_CALLOUT0.calloutKey", offset_of!(wfp::FWPM_CALLOUT0, calloutKey) as u128),
-        ("offset", "FWPM_CALLOUT0.displayData", offset_of!(wfp::FWPM_CALLOUT0, displayData) as u128),
-        ("offset", "FWPM_CALLOUT0.flags", offset_of!(wfp::FWPM_CALLOUT0, flags) as u128),
-        ("offset", "FWPM_CALLOUT0.providerKey", offset_of!(wfp::FWPM_CALLOUT0, providerKey) as u128),
-        ("offset", "FWPM_CALLOUT0.providerData", offset_of!(wfp::FWPM_CALLOUT0, providerData) as u128),
-        ("offset", "FWPM_CALLOUT0.applicableLayer", offset_of!(wfp::FWPM_CALLOUT0, applicableLayer) as u128),
-        ("offset", "FWPM_CALLOUT0.calloutId", offset_of!(wfp::FWPM_CALLOUT0, calloutId) as u128),
-        ("size", "FWPM_CALLOUT0", size_of::<wfp::FWPM_CALLOUT0>() as u128),
-        ("align", "FWPM_CALLOUT0", align_of::<wfp::FWPM_CALLOUT0>() as u128),
-        ("offset", "FWPM_ACTION0.type", offset_of!(wfp::FWPM_ACTION0, r#type) as u128),
-        ("offset", "FWPM_ACTION0.filterType", offset_of!(wfp::FWPM_ACTION0, Anonymous.filterType) as u128),
-        ("offset", "FWPM_ACTION0.calloutKey", offset_of!(wfp::FWPM_ACTION0, Anonymous.calloutKey) as u128),
-        ("size", "FWPM_ACTION0", size_of::<wfp::FWPM_ACTION0>() as u128),
-        ("align", "FWPM_ACTION0", align_of::<wfp::FWPM_ACTION0>() as u128),
-        ("offset", "FWPM_FILTER_CONDITION0.fieldKey", offset_of!(wfp::FWPM_FILTER_CONDITION0, fieldKey) as u128),
-        ("offset", "FWPM_FILTER_CONDITION0.matchType", offset_of!(wfp::FWPM_FILTER_CONDITION0, matchType) as u128),
-        ("offset", "FWPM_FILTER_CONDITION0.conditionValue", offset_of!(wfp::FWPM_FILTER_CONDITION0, conditionValue) as u128),
-        ("size", "FWPM_FILTER_CONDITION0", size_of::<wfp::FWPM_FILTER_CONDITION0>() as u128),
-        ("align", "FWPM_FILTER_CONDITION0", align_of::<wfp::FWPM_FILTER_CONDITION0>() as u128),
-        ("offset", "FWPM_FILTER0.filterKey", offset_of!(wfp::FWPM_FILTER0, filterKey) as u128),
-        ("offset", "FWPM_FILTER0.displayData", offset_of!(wfp::FWPM_FILTER0, displayData) as u128),
-        ("offset", "FWPM_FILTER0.displayData.name", offset_of!(wfp::FWPM_FILTER0, displayData.name) as u128),
-        ("offset", "FWPM_FILTER0.displayData.description", offset_of!(wfp::FWPM_FILTER0, displayData.description) as u128),
-        ("offset", "FWPM_FILTER0.flags", offset_of!(wfp::FWPM_FILTER0, flags) as u128),
-        ("offset", "FWPM_FILTER0.providerKey", offset_of!(wfp::FWPM_FILTER0, providerKey) as u128),
-        ("offset", "FWPM_FILTER0.providerData", offset_of!(wfp::FWPM_FILTER0, providerData) as u128),
-        ("offset", "FWPM_FILTER0.layerKey", offset_of!(wfp::FWPM_FILTER0, layerKey) as u128),
-        ("offset", "FWPM_FILTER0.subLayerKey", offset_of!(wfp::FWPM_FILTER0, subLayerKey) as u128),
-        ("offset", "FWPM_FILTER0.weight", offset_of!(wfp::FWPM_FILTER0, weight) as u128),
-        ("offset", "FWPM_FILTER0.weight.type", offset_of!(wfp::FWPM_FILTER0, weight.r#type) as u128),
-        ("offset", "FWPM_FILTER0.weight.uint8", offset_of!(wfp::FWPM_FILTER0, weight.Anonymous.uint8) as u128),
-        ("offset", "FWPM_FILTER0.numFilterConditions", offset_of!(wfp::FWPM_FILTER0, numFilterConditions) as u128),
-        ("offset", "FWPM_FILTER0.filterCondition", offset_of!(wfp::FWPM_FILTER0, filterCondition) as u128),
-        ("offset", "FWPM_FILTER0.action", offset_of!(wfp::FWPM_FILTER0, action) as u128),
-        ("offset", "FWPM_FILTER0.action.type", offset_of!(wfp::FWPM_FILTER0, action.r#type) as u128),
-        ("offset", "FWPM_FILTER0.action.calloutKey", offset_of!(wfp::FWPM_FILTER0, action.Anonymous.calloutKey) as u128),
-        ("offset", "FWPM_FILTER0.rawContext", offset_of!(wfp::FWPM_FILTER0, Anonymous.rawContext) as u128),
-        ("offset", "FWPM_FILTER0.providerContextKey", offset_of!(wfp::FWPM_FILTER0, Anonymous.providerContextKey) as u128),
-        ("offset", "FWPM_FILTER0.reserved", offset_of!(wfp::FWPM_FILTER0, reserved) as u128),
-        ("offset", "FWPM_FILTER0.filterId", offset_of!(wfp::FWPM_FILTER0, filterId) as u128),
-        ("offset", "FWPM_FILTER0.effectiveWeight", offset_of!(wfp::FWPM_FILTER0, effectiveWeight) as u128),
-        ("size", "FWPM_FILTER0", size_of::<wfp::FWPM_FILTER0>() as u128),
-        ("align", "FWPM_FILTER0", align_of::<wfp::FWPM_FILTER0>() as u128),
-        ("offset", "UNICODE_STRING.Length", offset_of!(foundation::UNICODE_STRING, Length) as u128),
-        ("offset", "UNICODE_STRING.MaximumLength", offset_of!(foundation::UNICODE_STRING, MaximumLength) as u128),
-        ("offset", "UNICODE_STRING.Buffer", offset_of!(foundation::UNICODE_STRING, Buffer) as u128),
-        ("size", "UNICODE_STRING", size_of::<foundation::UNICODE_STRING>() as u128),
-        ("align", "UNICODE_STRING", align_of::<foundation::UNICODE_STRING>() as u128),
-        ("offset", "OBJECT_ATTRIBUTES.Length", offset_of!(wdk::OBJECT_ATTRIBUTES, Length) as u128),
-        ("offset", "OBJECT_ATTRIBUTES.RootDirectory", offset_of!(wdk::OBJECT_ATTRIBUTES, RootDirectory) as u128),
-        ("offset", "OBJECT_ATTRIBUTES.ObjectName", offset_of!(wdk::OBJECT_ATTRIBUTES, ObjectName) as u128),
-        ("offset", "OBJECT_ATTRIBUTES.Attributes", offset_of!(wdk::OBJECT_ATTRIBUTES, Attributes) as u128),
-        ("offset", "OBJECT_ATTRIBUTES.SecurityDescriptor", offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityDescriptor) as u128),
-        ("offset", "OBJECT_ATTRIBUTES.SecurityQualityOfService", offset_of!(wdk::OBJECT_ATTRIBUTES, SecurityQualityOfService) as u128),
-        ("size", "OBJECT_ATTRIBUTES", size_of::<wdk::OBJECT_ATTRIBUTES>() as u128),
-        ("align", "OBJECT_ATTRIBUTES", align_of::<wdk::OBJECT_ATTRIBUTES>() as u128),
-        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.TitleIndex", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, TitleIndex) as u128),
-        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.Type", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Type) as u128),
-        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.DataLength", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, DataLength) as u128),
-        ("offset", "KEY_VALUE_PARTIAL_INFORMATION.Data", offset_of!(wdk_services::KEY_VALUE_PARTIAL_INFORMATION, Data) as u128),
-        ("size", "KEY_VALUE_PARTIAL_INFORMATION", size_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128),
-        ("align", "KEY_VALUE_PARTIAL_INFORMATION", align_of::<wdk_services::KEY_VALUE_PARTIAL_INFORMATION>() as u128),
-        ("offset", "DRIVER_OBJECT.Type", offset_of!(wdk::DRIVER_OBJECT, Type) as u128),
-        ("offset", "DRIVER_OBJECT.Size", offset_of!(wdk::DRIVER_OBJECT, Size) as u128),
-        ("offset", "DRIVER_OBJECT.DeviceObject", offset_of!(wdk::DRIVER_OBJECT, DeviceObject) as u128),
-        ("offset", "DRIVER_OBJECT.Flags", offset_of!(wdk::DRIVER_OBJECT, Flags) as u128),
-        ("offset", "DRIVER_OBJECT.DriverStart", offset_of!(wdk::DRIVER_OBJECT, DriverStart) as u128),
-        ("offset", "DRIVER_OBJECT.DriverSize", offset_of!(wdk::DRIVER_OBJECT, DriverSize) as u128),
-        ("offset", "DRIVER_OBJECT.DriverSection", offset_of!(wdk::DRIVER_OBJECT, DriverSection) as u128),
-        ("offset", "DRIVER_OBJECT.DriverExtension", offset_of!(wdk::DRIVER_OBJECT, DriverExtension) as u128),
-        ("offset", "DRIVER_OBJECT.DriverName", offset_of!(wdk::DRIVER_OBJECT, DriverName) as u128),
-        ("offset", "DRIVER_OBJECT.HardwareDatabase", offset_of!(wdk::DRIVER_OBJECT, HardwareDatabase) as u128),
-        ("offset", "DRIVER_OBJECT.FastIoDispatch", offset_of!(wdk::DRIVER_OBJECT, FastIoDispatch) as u128),
-        ("offset", "DRIVER_OBJECT.DriverInit", offset_of!(wdk::DRIVER_OBJECT, DriverInit) as u128),
-        ("offset", "DRIVER_OBJECT.DriverStartIo", offset_of!(wdk::DRIVER_OBJECT, DriverStartIo) as u128),
-        ("offset", "DRIVER_OBJECT.DriverUnload", offset_of!(wdk::DRIVER_OBJECT, DriverUnload) as u128),
-        ("offset", "DRIVER_OBJECT.MajorFunction", offset_of!(wdk::DRIVER_OBJECT, MajorFunction) as u128),
-        ("size", "DRIVER_OBJECT", size_of::<wdk::DRIVER_OBJECT>() as u128),
-        ("align", "DRIVER_OBJECT", align_of::<wdk::DRIVER_OBJECT>() as u128),
-        ("size", "KDPC", size_of::<wdk::KDPC>() as u128),
-        ("align", "KDPC", align_of::<wdk::KDPC>() as u128),
-        ("offset", "EX_RUNDOWN_REF.Count", offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Count) as u128),
-        ("offset", "EX_RUNDOWN_REF.Ptr", offset_of!(wdk_services::EX_RUNDOWN_REF, Anonymous.Ptr) as u128),
-        ("size", "EX_RUNDOWN_REF", size_of::<wdk_services::EX_RUNDOWN_REF>() as u128),
-        ("align", "EX_RUNDOWN_REF", align_of::<wdk_services::EX_RUNDOWN_REF>() as u128),
-        ("offset", "PROCESSOR_NUMBER.Group", offset_of!(kernel::PROCESSOR_NUMBER, Group) as u128),
-        ("offset", "PROCESSOR_NUMBER.Number", offset_of!(kernel::PROCESSOR_NUMBER, Number) as u128),
-        ("offset", "PROCESSOR_NUMBER.Reserved", offset_of!(kernel::PROCESSOR_NUMBER, Reserved) as u128),
-        ("size", "PROCESSOR_NUMBER", size_of::<kernel::PROCESSOR_NUMBER>() as u128),
-        ("align", "PROCESSOR_NUMBER", align_of::<kernel::PROCESSOR_NUMBER>() as u128),
-        ("size", "NTSTATUS", size_of::<foundation::NTSTATUS>() as u128),
-        ("size", "HANDLE", size_of::<foundation::HANDLE>() as u128),
-        ("size", "ADDRESS_FAMILY", size_of::<winsock::ADDRESS_FAMILY>() as u128),
-        ("size", "COMPARTMENT_ID", size_of::<kernel::COMPARTMENT_ID>() as u128),
-        ("size", "FWP_DATA_TYPE", size_of::<wfp::FWP_DATA_TYPE>() as u128),
-        ("size", "FWP_ACTION_TYPE", size_of::<wfp::FWP_ACTION_TYPE>() as u128),
-        ("size", "FWP_MATCH_TYPE", size_of::<wfp::FWP_MATCH_TYPE>() as u128),
-    ]
+fn windows_sys_layouts() -> Vec<(&'static str, String, u128)> {
+    windows_sys_layouts! {
+        kernel::SLIST_HEADER: size;
+        ws_core::GUID { data1 as Data1, data2 as Data2, data3 as Data3, data4 as Data4
+            }: size align;
+        wfp::FWP_VALUE0 { r#type, Anonymous.uint8, Anonymous.uint16, Anonymous.uint32,
+            Anonymous.uint64, Anonymous.int8, Anonymous.int16, Anonymous.int32, Anonymous.int64,
+            Anonymous.float32, Anonymous.double64, Anonymous.byteArray16, Anonymous.byteBlob,
+            Anonymous.sid, Anonymous.sd, Anonymous.tokenInformation,
+            Anonymous.tokenAccessInformation, Anonymous.unicodeString, Anonymous.byteArray6
+            }: size align;
+        wfp::FWP_BYTE_BLOB { size, data }: size align;
+        wfp::FWP_BYTE_ARRAY16 { byteArray16 }: size align;
+        wfp::FWP_V4_ADDR_AND_MASK { addr, mask }: size align;
+        wfp::FWP_V6_ADDR_AND_MASK { addr, prefixLength }: size align;
+        wfp::FWP_RANGE0 { valueLow, valueHigh }: size align;
+        wfp::FWP_CONDITION_VALUE0 { r#type, Anonymous.uint8, Anonymous.uint16, Anonymous.uint32,
+            Anonymous.uint64, Anonymous.int8, Anonymous.int16, Anonymous.int32, Anonymous.int64,
+            Anonymous.float32, Anonymous.double64, Anonymous.byteArray16, Anonymous.byteBlob,
+            Anonymous.sid, Anonymous.sd, Anonymous.tokenInformation,
+            Anonymous.tokenAccessInformation, Anonymous.unicodeString, Anonymous.byteArray6,
+            Anonymous.v4AddrMask, Anonymous.v6AddrMask, Anonymous.rangeValue }: size align;
+        wfp::FWPM_DISPLAY_DATA0 { name, description }: size align;
+        winsock::SCOPE_ID: size align;
+        iphelper::IP_ADDRESS_PREFIX: size align;
+        wfp::FWPM_SESSION0 { sessionKey, displayData, flags, txnWaitTimeoutInMSec, processId, sid,
+            username, kernelMode }: size align;
+        wfp::FWPM_PROVIDER0 { providerKey, displayData, flags, providerData, serviceName
+            }: size align;
+        wfp::FWPM_SUBLAYER0 { subLayerKey, displayData, flags, providerKey, providerData, weight
+            }: size align;
+        wfp::FWPM_CALLOUT0 { calloutKey, displayData, flags, providerKey, providerData,
+            applicableLayer, calloutId }: size align;
+        wfp::FWPM_ACTION0 { r#type, Anonymous.filterType, Anonymous.calloutKey }: size align;
+        wfp::FWPM_FILTER_CONDITION0 { fieldKey, matchType, conditionValue }: size align;
+        wfp::FWPM_FILTER0 { filterKey, displayData, displayData.name, displayData.description,
+            flags, providerKey, providerData, layerKey, subLayerKey, weight, weight.r#type,
+            weight.Anonymous.uint8, numFilterConditions, filterCondition, action, action.r#type,
+            action.Anonymous.calloutKey, Anonymous.rawContext, Anonymous.providerContextKey,
+            reserved, filterId, effectiveWeight }: size align;
+        foundation::UNICODE_STRING { Length, MaximumLength, Buffer }: size align;
+        wdk::OBJECT_ATTRIBUTES { Length, RootDirectory, ObjectName, Attributes, SecurityDescriptor,
+            SecurityQualityOfService }: size align;
+        wdk_services::KEY_VALUE_PARTIAL_INFORMATION { TitleIndex, Type, DataLength, Data
+            }: size align;
+        wdk::DRIVER_OBJECT { Type, Size, DeviceObject, Flags, DriverStart, DriverSize,
+            DriverSection, DriverExtension, DriverName, HardwareDatabase, FastIoDispatch,
+            DriverInit, DriverStartIo, DriverUnload, MajorFunction }: size align;
+        wdk::KDPC: size align;
+        wdk_services::EX_RUNDOWN_REF { Anonymous.Count, Anonymous.Ptr }: size align;
+        kernel::PROCESSOR_NUMBER { Group, Number, Reserved }: size align;
+        foundation::NTSTATUS: size;
+        foundation::HANDLE: size;
+        winsock::ADDRESS_FAMILY: size;
+        kernel::COMPARTMENT_ID: size;
+        wfp::FWP_DATA_TYPE: size;
+        wfp::FWP_ACTION_TYPE: size;
+        wfp::FWP_MATCH_TYPE: size;
+    }
 }
 
 #[rustfmt::skip]
@@ -1814,6 +1807,9 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU", wfp::FWPS_METADATA_FIELD_FORWARD_LAYER_INBOUND_PASS_THRU.to_u128()),
         ("const", "FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED", wfp::FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED.to_u128()),
         ("const", "FWP_CONDITION_FLAG_IS_LOOPBACK", wfp::FWP_CONDITION_FLAG_IS_LOOPBACK.to_u128()),
+        ("const", "FWP_CONDITION_FLAG_IS_FRAGMENT", wfp::FWP_CONDITION_FLAG_IS_FRAGMENT.to_u128()),
+        ("const", "FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP", wfp::FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP.to_u128()),
+        ("const", "FWP_CONDITION_FLAG_IS_REASSEMBLED", wfp::FWP_CONDITION_FLAG_IS_REASSEMBLED.to_u128()),
         ("const", "FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER", wfp::FWPS_METADATA_FIELD_TRANSPORT_HEADER_INCLUDE_HEADER.to_u128()),
         ("const", "FWPS_METADATA_FIELD_DESTINATION_PREFIX", wfp::FWPS_METADATA_FIELD_DESTINATION_PREFIX.to_u128()),
         ("const", "FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH", wfp::FWPS_METADATA_FIELD_ETHER_FRAME_LENGTH.to_u128()),
@@ -1898,6 +1894,10 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "APC_LEVEL", wdk_services::APC_LEVEL.to_u128()),
         ("const", "DISPATCH_LEVEL", wdk_services::DISPATCH_LEVEL.to_u128()),
         ("const", "IO_TYPE_DRIVER", wdk_services::IO_TYPE_DRIVER.to_u128()),
+        ("guid", "FWPM_LAYER_INBOUND_IPPACKET_V4", guid_u128(&wfp::FWPM_LAYER_INBOUND_IPPACKET_V4)),
+        ("guid", "FWPM_LAYER_INBOUND_IPPACKET_V6", guid_u128(&wfp::FWPM_LAYER_INBOUND_IPPACKET_V6)),
+        ("guid", "FWPM_LAYER_OUTBOUND_IPPACKET_V4", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_IPPACKET_V4)),
+        ("guid", "FWPM_LAYER_OUTBOUND_IPPACKET_V6", guid_u128(&wfp::FWPM_LAYER_OUTBOUND_IPPACKET_V6)),
         ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V4", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4)),
         ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V4_DISCARD)),
         ("guid", "FWPM_LAYER_INBOUND_TRANSPORT_V6", guid_u128(&wfp::FWPM_LAYER_INBOUND_TRANSPORT_V6)),
@@ -1944,13 +1944,13 @@ fn table_matches_windows_sys() {
     let facts = facts();
     let mut c = Check::new();
     let mut measured = BTreeSet::new();
-    for (kind, item, value) in windows_sys_layouts()
+    let constants = windows_sys_constants()
         .into_iter()
-        .chain(windows_sys_constants())
         .chain(deferred_load_windows_sys())
-    {
-        measured.insert((kind.to_string(), item.to_string()));
-        c.eq(&format!("windows-sys {item}"), kind, item, value);
+        .map(|(kind, item, value)| (kind, item.to_string(), value));
+    for (kind, item, value) in windows_sys_layouts().into_iter().chain(constants) {
+        measured.insert((kind.to_string(), item.clone()));
+        c.eq(&format!("windows-sys {item}"), kind, &item, value);
     }
     for (kind, item, theirs, expected) in windows_sys_differences() {
         measured.insert((kind.to_string(), item.to_string()));

@@ -204,7 +204,7 @@ fn kmdf_1_31_binds_on_the_frameworks_of_windows_10_2004_and_windows_11() {
         assert_eq!(load.enter(&ran), NtStatus::SUCCESS, "KMDF 1.{framework}");
         assert!(ran.get(), "the shell ran");
         assert_eq!(sim.kmdf_events()[0], KmdfEvent::Bound);
-        assert_eq!(sim.wfp_objects().registered_callouts, 4);
+        assert_eq!(sim.wfp_objects().registered_callouts, 8);
         // The bound table answers at each index, the globals with it; none past the table.
         let (function, globals) = load.binding.function(DRIVER_CREATE).expect("bound");
         assert_eq!(

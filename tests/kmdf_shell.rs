@@ -84,7 +84,7 @@ fn the_shell_creates_an_administrators_control_device_and_unloads_in_reverse_ord
         "FILE_DEVICE_SECURE_OPEN (the generated-name flag of the init stays; the name wins)"
     );
     assert!(devices[0].finished, "WdfControlFinishInitializing");
-    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    assert_eq!(sim.wfp_objects().registered_callouts, 8);
     let unload = load
         .driver
         .DriverUnload

@@ -1,6 +1,7 @@
 //! The lock-free context pool (crates/inject/src/pool.rs, included as source so that its atomics are
-//! loom's) and the injector's rundown protocol, checked under the loom model checker: every
-//! interleaving within a preemption bound.
+//! loom's), its per-processor caches (crates/inject/src/cached_pool.rs, likewise) and the
+//! injector's rundown protocol, checked under the loom model checker: every interleaving within a
+//! preemption bound.
 //!
 //! Runs only under `RUSTFLAGS="--cfg loom"`: scripts/loom.sh.
 
@@ -26,10 +27,33 @@ mod loom_atomic {
 #[allow(dead_code)]
 mod pool;
 
+/// What per_processor.rs needs of the seam (its kernel-sized constructor is not used here).
+mod sys {
+    pub trait KernelApi {
+        fn ke_query_active_processor_count_ex(&self, group: u16) -> u32;
+        /// # Safety
+        /// As the seam's.
+        unsafe fn ke_get_current_processor_number_ex(&self, number: *mut ()) -> u32;
+    }
+
+    pub mod types {
+        pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
+    }
+}
+
+#[path = "../crates/inject/src/per_processor.rs"]
+#[allow(dead_code)]
+mod per_processor;
+
+#[path = "../crates/inject/src/cached_pool.rs"]
+#[allow(dead_code)]
+mod cached_pool;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 
+use cached_pool::CachedPool;
 use pool::SlotPool;
 
 /// A slot whose value says who owns it: taking it twice at once is the bug the pool must never
@@ -229,5 +253,85 @@ fn drain_refuses_injections_that_race_it_and_loses_no_context() {
         injector.join().unwrap();
         assert_eq!(reserve(&contexts, &rundown), None, "refused after drain");
         assert_eq!(contexts.free_count(), 1, "no context lost");
+    });
+}
+
+fn cached(capacity: u32, processors: u32) -> Arc<CachedPool<Owned>> {
+    let made = SlotPool::new(capacity, |_| Owned(AtomicBool::new(false)))
+        .and_then(|pool| CachedPool::new(pool, processors));
+    Arc::new(made.unwrap_or_else(|_| panic!("pool")))
+}
+
+fn take_on(pool: &CachedPool<Owned>, processor: u32) -> Option<u32> {
+    let index = pool.take(processor)?;
+    // SAFETY: the index was just taken: the slot is ours until given back.
+    let owned = unsafe { &*pool.get(index) };
+    assert!(
+        !owned.0.swap(true, Ordering::SeqCst),
+        "slot {index} handed out while already owned"
+    );
+    Some(index)
+}
+
+fn give_back_on(pool: &CachedPool<Owned>, processor: u32, index: u32) {
+    // SAFETY: we own `index` until give_back below.
+    let owned = unsafe { &*pool.get(index) };
+    owned.0.store(false, Ordering::SeqCst);
+    pool.give_back(processor, index);
+}
+
+/// Two threads that each take on one processor and give back on the other (moved below
+/// DISPATCH_LEVEL in between), over one context that starts in a cache: never shared, and back
+/// when they are done (exact when quiescent), where the next take finds it.
+#[test]
+fn cached_contexts_moved_between_processors_are_never_shared_or_lost() {
+    model(|| {
+        let shared = cached(2, 2);
+        let other = shared.clone();
+        let worker = thread::spawn(move || {
+            if let Some(index) = take_on(&other, 0) {
+                give_back_on(&other, 1, index);
+            }
+        });
+        if let Some(index) = take_on(&shared, 1) {
+            give_back_on(&shared, 0, index);
+        }
+        worker.join().unwrap();
+        assert_eq!(shared.free_count(), 2, "every context back");
+        let first = take_on(&shared, 0).expect("a free context is found");
+        let second = take_on(&shared, 0).expect("wherever it is kept");
+        assert_eq!(take_on(&shared, 1), None, "never more than the capacity");
+        give_back_on(&shared, 0, first);
+        give_back_on(&shared, 1, second);
+    });
+}
+
+/// One context, kept in processor 2's cache; two threads on processors 0 and 1 each try once,
+/// with the shared list empty. A take fails only while the other holds the context, so they
+/// cannot both fail: each looks in the other processors' caches before it gives up.
+#[test]
+fn a_cached_take_fails_only_when_every_context_is_out() {
+    model(|| {
+        let shared = cached(1, 3);
+        let index = take_on(&shared, 2).expect("free");
+        give_back_on(&shared, 2, index);
+        let other = shared.clone();
+        let worker = thread::spawn(move || {
+            let got = take_on(&other, 1);
+            if let Some(index) = got {
+                give_back_on(&other, 1, index);
+            }
+            got.is_some()
+        });
+        let mine = take_on(&shared, 0);
+        if let Some(index) = mine {
+            give_back_on(&shared, 0, index);
+        }
+        let theirs = worker.join().unwrap();
+        assert!(
+            mine.is_some() || theirs,
+            "both refused while a context was free"
+        );
+        assert_eq!(shared.free_count(), 1);
     });
 }

@@ -17,13 +17,25 @@ use wfp_injector::sys::KernelApi;
 use wfp_sim::traffic::{Delivery, Layer};
 use wfp_sim::{KernelFn, SimulatedStack};
 
-/// Packets delivered and completed on processor `processor`, each returned to the stack.
-fn traffic_on(sim: &SimulatedStack, processor: u32, layer: Layer, packets: u32) {
+/// Packets delivered on processor `processor`; their originals, to return once every
+/// injection has completed (another thread's `complete_all` may be completing one of this
+/// thread's injections while this thread's finds nothing left).
+fn traffic_on(sim: &SimulatedStack, processor: u32, layer: Layer, packets: u32) -> Vec<usize> {
     let _place = sim.run_on_processor(processor);
+    let mut originals = Vec::new();
     for _ in 0..packets {
         let delivered = sim.deliver(layer, &udp(layer, PORT), Delivery::default());
         sim.complete_all(NtStatus::SUCCESS);
-        sim.return_packet(delivered.nbl);
+        originals.push(delivered.nbl as usize);
+    }
+    originals
+}
+
+/// Completes what is left, then returns the originals.
+fn return_all(sim: &SimulatedStack, originals: Vec<usize>) {
+    sim.complete_all(NtStatus::SUCCESS);
+    for nbl in originals {
+        sim.return_packet(nbl as *mut _);
     }
 }
 
@@ -102,6 +114,21 @@ fn per_processor_values_are_sized_from_the_active_count_and_each_on_its_own_line
     sim.assert_clean();
 }
 
+/// A processor index at or beyond the count (a processor added after load) shares the value of
+/// `index % count`, never a value past the block.
+#[test]
+fn an_index_beyond_the_count_shares_a_value_inside_the_set() {
+    let values = PerProcessor::with_count(3, || std::sync::atomic::AtomicU64::new(0)).unwrap();
+    for index in 3..9u32 {
+        assert!(
+            std::ptr::eq(values.get(index), values.get(index % 3)),
+            "processor {index} shares processor {}'s value",
+            index % 3
+        );
+    }
+    assert_eq!(values.iter().count(), 3);
+}
+
 #[test]
 fn each_processor_counts_its_own_packets_and_the_sums_are_exact() {
     let _heap = heap::check();
@@ -111,7 +138,8 @@ fn each_processor_counts_its_own_packets_and_the_sums_are_exact() {
     let driver = load(&sim);
     let layer = Layer::OutboundV4;
     for processor in 0..3 {
-        traffic_on(&sim, processor, layer, processor + 1);
+        let originals = traffic_on(&sim, processor, layer, processor + 1);
+        return_all(&sim, originals);
     }
     for processor in 0..3 {
         let own = driver.counters_on(processor, counters_layer(layer));
@@ -137,12 +165,19 @@ fn classifies_on_many_processors_at_once_sum_exactly_when_quiescent() {
     let driver = load(&sim);
     let layer = Layer::OutboundV4;
     const PER_THREAD: u32 = 40;
-    std::thread::scope(|scope| {
-        for processor in 0..4 {
-            let sim = &sim;
-            scope.spawn(move || traffic_on(sim, processor, layer, PER_THREAD));
-        }
+    let originals: Vec<usize> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..4)
+            .map(|processor| {
+                let sim = &sim;
+                scope.spawn(move || traffic_on(sim, processor, layer, PER_THREAD))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|thread| thread.join().unwrap())
+            .collect()
     });
+    return_all(&sim, originals);
     let total = driver.counters(counters_layer(layer));
     assert_eq!(total.classified, 4 * u64::from(PER_THREAD));
     assert_eq!(total.reinjected, 4 * u64::from(PER_THREAD));

@@ -44,7 +44,7 @@ fn unload_asks_again_while_a_callout_is_busy_and_then_succeeds() {
     assert_eq!(driver.unload(), NtStatus::SUCCESS);
     assert_eq!(
         sim.calls(KernelFn::FwpsCalloutUnregisterById0),
-        4 + 3,
+        8 + 3,
         "each busy answer is followed by another attempt"
     );
     let waits = &sim.sleeps()[slept_before..];
@@ -74,7 +74,7 @@ fn a_callout_that_never_unregisters_leaks_the_state_instead_of_freeing_it() {
         "unload waited its patience once before giving up: {waited:?}"
     );
     let objects = sim.wfp_objects();
-    assert_eq!(objects.registered_callouts, 4, "WFP may still call them");
+    assert_eq!(objects.registered_callouts, 8, "WFP may still call them");
     assert_eq!(objects.filters, 0);
     assert_eq!(objects.sessions, 0, "the session is closed");
     assert_eq!(
@@ -92,7 +92,7 @@ fn a_callout_that_never_unregisters_leaks_the_state_instead_of_freeing_it() {
     let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(
         error.step,
-        wfp_injector::driver::LoadStep::CalloutRegister(TransportLayer::OutboundV4)
+        wfp_injector::driver::LoadStep::CalloutRegister(TransportLayer::OutboundV4.into())
     );
     assert_eq!(
         error.status,
@@ -608,13 +608,13 @@ fn a_failed_load_whose_callouts_never_unregister_keeps_the_image() {
     let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(
         error.step,
-        wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4)
+        wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4.into())
     );
     assert!(
         error.image_in_use,
         "the callouts are still registered: the image must stay mapped"
     );
-    assert_eq!(sim.wfp_objects().registered_callouts, 4);
+    assert_eq!(sim.wfp_objects().registered_callouts, 8);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     std::mem::forget(sim);
 }
@@ -642,7 +642,7 @@ fn a_failed_load_whose_teardown_cannot_finish_keeps_the_image() {
     let error = host_driver::try_load(&sim).unwrap_err();
     assert_eq!(
         error.step,
-        wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4)
+        wfp_injector::driver::LoadStep::FilterAdd(TransportLayer::OutboundV4.into())
     );
     assert_eq!(
         sim.calls(KernelFn::FwpmBfeStateUnsubscribeChanges0),

@@ -122,7 +122,7 @@ fn inspect_add_list_remove_and_clear() {
         );
         let (_, json, _) = wfpinjctl(sim, ADMIN, "inspect list --json", 1);
         assert!(
-            json.contains("{\"ip_version\":4,\"direction\":\"in\",\"remote\":\"192.0.2.2/32\",\"local\":\"192.0.2.1/32\",\"port\":null,\"protocol\":null}"),
+            json.contains("{\"ip_version\":4,\"direction\":\"in\",\"remote\":\"192.0.2.2/32\",\"local\":\"192.0.2.1/32\",\"port\":null,\"protocol\":null,\"layer\":\"transport\"}"),
             "{json}"
         );
         let v6 = "inspect add --remote 2001:db8::/32 --protocol udp --port 53 --direction out";

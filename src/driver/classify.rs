@@ -1,5 +1,6 @@
 //! Classify at the transport layers: permit our own and unchangeable packets untouched; clone,
 //! absorb and reinject configured traffic on the path it came from; permit everything else.
+//! The IP packet layers' classify is beside it (`network_classify`); both enter here.
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,8 @@ use crate::driver::config::PacketKey;
 use crate::driver::counters::{Counters, LayerCounters};
 use crate::driver::instance::{self, InstanceId};
 use crate::driver::layers::{
-    Direction, FieldIndices, INBOUND_FIELDS, OUTBOUND_FIELDS, TransportLayer,
+    CalloutLayer, Direction, FieldIndices, INBOUND_FIELDS, NetworkLayer, OUTBOUND_FIELDS,
+    TransportLayer,
 };
 use crate::driver::log::{Level, SharedLog};
 use crate::driver::rules::SharedRules;
@@ -84,8 +86,9 @@ impl<K: KernelApi> CompletionHandler<K> for CompletionCounters<K> {
 
     #[inline]
     fn completed(&self, completion: Completion<Self::Packet>) {
-        // The clone's kernel answers which processor this completion runs on.
-        let count = self.processors.current(completion.packet.kernel());
+        // The injector asked which processor this completion runs on (to give the context back
+        // to its cache): the same answer, not asked again.
+        let count = self.processors.get(completion.processor);
         let counter = if completion.status.is_success() {
             &count.succeeded
         } else {
@@ -157,7 +160,7 @@ struct TransportFields {
 /// Why a configured packet was not reinjected: each permits it untouched and has its counter and
 /// its row in docs/callout-driver.md's classify table. A reinjection is `Ok` beside it, never one of these, so a
 /// packet already handed to the kernel cannot also be permitted.
-enum Outcome {
+pub(crate) enum Outcome {
     /// FWP_CONDITION_FLAG_IS_LOOPBACK.
     Loopback,
     /// FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED (inbound).
@@ -177,11 +180,16 @@ enum Outcome {
     Suspended,
     /// Missing metadata, or data shorter than its headers.
     Malformed,
+    /// IP packet layers: outside the configuration (known only once the packet's own headers
+    /// are read, since these layers carry no protocol or port field).
+    NotInspected,
+    /// IP packet layers: a fragment.
+    Fragment,
     /// Clone or injection refused.
     Failed(Error),
 }
 
-fn value_of(value: &FWP_VALUE0, kind: u32) -> Option<u64> {
+pub(crate) fn value_of(value: &FWP_VALUE0, kind: u32) -> Option<u64> {
     (value.r#type == kind).then_some(value.value)
 }
 
@@ -255,6 +263,7 @@ impl TransportFields {
             remote_port: self.remote_port,
             local_address: self.local_address,
             direction: layer.direction(),
+            network: false,
         }
     }
 
@@ -264,11 +273,11 @@ impl TransportFields {
     }
 }
 
-fn has(metadata: &FWPS_INCOMING_METADATA_VALUES0, field: u32) -> bool {
+pub(crate) fn has(metadata: &FWPS_INCOMING_METADATA_VALUES0, field: u32) -> bool {
     metadata.currentMetadataValues & field == field
 }
 
-fn compartment(metadata: &FWPS_INCOMING_METADATA_VALUES0) -> u32 {
+pub(crate) fn compartment(metadata: &FWPS_INCOMING_METADATA_VALUES0) -> u32 {
     if has(metadata, FWPS_METADATA_FIELD_COMPARTMENT_ID) {
         metadata.compartmentId
     } else {
@@ -277,7 +286,7 @@ fn compartment(metadata: &FWPS_INCOMING_METADATA_VALUES0) -> u32 {
 }
 
 /// The first NET_BUFFER of an NBL (`NET_BUFFER_LIST_FIRST_NB`).
-fn first_buffer(nbl: NetBufferListRef<'_>) -> *mut NET_BUFFER {
+pub(crate) fn first_buffer(nbl: NetBufferListRef<'_>) -> *mut NET_BUFFER {
     // SAFETY: the borrow guarantees a valid NBL for the classify's duration.
     unsafe { (*nbl.as_raw()).FirstNetBuffer.cast() }
 }
@@ -313,9 +322,13 @@ impl<K: KernelApi> CalloutState<K> {
     /// unconfigured traffic out of classify, so querying before reading the values costs
     /// configured packets nothing and makes an own packet cheap (measured: docs/performance.md).
     ///
+    /// `processor`: the processor index the caller counted itself into the instance on; the
+    /// counters of that processor are the ones bumped.
+    ///
     /// IRQL <= DISPATCH_LEVEL. Never fails: every refusal ends in permit.
     pub fn classify(
         &self,
+        processor: u32,
         values: &FWPS_INCOMING_VALUES0,
         metadata: &FWPS_INCOMING_METADATA_VALUES0,
         packet: Option<NetBufferListRef<'_>>,
@@ -327,12 +340,16 @@ impl<K: KernelApi> CalloutState<K> {
             "classify reached freed driver state"
         );
         let Some(layer) = TransportLayer::from_runtime_id(values.layerId) else {
+            if let Some(layer) = NetworkLayer::from_runtime_id(values.layerId) {
+                self.classify_network(layer, values, metadata, packet, out);
+                return;
+            }
             // Not a layer of ours (a filter someone else added with our callout): a terminating
             // callout must answer block or permit, or WFP treats it as block.
             permit_if_writable(out);
             return;
         };
-        let counters = self.counters.layer(&self.kernel, layer);
+        let counters = self.counters.layer_on(processor, layer);
         if out.rights & FWPS_RIGHT_ACTION_WRITE == 0 {
             // Another callout decided already: nothing here may change the packet or action.
             LayerCounters::bump(&counters.skipped_no_write_right);
@@ -390,7 +407,7 @@ impl<K: KernelApi> CalloutState<K> {
         let checksum_recomputed = match decision {
             Ok(checksum_recomputed) => checksum_recomputed,
             Err(outcome) => {
-                self.permit_untouched(layer, counters, outcome, out);
+                self.permit_untouched(layer.into(), counters, outcome, out);
                 return;
             }
         };
@@ -405,7 +422,7 @@ impl<K: KernelApi> CalloutState<K> {
 
     /// The loader's power state. Any IRQL.
     #[inline(always)]
-    fn power(&self) -> &crate::driver::power::Power {
+    pub(crate) fn power(&self) -> &crate::driver::power::Power {
         // SAFETY: the loader block holds it and outlives this state (unload frees the state
         // before the loader).
         unsafe { self.power.as_ref() }
@@ -414,9 +431,9 @@ impl<K: KernelApi> CalloutState<K> {
     /// A configured packet not reinjected: permit, count, and log a refusal. Out of line, so that
     /// the reinjected packet's path tests one discriminant instead of dispatching on the reasons.
     #[inline(never)]
-    fn permit_untouched(
+    pub(crate) fn permit_untouched(
         &self,
-        layer: TransportLayer,
+        layer: CalloutLayer,
         counters: &LayerCounters,
         outcome: Outcome,
         out: &mut FWPS_CLASSIFY_OUT0,
@@ -431,6 +448,8 @@ impl<K: KernelApi> CalloutState<K> {
             Outcome::SplitHeaderChecksum => &counters.skipped_split_header_checksum,
             Outcome::Suspended => &counters.skipped_suspended,
             Outcome::Malformed => &counters.malformed,
+            Outcome::NotInspected => &counters.not_inspected,
+            Outcome::Fragment => &counters.skipped_fragment,
             Outcome::Failed(error) => {
                 self.log.write(
                     &self.kernel,
@@ -624,32 +643,33 @@ impl<K: KernelApi> CalloutState<K> {
         if !NtStatus(status).is_success() {
             return Err(Outcome::Malformed);
         }
-        let result = match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize) {
-            Ok(rewritten) => {
-                let injection = Injection::TransportReceive(TransportReceive {
-                    family: layer.family(),
-                    compartment: compartment(metadata),
-                    interface_index: fields.interface_index,
-                    sub_interface_index: fields.sub_interface_index,
-                    protocol: IpProtocol(fields.protocol),
-                });
-                let injected = self
-                    .injector
-                    .clone_and_inject(nbl, injection, Tag::default());
-                if injected.is_err() {
-                    if let Some((checksum, old)) = rewritten {
-                        // The original is permitted after all: it goes on exactly as it
-                        // came. SAFETY: the two checksum bytes written above, in the same
-                        // contiguous header, still owned by this classify.
-                        unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
+        let result =
+            match self.prepare_ip_header(buffer, layer.family(), metadata.ipHeaderSize, true) {
+                Ok(rewritten) => {
+                    let injection = Injection::TransportReceive(TransportReceive {
+                        family: layer.family(),
+                        compartment: compartment(metadata),
+                        interface_index: fields.interface_index,
+                        sub_interface_index: fields.sub_interface_index,
+                        protocol: IpProtocol(fields.protocol),
+                    });
+                    let injected = self
+                        .injector
+                        .clone_and_inject(nbl, injection, Tag::default());
+                    if injected.is_err() {
+                        if let Some((checksum, old)) = rewritten {
+                            // The original is permitted after all: it goes on exactly as it
+                            // came. SAFETY: the two checksum bytes written above, in the same
+                            // contiguous header, still owned by this classify.
+                            unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
+                        }
                     }
+                    injected
+                        .map(|()| rewritten.is_some())
+                        .map_err(Outcome::Failed)
                 }
-                injected
-                    .map(|()| rewritten.is_some())
-                    .map_err(Outcome::Failed)
-            }
-            Err(outcome) => Err(outcome),
-        };
+                Err(outcome) => Err(outcome),
+            };
         // The stack owns the original: give it back exactly as classify received it.
         // SAFETY: undoes the successful retreat above on the same buffer.
         unsafe {
@@ -670,11 +690,12 @@ impl<K: KernelApi> CalloutState<K> {
     /// refused): then `Ok(Some((address of the checksum, its old bytes)))`. `Ok(None)`: nothing
     /// rewritten. `Err` when this is not such a header, or an IPv4 one split across MDLs whose
     /// checksum is not valid.
-    fn prepare_ip_header(
+    pub(crate) fn prepare_ip_header(
         &self,
         buffer: *mut NET_BUFFER,
         family: IpFamily,
         ip_header: u32,
+        repair: bool,
     ) -> Result<Option<(*mut u8, [u8; 2])>, Outcome> {
         // The retreat put the IP and transport headers (at least `ip_header` bytes) before the
         // old data, so the IP header's bytes are present; NdisGetDataBuffer answers null when
@@ -726,6 +747,11 @@ impl<K: KernelApi> CalloutState<K> {
         if ones_complement_sum(header) == 0xFFFF {
             return Ok(None);
         }
+        if !repair {
+            // A header the stack has not processed yet: an invalid checksum may be corruption,
+            // which the stack would drop. Passed on untouched, never made valid here.
+            return Err(Outcome::Malformed);
+        }
         if copied {
             // Only readable: an invalid checksum cannot be fixed in the packet through a copy.
             return Err(Outcome::SplitHeaderChecksum);
@@ -776,7 +802,10 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     }
     // SAFETY: WFP's filter is valid for the call.
     let context = unsafe { (*filter).context };
-    let Some(entered) = instance::enter(InstanceId::from_raw_context(context)) else {
+    // The processor is asked here, before the state (and the kernel value in it) is reachable;
+    // the rest of classify's per-processor state uses the same answer.
+    let processor = K::current_processor_index();
+    let Some(entered) = instance::enter(InstanceId::from_raw_context(context), processor) else {
         // Not this driver's live instance: leave the packet as if the callout were not there.
         permit_if_writable(out);
         return;
@@ -788,10 +817,10 @@ pub unsafe extern "win64" fn classify<K: KernelApi>(
     let values = unsafe { &*values };
     // SAFETY: as above.
     let metadata = unsafe { &*metadata };
-    // SAFETY: at transport layers layerData is the packet's NBL (or null), valid until classify
-    // returns.
+    // SAFETY: at transport and IP packet layers layerData is the packet's NBL (or null), valid
+    // until classify returns.
     let packet = unsafe { NetBufferListRef::from_raw(layer_data.cast::<NET_BUFFER_LIST>()) };
-    state.classify(values, metadata, packet, out);
+    state.classify(entered.processor(), values, metadata, packet, out);
     #[cfg(debug_assertions)]
     assert!(
         state.canary.is_alive(),

@@ -6,15 +6,16 @@
 //! | `InspectRemoteAddressV4` | REG_BINARY, 4 bytes (network order) | inspect IPv4 traffic with this peer |
 //! | `InspectRemoteAddressV6` | REG_BINARY, 16 bytes | inspect IPv6 traffic with this peer |
 //! | `InspectProtocol` | REG_DWORD 1..=255 | inspect only this IP protocol (e.g. 17 for UDP) |
+//! | `InspectLayer` | REG_DWORD 0, 1 or 2 | where: 0 transport layers (default), 1 IP packet (network) layers, 2 both |
 //! | `MaxInFlight` | REG_DWORD 1..=65536 | per-injection contexts (default 1024) |
 //! | `VerboseLogging` | REG_DWORD 0 or 1 | per-packet DbgPrintEx messages |
 //!
 //! A packet is inspected when its family has at least one criterion and it meets every
 //! criterion set for its family; the port criterion selects TCP and UDP only. With no
 //! configuration the driver inspects nothing. A value of
-//! the wrong type, size or range is logged and ignored. The driver turns this into rules
-//! (`crate::driver::rules::Rules::from_registry`), which the control channel can replace at run
-//! time.
+//! the wrong type, size or range is logged and ignored (for `InspectLayer`: the transport layers
+//! stay the choice). The driver turns this into rules (`crate::driver::rules::Rules::from_registry`),
+//! which the control channel can replace at run time.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -41,6 +42,45 @@ pub struct InspectionConfig {
     pub remote_v6: Option<[u8; 16]>,
     /// IP protocol, both families.
     pub protocol: Option<u8>,
+    /// Which layers inspect the traffic the criteria select.
+    pub layer: InspectLayer,
+}
+
+/// Where configured traffic is inspected (`InspectLayer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(u32)]
+pub enum InspectLayer {
+    /// 0: the transport layers (FWPM_LAYER_{IN,OUT}BOUND_TRANSPORT_V4/V6), transport injection.
+    #[default]
+    Transport = 0,
+    /// 1: the IP packet layers (FWPM_LAYER_{IN,OUT}BOUND_IPPACKET_V4/V6), network injection.
+    Network = 1,
+    /// 2: both. A packet is reinjected by the first of the two it meets (inbound the IP packet
+    /// layer, outbound the transport layer); at the other its clone is this driver's own and
+    /// passes untouched.
+    Both = 2,
+}
+
+impl InspectLayer {
+    /// The registry value's meaning; `None` outside 0..=2.
+    pub const fn from_dword(value: u32) -> Option<Self> {
+        match value {
+            0 => Some(Self::Transport),
+            1 => Some(Self::Network),
+            2 => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    /// True when the transport layers inspect.
+    pub const fn transport(self) -> bool {
+        matches!(self, Self::Transport | Self::Both)
+    }
+
+    /// True when the IP packet layers inspect.
+    pub const fn network(self) -> bool {
+        matches!(self, Self::Network | Self::Both)
+    }
 }
 
 /// The fields of a classified packet that the configuration looks at.
@@ -56,6 +96,8 @@ pub struct PacketKey {
     pub local_address: [u8; 16],
     /// The direction of the layer that classified it.
     pub direction: crate::driver::layers::Direction,
+    /// Classified at an IP packet layer (else a transport layer).
+    pub network: bool,
 }
 
 impl InspectionConfig {
@@ -66,6 +108,17 @@ impl InspectionConfig {
             IpFamily::V6 => self.remote_v6.is_some(),
         };
         address || self.remote_port.is_some() || self.protocol.is_some()
+    }
+
+    /// True when `layer` gets a filter: something is configured for its family, and the
+    /// configuration inspects at its kind of layer.
+    pub fn inspects_at(&self, layer: crate::driver::layers::CalloutLayer) -> bool {
+        let kind = if layer.is_network() {
+            self.layer.network()
+        } else {
+            self.layer.transport()
+        };
+        kind && self.inspects(layer.family())
     }
 
     /// True when a packet with `key` is to be inspected (its family is its address's).
@@ -88,7 +141,7 @@ impl InspectionConfig {
 
 /// True for the protocols whose port fields are ports (TCP, UDP). For ICMP the layers put the
 /// type and code there (FWPS_FIELD_*_ICMP_TYPE/_CODE alias the port fields).
-fn carries_ports(protocol: u8) -> bool {
+pub(crate) fn carries_ports(protocol: u8) -> bool {
     protocol == crate::inject::IpProtocol::TCP.0 || protocol == crate::inject::IpProtocol::UDP.0
 }
 
@@ -110,6 +163,7 @@ static REMOTE_V6: [u16; 23] = wide("InspectRemoteAddressV6");
 static PROTOCOL: [u16; 16] = wide("InspectProtocol");
 static MAX_IN_FLIGHT: [u16; 12] = wide("MaxInFlight");
 static VERBOSE: [u16; 15] = wide("VerboseLogging");
+static LAYER: [u16; 13] = wide("InspectLayer");
 
 fn unicode(text: &'static [u16]) -> UNICODE_STRING {
     let length = wide_len_bytes(text);
@@ -204,6 +258,17 @@ pub fn read_parameters<K: KernelApi>(
             "InspectRemotePort",
             "set only with InspectProtocol 6 (TCP), 17 (UDP) or none",
         );
+    }
+    if let Some(value) = query(kernel, key, &LAYER) {
+        match dword(&value).and_then(InspectLayer::from_dword) {
+            Some(layer) => config.layer = layer,
+            None => ignored(
+                kernel,
+                log,
+                "InspectLayer",
+                "a REG_DWORD of 0 (transport), 1 (network) or 2 (both); inspecting at the transport layers",
+            ),
+        }
     }
     if let Some(value) = query(kernel, key, &MAX_IN_FLIGHT) {
         match dword(&value) {

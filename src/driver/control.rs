@@ -24,7 +24,7 @@ use wfp_protocol::{
 };
 
 use crate::driver::counters::LayerSnapshot;
-use crate::driver::layers::TransportLayer;
+use crate::driver::layers::CalloutLayer;
 use crate::driver::load_error::LoadStep;
 use crate::driver::rules::Rules;
 use crate::driver::{Driver, Progress};
@@ -196,7 +196,7 @@ fn counters<K: KernelApi>(driver: &Driver<K>) -> CountersReply {
     let (completed_ok, completed_failed) = driver.completions();
     CountersReply {
         header: ReplyHeader::of::<CountersReply>(),
-        layers: TransportLayer::ALL.map(|each| layer(driver.counters(each))),
+        layers: CalloutLayer::ALL.map(|each| layer(driver.counters(each))),
         completed_ok,
         completed_failed,
     }

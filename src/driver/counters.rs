@@ -4,7 +4,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::driver::layers::TransportLayer;
+use crate::driver::layers::CalloutLayer;
 use crate::inject::PerProcessor;
 use crate::sys::KernelApi;
 
@@ -50,6 +50,10 @@ pub struct LayerCounters {
     /// Configured packets classified while the system was about to sleep (from the power
     /// routine's "leaving S0" until "back in S0"): permitted untouched, no injection started.
     pub skipped_suspended: AtomicU64,
+    /// IP packet layers: fragments (FWP_CONDITION_FLAG_IS_FRAGMENT, or a fragment header):
+    /// the layers see them before reassembly, without the transport header the configuration
+    /// matches on: permitted untouched.
+    pub skipped_fragment: AtomicU64,
     /// Reinjected inbound IPv4 clones whose IP header checksum was rewritten (it was not valid).
     pub checksum_recomputed: AtomicU64,
 }
@@ -90,6 +94,8 @@ pub struct LayerSnapshot {
     pub skipped_split_header_checksum: u64,
     /// See [`LayerCounters::skipped_suspended`].
     pub skipped_suspended: u64,
+    /// See [`LayerCounters::skipped_fragment`].
+    pub skipped_fragment: u64,
     /// See [`LayerCounters::checksum_recomputed`].
     pub checksum_recomputed: u64,
 }
@@ -121,6 +127,7 @@ impl LayerCounters {
             skipped_multi_buffer: read(&self.skipped_multi_buffer),
             skipped_split_header_checksum: read(&self.skipped_split_header_checksum),
             skipped_suspended: read(&self.skipped_suspended),
+            skipped_fragment: read(&self.skipped_fragment),
             checksum_recomputed: read(&self.checksum_recomputed),
         };
         // Destructured in full, so that a new counter does not compile until it is placed here.
@@ -141,6 +148,7 @@ impl LayerCounters {
             skipped_multi_buffer,
             skipped_split_header_checksum,
             skipped_suspended,
+            skipped_fragment,
             // A detail of `reinjected`, not an outcome of its own.
             checksum_recomputed: _,
         } = snapshot;
@@ -158,7 +166,8 @@ impl LayerCounters {
             + skipped_no_headroom
             + skipped_multi_buffer
             + skipped_split_header_checksum
-            + skipped_suspended;
+            + skipped_suspended
+            + skipped_fragment;
         snapshot
     }
 }
@@ -184,6 +193,7 @@ impl core::ops::AddAssign for LayerSnapshot {
             skipped_multi_buffer,
             skipped_split_header_checksum,
             skipped_suspended,
+            skipped_fragment,
             checksum_recomputed,
         } = other;
         self.classified += classified;
@@ -202,15 +212,16 @@ impl core::ops::AddAssign for LayerSnapshot {
         self.skipped_multi_buffer += skipped_multi_buffer;
         self.skipped_split_header_checksum += skipped_split_header_checksum;
         self.skipped_suspended += skipped_suspended;
+        self.skipped_fragment += skipped_fragment;
         self.checksum_recomputed += checksum_recomputed;
     }
 }
 
-/// Counters for each of the four layers, one set per processor (each set on lines of its own:
-/// 4 layers x 16 counters x 8 bytes, eight lines).
+/// Counters for each of the eight layers (four transport, four IP packet), one set per processor
+/// (each set on lines of its own).
 #[derive(Debug)]
 pub struct Counters {
-    processors: PerProcessor<[LayerCounters; 4]>,
+    processors: PerProcessor<[LayerCounters; 8]>,
 }
 
 impl Counters {
@@ -233,20 +244,30 @@ impl Counters {
     /// caller may have moved on by the time it adds: the add is atomic, so the count stays exact
     /// (only that once, the line is shared). Any IRQL.
     #[inline(always)]
-    pub fn layer<K: KernelApi>(&self, kernel: &K, layer: TransportLayer) -> &LayerCounters {
-        &self.processors.current(kernel)[layer.slot()]
+    pub fn layer<K: KernelApi>(
+        &self,
+        kernel: &K,
+        layer: impl Into<CalloutLayer>,
+    ) -> &LayerCounters {
+        // A slot is always below 8; the remainder lets the compiler see it where the layer is
+        // not a constant (unload's loop over every layer), so the image has no bounds-check
+        // panic there. On the classify path the layer is known and it folds away.
+        &self.processors.current(kernel)[layer.into().slot() % 8]
     }
 
-    /// The counters of `layer` on processor `index` (for tests).
-    pub fn layer_on(&self, index: u32, layer: TransportLayer) -> &LayerCounters {
-        &self.processors.get(index)[layer.slot()]
+    /// The counters of `layer` on processor `index` (classify's, which has asked for its
+    /// processor already; tests). An index beyond the sets shares `index % count`. Any IRQL.
+    #[inline(always)]
+    pub fn layer_on(&self, index: u32, layer: impl Into<CalloutLayer>) -> &LayerCounters {
+        &self.processors.get(index)[layer.into().slot() % 8]
     }
 
     /// `layer`'s counters summed over the processors now.
-    pub fn snapshot(&self, layer: TransportLayer) -> LayerSnapshot {
+    pub fn snapshot(&self, layer: impl Into<CalloutLayer>) -> LayerSnapshot {
+        let slot = layer.into().slot() % 8;
         let mut sum = LayerSnapshot::default();
         for set in self.processors.iter() {
-            sum += set[layer.slot()].snapshot();
+            sum += set[slot].snapshot();
         }
         sum
     }

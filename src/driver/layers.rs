@@ -1,4 +1,5 @@
-//! The four layers the driver's callouts sit at, with their keys, run-time ids and field indices.
+//! The eight layers the driver's callouts sit at (four transport, four IP packet), with their
+//! keys, run-time ids and field indices.
 
 use crate::inject::IpFamily;
 use crate::sys::types::GUID;
@@ -184,6 +185,244 @@ impl TransportLayer {
 
     /// The driver's callout key at this layer.
     pub const fn callout_key(self) -> GUID {
+        CalloutLayer::Transport(self).callout_key()
+    }
+
+    /// The driver's filter key at this layer.
+    pub const fn filter_key(self) -> GUID {
+        CalloutLayer::Transport(self).filter_key()
+    }
+}
+
+/// The driver's provider key (HLK's WFP tests look for an identifying provider).
+pub const PROVIDER_KEY: GUID = GUID::from_u128(0x7766_0000_5746_5049_8000_0000_0000_0001);
+/// The driver's sublayer key.
+pub const SUBLAYER_KEY: GUID = GUID::from_u128(0x7766_0000_5746_5049_8000_0000_0000_0002);
+
+/// A network (IP packet) layer the driver inspects: FWPM_LAYER_{INBOUND,OUTBOUND}_IPPACKET_V4/V6.
+///
+/// The discriminants are the run-time id's position among the four (id / 2: inbound v4 is 0,
+/// each layer followed by its discard layer), so that, as for [`TransportLayer`], the family is
+/// bit 0 and the direction bit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum NetworkLayer {
+    /// FWPM_LAYER_OUTBOUND_IPPACKET_V4.
+    OutboundV4 = 2,
+    /// FWPM_LAYER_OUTBOUND_IPPACKET_V6.
+    OutboundV6 = 3,
+    /// FWPM_LAYER_INBOUND_IPPACKET_V4.
+    InboundV4 = 0,
+    /// FWPM_LAYER_INBOUND_IPPACKET_V6.
+    InboundV6 = 1,
+}
+
+/// Where classify finds the values it reads at an IP packet layer. The IP packet layers carry
+/// neither the protocol nor the ports (FWPS_FIELDS_*_IPPACKET_V4/V6): classify reads those from
+/// the packet itself. The order differs by direction (inbound puts the remote address before
+/// the local address type, outbound after it); v4 and v6 agree. Rows `index` of
+/// facts/kernel-facts.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkFieldIndices {
+    /// Remote address (FWP_UINT32 in host order for IPv4, FWP_BYTE_ARRAY16_TYPE for IPv6).
+    pub ip_remote_address: usize,
+    /// Interface index (FWP_UINT32).
+    pub interface_index: usize,
+    /// Sub-interface index (FWP_UINT32).
+    pub sub_interface_index: usize,
+    /// FWPM_CONDITION_FLAGS (FWP_UINT32 of FWP_CONDITION_FLAG_* bits).
+    pub flags: usize,
+}
+
+impl NetworkFieldIndices {
+    /// Values a layer must carry for classify to read the ones above: one past the largest.
+    pub const fn required_count(&self) -> u32 {
+        let mut largest = self.ip_remote_address;
+        let others = [self.interface_index, self.sub_interface_index, self.flags];
+        let mut i = 0;
+        while i < others.len() {
+            if others[i] > largest {
+                largest = others[i];
+            }
+            i += 1;
+        }
+        largest as u32 + 1
+    }
+}
+
+/// FWPS_FIELDS_INBOUND_IPPACKET_V4 / _V6.
+pub const INBOUND_IPPACKET_FIELDS: NetworkFieldIndices = NetworkFieldIndices {
+    ip_remote_address: 1,
+    interface_index: 4,
+    sub_interface_index: 5,
+    flags: 6,
+};
+
+/// FWPS_FIELDS_OUTBOUND_IPPACKET_V4 / _V6.
+pub const OUTBOUND_IPPACKET_FIELDS: NetworkFieldIndices = NetworkFieldIndices {
+    ip_remote_address: 2,
+    interface_index: 4,
+    sub_interface_index: 5,
+    flags: 6,
+};
+
+impl NetworkLayer {
+    /// All four, in registration order.
+    pub const ALL: [Self; 4] = [
+        Self::OutboundV4,
+        Self::OutboundV6,
+        Self::InboundV4,
+        Self::InboundV6,
+    ];
+
+    /// The layer's management key (fwpmu.h).
+    pub const fn key(self) -> GUID {
+        GUID::from_u128(match self {
+            Self::OutboundV4 => 0x1e5c9fae_8a84_4135_a331_950b54229ecd,
+            Self::OutboundV6 => 0xa3b3ab6b_3564_488c_9117_f34e82142763,
+            Self::InboundV4 => 0xc86fd1bf_21cd_497e_a0bb_17425c885c58,
+            Self::InboundV6 => 0xf52032cb_991c_46e7_971d_2601459a91ca,
+        })
+    }
+
+    /// The run-time layer id classify receives (FWPS_BUILTIN_LAYERS: inbound IP packet v4 is 0,
+    /// each layer followed by its discard layer).
+    pub const fn runtime_id(self) -> u16 {
+        (self as u16) << 1
+    }
+
+    /// The layer for a run-time id, if it is one of ours.
+    pub const fn from_runtime_id(id: u16) -> Option<Self> {
+        // 0, 2, 4, 6: the only ids without a bit outside 6.
+        if id & !6 != 0 {
+            return None;
+        }
+        // SAFETY: `id / 2` is 0..=3, each the discriminant of one variant of this repr(u8) enum.
+        Some(unsafe { core::mem::transmute::<u8, Self>((id >> 1) as u8) })
+    }
+
+    /// Packet family at this layer: bit 0 of the discriminant.
+    pub const fn family(self) -> IpFamily {
+        if self as u8 & 1 == 0 {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        }
+    }
+
+    /// Packet direction at this layer: bit 1 of the discriminant.
+    pub const fn direction(self) -> Direction {
+        if self as u8 & 2 == 0 {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        }
+    }
+
+    /// Where this layer's incoming values are.
+    pub const fn fields(self) -> &'static NetworkFieldIndices {
+        match self.direction() {
+            Direction::Inbound => &INBOUND_IPPACKET_FIELDS,
+            Direction::Outbound => &OUTBOUND_IPPACKET_FIELDS,
+        }
+    }
+
+    /// Index 4..8, after the transport layers', for per-layer tables and keys.
+    pub const fn index(self) -> usize {
+        match self {
+            Self::OutboundV4 => 4,
+            Self::OutboundV6 => 5,
+            Self::InboundV4 => 6,
+            Self::InboundV6 => 7,
+        }
+    }
+}
+
+/// Any layer the driver has a callout at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CalloutLayer {
+    /// A transport layer.
+    Transport(TransportLayer),
+    /// An IP packet layer.
+    Network(NetworkLayer),
+}
+
+impl From<TransportLayer> for CalloutLayer {
+    #[inline(always)]
+    fn from(layer: TransportLayer) -> Self {
+        Self::Transport(layer)
+    }
+}
+
+impl From<NetworkLayer> for CalloutLayer {
+    #[inline(always)]
+    fn from(layer: NetworkLayer) -> Self {
+        Self::Network(layer)
+    }
+}
+
+impl CalloutLayer {
+    /// All eight, in registration order: the transport layers, then the IP packet layers.
+    pub const ALL: [Self; 8] = [
+        Self::Transport(TransportLayer::OutboundV4),
+        Self::Transport(TransportLayer::OutboundV6),
+        Self::Transport(TransportLayer::InboundV4),
+        Self::Transport(TransportLayer::InboundV6),
+        Self::Network(NetworkLayer::OutboundV4),
+        Self::Network(NetworkLayer::OutboundV6),
+        Self::Network(NetworkLayer::InboundV4),
+        Self::Network(NetworkLayer::InboundV6),
+    ];
+
+    /// The layer's management key.
+    pub const fn key(self) -> GUID {
+        match self {
+            Self::Transport(layer) => layer.key(),
+            Self::Network(layer) => layer.key(),
+        }
+    }
+
+    /// Index 0..8 in registration order.
+    pub const fn index(self) -> usize {
+        match self {
+            Self::Transport(layer) => layer.index(),
+            Self::Network(layer) => layer.index(),
+        }
+    }
+
+    /// Position 0..8 for tables only this crate's classify path indexes (counters): the
+    /// transport layers' slots, then 4 + the IP packet layer's discriminant.
+    #[inline(always)]
+    pub(crate) const fn slot(self) -> usize {
+        match self {
+            Self::Transport(layer) => layer.slot(),
+            Self::Network(layer) => 4 + layer as usize,
+        }
+    }
+
+    /// Packet family at this layer.
+    pub const fn family(self) -> IpFamily {
+        match self {
+            Self::Transport(layer) => layer.family(),
+            Self::Network(layer) => layer.family(),
+        }
+    }
+
+    /// True for the IP packet layers.
+    pub const fn is_network(self) -> bool {
+        matches!(self, Self::Network(_))
+    }
+
+    /// The direction of the traffic this layer sees.
+    pub const fn direction(self) -> Direction {
+        match self {
+            Self::Transport(layer) => layer.direction(),
+            Self::Network(layer) => layer.direction(),
+        }
+    }
+
+    /// The driver's callout key at this layer.
+    pub const fn callout_key(self) -> GUID {
         GUID::from_u128(0x7766_0001_5746_5049_8000_0000_0000_0000 | self.index() as u128)
     }
 
@@ -192,8 +431,3 @@ impl TransportLayer {
         GUID::from_u128(0x7766_0002_5746_5049_8000_0000_0000_0000 | self.index() as u128)
     }
 }
-
-/// The driver's provider key (HLK's WFP tests look for an identifying provider).
-pub const PROVIDER_KEY: GUID = GUID::from_u128(0x7766_0000_5746_5049_8000_0000_0000_0001);
-/// The driver's sublayer key.
-pub const SUBLAYER_KEY: GUID = GUID::from_u128(0x7766_0000_5746_5049_8000_0000_0000_0002);

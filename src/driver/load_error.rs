@@ -1,7 +1,7 @@
 //! Why a load failed: the step ([`LoadStep`]) and the status ([`LoadError`]). The WFP objects,
 //! the deferred loader and the log name steps with it; it depends on nothing of theirs.
 
-use crate::driver::layers::TransportLayer;
+use crate::driver::layers::CalloutLayer;
 use crate::nt::NtStatus;
 
 /// The step of loading that failed.
@@ -17,7 +17,7 @@ pub enum LoadStep {
     /// is registered): a delete that failed for another reason than "not found".
     StaleObjects,
     /// `FwpsCalloutRegister1` at a layer.
-    CalloutRegister(TransportLayer),
+    CalloutRegister(CalloutLayer),
     /// `FwpmTransactionBegin0`.
     TransactionBegin,
     /// `FwpmProviderAdd0`.
@@ -25,9 +25,9 @@ pub enum LoadStep {
     /// `FwpmSubLayerAdd0`.
     SubLayerAdd,
     /// `FwpmCalloutAdd0` at a layer.
-    CalloutAdd(TransportLayer),
+    CalloutAdd(CalloutLayer),
     /// `FwpmFilterAdd0` at a layer.
-    FilterAdd(TransportLayer),
+    FilterAdd(CalloutLayer),
     /// `FwpmTransactionCommit0`.
     TransactionCommit,
     /// `IoAllocateWorkItem` (the deferred load's work item).

@@ -6,7 +6,7 @@
 //! The seam passes every message to DbgPrintEx through a fixed "%s" format, so logged text is
 //! never interpreted as a format string.
 
-use crate::driver::layers::TransportLayer;
+use crate::driver::layers::{CalloutLayer, NetworkLayer, TransportLayer};
 use crate::driver::load_error::LoadStep;
 use crate::nt::NtStatus;
 use crate::sys::KernelApi;
@@ -40,7 +40,7 @@ impl Level {
 }
 
 /// One piece of a message. Built with `.into()` from `&str`, `bool`, `u32`, [`NtStatus`],
-/// [`TransportLayer`] and [`LoadStep`].
+/// [`TransportLayer`], [`NetworkLayer`], [`CalloutLayer`] and [`LoadStep`].
 #[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {
     /// Text as it is.
@@ -52,7 +52,7 @@ pub enum Arg<'a> {
     /// The status's name (when known) and its value in hex: "STATUS_X (0xC000009A)".
     Status(NtStatus),
     /// The layer's name.
-    Layer(TransportLayer),
+    Layer(CalloutLayer),
     /// The load step's name (and layer).
     Step(LoadStep),
 }
@@ -83,6 +83,18 @@ impl From<NtStatus> for Arg<'_> {
 
 impl From<TransportLayer> for Arg<'_> {
     fn from(layer: TransportLayer) -> Self {
+        Self::Layer(layer.into())
+    }
+}
+
+impl From<NetworkLayer> for Arg<'_> {
+    fn from(layer: NetworkLayer) -> Self {
+        Self::Layer(layer.into())
+    }
+}
+
+impl From<CalloutLayer> for Arg<'_> {
+    fn from(layer: CalloutLayer) -> Self {
         Self::Layer(layer)
     }
 }
@@ -93,17 +105,21 @@ impl From<LoadStep> for Arg<'_> {
     }
 }
 
-const fn layer_name(layer: TransportLayer) -> &'static str {
+const fn layer_name(layer: CalloutLayer) -> &'static str {
     match layer {
-        TransportLayer::OutboundV4 => "OutboundV4",
-        TransportLayer::OutboundV6 => "OutboundV6",
-        TransportLayer::InboundV4 => "InboundV4",
-        TransportLayer::InboundV6 => "InboundV6",
+        CalloutLayer::Transport(TransportLayer::OutboundV4) => "OutboundV4",
+        CalloutLayer::Transport(TransportLayer::OutboundV6) => "OutboundV6",
+        CalloutLayer::Transport(TransportLayer::InboundV4) => "InboundV4",
+        CalloutLayer::Transport(TransportLayer::InboundV6) => "InboundV6",
+        CalloutLayer::Network(NetworkLayer::OutboundV4) => "OutboundIpPacketV4",
+        CalloutLayer::Network(NetworkLayer::OutboundV6) => "OutboundIpPacketV6",
+        CalloutLayer::Network(NetworkLayer::InboundV4) => "InboundIpPacketV4",
+        CalloutLayer::Network(NetworkLayer::InboundV6) => "InboundIpPacketV6",
     }
 }
 
 /// The step's name and, for per-layer steps, its layer.
-const fn step_name(step: LoadStep) -> (&'static str, Option<TransportLayer>) {
+const fn step_name(step: LoadStep) -> (&'static str, Option<CalloutLayer>) {
     match step {
         LoadStep::InjectionHandles => ("InjectionHandles", None),
         LoadStep::DriverState => ("DriverState", None),
@@ -332,7 +348,7 @@ mod tests {
             "NTSTATUS 0x1234ABCD"
         );
         assert_eq!(
-            render(&[LoadStep::FilterAdd(TransportLayer::InboundV6).into()]),
+            render(&[LoadStep::FilterAdd(TransportLayer::InboundV6.into()).into()]),
             "FilterAdd(InboundV6)"
         );
     }

@@ -12,6 +12,7 @@ pub mod instance;
 pub mod layers;
 pub mod load_error;
 pub mod log;
+pub mod network_classify;
 pub mod objects;
 pub mod power;
 pub mod rules;
@@ -27,7 +28,7 @@ pub use classify::{CalloutState, CompletionCounters, DriverInjector};
 pub use config::{InspectionConfig, Parameters};
 pub use counters::LayerSnapshot;
 pub use deferred::Progress;
-pub use layers::TransportLayer;
+pub use layers::{CalloutLayer, NetworkLayer, TransportLayer};
 pub use load_error::{LoadError, LoadStep};
 
 use crate::inject::{InjectionTypes, RetryPolicy};
@@ -57,8 +58,16 @@ impl Default for DriverConfig {
     }
 }
 
-/// The injection types the driver's handles serve: transport send and receive reinjection.
-pub const DRIVER_INJECTION_TYPES: InjectionTypes = InjectionTypes::TRANSPORT;
+/// The injection types the driver's handles serve: transport send and receive reinjection at
+/// the transport layers, network send and receive reinjection at the IP packet layers. One
+/// handle per family serves both, so that the injection-state query with it recognizes a clone
+/// this driver injected at either kind of layer when it comes to the other.
+pub const DRIVER_INJECTION_TYPES: InjectionTypes = match InjectionTypes::from_bits(
+    InjectionTypes::TRANSPORT.bits() | InjectionTypes::NETWORK.bits(),
+) {
+    Ok(types) => types,
+    Err(_) => panic!("transport | network are defined injection types"),
+};
 
 /// A driver that DriverEntry loaded, or is loading: [`progress`](Self::progress) says whether
 /// it waits for TCP/IP or BFE, is loaded, or stays inert after a later failure.
@@ -230,7 +239,7 @@ impl<K: KernelApi> Driver<K> {
     }
 
     /// The counters of `layer` now (zeros before the handles exist).
-    pub fn counters(&self, layer: TransportLayer) -> LayerSnapshot {
+    pub fn counters(&self, layer: impl Into<CalloutLayer>) -> LayerSnapshot {
         self.loader()
             .state()
             .map(|state| state.counters.snapshot(layer))

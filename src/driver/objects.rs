@@ -1,10 +1,11 @@
 //! The driver's WFP objects: an engine session, a provider, a sublayer, a callout per layer
-//! (registered with the filter engine and added to BFE), and a filter per inspected layer.
+//! (the four transport and the four IP packet layers, registered with the filter engine and
+//! added to BFE), and a filter per inspected layer.
 //! Installed in one transaction; removed in the order that stops traffic first.
 
 use core::ptr;
 
-use crate::driver::layers::{PROVIDER_KEY, SUBLAYER_KEY, TransportLayer};
+use crate::driver::layers::{CalloutLayer, PROVIDER_KEY, SUBLAYER_KEY};
 use crate::driver::load_error::{LoadError, LoadStep};
 use crate::driver::rules::Rules;
 use crate::inject::IpProtocol;
@@ -54,6 +55,9 @@ pub const SESSION_FLAGS: u32 = FWPM_SESSION_FLAG_DYNAMIC;
 /// blocking every packet of its layer.
 pub const FILTER_FLAGS: u32 = FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED;
 
+/// Layers with a callout: [`CalloutLayer::ALL`].
+const LAYERS: usize = CalloutLayer::ALL.len();
+
 /// Conditions a filter can carry: remote address, remote port, and up to two protocols.
 const MAX_CONDITIONS: usize = 4;
 
@@ -83,8 +87,8 @@ const NO_DATA: FWP_BYTE_BLOB = FWP_BYTE_BLOB {
 pub struct WfpObjects<K: KernelApi> {
     kernel: K,
     engine: HANDLE,
-    callout_ids: [Option<u32>; 4],
-    filtered: [bool; 4],
+    callout_ids: [Option<u32>; LAYERS],
+    filtered: [bool; LAYERS],
 }
 
 // SAFETY: the engine handle is a kernel token usable from any thread at PASSIVE_LEVEL.
@@ -113,13 +117,13 @@ impl<K: KernelApi> WfpObjects<K> {
         let mut objects = Self {
             kernel,
             engine,
-            callout_ids: [None; 4],
-            filtered: [false; 4],
+            callout_ids: [None; LAYERS],
+            filtered: [false; LAYERS],
         };
         if let Err(error) = objects.delete_stale() {
             return Err(objects.abandon(error));
         }
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             let callout = FWPS_CALLOUT1 {
                 calloutKey: layer.callout_key(),
                 flags: 0,
@@ -183,7 +187,7 @@ impl<K: KernelApi> WfpObjects<K> {
                 .fwpm_sub_layer_add0(self.engine, &sublayer, ptr::null_mut())
         };
         check(LoadStep::SubLayerAdd, status)?;
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             let callout = FWPM_CALLOUT0 {
                 calloutKey: layer.callout_key(),
                 displayData: display(&CALLOUT_NAME, None),
@@ -209,7 +213,7 @@ impl<K: KernelApi> WfpObjects<K> {
 
     /// One filter per layer some rule applies to, inside the caller's transaction.
     fn add_filters(&mut self, context: u64, config: &Rules) -> Result<(), LoadError> {
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             if config.for_layer(layer).next().is_none() {
                 continue;
             }
@@ -261,10 +265,10 @@ impl<K: KernelApi> WfpObjects<K> {
     fn delete_stale(&mut self) -> Result<(), LoadError> {
         let stale = |status: NtStatus| LoadError::new(LoadStep::StaleObjects, status);
         let transaction = Transaction::begin(self.kernel.clone(), self.engine).map_err(stale)?;
-        let deletes = TransportLayer::ALL
+        let deletes = CalloutLayer::ALL
             .map(|layer| (Object::Filter, layer.filter_key()))
             .into_iter()
-            .chain(TransportLayer::ALL.map(|layer| (Object::Callout, layer.callout_key())))
+            .chain(CalloutLayer::ALL.map(|layer| (Object::Callout, layer.callout_key())))
             .chain([
                 (Object::SubLayer, SUBLAYER_KEY),
                 (Object::Provider, PROVIDER_KEY),
@@ -312,7 +316,7 @@ impl<K: KernelApi> WfpObjects<K> {
     /// exists does not matter) and the filters. The callouts stay registered with the filter
     /// engine, which does not depend on BFE.
     pub fn engine_lost(&mut self) {
-        self.filtered = [false; 4];
+        self.filtered = [false; LAYERS];
         let _ = self.close_engine();
     }
 
@@ -329,7 +333,7 @@ impl<K: KernelApi> WfpObjects<K> {
             check(LoadStep::TransactionCommit, transaction.commit().0)
         });
         if result.is_err() {
-            self.filtered = [false; 4];
+            self.filtered = [false; LAYERS];
             let _ = self.close_engine();
         }
         result
@@ -347,7 +351,7 @@ impl<K: KernelApi> WfpObjects<K> {
         let transaction = Transaction::begin(self.kernel.clone(), self.engine)
             .map_err(|status| LoadError::new(LoadStep::TransactionBegin, status))?;
         let mut result = Ok(());
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             if result.is_ok() && self.filtered[layer.index()] {
                 let status = self.delete(Object::Filter, layer.filter_key());
                 result = check(LoadStep::FilterAdd(layer), status.0);
@@ -367,7 +371,7 @@ impl<K: KernelApi> WfpObjects<K> {
     /// Deletes the filters: no classify starts after this returns. The first failure's status.
     pub fn remove_filters(&mut self) -> NtStatus {
         let mut first = NtStatus::SUCCESS;
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             if core::mem::take(&mut self.filtered[layer.index()]) {
                 let status = self.delete(Object::Filter, layer.filter_key());
                 first = first_failure(first, status);
@@ -426,7 +430,7 @@ impl<K: KernelApi> WfpObjects<K> {
         if let Err(status) = transaction {
             first = first_failure(first, status);
         }
-        for layer in TransportLayer::ALL {
+        for layer in CalloutLayer::ALL {
             let status = self.delete(Object::Callout, layer.callout_key());
             first = first_failure(first, status);
         }
@@ -607,7 +611,10 @@ impl ConditionStorage {
     /// protocol it comes with "protocol is TCP or UDP"). With several rules, or for a shorter
     /// prefix or a local address, the filter takes the layer's packets and classify's check of
     /// the rules decides alone. At most [`MAX_CONDITIONS`].
-    fn build(&mut self, config: &Rules, layer: TransportLayer) -> &[FWPM_FILTER_CONDITION0] {
+    ///
+    /// The IP packet layers have no protocol or port field (FWPS_FIELDS_*_IPPACKET_V4/V6), so
+    /// their filters carry the remote address only and classify matches the rest in the packet.
+    fn build(&mut self, config: &Rules, layer: CalloutLayer) -> &[FWPM_FILTER_CONDITION0] {
         self.count = 0;
         let mut rules = config.for_layer(layer);
         let (Some(rule), None) = (rules.next(), rules.next()) else {
@@ -635,6 +642,9 @@ impl ConditionStorage {
                 );
             }
             _ => {}
+        }
+        if layer.is_network() {
+            return self.conditions.get(..self.count).unwrap_or(&[]);
         }
         let port = rule.fields & wfp_protocol::FIELD_REMOTE_PORT != 0;
         let protocol = rule.fields & wfp_protocol::FIELD_PROTOCOL != 0;

@@ -73,12 +73,16 @@ pub(crate) trait Quiet {
 }
 
 impl Power {
-    /// Whether classify must start no injection: one load. Any IRQL.
+    /// Whether classify must start no injection. Any IRQL.
     ///
-    /// SeqCst, as the sleep routine's side: it stores the flag (SeqCst) then reads whether a
-    /// classify is inside the instance; a classify counts itself in, then loads the flag. Each
-    /// side writes then reads the other's location (store buffering), so both need sequential
-    /// consistency for one of them to see the other. On x86-64 a SeqCst load is a plain load.
+    /// A store-buffering pattern with the sleep routine: the routine stores the flag, then sums
+    /// the instance's per-processor counts of classifies inside (src/driver/instance/slot.rs);
+    /// classify adds to its processor's count, then loads the flag here. Both sides are
+    /// sequentially consistent (the add and this load; the store and a SeqCst fence before the
+    /// sum), so in their single order either the routine's sum sees the classify counted, and
+    /// waits for it, or the classify sees the flag. Relaxed would be enough on x86-64 only (the
+    /// locked add is a full barrier there); a SeqCst load costs nothing more there (a plain
+    /// move). Checked under loom: tests/loom_instance.rs.
     #[inline(always)]
     pub fn suspended(&self) -> bool {
         self.suspended.load(Ordering::SeqCst)
@@ -171,7 +175,8 @@ impl Power {
             return Transition::Resumed;
         }
         self.suspended.store(true, Ordering::SeqCst);
-        // Flag stored, then classifies counted; see `suspended`.
+        // Flag stored, then the classifies inside summed over the processors (`quiet`); see
+        // `suspended`.
         fence(Ordering::SeqCst);
         let Some(quiet) = quiet else {
             return Transition::Suspended { drained: true };

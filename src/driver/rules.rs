@@ -17,12 +17,12 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
 use wfp_protocol::{
     CONFIG_VERBOSE, Config, DIRECTION_INBOUND, DIRECTION_OUTBOUND, FAMILY_IPV4, FAMILY_IPV6,
-    FIELD_LOCAL_ADDRESS, FIELD_PROTOCOL, FIELD_REMOTE_PORT, MAX_RULES, PROTOCOL_TCP, PROTOCOL_UDP,
-    RequestHeader, Rule,
+    FIELD_LOCAL_ADDRESS, FIELD_PROTOCOL, FIELD_REMOTE_PORT, LAYER_IP_PACKET, LAYER_TRANSPORT,
+    MAX_RULES, PROTOCOL_TCP, PROTOCOL_UDP, RequestHeader, Rule,
 };
 
 use crate::driver::config::{InspectionConfig, PacketKey};
-use crate::driver::layers::{Direction, TransportLayer};
+use crate::driver::layers::{CalloutLayer, Direction};
 use crate::inject::{IpFamily, RemoteAddress};
 
 /// The rule set in force.
@@ -68,7 +68,8 @@ impl Rules {
     }
 
     /// What the registry's Parameters select, as rules: for each family that has a criterion,
-    /// one rule for both directions with its address (or any), the port and the protocol.
+    /// one rule for both directions with its address (or any), the port and the protocol, at the
+    /// layers `InspectLayer` names.
     pub fn from_registry(config: &InspectionConfig, verbose: bool) -> Self {
         let mut rules = Self {
             verbose,
@@ -80,6 +81,7 @@ impl Rules {
             }
             let mut rule = Rule {
                 directions: DIRECTION_INBOUND | DIRECTION_OUTBOUND,
+                layers: layer_bits(config.layer.transport(), config.layer.network()),
                 ..Rule::default()
             };
             match family {
@@ -123,11 +125,11 @@ impl Rules {
         self.rules.get(..self.count).unwrap_or(&[])
     }
 
-    /// The rules that apply to `layer` (its family and direction).
-    pub fn for_layer(&self, layer: TransportLayer) -> impl Iterator<Item = &Rule> {
-        self.active()
-            .iter()
-            .filter(move |rule| applies(rule, layer.family(), layer.direction()))
+    /// The rules that apply to `layer` (its kind, family and direction).
+    pub fn for_layer(&self, layer: CalloutLayer) -> impl Iterator<Item = &Rule> {
+        self.active().iter().filter(move |rule| {
+            applies(rule, layer.family(), layer.direction(), layer.is_network())
+        })
     }
 
     /// True when some rule selects a packet with `key`.
@@ -150,8 +152,16 @@ fn direction_bit(direction: Direction) -> u8 {
     }
 }
 
-fn applies(rule: &Rule, family: IpFamily, direction: Direction) -> bool {
-    rule.family == family_code(family) && rule.directions & direction_bit(direction) != 0
+fn layer_bits(transport: bool, network: bool) -> u8 {
+    let transport = if transport { LAYER_TRANSPORT } else { 0 };
+    let network = if network { LAYER_IP_PACKET } else { 0 };
+    transport | network
+}
+
+fn applies(rule: &Rule, family: IpFamily, direction: Direction, network: bool) -> bool {
+    rule.family == family_code(family)
+        && rule.directions & direction_bit(direction) != 0
+        && rule.layers & layer_bits(!network, network) != 0
 }
 
 /// Whether the first `prefix` bits of `address` and `network` agree.
@@ -186,7 +196,7 @@ fn rule_matches(rule: &Rule, key: &PacketKey) -> bool {
         }
         RemoteAddress::V6(address, _) => (IpFamily::V6, address),
     };
-    applies(rule, family, key.direction)
+    applies(rule, family, key.direction, key.network)
         && in_prefix(&remote, &rule.remote_address, rule.remote_prefix)
         && (rule.fields & FIELD_LOCAL_ADDRESS == 0
             || in_prefix(&key.local_address, &rule.local_address, rule.local_prefix))
@@ -281,9 +291,23 @@ impl SharedRules {
         self.in_force.store(next, Ordering::Release);
     }
 
+    /// True when some rule in force is for `family` (a classify with nothing to look for can
+    /// stop early). Any IRQL; writes nothing.
+    #[inline]
+    pub fn inspects(&self, family: IpFamily) -> bool {
+        let code = family_code(family);
+        self.read(|rule| rule.family == code)
+    }
+
     /// True when some rule in force selects a packet with `key`. Any IRQL; writes nothing.
     #[inline]
     pub fn matches(&self, key: &PacketKey) -> bool {
+        self.read(|rule| rule_matches(rule, key))
+    }
+
+    /// Whether `test` holds for some rule of one whole slot.
+    #[inline]
+    fn read(&self, test: impl Fn(&Rule) -> bool) -> bool {
         loop {
             let index = self.in_force.load(Ordering::Acquire).min(1);
             let Some(slot) = self.slots.get(index) else {
@@ -303,7 +327,7 @@ impl SharedRules {
                         .get(index * RULE_WORDS + offset)
                         .map_or(0, |word| word.load(Ordering::Relaxed))
                 });
-                if rule_matches(&rule_from_words(&words), key) {
+                if test(&rule_from_words(&words)) {
                     hit = true;
                     break;
                 }

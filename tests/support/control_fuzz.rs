@@ -56,6 +56,7 @@ fn random_rule(random: &mut Random) -> Rule {
     let mut rule = Rule {
         family: if v6 { FAMILY_IPV6 } else { FAMILY_IPV4 },
         directions: 1 + random.below(3) as u8,
+        layers: 1 + random.below(3) as u8,
         ..Rule::default()
     };
     let prefix = random.below(u64::from(width) + 1) as u8;

@@ -93,3 +93,18 @@ impl UnloadCall {
         unsafe { (self.routine)(self.driver) };
     }
 }
+
+/// The value after `label ` in one of the counters lines the image logs at unload ("<layer>:
+/// classified N, reinjected N, ..."): the image shows its counters nowhere else.
+pub fn logged_count(line: &str, label: &str) -> u64 {
+    let key = format!(" {label} ");
+    let start = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no `{label}` in {line:?}"))
+        + key.len();
+    line[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no number after `{label}` in {line:?}"))
+}

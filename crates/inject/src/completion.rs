@@ -20,6 +20,10 @@ pub struct Completion<P> {
     pub cookie: usize,
     /// The completion runs at DISPATCH_LEVEL (WFP's `dispatchLevel` BOOLEAN).
     pub at_dispatch: bool,
+    /// The processor the completion runs on (`KeGetCurrentProcessorNumberEx`, which the injector
+    /// asked to give the context back to that processor's cache): for a handler's own
+    /// per-processor state, without asking again. Below DISPATCH_LEVEL a hint.
+    pub processor: u32,
 }
 
 /// Receives every finished injection of a [`PacketInjector`](crate::PacketInjector),

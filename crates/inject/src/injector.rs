@@ -7,6 +7,7 @@ use core::fmt;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 
+use crate::cached_pool::CachedPool;
 use crate::callbacks::{completion_for, run_deferred_injection};
 use crate::completion::{Completion, CompletionHandler};
 use crate::dual_stack::{DualStackError, DualStackInjector};
@@ -18,8 +19,8 @@ use crate::request::{CONTROL_DATA_CAPACITY, INLINE_CONTROL_DATA, Injection, Inje
 use crate::slots::{DeferredSlot, InjectionSlot, LargeControlData, NO_LARGE};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    FWPS_INJECT_COMPLETE0, HANDLE, KDPC, NET_BUFFER_LIST, NTSTATUS, NonPagedPoolNx,
-    PEX_RUNDOWN_REF_CACHE_AWARE,
+    ALL_PROCESSOR_GROUPS, FWPS_INJECT_COMPLETE0, HANDLE, KDPC, NET_BUFFER_LIST, NTSTATUS,
+    NonPagedPoolNx, PEX_RUNDOWN_REF_CACHE_AWARE,
 };
 
 /// Pool tag of the injector's rundown block ('WfpR', stored little-endian so that pool tools
@@ -111,7 +112,9 @@ pub(crate) struct Shared<K: KernelApi, H> {
     rundown: PEX_RUNDOWN_REF_CACHE_AWARE,
     /// Rundown has been waited for: it must not be waited for twice.
     drained: core::sync::atomic::AtomicBool,
-    pub(crate) contexts: SlotPool<InjectionSlot>,
+    /// The per-injection contexts, behind a cache per processor: an injection and its
+    /// completion on one processor touch no line another processor writes.
+    pub(crate) contexts: CachedPool<InjectionSlot>,
     /// Held by TCP transport injections until their DPC runs.
     pub(crate) deferred: SlotPool<DeferredSlot>,
     /// Held by transport sends with long control data until their completion.
@@ -202,8 +205,10 @@ where
             return Err(Error::OutOfMemory);
         }
         let owner = raw.cast_const().cast::<c_void>();
-        let pools = SlotPool::new(capacity, |index| InjectionSlot::empty(index, owner)).and_then(
-            |contexts| {
+        let processors = kernel.ke_query_active_processor_count_ex(ALL_PROCESSOR_GROUPS);
+        let pools = SlotPool::new(capacity, |index| InjectionSlot::empty(index, owner))
+            .and_then(|contexts| CachedPool::new(contexts, processors))
+            .and_then(|contexts| {
                 let deferred =
                     SlotPool::new(pools.deferred, |index| DeferredSlot::empty(index, owner))?;
                 let count = u32::from(pools.large_control_data.min(NO_LARGE - 1));
@@ -211,8 +216,7 @@ where
                     bytes: [0; CONTROL_DATA_CAPACITY],
                 })?;
                 Ok((contexts, deferred, large))
-            },
-        );
+            });
         // SAFETY: PASSIVE_LEVEL (checked above); non-paged, since injections acquire and
         // release it at DISPATCH_LEVEL.
         let rundown = unsafe {
@@ -527,6 +531,16 @@ impl<K: KernelApi, H: CompletionHandler<K>> Drop for PacketInjector<K, H> {
 }
 
 impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
+    /// The processor the caller runs on, for the contexts' caches. Any IRQL.
+    #[inline(always)]
+    fn processor(&self) -> u32 {
+        // SAFETY: any IRQL; a null PROCESSOR_NUMBER pointer asks for the index alone.
+        unsafe {
+            self.kernel
+                .ke_get_current_processor_number_ex(ptr::null_mut())
+        }
+    }
+
     #[inline(always)]
     fn release_rundown(&self) {
         // SAFETY: called once per successful acquire, at IRQL <= DISPATCH_LEVEL on a non-paged
@@ -566,7 +580,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
             self.give_back_large(large);
             return Err(InputError::HandleLacksInjectionType { needed, has }.into());
         }
-        let Some(slot) = self.contexts.take() else {
+        let Some(slot) = self.contexts.take(self.processor()) else {
             self.give_back_large(large);
             return Err(Error::ContextsExhausted);
         };
@@ -685,7 +699,7 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
             // SAFETY: the reservation owns the slot until it is given back below.
             unsafe { self.release_large(slot) };
         }
-        self.contexts.give_back(reservation.slot);
+        self.contexts.give_back(self.processor(), reservation.slot);
     }
 
     /// Undoes [`reserve`](Self::reserve): contexts back, rundown reference released.
@@ -940,13 +954,15 @@ impl<K: KernelApi, H: CompletionHandler<K>> Shared<K, H> {
         };
         // SAFETY: `nbl` came from `H::Packet::into_raw` in `submit`, handed back by WFP.
         let packet = unsafe { H::Packet::from_raw(&self.kernel, nbl) };
-        self.contexts.give_back(index);
+        let processor = self.processor();
+        self.contexts.give_back(processor, index);
         self.handler.completed(Completion {
             packet,
             status,
             path,
             cookie,
             at_dispatch,
+            processor,
         });
         self.release_rundown();
     }

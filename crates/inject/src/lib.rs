@@ -11,6 +11,7 @@ extern crate alloc;
 // The seam, under the names this layer's modules use.
 pub(crate) use wfp_seam::{nt, sys};
 
+pub mod cached_pool;
 mod callbacks;
 pub mod completion;
 pub mod dual_stack;
@@ -27,8 +28,8 @@ mod slots;
 pub mod state;
 pub mod types;
 
-/// Under `--cfg loom` the library keeps core's atomics for the pool; only tests/loom_pool.rs,
-/// which includes pool.rs itself, gives it loom's.
+/// Under `--cfg loom` the library keeps core's atomics for the pool and its caches; only
+/// tests/loom_pool.rs, which includes pool.rs and cached_pool.rs themselves, gives them loom's.
 #[cfg(loom)]
 mod loom_atomic {
     pub use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};

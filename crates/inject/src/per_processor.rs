@@ -13,6 +13,7 @@
 
 use core::alloc::Layout;
 use core::marker::PhantomData;
+use core::num::NonZeroU32;
 use core::ptr::NonNull;
 
 use crate::error::Error;
@@ -33,7 +34,9 @@ pub struct PerProcessor<T> {
     layout: Layout,
     /// The first value, on a line boundary inside the block.
     first: NonNull<u8>,
-    count: u32,
+    /// Non-zero, so that folding an index onto the set has no division-by-zero path (a panic the
+    /// image must not contain, and a call that makes a win64 caller save every vector register).
+    count: NonZeroU32,
     _values: PhantomData<T>,
 }
 
@@ -74,8 +77,8 @@ impl<T> PerProcessor<T> {
                 "a value aligned beyond a line"
             )
         };
-        let count = count.max(1);
-        let bytes = (count as usize)
+        let count = NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
+        let bytes = (count.get() as usize)
             .checked_mul(Self::STRIDE)
             .and_then(|bytes| bytes.checked_add(CACHE_LINE - BLOCK_ALIGN))
             .ok_or(Error::OutOfMemory)?;
@@ -87,7 +90,7 @@ impl<T> PerProcessor<T> {
         // SAFETY: the block is at least BLOCK_ALIGN-aligned, so the next line boundary is at most
         // CACHE_LINE - BLOCK_ALIGN bytes in, which the block was over-allocated by.
         let first = unsafe { block.add(skip) };
-        for index in 0..count as usize {
+        for index in 0..count.get() as usize {
             let value = first
                 .as_ptr()
                 .wrapping_add(index * Self::STRIDE)
@@ -108,13 +111,13 @@ impl<T> PerProcessor<T> {
 
     /// Values in the set.
     pub fn count(&self) -> u32 {
-        self.count
+        self.count.get()
     }
 
     /// The value of processor `index` (an index beyond the set shares `index % count`).
     #[inline(always)]
     pub fn get(&self, index: u32) -> &T {
-        let index = if index < self.count {
+        let index = if index < self.count.get() {
             index
         } else {
             index % self.count
@@ -143,13 +146,13 @@ impl<T> PerProcessor<T> {
 
     /// Every value, processor 0 first.
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        (0..self.count).map(|index| self.get(index))
+        (0..self.count.get()).map(|index| self.get(index))
     }
 }
 
 impl<T> Drop for PerProcessor<T> {
     fn drop(&mut self) {
-        for index in 0..self.count as usize {
+        for index in 0..self.count.get() as usize {
             // SAFETY: each value was written once in `with_count` and is dropped once here.
             unsafe { self.value(index).drop_in_place() };
         }

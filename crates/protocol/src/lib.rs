@@ -316,12 +316,16 @@ pub fn failed_step_name(step: u32) -> &'static str {
     }
 }
 
-/// The transport layers, in [`CountersReply::layers`] order.
-pub const LAYER_NAMES: [&str; 4] = [
+/// The layers the driver has callouts at, in [`CountersReply::layers`] order.
+pub const LAYER_NAMES: [&str; 8] = [
     "OUTBOUND_TRANSPORT_V4",
     "OUTBOUND_TRANSPORT_V6",
     "INBOUND_TRANSPORT_V4",
     "INBOUND_TRANSPORT_V6",
+    "OUTBOUND_IPPACKET_V4",
+    "OUTBOUND_IPPACKET_V6",
+    "INBOUND_IPPACKET_V4",
+    "INBOUND_IPPACKET_V6",
 ];
 
 wire_struct! {
@@ -399,8 +403,8 @@ impl LayerCounters {
     }
 }
 
-impl Wire for [LayerCounters; 4] {
-    const SIZE: usize = 4 * LayerCounters::SIZE;
+impl Wire for [LayerCounters; 8] {
+    const SIZE: usize = 8 * LayerCounters::SIZE;
     fn put(&self, writer: &mut Writer<'_>) {
         for layer in self {
             layer.put(writer);
@@ -417,7 +421,7 @@ wire_struct! {
         /// [`ReplyHeader::of::<CountersReply>()`].
         pub header: ReplyHeader,
         /// Per layer, in [`LAYER_NAMES`] order.
-        pub layers: [LayerCounters; 4],
+        pub layers: [LayerCounters; 8],
         /// Reinjections completed with success.
         pub completed_ok: u64,
         /// Reinjections completed with a failure status.
@@ -439,6 +443,12 @@ pub const FIELD_LOCAL_ADDRESS: u8 = 0x1;
 pub const FIELD_REMOTE_PORT: u8 = 0x2;
 /// [`Rule::fields`] bit: `protocol` is set.
 pub const FIELD_PROTOCOL: u8 = 0x4;
+/// [`Rule::layers`] bit: the transport layers (FWPM_LAYER_{IN,OUT}BOUND_TRANSPORT_V4/V6),
+/// reinjected by transport injection.
+pub const LAYER_TRANSPORT: u8 = 0x1;
+/// [`Rule::layers`] bit: the IP packet layers (FWPM_LAYER_{IN,OUT}BOUND_IPPACKET_V4/V6),
+/// reinjected by network injection.
+pub const LAYER_IP_PACKET: u8 = 0x2;
 /// IPPROTO_TCP.
 pub const PROTOCOL_TCP: u8 = 6;
 /// IPPROTO_UDP.
@@ -469,8 +479,10 @@ wire_struct! {
         pub remote_address: [u8; 16],
         /// Network order, with [`FIELD_LOCAL_ADDRESS`]; else zeros.
         pub local_address: [u8; 16],
+        /// `LAYER_*` bits, at least one: where the driver inspects the rule's traffic.
+        pub layers: u8,
         /// Zero.
-        pub reserved: u64,
+        pub reserved: [u8; 7],
     }
 }
 
@@ -511,8 +523,11 @@ impl Rule {
         if self.fields & !(FIELD_LOCAL_ADDRESS | FIELD_REMOTE_PORT | FIELD_PROTOCOL) != 0 {
             return Err(Invalid::Reserved);
         }
-        if self.reserved != 0 {
+        if self.reserved != [0; 7] {
             return Err(Invalid::Reserved);
+        }
+        if self.layers == 0 || self.layers & !(LAYER_TRANSPORT | LAYER_IP_PACKET) != 0 {
+            return Err(Invalid::Range("layers"));
         }
         match (self.fields & FIELD_PROTOCOL != 0, self.protocol) {
             (true, 0) => return Err(Invalid::Range("protocol")),

@@ -19,7 +19,7 @@ fn wire_sizes_are_the_repr_c_sizes() {
         (8, 56, 48)
     );
     assert_eq!(Config::SIZE, 16 + 16 * 48);
-    assert_eq!(CountersReply::SIZE, 8 + 4 * 17 * 8 + 16);
+    assert_eq!(CountersReply::SIZE, 8 + 8 * 17 * 8 + 16);
 }
 
 #[test]
@@ -55,7 +55,8 @@ fn encode_and_decode_are_inverse_and_lengths_are_exact() {
         remote_port: 53,
         remote_address: [0x20, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         local_address: [0; 16],
-        reserved: 0,
+        layers: LAYER_TRANSPORT | LAYER_IP_PACKET,
+        reserved: [0; 7],
     };
     let mut bytes = vec![0u8; Config::SIZE];
     assert_eq!(config.encode(&mut bytes), Some(Config::SIZE));
@@ -79,6 +80,7 @@ fn rules_are_checked_field_by_field() {
         directions: DIRECTION_OUTBOUND,
         remote_prefix: 8,
         remote_address: [10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        layers: LAYER_TRANSPORT,
         ..Rule::default()
     };
     assert_eq!(good.check(), Ok(()));
@@ -96,7 +98,9 @@ fn rules_are_checked_field_by_field() {
         Err(Invalid::Range(_))
     ));
     assert!(matches!(bad(|r| r.family = 0), Err(Invalid::Range(_))));
-    assert_eq!(bad(|r| r.reserved = 1), Err(Invalid::Reserved));
+    assert_eq!(bad(|r| r.reserved[6] = 1), Err(Invalid::Reserved));
+    assert!(matches!(bad(|r| r.layers = 0), Err(Invalid::Range(_))));
+    assert!(matches!(bad(|r| r.layers = 4), Err(Invalid::Range(_))));
     assert_eq!(bad(|r| r.protocol = 6), Err(Invalid::Reserved));
     assert!(matches!(
         bad(|r| {

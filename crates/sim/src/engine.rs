@@ -116,16 +116,19 @@ pub struct ConditionInput {
     pub remote_address: ConditionValue,
     /// Remote port (the ICMP code for ICMP).
     pub remote_port: u16,
+    /// Presented at an IP packet layer, which has no protocol or port field
+    /// (FWPS_FIELDS_*_IPPACKET_V4/V6): a condition on either matches nothing there.
+    pub ip_packet_layer: bool,
 }
 
 impl ConditionInput {
     fn field(&self, key: &GUID) -> Option<ConditionValue> {
         if *key == CONDITION_IP_PROTOCOL {
-            Some(ConditionValue::U8(self.protocol))
+            (!self.ip_packet_layer).then_some(ConditionValue::U8(self.protocol))
         } else if *key == CONDITION_IP_REMOTE_ADDRESS {
             Some(self.remote_address)
         } else if *key == CONDITION_IP_REMOTE_PORT {
-            Some(ConditionValue::U16(self.remote_port))
+            (!self.ip_packet_layer).then_some(ConditionValue::U16(self.remote_port))
         } else {
             None
         }
@@ -1000,6 +1003,7 @@ impl SimulatedStack {
             let out_pointer = out.as_mut_ptr();
             let filter_pointer = wfp_filter.as_mut_ptr();
             let classify_irql = self.lock().classify_irql.unwrap_or(Irql::DISPATCH);
+            let view_before = first_buffer_view(layer_data);
             self.run_as_classify_at(classify_irql, input.map(|i| i.protocol), || {
                 // SAFETY: the callout registered this classify function; every pointer is valid
                 // for the call, as WFP guarantees (laid out by the simulator's own tables).
@@ -1017,6 +1021,18 @@ impl SimulatedStack {
             });
             self.hold_callout(callout_id, -1);
             called += 1;
+            // "Data offset positions": a callout that moved the packet's data start (a retreat
+            // to read or inject the headers) must move it back before it returns, whatever it
+            // decided; the stack goes on from where it indicated the packet.
+            let view_after = first_buffer_view(layer_data);
+            if view_after != view_before {
+                self.lock()
+                    .violations
+                    .push(Violation::DataOffsetNotRestored {
+                        before: view_before.unwrap_or_default(),
+                        after: view_after.unwrap_or_default(),
+                    });
+            }
             // FWPS_CLASSIFY_OUT0: without FWPS_RIGHT_ACTION_WRITE (as this callout was called:
             // an earlier one may have cleared it) the only write allowed is a block vetoing a
             // permit.
@@ -1067,4 +1083,27 @@ impl SimulatedStack {
     pub fn set_classify_irql(&self, irql: Irql) {
         self.lock().classify_irql = Some(irql);
     }
+}
+
+/// The first NET_BUFFER's (DataOffset, DataLength) of the packet a classify is given, if any.
+fn first_buffer_view(layer_data: *mut NET_BUFFER_LIST) -> Option<(u32, u32)> {
+    use crate::layout::{nbl, net_buffer};
+    if layer_data.is_null() {
+        return None;
+    }
+    let block = layer_data.cast::<u8>();
+    let first = block.wrapping_add(nbl::FIRST_NET_BUFFER).cast::<*mut u8>();
+    // SAFETY: a packet the simulator indicated, laid out by its own tables, alive while the
+    // classify that was given it runs (and after: the test returns it later).
+    let buffer = unsafe { first.read_unaligned() };
+    if buffer.is_null() {
+        return None;
+    }
+    let offset = buffer.wrapping_add(net_buffer::DATA_OFFSET).cast::<u32>();
+    let length = buffer.wrapping_add(net_buffer::DATA_LENGTH).cast::<u32>();
+    // SAFETY: the simulator's NET_BUFFER, alive as its packet is: its DataOffset.
+    let offset = unsafe { offset.read_unaligned() };
+    // SAFETY: the same NET_BUFFER: DataLength's ULONG half.
+    let length = unsafe { length.read_unaligned() };
+    Some((offset, length))
 }

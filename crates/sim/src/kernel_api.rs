@@ -27,6 +27,10 @@ macro_rules! simulated_items {
         #[allow(clippy::too_many_arguments)]
         impl KernelApi for &SimulatedStack {
             $(simulated_method!(import $kind $role $method $export() ($($arg: $ty),*) $(-> $ret)?);)*
+
+            fn current_processor_index() -> u32 {
+                super::processors::current_processor_of_classify()
+            }
         }
 
         #[allow(clippy::too_many_arguments)]

@@ -183,6 +183,10 @@ pub mod packet_list_information {
 pub mod condition_flag {
     /// `FWP_CONDITION_FLAG_IS_LOOPBACK`.
     pub const IS_LOOPBACK: u32 = 0x1;
+    /// `FWP_CONDITION_FLAG_IS_FRAGMENT`.
+    pub const IS_FRAGMENT: u32 = 0x20;
+    /// `FWP_CONDITION_FLAG_IS_REASSEMBLED`.
+    pub const IS_REASSEMBLED: u32 = 0x400;
 }
 
 /// `FWPS_FILTER1` (fwpsk.h, x64).
@@ -347,6 +351,79 @@ pub const OUTBOUND_TRANSPORT_FIELDS: [TransportField; 16] = [
     F::ProfileId,
     F::IpsecSecurityRealmId,
     F::CompartmentId,
+];
+
+/// A data field of the IP packet layers, by its `FWPS_FIELD_*_IPPACKET_V*_` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpPacketField {
+    /// IP_LOCAL_ADDRESS (UINT32 host order / BYTE_ARRAY16).
+    IpLocalAddress,
+    /// IP_REMOTE_ADDRESS (UINT32 host order / BYTE_ARRAY16).
+    IpRemoteAddress,
+    /// IP_LOCAL_ADDRESS_TYPE (UINT8, NL_ADDRESS_TYPE).
+    IpLocalAddressType,
+    /// IP_LOCAL_INTERFACE (UINT64, the interface LUID).
+    IpLocalInterface,
+    /// INTERFACE_INDEX (UINT32).
+    InterfaceIndex,
+    /// SUB_INTERFACE_INDEX (UINT32).
+    SubInterfaceIndex,
+    /// FLAGS (UINT32).
+    Flags,
+    /// INTERFACE_TYPE (UINT32).
+    InterfaceType,
+    /// TUNNEL_TYPE (UINT32).
+    TunnelType,
+    /// COMPARTMENT_ID (UINT32).
+    CompartmentId,
+}
+
+impl IpPacketField {
+    /// The suffix of the field's C name (`FWPS_FIELD_INBOUND_IPPACKET_V4_<suffix>`).
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            Self::IpLocalAddress => "IP_LOCAL_ADDRESS",
+            Self::IpRemoteAddress => "IP_REMOTE_ADDRESS",
+            Self::IpLocalAddressType => "IP_LOCAL_ADDRESS_TYPE",
+            Self::IpLocalInterface => "IP_LOCAL_INTERFACE",
+            Self::InterfaceIndex => "INTERFACE_INDEX",
+            Self::SubInterfaceIndex => "SUB_INTERFACE_INDEX",
+            Self::Flags => "FLAGS",
+            Self::InterfaceType => "INTERFACE_TYPE",
+            Self::TunnelType => "TUNNEL_TYPE",
+            Self::CompartmentId => "COMPARTMENT_ID",
+        }
+    }
+}
+
+/// FWPS_FIELDS_INBOUND_IPPACKET_V4 and _V6, in enum order (the remote address before the local
+/// address type).
+pub const INBOUND_IPPACKET_FIELDS: [IpPacketField; 10] = [
+    IpPacketField::IpLocalAddress,
+    IpPacketField::IpRemoteAddress,
+    IpPacketField::IpLocalAddressType,
+    IpPacketField::IpLocalInterface,
+    IpPacketField::InterfaceIndex,
+    IpPacketField::SubInterfaceIndex,
+    IpPacketField::Flags,
+    IpPacketField::InterfaceType,
+    IpPacketField::TunnelType,
+    IpPacketField::CompartmentId,
+];
+
+/// FWPS_FIELDS_OUTBOUND_IPPACKET_V4 and _V6, in enum order (the local address type before the
+/// remote address).
+pub const OUTBOUND_IPPACKET_FIELDS: [IpPacketField; 10] = [
+    IpPacketField::IpLocalAddress,
+    IpPacketField::IpLocalAddressType,
+    IpPacketField::IpRemoteAddress,
+    IpPacketField::IpLocalInterface,
+    IpPacketField::InterfaceIndex,
+    IpPacketField::SubInterfaceIndex,
+    IpPacketField::Flags,
+    IpPacketField::InterfaceType,
+    IpPacketField::TunnelType,
+    IpPacketField::CompartmentId,
 ];
 
 /// Incoming values laid out for one classify: `FWPS_INCOMING_VALUES0` and its value array, with

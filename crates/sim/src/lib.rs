@@ -21,6 +21,7 @@ mod boot;
 mod cache_aware_rundown;
 mod dpc;
 mod engine;
+pub mod ip_packet;
 mod kernel_api;
 pub mod kmdf;
 pub mod kmdf_io;

@@ -235,6 +235,19 @@ pub struct PacketModel {
     pub ale_classify_required: bool,
     /// FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0 bits (the simulator's own masks).
     pub ipsec_inbound: u32,
+    /// Indicated at an IP packet layer: what a network injection of it must match.
+    pub ip_packet: Option<IpPacketModel>,
+}
+
+/// What the stack knows of a packet it indicated at an IP packet layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpPacketModel {
+    /// The packet's `ADDRESS_FAMILY` (AF_INET 2, AF_INET6 23).
+    pub family: u16,
+    /// The compartment the classify's metadata carried.
+    pub compartment: u32,
+    /// (interface, sub-interface) of an inbound packet's arrival; `None` outbound.
+    pub arrival: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Default)]
@@ -722,7 +735,37 @@ impl SimulatedStack {
                     && (record.family == 0 || record.family == call.family)
             }
         };
+        let network = matches!(
+            call.path,
+            InjectionPath::NetworkSend | InjectionPath::NetworkReceive
+        );
+        let wrong_family = network
+            && packet
+                .model
+                .ip_packet
+                .is_some_and(|ip_packet| ip_packet.family != record.family);
+        let first_offset = packet.buffers.first().map_or(0, |b| b.offset);
+        let off_ip_header = network
+            && packet.model.ip_packet.is_some()
+            && packet
+                .model
+                .ip_start
+                .is_some_and(|start| start != first_offset);
         if !family_ok {
+            // A packet of the other family cannot start with this handle's IP header, so a
+            // wrong handle ends here.
+            if wrong_family {
+                state
+                    .violations
+                    .push(Violation::NetworkInjectionWrongFamily(nbl));
+            }
+            // Data that does not start with an IP header (inbound, the classify's offset past
+            // it) ends here too: still the driver's mistake, not a packet Windows may refuse.
+            if off_ip_header {
+                state
+                    .violations
+                    .push(Violation::NetworkInjectionNotAtIpHeader(nbl));
+            }
             return NtStatus::INVALID_PARAMETER.0;
         }
         // What the stack checks of an injected packet, from its own model.
@@ -792,6 +835,46 @@ impl SimulatedStack {
                 || (model.ipsec_inbound & tunnel != 0 && model.ipsec_inbound & detunneled == 0)
             {
                 found.push(Violation::ReceiveInjectionBypassesIpsec(nbl));
+            }
+            state.violations.extend(found);
+        }
+        if matches!(
+            call.path,
+            InjectionPath::NetworkSend | InjectionPath::NetworkReceive
+        ) && let Some(ip_packet) = model.ip_packet
+        {
+            let packet = state.packets.live(sim_call, nbl).expect("checked above");
+            let first = packet.buffers.first();
+            let offset = first.map_or(0, |b| b.offset);
+            let presented = first.map_or(&[][..], |b| &b.data[b.offset..]);
+            let mut found = Vec::new();
+            if model.ip_start.is_some_and(|start| start != offset) {
+                found.push(Violation::NetworkInjectionNotAtIpHeader(nbl));
+            }
+            if matches!(model.protocol, Some(50 | 51)) {
+                found.push(Violation::NetworkInjectionOfIpsecPacket(nbl));
+            }
+            if call.compartment != ip_packet.compartment {
+                found.push(Violation::NetworkInjectionWrongCompartment {
+                    nbl,
+                    expected: ip_packet.compartment,
+                    given: call.compartment,
+                });
+            }
+            if call.path == InjectionPath::NetworkReceive {
+                let given = (call.interface_index, call.sub_interface_index);
+                if let Some(expected) = ip_packet.arrival
+                    && expected != given
+                {
+                    found.push(Violation::NetworkReceiveWrongInterface {
+                        nbl,
+                        expected,
+                        given,
+                    });
+                }
+                if ip_packet.family == 2 && !ipv4_header_checksum_valid(presented) {
+                    found.push(Violation::InvalidIpv4HeaderChecksum(nbl));
+                }
             }
             state.violations.extend(found);
         }

@@ -8,6 +8,7 @@
 //! so a move there is a test error and panics. Processors are numbered across groups of
 //! [`GROUP_SIZE`], as the system-wide index is.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::thread::{self, ThreadId};
 
@@ -56,6 +57,48 @@ impl Processors {
                 *next = next.wrapping_add(1);
                 index
             })
+    }
+}
+
+thread_local! {
+    /// The stack whose callout's classify runs on this thread (the innermost one), for the seam's
+    /// `current_processor_index`, which classify calls before it holds a kernel value.
+    static CLASSIFYING: Cell<*const SimulatedStack> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes `stack` the one classifying on this thread until dropped, then the previous one again.
+pub(super) struct Classifying {
+    previous: *const SimulatedStack,
+}
+
+impl Classifying {
+    pub(super) fn on(stack: &SimulatedStack) -> Self {
+        Self {
+            previous: CLASSIFYING.replace(std::ptr::from_ref(stack)),
+        }
+    }
+}
+
+impl Drop for Classifying {
+    fn drop(&mut self) {
+        CLASSIFYING.set(self.previous);
+    }
+}
+
+/// `KeGetCurrentProcessorNumberEx(NULL)` on the stack classifying on this thread, through the
+/// prologue (counted, as the image's import is); 0 when no simulated classify runs on it (a test
+/// that calls the classify function itself).
+pub(crate) fn current_processor_of_classify() -> u32 {
+    let stack = CLASSIFYING.get();
+    if stack.is_null() {
+        return 0;
+    }
+    // SAFETY: set by `Classifying::on` from a stack borrowed for the whole classify, which is
+    // still running (the guard restores the previous value when it returns).
+    let stack = unsafe { &*stack };
+    // SAFETY: any IRQL; a null PROCESSOR_NUMBER pointer asks for the index alone.
+    unsafe {
+        crate::sys::KernelApi::ke_get_current_processor_number_ex(&stack, std::ptr::null_mut())
     }
 }
 

@@ -55,6 +55,14 @@ pub enum Violation {
     ReadPastEnd(usize),
     /// `DbgPrintEx` with a format other than `"%s"`: logged text would be read as a format.
     FormatNotText,
+    /// A classify returned with the packet's first NET_BUFFER at another (DataOffset,
+    /// DataLength) than it was given ("Data offset positions": a retreat must be undone).
+    DataOffsetNotRestored {
+        /// As indicated.
+        before: (u32, u32),
+        /// As the classify left it.
+        after: (u32, u32),
+    },
     /// A WFP call on an engine handle that is not open.
     StaleEngineHandle(KernelFn, usize),
     /// `ZwClose` or `ZwQueryValueKey` on a handle that is not an open key.
@@ -80,6 +88,35 @@ pub enum Violation {
     RetreatPastBufferStart(usize),
     /// A transport receive injection whose NBL does not start at the packet's IP header.
     TransportReceiveNotAtIpHeader(usize),
+    /// A network injection (`FwpsInjectNetwork*Async0`) of a packet from an IP packet layer
+    /// whose NBL does not begin at the packet's IP header (the functions' pages: "must begin
+    /// with an IP header"; inbound the classify's data starts past it).
+    NetworkInjectionNotAtIpHeader(usize),
+    /// A network injection of an IP packet layer's packet on a handle of the other family
+    /// (network injection needs the packet family's AF-specific handle).
+    NetworkInjectionWrongFamily(usize),
+    /// A network injection of an AH or ESP packet from an IP packet layer: those layers see
+    /// IPsec traffic not yet decrypted or verified and are documented as incompatible with IPsec.
+    NetworkInjectionOfIpsecPacket(usize),
+    /// A network injection into another compartment than the classify's metadata gave.
+    NetworkInjectionWrongCompartment {
+        /// The NBL.
+        nbl: usize,
+        /// The classify's compartment.
+        expected: u32,
+        /// What the injection passed.
+        given: u32,
+    },
+    /// A network receive injection on another interface or sub-interface than the packet
+    /// arrived on (the incoming values' INTERFACE_INDEX and SUB_INTERFACE_INDEX).
+    NetworkReceiveWrongInterface {
+        /// The NBL.
+        nbl: usize,
+        /// (interface, sub-interface) of the arrival.
+        expected: (u32, u32),
+        /// What the injection passed.
+        given: (u32, u32),
+    },
     /// A transport receive injection of an IPv4 packet whose header checksum is not valid.
     InvalidIpv4HeaderChecksum(usize),
     /// Transport receive injection of a packet indicated with
@@ -462,7 +499,9 @@ impl SimulatedStack {
     ) -> T {
         let me = thread::current().id();
         let previous = self.lock().classifying.insert(me, protocol);
+        let classifying = super::processors::Classifying::on(self);
         let result = self.at_irql(irql, f);
+        drop(classifying);
         let mut state = self.lock();
         match previous {
             Some(previous) => state.classifying.insert(me, previous),

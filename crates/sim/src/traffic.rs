@@ -148,6 +148,14 @@ pub struct TransportPacket {
     /// transport header (0: none; else a multiple of 8: RFC 8200 4.3, its Hdr Ext Len counting
     /// 8-octet units after the first), filled with one PadN option, so at most 256.
     pub ipv6_extension: usize,
+    /// The first fragment of a larger packet: IPv4 with MF set, IPv6 with a Fragment header
+    /// (M set, offset 0) after any Hop-by-Hop header. Seen only at the IP packet layers, which
+    /// classify before reassembly; FWP_CONDITION_FLAG_IS_FRAGMENT in their FLAGS field.
+    pub fragment: bool,
+    /// Inbound, at the IP packet layers: the stack reassembled the packet (FLAGS carries
+    /// FWP_CONDITION_FLAG_IS_REASSEMBLED); with `checksum_offloaded` its rebuilt IPv4 header's
+    /// checksum is stale.
+    pub reassembled: bool,
 }
 
 /// IPsec processing of an inbound packet, as the security query reports it.
@@ -181,7 +189,7 @@ impl Ipsec {
 
 /// The link-layer (Ethernet II) header in front of an inbound packet's IP header:
 /// locally administered MAC addresses (first byte 0x02) and the EtherType.
-fn link_layer_header(v6: bool) -> [u8; 14] {
+pub(crate) fn link_layer_header(v6: bool) -> [u8; 14] {
     let ether_type: [u8; 2] = if v6 { [0x86, 0xDD] } else { [0x08, 0x00] };
     [
         0x02,
@@ -236,6 +244,8 @@ impl TransportPacket {
             checksum_offloaded: false,
             ipv4_options: Vec::new(),
             ipv6_extension: 0,
+            fragment: false,
+            reassembled: false,
         }
     }
 
@@ -244,7 +254,9 @@ impl TransportPacket {
         matches!(self.protocol, 1 | 58)
     }
 
-    fn transport_header(&self) -> Vec<u8> {
+    /// The transport header as the packet travels: an inbound packet's source port is the
+    /// remote one.
+    fn transport_header(&self, inbound: bool) -> Vec<u8> {
         if self.is_icmp() {
             // Type (the local "port"), code (the remote "port"), checksum, identifier, sequence.
             return vec![
@@ -259,7 +271,11 @@ impl TransportPacket {
             ];
         }
         let mut header = Vec::new();
-        let (source, destination) = (self.local_port, self.remote_port);
+        let (source, destination) = if inbound {
+            (self.remote_port, self.local_port)
+        } else {
+            (self.local_port, self.remote_port)
+        };
         header.extend_from_slice(&source.to_be_bytes());
         header.extend_from_slice(&destination.to_be_bytes());
         if self.protocol == 6 {
@@ -273,7 +289,7 @@ impl TransportPacket {
 
     /// The whole packet: IP header, transport header, payload; and the two header sizes.
     pub fn bytes(&self, inbound: bool) -> (Vec<u8>, usize, usize) {
-        let transport = self.transport_header();
+        let transport = self.transport_header(inbound);
         let (source, destination) = if inbound {
             (self.remote, self.local)
         } else {
@@ -291,7 +307,9 @@ impl TransportPacket {
                 let header = 20 + options;
                 bytes.extend_from_slice(&[0x40 | (header / 4) as u8, 0]);
                 bytes.extend_from_slice(&((header + body) as u16).to_be_bytes());
-                bytes.extend_from_slice(&[0, 0, 0, 0, 64, self.protocol, 0, 0]);
+                // Identification, then flags and fragment offset: MF (0x2000) for a fragment.
+                let flags: u8 = if self.fragment { 0x20 } else { 0 };
+                bytes.extend_from_slice(&[0, 0, flags, 0, 64, self.protocol, 0, 0]);
                 bytes.extend_from_slice(&source.octets());
                 bytes.extend_from_slice(&destination.octets());
                 bytes.extend_from_slice(&self.ipv4_options);
@@ -306,19 +324,25 @@ impl TransportPacket {
                     extension % 8 == 0 && extension <= 256,
                     "an IPv6 extension header here is a multiple of 8 bytes, at most 256"
                 );
-                // Next Header: Hop-by-Hop Options (0) in front of the transport header.
-                let next = if extension == 0 { self.protocol } else { 0 };
+                // The chain: [Hop-by-Hop Options (0)] [Fragment (44)] transport header.
+                let fragment = if self.fragment { 8 } else { 0 };
+                let after_options = if self.fragment { 44 } else { self.protocol };
+                let next = if extension == 0 { after_options } else { 0 };
                 bytes.extend_from_slice(&[0x60, 0, 0, 0]);
-                bytes.extend_from_slice(&((extension + body) as u16).to_be_bytes());
+                bytes.extend_from_slice(&((extension + fragment + body) as u16).to_be_bytes());
                 bytes.extend_from_slice(&[next, 64]);
                 bytes.extend_from_slice(&source.octets());
                 bytes.extend_from_slice(&destination.octets());
                 if extension != 0 {
                     // Next Header, Hdr Ext Len (8-octet units after the first), then one PadN
                     // option (type 1, its data length) filling the rest.
-                    bytes.extend_from_slice(&[self.protocol, (extension / 8 - 1) as u8]);
+                    bytes.extend_from_slice(&[after_options, (extension / 8 - 1) as u8]);
                     bytes.extend_from_slice(&[1, (extension - 4) as u8]);
                     bytes.resize(bytes.len() + extension - 4, 0);
+                }
+                if self.fragment {
+                    // Next Header, reserved, offset 0 with M set, identification (RFC 8200 4.5).
+                    bytes.extend_from_slice(&[self.protocol, 0, 0, 1, 0, 0, 0, 1]);
                 }
             }
             _ => panic!("a packet's addresses must share one family"),
@@ -383,7 +407,7 @@ pub struct Delivered {
 
 /// Stores an address as the layer presents it: IPv4 as a host-order UINT32, IPv6 as a pointer
 /// to 16 bytes.
-fn set_address(values: &mut IncomingValues, index: usize, address: IpAddr) {
+pub(crate) fn set_address(values: &mut IncomingValues, index: usize, address: IpAddr) {
     match address {
         IpAddr::V4(v4) => values.set_integer(index, data_type::UINT32, u64::from(u32::from(v4))),
         IpAddr::V6(v6) => values.set_pointed(index, data_type::BYTE_ARRAY16, v6.octets()),
@@ -440,6 +464,7 @@ impl SimulatedStack {
                 } else {
                     0
                 },
+                ip_packet: None,
             },
         );
         let result = self.classify_packet(layer, packet, how, nbl, ip_header, transport_header);
@@ -568,6 +593,7 @@ impl SimulatedStack {
                 IpAddr::V6(v6) => ConditionValue::Bytes16(v6.octets()),
             },
             remote_port: packet.remote_port,
+            ip_packet_layer: false,
         };
         self.classify(
             layer.key(),

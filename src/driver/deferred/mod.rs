@@ -371,7 +371,7 @@ impl<K: KernelApi> Loader<K> {
     fn log_loaded(&self) {
         let rules = self.rules();
         let inspects = |family| {
-            crate::driver::layers::TransportLayer::ALL
+            crate::driver::layers::CalloutLayer::ALL
                 .iter()
                 .any(|layer| layer.family() == family && rules.for_layer(*layer).next().is_some())
         };

@@ -155,7 +155,8 @@ pub(super) unsafe extern "win64" fn bfe_state_changed<K: KernelApi>(
 }
 
 /// What the sleep routine waits for: no injection in flight and no classify inside the
-/// instance (one that read the flag before it was set may still start one).
+/// instance (one that read the flag before it was set may still start one). The classifies
+/// inside are the sum of the instance's per-processor counts, read after the flag's store.
 struct InFlight<'a, K: KernelApi> {
     state: &'a CalloutState<K>,
     instance: u64,

@@ -153,7 +153,7 @@ pub(super) fn log_counters<K: KernelApi>(
     log: &Log,
     counters: &crate::driver::counters::Counters,
 ) {
-    for layer in crate::driver::TransportLayer::ALL {
+    for layer in crate::driver::layers::CalloutLayer::ALL {
         let c = counters.snapshot(layer);
         if c.classified == 0 {
             continue;
@@ -191,6 +191,8 @@ pub(super) fn log_counters<K: KernelApi>(
                 n(c.checksum_recomputed),
                 ", suspended ".into(),
                 n(c.skipped_suspended),
+                ", fragment ".into(),
+                n(c.skipped_fragment),
                 ", malformed ".into(),
                 n(c.malformed),
                 ", failed ".into(),

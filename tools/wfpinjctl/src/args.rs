@@ -1,6 +1,6 @@
 //! The command line.
 
-use crate::rule::{RuleArgs, parse_direction, parse_prefix, parse_protocol};
+use crate::rule::{RuleArgs, parse_direction, parse_layer, parse_prefix, parse_protocol};
 
 /// What `--help` prints.
 pub const USAGE: &str = "\
@@ -21,6 +21,8 @@ RULE (traffic the driver inspects; a packet is inspected when any rule selects i
   --port N                    remote port, TCP and UDP only (default: any)
   --protocol NAME|N           tcp, udp, icmp, icmpv6 or 1-255 (default: any)
   --direction in|out|both     (default: both)
+  --layer transport|ip-packet|both
+                              where the driver inspects it (default: transport)
   --ip-version 4|6            needed only when no address is given
 
 Examples:
@@ -107,6 +109,10 @@ fn rule_args<'a>(arguments: &mut impl Iterator<Item = &'a String>) -> Result<Rul
             "--direction" => rule
                 .directions
                 .replace(parse_direction(value(arguments, option)?)?)
+                .is_some(),
+            "--layer" => rule
+                .layers
+                .replace(parse_layer(value(arguments, option)?)?)
                 .is_some(),
             "--ip-version" => {
                 let text = value(arguments, option)?;

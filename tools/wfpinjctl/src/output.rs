@@ -7,7 +7,7 @@ use wfp_protocol::{
     PROGRESS_WAITING_FOR_BFE, PROGRESS_WAITING_FOR_TCPIP, StatusReply, failed_step_name,
 };
 
-use crate::rule::{Options, describe};
+use crate::rule::{Options, describe, layers};
 
 fn progress(status: &StatusReply) -> &'static str {
     match status.progress {
@@ -175,10 +175,11 @@ pub fn rules_json(out: &mut dyn Write, config: &Config) -> Result<()> {
         write!(
             out,
             "{{\"ip_version\":{family},\"direction\":\"{directions}\",\"remote\":\"{remote}\",\
-             \"local\":{},\"port\":{},\"protocol\":{}}}",
+             \"local\":{},\"port\":{},\"protocol\":{},\"layer\":\"{}\"}}",
             json_option(local, true),
             json_option(port, false),
-            json_option(protocol, false)
+            json_option(protocol, false),
+            layers(rule)
         )?;
     }
     writeln!(out, "]}}")

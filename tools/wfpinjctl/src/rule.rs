@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use wfp_protocol::{
     DIRECTION_INBOUND, DIRECTION_OUTBOUND, FAMILY_IPV4, FAMILY_IPV6, FIELD_LOCAL_ADDRESS,
-    FIELD_PROTOCOL, FIELD_REMOTE_PORT, PROTOCOL_TCP, PROTOCOL_UDP, Rule,
+    FIELD_PROTOCOL, FIELD_REMOTE_PORT, LAYER_IP_PACKET, LAYER_TRANSPORT, PROTOCOL_TCP,
+    PROTOCOL_UDP, Rule,
 };
 
 /// Protocol names the tool knows (IANA numbers).
@@ -104,6 +105,31 @@ pub fn parse_direction(text: &str) -> Result<u8, String> {
     }
 }
 
+/// `transport`, `ip-packet` or `both`, in any case.
+pub fn parse_layer(text: &str) -> Result<u8, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "transport" => Ok(LAYER_TRANSPORT),
+        "ip-packet" | "ippacket" | "network" => Ok(LAYER_IP_PACKET),
+        "both" => Ok(LAYER_TRANSPORT | LAYER_IP_PACKET),
+        _ => Err(format!(
+            "--layer: '{text}' is not transport, ip-packet or both"
+        )),
+    }
+}
+
+fn layer_name(layers: u8) -> &'static str {
+    match layers {
+        LAYER_TRANSPORT => "transport",
+        LAYER_IP_PACKET => "ip-packet",
+        _ => "both",
+    }
+}
+
+/// A rule's layers, by name (JSON).
+pub fn layers(rule: &Rule) -> &'static str {
+    layer_name(rule.layers)
+}
+
 /// What the rule options said, before they are combined.
 #[derive(Debug, Default, Clone)]
 pub struct RuleArgs {
@@ -119,6 +145,8 @@ pub struct RuleArgs {
     pub directions: Option<u8>,
     /// `--ip-version`.
     pub family: Option<u8>,
+    /// `--layer` (the transport layers when absent).
+    pub layers: Option<u8>,
 }
 
 impl RuleArgs {
@@ -141,6 +169,7 @@ impl RuleArgs {
             directions: self
                 .directions
                 .unwrap_or(DIRECTION_INBOUND | DIRECTION_OUTBOUND),
+            layers: self.layers.unwrap_or(LAYER_TRANSPORT),
             ..Rule::default()
         };
         if let Some(remote) = self.remote {
@@ -214,7 +243,11 @@ impl fmt::Display for Options<'_> {
             DIRECTION_OUTBOUND => "out",
             _ => "both",
         };
-        write!(f, " --direction {direction}")
+        write!(f, " --direction {direction}")?;
+        if rule.layers != LAYER_TRANSPORT {
+            write!(f, " --layer {}", layer_name(rule.layers))?;
+        }
+        Ok(())
     }
 }
 

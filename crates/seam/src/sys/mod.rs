@@ -66,6 +66,14 @@ macro_rules! seam_items {
         #[allow(clippy::too_many_arguments)]
         pub trait KernelApi: Clone {
             $($( seam_method!($role $(#[doc = $doc])* fn $method($($arg: $ty),*) $(-> $ret)?); )*)*
+
+            /// `KeGetCurrentProcessorNumberEx(NULL)` for a caller that holds no kernel value yet:
+            /// classify, which counts itself into its instance on the processor it runs on before
+            /// it can reach the instance's state (where the kernel value is kept). Not another
+            /// kernel function: the image's kernel is zero-sized, so this is the same import; the
+            /// simulated stack answers as the stack whose callout runs on the calling thread
+            /// (the call counted as any other). Any IRQL.
+            fn current_processor_index() -> u32;
         }
 
         /// The WDF functions the KMDF shell uses, named after the function without its

@@ -43,6 +43,12 @@ macro_rules! windows_items {
         #[allow(clippy::too_many_arguments)]
         impl KernelApi for WindowsKernel {
             $($( windows_method!($role $method $export($($arg: $ty),*) $(-> $ret)?); )*)*
+
+            #[inline(always)]
+            fn current_processor_index() -> u32 {
+                // SAFETY: any IRQL; a null PROCESSOR_NUMBER pointer asks for the index alone.
+                unsafe { KeGetCurrentProcessorNumberEx(core::ptr::null_mut()) }
+            }
         }
 
         $(

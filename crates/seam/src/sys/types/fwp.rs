@@ -590,6 +590,14 @@ impl FWPS_PACKET_LIST_INBOUND_IPSEC_INFORMATION0 {
 pub const FWPS_METADATA_FIELD_ALE_CLASSIFY_REQUIRED: u32 = 0x40_0000;
 /// `FWP_CONDITION_FLAG_IS_LOOPBACK`: a bit of the layers' FLAGS field.
 pub const FWP_CONDITION_FLAG_IS_LOOPBACK: u32 = 0x1;
+/// `FWP_CONDITION_FLAG_IS_FRAGMENT`: a bit of the layers' FLAGS field (the IP packet layers see
+/// fragments before reassembly).
+pub const FWP_CONDITION_FLAG_IS_FRAGMENT: u32 = 0x20;
+/// `FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP`: the packet list is a group of fragments.
+pub const FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP: u32 = 0x40;
+/// `FWP_CONDITION_FLAG_IS_REASSEMBLED`: the stack reassembled the packet (and rebuilt its IP
+/// header) before this indication.
+pub const FWP_CONDITION_FLAG_IS_REASSEMBLED: u32 = 0x400;
 // ---- BFE state (deferred load) ----
 
 /// `FWPM_SERVICE_STATE`: a C enum, so a 32-bit integer.
