@@ -190,8 +190,8 @@ pub(super) struct EngineTable {
     callouts: BTreeMap<GUID, Callout>,
     filters: BTreeMap<GUID, Filter>,
     /// While a transaction is open: the filters as the last commit left them, which is what
-    /// classification sees (a transaction's changes reach the filter engine together, at
-    /// commit; FwpmTransactionCommit0's "all changes ... committed atomically").
+    /// classification sees (WFP transactions are atomic and isolated: facts row
+    /// wfp-transactions-acid).
     committed_filters: Option<BTreeMap<GUID, Filter>>,
     registered: BTreeMap<u32, Registration>,
     next_callout_id: u32,
