@@ -856,6 +856,27 @@ fn check_seam_layouts() -> Check {
         }
     );
     whole!(c, WDF_DRIVER_CONFIG);
+    offsets!(
+        c,
+        WDF_IO_QUEUE_CONFIG {
+            Size,
+            DispatchType,
+            PowerManaged,
+            AllowZeroLengthRequests,
+            DefaultQueue,
+            EvtIoDefault,
+            EvtIoRead,
+            EvtIoWrite,
+            EvtIoDeviceControl,
+            EvtIoInternalDeviceControl,
+            EvtIoStop,
+            EvtIoResume,
+            EvtIoCanceledOnQueue,
+            Settings,
+            Driver
+        }
+    );
+    whole!(c, WDF_IO_QUEUE_CONFIG);
     c
 }
 
@@ -982,6 +1003,8 @@ fn check_constants() -> Check {
         ("INSUFFICIENT_RESOURCES", NtStatus::INSUFFICIENT_RESOURCES),
         ("INVALID_DEVICE_STATE", NtStatus::INVALID_DEVICE_STATE),
         ("DEVICE_BUSY", NtStatus::DEVICE_BUSY),
+        ("INVALID_DEVICE_REQUEST", NtStatus::INVALID_DEVICE_REQUEST),
+        ("BUFFER_TOO_SMALL", NtStatus::BUFFER_TOO_SMALL),
         ("FWP_CALLOUT_NOT_FOUND", NtStatus::FWP_CALLOUT_NOT_FOUND),
         ("FWP_FILTER_NOT_FOUND", NtStatus::FWP_FILTER_NOT_FOUND),
         ("FWP_PROVIDER_NOT_FOUND", NtStatus::FWP_PROVIDER_NOT_FOUND),
@@ -1113,6 +1136,7 @@ fn check_constants() -> Check {
             for (field, index) in [
                 ("IP_PROTOCOL", table.ip_protocol),
                 ("IP_REMOTE_ADDRESS", table.ip_remote_address),
+                ("IP_LOCAL_ADDRESS", table.ip_local_address),
                 ("IP_REMOTE_PORT", table.ip_remote_port),
                 ("INTERFACE_INDEX", table.interface_index),
                 ("SUB_INTERFACE_INDEX", table.sub_interface_index),
@@ -1185,6 +1209,8 @@ fn check_constants() -> Check {
         [
             WDF_DRIVER_GLOBALS_NAME_LEN,
             WdfDriverInitNonPnpDriver,
+            WdfIoQueueDispatchSequential,
+            WdfFalse,
             KMDF_VERSION_MAJOR,
             KMDF_VERSION_MINOR,
             KMDF_BUILD_NUMBER,
@@ -1201,6 +1227,7 @@ fn check_constants() -> Check {
     for (name, value) in [
         ("WDF_COMPONENT_KMDF_LIBRARY", t::WDF_COMPONENT_KMDF_LIBRARY),
         ("SDDL_DEVOBJ_KERNEL_ONLY", t::SDDL_DEVOBJ_KERNEL_ONLY),
+        ("SDDL_DEVOBJ_SYS_ALL_ADM_ALL", t::SDDL_DEVOBJ_SYS_ALL_ADM_ALL),
     ] {
         text_eq(&mut c, name, "const", name, value);
     }
@@ -1495,7 +1522,37 @@ fn check_simulator() -> Check {
             DEVICE_CREATE => "WDFFUNCENUM.WdfDeviceCreateTableIndex",
             DRIVER_CREATE => "WDFFUNCENUM.WdfDriverCreateTableIndex",
             OBJECT_DELETE => "WDFFUNCENUM.WdfObjectDeleteTableIndex",
+            DEVICE_INIT_ASSIGN_NAME => "WDFFUNCENUM.WdfDeviceInitAssignNameTableIndex",
+            DEVICE_CREATE_SYMBOLIC_LINK => "WDFFUNCENUM.WdfDeviceCreateSymbolicLinkTableIndex",
+            IO_QUEUE_CREATE => "WDFFUNCENUM.WdfIoQueueCreateTableIndex",
+            IO_QUEUE_PURGE_SYNCHRONOUSLY => "WDFFUNCENUM.WdfIoQueuePurgeSynchronouslyTableIndex",
+            REQUEST_COMPLETE => "WDFFUNCENUM.WdfRequestCompleteTableIndex",
+            REQUEST_COMPLETE_WITH_INFORMATION =>
+                "WDFFUNCENUM.WdfRequestCompleteWithInformationTableIndex",
+            REQUEST_RETRIEVE_INPUT_BUFFER => "WDFFUNCENUM.WdfRequestRetrieveInputBufferTableIndex",
+            REQUEST_RETRIEVE_OUTPUT_BUFFER =>
+                "WDFFUNCENUM.WdfRequestRetrieveOutputBufferTableIndex",
         ]);
+    }
+    // The simulated I/O manager and framework's request path, with their own copies.
+    {
+        use sim::kmdf_io::facts as io;
+        named!(c, "crates/sim/src/kmdf_io.rs", io, "const", [
+            DISPATCH_SEQUENTIAL => "WdfIoQueueDispatchSequential",
+            DISPATCH_PARALLEL => "WdfIoQueueDispatchParallel",
+            METHOD_BUFFERED => "METHOD_BUFFERED",
+            FILE_READ_ACCESS => "FILE_READ_ACCESS",
+            FILE_WRITE_ACCESS => "FILE_WRITE_ACCESS",
+            ACCESS_DENIED => "STATUS_ACCESS_DENIED",
+            INVALID_DEVICE_REQUEST => "STATUS_INVALID_DEVICE_REQUEST",
+            INVALID_DEVICE_STATE => "STATUS_INVALID_DEVICE_STATE",
+            BUFFER_TOO_SMALL => "STATUS_BUFFER_TOO_SMALL",
+            OBJECT_NAME_COLLISION => "STATUS_OBJECT_NAME_COLLISION",
+            OBJECT_NAME_NOT_FOUND => "STATUS_OBJECT_NAME_NOT_FOUND",
+            CANCELLED => "STATUS_CANCELLED",
+            PENDING => "STATUS_PENDING",
+        ]);
+        c.eq("crates/sim/src/kmdf_io.rs:IO_QUEUE_CONFIG_SIZE", "size", "WDF_IO_QUEUE_CONFIG", io::IO_QUEUE_CONFIG_SIZE.to_u128());
     }
     c
 }
@@ -1645,6 +1702,14 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "STATUS_DEVICE_BUSY", foundation::STATUS_DEVICE_BUSY.to_u128()),
         ("const", "STATUS_BUFFER_OVERFLOW", foundation::STATUS_BUFFER_OVERFLOW.to_u128()),
         ("const", "STATUS_OBJECT_NAME_NOT_FOUND", foundation::STATUS_OBJECT_NAME_NOT_FOUND.to_u128()),
+        ("const", "STATUS_ACCESS_DENIED", foundation::STATUS_ACCESS_DENIED.to_u128()),
+        ("const", "STATUS_INVALID_DEVICE_REQUEST", foundation::STATUS_INVALID_DEVICE_REQUEST.to_u128()),
+        ("const", "STATUS_OBJECT_NAME_COLLISION", foundation::STATUS_OBJECT_NAME_COLLISION.to_u128()),
+        ("const", "STATUS_CANCELLED", foundation::STATUS_CANCELLED.to_u128()),
+        ("const", "STATUS_PENDING", foundation::STATUS_PENDING.to_u128()),
+        ("const", "METHOD_BUFFERED", ioctl::METHOD_BUFFERED.to_u128()),
+        ("const", "FILE_READ_ACCESS", ioctl::FILE_READ_ACCESS.to_u128()),
+        ("const", "FILE_WRITE_ACCESS", ioctl::FILE_WRITE_ACCESS.to_u128()),
         ("const", "STATUS_NOT_FOUND", foundation::STATUS_NOT_FOUND.to_u128()),
         ("const", "STATUS_FWP_CALLOUT_NOT_FOUND", foundation::STATUS_FWP_CALLOUT_NOT_FOUND.to_u128()),
         ("const", "STATUS_FWP_FILTER_NOT_FOUND", foundation::STATUS_FWP_FILTER_NOT_FOUND.to_u128()),

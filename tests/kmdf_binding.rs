@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::sync::Mutex;
 
 use host_driver::{RegistryPath, registry_path};
-use kmdf_host::{Sim, evt_driver_unload};
+use kmdf_host::{Sim, evt_driver_unload, evt_io_device_control};
 use wfp_injector::nt::NtStatus;
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
@@ -155,7 +155,16 @@ impl Load {
             ran.set(true);
             // SAFETY: the I/O manager's arguments passed on; evt_driver_unload uses this stack
             // and slot.
-            unsafe { kmdf::driver_entry(sim, slot, driver, path, evt_driver_unload) }
+            unsafe {
+                kmdf::driver_entry(
+                    sim,
+                    slot,
+                    driver,
+                    path,
+                    evt_driver_unload,
+                    evt_io_device_control,
+                )
+            }
         };
         // SAFETY: a driver object and registry path as the I/O manager gives them; the binding
         // outlives the load.
@@ -261,7 +270,16 @@ fn the_displacing_unload_runs_the_frameworks_unload_then_unbinds() {
     let (slot, binding) = (load.slot, &*load.binding);
     let shell = |driver: *mut DRIVER_OBJECT, path: *const UNICODE_STRING| {
         // SAFETY: the I/O manager's arguments passed on.
-        let status = unsafe { kmdf::driver_entry(sim, slot, driver, path, evt_driver_unload) };
+        let status = unsafe {
+            kmdf::driver_entry(
+                sim,
+                slot,
+                driver,
+                path,
+                evt_driver_unload,
+                evt_io_device_control,
+            )
+        };
         // The host-compiled shell creates its driver for the simulator's host client; ask for
         // the displacement in the bound client's globals, as WdfDriverCreate does in its own.
         let (_, globals) = binding.function(DRIVER_CREATE).expect("bound");

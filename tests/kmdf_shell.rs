@@ -8,7 +8,7 @@ mod host_driver;
 mod kmdf_host;
 
 use host_driver::{RegistryPath, registry_path};
-use kmdf_host::{Sim, evt_driver_unload};
+use kmdf_host::{Sim, evt_driver_unload, evt_io_device_control};
 use wfp_injector::nt::NtStatus;
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
@@ -47,25 +47,41 @@ impl Load {
                 &mut *self.driver,
                 &self.path.string,
                 evt_driver_unload,
+                evt_io_device_control,
             )
         })
     }
 }
 
 #[test]
-fn the_shell_creates_a_kernel_only_control_device_and_unloads_in_reverse_order() {
+fn the_shell_creates_an_administrators_control_device_and_unloads_in_reverse_order() {
     let _serial = kmdf_host::serial();
     let mut load = setup();
     let sim = load.sim;
     assert_eq!(load.entry(), NtStatus::SUCCESS);
     let devices = sim.kmdf_devices();
     assert_eq!(devices.len(), 1);
-    assert_eq!(devices[0].sddl, "D:P", "SDDL_DEVOBJ_KERNEL_ONLY");
-    assert_eq!(devices[0].device_type, 0x22, "FILE_DEVICE_UNKNOWN");
+    assert_eq!(
+        devices[0].sddl, "D:P(A;;GA;;;SY)(A;;GA;;;BA)",
+        "SDDL_DEVOBJ_SYS_ALL_ADM_ALL"
+    );
+    assert_eq!(
+        devices[0].device_type,
+        wfp_protocol::DEVICE_TYPE,
+        "the control codes' device type"
+    );
+    assert_eq!(devices[0].name.as_deref(), Some(r"\Device\WfpInjector"));
+    assert_eq!(
+        sim.symbolic_links(),
+        vec![(
+            r"\dosdevices\wfpinjector".into(),
+            r"\device\wfpinjector".into()
+        )]
+    );
     assert_eq!(
         devices[0].characteristics,
         0x100 | 0x80,
-        "FILE_DEVICE_SECURE_OPEN, and the framework's generated name kept"
+        "FILE_DEVICE_SECURE_OPEN (the generated-name flag of the init stays; the name wins)"
     );
     assert!(devices[0].finished, "WdfControlFinishInitializing");
     assert_eq!(sim.wfp_objects().registered_callouts, 8);
@@ -75,6 +91,11 @@ fn the_shell_creates_a_kernel_only_control_device_and_unloads_in_reverse_order()
         .expect("the framework's unload routine");
     // SAFETY: the I/O manager's unload call.
     unsafe { unload(&mut *load.driver) };
+    assert_eq!(sim.calls(KernelFn::WdfIoQueuePurgeSynchronously), 1);
+    assert!(
+        sim.symbolic_links().is_empty(),
+        "the link goes with the device"
+    );
     assert_eq!(
         sim.kmdf_events(),
         vec![
@@ -99,7 +120,10 @@ fn the_shell_failing_at_each_step_leaves_no_init_device_or_wfp_object() {
     for call in [
         KernelFn::WdfDriverCreate,
         KernelFn::WdfControlDeviceInitAllocate,
+        KernelFn::WdfDeviceInitAssignName,
         KernelFn::WdfDeviceCreate,
+        KernelFn::WdfDeviceCreateSymbolicLink,
+        KernelFn::WdfIoQueueCreate,
         KernelFn::FwpsInjectionHandleCreate0,
         KernelFn::FwpmEngineOpen0,
     ] {
@@ -114,7 +138,11 @@ fn the_shell_failing_at_each_step_leaves_no_init_device_or_wfp_object() {
         );
         assert_eq!(objects.devices, 0, "{call:?}: the device was deleted");
         assert_eq!(sim.wfp_objects(), WfpObjects::default(), "{call:?}");
-        if call == KernelFn::WdfDeviceCreate {
+        assert!(sim.symbolic_links().is_empty(), "{call:?}");
+        if matches!(
+            call,
+            KernelFn::WdfDeviceCreate | KernelFn::WdfDeviceInitAssignName
+        ) {
             assert!(
                 sim.kmdf_events().contains(&KmdfEvent::InitFreed),
                 "{call:?}"

@@ -5,14 +5,15 @@
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::driver::config::{InspectionConfig, PacketKey};
+use crate::driver::config::PacketKey;
 use crate::driver::counters::{Counters, LayerCounters};
 use crate::driver::instance::{self, InstanceId};
 use crate::driver::layers::{
     CalloutLayer, Direction, FieldIndices, INBOUND_FIELDS, NetworkLayer, OUTBOUND_FIELDS,
     TransportLayer,
 };
-use crate::driver::log::{Level, Log};
+use crate::driver::log::{Level, SharedLog};
+use crate::driver::rules::SharedRules;
 use crate::error::Error;
 use crate::inject::{
     ClonedNetBufferList, Completion, CompletionHandler, Injection, InjectionState, IpFamily,
@@ -110,9 +111,10 @@ pub struct CalloutState<K: KernelApi> {
     pub(crate) canary: Canary,
     pub(crate) kernel: K,
     pub(crate) injector: DriverInjector<K>,
-    pub(crate) config: InspectionConfig,
+    /// The inspection rules in force (changed at run time through the control channel).
+    pub(crate) config: SharedRules,
     pub(crate) counters: Counters,
-    pub(crate) log: Log,
+    pub(crate) log: SharedLog,
     /// The loader's power state (it outlives this state: unload frees this first).
     pub(crate) power: core::ptr::NonNull<crate::driver::power::Power>,
 }
@@ -147,6 +149,8 @@ struct TransportFields {
     protocol: u8,
     /// Network order; an IPv6 scope id is not among the values (0 here, from metadata later).
     remote_address: RemoteAddress,
+    /// Network order, IPv4 in the first 4 bytes.
+    local_address: [u8; 16],
     remote_port: u16,
     interface_index: u32,
     sub_interface_index: u32,
@@ -214,26 +218,37 @@ impl TransportFields {
         // first `required` (checked above) are read.
         let values =
             unsafe { core::slice::from_raw_parts(values.incomingValue, required as usize) };
-        let remote_address = match family {
-            IpFamily::V4 => {
-                // IPv4 addresses come as host-order integers: to_be_bytes gives network order.
-                let address = value_of(&values[field.ip_remote_address], FWP_UINT32)? as u32;
-                RemoteAddress::V4(address.to_be_bytes())
-            }
-            IpFamily::V6 => {
-                let pointer = value_of(&values[field.ip_remote_address], FWP_BYTE_ARRAY16_TYPE)?
-                    as *const [u8; 16];
-                if pointer.is_null() {
-                    return None;
+        let address = |index: usize| -> Option<[u8; 16]> {
+            let mut wide = [0u8; 16];
+            match family {
+                IpFamily::V4 => {
+                    // IPv4 addresses come as host-order integers: to_be_bytes gives network
+                    // order.
+                    let address = value_of(&values[index], FWP_UINT32)? as u32;
+                    wide[..4].copy_from_slice(&address.to_be_bytes());
                 }
-                // SAFETY: a FWP_BYTE_ARRAY16_TYPE value points to 16 bytes valid for the
-                // classify's duration.
-                RemoteAddress::V6(unsafe { pointer.read_unaligned() }, 0)
+                IpFamily::V6 => {
+                    let pointer =
+                        value_of(&values[index], FWP_BYTE_ARRAY16_TYPE)? as *const [u8; 16];
+                    if pointer.is_null() {
+                        return None;
+                    }
+                    // SAFETY: a FWP_BYTE_ARRAY16_TYPE value points to 16 bytes valid for the
+                    // classify's duration.
+                    wide = unsafe { pointer.read_unaligned() };
+                }
             }
+            Some(wide)
+        };
+        let remote = address(field.ip_remote_address)?;
+        let remote_address = match family {
+            IpFamily::V4 => RemoteAddress::V4([remote[0], remote[1], remote[2], remote[3]]),
+            IpFamily::V6 => RemoteAddress::V6(remote, 0),
         };
         Some(Self {
             protocol: value_of(&values[field.ip_protocol], FWP_UINT8)? as u8,
             remote_address,
+            local_address: address(field.ip_local_address)?,
             remote_port: value_of(&values[field.ip_remote_port], FWP_UINT16)? as u16,
             interface_index: value_of(&values[field.interface_index], FWP_UINT32)? as u32,
             sub_interface_index: value_of(&values[field.sub_interface_index], FWP_UINT32)? as u32,
@@ -241,11 +256,14 @@ impl TransportFields {
         })
     }
 
-    fn key(&self) -> PacketKey {
+    fn key(&self, layer: TransportLayer) -> PacketKey {
         PacketKey {
             protocol: self.protocol,
             remote_address: self.remote_address,
             remote_port: self.remote_port,
+            local_address: self.local_address,
+            direction: layer.direction(),
+            network: false,
         }
     }
 
@@ -377,7 +395,7 @@ impl<K: KernelApi> CalloutState<K> {
         out: &mut FWPS_CLASSIFY_OUT0,
     ) {
         let decision = match TransportFields::read(values, layer) {
-            Some(fields) if !self.config.matches(&fields.key()) => {
+            Some(fields) if !self.config.matches(&fields.key(layer)) => {
                 out.actionType = FWP_ACTION_PERMIT;
                 LayerCounters::bump(&counters.not_inspected);
                 return;

@@ -14,7 +14,8 @@
 //! criterion set for its family; the port criterion selects TCP and UDP only. With no
 //! configuration the driver inspects nothing. A value of
 //! the wrong type, size or range is logged and ignored (for `InspectLayer`: the transport layers
-//! stay the choice).
+//! stay the choice). The driver turns this into rules (`crate::driver::rules::Rules::from_registry`),
+//! which the control channel can replace at run time.
 
 use core::ffi::c_void;
 use core::ptr;
@@ -91,6 +92,12 @@ pub struct PacketKey {
     pub remote_address: RemoteAddress,
     /// Remote port.
     pub remote_port: u16,
+    /// Local address, network byte order (IPv4 in the first 4 bytes, the rest zero).
+    pub local_address: [u8; 16],
+    /// The direction of the layer that classified it.
+    pub direction: crate::driver::layers::Direction,
+    /// Classified at an IP packet layer (else a transport layer).
+    pub network: bool,
 }
 
 impl InspectionConfig {

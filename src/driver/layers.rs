@@ -42,6 +42,8 @@ pub struct FieldIndices {
     pub ip_protocol: usize,
     /// Remote address (FWP_UINT32 in host order for IPv4, FWP_BYTE_ARRAY16_TYPE for IPv6).
     pub ip_remote_address: usize,
+    /// Local address (as the remote address).
+    pub ip_local_address: usize,
     /// Remote port (FWP_UINT16); the ICMP code for ICMP.
     pub ip_remote_port: usize,
     /// Interface index (FWP_UINT32).
@@ -58,6 +60,7 @@ impl FieldIndices {
         let mut largest = self.ip_protocol;
         let others = [
             self.ip_remote_address,
+            self.ip_local_address,
             self.ip_remote_port,
             self.interface_index,
             self.sub_interface_index,
@@ -78,6 +81,7 @@ impl FieldIndices {
 pub const INBOUND_FIELDS: FieldIndices = FieldIndices {
     ip_protocol: 0,
     ip_remote_address: 2,
+    ip_local_address: 1,
     ip_remote_port: 5,
     interface_index: 7,
     sub_interface_index: 8,
@@ -88,6 +92,7 @@ pub const INBOUND_FIELDS: FieldIndices = FieldIndices {
 pub const OUTBOUND_FIELDS: FieldIndices = FieldIndices {
     ip_protocol: 0,
     ip_remote_address: 3,
+    ip_local_address: 1,
     ip_remote_port: 5,
     interface_index: 7,
     sub_interface_index: 8,
@@ -406,6 +411,14 @@ impl CalloutLayer {
     /// True for the IP packet layers.
     pub const fn is_network(self) -> bool {
         matches!(self, Self::Network(_))
+    }
+
+    /// The direction of the traffic this layer sees.
+    pub const fn direction(self) -> Direction {
+        match self {
+            Self::Transport(layer) => layer.direction(),
+            Self::Network(layer) => layer.direction(),
+        }
     }
 
     /// The driver's callout key at this layer.

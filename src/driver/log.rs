@@ -235,6 +235,37 @@ impl MessageBuffer {
     }
 }
 
+/// The log classify writes to: [`Log`] with `VerboseLogging` switchable at run time (the control
+/// channel's configuration). Reading the flag is one relaxed load of the driver's own state.
+#[derive(Debug, Default)]
+pub struct SharedLog {
+    verbose: core::sync::atomic::AtomicBool,
+}
+
+impl SharedLog {
+    /// A log with `VerboseLogging` as `log` has it.
+    pub fn new(log: Log) -> Self {
+        Self {
+            verbose: core::sync::atomic::AtomicBool::new(log.verbose),
+        }
+    }
+
+    /// Turns per-packet messages on or off. Any IRQL.
+    pub fn set_verbose(&self, verbose: bool) {
+        self.verbose
+            .store(verbose, core::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// [`Log::write`] with the flag as it is now.
+    ///
+    /// IRQL <= DISPATCH_LEVEL.
+    #[inline(always)]
+    pub fn write<K: KernelApi>(&self, kernel: &K, level: Level, message: &[Arg<'_>]) {
+        let verbose = self.verbose.load(core::sync::atomic::Ordering::Relaxed);
+        Log { verbose }.write(kernel, level, message);
+    }
+}
+
 /// The driver's log.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Log {

@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod control;
 pub mod counters;
 pub mod deferred;
 pub mod instance;
@@ -14,6 +15,7 @@ pub mod log;
 pub mod network_classify;
 pub mod objects;
 pub mod power;
+pub mod rules;
 
 // The WDK build asserts the driver's own values against the WDK headers at compile time.
 #[cfg(all(windows, feature = "wdk"))]
@@ -137,7 +139,7 @@ impl<K: KernelApi> Driver<K> {
         let loader = Loader::new(
             kernel.clone(),
             device,
-            parameters.inspection,
+            rules::Rules::from_registry(&parameters.inspection, parameters.verbose),
             capacity,
             config.retry,
             log,
@@ -259,6 +261,20 @@ impl<K: KernelApi> Driver<K> {
             return (0, 0);
         };
         state.injector.handler().totals()
+    }
+
+    /// The inspection rules in force (the registry's at load, or the last control-channel
+    /// change). PASSIVE_LEVEL; not concurrently with [`Self::set_rules`] (control requests are
+    /// presented one at a time).
+    pub fn rules(&self) -> &rules::Rules {
+        self.loader().rules()
+    }
+
+    /// Replaces the inspection rules: the filters in one transaction, then classify's copy
+    /// (see [`deferred`]'s reconfigure). On failure nothing changed. PASSIVE_LEVEL; one call at a
+    /// time (the control queue is sequential).
+    pub fn set_rules(&self, rules: &rules::Rules) -> Result<(), NtStatus> {
+        self.loader().set_rules(rules)
     }
 
     /// What the registry configured.

@@ -116,6 +116,9 @@ struct PacketHeaders {
     remote_port: u16,
     /// A fragment (IPv4 MF or offset; an IPv6 Fragment header).
     fragment: bool,
+    /// The local address (the source of an outbound packet, the destination of an inbound
+    /// one), network order, IPv4 in the first 4 bytes.
+    local_address: [u8; 16],
 }
 
 /// Parses the IP header of `family` at the start of `bytes`, which holds at least its
@@ -175,10 +178,24 @@ fn parse_headers(
     } else {
         0
     };
+    // Source then destination address: IPv4 at bytes 12 and 16, IPv6 at 8 and 24.
+    let (source, width) = match family {
+        IpFamily::V4 => (12usize, 4usize),
+        IpFamily::V6 => (8, 16),
+    };
+    let at = match direction {
+        Direction::Outbound => source,
+        Direction::Inbound => source + width,
+    };
+    let mut local_address = [0u8; 16];
+    local_address
+        .get_mut(..width)?
+        .copy_from_slice(bytes.get(at..at + width)?);
     Some(PacketHeaders {
         protocol,
         remote_port,
         fragment,
+        local_address,
     })
 }
 
@@ -330,6 +347,9 @@ impl<K: KernelApi> CalloutState<K> {
             protocol: headers.protocol,
             remote_address: fields.remote_address,
             remote_port: headers.remote_port,
+            local_address: headers.local_address,
+            direction: layer.direction(),
+            network: true,
         };
         // A fragment's ports are unknown: it is matched on what it has, and a port criterion
         // selects TCP and UDP with ports, which a fragment never shows.

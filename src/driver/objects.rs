@@ -5,10 +5,10 @@
 
 use core::ptr;
 
-use crate::driver::config::InspectionConfig;
 use crate::driver::layers::{CalloutLayer, PROVIDER_KEY, SUBLAYER_KEY};
 use crate::driver::load_error::{LoadError, LoadStep};
-use crate::inject::{IpFamily, IpProtocol};
+use crate::driver::rules::Rules;
+use crate::inject::IpProtocol;
 use crate::nt::text::wide;
 use crate::nt::time::Patience;
 use crate::nt::{DeviceObject, NtStatus};
@@ -111,7 +111,7 @@ impl<K: KernelApi> WfpObjects<K> {
         classify: FWPS_CALLOUT_CLASSIFY_FN1,
         notify: FWPS_CALLOUT_NOTIFY_FN1,
         context: u64,
-        config: &InspectionConfig,
+        config: &Rules,
     ) -> Result<Self, LoadError> {
         let engine = open_engine(&kernel)?;
         let mut objects = Self {
@@ -159,7 +159,7 @@ impl<K: KernelApi> WfpObjects<K> {
     }
 
     /// The deletes and adds of `install`, inside its transaction.
-    fn add_all(&mut self, context: u64, config: &InspectionConfig) -> Result<(), LoadError> {
+    fn add_all(&mut self, context: u64, config: &Rules) -> Result<(), LoadError> {
         let provider = FWPM_PROVIDER0 {
             providerKey: PROVIDER_KEY,
             displayData: display(&PROVIDER_NAME, Some(&PROVIDER_DESCRIPTION)),
@@ -208,8 +208,13 @@ impl<K: KernelApi> WfpObjects<K> {
             };
             check(LoadStep::CalloutAdd(layer), status)?;
         }
+        self.add_filters(context, config)
+    }
+
+    /// One filter per layer some rule applies to, inside the caller's transaction.
+    fn add_filters(&mut self, context: u64, config: &Rules) -> Result<(), LoadError> {
         for layer in CalloutLayer::ALL {
-            if !config.inspects_at(layer) {
+            if config.for_layer(layer).next().is_none() {
                 continue;
             }
             let mut storage = ConditionStorage::new();
@@ -319,7 +324,7 @@ impl<K: KernelApi> WfpObjects<K> {
     /// driver's keys deleted in their own transaction, then the provider, sublayer, callouts and
     /// filters added in one, for the callouts still registered. On failure the session is closed
     /// again (the callouts stay registered).
-    pub fn reinstall(&mut self, context: u64, config: &InspectionConfig) -> Result<(), LoadError> {
+    pub fn reinstall(&mut self, context: u64, config: &Rules) -> Result<(), LoadError> {
         self.engine = open_engine(&self.kernel)?;
         let result = self.delete_stale().and_then(|()| {
             let transaction = Transaction::begin(self.kernel.clone(), self.engine)
@@ -330,6 +335,35 @@ impl<K: KernelApi> WfpObjects<K> {
         if result.is_err() {
             self.filtered = [false; LAYERS];
             let _ = self.close_engine();
+        }
+        result
+    }
+
+    /// Replaces the filters with those of `config` in one transaction: the old ones deleted,
+    /// the new ones added, committed together, so the filter engine never holds a mix. On
+    /// failure the transaction is aborted and the old filters stay. With no session (BFE went
+    /// away) there is nothing to replace: the re-add uses the caller's new rules.
+    pub fn replace_filters(&mut self, context: u64, config: &Rules) -> Result<(), LoadError> {
+        if self.engine.is_null() {
+            return Ok(());
+        }
+        let previous = self.filtered;
+        let transaction = Transaction::begin(self.kernel.clone(), self.engine)
+            .map_err(|status| LoadError::new(LoadStep::TransactionBegin, status))?;
+        let mut result = Ok(());
+        for layer in CalloutLayer::ALL {
+            if result.is_ok() && self.filtered[layer.index()] {
+                let status = self.delete(Object::Filter, layer.filter_key());
+                result = check(LoadStep::FilterAdd(layer), status.0);
+                self.filtered[layer.index()] = false;
+            }
+        }
+        let result = result
+            .and_then(|()| self.add_filters(context, config))
+            .and_then(|()| check(LoadStep::TransactionCommit, transaction.commit().0));
+        if result.is_err() {
+            // Aborted (the guard, or the failed commit): the old filters are still there.
+            self.filtered = previous;
         }
         result
     }
@@ -569,28 +603,37 @@ impl ConditionStorage {
         }
     }
 
-    /// The conditions for `family`'s filters: one per configured criterion, so the filter
-    /// engine calls classify only for packets the configuration selects. WFP ORs conditions on
-    /// the same field and ANDs different fields; a port criterion applies to TCP and UDP only
-    /// (for ICMP the port fields carry type and code), so without a configured protocol it comes
-    /// with "protocol is TCP or UDP". At most [`MAX_CONDITIONS`].
+    /// The conditions for `layer`'s filter. With one rule for the layer: one condition per
+    /// criterion the filter engine can test for equality, so it calls classify only for packets
+    /// the rule may select (a full-length remote address, the port, the protocol; WFP ORs
+    /// conditions on the same field and ANDs different fields; a port criterion applies to TCP
+    /// and UDP only, for ICMP the port fields carry type and code, so without a configured
+    /// protocol it comes with "protocol is TCP or UDP"). With several rules, or for a shorter
+    /// prefix or a local address, the filter takes the layer's packets and classify's check of
+    /// the rules decides alone. At most [`MAX_CONDITIONS`].
     ///
     /// The IP packet layers have no protocol or port field (FWPS_FIELDS_*_IPPACKET_V4/V6), so
     /// their filters carry the remote address only and classify matches the rest in the packet.
-    fn build(
-        &mut self,
-        config: &InspectionConfig,
-        layer: CalloutLayer,
-    ) -> &[FWPM_FILTER_CONDITION0] {
+    fn build(&mut self, config: &Rules, layer: CalloutLayer) -> &[FWPM_FILTER_CONDITION0] {
         self.count = 0;
-        match (layer.family(), config.remote_v4, config.remote_v6) {
-            (IpFamily::V4, Some(address), _) => {
-                // Conditions take IPv4 addresses as host-order UINT32s.
-                let host = u32::from_be_bytes(address);
+        let mut rules = config.for_layer(layer);
+        let (Some(rule), None) = (rules.next(), rules.next()) else {
+            return &[];
+        };
+        let full = rule.remote_prefix == rule.width_bits();
+        match (rule.family, full) {
+            (wfp_protocol::FAMILY_IPV4, true) => {
+                // Conditions take IPv4 addresses as host-order integers.
+                let host = u32::from_be_bytes([
+                    rule.remote_address[0],
+                    rule.remote_address[1],
+                    rule.remote_address[2],
+                    rule.remote_address[3],
+                ]);
                 self.equal(FWPM_CONDITION_IP_REMOTE_ADDRESS, FWP_UINT32, host.into());
             }
-            (IpFamily::V6, _, Some(address)) => {
-                self.remote_v6 = address;
+            (wfp_protocol::FAMILY_IPV6, true) => {
+                self.remote_v6 = rule.remote_address;
                 let pointer = self.remote_v6.as_ptr() as u64;
                 self.equal(
                     FWPM_CONDITION_IP_REMOTE_ADDRESS,
@@ -603,19 +646,23 @@ impl ConditionStorage {
         if layer.is_network() {
             return self.conditions.get(..self.count).unwrap_or(&[]);
         }
-        if let Some(port) = config.remote_port {
-            self.equal(FWPM_CONDITION_IP_REMOTE_PORT, FWP_UINT16, port.into());
+        let port = rule.fields & wfp_protocol::FIELD_REMOTE_PORT != 0;
+        let protocol = rule.fields & wfp_protocol::FIELD_PROTOCOL != 0;
+        if port {
+            let value = u64::from(rule.remote_port);
+            self.equal(FWPM_CONDITION_IP_REMOTE_PORT, FWP_UINT16, value);
         }
-        match (config.protocol, config.remote_port) {
-            (Some(protocol), _) => {
-                self.equal(FWPM_CONDITION_IP_PROTOCOL, FWP_UINT8, protocol.into());
+        match (protocol, port) {
+            (true, _) => {
+                let value = u64::from(rule.protocol);
+                self.equal(FWPM_CONDITION_IP_PROTOCOL, FWP_UINT8, value);
             }
-            (None, Some(_)) => {
+            (false, true) => {
                 for protocol in [IpProtocol::TCP, IpProtocol::UDP] {
                     self.equal(FWPM_CONDITION_IP_PROTOCOL, FWP_UINT8, protocol.0.into());
                 }
             }
-            (None, None) => {}
+            (false, false) => {}
         }
         self.conditions.get(..self.count).unwrap_or(&[])
     }

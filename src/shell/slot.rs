@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::driver::{Driver, try_box};
 use crate::sys::KernelApi;
-use crate::sys::types::{DRIVER_OBJECT, WDFDEVICE};
+use crate::sys::types::{DRIVER_OBJECT, WDFDEVICE, WDFQUEUE};
 
 /// What DriverEntry leaves for EvtDriverUnload: the shared driver and its control device.
 pub struct Loaded<K: KernelApi> {
@@ -15,6 +15,8 @@ pub struct Loaded<K: KernelApi> {
     pub driver: Driver<K>,
     /// The control device, deleted after the driver unloads.
     pub device: WDFDEVICE,
+    /// The control device's default queue, purged before the driver unloads.
+    pub queue: WDFQUEUE,
     /// The I/O manager's driver object, pinned if the driver must outlive its unload.
     pub driver_object: *mut DRIVER_OBJECT,
 }
@@ -55,6 +57,21 @@ impl<K: KernelApi> Slot<K> {
             return Err(*loaded);
         }
         Ok(())
+    }
+
+    /// What [`Self::store`] kept, without taking it.
+    ///
+    /// Any IRQL.
+    ///
+    /// # Safety
+    /// Nothing takes the slot while the reference lives: the caller is a request the control
+    /// device's queue presented (unload purges the queue, which waits for it, before it takes
+    /// the slot), or unload itself before it takes the slot.
+    pub unsafe fn peek(&self) -> Option<&Loaded<K>> {
+        let block = self.loaded.load(Ordering::Acquire);
+        // SAFETY: non-null blocks came from Box::into_raw in `store` and are freed only by
+        // `take`, which the caller's contract keeps away while the reference lives.
+        unsafe { block.as_ref() }
     }
 
     /// What [`Self::store`] kept, once.

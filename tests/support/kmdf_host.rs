@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
-use wfp_injector::sys::types::WDFDRIVER;
+use wfp_injector::sys::types::{WDFDRIVER, WDFQUEUE, WDFREQUEST};
 use wfp_sim::SimulatedStack;
 
 pub type Sim = &'static SimulatedStack;
@@ -32,5 +32,22 @@ pub unsafe extern "win64" fn evt_driver_unload(_driver: WDFDRIVER) {
     let current = *CURRENT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((sim, slot)) = current {
         kmdf::driver_unload(sim, slot);
+    }
+}
+
+/// The EvtIoDeviceControl the shell registers: the shell's request handling over the current
+/// stack and slot.
+pub unsafe extern "win64" fn evt_io_device_control(
+    _queue: WDFQUEUE,
+    request: WDFREQUEST,
+    output_length: usize,
+    input_length: usize,
+    code: u32,
+) {
+    let current = *CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((sim, slot)) = current {
+        // SAFETY: the simulated framework presents a request of the shell's queue, which the
+        // shell's unload purges before it takes the slot.
+        unsafe { kmdf::device_control(sim, slot, request, output_length, input_length, code) };
     }
 }

@@ -189,6 +189,10 @@ pub(super) struct EngineTable {
     sublayers: BTreeMap<GUID, SubLayer>,
     callouts: BTreeMap<GUID, Callout>,
     filters: BTreeMap<GUID, Filter>,
+    /// While a transaction is open: the filters as the last commit left them, which is what
+    /// classification sees (WFP transactions are atomic and isolated: facts row
+    /// wfp-transactions-acid).
+    committed_filters: Option<BTreeMap<GUID, Filter>>,
     registered: BTreeMap<u32, Registration>,
     next_callout_id: u32,
     next_filter_id: u64,
@@ -255,6 +259,7 @@ impl EngineTable {
         self.dead_sessions.extend(handles);
         self.sessions.clear();
         self.filters.clear();
+        self.committed_filters = None;
         self.callouts.clear();
         self.sublayers.clear();
         self.providers.clear();
@@ -304,6 +309,14 @@ impl EngineTable {
             .get(&session)
             .is_some_and(|s| s.dynamic)
             .then_some(session)
+    }
+
+    /// A transaction was committed or aborted: once none is open, classification sees the
+    /// filters as they are.
+    fn transaction_ended(&mut self) {
+        if self.sessions.values().all(|s| s.transaction.is_none()) {
+            self.committed_filters = None;
+        }
     }
 
     fn record(&mut self, session: usize, undo: Undo) {
@@ -406,6 +419,7 @@ impl SimulatedStack {
     pub fn forget_driver_state(&self) {
         let mut state = self.lock();
         state.engine.sessions.clear();
+        state.engine.committed_filters = None;
         state.engine.registered.clear();
         // Deferred load: the driver's BFE subscription and work item went with it.
         state.boot.forget_driver();
@@ -475,6 +489,7 @@ impl SimulatedStack {
             for undo in log.into_iter().rev() {
                 state.engine.undo(undo);
             }
+            state.engine.transaction_ended();
         }
         if session.is_some_and(|s| s.dynamic) {
             let owner = Some(engine as usize);
@@ -504,14 +519,22 @@ impl SimulatedStack {
             }
             (KernelFn::FwpmTransactionBegin0, None) => {
                 session.transaction = Some(Vec::new());
+                let table = &mut state.engine;
+                if table.committed_filters.is_none() {
+                    table.committed_filters = Some(table.filters.clone());
+                }
                 NtStatus::SUCCESS.0
             }
             (_, None) => status::NO_TXN_IN_PROGRESS.0,
-            (KernelFn::FwpmTransactionCommit0, Some(_)) => NtStatus::SUCCESS.0,
+            (KernelFn::FwpmTransactionCommit0, Some(_)) => {
+                state.engine.transaction_ended();
+                NtStatus::SUCCESS.0
+            }
             (_, Some(log)) => {
                 for undo in log.into_iter().rev() {
                     state.engine.undo(undo);
                 }
+                state.engine.transaction_ended();
                 NtStatus::SUCCESS.0
             }
         }
@@ -880,9 +903,12 @@ impl SimulatedStack {
         let may_write = decided_above.is_none();
         let mut targets: Vec<(u16, GUID, Target)> = {
             let state = self.lock();
-            let mut targets: Vec<(u16, GUID, Target)> = state
+            let filters = state
                 .engine
-                .filters
+                .committed_filters
+                .as_ref()
+                .unwrap_or(&state.engine.filters);
+            let mut targets: Vec<(u16, GUID, Target)> = filters
                 .values()
                 .filter(|f| f.layer == layer && input.is_none_or(|i| i.matches(&f.conditions)))
                 .map(|f| {

@@ -142,17 +142,34 @@ impl Refusal for () {
 }
 
 impl SimulatedStack {
+    /// Runs `action` once, on the calling thread, when the driver next calls `call`: before the
+    /// call takes effect and outside the stack's lock (so it may deliver packets or make calls
+    /// of its own), as if another thread acted at that moment. Replaces an earlier plan.
+    pub fn before_next(
+        &self,
+        call: KernelFn,
+        action: impl FnOnce(&SimulatedStack) + Send + 'static,
+    ) {
+        self.lock().before_next.0 = Some((call, Box::new(action)));
+    }
+
     /// A simulated kernel function: the prologue every one shares (counts the call, records a
     /// call above the IRQL the declaration list allows, takes a planned failure), then
     /// `semantics` unless the call was refused. The count becomes visible with the semantics'
     /// first critical section, so a test that sees it also sees the call's first effect.
     pub fn call<R: Refusal>(&self, call: KernelFn, semantics: impl FnOnce() -> R) -> R {
         let mut state = self.lock();
+        let before = state.before_next.0.take_if(|(planned, _)| *planned == call);
         let refused = state.check(call);
         if refused.is_some() {
             *state.calls.entry(call).or_default() += 1;
         }
         drop(state);
+        if let Some((_, action)) = before {
+            // Outside the lock, on the driver's thread, before the call takes effect: what
+            // another thread could do at that moment.
+            action(self);
+        }
         if let Some(answer) = refused.and_then(|status| R::refused(call, status)) {
             return answer;
         }

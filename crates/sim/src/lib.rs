@@ -24,6 +24,7 @@ mod engine;
 pub mod ip_packet;
 mod kernel_api;
 pub mod kmdf;
+pub mod kmdf_io;
 pub mod layout;
 mod other_injector;
 mod packets;

@@ -260,8 +260,26 @@ pub enum SyncCompletions {
     Random(u64),
 }
 
+/// A test's action to run once, on the calling thread, when the driver next makes a call
+/// ([`SimulatedStack::before_next`]).
+/// The action of [`BeforeNext`].
+pub(super) type Action = Box<dyn FnOnce(&SimulatedStack) + Send>;
+
+#[derive(Default)]
+pub(super) struct BeforeNext(pub(super) Option<(KernelFn, Action)>);
+
+impl core::fmt::Debug for BeforeNext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("BeforeNext")
+            .field(&self.0.as_ref().map(|(call, _)| call))
+            .finish()
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct State {
+    /// A test's action before the next call of one function.
+    pub(super) before_next: BeforeNext,
     pub(super) sync_completions: SyncCompletions,
     /// xorshift state for [`SyncCompletions::Random`].
     pub(super) sync_rng: u64,

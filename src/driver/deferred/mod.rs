@@ -28,6 +28,7 @@
 
 mod schedule;
 use schedule::{bfe_state_changed, power_changed};
+mod reconfigure;
 mod teardown;
 
 use alloc::boxed::Box;
@@ -38,13 +39,13 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 use core::time::Duration;
 
 use super::classify::{self, CalloutState, CompletionCounters};
-use super::config::InspectionConfig;
 use super::counters::Counters;
 use super::instance::{self, Registration};
 use super::load_error::{LoadError, LoadStep};
-use super::log::{Level, Log};
+use super::log::{Level, Log, SharedLog};
 use super::objects::{WfpObjects, first_failure};
 use super::power::Power;
+use super::rules::{Rules, SharedRules};
 use super::{DRIVER_INJECTION_TYPES, try_box};
 use crate::inject::{DualStackInjector, PacketInjector, RetryPolicy};
 use crate::nt::time::Patience;
@@ -110,7 +111,10 @@ struct Pieces<K: KernelApi> {
 pub(crate) struct Loader<K: KernelApi> {
     kernel: K,
     device: DeviceObject,
-    inspection: InspectionConfig,
+    /// The rules in force: written only by the token holder (a configuration change), read by
+    /// the token holder and by control requests (which the control queue presents one at a
+    /// time, and only they change it).
+    rules: UnsafeCell<Rules>,
     capacity: u32,
     retry: RetryPolicy,
     log: Log,
@@ -142,7 +146,7 @@ impl<K: KernelApi> Loader<K> {
     pub(crate) fn new(
         kernel: K,
         device: DeviceObject,
-        inspection: InspectionConfig,
+        rules: Rules,
         capacity: u32,
         retry: RetryPolicy,
         log: Log,
@@ -150,7 +154,7 @@ impl<K: KernelApi> Loader<K> {
         Self {
             kernel,
             device,
-            inspection,
+            rules: UnsafeCell::new(rules),
             capacity,
             retry,
             log,
@@ -245,9 +249,11 @@ impl<K: KernelApi> Loader<K> {
             canary: classify::Canary::new(),
             kernel: self.kernel.clone(),
             injector,
-            config: self.inspection,
+            config: SharedRules::new(self.rules()),
             counters,
-            log: self.log,
+            log: SharedLog::new(Log {
+                verbose: self.rules().verbose,
+            }),
             power: core::ptr::NonNull::from(&self.power),
         })
         .map_err(|_| LoadError::new(LoadStep::DriverState, NtStatus::INSUFFICIENT_RESOURCES))?;
@@ -283,7 +289,7 @@ impl<K: KernelApi> Loader<K> {
         if let Some(objects) = pieces.objects.as_mut() {
             // The callouts are registered already (BFE restarted after the load): only the
             // management objects come back.
-            return match objects.reinstall(context, &self.inspection) {
+            return match objects.reinstall(context, self.rules()) {
                 Ok(()) => Ok(true),
                 Err(error) if error.step == LoadStep::EngineOpen && !self.bfe_running() => {
                     Ok(false)
@@ -297,7 +303,7 @@ impl<K: KernelApi> Loader<K> {
             classify::classify::<K>,
             classify::notify,
             context,
-            &self.inspection,
+            self.rules(),
         );
         match installed {
             Ok(mut objects) if self.cancelled() => {
@@ -363,15 +369,20 @@ impl<K: KernelApi> Loader<K> {
     }
 
     fn log_loaded(&self) {
-        let inspection = &self.inspection;
+        let rules = self.rules();
+        let inspects = |family| {
+            crate::driver::layers::CalloutLayer::ALL
+                .iter()
+                .any(|layer| layer.family() == family && rules.for_layer(*layer).next().is_some())
+        };
         self.log.write(
             &self.kernel,
             Level::Info,
             &[
                 "loaded: inspecting IPv4 ".into(),
-                inspection.inspects(crate::inject::IpFamily::V4).into(),
+                inspects(crate::inject::IpFamily::V4).into(),
                 ", IPv6 ".into(),
-                inspection.inspects(crate::inject::IpFamily::V6).into(),
+                inspects(crate::inject::IpFamily::V6).into(),
                 "; ".into(),
                 self.capacity.into(),
                 " contexts".into(),

@@ -31,6 +31,10 @@ impl NtStatus {
     pub const INVALID_DEVICE_STATE: Self = status(0xC000_0184);
     /// `STATUS_DEVICE_BUSY`.
     pub const DEVICE_BUSY: Self = status(0x8000_0011);
+    /// `STATUS_INVALID_DEVICE_REQUEST`: a control code the driver does not define.
+    pub const INVALID_DEVICE_REQUEST: Self = status(0xC000_0010);
+    /// `STATUS_BUFFER_TOO_SMALL`.
+    pub const BUFFER_TOO_SMALL: Self = status(0xC000_0023);
     /// `STATUS_FWP_CALLOUT_NOT_FOUND`.
     pub const FWP_CALLOUT_NOT_FOUND: Self = status(0xC022_0001);
     /// `STATUS_FWP_FILTER_NOT_FOUND`.
@@ -48,7 +52,7 @@ impl NtStatus {
     /// `STATUS_FWP_CANNOT_PEND`: the packet cannot be pended.
     pub const FWP_CANNOT_PEND: Self = status(0xC022_0103);
 
-    const NAMED: [(Self, &'static str); 17] = [
+    const NAMED: [(Self, &'static str); 19] = [
         (Self::SUCCESS, "STATUS_SUCCESS"),
         (Self::UNSUCCESSFUL, "STATUS_UNSUCCESSFUL"),
         (Self::INVALID_HANDLE, "STATUS_INVALID_HANDLE"),
@@ -60,6 +64,11 @@ impl NtStatus {
         ),
         (Self::INVALID_DEVICE_STATE, "STATUS_INVALID_DEVICE_STATE"),
         (Self::DEVICE_BUSY, "STATUS_DEVICE_BUSY"),
+        (
+            Self::INVALID_DEVICE_REQUEST,
+            "STATUS_INVALID_DEVICE_REQUEST",
+        ),
+        (Self::BUFFER_TOO_SMALL, "STATUS_BUFFER_TOO_SMALL"),
         (Self::FWP_CALLOUT_NOT_FOUND, "STATUS_FWP_CALLOUT_NOT_FOUND"),
         (Self::FWP_FILTER_NOT_FOUND, "STATUS_FWP_FILTER_NOT_FOUND"),
         (

@@ -629,6 +629,74 @@ macro_rules! kernel_declarations {
             /// IRQL <= DISPATCH_LEVEL; `object` is live and deleted once.
             #[seam(unsafe wdf_object_delete, DISPATCH, 208)]
             fn WdfObjectDelete(object: WDFOBJECT);
+
+            /// `WdfDeviceInitAssignName`: the device's name in the object namespace
+            /// (under `\Device`); the framework copies it.
+            ///
+            /// # Safety
+            /// IRQL == PASSIVE_LEVEL; `init` is a live device init; `name` is a valid string for
+            /// the call.
+            #[seam(unsafe wdf_device_init_assign_name, PASSIVE, 67)]
+            fn WdfDeviceInitAssignName(init: PWDFDEVICE_INIT, name: *const UNICODE_STRING) -> NTSTATUS;
+
+            /// `WdfDeviceCreateSymbolicLink`: a link to the named device, removed by the framework
+            /// when the device is deleted.
+            ///
+            /// # Safety
+            /// IRQL == PASSIVE_LEVEL; `device` is a live named device; `link` is a valid string
+            /// for the call.
+            #[seam(unsafe wdf_device_create_symbolic_link, PASSIVE, 80)]
+            fn WdfDeviceCreateSymbolicLink(device: WDFDEVICE, link: *const UNICODE_STRING) -> NTSTATUS;
+
+            /// `WdfIoQueueCreate`: a queue of `device`, deleted with it. `attributes` is null.
+            ///
+            /// # Safety
+            /// IRQL <= DISPATCH_LEVEL; `device` is live; `config` is valid for the call and its
+            /// callbacks stay loaded while the device lives; `queue` is null or writable.
+            #[seam(unsafe wdf_io_queue_create, DISPATCH, 152)]
+            fn WdfIoQueueCreate(device: WDFDEVICE, config: *mut WDF_IO_QUEUE_CONFIG, attributes: *mut c_void, queue: *mut WDFQUEUE) -> NTSTATUS;
+
+            /// `WdfIoQueuePurgeSynchronously`: the queue stops accepting requests, cancels those
+            /// it holds, and returns once every request it presented has been completed.
+            ///
+            /// # Safety
+            /// IRQL == PASSIVE_LEVEL; `queue` is live; never called from one of the queue's own
+            /// callbacks.
+            #[seam(unsafe wdf_io_queue_purge_synchronously, PASSIVE, 164)]
+            fn WdfIoQueuePurgeSynchronously(queue: WDFQUEUE);
+
+            /// `WdfRequestRetrieveInputBuffer`: the request's input buffer and its length;
+            /// STATUS_BUFFER_TOO_SMALL when it is shorter than `minimum` (or empty).
+            ///
+            /// # Safety
+            /// IRQL <= DISPATCH_LEVEL; `request` is presented to the driver and not completed;
+            /// `buffer` is writable; `length` is null or writable.
+            #[seam(unsafe wdf_request_retrieve_input_buffer, DISPATCH, 269)]
+            fn WdfRequestRetrieveInputBuffer(request: WDFREQUEST, minimum: usize, buffer: *mut *mut c_void, length: *mut usize) -> NTSTATUS;
+
+            /// `WdfRequestRetrieveOutputBuffer`: as the input buffer's, for output (the same system
+            /// buffer for METHOD_BUFFERED).
+            ///
+            /// # Safety
+            /// As [`Self::wdf_request_retrieve_input_buffer`].
+            #[seam(unsafe wdf_request_retrieve_output_buffer, DISPATCH, 270)]
+            fn WdfRequestRetrieveOutputBuffer(request: WDFREQUEST, minimum: usize, buffer: *mut *mut c_void, length: *mut usize) -> NTSTATUS;
+
+            /// `WdfRequestComplete`: completes the request with `status` (information 0).
+            ///
+            /// # Safety
+            /// IRQL <= DISPATCH_LEVEL; `request` is presented to the driver and completed once;
+            /// it is not touched afterwards.
+            #[seam(unsafe wdf_request_complete, DISPATCH, 263)]
+            fn WdfRequestComplete(request: WDFREQUEST, status: NTSTATUS);
+
+            /// `WdfRequestCompleteWithInformation`: completes the request with `status` and
+            /// `information` (for METHOD_BUFFERED: the bytes of output the I/O manager copies back).
+            ///
+            /// # Safety
+            /// As [`Self::wdf_request_complete`]; `information` <= the output buffer's length.
+            #[seam(unsafe wdf_request_complete_with_information, DISPATCH, 265)]
+            fn WdfRequestCompleteWithInformation(request: WDFREQUEST, status: NTSTATUS, information: usize);
         }
         }
     };

@@ -42,7 +42,15 @@ macro_rules! unchanged {
         })*
     };
 }
-unchanged!(u8, u32, i32, ());
+unchanged!(u8, u32, i32, usize, ());
+
+/// `ULONG_PTR` (a request's information): bindgen declares it `u64`; the seam, `usize` (the
+/// same width on x64).
+impl WdkCast<u64> for usize {
+    fn wdk(self) -> u64 {
+        self as u64
+    }
+}
 
 /// Derives [`WdfApi`] for [`WindowsKernel`] from the list's `wdf` section.
 macro_rules! wdk_binding {

@@ -21,6 +21,65 @@ pub type PWDFDEVICE_INIT = *mut c_void;
 pub type WDFFUNC = unsafe extern "win64" fn();
 /// `PFN_WDF_DRIVER_UNLOAD` (wdfdriver.h): `EvtDriverUnload`, called at PASSIVE_LEVEL.
 pub type PFN_WDF_DRIVER_UNLOAD = unsafe extern "win64" fn(driver: WDFDRIVER);
+/// `WDFQUEUE`: a framework I/O queue.
+pub type WDFQUEUE = *mut c_void;
+/// `WDFREQUEST`: a framework request (one IRP the queue presents to the driver).
+pub type WDFREQUEST = *mut c_void;
+/// `PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL` (wdfio.h `EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL`): the
+/// queue presents an IRP_MJ_DEVICE_CONTROL request with its buffer lengths and control code, at
+/// IRQL <= DISPATCH_LEVEL (the caller's IRQL for a user-mode request: PASSIVE_LEVEL).
+pub type PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL = unsafe extern "win64" fn(
+    queue: WDFQUEUE,
+    request: WDFREQUEST,
+    output_buffer_length: usize,
+    input_buffer_length: usize,
+    io_control_code: u32,
+);
+/// `WDF_IO_QUEUE_DISPATCH_TYPE` (wdfio.h): a C enum.
+pub type WDF_IO_QUEUE_DISPATCH_TYPE = i32;
+/// `WdfIoQueueDispatchSequential`: one request presented at a time.
+pub const WdfIoQueueDispatchSequential: WDF_IO_QUEUE_DISPATCH_TYPE = 1;
+/// `WDF_TRI_STATE` (wdftypes.h): a C enum.
+pub type WDF_TRI_STATE = i32;
+/// `WdfFalse`.
+pub const WdfFalse: WDF_TRI_STATE = 0;
+
+/// `WDF_IO_QUEUE_CONFIG` (1.31 wdfio.h). Callbacks the driver does not supply are null.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct WDF_IO_QUEUE_CONFIG {
+    /// `sizeof(WDF_IO_QUEUE_CONFIG)`.
+    pub Size: u32,
+    /// How requests are presented.
+    pub DispatchType: WDF_IO_QUEUE_DISPATCH_TYPE,
+    /// Whether the queue follows the device's power state (`WdfFalse` for a control device).
+    pub PowerManaged: WDF_TRI_STATE,
+    /// Non-zero: zero-length reads and writes reach the driver.
+    pub AllowZeroLengthRequests: BOOLEAN,
+    /// Non-zero: the device's default queue.
+    pub DefaultQueue: BOOLEAN,
+    /// `EvtIoDefault`.
+    pub EvtIoDefault: *const c_void,
+    /// `EvtIoRead`.
+    pub EvtIoRead: *const c_void,
+    /// `EvtIoWrite`.
+    pub EvtIoWrite: *const c_void,
+    /// `EvtIoDeviceControl`.
+    pub EvtIoDeviceControl: Option<PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL>,
+    /// `EvtIoInternalDeviceControl`.
+    pub EvtIoInternalDeviceControl: *const c_void,
+    /// `EvtIoStop`.
+    pub EvtIoStop: *const c_void,
+    /// `EvtIoResume`.
+    pub EvtIoResume: *const c_void,
+    /// `EvtIoCanceledOnQueue`.
+    pub EvtIoCanceledOnQueue: *const c_void,
+    /// `Settings.Parallel.NumberOfPresentedRequests` (a one-member union of a one-member
+    /// struct): parallel queues only.
+    pub Settings: u32,
+    /// Reserved for the framework.
+    pub Driver: WDFDRIVER,
+}
 
 /// `WDF_VERSION` (fxldr.h): three `ULONG`s (`WDF_MAJOR_VERSION`, `WDF_MINOR_VERSION`,
 /// `WDF_BUILD_NUMBER`).
@@ -103,6 +162,9 @@ pub const KMDF_BUILD_NUMBER: u32 = 0;
 pub const WDF_COMPONENT_KMDF_LIBRARY: &str = "KmdfLibrary";
 /// `SDDL_DEVOBJ_KERNEL_ONLY` (wdmsec.h): a protected, empty DACL; user mode cannot open.
 pub const SDDL_DEVOBJ_KERNEL_ONLY: &str = "D:P";
+/// `SDDL_DEVOBJ_SYS_ALL_ADM_ALL` (wdmsec.h): SYSTEM and the Administrators group get all access,
+/// nobody else any.
+pub const SDDL_DEVOBJ_SYS_ALL_ADM_ALL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)";
 
 /// `WDFFUNCENUM` (1.31 wdffuncenum.h): `WdfFunctionTableNumEntries`, the table's length.
 pub const WdfFunctionTableNumEntries: u32 = 458;

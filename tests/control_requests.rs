@@ -1,0 +1,861 @@
+//! The control channel's requests against the host-built driver over the simulated stack:
+//! status, counters, configuration get/set/clear, what a set does to the filters and to
+//! classify, every kind of rejection (and that it changes nothing), a failed transaction, and
+//! classifies on other threads during changes deciding with the old or the new rules, never a
+//! mix.
+
+#[path = "support/heap.rs"]
+mod heap;
+#[path = "support/host_driver.rs"]
+mod host_driver;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use host_driver::{HOST_V4, PEER_V4, PORT, configure_port, counters_layer, load, udp};
+use wfp_injector::driver::control::{decode, execute};
+use wfp_injector::driver::layers::{Direction, TransportLayer};
+use wfp_injector::driver::rules::{Rules, SharedRules};
+use wfp_injector::driver::{Driver, config::PacketKey};
+use wfp_injector::inject::RemoteAddress;
+use wfp_injector::nt::NtStatus;
+use wfp_protocol::*;
+use wfp_sim::traffic::{Delivery, Layer, TransportPacket};
+use wfp_sim::{KernelFn, SimulatedStack};
+
+type Host<'a> = Driver<&'a SimulatedStack>;
+
+/// One request as the shell runs it: decode, then execute into an output buffer of
+/// `output_length` bytes; the reply's bytes.
+fn request(
+    driver: &Host<'_>,
+    code: u32,
+    input: &[u8],
+    output_length: usize,
+) -> Result<Vec<u8>, NtStatus> {
+    let decoded = decode(code, input)?;
+    let mut output = vec![0xCD; output_length];
+    let written = execute(driver, decoded, &mut output)?;
+    output.truncate(written);
+    Ok(output)
+}
+
+fn header() -> Vec<u8> {
+    let mut bytes = vec![0; RequestHeader::SIZE];
+    RequestHeader::CURRENT.encode(&mut bytes);
+    bytes
+}
+
+fn get<T: Wire>(driver: &Host<'_>, code: u32) -> T {
+    let bytes = request(driver, code, &header(), T::SIZE).expect("a read request");
+    T::decode(&bytes).expect("a whole reply")
+}
+
+fn set(driver: &Host<'_>, config: &Config) -> Result<(), NtStatus> {
+    let mut bytes = vec![0; Config::SIZE];
+    config.encode(&mut bytes);
+    request(driver, IOCTL_SET_CONFIG, &bytes, 0).map(|reply| assert!(reply.is_empty()))
+}
+
+fn v4_rule(remote: Ipv4Addr, prefix: u8, directions: u8) -> Rule {
+    let mut rule = Rule {
+        family: FAMILY_IPV4,
+        directions,
+        remote_prefix: prefix,
+        layers: LAYER_TRANSPORT,
+        ..Rule::default()
+    };
+    rule.remote_address[..4].copy_from_slice(&remote.octets());
+    rule
+}
+
+fn config_of(rules: &[Rule]) -> Config {
+    let mut config = Config::empty();
+    config.rule_count = rules.len() as u32;
+    config.rules[..rules.len()].copy_from_slice(rules);
+    config
+}
+
+/// UDP between this host and `remote` (either direction: the layer decides).
+fn to(_layer: Layer, remote: Ipv4Addr, port: u16) -> TransportPacket {
+    TransportPacket::udp(IpAddr::V4(HOST_V4), 40000, IpAddr::V4(remote), port)
+}
+
+/// Delivers `packet` at `layer`, completes what was reinjected, returns the packet: whether it
+/// was reinjected.
+fn reinjected(
+    sim: &SimulatedStack,
+    driver: &Host<'_>,
+    layer: Layer,
+    packet: &TransportPacket,
+) -> bool {
+    let before = driver.counters(counters_layer(layer)).reinjected;
+    let delivered = sim.deliver(layer, packet, Delivery::default());
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(delivered.nbl);
+    driver.counters(counters_layer(layer)).reinjected > before
+}
+
+#[test]
+fn status_reports_versions_the_load_and_the_contexts() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let status: StatusReply = get(&driver, IOCTL_GET_STATUS);
+    assert_eq!(
+        status.header,
+        ReplyHeader {
+            version: VERSION,
+            size: StatusReply::SIZE as u32
+        }
+    );
+    assert_eq!(
+        (
+            status.driver_major,
+            status.driver_minor,
+            status.driver_patch
+        ),
+        (0, 1, 0)
+    );
+    assert_eq!((status.kmdf_major, status.kmdf_minor), (1, 31));
+    assert_eq!(status.progress, PROGRESS_LOADED);
+    assert_eq!((status.failed_step, status.failed_status), (0, 0));
+    assert_eq!(status.handles, HANDLE_IPV4 | HANDLE_IPV6);
+    assert_eq!(
+        (status.contexts_in_use, status.contexts_capacity),
+        (0, 1024)
+    );
+    assert_eq!(status.rules, 2, "the registry's port: one rule per family");
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn status_while_tcpip_is_not_ready_says_so_and_has_no_handles() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    sim.set_tcpip_ready_at(std::time::Duration::MAX);
+    let driver = load(&sim);
+    let status: StatusReply = get(&driver, IOCTL_GET_STATUS);
+    assert_eq!(status.progress, PROGRESS_WAITING_FOR_TCPIP);
+    assert_eq!(status.handles, 0);
+    assert_eq!(status.contexts_capacity, 0);
+    sim.set_tcpip_ready_at(std::time::Duration::ZERO);
+    while sim.run_one_work_item() {}
+    let status: StatusReply = get(&driver, IOCTL_GET_STATUS);
+    assert_eq!(status.progress, PROGRESS_LOADED);
+    assert_eq!(status.handles, HANDLE_IPV4 | HANDLE_IPV6);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn counters_report_every_layer_and_the_completions() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    for layer in Layer::ALL {
+        assert!(reinjected(&sim, &driver, layer, &udp(layer, PORT)));
+    }
+    let counters: CountersReply = get(&driver, IOCTL_GET_COUNTERS);
+    for (index, layer) in TransportLayer::ALL.into_iter().enumerate() {
+        let snapshot = driver.counters(layer);
+        let reported = counters.layers[index];
+        assert_eq!(
+            LAYER_NAMES[index],
+            format!("{layer:?}")
+                .to_uppercase()
+                .replace("BOUNDV", "BOUND_TRANSPORT_V")
+        );
+        assert_eq!(reported.classified, snapshot.classified);
+        assert_eq!(reported.reinjected, 1);
+        assert_eq!(reported.not_inspected, snapshot.not_inspected);
+    }
+    assert_eq!((counters.completed_ok, counters.completed_failed), (4, 0));
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn get_returns_the_registry_rules_set_replaces_the_filters_and_clear_empties_them() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let before: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_eq!(before.rule_count, 2);
+    assert_eq!(before.active()[0].remote_port, PORT);
+    assert_eq!(before.check(), Ok(()), "a reply is a valid set request");
+    assert_eq!(sim.wfp_objects().filters, 4);
+
+    // Outbound IPv4 UDP to 198.51.100.0/24 only.
+    let mut rule = v4_rule(Ipv4Addr::new(198, 51, 100, 0), 24, DIRECTION_OUTBOUND);
+    rule.fields = FIELD_PROTOCOL;
+    rule.protocol = PROTOCOL_UDP;
+    set(&driver, &config_of(&[rule])).expect("set");
+    assert_eq!(sim.wfp_objects().filters, 1, "one layer has a rule");
+    assert!(
+        sim.filter_conditions(TransportLayer::OutboundV4.filter_key())
+            .is_some()
+    );
+    let peer = Ipv4Addr::new(198, 51, 100, 7);
+    assert!(reinjected(
+        &sim,
+        &driver,
+        Layer::OutboundV4,
+        &to(Layer::OutboundV4, peer, 9)
+    ));
+    assert!(!reinjected(
+        &sim,
+        &driver,
+        Layer::InboundV4,
+        &to(Layer::InboundV4, peer, 9)
+    ));
+    assert!(!reinjected(
+        &sim,
+        &driver,
+        Layer::OutboundV4,
+        &to(Layer::OutboundV4, PEER_V4, PORT)
+    ));
+    let after: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_eq!(after.active(), &[rule]);
+
+    request(&driver, IOCTL_CLEAR_CONFIG, &header(), 0).expect("clear");
+    assert_eq!(sim.wfp_objects().filters, 0);
+    let cleared: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_eq!(cleared.rule_count, 0);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn local_addresses_prefixes_and_several_rules_are_decided_by_classify() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    let driver = load(&sim);
+    let mut local = v4_rule(
+        Ipv4Addr::new(203, 0, 113, 0),
+        25,
+        DIRECTION_INBOUND | DIRECTION_OUTBOUND,
+    );
+    local.fields = FIELD_LOCAL_ADDRESS;
+    local.local_address[..4].copy_from_slice(&HOST_V4.octets());
+    local.local_prefix = 32;
+    let mut port = v4_rule(Ipv4Addr::UNSPECIFIED, 0, DIRECTION_INBOUND);
+    port.fields = FIELD_REMOTE_PORT;
+    port.remote_port = 7;
+    set(&driver, &config_of(&[local, port])).expect("set");
+    let conditions = sim
+        .filter_conditions(TransportLayer::InboundV4.filter_key())
+        .unwrap();
+    assert!(conditions.0.is_empty(), "two rules: classify decides");
+    let inside = Ipv4Addr::new(203, 0, 113, 100);
+    let outside = Ipv4Addr::new(203, 0, 113, 200);
+    assert!(reinjected(
+        &sim,
+        &driver,
+        Layer::InboundV4,
+        &to(Layer::InboundV4, inside, 9)
+    ));
+    assert!(!reinjected(
+        &sim,
+        &driver,
+        Layer::InboundV4,
+        &to(Layer::InboundV4, outside, 9)
+    ));
+    assert!(
+        reinjected(
+            &sim,
+            &driver,
+            Layer::InboundV4,
+            &to(Layer::InboundV4, outside, 7)
+        ),
+        "the port rule"
+    );
+    assert!(
+        !reinjected(
+            &sim,
+            &driver,
+            Layer::OutboundV4,
+            &to(Layer::OutboundV4, outside, 7)
+        ),
+        "inbound only"
+    );
+    let mut elsewhere = to(Layer::InboundV4, inside, 9);
+    elsewhere.local = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
+    assert!(
+        !reinjected(&sim, &driver, Layer::InboundV4, &elsewhere),
+        "another local address"
+    );
+    driver.unload();
+    sim.assert_clean();
+}
+
+/// Requests that must be refused, with the status each gets.
+fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
+    let good = {
+        let mut bytes = vec![0; Config::SIZE];
+        config_of(&[v4_rule(PEER_V4, 32, DIRECTION_INBOUND)]).encode(&mut bytes);
+        bytes
+    };
+    let with = |edit: &dyn Fn(&mut Config)| {
+        let mut config = config_of(&[v4_rule(PEER_V4, 32, DIRECTION_INBOUND)]);
+        edit(&mut config);
+        let mut bytes = vec![0; Config::SIZE];
+        config.encode(&mut bytes);
+        bytes
+    };
+    let mut header_v2 = header();
+    header_v2[0] = 2;
+    let mut header_reserved = header();
+    header_reserved[4] = 1;
+    let invalid = NtStatus::INVALID_PARAMETER;
+    vec![
+        (
+            "unknown code",
+            ctl_code(DEVICE_TYPE, 0x8FF, METHOD_BUFFERED, FILE_READ_ACCESS),
+            header(),
+            64,
+            NtStatus::INVALID_DEVICE_REQUEST,
+        ),
+        (
+            "status: no input",
+            IOCTL_GET_STATUS,
+            vec![],
+            StatusReply::SIZE,
+            NtStatus::BUFFER_TOO_SMALL,
+        ),
+        (
+            "status: input too long",
+            IOCTL_GET_STATUS,
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 0],
+            StatusReply::SIZE,
+            invalid,
+        ),
+        (
+            "status: version 2",
+            IOCTL_GET_STATUS,
+            header_v2.clone(),
+            StatusReply::SIZE,
+            invalid,
+        ),
+        (
+            "status: reserved",
+            IOCTL_GET_STATUS,
+            header_reserved,
+            StatusReply::SIZE,
+            invalid,
+        ),
+        (
+            "status: output short",
+            IOCTL_GET_STATUS,
+            header(),
+            StatusReply::SIZE - 1,
+            NtStatus::BUFFER_TOO_SMALL,
+        ),
+        (
+            "counters: output short",
+            IOCTL_GET_COUNTERS,
+            header(),
+            8,
+            NtStatus::BUFFER_TOO_SMALL,
+        ),
+        (
+            "get: output short",
+            IOCTL_GET_CONFIG,
+            header(),
+            Config::SIZE - 1,
+            NtStatus::BUFFER_TOO_SMALL,
+        ),
+        (
+            "clear: version 2",
+            IOCTL_CLEAR_CONFIG,
+            header_v2,
+            0,
+            invalid,
+        ),
+        (
+            "set: short",
+            IOCTL_SET_CONFIG,
+            good[..Config::SIZE - 1].to_vec(),
+            0,
+            NtStatus::BUFFER_TOO_SMALL,
+        ),
+        (
+            "set: long",
+            IOCTL_SET_CONFIG,
+            [good.clone(), vec![0]].concat(),
+            0,
+            invalid,
+        ),
+        (
+            "set: count 17",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rule_count = 17),
+            0,
+            invalid,
+        ),
+        (
+            "set: flags",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.flags = 2),
+            0,
+            invalid,
+        ),
+        (
+            "set: family 5",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].family = 5),
+            0,
+            invalid,
+        ),
+        (
+            "set: no direction",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].directions = 0),
+            0,
+            invalid,
+        ),
+        (
+            "set: direction bit 2",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].directions = 5),
+            0,
+            invalid,
+        ),
+        (
+            "set: prefix 33",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].remote_prefix = 33),
+            0,
+            invalid,
+        ),
+        (
+            "set: host bits",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].remote_prefix = 24),
+            0,
+            invalid,
+        ),
+        (
+            "set: v4 with bytes past 4",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].remote_address[4] = 1),
+            0,
+            invalid,
+        ),
+        (
+            "set: port 0",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].fields = FIELD_REMOTE_PORT),
+            0,
+            invalid,
+        ),
+        (
+            "set: port without its flag",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].remote_port = 5),
+            0,
+            invalid,
+        ),
+        (
+            "set: protocol 0",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].fields = FIELD_PROTOCOL),
+            0,
+            invalid,
+        ),
+        (
+            "set: port with ICMP",
+            IOCTL_SET_CONFIG,
+            with(&|c| {
+                c.rules[0].fields = FIELD_PROTOCOL | FIELD_REMOTE_PORT;
+                c.rules[0].protocol = 1;
+                c.rules[0].remote_port = 5;
+            }),
+            0,
+            invalid,
+        ),
+        (
+            "set: local without its flag",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].local_prefix = 8),
+            0,
+            invalid,
+        ),
+        (
+            "set: unknown field bit",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].fields = 0x8),
+            0,
+            invalid,
+        ),
+        (
+            "set: rule reserved",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].reserved[0] = 1),
+            0,
+            invalid,
+        ),
+        (
+            "set: no layer",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].layers = 0),
+            0,
+            invalid,
+        ),
+        (
+            "set: layer bit 2",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[0].layers = 4),
+            0,
+            invalid,
+        ),
+        (
+            "set: a rule past the count",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.rules[1] = c.rules[0]),
+            0,
+            invalid,
+        ),
+        (
+            "set: bad rule after a good one",
+            IOCTL_SET_CONFIG,
+            with(&|c| {
+                c.rule_count = 2;
+                c.rules[1] = c.rules[0];
+                c.rules[1].family = 0;
+            }),
+            0,
+            invalid,
+        ),
+    ]
+}
+
+#[test]
+fn every_rejection_has_its_status_and_changes_nothing() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let before: Config = get(&driver, IOCTL_GET_CONFIG);
+    let transactions = sim.calls(KernelFn::FwpmTransactionBegin0);
+    for (name, code, input, output, expected) in rejections() {
+        assert_eq!(
+            request(&driver, code, &input, output),
+            Err(expected),
+            "{name}"
+        );
+        let now: Config = get(&driver, IOCTL_GET_CONFIG);
+        assert_eq!(now, before, "{name}: the configuration is unchanged");
+    }
+    assert_eq!(
+        sim.calls(KernelFn::FwpmTransactionBegin0),
+        transactions,
+        "no transaction was begun"
+    );
+    assert!(reinjected(
+        &sim,
+        &driver,
+        Layer::InboundV4,
+        &udp(Layer::InboundV4, PORT)
+    ));
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn a_failed_transaction_leaves_the_old_filters_and_rules() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let before: Config = get(&driver, IOCTL_GET_CONFIG);
+    let conditions = sim.filter_conditions(TransportLayer::InboundV4.filter_key());
+    let other = config_of(&[v4_rule(
+        Ipv4Addr::new(198, 51, 100, 1),
+        32,
+        DIRECTION_OUTBOUND,
+    )]);
+    for call in [
+        KernelFn::FwpmTransactionBegin0,
+        KernelFn::FwpmFilterDeleteByKey0,
+        KernelFn::FwpmFilterAdd0,
+        KernelFn::FwpmTransactionCommit0,
+    ] {
+        sim.fail_call(call, 0, NtStatus::INSUFFICIENT_RESOURCES);
+        assert_eq!(
+            set(&driver, &other),
+            Err(NtStatus::INSUFFICIENT_RESOURCES),
+            "{call:?}"
+        );
+        let now: Config = get(&driver, IOCTL_GET_CONFIG);
+        assert_eq!(now, before, "{call:?}");
+        assert_eq!(
+            sim.wfp_objects().filters,
+            4,
+            "{call:?}: the transaction was aborted"
+        );
+        assert_eq!(
+            sim.filter_conditions(TransportLayer::InboundV4.filter_key()),
+            conditions
+        );
+        assert!(
+            reinjected(
+                &sim,
+                &driver,
+                Layer::InboundV4,
+                &udp(Layer::InboundV4, PORT)
+            ),
+            "{call:?}"
+        );
+    }
+    driver.unload();
+    sim.assert_clean();
+}
+
+// --- Old or new, never a mix ---
+
+/// Two configurations and a packet that matches neither but would match a mix of them (A's
+/// address with B's port): a classify that read part of each would inspect it.
+fn a_and_b() -> (Rules, Rules, PacketKey) {
+    let rule = |address: Ipv4Addr, port: u16| {
+        let mut rule = v4_rule(address, 32, DIRECTION_INBOUND | DIRECTION_OUTBOUND);
+        rule.fields = FIELD_REMOTE_PORT;
+        rule.remote_port = port;
+        rule
+    };
+    // A second rule in each, so the filters carry no condition and every packet reaches
+    // classify.
+    let never = v4_rule(
+        Ipv4Addr::new(192, 0, 2, 250),
+        32,
+        DIRECTION_INBOUND | DIRECTION_OUTBOUND,
+    );
+    let a = Rules::from_config(&config_of(&[
+        rule(Ipv4Addr::new(198, 51, 100, 1), 1001),
+        never,
+    ]));
+    let b = Rules::from_config(&config_of(&[
+        rule(Ipv4Addr::new(198, 51, 100, 2), 1002),
+        never,
+    ]));
+    let mix = PacketKey {
+        protocol: PROTOCOL_UDP,
+        remote_address: RemoteAddress::V4([198, 51, 100, 1]),
+        remote_port: 1002,
+        local_address: [0; 16],
+        direction: Direction::Inbound,
+        network: false,
+    };
+    (a, b, mix)
+}
+
+#[test]
+fn the_shared_copy_is_read_whole_while_it_changes() {
+    let (a, b, mix) = a_and_b();
+    assert!(!a.matches(&mix) && !b.matches(&mix));
+    let shared = SharedRules::new(&a);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut reads = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        assert!(!shared.matches(&mix), "a torn read after {reads}");
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for round in 0..200_000 {
+            shared.publish(if round % 2 == 0 { &b } else { &a });
+        }
+        stop.store(true, Ordering::Relaxed);
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+    });
+}
+
+#[test]
+fn classifies_on_other_threads_see_the_old_or_the_new_rules_never_a_mix() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    let driver = load(&sim);
+    let (a, b, _) = a_and_b();
+    let (config_a, config_b) = (a.to_config(), b.to_config());
+    set(&driver, &config_a).unwrap();
+    let stop = AtomicBool::new(false);
+    let mixed = TransportPacket::udp(
+        IpAddr::V4(HOST_V4),
+        40000,
+        IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
+        1002,
+    );
+    let delivered = std::thread::scope(|scope| {
+        let classifiers: Vec<_> = [Layer::InboundV4, Layer::OutboundV4]
+            .into_iter()
+            .map(|layer| {
+                let (sim, stop, mixed) = (&sim, &stop, &mixed);
+                scope.spawn(move || {
+                    let mut classified = 0u64;
+                    while !stop.load(Ordering::Relaxed) || classified < 100 {
+                        let delivered = sim.deliver(layer, mixed, Delivery::default());
+                        sim.return_packet(delivered.nbl);
+                        classified += 1;
+                    }
+                    classified
+                })
+            })
+            .collect();
+        for round in 0..200 {
+            set(&driver, if round % 2 == 0 { &config_b } else { &config_a }).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        classifiers
+            .into_iter()
+            .map(|classifier| classifier.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for (layer, delivered) in [TransportLayer::InboundV4, TransportLayer::OutboundV4]
+        .into_iter()
+        .zip(delivered)
+    {
+        let counters = driver.counters(layer);
+        assert_eq!(
+            counters.reinjected, 0,
+            "{layer:?}: a mixed read inspected the packet"
+        );
+        assert_eq!(counters.not_inspected, counters.classified, "{layer:?}");
+        assert_eq!(
+            counters.classified, delivered,
+            "{layer:?}: every packet met a filter, the old or the new (one transaction)"
+        );
+    }
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn a_packet_classified_while_the_filters_are_replaced_meets_the_old_filters_and_rules() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    let driver = load(&sim);
+    let (a, b, _) = a_and_b();
+    set(&driver, &a.to_config()).unwrap();
+    let old_peer = Ipv4Addr::new(198, 51, 100, 1);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let keep = seen.clone();
+    // Mid-change: the new filters are being added, nothing is committed yet.
+    sim.before_next(KernelFn::FwpmFilterAdd0, move |sim| {
+        let packet = to(Layer::InboundV4, old_peer, 1001);
+        let delivered = sim.deliver(Layer::InboundV4, &packet, Delivery::default());
+        *keep.lock().unwrap() = Some((delivered.result.is_some(), delivered.nbl as usize));
+    });
+    set(&driver, &b.to_config()).unwrap();
+    let (classified, nbl) = seen
+        .lock()
+        .unwrap()
+        .take()
+        .expect("delivered during the change");
+    assert!(classified, "the old filters were still in force");
+    let counters = driver.counters(TransportLayer::InboundV4);
+    assert_eq!(
+        (counters.classified, counters.reinjected),
+        (1, 1),
+        "the old rules selected it"
+    );
+    sim.complete_all(NtStatus::SUCCESS);
+    sim.return_packet(nbl as *mut _);
+    assert!(
+        !reinjected(
+            &sim,
+            &driver,
+            Layer::InboundV4,
+            &to(Layer::InboundV4, old_peer, 1001)
+        ),
+        "after the change the new rules decide"
+    );
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn verbose_logging_set_through_the_channel_applies_to_the_per_packet_log_at_once() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let refused = |sim: &SimulatedStack| {
+        sim.fail_call(
+            KernelFn::FwpsAllocateCloneNetBufferList0,
+            0,
+            NtStatus::NO_MEMORY,
+        );
+        let delivered = sim.deliver(
+            Layer::OutboundV4,
+            &udp(Layer::OutboundV4, PORT),
+            Delivery::default(),
+        );
+        sim.return_packet(delivered.nbl);
+        sim.debug_log()
+            .iter()
+            .filter(|(_, _, text)| text.contains("reinjection refused"))
+            .count()
+    };
+    assert_eq!(refused(&sim), 0, "not verbose at load");
+    let mut config: Config = get(&driver, IOCTL_GET_CONFIG);
+    config.flags = CONFIG_VERBOSE;
+    set(&driver, &config).unwrap();
+    assert_eq!(refused(&sim), 1, "verbose from the change on");
+    config.flags = 0;
+    set(&driver, &config).unwrap();
+    assert_eq!(refused(&sim), 1, "quiet again");
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn a_rule_for_the_ip_packet_layers_filters_and_classifies_there_by_prefix_and_local_address() {
+    use wfp_injector::driver::{CalloutLayer, NetworkLayer};
+    use wfp_sim::ip_packet::IpPacketLayer;
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    let driver = load(&sim);
+    let host = Ipv4Addr::new(198, 51, 100, 1);
+    let mut rule = v4_rule(Ipv4Addr::new(198, 51, 100, 0), 24, DIRECTION_OUTBOUND);
+    rule.layers = LAYER_IP_PACKET;
+    rule.fields = FIELD_LOCAL_ADDRESS;
+    rule.local_address[..4].copy_from_slice(&host.octets());
+    rule.local_prefix = 32;
+    set(&driver, &config_of(&[rule])).unwrap();
+    assert_eq!(
+        sim.wfp_objects().filters,
+        1,
+        "the outbound IPv4 IP packet layer only"
+    );
+    let key = CalloutLayer::from(NetworkLayer::OutboundV4).filter_key();
+    let (conditions, _) = sim.filter_conditions(key).expect("its filter");
+    assert!(conditions.is_empty(), "a /24: classify decides");
+    let peer = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+    for (local, inspected) in [(host, true), (Ipv4Addr::new(198, 51, 100, 2), false)] {
+        let packet = TransportPacket::udp(IpAddr::V4(local), 40000, peer, 443);
+        let delivered =
+            sim.deliver_ip_packet(IpPacketLayer::OutboundV4, &packet, Delivery::default());
+        sim.complete_all(NtStatus::SUCCESS);
+        sim.return_packet(delivered.nbl);
+        let counters = driver.counters(NetworkLayer::OutboundV4);
+        assert_eq!(
+            counters.reinjected, 1,
+            "{local}: only the rule's local address"
+        );
+        assert_eq!(counters.not_inspected, u64::from(!inspected), "{local}");
+    }
+    driver.unload();
+    sim.assert_clean();
+}

@@ -1,0 +1,152 @@
+//! The control channel of the shipped image, run by the test loader over the simulated stack:
+//! the device it creates (name, link, who may open it), each request, and thousands of random
+//! requests (tests/support/control_fuzz.rs) answered with allowed statuses, changing nothing
+//! when refused, and leaving nothing behind.
+
+#[path = "support/control_fuzz.rs"]
+mod control_fuzz;
+mod support;
+#[path = "support/tool_device.rs"]
+mod tool_device;
+
+use support::harness::Harness;
+use wfp_injector::nt::NtStatus;
+use wfp_protocol::*;
+use wfp_sim::kmdf_io::{Access, Caller, facts as io};
+use wfp_sim::{RegistryValue, SimulatedStack};
+
+const PATH: &str = r"\\.\WfpInjector";
+
+fn header() -> Vec<u8> {
+    let mut bytes = vec![0; RequestHeader::SIZE];
+    RequestHeader::CURRENT.encode(&mut bytes);
+    bytes
+}
+
+#[test]
+fn the_images_control_device_answers_each_request_for_administrators_only() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(53));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let devices = sim.kmdf_devices();
+    assert_eq!(devices[0].sddl, "D:P(A;;GA;;;SY)(A;;GA;;;BA)");
+    assert_eq!(devices[0].device_type, DEVICE_TYPE);
+    let user = sim.device_io_control_as(
+        PATH,
+        Caller::User,
+        Access::READ,
+        IOCTL_GET_STATUS,
+        &header(),
+        StatusReply::SIZE,
+    );
+    assert_eq!(user.status.0 as u32, io::ACCESS_DENIED);
+
+    let reply = sim.device_io_control(PATH, IOCTL_GET_STATUS, &header(), StatusReply::SIZE);
+    assert_eq!(reply.status, NtStatus::SUCCESS);
+    let status = StatusReply::decode(&reply.output).unwrap();
+    assert_eq!(status.progress, PROGRESS_LOADED);
+    assert_eq!((status.kmdf_major, status.kmdf_minor), (1, 31));
+    assert_eq!(status.rules, 2);
+    assert_eq!(status.contexts_capacity, 1024);
+
+    let reply = sim.device_io_control(PATH, IOCTL_GET_COUNTERS, &header(), CountersReply::SIZE);
+    assert_eq!(reply.status, NtStatus::SUCCESS);
+    assert_eq!(reply.information, CountersReply::SIZE);
+
+    let mut config = Config::empty();
+    config.rule_count = 1;
+    config.rules[0] = Rule {
+        family: FAMILY_IPV4,
+        directions: DIRECTION_INBOUND,
+        remote_prefix: 24,
+        remote_address: [198, 51, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        layers: LAYER_TRANSPORT,
+        ..Rule::default()
+    };
+    let mut input = vec![0; Config::SIZE];
+    config.encode(&mut input);
+    let read_only = sim.device_io_control_as(
+        PATH,
+        Caller::Administrator,
+        Access::READ,
+        IOCTL_SET_CONFIG,
+        &input,
+        0,
+    );
+    assert_eq!(
+        read_only.status.0 as u32,
+        io::ACCESS_DENIED,
+        "a change needs write access"
+    );
+    let reply = sim.device_io_control(PATH, IOCTL_SET_CONFIG, &input, 0);
+    assert_eq!(reply.status, NtStatus::SUCCESS);
+    assert_eq!(sim.wfp_objects().filters, 1);
+    assert_eq!(control_fuzz::read_config(&sim), config);
+    let reply = sim.device_io_control(PATH, IOCTL_CLEAR_CONFIG, &header(), 0);
+    assert_eq!(reply.status, NtStatus::SUCCESS);
+    assert_eq!(sim.wfp_objects().filters, 0);
+
+    harness.driver_unload();
+    let gone = sim.device_io_control(PATH, IOCTL_GET_STATUS, &header(), StatusReply::SIZE);
+    assert_eq!(gone.status.0 as u32, io::OBJECT_NAME_NOT_FOUND);
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn thousands_of_random_requests_to_the_image_change_nothing_when_refused() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(53));
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let (accepted, changes) = control_fuzz::run(&sim, 0x1A6E_5EED, 3000);
+    assert!(
+        accepted > 300 && changes > 80,
+        "{accepted} accepted, {changes} changes"
+    );
+    harness.driver_unload();
+    assert!(sim.pool_outstanding().is_empty(), "pool balanced at unload");
+    drop(harness);
+    sim.assert_clean();
+}
+
+#[test]
+fn wfpinjctl_steers_the_image() {
+    let sim = SimulatedStack::new();
+    let Some(mut harness) = Harness::new(&sim) else {
+        return;
+    };
+    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+    let admin = Caller::Administrator;
+    let (code, out, _) = tool_device::wfpinjctl(&sim, admin, "status", 1);
+    assert_eq!(code, wfpinjctl::EXIT_OK);
+    assert!(out.contains("rules     0"), "{out}");
+    let add = "inspect add --local 10.1.1.1 --remote 10.1.1.2 --direction out --ip-version 4";
+    assert_eq!(
+        tool_device::wfpinjctl(&sim, admin, add, 1).0,
+        wfpinjctl::EXIT_OK
+    );
+    assert_eq!(sim.wfp_objects().filters, 1);
+    let (_, list, _) = tool_device::wfpinjctl(&sim, admin, "inspect list", 1);
+    assert!(
+        list.contains("--remote 10.1.1.2/32 --local 10.1.1.1/32 --direction out"),
+        "{list}"
+    );
+    let remove = add.replace("add", "remove");
+    assert_eq!(
+        tool_device::wfpinjctl(&sim, admin, &remove, 1).0,
+        wfpinjctl::EXIT_OK
+    );
+    assert_eq!(sim.wfp_objects().filters, 0);
+    let (code, _, err) = tool_device::wfpinjctl(&sim, Caller::User, "status", 1);
+    assert_eq!(code, wfpinjctl::EXIT_FAILED);
+    assert!(err.contains("run as administrator"), "{err}");
+    harness.driver_unload();
+    drop(harness);
+    sim.assert_clean();
+}

@@ -1,0 +1,237 @@
+//! wfpinjctl's library (parsing, request encoding, output) against the host-built driver behind
+//! its KMDF shell, through the simulated I/O manager: every command, text and JSON, the HLK
+//! answer file's kind of rule, errors in words (not loaded, access denied, a bad address named).
+
+#[path = "support/host_driver.rs"]
+mod host_driver;
+#[path = "support/kmdf_host.rs"]
+mod kmdf_host;
+#[path = "support/tool_device.rs"]
+mod tool_device;
+
+use host_driver::{configure_port, registry_path};
+use kmdf_host::{Sim, evt_driver_unload, evt_io_device_control};
+use tool_device::wfpinjctl;
+use wfp_injector::nt::NtStatus;
+use wfp_injector::shell::kmdf;
+use wfp_injector::shell::slot::Slot;
+use wfp_injector::sys::types::DRIVER_OBJECT;
+use wfp_sim::SimulatedStack;
+use wfp_sim::kmdf_io::Caller;
+use wfpinjctl::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+const ADMIN: Caller = Caller::Administrator;
+
+/// Loads the driver through the shell with the registry's port and runs `test` against it.
+fn with_driver(test: impl FnOnce(Sim)) {
+    let _serial = kmdf_host::serial();
+    let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
+    configure_port(sim);
+    let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
+    kmdf_host::set_current(Some((sim, slot)));
+    // SAFETY: plain data; zero is how the I/O manager hands fields over.
+    let mut driver: Box<DRIVER_OBJECT> = Box::new(unsafe { std::mem::zeroed() });
+    let path = registry_path();
+    // SAFETY: the I/O manager's arguments; the callbacks use this stack and slot.
+    let status = unsafe {
+        kmdf::driver_entry(
+            sim,
+            slot,
+            &mut *driver,
+            &path.string,
+            evt_driver_unload,
+            evt_io_device_control,
+        )
+    };
+    assert_eq!(NtStatus(status), NtStatus::SUCCESS);
+    test(sim);
+    let unload = driver.DriverUnload.expect("the framework's unload");
+    // SAFETY: the I/O manager's unload call.
+    unsafe { unload(&mut *driver) };
+    sim.assert_clean();
+}
+
+#[test]
+fn status_in_text_and_json() {
+    with_driver(|sim| {
+        let (code, out, err) = wfpinjctl(sim, ADMIN, "status", 1);
+        assert_eq!((code, err.as_str()), (EXIT_OK, ""));
+        assert!(out.contains("driver    0.1.0 (KMDF 1.31)"), "{out}");
+        assert!(out.contains("state     loaded"), "{out}");
+        assert!(out.contains("contexts  0 in use of 1024"), "{out}");
+        assert!(out.contains("rules     2"), "{out}");
+        let (code, out, _) = wfpinjctl(sim, ADMIN, "--json status", 1);
+        assert_eq!(code, EXIT_OK);
+        assert_eq!(
+            out.trim(),
+            "{\"driver_version\":\"0.1.0\",\"kmdf_version\":\"1.31\",\"state\":\"loaded\",\
+             \"failed_step\":null,\"failed_status\":null,\"handles\":{\"ipv4\":true,\"ipv6\":true},\
+             \"contexts\":{\"in_use\":0,\"capacity\":1024},\"rules\":2}"
+        );
+    });
+}
+
+#[test]
+fn counters_once_and_watched() {
+    with_driver(|sim| {
+        let (code, out, _) = wfpinjctl(sim, ADMIN, "counters", 1);
+        assert_eq!(code, EXIT_OK);
+        assert!(out.contains("OUTBOUND_TRANSPORT_V4"), "{out}");
+        assert!(out.contains("skipped_suspended"), "{out}");
+        assert!(
+            out.contains("reinjections completed: 0 ok, 0 failed"),
+            "{out}"
+        );
+        let (code, out, _) = wfpinjctl(sim, ADMIN, "counters --watch 1 --json", 3);
+        assert_eq!(code, EXIT_OK);
+        assert_eq!(
+            out.lines().count(),
+            3,
+            "three rounds, one object each: {out}"
+        );
+        assert!(out.lines().all(|line| {
+            line.starts_with("{\"layers\":{\"OUTBOUND_TRANSPORT_V4\":{\"classified\":0")
+        }));
+    });
+}
+
+#[test]
+fn inspect_add_list_remove_and_clear() {
+    with_driver(|sim| {
+        let add = "inspect add --local 192.0.2.1 --remote 192.0.2.2 --direction IN --ip-version 4";
+        let (code, out, err) = wfpinjctl(sim, ADMIN, add, 1);
+        assert_eq!((code, err.as_str()), (EXIT_OK, ""));
+        assert_eq!(out.trim(), "added; 3 rule(s) in force");
+        let (_, again, _) = wfpinjctl(sim, ADMIN, add, 1);
+        assert_eq!(
+            again.trim(),
+            "added; 3 rule(s) in force",
+            "adding twice keeps one"
+        );
+        let (code, list, _) = wfpinjctl(sim, ADMIN, "inspect list", 1);
+        assert_eq!(code, EXIT_OK);
+        assert!(
+            list.contains(
+                " 3  --ip-version 4 --remote 192.0.2.2/32 --local 192.0.2.1/32 --direction in"
+            ),
+            "{list}"
+        );
+        assert!(
+            list.contains(" 1  --ip-version 4 --port 5353 --direction both"),
+            "{list}"
+        );
+        let (_, json, _) = wfpinjctl(sim, ADMIN, "inspect list --json", 1);
+        assert!(
+            json.contains("{\"ip_version\":4,\"direction\":\"in\",\"remote\":\"192.0.2.2/32\",\"local\":\"192.0.2.1/32\",\"port\":null,\"protocol\":null,\"layer\":\"transport\"}"),
+            "{json}"
+        );
+        let v6 = "inspect add --remote 2001:db8::/32 --protocol udp --port 53 --direction out";
+        assert_eq!(wfpinjctl(sim, ADMIN, v6, 1).0, EXIT_OK);
+        let remove = add.replace("add", "remove");
+        let (code, out, _) = wfpinjctl(sim, ADMIN, &remove, 1);
+        assert_eq!((code, out.trim()), (EXIT_OK, "removed; 3 rule(s) in force"));
+        let (code, _, err) = wfpinjctl(sim, ADMIN, &remove, 1);
+        assert_eq!(code, EXIT_FAILED);
+        assert!(err.contains("no such rule in force"), "{err}");
+        let (code, out, _) = wfpinjctl(sim, ADMIN, "inspect clear", 1);
+        assert_eq!((code, out.trim()), (EXIT_OK, "cleared; 0 rule(s) in force"));
+        let (_, list, _) = wfpinjctl(sim, ADMIN, "inspect list", 1);
+        assert!(
+            list.starts_with("no rule: the driver inspects nothing"),
+            "{list}"
+        );
+        assert_eq!(sim.wfp_objects().filters, 0);
+    });
+}
+
+#[test]
+fn the_seventeenth_rule_is_refused_in_words() {
+    with_driver(|sim| {
+        assert_eq!(wfpinjctl(sim, ADMIN, "inspect clear", 1).0, EXIT_OK);
+        for port in 1..=16 {
+            let line = format!("inspect add --ip-version 6 --port {port}");
+            assert_eq!(wfpinjctl(sim, ADMIN, &line, 1).0, EXIT_OK, "{line}");
+        }
+        let (code, _, err) = wfpinjctl(sim, ADMIN, "inspect add --ip-version 6 --port 17", 1);
+        assert_eq!(code, EXIT_FAILED);
+        assert!(err.contains("holds 16 rules already"), "{err}");
+    });
+}
+
+#[test]
+fn users_are_told_to_run_as_administrator() {
+    with_driver(|sim| {
+        let (code, out, err) = wfpinjctl(sim, Caller::User, "status", 1);
+        assert_eq!((code, out.as_str()), (EXIT_FAILED, ""));
+        assert_eq!(err.trim(), "wfpinjctl: access denied: run as administrator");
+    });
+}
+
+#[test]
+fn bad_arguments_are_named_and_reach_no_driver() {
+    with_driver(|sim| {
+        let completed = sim.requests_completed();
+        for (line, named) in [
+            (
+                "inspect add --remote 10.0.0.300",
+                "'10.0.0.300' is not an IPv4 or IPv6 address",
+            ),
+            (
+                "inspect add --remote 10.0.0.1/8",
+                "the network is 10.0.0.0/8",
+            ),
+            (
+                "inspect add --remote 10.0.0.1/33",
+                "'33' is not a prefix length from 0 to 32",
+            ),
+            (
+                "inspect add --remote 10.0.0.1 --local 2001:db8::1",
+                "different IP versions",
+            ),
+            ("inspect add --port 53", "say which IP version"),
+            ("inspect add --ip-version 4 --port 0", "'0' is not a port"),
+            (
+                "inspect add --ip-version 4 --protocol icmp --port 1",
+                "--port goes with",
+            ),
+            (
+                "inspect add --ip-version 4 --protocol gre",
+                "'gre' is not tcp, udp",
+            ),
+            (
+                "inspect add --ip-version 4 --direction sideways",
+                "'sideways' is not in, out or both",
+            ),
+            (
+                "inspect add --ip-version 4 --port 1 --port 2",
+                "--port given twice",
+            ),
+            ("inspect add --ip-version", "--ip-version needs a value"),
+            ("inspect frobnicate", "unknown inspect action 'frobnicate'"),
+            ("counters --watch 0", "not a number of seconds"),
+            ("status now", "unexpected 'now'"),
+            ("", "no command given"),
+        ] {
+            let (code, out, err) = wfpinjctl(sim, ADMIN, line, 1);
+            assert_eq!((code, out.as_str()), (EXIT_USAGE, ""), "{line}");
+            assert!(err.contains(named), "{line}: {err}");
+        }
+        assert_eq!(sim.requests_completed(), completed);
+    });
+}
+
+#[test]
+fn without_the_driver_the_tool_says_it_is_not_loaded() {
+    let _serial = kmdf_host::serial();
+    let sim = SimulatedStack::new();
+    let (code, _, err) = wfpinjctl(&sim, ADMIN, "status", 1);
+    assert_eq!(code, EXIT_FAILED);
+    assert_eq!(
+        err.trim(),
+        r"wfpinjctl: driver not loaded (\\.\WfpInjector not found); start it with 'sc start WfpInjector'"
+    );
+    let (code, out, _) = wfpinjctl(&sim, ADMIN, "--help", 1);
+    assert_eq!(code, EXIT_OK);
+    assert!(out.starts_with("wfpinjctl: see and steer"));
+    sim.assert_clean();
+}

@@ -1,0 +1,174 @@
+//! wfpinjctl: status, counters and inspection rules of the wfp-injector driver, through its
+//! control device (`\\.\WfpInjector`, docs/control.md).
+//!
+//! Everything but opening the device and sending a request is here and platform-neutral:
+//! [`args`] parses the command line, [`rule`] turns rule arguments into the protocol's
+//! [`wfp_protocol::Rule`] and back, [`output`] prints text or JSON, [`device`] names every
+//! failure in words. [`run`] ties them together over any [`device::Device`]; the Windows binary
+//! passes the real one (`windows.rs`), tests pass the driver built for the host.
+
+pub mod args;
+pub mod device;
+pub mod output;
+pub mod rule;
+#[cfg(windows)]
+pub mod windows;
+
+use std::io::Write;
+
+use wfp_protocol::{
+    Config, CountersReply, IOCTL_CLEAR_CONFIG, IOCTL_GET_CONFIG, IOCTL_GET_COUNTERS,
+    IOCTL_GET_STATUS, IOCTL_SET_CONFIG, MAX_RULES, RequestHeader, StatusReply, Wire,
+};
+
+use args::{Command, Inspect, Invocation};
+use device::{Device, Failure};
+
+/// Exit status: done.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: the driver refused, or could not be reached.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit status: the command line is wrong.
+pub const EXIT_USAGE: i32 = 2;
+
+fn header() -> Vec<u8> {
+    let mut bytes = vec![0; RequestHeader::SIZE];
+    RequestHeader::CURRENT.encode(&mut bytes);
+    bytes
+}
+
+/// A read request's reply, decoded.
+fn read<T: Wire, D: Device + ?Sized>(device: &mut D, code: u32) -> Result<T, Failure> {
+    let bytes = device.control(code, &header(), T::SIZE)?;
+    T::decode(&bytes).map_err(|_| Failure::Reply(bytes.len()))
+}
+
+fn write_config<D: Device + ?Sized>(device: &mut D, config: &Config) -> Result<(), Failure> {
+    let mut bytes = vec![0; Config::SIZE];
+    config.encode(&mut bytes);
+    device.control(IOCTL_SET_CONFIG, &bytes, 0).map(|_| ())
+}
+
+/// What a command did, for the output.
+enum Done {
+    Status(StatusReply),
+    Counters(Box<CountersReply>),
+    Rules(Box<Config>),
+    Changed(&'static str, usize),
+}
+
+fn execute<D: Device + ?Sized>(device: &mut D, command: &Command) -> Result<Done, Failure> {
+    Ok(match command {
+        Command::Status => Done::Status(read(device, IOCTL_GET_STATUS)?),
+        Command::Counters { .. } => Done::Counters(Box::new(read(device, IOCTL_GET_COUNTERS)?)),
+        Command::Inspect(Inspect::List) => Done::Rules(Box::new(read(device, IOCTL_GET_CONFIG)?)),
+        Command::Inspect(Inspect::Clear) => {
+            device.control(IOCTL_CLEAR_CONFIG, &header(), 0)?;
+            Done::Changed("cleared", 0)
+        }
+        Command::Inspect(Inspect::Add(rule)) => {
+            let mut config: Config = read(device, IOCTL_GET_CONFIG)?;
+            if !config.active().contains(rule) {
+                let count = config.active().len();
+                if count == MAX_RULES {
+                    return Err(Failure::Full);
+                }
+                config.rules[count] = *rule;
+                config.rule_count += 1;
+                write_config(device, &config)?;
+            }
+            Done::Changed("added", config.active().len())
+        }
+        Command::Inspect(Inspect::Remove(rule)) => {
+            let mut config: Config = read(device, IOCTL_GET_CONFIG)?;
+            let Some(at) = config.active().iter().position(|each| each == rule) else {
+                return Err(Failure::NoSuchRule);
+            };
+            let count = config.active().len();
+            config.rules.copy_within(at + 1..count, at);
+            config.rules[count - 1] = Default::default();
+            config.rule_count -= 1;
+            write_config(device, &config)?;
+            Done::Changed("removed", config.active().len())
+        }
+        Command::Help | Command::Version => unreachable!("answered without the device"),
+    })
+}
+
+fn print(out: &mut dyn Write, json: bool, done: &Done) -> std::io::Result<()> {
+    match (done, json) {
+        (Done::Status(status), false) => output::status_text(out, status),
+        (Done::Status(status), true) => output::status_json(out, status),
+        (Done::Counters(counters), false) => output::counters_text(out, counters),
+        (Done::Counters(counters), true) => output::counters_json(out, counters),
+        (Done::Rules(config), false) => output::rules_text(out, config),
+        (Done::Rules(config), true) => output::rules_json(out, config),
+        (Done::Changed(what, count), false) => writeln!(out, "{what}; {count} rule(s) in force"),
+        (Done::Changed(what, count), true) => {
+            writeln!(out, "{{\"result\":\"{what}\",\"rules\":{count}}}")
+        }
+    }
+}
+
+/// Runs the command line `arguments` (without the program name): opens the device with
+/// `open` (asking for write access only for changes), prints to `out`, errors to `err`, and
+/// returns the exit status. `pause` waits between `counters --watch` rounds and says whether to
+/// go on (the binary sleeps; tests stop it).
+pub fn run<D: Device>(
+    arguments: &[String],
+    open: &mut dyn FnMut(bool) -> Result<D, Failure>,
+    pause: &mut dyn FnMut(u32) -> bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let invocation: Invocation = match args::parse(arguments) {
+        Ok(invocation) => invocation,
+        Err(problem) => {
+            let _ = writeln!(err, "wfpinjctl: {problem}\nTry 'wfpinjctl --help'.");
+            return EXIT_USAGE;
+        }
+    };
+    match invocation.command {
+        Command::Help => {
+            let _ = out.write_all(args::USAGE.as_bytes());
+            return EXIT_OK;
+        }
+        Command::Version => {
+            let _ = writeln!(out, "wfpinjctl {}", env!("CARGO_PKG_VERSION"));
+            return EXIT_OK;
+        }
+        _ => {}
+    }
+    let changes = matches!(
+        invocation.command,
+        Command::Inspect(Inspect::Add(_) | Inspect::Remove(_) | Inspect::Clear)
+    );
+    let mut device = match open(changes) {
+        Ok(device) => device,
+        Err(failure) => {
+            let _ = writeln!(err, "wfpinjctl: {failure}");
+            return EXIT_FAILED;
+        }
+    };
+    let watch = match invocation.command {
+        Command::Counters { watch } => watch,
+        _ => None,
+    };
+    loop {
+        match execute(&mut device, &invocation.command) {
+            Ok(done) => {
+                if print(out, invocation.json, &done).is_err() {
+                    return EXIT_FAILED;
+                }
+            }
+            Err(failure) => {
+                let _ = writeln!(err, "wfpinjctl: {failure}");
+                return EXIT_FAILED;
+            }
+        }
+        match watch {
+            Some(seconds) if pause(seconds) => continue,
+            _ => return EXIT_OK,
+        }
+    }
+}
