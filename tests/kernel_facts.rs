@@ -877,6 +877,20 @@ fn check_seam_layouts() -> Check {
         }
     );
     whole!(c, WDF_IO_QUEUE_CONFIG);
+    offsets!(
+        c,
+        WDF_OBJECT_ATTRIBUTES {
+            Size,
+            EvtCleanupCallback,
+            EvtDestroyCallback,
+            ExecutionLevel,
+            SynchronizationScope,
+            ParentObject,
+            ContextSizeOverride,
+            ContextTypeInfo
+        }
+    );
+    whole!(c, WDF_OBJECT_ATTRIBUTES);
     c
 }
 
@@ -1211,6 +1225,8 @@ fn check_constants() -> Check {
             WdfDriverInitNonPnpDriver,
             WdfIoQueueDispatchSequential,
             WdfFalse,
+            WdfExecutionLevelPassive,
+            WdfSynchronizationScopeInheritFromParent,
             KMDF_VERSION_MAJOR,
             KMDF_VERSION_MINOR,
             KMDF_BUILD_NUMBER,
@@ -1540,6 +1556,7 @@ fn check_simulator() -> Check {
         named!(c, "crates/sim/src/kmdf_io.rs", io, "const", [
             DISPATCH_SEQUENTIAL => "WdfIoQueueDispatchSequential",
             DISPATCH_PARALLEL => "WdfIoQueueDispatchParallel",
+            EXECUTION_LEVEL_PASSIVE => "WdfExecutionLevelPassive",
             METHOD_BUFFERED => "METHOD_BUFFERED",
             FILE_READ_ACCESS => "FILE_READ_ACCESS",
             FILE_WRITE_ACCESS => "FILE_WRITE_ACCESS",
@@ -1553,6 +1570,7 @@ fn check_simulator() -> Check {
             PENDING => "STATUS_PENDING",
         ]);
         c.eq("crates/sim/src/kmdf_io.rs:IO_QUEUE_CONFIG_SIZE", "size", "WDF_IO_QUEUE_CONFIG", io::IO_QUEUE_CONFIG_SIZE.to_u128());
+        c.eq("crates/sim/src/kmdf_io.rs:OBJECT_ATTRIBUTES_SIZE", "size", "WDF_OBJECT_ATTRIBUTES", io::OBJECT_ATTRIBUTES_SIZE.to_u128());
     }
     c
 }

@@ -23,8 +23,9 @@ use crate::nt::{DeviceObject, NtStatus, RegistryPath};
 use crate::sys::types::{
     DRIVER_OBJECT, FILE_DEVICE_SECURE_OPEN, NTSTATUS, PFN_WDF_DRIVER_UNLOAD,
     PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PWDFDEVICE_INIT, SDDL_DEVOBJ_SYS_ALL_ADM_ALL,
-    UNICODE_STRING, WDF_DRIVER_CONFIG, WDF_IO_QUEUE_CONFIG, WDFDEVICE, WDFDRIVER, WDFQUEUE,
-    WDFREQUEST, WdfDriverInitNonPnpDriver, WdfFalse, WdfIoQueueDispatchSequential,
+    UNICODE_STRING, WDF_DRIVER_CONFIG, WDF_IO_QUEUE_CONFIG, WDF_OBJECT_ATTRIBUTES, WDFDEVICE,
+    WDFDRIVER, WDFQUEUE, WDFREQUEST, WdfDriverInitNonPnpDriver, WdfExecutionLevelPassive, WdfFalse,
+    WdfIoQueueDispatchSequential, WdfSynchronizationScopeInheritFromParent,
 };
 use crate::sys::{KernelApi, WdfApi};
 
@@ -41,6 +42,7 @@ static CONTROL_DEVICE_LINK_WIDE: [u16; CONTROL_DEVICE_LINK.len() + 1] = wide(CON
 
 /// `sizeof(WDF_IO_QUEUE_CONFIG)`.
 const IO_QUEUE_CONFIG_SIZE: u32 = core::mem::size_of::<WDF_IO_QUEUE_CONFIG>() as u32;
+const OBJECT_ATTRIBUTES_SIZE: u32 = core::mem::size_of::<WDF_OBJECT_ATTRIBUTES>() as u32;
 
 /// A UNICODE_STRING over a static UTF-16 string (the framework only reads it).
 fn unicode(text: &'static [u16]) -> UNICODE_STRING {
@@ -229,11 +231,30 @@ fn create_queue<K: WdfApi>(
         Settings: 0,
         Driver: ptr::null_mut(),
     };
+    // PASSIVE_LEVEL callbacks: without it the queue inherits the driver's default execution
+    // level (dispatch), and EvtIoDeviceControl may be called at DISPATCH_LEVEL, where a
+    // configuration change (a wait, a WFP transaction) is not allowed (WDF_EXECUTION_LEVEL).
+    let mut attributes = WDF_OBJECT_ATTRIBUTES {
+        Size: OBJECT_ATTRIBUTES_SIZE,
+        EvtCleanupCallback: ptr::null(),
+        EvtDestroyCallback: ptr::null(),
+        ExecutionLevel: WdfExecutionLevelPassive,
+        SynchronizationScope: WdfSynchronizationScopeInheritFromParent,
+        ParentObject: ptr::null_mut(),
+        ContextSizeOverride: 0,
+        ContextTypeInfo: ptr::null(),
+    };
     let mut queue: WDFQUEUE = ptr::null_mut();
-    // SAFETY: `device` is live; `config` outlives the call and its callback is this image's;
-    // null attributes are allowed; `queue` is writable.
-    let status =
-        unsafe { kernel.wdf_io_queue_create(device, &mut config, ptr::null_mut(), &mut queue) };
+    // SAFETY: `device` is live; `config` and `attributes` outlive the call and the callback is
+    // this image's; `queue` is writable.
+    let status = unsafe {
+        kernel.wdf_io_queue_create(
+            device,
+            &mut config,
+            (&raw mut attributes).cast(),
+            &mut queue,
+        )
+    };
     NtStatus(status).ok().map_err(|status| status.0)?;
     Ok(queue)
 }

@@ -32,13 +32,18 @@ use crate::nt::{Irql, NtStatus};
 use crate::sys::KernelFn;
 use crate::sys::types::{
     NTSTATUS, PFN_WDF_IO_QUEUE_IO_DEVICE_CONTROL, PWDFDEVICE_INIT, UNICODE_STRING,
-    WDF_DRIVER_GLOBALS, WDF_IO_QUEUE_CONFIG, WDFDEVICE, WDFQUEUE, WDFREQUEST,
+    WDF_DRIVER_GLOBALS, WDF_IO_QUEUE_CONFIG, WDF_OBJECT_ATTRIBUTES, WDFDEVICE, WDFQUEUE,
+    WDFREQUEST,
 };
 
 /// The simulator's own copies of the I/O facts it applies (tests/kernel_facts.rs pins each).
 pub mod facts {
     /// `sizeof(WDF_IO_QUEUE_CONFIG)` of KMDF 1.31 on x64.
     pub const IO_QUEUE_CONFIG_SIZE: u32 = 96;
+    /// `sizeof(WDF_OBJECT_ATTRIBUTES)` (1.31 wdfobject.h, x64).
+    pub const OBJECT_ATTRIBUTES_SIZE: u32 = 56;
+    /// `WdfExecutionLevelPassive`.
+    pub const EXECUTION_LEVEL_PASSIVE: i32 = 2;
     /// `WdfIoQueueDispatchSequential`.
     pub const DISPATCH_SEQUENTIAL: i32 = 1;
     /// `WdfIoQueueDispatchParallel`.
@@ -145,6 +150,10 @@ struct Queue {
     purged: bool,
     /// Held while a request is presented: a sequential queue presents one at a time.
     gate: Arc<Mutex<()>>,
+    /// The queue asked for PASSIVE_LEVEL callbacks (WDF_OBJECT_ATTRIBUTES.ExecutionLevel);
+    /// otherwise it inherits the driver's default, dispatch, and the simulator presents its
+    /// requests at DISPATCH_LEVEL, as the framework may.
+    passive: bool,
 }
 
 struct Request {
@@ -347,7 +356,7 @@ impl SimulatedStack {
         globals: *mut WDF_DRIVER_GLOBALS,
         device: WDFDEVICE,
         config: *mut WDF_IO_QUEUE_CONFIG,
-        _attributes: *mut core::ffi::c_void,
+        attributes: *mut core::ffi::c_void,
         queue: *mut WDFQUEUE,
     ) -> NTSTATUS {
         let call = KernelFn::WdfIoQueueCreate;
@@ -375,6 +384,16 @@ impl SimulatedStack {
             // Manual queues present nothing; the simulation does not model them.
             return NtStatus::INVALID_PARAMETER.0;
         }
+        let passive = if attributes.is_null() {
+            false
+        } else {
+            // SAFETY: non-null; the contract makes it a readable WDF_OBJECT_ATTRIBUTES.
+            let attributes = unsafe { *attributes.cast::<WDF_OBJECT_ATTRIBUTES>() };
+            if attributes.Size != OBJECT_ATTRIBUTES_SIZE {
+                return NtStatus::INVALID_PARAMETER.0;
+            }
+            attributes.ExecutionLevel == EXECUTION_LEVEL_PASSIVE
+        };
         let default = config.DefaultQueue != 0;
         let io = &state.kmdf.io;
         if default
@@ -392,6 +411,7 @@ impl SimulatedStack {
                 device: key,
                 default,
                 evt_device_control: config.EvtIoDeviceControl,
+                passive,
                 purged: false,
                 gate: Arc::new(Mutex::new(())),
             },
@@ -621,7 +641,7 @@ impl SimulatedStack {
         input: &[u8],
         output_length: usize,
     ) -> IoReply {
-        let (queue, request, callback, gate) = {
+        let (queue, request, callback, gate, passive) = {
             let mut state = self.lock();
             let Some((link, tail)) = link_of(path) else {
                 return IoReply::refused(OBJECT_NAME_NOT_FOUND);
@@ -663,7 +683,7 @@ impl SimulatedStack {
                 // Only buffered control codes are modelled; the driver defines no other.
                 return IoReply::refused(INVALID_DEVICE_REQUEST);
             }
-            let (queue, gate) = (*queue, Arc::clone(&record.gate));
+            let (queue, gate, passive) = (*queue, Arc::clone(&record.gate), record.passive);
             let mut buffer = vec![UNWRITTEN; input.len().max(output_length)].into_boxed_slice();
             buffer[..input.len()].copy_from_slice(input);
             let handle = state.kmdf.new_handle();
@@ -677,7 +697,7 @@ impl SimulatedStack {
                     completion: None,
                 },
             );
-            (queue, handle, callback, gate)
+            (queue, handle, callback, gate, passive)
         };
         let presenting = gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if self
@@ -693,9 +713,17 @@ impl SimulatedStack {
             return IoReply::refused(CANCELLED);
         }
         {
-            let _passive = self.set_irql(Irql::PASSIVE);
+            // A queue that did not ask for PASSIVE_LEVEL inherits dispatch: its requests are
+            // presented at DISPATCH_LEVEL here, as the framework may (from a DPC or another
+            // thread's dispatch), so a driver that needs PASSIVE_LEVEL must ask for it.
+            let level = if passive {
+                Irql::PASSIVE
+            } else {
+                Irql::DISPATCH
+            };
+            let _level = self.set_irql(level);
             // SAFETY: the driver's EvtIoDeviceControl, with a queue and request the framework
-            // made, at PASSIVE_LEVEL, one at a time on this queue.
+            // made, at the queue's execution level, one at a time on this queue.
             unsafe {
                 callback(
                     queue as WDFQUEUE,

@@ -648,7 +648,8 @@ macro_rules! kernel_declarations {
             #[seam(unsafe wdf_device_create_symbolic_link, PASSIVE, 80)]
             fn WdfDeviceCreateSymbolicLink(device: WDFDEVICE, link: *const UNICODE_STRING) -> NTSTATUS;
 
-            /// `WdfIoQueueCreate`: a queue of `device`, deleted with it. `attributes` is null.
+            /// `WdfIoQueueCreate`: a queue of `device`, deleted with it. `attributes` is null or a
+            /// WDF_OBJECT_ATTRIBUTES.
             ///
             /// # Safety
             /// IRQL <= DISPATCH_LEVEL; `device` is live; `config` is valid for the call and its

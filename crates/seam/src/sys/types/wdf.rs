@@ -44,6 +44,37 @@ pub type WDF_TRI_STATE = i32;
 /// `WdfFalse`.
 pub const WdfFalse: WDF_TRI_STATE = 0;
 
+/// `WDF_EXECUTION_LEVEL` (wdfobject.h): a C enum.
+pub type WDF_EXECUTION_LEVEL = i32;
+/// `WdfExecutionLevelPassive`: the object's callbacks are called at PASSIVE_LEVEL.
+pub const WdfExecutionLevelPassive: WDF_EXECUTION_LEVEL = 2;
+/// `WDF_SYNCHRONIZATION_SCOPE` (wdfobject.h): a C enum.
+pub type WDF_SYNCHRONIZATION_SCOPE = i32;
+/// `WdfSynchronizationScopeInheritFromParent`: what WDF_OBJECT_ATTRIBUTES_INIT sets.
+pub const WdfSynchronizationScopeInheritFromParent: WDF_SYNCHRONIZATION_SCOPE = 1;
+
+/// `WDF_OBJECT_ATTRIBUTES` (1.31 wdfobject.h): the control queue's, for its execution level.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct WDF_OBJECT_ATTRIBUTES {
+    /// `sizeof(WDF_OBJECT_ATTRIBUTES)`.
+    pub Size: u32,
+    /// `EvtCleanupCallback` (null).
+    pub EvtCleanupCallback: *const c_void,
+    /// `EvtDestroyCallback` (null).
+    pub EvtDestroyCallback: *const c_void,
+    /// The highest IRQL the framework calls the object's callbacks at.
+    pub ExecutionLevel: WDF_EXECUTION_LEVEL,
+    /// How the object's callbacks are serialized.
+    pub SynchronizationScope: WDF_SYNCHRONIZATION_SCOPE,
+    /// `ParentObject` (null: the default parent).
+    pub ParentObject: WDFOBJECT,
+    /// `ContextSizeOverride` (0).
+    pub ContextSizeOverride: usize,
+    /// `ContextTypeInfo` (null: no context).
+    pub ContextTypeInfo: *const c_void,
+}
+
 /// `WDF_IO_QUEUE_CONFIG` (1.31 wdfio.h). Callbacks the driver does not supply are null.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
