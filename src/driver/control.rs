@@ -18,12 +18,11 @@
 
 use wfp_protocol::{
     Config, CountersReply, HANDLE_IPV4, HANDLE_IPV6, IOCTL_CLEAR_CONFIG, IOCTL_GET_CONFIG,
-    IOCTL_GET_COUNTERS, IOCTL_GET_STATUS, IOCTL_SET_CONFIG, Invalid, LayerCounters, PROGRESS_INERT,
+    IOCTL_GET_COUNTERS, IOCTL_GET_STATUS, IOCTL_SET_CONFIG, Invalid, PROGRESS_INERT,
     PROGRESS_LOADED, PROGRESS_WAITING_FOR_BFE, PROGRESS_WAITING_FOR_TCPIP, ReplyHeader,
     RequestHeader, StatusReply, Wire,
 };
 
-use crate::driver::counters::LayerSnapshot;
 use crate::driver::layers::CalloutLayer;
 use crate::driver::load_error::LoadStep;
 use crate::driver::rules::Rules;
@@ -170,33 +169,11 @@ fn status<K: KernelApi>(driver: &Driver<K>) -> StatusReply {
     }
 }
 
-fn layer(snapshot: LayerSnapshot) -> LayerCounters {
-    LayerCounters {
-        classified: snapshot.classified,
-        skipped_own: snapshot.skipped_own,
-        skipped_other_injector: snapshot.skipped_other_injector,
-        skipped_no_write_right: snapshot.skipped_no_write_right,
-        not_inspected: snapshot.not_inspected,
-        reinjected: snapshot.reinjected,
-        failed: snapshot.failed,
-        malformed: snapshot.malformed,
-        skipped_loopback: snapshot.skipped_loopback,
-        skipped_ale_classify_required: snapshot.skipped_ale_classify_required,
-        skipped_ipsec: snapshot.skipped_ipsec,
-        skipped_tcp_below_dispatch: snapshot.skipped_tcp_below_dispatch,
-        skipped_no_headroom: snapshot.skipped_no_headroom,
-        skipped_multi_buffer: snapshot.skipped_multi_buffer,
-        skipped_split_header_checksum: snapshot.skipped_split_header_checksum,
-        skipped_suspended: snapshot.skipped_suspended,
-        checksum_recomputed: snapshot.checksum_recomputed,
-    }
-}
-
 fn counters<K: KernelApi>(driver: &Driver<K>) -> CountersReply {
     let (completed_ok, completed_failed) = driver.completions();
     CountersReply {
         header: ReplyHeader::of::<CountersReply>(),
-        layers: CalloutLayer::ALL.map(|each| layer(driver.counters(each))),
+        layers: CalloutLayer::ALL.map(|each| driver.counters(each)),
         completed_ok,
         completed_failed,
     }

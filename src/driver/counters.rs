@@ -58,47 +58,10 @@ pub struct LayerCounters {
     pub checksum_recomputed: AtomicU64,
 }
 
-/// A copy of one layer's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LayerSnapshot {
-    /// Every classify call: the sum of the outcome counters (each classify bumps exactly one;
-    /// `checksum_recomputed` is a detail of `reinjected`), so classify pays no extra atomic.
-    pub classified: u64,
-    /// See [`LayerCounters::skipped_own`].
-    pub skipped_own: u64,
-    /// See [`LayerCounters::skipped_other_injector`].
-    pub skipped_other_injector: u64,
-    /// See [`LayerCounters::skipped_no_write_right`].
-    pub skipped_no_write_right: u64,
-    /// See [`LayerCounters::not_inspected`].
-    pub not_inspected: u64,
-    /// See [`LayerCounters::reinjected`].
-    pub reinjected: u64,
-    /// See [`LayerCounters::failed`].
-    pub failed: u64,
-    /// See [`LayerCounters::malformed`].
-    pub malformed: u64,
-    /// See [`LayerCounters::skipped_loopback`].
-    pub skipped_loopback: u64,
-    /// See [`LayerCounters::skipped_ale_classify_required`].
-    pub skipped_ale_classify_required: u64,
-    /// See [`LayerCounters::skipped_ipsec`].
-    pub skipped_ipsec: u64,
-    /// See [`LayerCounters::skipped_tcp_below_dispatch`].
-    pub skipped_tcp_below_dispatch: u64,
-    /// See [`LayerCounters::skipped_no_headroom`].
-    pub skipped_no_headroom: u64,
-    /// See [`LayerCounters::skipped_multi_buffer`].
-    pub skipped_multi_buffer: u64,
-    /// See [`LayerCounters::skipped_split_header_checksum`].
-    pub skipped_split_header_checksum: u64,
-    /// See [`LayerCounters::skipped_suspended`].
-    pub skipped_suspended: u64,
-    /// See [`LayerCounters::skipped_fragment`].
-    pub skipped_fragment: u64,
-    /// See [`LayerCounters::checksum_recomputed`].
-    pub checksum_recomputed: u64,
-}
+/// A copy of one layer's counters: the control channel's wire structure itself, so the driver
+/// and the tool cannot disagree on the set (`classified` is the sum of the outcome counters,
+/// each classify bumps exactly one; `checksum_recomputed` is a detail of `reinjected`).
+pub use wfp_protocol::LayerCounters as LayerSnapshot;
 
 impl LayerCounters {
     /// Adds one to `counter`.
@@ -169,51 +132,6 @@ impl LayerCounters {
             + skipped_suspended
             + skipped_fragment;
         snapshot
-    }
-}
-
-impl core::ops::AddAssign for LayerSnapshot {
-    /// Field by field: the sum of two processors' counts (`classified` included, itself a sum).
-    fn add_assign(&mut self, other: Self) {
-        // Destructured in full, so that a new counter does not compile until it is added here.
-        let LayerSnapshot {
-            classified,
-            skipped_own,
-            skipped_other_injector,
-            skipped_no_write_right,
-            not_inspected,
-            reinjected,
-            failed,
-            malformed,
-            skipped_loopback,
-            skipped_ale_classify_required,
-            skipped_ipsec,
-            skipped_tcp_below_dispatch,
-            skipped_no_headroom,
-            skipped_multi_buffer,
-            skipped_split_header_checksum,
-            skipped_suspended,
-            skipped_fragment,
-            checksum_recomputed,
-        } = other;
-        self.classified += classified;
-        self.skipped_own += skipped_own;
-        self.skipped_other_injector += skipped_other_injector;
-        self.skipped_no_write_right += skipped_no_write_right;
-        self.not_inspected += not_inspected;
-        self.reinjected += reinjected;
-        self.failed += failed;
-        self.malformed += malformed;
-        self.skipped_loopback += skipped_loopback;
-        self.skipped_ale_classify_required += skipped_ale_classify_required;
-        self.skipped_ipsec += skipped_ipsec;
-        self.skipped_tcp_below_dispatch += skipped_tcp_below_dispatch;
-        self.skipped_no_headroom += skipped_no_headroom;
-        self.skipped_multi_buffer += skipped_multi_buffer;
-        self.skipped_split_header_checksum += skipped_split_header_checksum;
-        self.skipped_suspended += skipped_suspended;
-        self.skipped_fragment += skipped_fragment;
-        self.checksum_recomputed += checksum_recomputed;
     }
 }
 

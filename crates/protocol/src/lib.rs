@@ -364,8 +364,55 @@ wire_struct! {
         pub skipped_split_header_checksum: u64,
         /// The system was about to sleep.
         pub skipped_suspended: u64,
+        /// A fragment (IP packet layers).
+        pub skipped_fragment: u64,
         /// Reinjected with a recomputed checksum.
         pub checksum_recomputed: u64,
+    }
+}
+
+impl core::ops::AddAssign for LayerCounters {
+    /// Field by field: the sum of two processors' counts (`classified` included, itself a sum).
+    fn add_assign(&mut self, other: Self) {
+        // Destructured in full, so that a new counter does not compile until it is added here.
+        let LayerCounters {
+            classified,
+            skipped_own,
+            skipped_other_injector,
+            skipped_no_write_right,
+            not_inspected,
+            reinjected,
+            failed,
+            malformed,
+            skipped_loopback,
+            skipped_ale_classify_required,
+            skipped_ipsec,
+            skipped_tcp_below_dispatch,
+            skipped_no_headroom,
+            skipped_multi_buffer,
+            skipped_split_header_checksum,
+            skipped_suspended,
+            skipped_fragment,
+            checksum_recomputed,
+        } = other;
+        self.classified += classified;
+        self.skipped_own += skipped_own;
+        self.skipped_other_injector += skipped_other_injector;
+        self.skipped_no_write_right += skipped_no_write_right;
+        self.not_inspected += not_inspected;
+        self.reinjected += reinjected;
+        self.failed += failed;
+        self.malformed += malformed;
+        self.skipped_loopback += skipped_loopback;
+        self.skipped_ale_classify_required += skipped_ale_classify_required;
+        self.skipped_ipsec += skipped_ipsec;
+        self.skipped_tcp_below_dispatch += skipped_tcp_below_dispatch;
+        self.skipped_no_headroom += skipped_no_headroom;
+        self.skipped_multi_buffer += skipped_multi_buffer;
+        self.skipped_split_header_checksum += skipped_split_header_checksum;
+        self.skipped_suspended += skipped_suspended;
+        self.skipped_fragment += skipped_fragment;
+        self.checksum_recomputed += checksum_recomputed;
     }
 }
 

@@ -19,7 +19,7 @@ fn wire_sizes_are_the_repr_c_sizes() {
         (8, 56, 48)
     );
     assert_eq!(Config::SIZE, 16 + 16 * 48);
-    assert_eq!(CountersReply::SIZE, 8 + 8 * 17 * 8 + 16);
+    assert_eq!(CountersReply::SIZE, 8 + 8 * 18 * 8 + 16);
 }
 
 #[test]
