@@ -209,25 +209,24 @@ fn rule_matches(rule: &Rule, key: &PacketKey) -> bool {
 /// Words of one rule in a slot: 48 bytes.
 const RULE_WORDS: usize = 6;
 
-/// One rule as six little-endian words.
+// A rule is its six words' bytes: `#[repr(C)]`, 48 bytes, every byte a field (the protocol's
+// layout test: wire size == size), every field an integer or an array of them (any bits are a
+// value), so a rule and its words convert by a plain copy, no per-field decoding on classify's
+// path (x86-64, the only target, is little-endian like the wire form).
+const _: () = assert!(core::mem::size_of::<Rule>() == RULE_WORDS * 8);
+
+/// One rule as six words (its bytes).
 fn rule_to_words(rule: &Rule) -> [u64; RULE_WORDS] {
-    let mut bytes = [0u8; RULE_WORDS * 8];
-    let _ = wfp_protocol::Wire::encode(rule, &mut bytes);
-    core::array::from_fn(|index| {
-        let mut word = [0u8; 8];
-        if let Some(chunk) = bytes.get(index * 8..index * 8 + 8) {
-            word.copy_from_slice(chunk);
-        }
-        u64::from_le_bytes(word)
-    })
+    // SAFETY: `Rule` is exactly RULE_WORDS * 8 bytes (asserted above), read from a valid rule;
+    // unaligned read, so no alignment is assumed.
+    unsafe { core::ptr::read_unaligned(core::ptr::from_ref(rule).cast()) }
 }
 
+/// The rule whose bytes the six words are. Any words give a rule (see above).
+#[inline(always)]
 fn rule_from_words(words: &[u64; RULE_WORDS]) -> Rule {
-    let mut bytes = [0u8; RULE_WORDS * 8];
-    for (chunk, word) in bytes.chunks_exact_mut(8).zip(words) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    <Rule as wfp_protocol::Wire>::take(&mut wfp_protocol::Reader::new(&bytes))
+    // SAFETY: the sizes agree (asserted above) and every bit pattern is a valid `Rule`.
+    unsafe { core::ptr::read_unaligned(words.as_ptr().cast()) }
 }
 
 /// One slot: a sequence number (odd while it is written), the rule count, the rules' words.
