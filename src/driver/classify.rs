@@ -339,26 +339,48 @@ impl<K: KernelApi> CalloutState<K> {
             self.canary.is_alive(),
             "classify reached freed driver state"
         );
-        let Some(layer) = TransportLayer::from_runtime_id(values.layerId) else {
-            if let Some(layer) = NetworkLayer::from_runtime_id(values.layerId) {
-                self.classify_network(layer, values, metadata, packet, out);
-                return;
+        if let Some(layer) = TransportLayer::from_runtime_id(values.layerId) {
+            if let Some((counters, nbl)) = self.screen(processor, layer, packet, out) {
+                self.classify_not_own(layer, counters, values, metadata, nbl, out);
             }
-            // Not a layer of ours (a filter someone else added with our callout): a terminating
-            // callout must answer block or permit, or WFP treats it as block.
-            permit_if_writable(out);
             return;
-        };
+        }
+        if let Some(layer) = NetworkLayer::from_runtime_id(values.layerId) {
+            if let Some((counters, nbl)) = self.screen(processor, layer, packet, out) {
+                self.classify_network_not_own(layer, counters, values, metadata, nbl, out);
+            }
+            return;
+        }
+        // Not a layer of ours (a filter someone else added with our callout): a terminating
+        // callout must answer block or permit, or WFP treats it as block.
+        permit_if_writable(out);
+    }
+
+    /// The rules every layer applies before its own, in order: the write right, the packet, and
+    /// the injection-state query with the family's handle (which injects at both kinds of layer,
+    /// so a clone this driver injected at either is its own at the other: no loop between them).
+    /// `Some`: the counters of `layer` on `processor` and a packet nobody injected, to decide.
+    /// Generic over the layer kind so each caller's layer folds to a constant slot.
+    ///
+    /// IRQL <= DISPATCH_LEVEL.
+    #[inline(always)]
+    fn screen<'p, L: Into<CalloutLayer> + Copy>(
+        &self,
+        processor: u32,
+        layer: L,
+        packet: Option<NetBufferListRef<'p>>,
+        out: &mut FWPS_CLASSIFY_OUT0,
+    ) -> Option<(&LayerCounters, NetBufferListRef<'p>)> {
         let counters = self.counters.layer_on(processor, layer);
         if out.rights & FWPS_RIGHT_ACTION_WRITE == 0 {
             // Another callout decided already: nothing here may change the packet or action.
             LayerCounters::bump(&counters.skipped_no_write_right);
-            return;
+            return None;
         }
         let Some(nbl) = packet else {
             out.actionType = FWP_ACTION_PERMIT;
             LayerCounters::bump(&counters.malformed);
-            return;
+            return None;
         };
         // The reinjection-loop rules first: with the configuration in the filters' conditions,
         // what reaches classify is configured traffic and injected copies of it, so the query is
@@ -367,7 +389,7 @@ impl<K: KernelApi> CalloutState<K> {
         // (INJECTED_BY_OTHER: this driver's interop policy, not the samples' habit, see
         // docs/callout-driver.md), so that this driver injects each original packet at most once
         // per layer, whatever other injectors do with their copies.
-        let state = self.injector.handles().state(layer.family(), nbl);
+        let state = self.injector.handles().state(layer.into().family(), nbl);
         if state != InjectionState::NOT_INJECTED {
             out.actionType = FWP_ACTION_PERMIT;
             // Any answer but NOT_INJECTED is an injected packet; only the two self states are
@@ -377,9 +399,9 @@ impl<K: KernelApi> CalloutState<K> {
             } else {
                 &counters.skipped_other_injector
             });
-            return;
+            return None;
         }
-        self.classify_not_own(layer, counters, values, metadata, nbl, out);
+        Some((counters, nbl))
     }
 
     /// Everything after the own-packet check, out of line: an own packet (the most common one

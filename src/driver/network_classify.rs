@@ -25,13 +25,11 @@ use crate::driver::config::{PacketKey, carries_ports};
 use crate::driver::counters::LayerCounters;
 use crate::driver::layers::{Direction, NetworkFieldIndices, NetworkLayer};
 use crate::inject::Injection;
-use crate::inject::{
-    InjectionState, IpFamily, NetBufferListRef, NetworkReceive, NetworkSend, RemoteAddress, Tag,
-};
+use crate::inject::{IpFamily, NetBufferListRef, NetworkReceive, NetworkSend, RemoteAddress, Tag};
 use crate::nt::NtStatus;
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    FWP_ACTION_BLOCK, FWP_ACTION_PERMIT, FWP_BYTE_ARRAY16_TYPE, FWP_CONDITION_FLAG_IS_FRAGMENT,
+    FWP_ACTION_BLOCK, FWP_BYTE_ARRAY16_TYPE, FWP_CONDITION_FLAG_IS_FRAGMENT,
     FWP_CONDITION_FLAG_IS_FRAGMENT_GROUP, FWP_CONDITION_FLAG_IS_LOOPBACK,
     FWP_CONDITION_FLAG_IS_REASSEMBLED, FWP_UINT32, FWPS_CLASSIFY_OUT_FLAG_ABSORB,
     FWPS_CLASSIFY_OUT0, FWPS_INCOMING_METADATA_VALUES0, FWPS_INCOMING_VALUES0,
@@ -200,49 +198,13 @@ fn parse_headers(
 }
 
 impl<K: KernelApi> CalloutState<K> {
-    /// Decides one packet at an IP packet layer: the write right; our own packets and other
-    /// drivers' (the injection-state query, as at the transport layers); then the values, the
-    /// packet's headers and the configuration; then the rules in cost order.
+    /// Decides one packet at an IP packet layer, after classify's own-packet check (out of line,
+    /// as at the transport layers): the packet's headers and the configuration, then the rules
+    /// in cost order.
     ///
     /// IRQL <= DISPATCH_LEVEL. Never fails: every refusal ends in permit.
-    pub(crate) fn classify_network(
-        &self,
-        layer: NetworkLayer,
-        values: &FWPS_INCOMING_VALUES0,
-        metadata: &FWPS_INCOMING_METADATA_VALUES0,
-        packet: Option<NetBufferListRef<'_>>,
-        out: &mut FWPS_CLASSIFY_OUT0,
-    ) {
-        let counters = self.counters.layer(&self.kernel, layer);
-        if out.rights & FWPS_RIGHT_ACTION_WRITE == 0 {
-            LayerCounters::bump(&counters.skipped_no_write_right);
-            return;
-        }
-        let Some(nbl) = packet else {
-            out.actionType = FWP_ACTION_PERMIT;
-            LayerCounters::bump(&counters.malformed);
-            return;
-        };
-        // The injection-state query with the family's handle, which also injects at the
-        // transport layers: a clone this driver injected at either kind of layer is its own
-        // here (the query's documented rule: permit it unaltered), so no packet loops between
-        // the two.
-        let state = self.injector.handles().state(layer.family(), nbl);
-        if state != InjectionState::NOT_INJECTED {
-            out.actionType = FWP_ACTION_PERMIT;
-            LayerCounters::bump(if state.is_own() {
-                &counters.skipped_own
-            } else {
-                &counters.skipped_other_injector
-            });
-            return;
-        }
-        self.classify_network_not_own(layer, counters, values, metadata, nbl, out);
-    }
-
-    /// Everything after the own-packet check, out of line (as at the transport layers).
     #[inline(never)]
-    fn classify_network_not_own(
+    pub(crate) fn classify_network_not_own(
         &self,
         layer: NetworkLayer,
         counters: &LayerCounters,
