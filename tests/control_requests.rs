@@ -172,7 +172,10 @@ fn counters_report_every_layer_and_the_completions() {
         assert_eq!(reported.classified, snapshot.classified);
         assert_eq!(reported.reinjected, 1);
         assert_eq!(reported.not_inspected, snapshot.not_inspected);
-        assert_eq!(reported, snapshot, "{layer:?}: every counter, as the driver reads it");
+        assert_eq!(
+            reported, snapshot,
+            "{layer:?}: every counter, as the driver reads it"
+        );
     }
     assert_eq!((counters.completed_ok, counters.completed_failed), (4, 0));
     driver.unload();
