@@ -277,6 +277,12 @@ fn scripted_device(sim: Sim, behaviour: Behaviour) -> (WDFDEVICE, WDFQUEUE) {
     // SAFETY: the live device; the config outlives the call; `queue` is writable.
     let status = unsafe { sim.wdf_io_queue_create(device, &mut queue_config, none, &mut queue) };
     assert_eq!(status, 0);
+    let early = sim.device_io_control(r"\\.\Scripted", undefined(0), b"early", 5);
+    assert_eq!(
+        early.status.0 as u32,
+        io::NO_SUCH_DEVICE,
+        "no request before WdfControlFinishInitializing"
+    );
     // SAFETY: the control device just created.
     unsafe { sim.wdf_control_finish_initializing(device) };
     (device, queue)

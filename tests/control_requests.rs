@@ -312,7 +312,7 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
         bytes
     };
     let mut header_v2 = header();
-    header_v2[0] = 2;
+    header_v2[0] = (VERSION + 1) as u8;
     let mut header_reserved = header();
     header_reserved[4] = 1;
     let invalid = NtStatus::INVALID_PARAMETER;
@@ -339,7 +339,7 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
             invalid,
         ),
         (
-            "status: version 2",
+            "status: another version",
             IOCTL_GET_STATUS,
             header_v2.clone(),
             StatusReply::SIZE,
@@ -374,7 +374,7 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
             NtStatus::BUFFER_TOO_SMALL,
         ),
         (
-            "clear: version 2",
+            "clear: another version",
             IOCTL_CLEAR_CONFIG,
             header_v2,
             0,
@@ -518,6 +518,13 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
             invalid,
         ),
         (
+            "set: configuration reserved",
+            IOCTL_SET_CONFIG,
+            with(&|c| c.reserved = 1),
+            0,
+            invalid,
+        ),
+        (
             "set: a rule past the count",
             IOCTL_SET_CONFIG,
             with(&|c| c.rules[1] = c.rules[0]),
@@ -616,6 +623,90 @@ fn a_failed_transaction_leaves_the_old_filters_and_rules() {
             "{call:?}"
         );
     }
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn a_set_against_a_generation_the_rules_have_left_gets_retry_and_changes_nothing() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let read: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_ne!(read.generation, 0, "a reply names its generation");
+    // One change based on what was read...
+    let mut first = read;
+    first.rules[2] = v4_rule(Ipv4Addr::new(198, 51, 100, 1), 32, DIRECTION_OUTBOUND);
+    first.rule_count = 3;
+    set(&driver, &first).expect("based on the rules in force");
+    let after_first: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_ne!(after_first.generation, read.generation);
+    assert_eq!(after_first.rule_count, 3);
+    // ...then another based on the same read: it would undo the first.
+    let mut second = read;
+    second.rules[2] = v4_rule(Ipv4Addr::new(203, 0, 113, 1), 32, DIRECTION_INBOUND);
+    second.rule_count = 3;
+    let transactions = sim.calls(KernelFn::FwpmTransactionBegin0);
+    assert_eq!(set(&driver, &second), Err(NtStatus::RETRY));
+    assert_eq!(get::<Config>(&driver, IOCTL_GET_CONFIG), after_first);
+    assert_eq!(
+        sim.calls(KernelFn::FwpmTransactionBegin0),
+        transactions,
+        "refused before the filters were touched"
+    );
+    // Generation 0 replaces whatever is in force; a clear is unconditional too.
+    second.generation = 0;
+    set(&driver, &second).expect("unconditional");
+    let after_second: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_eq!(after_second.active(), second.active());
+    request(&driver, IOCTL_CLEAR_CONFIG, &header(), 0).expect("clear");
+    let cleared: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_ne!(cleared.generation, after_second.generation);
+    assert_eq!(cleared.rule_count, 0);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
+fn a_set_while_bfe_stops_is_kept_and_installed_when_bfe_runs_again() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let peer = Ipv4Addr::new(198, 51, 100, 7);
+    let new = config_of(&[v4_rule(peer, 32, DIRECTION_OUTBOUND)]);
+    // BFE stops; its notification has not reached the driver yet (held), so the driver's
+    // session is dead but nothing told it.
+    sim.hold_bfe_callbacks();
+    std::thread::scope(|scope| {
+        let stop = scope.spawn(|| sim.set_bfe_state(wfp_sim::bfe_state::STOPPED));
+        while sim.held_bfe_callbacks() == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(set(&driver, &new), Ok(()), "kept for the re-add");
+        sim.release_bfe_callbacks();
+        stop.join().unwrap();
+    });
+    let kept: Config = get(&driver, IOCTL_GET_CONFIG);
+    assert_eq!(kept.active(), new.active());
+    sim.run_work_items();
+    assert_eq!(sim.wfp_objects().filters, 0, "BFE is away");
+    sim.set_bfe_state(wfp_sim::bfe_state::RUNNING);
+    sim.run_work_items();
+    assert_eq!(sim.wfp_objects().filters, 1, "the new rules' one filter");
+    assert!(reinjected(
+        &sim,
+        &driver,
+        Layer::OutboundV4,
+        &to(Layer::OutboundV4, peer, 9)
+    ));
+    assert!(!reinjected(
+        &sim,
+        &driver,
+        Layer::OutboundV4,
+        &to(Layer::OutboundV4, PEER_V4, PORT)
+    ));
     driver.unload();
     sim.assert_clean();
 }
@@ -817,6 +908,7 @@ fn verbose_logging_set_through_the_channel_applies_to_the_per_packet_log_at_once
     config.flags = CONFIG_VERBOSE;
     set(&driver, &config).unwrap();
     assert_eq!(refused(&sim), 1, "verbose from the change on");
+    let mut config: Config = get(&driver, IOCTL_GET_CONFIG);
     config.flags = 0;
     set(&driver, &config).unwrap();
     assert_eq!(refused(&sim), 1, "quiet again");

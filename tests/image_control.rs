@@ -84,7 +84,15 @@ fn the_images_control_device_answers_each_request_for_administrators_only() {
     let reply = sim.device_io_control(PATH, IOCTL_SET_CONFIG, &input, 0);
     assert_eq!(reply.status, NtStatus::SUCCESS);
     assert_eq!(sim.wfp_objects().filters, 1);
-    assert_eq!(control_fuzz::read_config(&sim), config);
+    let read = control_fuzz::read_config(&sim);
+    assert_eq!(read.active(), config.active());
+    // The image's generation check: a set against the generation left behind is refused.
+    let mut stale = read;
+    stale.generation -= 1;
+    stale.encode(&mut input);
+    let reply = sim.device_io_control(PATH, IOCTL_SET_CONFIG, &input, 0);
+    assert_eq!(reply.status, NtStatus::RETRY);
+    assert_eq!(control_fuzz::read_config(&sim), read, "nothing changed");
     let reply = sim.device_io_control(PATH, IOCTL_CLEAR_CONFIG, &header(), 0);
     assert_eq!(reply.status, NtStatus::SUCCESS);
     assert_eq!(sim.wfp_objects().filters, 0);

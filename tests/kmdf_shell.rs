@@ -149,6 +149,10 @@ fn the_shell_failing_at_each_step_leaves_no_init_device_or_wfp_object() {
             );
         }
         assert!(!sim.kmdf_events().contains(&KmdfEvent::EvtDriverUnload));
+        assert!(
+            !sim.kmdf_events().contains(&KmdfEvent::DeviceFinished),
+            "{call:?}: no request may reach a device whose driver failed to load"
+        );
         // What the stub's WdfVersionUnbind does after a failed DriverEntry.
         sim.kmdf_release_host_client();
         sim.assert_clean();

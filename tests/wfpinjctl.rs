@@ -189,10 +189,9 @@ fn bad_arguments_are_named_and_reach_no_driver() {
                 "different IP versions",
             ),
             ("inspect add --port 53", "say which IP version"),
-            ("inspect add --ip-version 4 --port 0", "'0' is not a port"),
             (
-                "inspect add --ip-version 4 --protocol icmp --port 1",
-                "--port goes with",
+                "inspect add --ip-version 4 --port 65536",
+                "'65536' is not a port",
             ),
             (
                 "inspect add --ip-version 4 --protocol gre",
@@ -234,4 +233,100 @@ fn without_the_driver_the_tool_says_it_is_not_loaded() {
     assert_eq!(code, EXIT_OK);
     assert!(out.starts_with("wfpinjctl: see and steer"));
     sim.assert_clean();
+}
+
+#[test]
+fn a_port_that_selects_nothing_is_left_out_with_a_warning() {
+    with_driver(|sim| {
+        for (line, warning) in [
+            (
+                "inspect add --ip-version 4 --remote 192.0.2.9 --protocol icmp --port 5001",
+                "wfpinjctl: warning: --port 5001 left out: protocol icmp has no ports",
+            ),
+            (
+                "inspect add --ip-version 4 --remote 192.0.2.9 --protocol icmp --port 0",
+                "wfpinjctl: warning: --port 0 is no port",
+            ),
+        ] {
+            let (code, out, err) = wfpinjctl(sim, ADMIN, line, 1);
+            assert_eq!(code, EXIT_OK, "{line}: {err}");
+            assert!(err.starts_with(warning), "{line}: {err}");
+            assert_eq!(out.trim(), "added; 3 rule(s) in force", "{line}");
+            let (_, list, _) = wfpinjctl(sim, ADMIN, "inspect list", 1);
+            assert!(
+                list.contains(
+                    "--ip-version 4 --remote 192.0.2.9/32 --protocol icmp --direction both"
+                ),
+                "{line}: the rule selects ICMP whatever its type: {list}"
+            );
+            let remove = line.replace(" add ", " remove ");
+            let (code, _, err) = wfpinjctl(sim, ADMIN, &remove, 1);
+            assert_eq!(code, EXIT_OK, "{remove}: the same rule: {err}");
+        }
+    });
+}
+
+/// A device that lets another administrator's change in just before this tool's first set.
+struct Contended<'a> {
+    inner: tool_device::SimDevice<'a>,
+    competing: Option<&'a str>,
+}
+
+impl wfpinjctl::device::Device for Contended<'_> {
+    fn control(
+        &mut self,
+        code: u32,
+        input: &[u8],
+        output_length: usize,
+    ) -> Result<Vec<u8>, wfpinjctl::device::Failure> {
+        if code == wfp_protocol::IOCTL_SET_CONFIG {
+            if let Some(line) = self.competing.take() {
+                let (status, _, err) = wfpinjctl(self.inner.sim, ADMIN, line, 1);
+                assert_eq!(status, EXIT_OK, "the competing change: {err}");
+            }
+        }
+        self.inner.control(code, input, output_length)
+    }
+}
+
+#[test]
+fn an_add_racing_another_change_keeps_both() {
+    with_driver(|sim| {
+        for (mine, theirs) in [
+            (
+                "inspect add --remote 192.0.2.10",
+                "inspect add --remote 192.0.2.11",
+            ),
+            (
+                "inspect remove --remote 192.0.2.10",
+                "inspect add --remote 192.0.2.12",
+            ),
+        ] {
+            let arguments: Vec<String> = mine.split_whitespace().map(String::from).collect();
+            let mut open = |_write: bool| {
+                Ok(Contended {
+                    inner: tool_device::SimDevice {
+                        sim,
+                        caller: ADMIN,
+                        access: wfp_sim::kmdf_io::Access::READ_WRITE,
+                    },
+                    competing: Some(theirs),
+                })
+            };
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let code = wfpinjctl::run(&arguments, &mut open, &mut |_| false, &mut out, &mut err);
+            let err = String::from_utf8(err).unwrap();
+            assert_eq!((code, err.as_str()), (EXIT_OK, ""), "{mine}");
+        }
+        let (_, list, _) = wfpinjctl(sim, ADMIN, "inspect list", 1);
+        assert!(!list.contains("192.0.2.10/32"), "removed: {list}");
+        assert!(
+            list.contains("192.0.2.11/32"),
+            "the first competing add survives: {list}"
+        );
+        assert!(
+            list.contains("192.0.2.12/32"),
+            "the second competing add survives: {list}"
+        );
+    });
 }

@@ -12,6 +12,7 @@
 //! | STATUS_INVALID_DEVICE_REQUEST | a control code the protocol does not define |
 //! | STATUS_BUFFER_TOO_SMALL | input shorter than the request's structure, or output shorter than the reply |
 //! | STATUS_INVALID_PARAMETER | input longer than the structure, another version, a reserved field not zero, a field out of range |
+//! | STATUS_RETRY | a set naming a generation the configuration has left (another change came first) |
 //! | STATUS_DEVICE_BUSY | a configuration change could not take the load's token in time |
 //! | STATUS_INVALID_DEVICE_STATE | the driver is unloading |
 //! | a filter-engine status | the transaction replacing the filters failed (nothing changed) |
@@ -43,8 +44,8 @@ pub enum Request {
     Counters,
     /// IOCTL_GET_CONFIG.
     GetConfig,
-    /// IOCTL_SET_CONFIG, with the rules it sets.
-    SetConfig(Rules),
+    /// IOCTL_SET_CONFIG: the rules it sets, and the generation it was based on (0: any).
+    SetConfig(Rules, u32),
     /// IOCTL_CLEAR_CONFIG.
     ClearConfig,
 }
@@ -75,7 +76,10 @@ pub fn decode(code: u32, input: &[u8]) -> Result<Request, NtStatus> {
         IOCTL_SET_CONFIG => {
             let config = Config::decode(input).map_err(status_of)?;
             config.check().map_err(status_of)?;
-            Ok(Request::SetConfig(Rules::from_config(&config)))
+            Ok(Request::SetConfig(
+                Rules::from_config(&config),
+                config.generation,
+            ))
         }
         _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
     }
@@ -95,9 +99,13 @@ pub fn execute<K: KernelApi>(
         Request::Counters => reply(&counters(driver), output),
         // The reply is a valid IOCTL_SET_CONFIG input as it stands (a tool changes it and
         // sends it back).
-        Request::GetConfig => reply(&driver.rules().to_config(), output),
-        Request::SetConfig(rules) => driver.set_rules(&rules).map(|()| 0),
-        Request::ClearConfig => driver.set_rules(&Rules::default()).map(|()| 0),
+        Request::GetConfig => {
+            let mut config = driver.rules().to_config();
+            config.generation = driver.rules_generation();
+            reply(&config, output)
+        }
+        Request::SetConfig(rules, expected) => driver.set_rules(&rules, expected).map(|()| 0),
+        Request::ClearConfig => driver.set_rules(&Rules::default(), 0).map(|()| 0),
     }
 }
 

@@ -270,11 +270,17 @@ impl<K: KernelApi> Driver<K> {
         self.loader().rules()
     }
 
+    /// The rules' generation: 1 at load, one more at every change, never 0. Any IRQL.
+    pub fn rules_generation(&self) -> u32 {
+        self.loader().generation()
+    }
+
     /// Replaces the inspection rules: the filters in one transaction, then classify's copy
-    /// (see [`deferred`]'s reconfigure). On failure nothing changed. PASSIVE_LEVEL; one call at a
-    /// time (the control queue is sequential).
-    pub fn set_rules(&self, rules: &rules::Rules) -> Result<(), NtStatus> {
-        self.loader().set_rules(rules)
+    /// (see [`deferred`]'s reconfigure). `expected`: 0, or the generation the change was based
+    /// on (STATUS_RETRY if the rules changed since). On failure nothing changed. PASSIVE_LEVEL;
+    /// one call at a time (the control queue is sequential).
+    pub fn set_rules(&self, rules: &rules::Rules, expected: u32) -> Result<(), NtStatus> {
+        self.loader().set_rules(rules, expected)
     }
 
     /// What the registry configured.

@@ -63,6 +63,9 @@ impl Rules {
             header: RequestHeader::CURRENT,
             flags: if self.verbose { CONFIG_VERBOSE } else { 0 },
             rule_count: self.count as u32,
+            // The control channel fills it in: the rules alone do not know it.
+            generation: 0,
+            reserved: 0,
             rules: self.rules,
         }
     }

@@ -127,7 +127,14 @@ pub unsafe fn driver_entry<K: KernelApi + WdfApi>(
                 queue,
                 driver_object,
             }) {
-                Ok(()) => return NtStatus::SUCCESS.0,
+                Ok(()) => {
+                    // Only now may requests come: the system sends none to a control device
+                    // before this call, and the driver they reach is stored.
+                    // SAFETY: `device` is the control device created above, still alive (the
+                    // slot holds it until unload deletes it).
+                    unsafe { kernel.wdf_control_finish_initializing(device) };
+                    return NtStatus::SUCCESS.0;
+                }
                 Err(loaded) => {
                     if loaded.driver.unload_for_shell().image_in_use {
                         pin_image(&kernel, driver_object, wdm_device);
@@ -144,9 +151,9 @@ pub unsafe fn driver_entry<K: KernelApi + WdfApi>(
 }
 
 /// The control device: allocate its init, name it, set it up, create it, link it, give it its
-/// default queue, finish it. The init is freed on every failure path before creation; on
-/// success the framework owns it, and a failure after creation deletes the device (its link and
-/// queue go with it).
+/// default queue; the caller finishes it once the driver it serves is stored. The init is freed
+/// on every failure path before creation; on success the framework owns it, and a failure after
+/// creation deletes the device (its link and queue go with it).
 ///
 /// IRQL: PASSIVE_LEVEL.
 fn create_control_device<K: WdfApi>(
@@ -198,8 +205,6 @@ fn create_control_device<K: WdfApi>(
             return Err(status);
         }
     };
-    // SAFETY: `device` is the control device just created.
-    unsafe { kernel.wdf_control_finish_initializing(device) };
     Ok((device, queue))
 }
 

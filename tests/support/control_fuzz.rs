@@ -89,8 +89,14 @@ fn random_rule(random: &mut Random) -> Rule {
     rule
 }
 
-fn random_config(random: &mut Random) -> Config {
+/// `generation`: the configuration's now; a set names it, 0 (any), or another (refused).
+fn random_config(random: &mut Random, generation: u32) -> Config {
     let mut config = Config::empty();
+    config.generation = match random.below(4) {
+        0 | 1 => 0,
+        2 => generation,
+        _ => random.next() as u32,
+    };
     config.rule_count = random.below(MAX_RULES as u64 + 1) as u32;
     for index in 0..config.rule_count as usize {
         config.rules[index] = random_rule(random);
@@ -102,7 +108,7 @@ fn random_config(random: &mut Random) -> Config {
 }
 
 /// One random request: (code, input, output length, caller, access).
-fn random_request(random: &mut Random) -> (u32, Vec<u8>, usize, Caller, Access) {
+fn random_request(random: &mut Random, generation: u32) -> (u32, Vec<u8>, usize, Caller, Access) {
     let code = match random.below(10) {
         0..=6 => ALL_CODES[random.below(ALL_CODES.len() as u64) as usize],
         7 | 8 => ctl_code(
@@ -115,7 +121,7 @@ fn random_request(random: &mut Random) -> (u32, Vec<u8>, usize, Caller, Access) 
     };
     let mut input = if code == IOCTL_SET_CONFIG || random.chance(10) {
         let mut bytes = vec![0; Config::SIZE];
-        random_config(random).encode(&mut bytes);
+        random_config(random, generation).encode(&mut bytes);
         bytes
     } else {
         header()
@@ -158,8 +164,9 @@ fn random_request(random: &mut Random) -> (u32, Vec<u8>, usize, Caller, Access) 
 }
 
 /// The statuses a request may end with (NTSTATUS values, as the I/O manager reports them).
-const ALLOWED: [u32; 6] = [
+const ALLOWED: [u32; 7] = [
     0,           // STATUS_SUCCESS
+    0xC000_022D, // STATUS_RETRY (a set naming another generation)
     0xC000_000D, // STATUS_INVALID_PARAMETER
     0xC000_0010, // STATUS_INVALID_DEVICE_REQUEST
     0xC000_0023, // STATUS_BUFFER_TOO_SMALL
@@ -175,11 +182,12 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
     let mut accepted = 0;
     let mut changes = 0;
     for round in 0..rounds {
-        let (code, input, output, caller, access) = random_request(&mut random);
+        let (code, input, output, caller, access) =
+            random_request(&mut random, expected.generation);
         let reply: IoReply = sim.device_io_control_as(PATH, caller, access, code, &input, output);
         let status = reply.status.0 as u32;
         assert!(
-            ALLOWED[..5].contains(&status),
+            ALLOWED[..6].contains(&status),
             "round {round}: code {code:#x}, {} bytes in, {output} out: {:?}",
             input.len(),
             reply.status
@@ -189,11 +197,24 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
             assert!(reply.information <= output, "round {round}");
             match code {
                 IOCTL_SET_CONFIG => {
-                    expected = Config::decode(&input).unwrap();
+                    let set = Config::decode(&input).unwrap();
+                    assert!(
+                        [0, expected.generation].contains(&set.generation),
+                        "round {round}: a set against generation {} applied at {}",
+                        set.generation,
+                        expected.generation
+                    );
+                    expected = Config {
+                        generation: expected.generation + 1,
+                        ..set
+                    };
                     changes += 1;
                 }
                 IOCTL_CLEAR_CONFIG => {
-                    expected = Config::empty();
+                    expected = Config {
+                        generation: expected.generation + 1,
+                        ..Config::empty()
+                    };
                     changes += 1;
                 }
                 IOCTL_GET_STATUS => {
@@ -208,6 +229,15 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
                 }
                 other => panic!("round {round}: {other:#x} succeeded"),
             }
+        }
+        if status == ALLOWED[1] {
+            let set = Config::decode(&input).expect("STATUS_RETRY answers a whole set only");
+            assert!(
+                code == IOCTL_SET_CONFIG && ![0, expected.generation].contains(&set.generation),
+                "round {round}: STATUS_RETRY for generation {} at {}",
+                set.generation,
+                expected.generation
+            );
         }
         if round % 8 == 0 || !reply.status.is_success() {
             assert_eq!(

@@ -36,7 +36,7 @@ pub const fn ctl_code(device_type: u32, function: u32, method: u32, access: u32)
 pub const DEVICE_PATH: &str = r"\\.\WfpInjector";
 
 /// The protocol version this crate speaks.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The driver's state: [`StatusReply`].
 pub const IOCTL_GET_STATUS: u32 = ctl_code(DEVICE_TYPE, 0x800, METHOD_BUFFERED, FILE_READ_ACCESS);
@@ -642,6 +642,14 @@ wire_struct! {
         pub flags: u32,
         /// Rules in use: `rules[..rule_count]`; the rest are zero.
         pub rule_count: u32,
+        /// As a reply: the configuration's generation, never 0 (the driver counts every change
+        /// from 1 at load). As a set request: 0 replaces whatever is in force; any other value
+        /// replaces it only if it is still that generation, and otherwise the driver answers
+        /// STATUS_RETRY and changes nothing (read again, apply the edit again, send again). So a
+        /// reply sent back as it stands, edited, cannot undo a change made in between.
+        pub generation: u32,
+        /// Zero.
+        pub reserved: u32,
         /// The rules.
         pub rules: [Rule; MAX_RULES],
     }
@@ -665,7 +673,7 @@ impl Config {
     /// Checks a set request: header, flags, count, every rule in use, zeros after them.
     pub fn check(&self) -> Result<(), Invalid> {
         self.header.check()?;
-        if self.flags & !CONFIG_VERBOSE != 0 {
+        if self.flags & !CONFIG_VERBOSE != 0 || self.reserved != 0 {
             return Err(Invalid::Reserved);
         }
         if self.rule_count as usize > MAX_RULES {

@@ -18,7 +18,7 @@ fn wire_sizes_are_the_repr_c_sizes() {
         (RequestHeader::SIZE, StatusReply::SIZE, Rule::SIZE),
         (8, 56, 48)
     );
-    assert_eq!(Config::SIZE, 16 + 16 * 48);
+    assert_eq!(Config::SIZE, 24 + 16 * 48);
     assert_eq!(CountersReply::SIZE, 8 + 8 * 18 * 8 + 16);
 }
 
@@ -64,9 +64,24 @@ fn encode_and_decode_are_inverse_and_lengths_are_exact() {
     assert_eq!(config.check(), Ok(()));
     assert_eq!(
         &bytes[..8],
-        &[1, 0, 0, 0, 0, 0, 0, 0],
-        "version 1, little-endian"
+        &[2, 0, 0, 0, 0, 0, 0, 0],
+        "version 2, little-endian"
     );
+    config.generation = 0x0102_0304;
+    config.encode(&mut bytes);
+    assert_eq!(
+        &bytes[16..24],
+        &[4, 3, 2, 1, 0, 0, 0, 0],
+        "generation, reserved"
+    );
+    assert_eq!(Config::decode(&bytes), Ok(config));
+    config.reserved = 1;
+    config.encode(&mut bytes);
+    assert_eq!(
+        Config::decode(&bytes).map(|c| c.check()),
+        Ok(Err(Invalid::Reserved))
+    );
+    config.reserved = 0;
     assert_eq!(Config::decode(&bytes[1..]), Err(Invalid::TooShort));
     bytes.push(0);
     assert_eq!(Config::decode(&bytes), Err(Invalid::TooLong));

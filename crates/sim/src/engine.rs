@@ -27,6 +27,7 @@ pub(super) mod status {
     pub const IN_USE: NtStatus = NtStatus(0xC022_000A_u32 as i32);
     pub const NO_TXN_IN_PROGRESS: NtStatus = NtStatus(0xC022_000D_u32 as i32);
     pub const TXN_IN_PROGRESS: NtStatus = NtStatus(0xC022_000E_u32 as i32);
+    pub const SESSION_ABORTED: NtStatus = NtStatus(0xC022_0010_u32 as i32);
 }
 
 /// The session that added an object, when that session is dynamic: BFE deletes the object when
@@ -430,6 +431,11 @@ impl SimulatedStack {
 
     /// Checks the engine handle; `Some(status)` ends the call.
     fn engine_check(state: &mut State, call: KernelFn, engine: HANDLE) -> Option<NtStatus> {
+        if state.engine.dead_sessions.contains(&(engine as usize)) {
+            // A session BFE ended (it stopped): the call fails, but using the handle is no
+            // misuse, the driver may not have heard of the stop yet (facts: dead-session-fails).
+            return Some(status::SESSION_ABORTED);
+        }
         if !state.engine.sessions.contains_key(&(engine as usize)) {
             state
                 .violations

@@ -68,6 +68,9 @@ pub mod facts {
     pub const OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
     /// STATUS_CANCELLED.
     pub const CANCELLED: u32 = 0xC000_0120;
+    /// STATUS_NO_SUCH_DEVICE: what this simulator answers an open of a control device the
+    /// driver has not finished (the docs say only that no request is sent to it).
+    pub const NO_SUCH_DEVICE: u32 = 0xC000_000E;
     /// STATUS_PENDING.
     pub const PENDING: u32 = 0x0000_0103;
 }
@@ -652,6 +655,10 @@ impl SimulatedStack {
             let Some(record) = state.kmdf.device(device) else {
                 return IoReply::refused(OBJECT_NAME_NOT_FOUND);
             };
+            if !record.finished {
+                // No request reaches a control device before WdfControlFinishInitializing.
+                return IoReply::refused(NO_SUCH_DEVICE);
+            }
             // Without FILE_DEVICE_SECURE_OPEN a path below the device's name bypasses its ACL
             // (the open goes to the driver unchecked); the framework always sets it.
             let secure = record.characteristics & super::kmdf::facts::FILE_DEVICE_SECURE_OPEN != 0;

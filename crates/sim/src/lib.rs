@@ -98,6 +98,8 @@ pub mod status {
     pub const FWP_NO_TXN_IN_PROGRESS: NtStatus = super::engine::status::NO_TXN_IN_PROGRESS;
     /// STATUS_FWP_TXN_IN_PROGRESS.
     pub const FWP_TXN_IN_PROGRESS: NtStatus = super::engine::status::TXN_IN_PROGRESS;
+    /// STATUS_FWP_SESSION_ABORTED (a call on a session BFE ended).
+    pub const FWP_SESSION_ABORTED: NtStatus = super::engine::status::SESSION_ABORTED;
     /// STATUS_OBJECT_NAME_NOT_FOUND (the simulated registry).
     pub const OBJECT_NAME_NOT_FOUND: NtStatus = super::registry::NAME_NOT_FOUND;
     /// STATUS_BUFFER_TOO_SMALL (the simulated registry).

@@ -115,6 +115,9 @@ pub(crate) struct Loader<K: KernelApi> {
     /// the token holder and by control requests (which the control queue presents one at a
     /// time, and only they change it).
     rules: UnsafeCell<Rules>,
+    /// The rules' generation: 1 at load, one more (never 0) at every change; the control
+    /// channel's compare-and-set compares it.
+    generation: AtomicU32,
     capacity: u32,
     retry: RetryPolicy,
     log: Log,
@@ -155,6 +158,7 @@ impl<K: KernelApi> Loader<K> {
             kernel,
             device,
             rules: UnsafeCell::new(rules),
+            generation: AtomicU32::new(1),
             capacity,
             retry,
             log,

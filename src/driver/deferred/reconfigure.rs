@@ -45,27 +45,39 @@ impl<K: KernelApi> Loader<K> {
         }
     }
 
+    /// The rules' generation: 1 at load, one more at every change, never 0. Any IRQL.
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Makes `rules` the configuration: the filters of the installed objects are replaced in one
     /// transaction (before the objects exist, or while BFE is away, there are none: the install
-    /// or re-add uses the new rules), then classify's copy is switched. On failure nothing
-    /// changed.
+    /// or re-add uses the new rules), then classify's copy is switched. `expected`: 0, or the
+    /// generation the change was made against; if the rules changed since, STATUS_RETRY. On
+    /// failure nothing changed.
+    ///
+    /// Between the commit and the switch, classify decides with the old rules the packets the
+    /// new filters send it. Each packet is still decided by one whole configuration: a packet
+    /// the old rules select reached classify through the old filters too (a filter's conditions
+    /// select at least what its rules do), so it meets the old configuration; one the new
+    /// filters keep away meets the new one; none is decided by a mix.
     ///
     /// IRQL: PASSIVE_LEVEL. Called by control requests only, one at a time.
-    pub(crate) fn set_rules(&self, rules: &Rules) -> Result<(), NtStatus> {
+    pub(crate) fn set_rules(&self, rules: &Rules, expected: u32) -> Result<(), NtStatus> {
         self.take_token()?;
-        // SAFETY: the token is held (taken above, released below).
-        let pieces = unsafe { self.pieces() };
-        let context = pieces.registration.as_ref().map(|r| r.id().raw_context());
-        let replaced = match (pieces.objects.as_mut(), context) {
-            (Some(objects), Some(context)) => objects
-                .replace_filters(context, rules)
-                .map_err(|error| error.status),
-            _ => Ok(()),
+        let result = if expected != 0 && expected != self.generation() {
+            Err(NtStatus::RETRY)
+        } else {
+            // SAFETY: the token is held (taken above, released below).
+            let pieces = unsafe { self.pieces() };
+            self.replace_filters(pieces, rules)
         };
-        if replaced.is_ok() {
+        if result.is_ok() {
             // SAFETY: the token holder is the only writer, and control requests (the other
             // readers) are presented one at a time: this is one.
             unsafe { *self.rules.get() = *rules };
+            let next = self.generation().wrapping_add(1).max(1);
+            self.generation.store(next, Ordering::Release);
             if let Some(state) = self.state() {
                 state.config.publish(rules);
                 state.log.set_verbose(rules.verbose);
@@ -74,6 +86,27 @@ impl<K: KernelApi> Loader<K> {
         // A request for a run that came meanwhile queues the work item; nothing frees the loader
         // while a control request runs (unload purges the control queue first).
         let _ = self.finish(false, false);
-        replaced
+        result
+    }
+
+    /// The filters for `rules`, if there are objects with a session to replace them in. A
+    /// failure while BFE is away (stopped, or stopping before its callback told this driver)
+    /// is not one: its session went with its filters, and the re-add the BFE callback asks for
+    /// installs the new rules. Token held.
+    fn replace_filters(&self, pieces: &mut Pieces<K>, rules: &Rules) -> Result<(), NtStatus> {
+        let context = pieces.registration.as_ref().map(|r| r.id().raw_context());
+        let (Some(objects), Some(context)) = (pieces.objects.as_mut(), context) else {
+            return Ok(());
+        };
+        match objects.replace_filters(context, rules) {
+            Ok(()) => Ok(()),
+            Err(_) if self.bfe_lost.load(Ordering::Acquire) || !self.bfe_running() => {
+                // Forget the dead session now; the run the BFE callback queued (or queues)
+                // re-adds every object with the rules this change makes current.
+                objects.engine_lost();
+                Ok(())
+            }
+            Err(error) => Err(error.status),
+        }
     }
 }

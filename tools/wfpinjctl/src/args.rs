@@ -18,7 +18,7 @@ Usage:
 RULE (traffic the driver inspects; a packet is inspected when any rule selects it):
   --remote ADDRESS[/PREFIX]   remote IPv4 or IPv6 address or network (default: any)
   --local ADDRESS[/PREFIX]    local address or network (default: any)
-  --port N                    remote port, TCP and UDP only (default: any)
+  --port N                    remote port, TCP and UDP only (default, or 0: any)
   --protocol NAME|N           tcp, udp, icmp, icmpv6 or 1-255 (default: any)
   --direction in|out|both     (default: both)
   --layer transport|ip-packet|both
@@ -69,6 +69,8 @@ pub struct Invocation {
     pub command: Command,
     /// `--json`.
     pub json: bool,
+    /// What the rule options left out, for standard error.
+    pub warnings: Vec<String>,
 }
 
 fn value<'a>(
@@ -96,9 +98,8 @@ fn rule_args<'a>(arguments: &mut impl Iterator<Item = &'a String>) -> Result<Rul
                 .is_some(),
             "--port" => {
                 let text = value(arguments, option)?;
-                let port = match text.parse::<u16>() {
-                    Ok(port @ 1..) => port,
-                    _ => return Err(format!("--port: '{text}' is not a port from 1 to 65535")),
+                let Ok(port) = text.parse::<u16>() else {
+                    return Err(format!("--port: '{text}' is not a port from 0 to 65535"));
                 };
                 rule.port.replace(port).is_some()
             }
@@ -147,8 +148,18 @@ pub fn parse(arguments: &[String]) -> Result<Invocation, String> {
         _ => None,
     };
     if let Some(command) = early {
-        return Ok(Invocation { command, json });
+        return Ok(Invocation {
+            command,
+            json,
+            warnings: Vec::new(),
+        });
     }
+    let mut warnings = Vec::new();
+    let mut rule = |rest: &mut std::iter::Peekable<std::vec::IntoIter<&String>>| {
+        let (rule, left_out) = rule_args(rest)?.rule()?;
+        warnings.extend(left_out);
+        Ok::<_, String>(rule)
+    };
     let Some(word) = rest.next() else {
         return Err("no command given".into());
     };
@@ -184,8 +195,8 @@ pub fn parse(arguments: &[String]) -> Result<Invocation, String> {
                 }
                 "list" => Command::Inspect(Inspect::List),
                 "clear" => Command::Inspect(Inspect::Clear),
-                "add" => Command::Inspect(Inspect::Add(rule_args(&mut rest)?.rule()?)),
-                "remove" => Command::Inspect(Inspect::Remove(rule_args(&mut rest)?.rule()?)),
+                "add" => Command::Inspect(Inspect::Add(rule(&mut rest)?)),
+                "remove" => Command::Inspect(Inspect::Remove(rule(&mut rest)?)),
                 other => {
                     return Err(format!(
                         "unknown inspect action '{other}' (add, remove, list or clear)"
@@ -198,5 +209,9 @@ pub fn parse(arguments: &[String]) -> Result<Invocation, String> {
     if let Some(extra) = rest.next() {
         return Err(format!("unexpected '{extra}'"));
     }
-    Ok(Invocation { command, json })
+    Ok(Invocation {
+        command,
+        json,
+        warnings,
+    })
 }

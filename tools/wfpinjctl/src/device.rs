@@ -16,6 +16,8 @@ const STATUS_DEVICE_BUSY: u32 = 0x8000_0011;
 const STATUS_INVALID_DEVICE_STATE: u32 = 0xC000_0184;
 /// STATUS_OBJECT_NAME_NOT_FOUND.
 const STATUS_OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
+/// STATUS_RETRY.
+const STATUS_RETRY: u32 = 0xC000_022D;
 
 /// Win32 errors `CreateFileW` and `DeviceIoControl` report (winerror.h).
 pub mod win32 {
@@ -88,6 +90,9 @@ impl fmt::Display for Failure {
             Self::Status(STATUS_DEVICE_BUSY) | Self::Win32(win32::BUSY) => f.write_str(busy),
             Self::Status(STATUS_INVALID_DEVICE_STATE) | Self::Win32(win32::BAD_COMMAND) => {
                 f.write_str("the driver is unloading")
+            }
+            Self::Status(STATUS_RETRY) => {
+                f.write_str("the rules kept changing while this command ran; try again")
             }
             Self::Status(status) => {
                 write!(f, "the driver refused the request: NTSTATUS {status:#010x}")

@@ -49,6 +49,37 @@ fn write_config<D: Device + ?Sized>(device: &mut D, config: &Config) -> Result<(
     device.control(IOCTL_SET_CONFIG, &bytes, 0).map(|_| ())
 }
 
+/// How many times `inspect add`/`remove` start over when another change came between their
+/// read and their write.
+const EDIT_ATTEMPTS: u32 = 8;
+
+/// Reads the configuration, applies `change` (`false`: nothing to change), and sends it back
+/// against the generation it read, so a change made in between is never undone: the driver
+/// refuses such a set and this starts over from a new read. Whether a refusal was that race is
+/// told by the generation (a new read names another one), not by the error code Windows maps
+/// the driver's STATUS_RETRY to. The rules in force afterwards.
+fn edit<D: Device + ?Sized>(
+    device: &mut D,
+    change: impl Fn(&mut Config) -> Result<bool, Failure>,
+) -> Result<usize, Failure> {
+    let mut attempts = 0;
+    loop {
+        let mut config: Config = read(device, IOCTL_GET_CONFIG)?;
+        let based_on = config.generation;
+        if !change(&mut config)? {
+            return Ok(config.active().len());
+        }
+        let Err(failure) = write_config(device, &config) else {
+            return Ok(config.active().len());
+        };
+        attempts += 1;
+        let now: Config = read(device, IOCTL_GET_CONFIG).map_err(|_| failure.clone())?;
+        if now.generation == based_on || attempts == EDIT_ATTEMPTS {
+            return Err(failure);
+        }
+    }
+}
+
 /// What a command did, for the output.
 enum Done {
     Status(StatusReply),
@@ -67,29 +98,32 @@ fn execute<D: Device + ?Sized>(device: &mut D, command: &Command) -> Result<Done
             Done::Changed("cleared", 0)
         }
         Command::Inspect(Inspect::Add(rule)) => {
-            let mut config: Config = read(device, IOCTL_GET_CONFIG)?;
-            if !config.active().contains(rule) {
+            let count = edit(device, |config| {
+                if config.active().contains(rule) {
+                    return Ok(false);
+                }
                 let count = config.active().len();
                 if count == MAX_RULES {
                     return Err(Failure::Full);
                 }
                 config.rules[count] = *rule;
                 config.rule_count += 1;
-                write_config(device, &config)?;
-            }
-            Done::Changed("added", config.active().len())
+                Ok(true)
+            })?;
+            Done::Changed("added", count)
         }
         Command::Inspect(Inspect::Remove(rule)) => {
-            let mut config: Config = read(device, IOCTL_GET_CONFIG)?;
-            let Some(at) = config.active().iter().position(|each| each == rule) else {
-                return Err(Failure::NoSuchRule);
-            };
-            let count = config.active().len();
-            config.rules.copy_within(at + 1..count, at);
-            config.rules[count - 1] = Default::default();
-            config.rule_count -= 1;
-            write_config(device, &config)?;
-            Done::Changed("removed", config.active().len())
+            let count = edit(device, |config| {
+                let Some(at) = config.active().iter().position(|each| each == rule) else {
+                    return Err(Failure::NoSuchRule);
+                };
+                let count = config.active().len();
+                config.rules.copy_within(at + 1..count, at);
+                config.rules[count - 1] = Default::default();
+                config.rule_count -= 1;
+                Ok(true)
+            })?;
+            Done::Changed("removed", count)
         }
         Command::Help | Command::Version => unreachable!("answered without the device"),
     })
@@ -128,6 +162,9 @@ pub fn run<D: Device>(
             return EXIT_USAGE;
         }
     };
+    for warning in &invocation.warnings {
+        let _ = writeln!(err, "wfpinjctl: warning: {warning}");
+    }
     match invocation.command {
         Command::Help => {
             let _ = out.write_all(args::USAGE.as_bytes());

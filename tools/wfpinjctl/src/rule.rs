@@ -95,6 +95,14 @@ pub fn parse_protocol(text: &str) -> Result<u8, String> {
     }
 }
 
+/// A protocol's name if the tool knows one, else its number.
+fn protocol_name(protocol: u8) -> String {
+    match PROTOCOLS.iter().find(|(_, number)| *number == protocol) {
+        Some((name, _)) => (*name).into(),
+        None => protocol.to_string(),
+    }
+}
+
 /// `in`, `inbound`, `out`, `outbound` or `both`, in any case.
 pub fn parse_direction(text: &str) -> Result<u8, String> {
     match text.to_ascii_lowercase().as_str() {
@@ -150,8 +158,13 @@ pub struct RuleArgs {
 }
 
 impl RuleArgs {
-    /// The rule, or what is wrong with the combination.
-    pub fn rule(&self) -> Result<Rule, String> {
+    /// The rule, with warnings about options it leaves out, or what is wrong with the
+    /// combination. A port that selects nothing (0, or with a protocol that has no ports) is
+    /// left out with a warning rather than refused: the HLK's answer file passes the kit's
+    /// %REMOTE_PORT% whatever the variation's protocol, and its ICMP variations must still get
+    /// their rule.
+    pub fn rule(&self) -> Result<(Rule, Vec<String>), String> {
+        let mut warnings = Vec::new();
         let families = [
             self.family,
             self.remote.map(|p| family_of(p.address)),
@@ -185,19 +198,26 @@ impl RuleArgs {
             rule.fields |= FIELD_PROTOCOL;
             rule.protocol = protocol;
         }
-        if let Some(port) = self.port {
-            if self
-                .protocol
-                .is_some_and(|p| p != PROTOCOL_TCP && p != PROTOCOL_UDP)
+        match (self.port, self.protocol) {
+            (None, _) => {}
+            (Some(0), _) => warnings.push("--port 0 is no port: the rule selects any port".into()),
+            (Some(port), Some(protocol))
+                if protocol != PROTOCOL_TCP && protocol != PROTOCOL_UDP =>
             {
-                return Err("--port goes with --protocol tcp or udp (or no --protocol)".into());
+                warnings.push(format!(
+                    "--port {port} left out: protocol {} has no ports (the rule selects all its \
+                     traffic)",
+                    protocol_name(protocol)
+                ));
             }
-            rule.fields |= FIELD_REMOTE_PORT;
-            rule.remote_port = port;
+            (Some(port), _) => {
+                rule.fields |= FIELD_REMOTE_PORT;
+                rule.remote_port = port;
+            }
         }
         rule.check()
             .map_err(|invalid| format!("not a valid rule: {invalid:?}"))?;
-        Ok(rule)
+        Ok((rule, warnings))
     }
 }
 
@@ -230,13 +250,7 @@ impl fmt::Display for Options<'_> {
             write!(f, " --port {}", rule.remote_port)?;
         }
         if rule.fields & FIELD_PROTOCOL != 0 {
-            match PROTOCOLS
-                .iter()
-                .find(|(_, number)| *number == rule.protocol)
-            {
-                Some((name, _)) => write!(f, " --protocol {name}")?,
-                None => write!(f, " --protocol {}", rule.protocol)?,
-            }
+            write!(f, " --protocol {}", protocol_name(rule.protocol))?;
         }
         let direction = match rule.directions {
             DIRECTION_INBOUND => "in",

@@ -31,6 +31,9 @@ impl NtStatus {
     pub const INVALID_DEVICE_STATE: Self = status(0xC000_0184);
     /// `STATUS_DEVICE_BUSY`.
     pub const DEVICE_BUSY: Self = status(0x8000_0011);
+    /// `STATUS_RETRY`: the caller should read again and retry (a configuration change based on
+    /// a configuration that changed meanwhile).
+    pub const RETRY: Self = status(0xC000_022D);
     /// `STATUS_INVALID_DEVICE_REQUEST`: a control code the driver does not define.
     pub const INVALID_DEVICE_REQUEST: Self = status(0xC000_0010);
     /// `STATUS_BUFFER_TOO_SMALL`.
@@ -52,7 +55,7 @@ impl NtStatus {
     /// `STATUS_FWP_CANNOT_PEND`: the packet cannot be pended.
     pub const FWP_CANNOT_PEND: Self = status(0xC022_0103);
 
-    const NAMED: [(Self, &'static str); 19] = [
+    const NAMED: [(Self, &'static str); 20] = [
         (Self::SUCCESS, "STATUS_SUCCESS"),
         (Self::UNSUCCESSFUL, "STATUS_UNSUCCESSFUL"),
         (Self::INVALID_HANDLE, "STATUS_INVALID_HANDLE"),
@@ -64,6 +67,7 @@ impl NtStatus {
         ),
         (Self::INVALID_DEVICE_STATE, "STATUS_INVALID_DEVICE_STATE"),
         (Self::DEVICE_BUSY, "STATUS_DEVICE_BUSY"),
+        (Self::RETRY, "STATUS_RETRY"),
         (
             Self::INVALID_DEVICE_REQUEST,
             "STATUS_INVALID_DEVICE_REQUEST",
