@@ -4,6 +4,7 @@
 //! generic over the seam so host tests run it against the simulated stack.
 
 pub mod classify;
+pub(crate) mod compiled_rule;
 pub mod config;
 pub mod control;
 pub mod counters;

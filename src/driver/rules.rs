@@ -4,26 +4,31 @@
 //! most [`MAX_RULES`], checked) and as the registry's Parameters translate into it
 //! ([`Rules::from_registry`]): a packet is inspected when it matches any rule.
 //!
-//! [`SharedRules`] is classify's copy: two slots of atomic words, a sequence number per slot
-//! and the index of the slot in force. A change (PASSIVE_LEVEL, one at a time: the token holder)
-//! writes the slot not in force, then switches the index. Classify reads the index, then the
-//! slot, and keeps its answer only if the slot's sequence number did not move meanwhile, so every
-//! classify decides with one whole rule set, the old or the new, never a mix. It never waits for
-//! a writer: a writer only ever writes the slot not in force, so a reader that finds its slot
-//! being rewritten reads the other, which no writer touches until it switches again. Classify
-//! writes nothing shared and allocates nothing.
+//! [`SharedRules`] is classify's copy: two slots of atomic words, a sequence number per slot,
+//! and the in-force word (the index of the slot in force, with a summary of its set). A slot
+//! holds the rules compiled (`compiled_rule`: kinds as a bit set, addresses pre-masked), so the
+//! work a rule's encoding would cost per packet is done once per change. A change
+//! (PASSIVE_LEVEL, one at a time: the token holder) writes the slot not in force, then switches
+//! the in-force word. Classify reads the in-force word; when its summary shows that no rule
+//! applies to the packet's kind, that is the answer (the word names one whole set); otherwise it
+//! reads the slot, and keeps its answer only if the slot's sequence number did not move
+//! meanwhile, so every classify decides with one whole rule set, the old or the new, never a mix.
+//! It never waits for a writer: a writer only ever writes the slot not in force, so a reader
+//! that finds its slot being rewritten reads the other, which no writer touches until it
+//! switches again. Classify writes nothing shared and allocates nothing.
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicU64, Ordering, fence};
 
 use wfp_protocol::{
     CONFIG_VERBOSE, Config, DIRECTION_INBOUND, DIRECTION_OUTBOUND, FAMILY_IPV4, FAMILY_IPV6,
-    FIELD_LOCAL_ADDRESS, FIELD_PROTOCOL, FIELD_REMOTE_PORT, LAYER_IP_PACKET, LAYER_TRANSPORT,
-    MAX_RULES, PROTOCOL_TCP, PROTOCOL_UDP, RequestHeader, Rule,
+    FIELD_PROTOCOL, FIELD_REMOTE_PORT, LAYER_IP_PACKET, LAYER_TRANSPORT, MAX_RULES, RequestHeader,
+    Rule,
 };
 
+use crate::driver::compiled_rule::{COMPILED_WORDS, CompiledRule, PacketForm};
 use crate::driver::config::{InspectionConfig, PacketKey};
 use crate::driver::layers::{CalloutLayer, Direction};
-use crate::inject::{IpFamily, RemoteAddress};
+use crate::inject::IpFamily;
 
 /// The rule set in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,9 +140,14 @@ impl Rules {
         })
     }
 
-    /// True when some rule selects a packet with `key`.
+    /// True when some rule selects a packet with `key` (as classify decides with
+    /// [`SharedRules`]: the same compiled form).
     pub fn matches(&self, key: &PacketKey) -> bool {
-        self.active().iter().any(|rule| rule_matches(rule, key))
+        let packet = PacketForm::of(key);
+        self.active()
+            .iter()
+            .filter_map(CompiledRule::new)
+            .any(|rule| rule.selects(&packet))
     }
 }
 
@@ -167,77 +177,13 @@ fn applies(rule: &Rule, family: IpFamily, direction: Direction, network: bool) -
         && rule.layers & layer_bits(!network, network) != 0
 }
 
-/// Whether the first `prefix` bits of `address` and `network` agree.
-fn in_prefix(address: &[u8; 16], network: &[u8; 16], prefix: u8) -> bool {
-    let whole = usize::from(prefix / 8);
-    let rest = prefix % 8;
-    let (Some(a), Some(n)) = (address.get(..whole), network.get(..whole)) else {
-        return false;
-    };
-    if a != n {
-        return false;
-    }
-    if rest == 0 {
-        return true;
-    }
-    let mask = 0xFFu8 << (8 - rest);
-    match (address.get(whole), network.get(whole)) {
-        (Some(a), Some(n)) => a & mask == n & mask,
-        _ => false,
-    }
-}
-
-/// True when the packet `key` is selected by `rule`. The port criterion selects TCP and UDP
-/// only (for ICMP the layers put the type and code in the port fields).
-#[inline]
-fn rule_matches(rule: &Rule, key: &PacketKey) -> bool {
-    let (family, remote) = match key.remote_address {
-        RemoteAddress::V4(address) => {
-            let mut wide = [0u8; 16];
-            wide[..4].copy_from_slice(&address);
-            (IpFamily::V4, wide)
-        }
-        RemoteAddress::V6(address, _) => (IpFamily::V6, address),
-    };
-    applies(rule, family, key.direction, key.network)
-        && in_prefix(&remote, &rule.remote_address, rule.remote_prefix)
-        && (rule.fields & FIELD_LOCAL_ADDRESS == 0
-            || in_prefix(&key.local_address, &rule.local_address, rule.local_prefix))
-        && (rule.fields & FIELD_PROTOCOL == 0 || rule.protocol == key.protocol)
-        && (rule.fields & FIELD_REMOTE_PORT == 0
-            || (rule.remote_port == key.remote_port
-                && (key.protocol == PROTOCOL_TCP || key.protocol == PROTOCOL_UDP)))
-}
-
-/// Words of one rule in a slot: 48 bytes.
-const RULE_WORDS: usize = 6;
-
-// A rule is its six words' bytes: `#[repr(C)]`, 48 bytes, every byte a field (the protocol's
-// layout test: wire size == size), every field an integer or an array of them (any bits are a
-// value), so a rule and its words convert by a plain copy, no per-field decoding on classify's
-// path (x86-64, the only target, is little-endian like the wire form).
-const _: () = assert!(core::mem::size_of::<Rule>() == RULE_WORDS * 8);
-
-/// One rule as six words (its bytes).
-fn rule_to_words(rule: &Rule) -> [u64; RULE_WORDS] {
-    // SAFETY: `Rule` is exactly RULE_WORDS * 8 bytes (asserted above), read from a valid rule;
-    // unaligned read, so no alignment is assumed.
-    unsafe { core::ptr::read_unaligned(core::ptr::from_ref(rule).cast()) }
-}
-
-/// The rule whose bytes the six words are. Any words give a rule (see above).
-#[inline(always)]
-fn rule_from_words(words: &[u64; RULE_WORDS]) -> Rule {
-    // SAFETY: the sizes agree (asserted above) and every bit pattern is a valid `Rule`.
-    unsafe { core::ptr::read_unaligned(words.as_ptr().cast()) }
-}
-
-/// One slot: a sequence number (odd while it is written), the rule count, the rules' words.
+/// One slot: a sequence number (odd while it is written), the compiled rules' count and words.
+/// Only rules that select something are stored.
 #[derive(Debug)]
 struct Slot {
     sequence: AtomicU64,
     count: AtomicU64,
-    words: [AtomicU64; MAX_RULES * RULE_WORDS],
+    rules: [[AtomicU64; COMPILED_WORDS]; MAX_RULES],
 }
 
 impl Slot {
@@ -245,15 +191,24 @@ impl Slot {
         Self {
             sequence: AtomicU64::new(0),
             count: AtomicU64::new(0),
-            words: core::array::from_fn(|_| AtomicU64::new(0)),
+            rules: core::array::from_fn(|_| core::array::from_fn(|_| AtomicU64::new(0))),
         }
     }
 }
 
+/// The in-force word: bit 0 the slot in force; bits 1 and 2 whether some rule of that slot's set
+/// is for IPv4, for IPv6 ([`SharedRules::inspects`]); bits 16..32 the packet kinds some rule of
+/// that set applies to (the OR of its compiled rules' kinds). One store sets all of them, so a
+/// reader's one load sees the index and the summary of the same set.
+const IN_FORCE_INDEX: u64 = 1;
+const IN_FORCE_V4: u64 = 2;
+const IN_FORCE_V6: u64 = 4;
+const IN_FORCE_KINDS_SHIFT: u32 = 16;
+
 /// Classify's copy of the rules (see the module's documentation).
 #[derive(Debug)]
 pub struct SharedRules {
-    in_force: AtomicUsize,
+    in_force: AtomicU64,
     slots: [Slot; 2],
 }
 
@@ -261,18 +216,19 @@ impl SharedRules {
     /// A copy holding `rules`.
     pub fn new(rules: &Rules) -> Self {
         let shared = Self {
-            in_force: AtomicUsize::new(0),
+            in_force: AtomicU64::new(0),
             slots: [Slot::new(), Slot::new()],
         };
         shared.publish(rules);
         shared
     }
 
-    /// Makes `rules` the set classify decides with. One writer at a time (the caller holds the
-    /// loader's token, or owns the copy). Any IRQL; never waits.
+    /// Makes `rules` the set classify decides with: compiles them into the slot not in force,
+    /// then switches the in-force word to it with the set's summary. One writer at a time (the
+    /// caller holds the loader's token, or owns the copy). Any IRQL; never waits.
     pub fn publish(&self, rules: &Rules) {
-        let next = 1 - self.in_force.load(Ordering::Relaxed).min(1);
-        let Some(slot) = self.slots.get(next) else {
+        let next = (self.in_force.load(Ordering::Relaxed) & IN_FORCE_INDEX) ^ 1;
+        let Some(slot) = self.slots.get(next as usize) else {
             return;
         };
         let sequence = slot.sequence.load(Ordering::Relaxed);
@@ -280,56 +236,71 @@ impl SharedRules {
             .store(sequence.wrapping_add(1), Ordering::Relaxed);
         // The odd number is visible before any word changes.
         fence(Ordering::Release);
-        slot.count.store(rules.count as u64, Ordering::Relaxed);
-        for (index, rule) in rules.active().iter().enumerate() {
-            for (offset, word) in rule_to_words(rule).into_iter().enumerate() {
-                if let Some(place) = slot.words.get(index * RULE_WORDS + offset) {
-                    place.store(word, Ordering::Relaxed);
-                }
+        let mut in_force = next;
+        let mut count = 0usize;
+        for rule in rules.active() {
+            in_force |= match rule.family {
+                FAMILY_IPV4 => IN_FORCE_V4,
+                FAMILY_IPV6 => IN_FORCE_V6,
+                _ => 0,
+            };
+            let (Some(compiled), Some(places)) = (CompiledRule::new(rule), slot.rules.get(count))
+            else {
+                continue;
+            };
+            in_force |= compiled.kinds() << IN_FORCE_KINDS_SHIFT;
+            for (place, word) in places.iter().zip(compiled.words()) {
+                place.store(word, Ordering::Relaxed);
             }
+            count += 1;
         }
+        slot.count.store(count as u64, Ordering::Relaxed);
         slot.sequence
             .store(sequence.wrapping_add(2), Ordering::Release);
-        self.in_force.store(next, Ordering::Release);
+        self.in_force.store(in_force, Ordering::Release);
     }
 
     /// True when some rule in force is for `family` (a classify with nothing to look for can
-    /// stop early). Any IRQL; writes nothing.
+    /// stop early): one load. Any IRQL; writes nothing.
     #[inline]
     pub fn inspects(&self, family: IpFamily) -> bool {
-        let code = family_code(family);
-        self.read(|rule| rule.family == code)
+        let bit = match family {
+            IpFamily::V4 => IN_FORCE_V4,
+            IpFamily::V6 => IN_FORCE_V6,
+        };
+        self.in_force.load(Ordering::Relaxed) & bit != 0
     }
 
-    /// True when some rule in force selects a packet with `key`. Any IRQL; writes nothing.
-    #[inline]
+    /// True when some rule in force selects a packet with `key`. A packet no rule's kinds cover
+    /// is answered from the in-force word alone. Inlined into its two callers (one per layer
+    /// kind) so the packet's form is built from the key's parts where they are, in registers.
+    /// Any IRQL; writes nothing.
+    #[inline(always)]
     pub fn matches(&self, key: &PacketKey) -> bool {
-        self.read(|rule| rule_matches(rule, key))
-    }
-
-    /// Whether `test` holds for some rule of one whole slot.
-    #[inline]
-    fn read(&self, test: impl Fn(&Rule) -> bool) -> bool {
+        let packet = PacketForm::of(key);
         loop {
-            let index = self.in_force.load(Ordering::Acquire).min(1);
-            let Some(slot) = self.slots.get(index) else {
+            let in_force = self.in_force.load(Ordering::Acquire);
+            if (in_force >> IN_FORCE_KINDS_SHIFT) & packet.kind == 0 {
+                // The summary of the set this word names: none of its rules applies.
+                return false;
+            }
+            let Some(slot) = self.slots.get((in_force & IN_FORCE_INDEX) as usize) else {
                 return false;
             };
             let before = slot.sequence.load(Ordering::Acquire);
             if before & 1 != 0 {
-                // Being rewritten: the index moved on since it was read.
+                // Being rewritten: the in-force word moved on since it was read.
                 core::hint::spin_loop();
                 continue;
             }
-            let count = (slot.count.load(Ordering::Relaxed) as usize).min(MAX_RULES);
+            let count = slot.count.load(Ordering::Relaxed) as usize;
             let mut hit = false;
-            for index in 0..count {
-                let words = core::array::from_fn(|offset| {
-                    slot.words
-                        .get(index * RULE_WORDS + offset)
+            for rule in slot.rules.iter().take(count) {
+                let word = |offset: usize| {
+                    rule.get(offset)
                         .map_or(0, |word| word.load(Ordering::Relaxed))
-                });
-                if test(&rule_from_words(&words)) {
+                };
+                if CompiledRule::words_select(&packet, word) {
                     hit = true;
                     break;
                 }
