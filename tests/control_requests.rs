@@ -16,7 +16,7 @@ use host_driver::{HOST_V4, PEER_V4, PORT, configure_port, counters_layer, load, 
 use wfp_injector::driver::control::{decode, execute};
 use wfp_injector::driver::layers::{Direction, TransportLayer};
 use wfp_injector::driver::rules::{Rules, SharedRules};
-use wfp_injector::driver::{Driver, config::PacketKey};
+use wfp_injector::driver::{Driver, Progress, config::PacketKey};
 use wfp_injector::inject::RemoteAddress;
 use wfp_injector::nt::NtStatus;
 use wfp_protocol::*;
@@ -669,6 +669,28 @@ fn a_set_against_a_generation_the_rules_have_left_gets_retry_and_changes_nothing
 }
 
 #[test]
+fn a_generation_an_earlier_load_answered_is_refused_by_the_next() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let first = load(&sim);
+    let read: Config = get(&first, IOCTL_GET_CONFIG);
+    first.unload();
+    let second = load(&sim);
+    let mut edited = read;
+    edited.rule_count = 0;
+    edited.rules = Default::default();
+    assert_eq!(
+        set(&second, &edited),
+        Err(NtStatus::RETRY),
+        "read from another load of the driver"
+    );
+    assert_eq!(get::<Config>(&second, IOCTL_GET_CONFIG).rule_count, 2);
+    second.unload();
+    sim.assert_clean();
+}
+
+#[test]
 fn a_set_while_bfe_stops_is_kept_and_installed_when_bfe_runs_again() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
@@ -685,6 +707,9 @@ fn a_set_while_bfe_stops_is_kept_and_installed_when_bfe_runs_again() {
             std::thread::yield_now();
         }
         assert_eq!(set(&driver, &new), Ok(()), "kept for the re-add");
+        // The set asked for the run that makes it BFE's stop, notification or not.
+        sim.run_work_items();
+        assert_eq!(driver.progress(), Progress::WaitingForBfe);
         sim.release_bfe_callbacks();
         stop.join().unwrap();
     });

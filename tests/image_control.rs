@@ -93,6 +93,13 @@ fn the_images_control_device_answers_each_request_for_administrators_only() {
     let reply = sim.device_io_control(PATH, IOCTL_SET_CONFIG, &input, 0);
     assert_eq!(reply.status, NtStatus::RETRY);
     assert_eq!(control_fuzz::read_config(&sim), read, "nothing changed");
+    // ...and one against the generation in force is applied.
+    let mut current = read;
+    current.flags = CONFIG_VERBOSE;
+    current.encode(&mut input);
+    let reply = sim.device_io_control(PATH, IOCTL_SET_CONFIG, &input, 0);
+    assert_eq!(reply.status, NtStatus::SUCCESS);
+    assert_eq!(control_fuzz::read_config(&sim).flags, CONFIG_VERBOSE);
     let reply = sim.device_io_control(PATH, IOCTL_CLEAR_CONFIG, &header(), 0);
     assert_eq!(reply.status, NtStatus::SUCCESS);
     assert_eq!(sim.wfp_objects().filters, 0);

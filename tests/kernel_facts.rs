@@ -1018,6 +1018,7 @@ fn check_constants() -> Check {
         ("INVALID_DEVICE_STATE", NtStatus::INVALID_DEVICE_STATE),
         ("DEVICE_BUSY", NtStatus::DEVICE_BUSY),
         ("RETRY", NtStatus::RETRY),
+        ("FWP_SESSION_ABORTED", NtStatus::FWP_SESSION_ABORTED),
         ("INVALID_DEVICE_REQUEST", NtStatus::INVALID_DEVICE_REQUEST),
         ("BUFFER_TOO_SMALL", NtStatus::BUFFER_TOO_SMALL),
         ("FWP_CALLOUT_NOT_FOUND", NtStatus::FWP_CALLOUT_NOT_FOUND),

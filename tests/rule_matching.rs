@@ -249,6 +249,7 @@ fn rules_of(list: &[Rule]) -> Rules {
         flags: 0,
         rule_count: list.len() as u32,
         rules,
+        ..Config::default()
     })
 }
 

@@ -245,7 +245,11 @@ fn a_port_that_selects_nothing_is_left_out_with_a_warning() {
             ),
             (
                 "inspect add --ip-version 4 --remote 192.0.2.9 --protocol icmp --port 0",
-                "wfpinjctl: warning: --port 0 is no port",
+                "wfpinjctl: warning: --port 0 (or no value) is no port",
+            ),
+            (
+                "inspect add --ip-version 4 --remote 192.0.2.9 --protocol icmp --port --direction both",
+                "wfpinjctl: warning: --port 0 (or no value) is no port",
             ),
         ] {
             let (code, out, err) = wfpinjctl(sim, ADMIN, line, 1);

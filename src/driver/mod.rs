@@ -271,7 +271,8 @@ impl<K: KernelApi> Driver<K> {
         self.loader().rules()
     }
 
-    /// The rules' generation: 1 at load, one more at every change, never 0. Any IRQL.
+    /// The rules' generation: opaque, different per load, one more at every change, never 0.
+    /// Any IRQL.
     pub fn rules_generation(&self) -> u32 {
         self.loader().generation()
     }

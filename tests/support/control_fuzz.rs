@@ -205,14 +205,14 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
                         expected.generation
                     );
                     expected = Config {
-                        generation: expected.generation + 1,
+                        generation: expected.generation.wrapping_add(1).max(1),
                         ..set
                     };
                     changes += 1;
                 }
                 IOCTL_CLEAR_CONFIG => {
                     expected = Config {
-                        generation: expected.generation + 1,
+                        generation: expected.generation.wrapping_add(1).max(1),
                         ..Config::empty()
                     };
                     changes += 1;

@@ -642,8 +642,8 @@ wire_struct! {
         pub flags: u32,
         /// Rules in use: `rules[..rule_count]`; the rest are zero.
         pub rule_count: u32,
-        /// As a reply: the configuration's generation, never 0 (the driver counts every change
-        /// from 1 at load). As a set request: 0 replaces whatever is in force; any other value
+        /// As a reply: the configuration's generation, never 0 (opaque: a value of its own at each
+        /// load, one more at every change). As a set request: 0 replaces whatever is in force; any other value
         /// replaces it only if it is still that generation, and otherwise the driver answers
         /// STATUS_RETRY and changes nothing (read again, apply the edit again, send again). So a
         /// reply sent back as it stands, edited, cannot undo a change made in between.

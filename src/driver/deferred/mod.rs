@@ -115,8 +115,8 @@ pub(crate) struct Loader<K: KernelApi> {
     /// the token holder and by control requests (which the control queue presents one at a
     /// time, and only they change it).
     rules: UnsafeCell<Rules>,
-    /// The rules' generation: 1 at load, one more (never 0) at every change; the control
-    /// channel's compare-and-set compares it.
+    /// The rules' generation: a value of its own at load, one more (never 0) at every change;
+    /// the control channel's compare-and-set compares it.
     generation: AtomicU32,
     capacity: u32,
     retry: RetryPolicy,
@@ -154,11 +154,15 @@ impl<K: KernelApi> Loader<K> {
         retry: RetryPolicy,
         log: Log,
     ) -> Self {
+        // Opaque and different per load (the low bits of the interrupt time, never 0): a set
+        // naming a generation an earlier load of the driver answered is refused, not applied
+        // by a coincidence of two counters that both started at 1.
+        let generation = (kernel.ke_query_unbiased_interrupt_time() as u32).max(1);
         Self {
             kernel,
             device,
             rules: UnsafeCell::new(rules),
-            generation: AtomicU32::new(1),
+            generation: AtomicU32::new(generation),
             capacity,
             retry,
             log,

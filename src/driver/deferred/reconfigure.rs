@@ -45,7 +45,8 @@ impl<K: KernelApi> Loader<K> {
         }
     }
 
-    /// The rules' generation: 1 at load, one more at every change, never 0. Any IRQL.
+    /// The rules' generation: opaque, different per load, one more at every change, never 0.
+    /// Any IRQL.
     pub(crate) fn generation(&self) -> u32 {
         self.generation.load(Ordering::Acquire)
     }
@@ -57,10 +58,10 @@ impl<K: KernelApi> Loader<K> {
     /// failure nothing changed.
     ///
     /// Between the commit and the switch, classify decides with the old rules the packets the
-    /// new filters send it. Each packet is still decided by one whole configuration: a packet
-    /// the old rules select reached classify through the old filters too (a filter's conditions
-    /// select at least what its rules do), so it meets the old configuration; one the new
-    /// filters keep away meets the new one; none is decided by a mix.
+    /// new filters send it: each classify still agrees with one whole configuration at its
+    /// layer (a filter selects at least what its rules do, so the old filter would have sent it
+    /// too), but across layers a packet may meet neither for that moment (docs/control.md, "A
+    /// change, whole or not at all").
     ///
     /// IRQL: PASSIVE_LEVEL. Called by control requests only, one at a time.
     pub(crate) fn set_rules(&self, rules: &Rules, expected: u32) -> Result<(), NtStatus> {
@@ -76,6 +77,7 @@ impl<K: KernelApi> Loader<K> {
             // SAFETY: the token holder is the only writer, and control requests (the other
             // readers) are presented one at a time: this is one.
             unsafe { *self.rules.get() = *rules };
+            // A plain load and store: the token holder is the only writer.
             let next = self.generation().wrapping_add(1).max(1);
             self.generation.store(next, Ordering::Release);
             if let Some(state) = self.state() {
@@ -100,10 +102,27 @@ impl<K: KernelApi> Loader<K> {
         };
         match objects.replace_filters(context, rules) {
             Ok(()) => Ok(()),
-            Err(_) if self.bfe_lost.load(Ordering::Acquire) || !self.bfe_running() => {
-                // Forget the dead session now; the run the BFE callback queued (or queues)
-                // re-adds every object with the rules this change makes current.
+            Err(error)
+                if error.status == NtStatus::FWP_SESSION_ABORTED
+                    || self.bfe_lost.load(Ordering::Acquire)
+                    || !self.bfe_running() =>
+            {
+                // The session is gone (FWP_E_SESSION_ABORTED: close it, open another), whether
+                // or not BFE's callback has said so yet: forget it, and make the run that
+                // follows this change (queued when the token is given back) treat it as BFE's
+                // stop, so progress says "waiting for BFE" and the objects come back with these
+                // rules as soon as BFE runs, even if it is running again already.
                 objects.engine_lost();
+                self.bfe_lost.store(true, Ordering::Release);
+                self.request();
+                self.log.write(
+                    &self.kernel,
+                    Level::Info,
+                    &[
+                        "rules kept for BFE's return: replacing the filters failed: ".into(),
+                        error.status.into(),
+                    ],
+                );
                 Ok(())
             }
             Err(error) => Err(error.status),

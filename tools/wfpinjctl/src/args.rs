@@ -83,7 +83,9 @@ fn value<'a>(
         .ok_or_else(|| format!("{option} needs a value"))
 }
 
-fn rule_args<'a>(arguments: &mut impl Iterator<Item = &'a String>) -> Result<RuleArgs, String> {
+fn rule_args<'a, I: Iterator<Item = &'a String>>(
+    arguments: &mut std::iter::Peekable<I>,
+) -> Result<RuleArgs, String> {
     let mut rule = RuleArgs::default();
     while let Some(option) = arguments.next() {
         let option = option.as_str();
@@ -96,6 +98,10 @@ fn rule_args<'a>(arguments: &mut impl Iterator<Item = &'a String>) -> Result<Rul
                 .local
                 .replace(parse_prefix(value(arguments, option)?, option)?)
                 .is_some(),
+            "--port" if arguments.peek().is_none_or(|next| next.starts_with("--")) => {
+                // An answer file's %REMOTE_PORT% the kit left empty: no port criterion.
+                rule.port.replace(0).is_some()
+            }
             "--port" => {
                 let text = value(arguments, option)?;
                 let Ok(port) = text.parse::<u16>() else {

@@ -37,6 +37,9 @@ pub mod win32 {
     pub const BUSY: u32 = 170;
     /// ERROR_BAD_COMMAND (from STATUS_INVALID_DEVICE_STATE).
     pub const BAD_COMMAND: u32 = 22;
+    /// ERROR_RETRY (windows-sys; what RtlNtStatusToDosError makes of STATUS_RETRY in ReactOS's
+    /// table, which Microsoft does not document: the tool's retry never depends on it).
+    pub const RETRY: u32 = 1237;
 }
 
 /// Why a command did not get its answer.
@@ -91,7 +94,7 @@ impl fmt::Display for Failure {
             Self::Status(STATUS_INVALID_DEVICE_STATE) | Self::Win32(win32::BAD_COMMAND) => {
                 f.write_str("the driver is unloading")
             }
-            Self::Status(STATUS_RETRY) => {
+            Self::Status(STATUS_RETRY) | Self::Win32(win32::RETRY) => {
                 f.write_str("the rules kept changing while this command ran; try again")
             }
             Self::Status(status) => {

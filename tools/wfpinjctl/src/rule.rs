@@ -200,7 +200,9 @@ impl RuleArgs {
         }
         match (self.port, self.protocol) {
             (None, _) => {}
-            (Some(0), _) => warnings.push("--port 0 is no port: the rule selects any port".into()),
+            (Some(0), _) => {
+                warnings.push("--port 0 (or no value) is no port: the rule selects any port".into())
+            }
             (Some(port), Some(protocol))
                 if protocol != PROTOCOL_TCP && protocol != PROTOCOL_UDP =>
             {

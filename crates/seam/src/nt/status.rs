@@ -54,8 +54,11 @@ impl NtStatus {
     pub const FWP_INJECT_HANDLE_STALE: Self = status(0xC022_0102);
     /// `STATUS_FWP_CANNOT_PEND`: the packet cannot be pended.
     pub const FWP_CANNOT_PEND: Self = status(0xC022_0103);
+    /// `STATUS_FWP_SESSION_ABORTED`: the filter-engine session is gone (BFE stopped); its
+    /// handle is still closed, and a new session opened.
+    pub const FWP_SESSION_ABORTED: Self = status(0xC022_0010);
 
-    const NAMED: [(Self, &'static str); 20] = [
+    const NAMED: [(Self, &'static str); 21] = [
         (Self::SUCCESS, "STATUS_SUCCESS"),
         (Self::UNSUCCESSFUL, "STATUS_UNSUCCESSFUL"),
         (Self::INVALID_HANDLE, "STATUS_INVALID_HANDLE"),
@@ -68,6 +71,7 @@ impl NtStatus {
         (Self::INVALID_DEVICE_STATE, "STATUS_INVALID_DEVICE_STATE"),
         (Self::DEVICE_BUSY, "STATUS_DEVICE_BUSY"),
         (Self::RETRY, "STATUS_RETRY"),
+        (Self::FWP_SESSION_ABORTED, "STATUS_FWP_SESSION_ABORTED"),
         (
             Self::INVALID_DEVICE_REQUEST,
             "STATUS_INVALID_DEVICE_REQUEST",
