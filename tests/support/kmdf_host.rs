@@ -1,14 +1,17 @@
 //! What the host tests of the KMDF shell share: the stack and slot the driver's EvtDriverUnload
 //! reaches (its only argument is the WDFDRIVER, so they live in a static), and the lock that
-//! keeps those tests one at a time.
+//! keeps those tests one at a time; and a load through the shell's DriverEntry as the I/O manager
+//! makes it.
 
 #![allow(dead_code)]
 
 use std::sync::{Mutex, MutexGuard};
 
+use super::host_driver::{RegistryPath, registry_path};
+use wfp_injector::nt::NtStatus;
 use wfp_injector::shell::kmdf;
 use wfp_injector::shell::slot::Slot;
-use wfp_injector::sys::types::{WDFDRIVER, WDFQUEUE, WDFREQUEST};
+use wfp_injector::sys::types::{DRIVER_OBJECT, WDFDRIVER, WDFQUEUE, WDFREQUEST};
 use wfp_sim::SimulatedStack;
 
 pub type Sim = &'static SimulatedStack;
@@ -49,5 +52,55 @@ pub unsafe extern "win64" fn evt_io_device_control(
         // SAFETY: the simulated framework presents a request of the shell's queue, which the
         // shell's unload purges before it takes the slot.
         unsafe { kmdf::device_control(sim, slot, request, output_length, input_length, code) };
+    }
+}
+
+/// The driver loaded through the shell on a stack of its own; [`Loaded::unload`] unloads it the
+/// way the I/O manager does.
+pub struct Loaded {
+    pub sim: Sim,
+    driver: Box<DRIVER_OBJECT>,
+    // The registry path DriverEntry was handed stays alive for the whole load.
+    _path: RegistryPath,
+}
+
+/// Loads the driver through the shell's DriverEntry on a new stack that `prepare` set up first
+/// (its registry values), with [`evt_driver_unload`] and [`evt_io_device_control`] pointed at
+/// it; the load must succeed. The caller holds [`serial`].
+pub fn load(prepare: impl FnOnce(Sim)) -> Loaded {
+    let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
+    prepare(sim);
+    let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
+    set_current(Some((sim, slot)));
+    // SAFETY: plain data; zero is how the I/O manager hands fields over.
+    let mut driver: Box<DRIVER_OBJECT> = Box::new(unsafe { std::mem::zeroed() });
+    let path = registry_path();
+    // SAFETY: a driver object and registry path as the I/O manager gives them; the callbacks use
+    // this stack and slot.
+    let status = unsafe {
+        kmdf::driver_entry(
+            sim,
+            slot,
+            &mut *driver,
+            &path.string,
+            evt_driver_unload,
+            evt_io_device_control,
+        )
+    };
+    assert_eq!(NtStatus(status), NtStatus::SUCCESS);
+    Loaded {
+        sim,
+        driver,
+        _path: path,
+    }
+}
+
+impl Loaded {
+    /// The I/O manager's unload call (the framework's DriverUnload); the stack, to check after.
+    pub fn unload(mut self) -> Sim {
+        let unload = self.driver.DriverUnload.expect("the framework's unload");
+        // SAFETY: the I/O manager's unload call.
+        unsafe { unload(&mut *self.driver) };
+        self.sim
     }
 }
