@@ -20,7 +20,7 @@ use wfp_sim::{SimulatedStack, Violation};
 
 const PATH: &str = r"\\.\WfpInjector";
 
-fn load() -> kmdf_host::Loaded {
+fn load() -> kmdf_host::ShellLoad {
     kmdf_host::load(|_| {})
 }
 

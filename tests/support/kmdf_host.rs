@@ -55,47 +55,51 @@ pub unsafe extern "win64" fn evt_io_device_control(
     }
 }
 
-/// The driver loaded through the shell on a stack of its own; [`Loaded::unload`] unloads it the
-/// way the I/O manager does.
-pub struct Loaded {
+/// A driver object, registry path and slot on a stack of their own, as the I/O manager has them
+/// before DriverEntry: [`ShellLoad::entry`] runs the shell's DriverEntry, [`ShellLoad::unload`]
+/// the framework's unload.
+pub struct ShellLoad {
     pub sim: Sim,
-    driver: Box<DRIVER_OBJECT>,
+    pub driver: Box<DRIVER_OBJECT>,
+    slot: &'static Slot<Sim>,
     // The registry path DriverEntry was handed stays alive for the whole load.
-    _path: RegistryPath,
+    path: RegistryPath,
 }
 
-/// Loads the driver through the shell's DriverEntry on a new stack that `prepare` set up first
-/// (its registry values), with [`evt_driver_unload`] and [`evt_io_device_control`] pointed at
-/// it; the load must succeed. The caller holds [`serial`].
-pub fn load(prepare: impl FnOnce(Sim)) -> Loaded {
-    let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
-    prepare(sim);
-    let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
-    set_current(Some((sim, slot)));
-    // SAFETY: plain data; zero is how the I/O manager hands fields over.
-    let mut driver: Box<DRIVER_OBJECT> = Box::new(unsafe { std::mem::zeroed() });
-    let path = registry_path();
-    // SAFETY: a driver object and registry path as the I/O manager gives them; the callbacks use
-    // this stack and slot.
-    let status = unsafe {
-        kmdf::driver_entry(
+impl ShellLoad {
+    /// A new stack that `prepare` set up first (its registry values), with
+    /// [`evt_driver_unload`] and [`evt_io_device_control`] pointed at it. The caller holds
+    /// [`serial`].
+    pub fn new(prepare: impl FnOnce(Sim)) -> Self {
+        let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
+        prepare(sim);
+        let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
+        set_current(Some((sim, slot)));
+        Self {
             sim,
+            // SAFETY: plain data; zero is how the I/O manager hands fields over.
+            driver: Box::new(unsafe { std::mem::zeroed() }),
             slot,
-            &mut *driver,
-            &path.string,
-            evt_driver_unload,
-            evt_io_device_control,
-        )
-    };
-    assert_eq!(NtStatus(status), NtStatus::SUCCESS);
-    Loaded {
-        sim,
-        driver,
-        _path: path,
+            path: registry_path(),
+        }
     }
-}
 
-impl Loaded {
+    /// The shell's DriverEntry.
+    pub fn entry(&mut self) -> NtStatus {
+        // SAFETY: a driver object and registry path as the I/O manager gives them; the callbacks
+        // use this stack and slot.
+        NtStatus(unsafe {
+            kmdf::driver_entry(
+                self.sim,
+                self.slot,
+                &mut *self.driver,
+                &self.path.string,
+                evt_driver_unload,
+                evt_io_device_control,
+            )
+        })
+    }
+
     /// The I/O manager's unload call (the framework's DriverUnload); the stack, to check after.
     pub fn unload(mut self) -> Sim {
         let unload = self.driver.DriverUnload.expect("the framework's unload");
@@ -103,4 +107,11 @@ impl Loaded {
         unsafe { unload(&mut *self.driver) };
         self.sim
     }
+}
+
+/// [`ShellLoad::new`] and a DriverEntry that must succeed.
+pub fn load(prepare: impl FnOnce(Sim)) -> ShellLoad {
+    let mut load = ShellLoad::new(prepare);
+    assert_eq!(load.entry(), NtStatus::SUCCESS);
+    load
 }
