@@ -10,11 +10,9 @@ mod kmdf_host;
 
 use std::sync::Mutex;
 
-use host_driver::{RegistryPath, registry_path};
-use kmdf_host::{Sim, evt_driver_unload, evt_io_device_control};
+use host_driver::registry_path;
+use kmdf_host::Sim;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::shell::kmdf;
-use wfp_injector::shell::slot::Slot;
 use wfp_injector::sys::WdfApi;
 use wfp_injector::sys::types::*;
 use wfp_sim::kmdf_io::{Access, Caller, IoReply, facts as io};
@@ -22,46 +20,8 @@ use wfp_sim::{SimulatedStack, Violation};
 
 const PATH: &str = r"\\.\WfpInjector";
 
-struct Load {
-    sim: Sim,
-    driver: Box<DRIVER_OBJECT>,
-    _path: RegistryPath,
-}
-
-fn load() -> Load {
-    let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
-    let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
-    kmdf_host::set_current(Some((sim, slot)));
-    // SAFETY: plain data; zero is how the I/O manager hands fields over.
-    let mut driver: Box<DRIVER_OBJECT> = Box::new(unsafe { std::mem::zeroed() });
-    let path = registry_path();
-    // SAFETY: a driver object and registry path as the I/O manager gives them; the callbacks use
-    // this stack and slot.
-    let status = unsafe {
-        kmdf::driver_entry(
-            sim,
-            slot,
-            &mut *driver,
-            &path.string,
-            evt_driver_unload,
-            evt_io_device_control,
-        )
-    };
-    assert_eq!(NtStatus(status), NtStatus::SUCCESS);
-    Load {
-        sim,
-        driver,
-        _path: path,
-    }
-}
-
-impl Load {
-    fn unload(mut self) -> Sim {
-        let unload = self.driver.DriverUnload.expect("the framework's unload");
-        // SAFETY: the I/O manager's unload call.
-        unsafe { unload(&mut *self.driver) };
-        self.sim
-    }
+fn load() -> kmdf_host::ShellLoad {
+    kmdf_host::load(|_| {})
 }
 
 fn status(reply: &IoReply) -> u32 {

@@ -96,6 +96,17 @@ fn reinjected(
     driver.counters(counters_layer(layer)).reinjected > before
 }
 
+/// [`reinjected`] for a UDP packet between the host and `remote`'s `port`.
+fn reinjected_to(
+    sim: &SimulatedStack,
+    driver: &Host<'_>,
+    layer: Layer,
+    remote: Ipv4Addr,
+    port: u16,
+) -> bool {
+    reinjected(sim, driver, layer, &to(layer, remote, port))
+}
+
 #[test]
 fn status_reports_versions_the_load_and_the_contexts() {
     let _heap = heap::check();
@@ -205,23 +216,14 @@ fn get_returns_the_registry_rules_set_replaces_the_filters_and_clear_empties_the
             .is_some()
     );
     let peer = Ipv4Addr::new(198, 51, 100, 7);
-    assert!(reinjected(
+    assert!(reinjected_to(&sim, &driver, Layer::OutboundV4, peer, 9));
+    assert!(!reinjected_to(&sim, &driver, Layer::InboundV4, peer, 9));
+    assert!(!reinjected_to(
         &sim,
         &driver,
         Layer::OutboundV4,
-        &to(Layer::OutboundV4, peer, 9)
-    ));
-    assert!(!reinjected(
-        &sim,
-        &driver,
-        Layer::InboundV4,
-        &to(Layer::InboundV4, peer, 9)
-    ));
-    assert!(!reinjected(
-        &sim,
-        &driver,
-        Layer::OutboundV4,
-        &to(Layer::OutboundV4, PEER_V4, PORT)
+        PEER_V4,
+        PORT
     ));
     let after: Config = get(&driver, IOCTL_GET_CONFIG);
     assert_eq!(after.active(), &[rule]);
@@ -257,34 +259,14 @@ fn local_addresses_prefixes_and_several_rules_are_decided_by_classify() {
     assert!(conditions.0.is_empty(), "two rules: classify decides");
     let inside = Ipv4Addr::new(203, 0, 113, 100);
     let outside = Ipv4Addr::new(203, 0, 113, 200);
-    assert!(reinjected(
-        &sim,
-        &driver,
-        Layer::InboundV4,
-        &to(Layer::InboundV4, inside, 9)
-    ));
-    assert!(!reinjected(
-        &sim,
-        &driver,
-        Layer::InboundV4,
-        &to(Layer::InboundV4, outside, 9)
-    ));
+    assert!(reinjected_to(&sim, &driver, Layer::InboundV4, inside, 9));
+    assert!(!reinjected_to(&sim, &driver, Layer::InboundV4, outside, 9));
     assert!(
-        reinjected(
-            &sim,
-            &driver,
-            Layer::InboundV4,
-            &to(Layer::InboundV4, outside, 7)
-        ),
+        reinjected_to(&sim, &driver, Layer::InboundV4, outside, 7),
         "the port rule"
     );
     assert!(
-        !reinjected(
-            &sim,
-            &driver,
-            Layer::OutboundV4,
-            &to(Layer::OutboundV4, outside, 7)
-        ),
+        !reinjected_to(&sim, &driver, Layer::OutboundV4, outside, 7),
         "inbound only"
     );
     let mut elsewhere = to(Layer::InboundV4, inside, 9);
@@ -296,6 +278,9 @@ fn local_addresses_prefixes_and_several_rules_are_decided_by_classify() {
     driver.unload();
     sim.assert_clean();
 }
+
+/// A named edit of a configuration.
+type Edit<'a> = (&'static str, &'a dyn Fn(&mut Config));
 
 /// Requests that must be refused, with the status each gets.
 fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
@@ -316,7 +301,7 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
     let mut header_reserved = header();
     header_reserved[4] = 1;
     let invalid = NtStatus::INVALID_PARAMETER;
-    vec![
+    let mut rows = vec![
         (
             "unknown code",
             ctl_code(DEVICE_TYPE, 0x8FF, METHOD_BUFFERED, FILE_READ_ACCESS),
@@ -394,155 +379,50 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
             0,
             invalid,
         ),
-        (
-            "set: count 17",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rule_count = 17),
-            0,
-            invalid,
-        ),
-        (
-            "set: flags",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.flags = 2),
-            0,
-            invalid,
-        ),
-        (
-            "set: family 5",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].family = 5),
-            0,
-            invalid,
-        ),
-        (
-            "set: no direction",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].directions = 0),
-            0,
-            invalid,
-        ),
-        (
-            "set: direction bit 2",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].directions = 5),
-            0,
-            invalid,
-        ),
-        (
-            "set: prefix 33",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].remote_prefix = 33),
-            0,
-            invalid,
-        ),
-        (
-            "set: host bits",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].remote_prefix = 24),
-            0,
-            invalid,
-        ),
-        (
-            "set: v4 with bytes past 4",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].remote_address[4] = 1),
-            0,
-            invalid,
-        ),
-        (
-            "set: port 0",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].fields = FIELD_REMOTE_PORT),
-            0,
-            invalid,
-        ),
-        (
-            "set: port without its flag",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].remote_port = 5),
-            0,
-            invalid,
-        ),
-        (
-            "set: protocol 0",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].fields = FIELD_PROTOCOL),
-            0,
-            invalid,
-        ),
-        (
-            "set: port with ICMP",
-            IOCTL_SET_CONFIG,
-            with(&|c| {
-                c.rules[0].fields = FIELD_PROTOCOL | FIELD_REMOTE_PORT;
-                c.rules[0].protocol = 1;
-                c.rules[0].remote_port = 5;
-            }),
-            0,
-            invalid,
-        ),
-        (
-            "set: local without its flag",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].local_prefix = 8),
-            0,
-            invalid,
-        ),
-        (
-            "set: unknown field bit",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].fields = 0x8),
-            0,
-            invalid,
-        ),
-        (
-            "set: rule reserved",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].reserved[0] = 1),
-            0,
-            invalid,
-        ),
-        (
-            "set: no layer",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].layers = 0),
-            0,
-            invalid,
-        ),
-        (
-            "set: layer bit 2",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[0].layers = 4),
-            0,
-            invalid,
-        ),
-        (
-            "set: configuration reserved",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.reserved = 1),
-            0,
-            invalid,
-        ),
-        (
-            "set: a rule past the count",
-            IOCTL_SET_CONFIG,
-            with(&|c| c.rules[1] = c.rules[0]),
-            0,
-            invalid,
-        ),
-        (
-            "set: bad rule after a good one",
-            IOCTL_SET_CONFIG,
-            with(&|c| {
-                c.rule_count = 2;
-                c.rules[1] = c.rules[0];
-                c.rules[1].family = 0;
-            }),
-            0,
-            invalid,
-        ),
-    ]
+    ];
+    // Sets of a good configuration with one edit that makes it invalid.
+    let edits: [Edit; 20] = [
+        ("set: count 17", &|c| c.rule_count = 17),
+        ("set: flags", &|c| c.flags = 2),
+        ("set: family 5", &|c| c.rules[0].family = 5),
+        ("set: no direction", &|c| c.rules[0].directions = 0),
+        ("set: direction bit 2", &|c| c.rules[0].directions = 5),
+        ("set: prefix 33", &|c| c.rules[0].remote_prefix = 33),
+        ("set: host bits", &|c| c.rules[0].remote_prefix = 24),
+        ("set: v4 with bytes past 4", &|c| {
+            c.rules[0].remote_address[4] = 1
+        }),
+        ("set: port 0", &|c| c.rules[0].fields = FIELD_REMOTE_PORT),
+        ("set: port without its flag", &|c| {
+            c.rules[0].remote_port = 5
+        }),
+        ("set: protocol 0", &|c| c.rules[0].fields = FIELD_PROTOCOL),
+        ("set: port with ICMP", &|c| {
+            c.rules[0].fields = FIELD_PROTOCOL | FIELD_REMOTE_PORT;
+            c.rules[0].protocol = 1;
+            c.rules[0].remote_port = 5;
+        }),
+        ("set: local without its flag", &|c| {
+            c.rules[0].local_prefix = 8
+        }),
+        ("set: unknown field bit", &|c| c.rules[0].fields = 0x8),
+        ("set: rule reserved", &|c| c.rules[0].reserved[0] = 1),
+        ("set: no layer", &|c| c.rules[0].layers = 0),
+        ("set: layer bit 2", &|c| c.rules[0].layers = 4),
+        ("set: configuration reserved", &|c| c.reserved = 1),
+        ("set: a rule past the count", &|c| c.rules[1] = c.rules[0]),
+        ("set: bad rule after a good one", &|c| {
+            c.rule_count = 2;
+            c.rules[1] = c.rules[0];
+            c.rules[1].family = 0;
+        }),
+    ];
+    rows.extend(
+        edits
+            .into_iter()
+            .map(|(name, edit)| (name, IOCTL_SET_CONFIG, with(edit), 0, invalid)),
+    );
+    rows
 }
 
 #[test]
@@ -720,17 +600,13 @@ fn a_set_while_bfe_stops_is_kept_and_installed_when_bfe_runs_again() {
     sim.set_bfe_state(wfp_sim::bfe_state::RUNNING);
     sim.run_work_items();
     assert_eq!(sim.wfp_objects().filters, 1, "the new rules' one filter");
-    assert!(reinjected(
+    assert!(reinjected_to(&sim, &driver, Layer::OutboundV4, peer, 9));
+    assert!(!reinjected_to(
         &sim,
         &driver,
         Layer::OutboundV4,
-        &to(Layer::OutboundV4, peer, 9)
-    ));
-    assert!(!reinjected(
-        &sim,
-        &driver,
-        Layer::OutboundV4,
-        &to(Layer::OutboundV4, PEER_V4, PORT)
+        PEER_V4,
+        PORT
     ));
     driver.unload();
     sim.assert_clean();
@@ -893,12 +769,7 @@ fn a_packet_classified_while_the_filters_are_replaced_meets_the_old_filters_and_
     sim.complete_all(NtStatus::SUCCESS);
     sim.return_packet(nbl as *mut _);
     assert!(
-        !reinjected(
-            &sim,
-            &driver,
-            Layer::InboundV4,
-            &to(Layer::InboundV4, old_peer, 1001)
-        ),
+        !reinjected_to(&sim, &driver, Layer::InboundV4, old_peer, 1001),
         "after the change the new rules decide"
     );
     driver.unload();

@@ -15,13 +15,6 @@ mod tool_device;
 
 use std::collections::BTreeMap;
 
-use host_driver::registry_path;
-use kmdf_host::{Sim, evt_driver_unload, evt_io_device_control};
-use wfp_injector::nt::NtStatus;
-use wfp_injector::shell::kmdf;
-use wfp_injector::shell::slot::Slot;
-use wfp_injector::sys::types::DRIVER_OBJECT;
-use wfp_sim::SimulatedStack;
 use wfp_sim::kmdf_io::Caller;
 use wfpinjctl::args::{Command, Inspect, parse};
 
@@ -174,24 +167,8 @@ fn every_answer_line_parses_with_the_tools_parser_and_delete_undoes_add() {
 #[test]
 fn the_answer_files_commands_configure_the_host_built_driver_and_undo_it() {
     let _serial = kmdf_host::serial();
-    let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
-    let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
-    kmdf_host::set_current(Some((sim, slot)));
-    // SAFETY: plain data; zero is how the I/O manager hands fields over.
-    let mut driver: Box<DRIVER_OBJECT> = Box::new(unsafe { std::mem::zeroed() });
-    let path = registry_path();
-    // SAFETY: the I/O manager's arguments; the callbacks use this stack and slot.
-    let status = unsafe {
-        kmdf::driver_entry(
-            sim,
-            slot,
-            &mut *driver,
-            &path.string,
-            evt_driver_unload,
-            evt_io_device_control,
-        )
-    };
-    assert_eq!(NtStatus(status), NtStatus::SUCCESS);
+    let load = kmdf_host::load(|_| {});
+    let sim = load.sim;
     let admin = Caller::Administrator;
     for direction in ["IN", "OUT"] {
         for (add, delete) in pairs(direction) {
@@ -223,8 +200,5 @@ fn the_answer_files_commands_configure_the_host_built_driver_and_undo_it() {
             }
         }
     }
-    let unload = driver.DriverUnload.expect("the framework's unload");
-    // SAFETY: the I/O manager's unload call.
-    unsafe { unload(&mut *driver) };
-    sim.assert_clean();
+    load.unload().assert_clean();
 }

@@ -27,10 +27,9 @@ fn header() -> Vec<u8> {
 fn the_images_control_device_answers_each_request_for_administrators_only() {
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(53));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let devices = sim.kmdf_devices();
     assert_eq!(devices[0].sddl, "D:P(A;;GA;;;SY)(A;;GA;;;BA)");
     assert_eq!(devices[0].device_type, DEVICE_TYPE);
@@ -115,10 +114,9 @@ fn the_images_control_device_answers_each_request_for_administrators_only() {
 fn thousands_of_random_requests_to_the_image_change_nothing_when_refused() {
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(53));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let (accepted, changes) = control_fuzz::run(&sim, 0x1A6E_5EED, 3000);
     assert!(
         accepted > 300 && changes > 80,
@@ -133,10 +131,9 @@ fn thousands_of_random_requests_to_the_image_change_nothing_when_refused() {
 #[test]
 fn wfpinjctl_steers_the_image() {
     let sim = SimulatedStack::new();
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let admin = Caller::Administrator;
     let (code, out, _) = tool_device::wfpinjctl(&sim, admin, "status", 1);
     assert_eq!(code, wfpinjctl::EXIT_OK);

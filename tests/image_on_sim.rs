@@ -94,10 +94,9 @@ fn the_image_loads_on_windows_10_2004s_framework_and_is_refused_by_1903s() {
     let sim = SimulatedStack::new();
     sim.install_framework(FRAMEWORK_MINOR_WINDOWS_10_2004);
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     assert_eq!(sim.kmdf_events()[0], KmdfEvent::Bound);
     assert_eq!(sim.wfp_objects().registered_callouts, 8);
     // The identifying provider (HLK FwpmProviders.MaintainIdentifying): company and product as
@@ -181,10 +180,9 @@ fn the_image_waits_for_tcpip_with_its_retry_policy() {
 fn the_image_gives_up_on_tcpip_at_its_deadline_and_leaves_nothing() {
     let sim = SimulatedStack::new();
     sim.set_tcpip_not_ready_for(u32::MAX);
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     sim.run_work_items();
     assert_eq!(sim.virtual_time(), std::time::Duration::from_secs(10));
     assert!(sim.open_handles().is_empty());
@@ -249,10 +247,9 @@ fn load_failing_at_each_step_leaves_nothing_behind_in_the_image() {
 fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer() {
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let mut indicated = Vec::new();
     for layer in Layer::ALL {
         // Unconfigured traffic: the filter's conditions keep it from classify.
@@ -335,10 +332,9 @@ fn the_image_classifies_reinjects_and_recognises_its_own_packets_on_every_layer(
 fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     sim.fail_call(
         KernelFn::FwpsAllocateCloneNetBufferList0,
         0,
@@ -388,10 +384,9 @@ fn the_image_permits_when_cloning_or_injection_fails_and_frees_the_clone() {
 fn the_image_defers_tcp_reinjection_to_a_dpc() {
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let mut tcp = udp(Layer::OutboundV4, PORT);
     tcp.protocol = 6;
     let delivered = sim.deliver(Layer::OutboundV4, &tcp, Delivery::default());
@@ -410,10 +405,9 @@ fn the_image_defers_tcp_reinjection_to_a_dpc() {
 fn unloading_the_image_with_injections_in_flight_waits_for_their_completions() {
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let delivered: Vec<_> = Layer::ALL
         .into_iter()
         .map(|layer| sim.deliver(layer, &udp(layer, PORT), Delivery::default()))
@@ -455,10 +449,9 @@ fn packets_another_driver_injected_are_permitted_untouched() {
     };
     let sim = SimulatedStack::new();
     sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     // Another driver (here: the host-compiled layer on the same stack) injects a packet.
     let other_handles =
         DualStackInjector::create(&sim, InjectionTypes::TRANSPORT, &RetryPolicy::default())
@@ -509,10 +502,9 @@ fn the_image_copes_with_completions_inside_the_inject_call() {
     ] {
         let sim = SimulatedStack::new();
         sim.set_parameter("InspectRemotePort", RegistryValue::Dword(u32::from(PORT)));
-        let Some(mut harness) = Harness::new(&sim) else {
+        let Some(mut harness) = Harness::loaded(&sim) else {
             return;
         };
-        assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
         sim.set_sync_completions(mode);
         for layer in Layer::ALL {
             for protocol in [17, 6] {

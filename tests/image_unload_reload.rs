@@ -52,10 +52,9 @@ fn deliver_and_return(sim: &SimulatedStack, layer: Layer, how: Delivery) -> u32 
 #[test]
 fn the_image_asks_again_while_a_callout_is_busy() {
     let sim = configured();
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     sim.busy_unregisters(5);
     harness.driver_unload();
     assert_eq!(sim.calls(KernelFn::FwpsCalloutUnregisterById0), 8 + 5);
@@ -68,10 +67,9 @@ fn the_image_asks_again_while_a_callout_is_busy() {
 #[test]
 fn the_image_leaks_its_state_when_a_callout_never_unregisters() {
     let sim = configured();
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     sim.busy_unregisters(u32::MAX);
     harness.driver_unload();
     assert_eq!(sim.wfp_objects().registered_callouts, 8);
@@ -116,10 +114,9 @@ fn classifies_on_other_threads_during_driver_unload_in_the_image() {
         // instance guard keeps its state alive (the sim's pool poisons what is freed).
         let busy_mode = round % 2 == 0;
         sim.busy_while_classifying(busy_mode);
-        let Some(mut harness) = Harness::new(&sim) else {
+        let Some(mut harness) = Harness::loaded(&sim) else {
             return;
         };
-        assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
         let done = AtomicBool::new(false);
         let call = harness.unload_call();
         let sleeps_before = sim.sleeps().len();
@@ -181,10 +178,9 @@ fn the_reloaded_image_never_trusts_the_previous_instances_filter_context() {
     };
     // A fresh mapping, as Windows loads the image again: its instance table starts afresh, and
     // the generation seed (the interrupt time) keeps the old context from naming the new one.
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     let current = sim.filter_contexts(Layer::InboundV4.key())[0];
     assert_ne!(stale, current);
     let how = Delivery {
@@ -206,10 +202,9 @@ fn the_reloaded_image_never_trusts_the_previous_instances_filter_context() {
 #[test]
 fn the_image_unloads_cleanly_when_filter_deletes_fail_and_loads_again() {
     let sim = configured();
-    let Some(mut harness) = Harness::new(&sim) else {
+    let Some(mut harness) = Harness::loaded(&sim) else {
         return;
     };
-    assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
     for skip in 0..4 {
         sim.fail_call(
             KernelFn::FwpmFilterDeleteByKey0,

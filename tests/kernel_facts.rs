@@ -21,12 +21,12 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use wfp_injector::driver::layers::{
-    INBOUND_FIELDS, INBOUND_IPPACKET_FIELDS, NetworkLayer, OUTBOUND_FIELDS,
+    Direction, INBOUND_FIELDS, INBOUND_IPPACKET_FIELDS, NetworkLayer, OUTBOUND_FIELDS,
     OUTBOUND_IPPACKET_FIELDS, TransportLayer,
 };
 use wfp_injector::driver::objects::{FILTER_FLAGS, SESSION_FLAGS, SUBLAYER_WEIGHT};
 use wfp_injector::inject::{
-    AddressFamily, InjectionState, InjectionTypes, IpProtocol, UNSPECIFIED_COMPARTMENT,
+    AddressFamily, InjectionState, InjectionTypes, IpFamily, IpProtocol, UNSPECIFIED_COMPARTMENT,
 };
 use wfp_injector::nt::{Irql, NtStatus};
 use wfp_injector::sys::types as t;
@@ -915,6 +915,51 @@ macro_rules! guids {
     }};
 }
 
+/// What each layer enum of src/driver/layers.rs must agree with: every layer's key and run-time
+/// id with the rows of its name (`$kind`: TRANSPORT or IPPACKET), the id mapping back to the
+/// layer, the family, direction and field table classify derives from the layer (bits of its
+/// discriminant) with what the name says; and no other run-time id taken for one of ours
+/// (classify permits those untouched).
+macro_rules! layers {
+    ($c:ident, $layers:ident, $kind:literal, $inbound:ident, $outbound:ident) => {
+        for layer in $layers::ALL {
+            let (direction, version) = match layer {
+                $layers::OutboundV4 => (Direction::Outbound, "V4"),
+                $layers::OutboundV6 => (Direction::Outbound, "V6"),
+                $layers::InboundV4 => (Direction::Inbound, "V4"),
+                $layers::InboundV6 => (Direction::Inbound, "V6"),
+            };
+            let outbound = direction == Direction::Outbound;
+            let name = format!("{}_{}_{version}", if outbound { "OUTBOUND" } else { "INBOUND" }, $kind);
+            let enum_name = stringify!($layers);
+            $c.eq(&format!("{enum_name}::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
+            let id = layer.runtime_id();
+            $c.eq(&format!("{enum_name}::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), id.to_u128());
+            if $layers::from_runtime_id(id) != Some(layer) {
+                $c.failures.push(format!("{enum_name}::from_runtime_id({id}) is not {layer:?}"));
+            }
+            let family = if version == "V4" { IpFamily::V4 } else { IpFamily::V6 };
+            if layer.family() != family || layer.direction() != direction {
+                $c.failures.push(format!(
+                    "{layer:?}: family {:?} / direction {:?}, its name {name} says {family:?} / {direction:?}",
+                    layer.family(),
+                    layer.direction()
+                ));
+            }
+            let expected = if outbound { &$outbound } else { &$inbound };
+            if layer.fields() != expected {
+                $c.failures.push(format!("{layer:?}.fields() is not its direction's table"));
+            }
+        }
+        let ours: Vec<u16> = $layers::ALL.iter().map(|l| l.runtime_id()).collect();
+        for id in 0..=u16::MAX {
+            if $layers::from_runtime_id(id).is_some() != ours.contains(&id) {
+                $c.failures.push(format!("{}::from_runtime_id({id}) is {:?}", stringify!($layers), $layers::from_runtime_id(id)));
+            }
+        }
+    };
+}
+
 #[rustfmt::skip]
 fn check_constants() -> Check {
     let mut c = Check::new();
@@ -1088,60 +1133,7 @@ fn check_constants() -> Check {
     }
 
     // src/driver/layers.rs: keys, run-time ids and field indices per direction.
-    for layer in TransportLayer::ALL {
-        let name = match layer {
-            TransportLayer::OutboundV4 => "OUTBOUND_TRANSPORT_V4",
-            TransportLayer::OutboundV6 => "OUTBOUND_TRANSPORT_V6",
-            TransportLayer::InboundV4 => "INBOUND_TRANSPORT_V4",
-            TransportLayer::InboundV6 => "INBOUND_TRANSPORT_V6",
-        };
-        c.eq(&format!("TransportLayer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
-        let id = layer.runtime_id();
-        c.eq(&format!("TransportLayer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), id.to_u128());
-        if TransportLayer::from_runtime_id(id) != Some(layer) {
-            c.failures.push(format!(
-                "TransportLayer::from_runtime_id({id}) is not {layer:?}"
-            ));
-        }
-        // The family and direction classify derives from the layer (bits of its discriminant)
-        // agree with the layer's name.
-        let family = if name.ends_with("V4") {
-            wfp_injector::inject::IpFamily::V4
-        } else {
-            wfp_injector::inject::IpFamily::V6
-        };
-        let direction = if name.starts_with("OUTBOUND") {
-            wfp_injector::driver::layers::Direction::Outbound
-        } else {
-            wfp_injector::driver::layers::Direction::Inbound
-        };
-        if layer.family() != family || layer.direction() != direction {
-            c.failures.push(format!(
-                "{layer:?}: family {:?} / direction {:?}, its name says {family:?} / {direction:?}",
-                layer.family(),
-                layer.direction()
-            ));
-        }
-        let fields = layer.fields();
-        let expected = match layer.direction() {
-            wfp_injector::driver::layers::Direction::Inbound => &INBOUND_FIELDS,
-            wfp_injector::driver::layers::Direction::Outbound => &OUTBOUND_FIELDS,
-        };
-        if fields != expected {
-            c.failures
-                .push(format!("{layer:?}.fields() is not its direction's table"));
-        }
-    }
-    // No other run-time id is taken for one of ours (classify permits those untouched).
-    let ours: Vec<u16> = TransportLayer::ALL.iter().map(|l| l.runtime_id()).collect();
-    for id in 0..=u16::MAX {
-        if TransportLayer::from_runtime_id(id).is_some() != ours.contains(&id) {
-            c.failures.push(format!(
-                "TransportLayer::from_runtime_id({id}) is {:?}",
-                TransportLayer::from_runtime_id(id)
-            ));
-        }
-    }
+    layers!(c, TransportLayer, "TRANSPORT", INBOUND_FIELDS, OUTBOUND_FIELDS);
     c.covered
         .insert("src/driver/layers.rs:TransportLayer::key".into());
     c.covered
@@ -1167,37 +1159,7 @@ fn check_constants() -> Check {
     }
 
     // src/driver/layers.rs: the IP packet layers' keys, run-time ids and field indices.
-    for layer in NetworkLayer::ALL {
-        let name = match layer {
-            NetworkLayer::OutboundV4 => "OUTBOUND_IPPACKET_V4",
-            NetworkLayer::OutboundV6 => "OUTBOUND_IPPACKET_V6",
-            NetworkLayer::InboundV4 => "INBOUND_IPPACKET_V4",
-            NetworkLayer::InboundV6 => "INBOUND_IPPACKET_V6",
-        };
-        c.eq(&format!("NetworkLayer::{layer:?}.key"), "guid", &format!("FWPM_LAYER_{name}"), guid(&layer.key()));
-        let id = layer.runtime_id();
-        c.eq(&format!("NetworkLayer::{layer:?}.runtime_id"), "layer-id", &format!("FWPS_LAYER_{name}"), id.to_u128());
-        if NetworkLayer::from_runtime_id(id) != Some(layer) {
-            c.failures.push(format!("NetworkLayer::from_runtime_id({id}) is not {layer:?}"));
-        }
-        let v6 = name.ends_with("V6");
-        let outbound = name.starts_with("OUTBOUND");
-        if (layer.family() == wfp_injector::inject::IpFamily::V6) != v6
-            || (layer.direction() == wfp_injector::driver::layers::Direction::Outbound) != outbound
-        {
-            c.failures.push(format!("{layer:?}: family or direction disagrees with {name}"));
-        }
-        let expected = if outbound { &OUTBOUND_IPPACKET_FIELDS } else { &INBOUND_IPPACKET_FIELDS };
-        if layer.fields() != expected {
-            c.failures.push(format!("{layer:?}.fields() is not its direction's table"));
-        }
-    }
-    let ours: Vec<u16> = NetworkLayer::ALL.iter().map(|l| l.runtime_id()).collect();
-    for id in 0..=u16::MAX {
-        if NetworkLayer::from_runtime_id(id).is_some() != ours.contains(&id) {
-            c.failures.push(format!("NetworkLayer::from_runtime_id({id}) is {:?}", NetworkLayer::from_runtime_id(id)));
-        }
-    }
+    layers!(c, NetworkLayer, "IPPACKET", INBOUND_IPPACKET_FIELDS, OUTBOUND_IPPACKET_FIELDS);
     for (table, direction) in [(&INBOUND_IPPACKET_FIELDS, "INBOUND"), (&OUTBOUND_IPPACKET_FIELDS, "OUTBOUND")] {
         for version in ["V4", "V6"] {
             let layer = format!("FWPS_FIELDS_{direction}_IPPACKET_{version}");

@@ -7,56 +7,15 @@ mod host_driver;
 #[path = "support/kmdf_host.rs"]
 mod kmdf_host;
 
-use host_driver::{RegistryPath, registry_path};
-use kmdf_host::{Sim, evt_driver_unload, evt_io_device_control};
+use kmdf_host::ShellLoad;
 use wfp_injector::nt::NtStatus;
-use wfp_injector::shell::kmdf;
-use wfp_injector::shell::slot::Slot;
-use wfp_injector::sys::types::DRIVER_OBJECT;
 use wfp_sim::kmdf::{KmdfEvent, KmdfObjects};
-use wfp_sim::{KernelFn, SimulatedStack, WfpObjects};
-
-struct Load {
-    sim: Sim,
-    driver: Box<DRIVER_OBJECT>,
-    path: RegistryPath,
-    slot: &'static Slot<Sim>,
-}
-
-fn setup() -> Load {
-    let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
-    let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
-    kmdf_host::set_current(Some((sim, slot)));
-    Load {
-        sim,
-        // SAFETY: plain data; zero is how the I/O manager hands fields over.
-        driver: Box::new(unsafe { std::mem::zeroed() }),
-        path: registry_path(),
-        slot,
-    }
-}
-
-impl Load {
-    fn entry(&mut self) -> NtStatus {
-        // SAFETY: a driver object and registry path as the I/O manager gives them;
-        // evt_driver_unload uses this stack and slot.
-        NtStatus(unsafe {
-            kmdf::driver_entry(
-                self.sim,
-                self.slot,
-                &mut *self.driver,
-                &self.path.string,
-                evt_driver_unload,
-                evt_io_device_control,
-            )
-        })
-    }
-}
+use wfp_sim::{KernelFn, WfpObjects};
 
 #[test]
 fn the_shell_creates_an_administrators_control_device_and_unloads_in_reverse_order() {
     let _serial = kmdf_host::serial();
-    let mut load = setup();
+    let mut load = ShellLoad::new(|_| {});
     let sim = load.sim;
     assert_eq!(load.entry(), NtStatus::SUCCESS);
     let devices = sim.kmdf_devices();
@@ -85,12 +44,7 @@ fn the_shell_creates_an_administrators_control_device_and_unloads_in_reverse_ord
     );
     assert!(devices[0].finished, "WdfControlFinishInitializing");
     assert_eq!(sim.wfp_objects().registered_callouts, 8);
-    let unload = load
-        .driver
-        .DriverUnload
-        .expect("the framework's unload routine");
-    // SAFETY: the I/O manager's unload call.
-    unsafe { unload(&mut *load.driver) };
+    load.unload();
     assert_eq!(sim.calls(KernelFn::WdfIoQueuePurgeSynchronously), 1);
     assert!(
         sim.symbolic_links().is_empty(),
@@ -127,7 +81,7 @@ fn the_shell_failing_at_each_step_leaves_no_init_device_or_wfp_object() {
         KernelFn::FwpsInjectionHandleCreate0,
         KernelFn::FwpmEngineOpen0,
     ] {
-        let mut load = setup();
+        let mut load = ShellLoad::new(|_| {});
         let sim = load.sim;
         sim.fail_call(call, 0, NtStatus::INSUFFICIENT_RESOURCES);
         assert_eq!(load.entry(), NtStatus::INSUFFICIENT_RESOURCES, "{call:?}");

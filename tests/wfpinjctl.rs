@@ -9,13 +9,9 @@ mod kmdf_host;
 #[path = "support/tool_device.rs"]
 mod tool_device;
 
-use host_driver::{configure_port, registry_path};
-use kmdf_host::{Sim, evt_driver_unload, evt_io_device_control};
+use host_driver::configure_port;
+use kmdf_host::Sim;
 use tool_device::wfpinjctl;
-use wfp_injector::nt::NtStatus;
-use wfp_injector::shell::kmdf;
-use wfp_injector::shell::slot::Slot;
-use wfp_injector::sys::types::DRIVER_OBJECT;
 use wfp_sim::SimulatedStack;
 use wfp_sim::kmdf_io::Caller;
 use wfpinjctl::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
@@ -25,30 +21,10 @@ const ADMIN: Caller = Caller::Administrator;
 /// Loads the driver through the shell with the registry's port and runs `test` against it.
 fn with_driver(test: impl FnOnce(Sim)) {
     let _serial = kmdf_host::serial();
-    let sim: Sim = Box::leak(Box::new(SimulatedStack::new()));
-    configure_port(sim);
-    let slot: &'static Slot<Sim> = Box::leak(Box::new(Slot::new()));
-    kmdf_host::set_current(Some((sim, slot)));
-    // SAFETY: plain data; zero is how the I/O manager hands fields over.
-    let mut driver: Box<DRIVER_OBJECT> = Box::new(unsafe { std::mem::zeroed() });
-    let path = registry_path();
-    // SAFETY: the I/O manager's arguments; the callbacks use this stack and slot.
-    let status = unsafe {
-        kmdf::driver_entry(
-            sim,
-            slot,
-            &mut *driver,
-            &path.string,
-            evt_driver_unload,
-            evt_io_device_control,
-        )
-    };
-    assert_eq!(NtStatus(status), NtStatus::SUCCESS);
+    let load = kmdf_host::load(configure_port);
+    let sim = load.sim;
     test(sim);
-    let unload = driver.DriverUnload.expect("the framework's unload");
-    // SAFETY: the I/O manager's unload call.
-    unsafe { unload(&mut *driver) };
-    sim.assert_clean();
+    load.unload().assert_clean();
 }
 
 #[test]

@@ -32,6 +32,48 @@ pub enum TransportLayer {
     InboundV6 = 1,
 }
 
+/// What the transport and the IP packet layer enums share: the registration order, and family,
+/// direction and field indices from the discriminant (both number their layers so that the
+/// family is bit 0 and the direction bit 1). `$fields` is the enum's index table type, with its
+/// inbound and outbound tables.
+macro_rules! four_layers {
+    ($fields:ty, $inbound:ident, $outbound:ident) => {
+        /// All four, in registration order.
+        pub const ALL: [Self; 4] = [
+            Self::OutboundV4,
+            Self::OutboundV6,
+            Self::InboundV4,
+            Self::InboundV6,
+        ];
+
+        /// Packet family at this layer: bit 0 of the discriminant.
+        pub const fn family(self) -> IpFamily {
+            if self as u8 & 1 == 0 {
+                IpFamily::V4
+            } else {
+                IpFamily::V6
+            }
+        }
+
+        /// Packet direction at this layer: bit 1 of the discriminant.
+        pub const fn direction(self) -> Direction {
+            if self as u8 & 2 == 0 {
+                Direction::Inbound
+            } else {
+                Direction::Outbound
+            }
+        }
+
+        /// Where this layer's incoming values are.
+        pub const fn fields(self) -> &'static $fields {
+            match self.direction() {
+                Direction::Inbound => &$inbound,
+                Direction::Outbound => &$outbound,
+            }
+        }
+    };
+}
+
 /// Where classify finds the values it reads in `FWPS_INCOMING_VALUES0::incomingValue` at one
 /// layer. The order differs by direction (FWPS_FIELDS_INBOUND_TRANSPORT_V4/V6 put the remote
 /// address before the local address type, the outbound enums after it); v4 and v6 agree.
@@ -100,13 +142,7 @@ pub const OUTBOUND_FIELDS: FieldIndices = FieldIndices {
 };
 
 impl TransportLayer {
-    /// All four, in registration order.
-    pub const ALL: [Self; 4] = [
-        Self::OutboundV4,
-        Self::OutboundV6,
-        Self::InboundV4,
-        Self::InboundV6,
-    ];
+    four_layers!(FieldIndices, INBOUND_FIELDS, OUTBOUND_FIELDS);
 
     /// The layer's management key (fwpmu.h).
     pub const fn key(self) -> GUID {
@@ -145,32 +181,6 @@ impl TransportLayer {
     /// (counters), where the registration order of [`index`](Self::index) does not matter.
     pub(crate) const fn slot(self) -> usize {
         self as usize
-    }
-
-    /// Packet family at this layer: bit 0 of the discriminant.
-    pub const fn family(self) -> IpFamily {
-        if self as u8 & 1 == 0 {
-            IpFamily::V4
-        } else {
-            IpFamily::V6
-        }
-    }
-
-    /// Packet direction at this layer: bit 1 of the discriminant.
-    pub const fn direction(self) -> Direction {
-        if self as u8 & 2 == 0 {
-            Direction::Inbound
-        } else {
-            Direction::Outbound
-        }
-    }
-
-    /// Where this layer's incoming values are.
-    pub const fn fields(self) -> &'static FieldIndices {
-        match self.direction() {
-            Direction::Inbound => &INBOUND_FIELDS,
-            Direction::Outbound => &OUTBOUND_FIELDS,
-        }
     }
 
     /// Index 0..4, for per-layer tables.
@@ -267,13 +277,11 @@ pub const OUTBOUND_IPPACKET_FIELDS: NetworkFieldIndices = NetworkFieldIndices {
 };
 
 impl NetworkLayer {
-    /// All four, in registration order.
-    pub const ALL: [Self; 4] = [
-        Self::OutboundV4,
-        Self::OutboundV6,
-        Self::InboundV4,
-        Self::InboundV6,
-    ];
+    four_layers!(
+        NetworkFieldIndices,
+        INBOUND_IPPACKET_FIELDS,
+        OUTBOUND_IPPACKET_FIELDS
+    );
 
     /// The layer's management key (fwpmu.h).
     pub const fn key(self) -> GUID {
@@ -299,32 +307,6 @@ impl NetworkLayer {
         }
         // SAFETY: `id / 2` is 0..=3, each the discriminant of one variant of this repr(u8) enum.
         Some(unsafe { core::mem::transmute::<u8, Self>((id >> 1) as u8) })
-    }
-
-    /// Packet family at this layer: bit 0 of the discriminant.
-    pub const fn family(self) -> IpFamily {
-        if self as u8 & 1 == 0 {
-            IpFamily::V4
-        } else {
-            IpFamily::V6
-        }
-    }
-
-    /// Packet direction at this layer: bit 1 of the discriminant.
-    pub const fn direction(self) -> Direction {
-        if self as u8 & 2 == 0 {
-            Direction::Inbound
-        } else {
-            Direction::Outbound
-        }
-    }
-
-    /// Where this layer's incoming values are.
-    pub const fn fields(self) -> &'static NetworkFieldIndices {
-        match self.direction() {
-            Direction::Inbound => &INBOUND_IPPACKET_FIELDS,
-            Direction::Outbound => &OUTBOUND_IPPACKET_FIELDS,
-        }
     }
 
     /// Index 4..8, after the transport layers', for per-layer tables and keys.

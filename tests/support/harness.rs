@@ -40,6 +40,13 @@ impl<'a> Harness<'a> {
         })
     }
 
+    /// [`Harness::new`], then DriverEntry, which must succeed.
+    pub fn loaded(sim: &'a SimulatedStack) -> Option<Self> {
+        let mut harness = Self::new(sim)?;
+        assert_eq!(harness.driver_entry(), NtStatus::SUCCESS);
+        Some(harness)
+    }
+
     /// Keeps the image mapped and its driver object alive for the rest of the process (WFP may
     /// still call into a driver whose callouts never unregistered), but releases the shims so
     /// other tests can bind their stacks.

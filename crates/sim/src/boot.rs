@@ -333,10 +333,9 @@ impl SimulatedStack {
     ) -> NTSTATUS {
         let mut state = self.lock();
         if device.is_null() || handle.is_null() {
-            state.violations.push(Violation::NullPointer(
+            return state.misuse(Violation::NullPointer(
                 KernelFn::FwpmBfeStateSubscribeChanges0,
             ));
-            return NtStatus::INVALID_PARAMETER.0;
         }
         state.boot.next_subscription += 1;
         let raw = 0xB000 + state.boot.next_subscription * 0x10;
@@ -367,8 +366,7 @@ impl SimulatedStack {
                 Some(_) => None,
             };
             if let Some(violation) = violation {
-                state.violations.push(violation);
-                return NtStatus::INVALID_PARAMETER.0;
+                return state.misuse(violation);
             }
         }
         // Returns once no callback of this subscription is running.

@@ -452,10 +452,7 @@ impl SimulatedStack {
     ) -> NTSTATUS {
         let mut state = self.lock();
         if engine.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::FwpmEngineOpen0));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::FwpmEngineOpen0));
         }
         // Deferred load: no session while BFE is not running.
         if state.boot.bfe != super::boot::bfe_state::RUNNING {
@@ -773,10 +770,7 @@ impl SimulatedStack {
     ) -> NTSTATUS {
         let mut state = self.lock();
         if device.is_null() || callout.is_null() || id.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::FwpsCalloutRegister1));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::FwpsCalloutRegister1));
         }
         // SAFETY: the seam's contract: `callout` is valid.
         let callout = unsafe { callout.read() };

@@ -219,10 +219,7 @@ impl SimulatedStack {
     ) -> NTSTATUS {
         let mut state = self.lock();
         if interval.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::KeDelayExecutionThread));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::KeDelayExecutionThread));
         }
         // SAFETY: the seam's contract makes `interval` a readable i64; null was refused above.
         let ticks = unsafe { interval.read() };
@@ -254,10 +251,7 @@ impl SimulatedStack {
     ) -> NTSTATUS {
         let mut state = self.lock();
         if handle.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::FwpsInjectionHandleCreate0));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::FwpsInjectionHandleCreate0));
         }
         if state.not_ready_creates > 0 {
             state.not_ready_creates -= 1;

@@ -388,16 +388,10 @@ impl SimulatedStack {
             return status.0;
         }
         if driver_object.is_null() || registry_path.is_null() || bind_info.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::WdfVersionBind));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::WdfVersionBind));
         }
         if globals.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::WdfVersionBind));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::WdfVersionBind));
         }
         // SAFETY: non-null, and the caller's contract makes it a readable WDF_BIND_INFO.
         let info = unsafe { &*bind_info };
@@ -433,12 +427,11 @@ impl SimulatedStack {
             .values()
             .any(|client| client.bind_info == bind_info as usize)
         {
-            state.violations.push(Violation::Kmdf(
+            return state.misuse(Violation::Kmdf(
                 KernelFn::WdfVersionBind,
                 "bound twice",
                 bind_info as usize,
             ));
-            return NtStatus::INVALID_PARAMETER.0;
         }
         let block = Box::into_raw(Box::new(WDF_DRIVER_GLOBALS {
             Driver: core::ptr::null_mut(),
@@ -490,20 +483,18 @@ impl SimulatedStack {
         let key = globals as usize;
         match state.kmdf.clients.get(&key) {
             None => {
-                state.violations.push(Violation::Kmdf(
+                return state.misuse(Violation::Kmdf(
                     KernelFn::WdfVersionUnbind,
                     "globals not bound",
                     key,
                 ));
-                return NtStatus::INVALID_PARAMETER.0;
             }
             Some(client) if client.bind_info != bind_info as usize => {
-                state.violations.push(Violation::Kmdf(
+                return state.misuse(Violation::Kmdf(
                     KernelFn::WdfVersionUnbind,
                     "not the bind info that was bound",
                     bind_info as usize,
                 ));
-                return NtStatus::INVALID_PARAMETER.0;
             }
             Some(client)
                 if !registry_path.is_null()
@@ -555,10 +546,7 @@ impl SimulatedStack {
             return NtStatus::INVALID_PARAMETER.0;
         };
         if driver_object.is_null() || registry_path.is_null() || config.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::WdfDriverCreate));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::WdfDriverCreate));
         }
         if state
             .kmdf
@@ -566,12 +554,11 @@ impl SimulatedStack {
             .values()
             .any(|record| record.client == client)
         {
-            state.violations.push(Violation::Kmdf(
+            return state.misuse(Violation::Kmdf(
                 KernelFn::WdfDriverCreate,
                 "a second WdfDriverCreate for one client",
                 client,
             ));
-            return NtStatus::INVALID_PARAMETER.0;
         }
         // SAFETY: non-null; the contract makes it a readable config.
         let config = unsafe { *config };
@@ -725,16 +712,12 @@ impl SimulatedStack {
             return NtStatus::INVALID_PARAMETER.0;
         }
         if init.is_null() || device.is_null() {
-            state.violations.push(Violation::NullPointer(call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(call));
         }
         // SAFETY: non-null; the contract makes it a readable and writable PWDFDEVICE_INIT.
         let key = unsafe { init.read() } as usize;
         let Some(record) = state.kmdf.inits.remove(&key) else {
-            state
-                .violations
-                .push(Violation::Kmdf(call, "not a live device init", key));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::Kmdf(call, "not a live device init", key));
         };
         if let Some(name) = &record.name {
             let taken = state.kmdf.devices.values().any(|device| {

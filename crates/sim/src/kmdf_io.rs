@@ -312,17 +312,13 @@ impl SimulatedStack {
             return NtStatus::INVALID_PARAMETER.0;
         }
         if link.is_null() {
-            state.violations.push(Violation::NullPointer(call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(call));
         }
         // SAFETY: non-null; the contract makes it a valid UNICODE_STRING.
         let link = unsafe { super::kmdf::unicode_to_string(link) };
         let key = device as usize;
         let Some(record) = state.kmdf.device(key) else {
-            state
-                .violations
-                .push(Violation::Kmdf(call, "not a live device", key));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::Kmdf(call, "not a live device", key));
         };
         if link.is_empty() {
             return INVALID_DEVICE_REQUEST as NTSTATUS;
@@ -368,15 +364,11 @@ impl SimulatedStack {
             return NtStatus::INVALID_PARAMETER.0;
         }
         if config.is_null() {
-            state.violations.push(Violation::NullPointer(call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(call));
         }
         let key = device as usize;
         if state.kmdf.device(key).is_none() {
-            state
-                .violations
-                .push(Violation::Kmdf(call, "not a live device", key));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::Kmdf(call, "not a live device", key));
         }
         // SAFETY: non-null; the contract makes it a readable config.
         let config = unsafe { *config };
@@ -506,8 +498,7 @@ impl SimulatedStack {
             return NtStatus::INVALID_PARAMETER.0;
         }
         if buffer.is_null() {
-            state.violations.push(Violation::NullPointer(call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(call));
         }
         let Some(record) = Self::live_request(&mut state, call, request) else {
             return NtStatus::INVALID_PARAMETER.0;

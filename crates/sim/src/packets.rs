@@ -663,8 +663,7 @@ impl SimulatedStack {
         let mut state = self.lock();
         let sim_call = call_of(call.path);
         if call.reserved_in_use {
-            state.violations.push(Violation::ReservedNotZero(sim_call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::ReservedNotZero(sim_call));
         }
         let handle = call.handle as usize;
         let Some(record) = state.handles.get(&handle).copied().filter(|h| !h.destroyed) else {
@@ -690,23 +689,16 @@ impl SimulatedStack {
         let packet = match state.packets.live(sim_call, nbl) {
             Ok(packet) => packet,
             Err(violation) => {
-                state.violations.push(violation);
-                return NtStatus::INVALID_PARAMETER.0;
+                return state.misuse(violation);
             }
         };
         if packet.pending {
-            state
-                .violations
-                .push(Violation::NblAlreadyPending(sim_call, nbl));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NblAlreadyPending(sim_call, nbl));
         }
         if packet.kind == PacketKind::Indicated {
             // The stack lent the indicated NBL to classify; only a clone (or the driver's own
             // NBL) may be injected.
-            state
-                .violations
-                .push(Violation::InjectedIndicatedPacket(sim_call, nbl));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::InjectedIndicatedPacket(sim_call, nbl));
         }
         // Each NET_BUFFER must start with an IP header of `family` (where the path needs one).
         let starts_with_ip = |family: u16| {
@@ -772,17 +764,15 @@ impl SimulatedStack {
         let model = packet.model;
         // Forwarded bytes are whole IP packets of the family given.
         if call.path == InjectionPath::Forward && !starts_with_ip(call.family) {
-            state.violations.push(Violation::ForwardedNonIp(nbl));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::ForwardedNonIp(nbl));
         }
         let available = packet.total_length();
         if call.path == InjectionPath::Stream && call.data_length > available {
-            state.violations.push(Violation::StreamInjectPastData {
+            return state.misuse(Violation::StreamInjectPastData {
                 nbl,
                 requested: call.data_length,
                 available,
             });
-            return NtStatus::INVALID_PARAMETER.0;
         }
         // TCP at a transport layer must be injected out of band (from a DPC), never from
         // inside classify.
@@ -799,10 +789,7 @@ impl SimulatedStack {
             })
         });
         if transport && protocol == Some(Some(6)) {
-            state
-                .violations
-                .push(Violation::TcpInjectedInline(sim_call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::TcpInjectedInline(sim_call));
         }
         if transport && model.protocol == Some(6) && state.in_classify() {
             state
@@ -982,19 +969,16 @@ impl SimulatedStack {
         let mut state = self.lock();
         let call = KernelFn::FwpsAllocateCloneNetBufferList0;
         if flags != 0 {
-            state.violations.push(Violation::ReservedNotZero(call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::ReservedNotZero(call));
         }
         if clone.is_null() {
-            state.violations.push(Violation::NullPointer(call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(call));
         }
         let parent = original as usize;
         let record = match state.packets.live(call, parent) {
             Ok(record) => record,
             Err(violation) => {
-                state.violations.push(violation);
-                return NtStatus::INVALID_PARAMETER.0;
+                return state.misuse(violation);
             }
         };
         record.live_clones += 1;
@@ -1193,24 +1177,19 @@ impl SimulatedStack {
         let mut state = self.lock();
         let call = KernelFn::FwpsGetPacketListSecurityInformation0;
         if information.is_null() {
-            state.violations.push(Violation::NullPointer(call));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(call));
         }
         let direction = query_flags & (layout_pli::QUERY_INBOUND | layout_pli::QUERY_OUTBOUND);
         if query_flags & layout_pli::QUERY_IPSEC != 0
             && direction != layout_pli::QUERY_INBOUND
             && direction != layout_pli::QUERY_OUTBOUND
         {
-            state
-                .violations
-                .push(Violation::BadSecurityQueryFlags(query_flags));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::BadSecurityQueryFlags(query_flags));
         }
         let model = match state.packets.live(call, nbl as usize) {
             Ok(record) => record.model,
             Err(violation) => {
-                state.violations.push(violation);
-                return NtStatus::INVALID_PARAMETER.0;
+                return state.misuse(violation);
             }
         };
         let ipsec = if query_flags & layout_pli::QUERY_IPSEC != 0

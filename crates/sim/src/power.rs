@@ -111,10 +111,7 @@ impl SimulatedStack {
     ) -> NTSTATUS {
         let mut state = self.lock();
         if object.is_null() || attributes.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::ExCreateCallback));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::ExCreateCallback));
         }
         // SAFETY: the seam's contract: `attributes` is a valid, initialized OBJECT_ATTRIBUTES.
         let attributes = unsafe { &*attributes };

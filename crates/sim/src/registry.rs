@@ -111,18 +111,14 @@ impl SimulatedStack {
     ) -> NTSTATUS {
         let mut state = self.lock();
         if key.is_null() || attributes.is_null() {
-            state
-                .violations
-                .push(Violation::NullPointer(KernelFn::ZwOpenKey));
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::NullPointer(KernelFn::ZwOpenKey));
         }
         // SAFETY: the seam's contract: `attributes` is valid.
         let attributes = unsafe { attributes.read() };
         if attributes.Attributes & OBJ_KERNEL_HANDLE == 0 {
             // A driver's handle must be a kernel handle, or the user-mode process the call
             // runs in could use (or close) it.
-            state.violations.push(Violation::KeyHandleNotKernel);
-            return NtStatus::INVALID_PARAMETER.0;
+            return state.misuse(Violation::KeyHandleNotKernel);
         }
         // SAFETY: as above: ObjectName is a valid UNICODE_STRING.
         let name = unsafe { read_unicode(attributes.ObjectName) }.unwrap_or_default();

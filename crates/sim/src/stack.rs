@@ -335,6 +335,12 @@ pub(super) const FIRST_HANDLE: usize = 0x1000;
 pub(super) const HANDLE_STEP: usize = 0x10;
 
 impl State {
+    /// Records the misuse `violation`; the call answers it with STATUS_INVALID_PARAMETER.
+    pub(super) fn misuse(&mut self, violation: Violation) -> crate::sys::types::NTSTATUS {
+        self.violations.push(violation);
+        NtStatus::INVALID_PARAMETER.0
+    }
+
     /// Counts the call, then checks its IRQL and planned failures. `Some(status)` means the call
     /// fails with that status and has no other effect.
     pub(super) fn enter(&mut self, call: KernelFn) -> Option<NtStatus> {
