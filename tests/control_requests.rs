@@ -162,6 +162,26 @@ fn status_while_tcpip_is_not_ready_says_so_and_has_no_handles() {
 }
 
 #[test]
+fn status_of_an_inert_driver_names_the_failed_step_and_its_status() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    sim.set_tcpip_ready_at(std::time::Duration::from_millis(10));
+    sim.fail_call(
+        KernelFn::FwpsCalloutRegister1,
+        1,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    let driver = load(&sim);
+    sim.run_work_items();
+    let status: StatusReply = get(&driver, IOCTL_GET_STATUS);
+    assert_eq!(status.progress, PROGRESS_INERT);
+    assert_eq!(failed_step_name(status.failed_step), "FwpsCalloutRegister1");
+    assert_eq!(status.failed_status, NtStatus::INSUFFICIENT_RESOURCES.0);
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
 fn counters_report_every_layer_and_the_completions() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();

@@ -510,3 +510,31 @@ fn log_messages_carry_their_level_and_per_packet_ones_need_verbose_logging() {
     );
     sim.assert_clean();
 }
+
+#[test]
+fn the_load_message_names_the_families_the_rules_inspect() {
+    for (name, value, inspected) in [
+        (
+            "InspectRemoteAddressV4",
+            wfp_sim::RegistryValue::Binary(vec![192, 0, 2, 10]),
+            "IPv4 true, IPv6 false",
+        ),
+        (
+            "InspectRemoteAddressV6",
+            wfp_sim::RegistryValue::Binary([0x20, 0x01, 0x0d, 0xb8].repeat(4)),
+            "IPv4 false, IPv6 true",
+        ),
+    ] {
+        let sim = SimulatedStack::new();
+        sim.set_parameter(name, value);
+        let driver = load(&sim);
+        let expected = format!("wfp_injector: loaded: inspecting {inspected};");
+        let log = sim.debug_log();
+        assert!(
+            log.iter().any(|(_, _, text)| text.starts_with(&expected)),
+            "{name}: {log:?}"
+        );
+        assert_eq!(driver.unload(), NtStatus::SUCCESS);
+        sim.assert_clean();
+    }
+}

@@ -113,6 +113,9 @@ fn reply<T: Wire>(value: &T, output: &mut [u8]) -> Result<usize, NtStatus> {
     value.encode(output).ok_or(NtStatus::BUFFER_TOO_SMALL)
 }
 
+/// [`StatusReply::handles`] with both families' handles.
+const BOTH_HANDLES: u32 = HANDLE_IPV4 | HANDLE_IPV6;
+
 /// A decimal version component of this crate, at compile time.
 const fn version_part(text: &str) -> u16 {
     let bytes = text.as_bytes();
@@ -165,11 +168,7 @@ fn status<K: KernelApi>(driver: &Driver<K>) -> StatusReply {
         failed_step,
         failed_status,
         // The injector holds both families' handles, or does not exist yet.
-        handles: if injector.is_some() {
-            HANDLE_IPV4 | HANDLE_IPV6
-        } else {
-            0
-        },
+        handles: if injector.is_some() { BOTH_HANDLES } else { 0 },
         contexts_in_use: injector.map_or(0, |injector| injector.in_flight()),
         contexts_capacity: injector.map_or(0, |injector| injector.capacity()),
         rules: driver.rules().active().len() as u32,
@@ -184,5 +183,16 @@ fn counters<K: KernelApi>(driver: &Driver<K>) -> CountersReply {
         layers: CalloutLayer::ALL.map(|each| driver.counters(each)),
         completed_ok,
         completed_failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_parts_read_as_decimal_numbers() {
+        assert_eq!(super::version_part("0"), 0);
+        assert_eq!(super::version_part("7"), 7);
+        assert_eq!(super::version_part("10"), 10);
+        assert_eq!(super::version_part("123"), 123);
     }
 }
