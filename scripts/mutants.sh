@@ -16,9 +16,11 @@
 # surviving mutant; .cargo/mutants.toml lists the functions excluded on purpose, with reasons.
 #
 # Tests run per mutant: the library's unit tests and every host test in tests/ EXCEPT the ones
-# that read the shipped image (image_on_sim, image_unload_reload, image_fault_sweep, pe_image) or
-# the mingw export lists (export_names). An image test would need target/sys/wfp_injector.sys rebuilt from the
-# mutated source by scripts/build-sys.sh (a cross-build of about a minute per mutant), and against
+# that read the shipped image (image_on_sim, image_unload_reload, image_fault_sweep, pe_image),
+# the mingw export lists (export_names) or the cross-built wfpinjctl.exe (wfpinjctl_exe: it tests
+# tools/, which mutants never touch, and its .exe is not in the mutants' copy of the tree). An
+# image test would need target/sys/wfp_injector.sys rebuilt from the mutated source by
+# scripts/build-sys.sh (a cross-build of about a minute per mutant), and against
 # the unmutated image it would test the wrong code, so it is left out rather than run stale.
 # Doc tests are left out as well (they exercise no crates/inject/src or src/driver logic).
 set -euo pipefail
@@ -53,7 +55,7 @@ test_args=(--lib)
 for file in tests/*.rs; do
   name=$(basename "$file" .rs)
   case "$name" in
-    image_* | pe_image | export_names | package) ;;
+    image_* | pe_image | export_names | package | wfpinjctl_exe) ;;
     *) test_args+=(--test "$name") ;;
   esac
 done

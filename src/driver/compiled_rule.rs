@@ -88,7 +88,7 @@ pub(crate) struct PacketForm {
 }
 
 impl PacketForm {
-    /// The form of `key`.
+    /// The form of `key`. Any IRQL (no kernel call).
     #[inline(always)]
     pub(crate) fn of(key: &PacketKey) -> Self {
         let (v6, remote) = match key.remote_address {
@@ -162,7 +162,7 @@ pub(crate) struct CompiledRule {
 }
 
 impl CompiledRule {
-    /// `rule` compiled; `None` when it selects no packet at all.
+    /// `rule` compiled; `None` when it selects no packet at all. Any IRQL (no kernel call).
     pub(crate) fn new(rule: &Rule) -> Option<Self> {
         let v6 = match rule.family {
             FAMILY_IPV4 => false,
@@ -170,6 +170,10 @@ impl CompiledRule {
             _ => return None,
         };
         let port = rule.fields & FIELD_REMOTE_PORT != 0;
+        // With a protocol criterion, only the kinds of that protocol: whether it carries ports
+        // is known (a port criterion with ICMP thus applies to no kind and is not stored).
+        let protocol_ports = (rule.fields & FIELD_PROTOCOL != 0)
+            .then_some(rule.protocol == PROTOCOL_TCP || rule.protocol == PROTOCOL_UDP);
         let mut kinds = 0u16;
         for outbound in [false, true] {
             let direction = if outbound {
@@ -187,6 +191,7 @@ impl CompiledRule {
                     if rule.directions & direction != 0
                         && rule.layers & layer != 0
                         && (ports || !port)
+                        && protocol_ports.is_none_or(|carries| carries == ports)
                     {
                         kinds |= kind_bit(v6, outbound, network, ports) as u16;
                     }
@@ -227,7 +232,7 @@ impl CompiledRule {
     /// The rule as words: 0 the kinds (bits 0..16), the selector mask (16..40) and value
     /// (40..64); 1 and 2 the remote mask, 3 and 4 its value; 5 to 8 the same for the local
     /// address. The order is the order [`Self::words_select`] reads them in: the cheap and
-    /// most selective tests first.
+    /// most selective tests first. Any IRQL (no kernel call).
     pub(crate) fn words(&self) -> [u64; COMPILED_WORDS] {
         [
             u64::from(self.kinds)
@@ -245,7 +250,8 @@ impl CompiledRule {
     }
 
     /// True when the rule whose words `word` reads (by index, as [`Self::words`] wrote them)
-    /// selects `packet`. Reads a word only when the tests before it passed.
+    /// selects `packet`. Reads a word only when the tests before it passed. Any IRQL (no kernel
+    /// call).
     #[inline(always)]
     pub(crate) fn words_select(packet: &PacketForm, word: impl Fn(usize) -> u64) -> bool {
         let head = word(0);
@@ -260,7 +266,7 @@ impl CompiledRule {
             && Prefix::holds([word(5), word(6)], [word(7), word(8)], packet.local)
     }
 
-    /// True when the rule selects `packet`.
+    /// True when the rule selects `packet`. Any IRQL (no kernel call).
     pub(crate) fn selects(&self, packet: &PacketForm) -> bool {
         let words = self.words();
         Self::words_select(packet, |index| words.get(index).copied().unwrap_or(0))

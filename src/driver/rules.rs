@@ -141,7 +141,8 @@ impl Rules {
     }
 
     /// True when some rule selects a packet with `key` (as classify decides with
-    /// [`SharedRules`]: the same compiled form).
+    /// [`SharedRules`]: the same compiled form). Compiles every rule on each call: for tests and
+    /// control replies, not for classify. Any IRQL (no kernel call).
     pub fn matches(&self, key: &PacketKey) -> bool {
         let packet = PacketForm::of(key);
         self.active()
@@ -225,7 +226,8 @@ impl SharedRules {
 
     /// Makes `rules` the set classify decides with: compiles them into the slot not in force,
     /// then switches the in-force word to it with the set's summary. One writer at a time (the
-    /// caller holds the loader's token, or owns the copy). Any IRQL; never waits.
+    /// caller holds the loader's token, or owns the copy). Any IRQL (no kernel call; the driver
+    /// publishes at PASSIVE_LEVEL); never waits.
     pub fn publish(&self, rules: &Rules) {
         let next = (self.in_force.load(Ordering::Relaxed) & IN_FORCE_INDEX) ^ 1;
         let Some(slot) = self.slots.get(next as usize) else {
@@ -261,7 +263,9 @@ impl SharedRules {
     }
 
     /// True when some rule in force is for `family` (a classify with nothing to look for can
-    /// stop early): one load. Any IRQL; writes nothing.
+    /// stop early): one load. Any IRQL; writes nothing. A caller that asks this and then
+    /// [`Self::matches`] may meet two sets, and still decides as one: a set with no rule for the
+    /// family matches none of its packets either, so "no" here is that set's whole answer.
     #[inline]
     pub fn inspects(&self, family: IpFamily) -> bool {
         let bit = match family {
@@ -310,6 +314,76 @@ impl SharedRules {
             if slot.sequence.load(Ordering::Relaxed) == before {
                 return hit;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_rule(port: u16) -> Rules {
+        let mut rules = Rules::default();
+        rules.push(Rule {
+            family: FAMILY_IPV4,
+            directions: DIRECTION_INBOUND | DIRECTION_OUTBOUND,
+            layers: LAYER_TRANSPORT,
+            fields: FIELD_REMOTE_PORT,
+            remote_port: port,
+            ..Rule::default()
+        });
+        rules
+    }
+
+    fn snapshot(slot: &Slot) -> (u64, u64, alloc::vec::Vec<u64>) {
+        let words = slot
+            .rules
+            .iter()
+            .flatten()
+            .map(|word| word.load(Ordering::Relaxed));
+        (
+            slot.sequence.load(Ordering::Relaxed),
+            slot.count.load(Ordering::Relaxed),
+            words.collect(),
+        )
+    }
+
+    #[test]
+    fn the_summary_covers_only_the_kinds_a_rules_protocol_can_have() {
+        let mut udp = one_rule(53);
+        udp.rules[0].fields |= FIELD_PROTOCOL;
+        udp.rules[0].protocol = wfp_protocol::PROTOCOL_UDP;
+        let shared = SharedRules::new(&udp);
+        let summary = shared.in_force.load(Ordering::Relaxed) >> IN_FORCE_KINDS_SHIFT;
+        // IPv4, transport layers, both directions, protocols with ports only: kinds 1 and 5.
+        assert_eq!(summary, 1 << 1 | 1 << 5);
+        // A port criterion with a protocol that has no ports selects nothing: not stored.
+        let mut icmp = udp;
+        icmp.rules[0].protocol = 1;
+        shared.publish(&icmp);
+        let in_force = shared.in_force.load(Ordering::Relaxed);
+        assert_eq!(in_force >> IN_FORCE_KINDS_SHIFT, 0);
+        let slot = &shared.slots[(in_force & IN_FORCE_INDEX) as usize];
+        assert_eq!(slot.count.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_publish_writes_only_the_slot_not_in_force_then_switches() {
+        let shared = SharedRules::new(&one_rule(53));
+        for port in [80, 443, 8080] {
+            let before = shared.in_force.load(Ordering::Relaxed) & IN_FORCE_INDEX;
+            let in_force = snapshot(&shared.slots[before as usize]);
+            shared.publish(&one_rule(port));
+            assert_eq!(
+                snapshot(&shared.slots[before as usize]),
+                in_force,
+                "the slot readers may be reading is left alone"
+            );
+            let after = shared.in_force.load(Ordering::Relaxed) & IN_FORCE_INDEX;
+            assert_ne!(after, before, "the new set is in force");
+            let written = snapshot(&shared.slots[after as usize]);
+            assert_eq!(written.0 % 2, 0, "its sequence number is even again");
+            assert_eq!(written.1, 1);
         }
     }
 }
