@@ -88,7 +88,7 @@ impl Rules {
                 continue;
             }
             let mut rule = Rule {
-                directions: DIRECTION_INBOUND | DIRECTION_OUTBOUND,
+                directions: BOTH_DIRECTIONS,
                 layers: layer_bits(config.layer.transport(), config.layer.network()),
                 ..Rule::default()
             };
@@ -167,10 +167,17 @@ fn direction_bit(direction: Direction) -> u8 {
 }
 
 fn layer_bits(transport: bool, network: bool) -> u8 {
-    let transport = if transport { LAYER_TRANSPORT } else { 0 };
-    let network = if network { LAYER_IP_PACKET } else { 0 };
-    transport | network
+    match (transport, network) {
+        (true, true) => BOTH_LAYERS,
+        (true, false) => LAYER_TRANSPORT,
+        (false, true) => LAYER_IP_PACKET,
+        (false, false) => 0,
+    }
 }
+
+/// Both direction bits, and both layer bits (disjoint bits: named once, not ORed per call).
+const BOTH_DIRECTIONS: u8 = DIRECTION_INBOUND | DIRECTION_OUTBOUND;
+const BOTH_LAYERS: u8 = LAYER_TRANSPORT | LAYER_IP_PACKET;
 
 fn applies(rule: &Rule, family: IpFamily, direction: Direction, network: bool) -> bool {
     rule.family == family_code(family)
