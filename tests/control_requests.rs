@@ -591,6 +591,36 @@ fn a_generation_an_earlier_load_answered_is_refused_by_the_next() {
 }
 
 #[test]
+fn a_set_while_the_loads_work_item_is_due_waits_then_answers_busy_and_changes_nothing() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let before: Config = get(&driver, IOCTL_GET_CONFIG);
+    // BFE stops: its callback queues the load's work item, which holds the token from then on
+    // until it has run (nobody runs it here).
+    sim.set_bfe_state(wfp_sim::bfe_state::STOPPED);
+    assert_eq!(sim.queued_work_items(), 1);
+    let slept = sim.calls(KernelFn::KeDelayExecutionThread);
+    let new = config_of(&[v4_rule(
+        Ipv4Addr::new(198, 51, 100, 7),
+        32,
+        DIRECTION_OUTBOUND,
+    )]);
+    assert_eq!(set(&driver, &new), Err(NtStatus::DEVICE_BUSY));
+    assert!(
+        sim.calls(KernelFn::KeDelayExecutionThread) > slept,
+        "it waited for the run first"
+    );
+    assert_eq!(get::<Config>(&driver, IOCTL_GET_CONFIG), before);
+    // Once the run is done the token is free again.
+    sim.run_work_items();
+    assert_eq!(set(&driver, &new), Ok(()));
+    driver.unload();
+    sim.assert_clean();
+}
+
+#[test]
 fn a_set_while_bfe_stops_is_kept_and_installed_when_bfe_runs_again() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
