@@ -192,6 +192,10 @@ struct RawValue {
 /// missing key or value means "not set"; bad values are logged and ignored.
 ///
 /// IRQL: PASSIVE_LEVEL.
+// Out of line: its persisted rules stay out of DriverEntry's frame, which holds the loader's
+// block before it is boxed (a frame past a page needs stack probes, which the image does not
+// link).
+#[inline(never)]
 pub fn read_parameters<K: KernelApi>(
     kernel: &K,
     service_key: Option<RegistryPath<'_>>,

@@ -115,6 +115,10 @@ type ValueBuffer = [u32; (HEADER + Config::SIZE).div_ceil(4)];
 /// for a missing value.
 ///
 /// IRQL: PASSIVE_LEVEL.
+// Out of line, so that its value buffer and configuration (about 1.6 KiB) are not added to its
+// callers' frames: a frame past a page needs stack probes (__chkstk), which the image does not
+// link.
+#[inline(never)]
 pub(crate) fn read<K: KernelApi>(kernel: &K, key: HANDLE) -> Result<Persisted, NtStatus> {
     let mut buffer: ValueBuffer = [0; (HEADER + Config::SIZE).div_ceil(4)];
     let mut needed = 0u32;
@@ -179,6 +183,8 @@ pub(crate) fn store<K: KernelApi>(
     result
 }
 
+// Out of line, as `read` (its bytes to write and the value read are a configuration each).
+#[inline(never)]
 fn store_in<K: KernelApi>(
     kernel: &K,
     key: HANDLE,
