@@ -403,7 +403,7 @@ fn rejections() -> Vec<(&'static str, u32, Vec<u8>, usize, NtStatus)> {
     // Sets of a good configuration with one edit that makes it invalid.
     let edits: [Edit; 20] = [
         ("set: count 17", &|c| c.rule_count = 17),
-        ("set: flags", &|c| c.flags = 2),
+        ("set: flags", &|c| c.flags = 4),
         ("set: family 5", &|c| c.rules[0].family = 5),
         ("set: no direction", &|c| c.rules[0].directions = 0),
         ("set: direction bit 2", &|c| c.rules[0].directions = 5),

@@ -162,3 +162,72 @@ fn wfpinjctl_steers_the_image() {
     drop(harness);
     sim.assert_clean();
 }
+
+/// The image's persistence: a set with CONFIG_PERSIST is written to `Parameters\InspectRules`,
+/// the next load of the image (the same stack) starts from it instead of InspectRemotePort, and
+/// an invalid value is ignored with a log line, the Inspect* values applying.
+#[test]
+fn the_images_persisted_set_is_the_next_loads_configuration() {
+    let sim = SimulatedStack::new();
+    sim.set_parameter("InspectRemotePort", RegistryValue::Dword(53));
+    let Some(mut harness) = Harness::loaded(&sim) else {
+        return;
+    };
+    assert_eq!(control_fuzz::read_config(&sim).rule_count, 2);
+    let mut config = Config::empty();
+    config.flags = CONFIG_VERBOSE | CONFIG_PERSIST;
+    config.rule_count = 1;
+    config.rules[0] = Rule {
+        family: FAMILY_IPV6,
+        directions: DIRECTION_OUTBOUND,
+        remote_prefix: 32,
+        remote_address: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        layers: LAYER_IP_PACKET,
+        ..Rule::default()
+    };
+    let mut input = vec![0; Config::SIZE];
+    config.encode(&mut input);
+    let reply = sim.device_io_control(PATH, IOCTL_SET_CONFIG, &input, 0);
+    assert_eq!(reply.status, NtStatus::SUCCESS);
+    let applied = Config {
+        flags: CONFIG_VERBOSE,
+        ..config
+    };
+    let mut stored = vec![0; Config::SIZE];
+    applied.encode(&mut stored);
+    assert_eq!(
+        sim.parameter(PERSISTED_VALUE_NAME),
+        Some(RegistryValue::Binary(stored))
+    );
+    harness.driver_unload();
+    drop(harness);
+
+    let mut harness = Harness::loaded(&sim).expect("the image loads again");
+    let read = control_fuzz::read_config(&sim);
+    assert_eq!(
+        Config {
+            generation: 0,
+            ..read
+        },
+        applied,
+        "the next load starts from the persisted rules"
+    );
+    assert_eq!(sim.wfp_objects().filters, 1, "one IP packet layer's filter");
+    harness.driver_unload();
+    drop(harness);
+
+    sim.set_parameter(PERSISTED_VALUE_NAME, RegistryValue::Binary(vec![1, 2, 3]));
+    let mut harness = Harness::loaded(&sim).expect("the image loads again");
+    let read = control_fuzz::read_config(&sim);
+    assert_eq!((read.rule_count, read.flags), (2, 0), "the Inspect* values");
+    assert!(
+        sim.debug_log()
+            .iter()
+            .any(|(_, _, text)| text.contains("ignoring Parameters\\InspectRules")),
+        "{:?}",
+        sim.debug_log()
+    );
+    harness.driver_unload();
+    drop(harness);
+    sim.assert_clean();
+}

@@ -25,7 +25,9 @@ use wfp_injector::sys::types::{
     HANDLE, KDPC, NET_BUFFER, NET_BUFFER_LIST, OBJECT_ATTRIBUTES, UNICODE_STRING,
 };
 use wfp_sim::traffic::{Delivery, Layer};
-use wfp_sim::{KernelFn, NetBufferSpec, SimulatedStack, SyncCompletions, Violation, constants};
+use wfp_sim::{
+    KernelFn, NetBufferSpec, RegistryValue, SimulatedStack, SyncCompletions, Violation, constants,
+};
 
 const AF_INET: u16 = 2;
 const TRANSPORT: u32 = 0x2;
@@ -492,6 +494,86 @@ fn zw_open_key_without_obj_kernel_handle_is_refused() {
     assert_eq!(status, NtStatus::SUCCESS);
     // SAFETY: an open key of `sim`.
     unsafe { (&sim).zw_close(key) };
+    sim.assert_clean();
+}
+
+/// ZwSetValueKey and ZwDeleteValueKey need a key opened with KEY_SET_VALUE (their wdm pages):
+/// through a key opened for reading only, the simulator answers STATUS_ACCESS_DENIED and records
+/// a violation; with it, the value is written, replaced and deleted.
+#[test]
+fn registry_writes_need_a_key_opened_with_key_set_value() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    sim.create_parameters_key();
+    let wide = |text: &str| -> Vec<u16> { text.encode_utf16().collect() };
+    let string = |units: &mut Vec<u16>| UNICODE_STRING {
+        Length: (units.len() * 2) as u16,
+        MaximumLength: (units.len() * 2) as u16,
+        Buffer: units.as_mut_ptr(),
+    };
+    let open = |root: HANDLE, name: &UNICODE_STRING, access: u32| {
+        let object = OBJECT_ATTRIBUTES {
+            Length: size_of::<OBJECT_ATTRIBUTES>() as u32,
+            RootDirectory: root,
+            ObjectName: name,
+            Attributes: 0x40 | constants::OBJ_KERNEL_HANDLE,
+            SecurityDescriptor: ptr::null_mut(),
+            SecurityQualityOfService: ptr::null_mut(),
+        };
+        let mut key: HANDLE = ptr::null_mut();
+        // SAFETY: valid attributes and out-pointer, at PASSIVE_LEVEL.
+        let status = unsafe { (&sim).zw_open_key(&mut key, access, &object) };
+        assert_eq!(NtStatus(status), NtStatus::SUCCESS);
+        key
+    };
+    let mut service_units = wide(wfp_sim::SERVICE_KEY_PATH);
+    let mut parameters_units = wide("Parameters");
+    let mut value_units = wide("Written");
+    let service_name = string(&mut service_units);
+    let parameters_name = string(&mut parameters_units);
+    let value_name = string(&mut value_units);
+    let service = open(ptr::null_mut(), &service_name, 0x2_0019);
+    let data = [1u8, 2, 3];
+    let write = |key: HANDLE| {
+        // SAFETY: an open key of `sim`, a valid name and 3 readable bytes, at PASSIVE_LEVEL.
+        NtStatus(unsafe {
+            (&sim).zw_set_value_key(key, &value_name, 0, 3, data.as_ptr().cast(), 3)
+        })
+    };
+    let delete = |key: HANDLE| {
+        // SAFETY: an open key of `sim` and a valid name, at PASSIVE_LEVEL.
+        NtStatus(unsafe { (&sim).zw_delete_value_key(key, &value_name) })
+    };
+
+    let read_only = open(service, &parameters_name, 0x2_0019);
+    assert_eq!(write(read_only), wfp_sim::status::ACCESS_DENIED);
+    assert_eq!(delete(read_only), wfp_sim::status::ACCESS_DENIED);
+    assert_eq!(
+        sim.take_violations(),
+        vec![
+            Violation::KeyWithoutSetValue(KernelFn::ZwSetValueKey),
+            Violation::KeyWithoutSetValue(KernelFn::ZwDeleteValueKey)
+        ]
+    );
+    assert_eq!(sim.parameter("Written"), None);
+
+    let writable = open(
+        service,
+        &parameters_name,
+        0x2_0019 | constants::KEY_SET_VALUE,
+    );
+    assert_eq!(write(writable), NtStatus::SUCCESS);
+    assert_eq!(
+        sim.parameter("written"),
+        Some(RegistryValue::Binary(data.to_vec()))
+    );
+    assert_eq!(delete(writable), NtStatus::SUCCESS);
+    assert_eq!(sim.parameter("Written"), None);
+    assert_eq!(delete(writable), wfp_sim::status::OBJECT_NAME_NOT_FOUND);
+    for key in [read_only, writable, service] {
+        // SAFETY: open keys of `sim`, each closed once.
+        unsafe { (&sim).zw_close(key) };
+    }
     sim.assert_clean();
 }
 

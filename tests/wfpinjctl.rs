@@ -47,6 +47,83 @@ fn status_in_text_and_json() {
     });
 }
 
+/// `--persist` on inspect add, remove and clear: the configuration each leaves is written to
+/// `Parameters\InspectRules` (a clear as a set of no rules); without it nothing is written;
+/// on other commands it is a usage error.
+#[test]
+fn inspect_changes_with_persist_are_written_to_the_registry() {
+    use wfp_protocol::{CONFIG_PERSIST, Config, IOCTL_GET_CONFIG, PERSISTED_VALUE_NAME, Wire};
+    use wfp_sim::RegistryValue;
+    // The value a configuration read through the device would be persisted as.
+    let persisted = |sim: Sim| {
+        let mut header = vec![0; wfp_protocol::RequestHeader::SIZE];
+        wfp_protocol::RequestHeader::CURRENT.encode(&mut header);
+        let reply =
+            sim.device_io_control(r"\\.\WfpInjector", IOCTL_GET_CONFIG, &header, Config::SIZE);
+        let config = Config {
+            generation: 0,
+            ..Config::decode(&reply.output).unwrap()
+        };
+        assert_eq!(config.flags & CONFIG_PERSIST, 0);
+        let mut bytes = vec![0; Config::SIZE];
+        config.encode(&mut bytes);
+        Some(RegistryValue::Binary(bytes))
+    };
+    with_driver(|sim| {
+        let add = "inspect add --remote 198.51.100.0/24 --direction out";
+        assert_eq!(wfpinjctl(sim, ADMIN, add, 1).0, EXIT_OK);
+        assert_eq!(
+            sim.parameter(PERSISTED_VALUE_NAME),
+            None,
+            "not without --persist"
+        );
+        let (code, out, err) = wfpinjctl(sim, ADMIN, &format!("{add} --persist"), 1);
+        assert_eq!((code, err.as_str()), (EXIT_OK, ""));
+        assert_eq!(
+            out.trim(),
+            "added; 3 rule(s) in force, persisted for the next load",
+            "the rule was there: the configuration in force is persisted"
+        );
+        assert_eq!(sim.parameter(PERSISTED_VALUE_NAME), persisted(sim));
+        let remove = "inspect --persist remove --ip-version 4 --port 5353 --json";
+        let (code, out, _) = wfpinjctl(sim, ADMIN, remove, 1);
+        assert_eq!(
+            (code, out.trim()),
+            (
+                EXIT_OK,
+                "{\"result\":\"removed\",\"rules\":2,\"persisted\":true}"
+            )
+        );
+        assert_eq!(sim.parameter(PERSISTED_VALUE_NAME), persisted(sim));
+        let (code, out, _) = wfpinjctl(sim, ADMIN, "inspect clear --persist", 1);
+        assert_eq!(
+            (code, out.trim()),
+            (
+                EXIT_OK,
+                "cleared; 0 rule(s) in force, persisted for the next load"
+            )
+        );
+        let mut empty = vec![0; Config::SIZE];
+        Config::empty().encode(&mut empty);
+        assert_eq!(
+            sim.parameter(PERSISTED_VALUE_NAME),
+            Some(RegistryValue::Binary(empty))
+        );
+        for wrong in [
+            "status --persist",
+            "inspect list --persist",
+            "counters --persist",
+        ] {
+            let (code, _, err) = wfpinjctl(sim, ADMIN, wrong, 1);
+            assert_eq!(code, EXIT_USAGE, "{wrong}");
+            assert!(
+                err.contains("--persist goes with inspect add, remove or clear"),
+                "{err}"
+            );
+        }
+    });
+}
+
 #[test]
 fn counters_once_and_watched() {
     with_driver(|sim| {

@@ -9,6 +9,7 @@
 //! | `InspectLayer` | REG_DWORD 0, 1 or 2 | where: 0 transport layers (default), 1 IP packet (network) layers, 2 both |
 //! | `MaxInFlight` | REG_DWORD 1..=65536 | per-injection contexts (default 1024) |
 //! | `VerboseLogging` | REG_DWORD 0 or 1 | per-packet DbgPrintEx messages |
+//! | `InspectRules` | REG_BINARY, a wfp-protocol `Config` | written by a control request with CONFIG_PERSIST: when valid, the load's rules and verbose flag instead of the `Inspect*` values and `VerboseLogging` (`crate::driver::persisted`) |
 //!
 //! A packet is inspected when its family has at least one criterion and it meets every
 //! criterion set for its family; the port criterion selects TCP and UDP only. With no
@@ -21,14 +22,16 @@ use core::ffi::c_void;
 use core::ptr;
 
 use crate::driver::log::{Level, Log};
+use crate::driver::persisted::{self, Persisted};
+use crate::driver::rules::Rules;
 use crate::inject::{IpFamily, RemoteAddress};
 use crate::nt::text::{wide, wide_len_bytes};
 use crate::nt::{NtStatus, RegistryPath};
 use crate::sys::KernelApi;
 use crate::sys::types::{
-    HANDLE, KEY_READ, KEY_VALUE_PARTIAL_INFORMATION, KEY_VALUE_PARTIAL_INFORMATION_CLASS,
-    OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE, OBJECT_ATTRIBUTES, REG_BINARY, REG_DWORD,
-    UNICODE_STRING,
+    ACCESS_MASK, HANDLE, KEY_READ, KEY_VALUE_PARTIAL_INFORMATION,
+    KEY_VALUE_PARTIAL_INFORMATION_CLASS, OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE,
+    OBJECT_ATTRIBUTES, REG_BINARY, REG_DWORD, UNICODE_STRING,
 };
 
 /// What to inspect.
@@ -152,11 +155,14 @@ pub struct Parameters {
     pub inspection: InspectionConfig,
     /// `MaxInFlight`, when set and valid.
     pub max_in_flight: Option<u32>,
-    /// `VerboseLogging`.
+    /// `VerboseLogging`, or the persisted configuration's flag.
     pub verbose: bool,
+    /// `InspectRules` was present and valid: the load starts from the rules a control request
+    /// persisted, not from the `Inspect*` values (`crate::driver::persisted`).
+    pub persisted: bool,
 }
 
-static PARAMETERS: [u16; 11] = wide("Parameters");
+pub(super) static PARAMETERS: [u16; 11] = wide("Parameters");
 static REMOTE_PORT: [u16; 18] = wide("InspectRemotePort");
 static REMOTE_V4: [u16; 23] = wide("InspectRemoteAddressV4");
 static REMOTE_V6: [u16; 23] = wide("InspectRemoteAddressV6");
@@ -165,7 +171,7 @@ static MAX_IN_FLIGHT: [u16; 12] = wide("MaxInFlight");
 static VERBOSE: [u16; 15] = wide("VerboseLogging");
 static LAYER: [u16; 13] = wide("InspectLayer");
 
-fn unicode(text: &'static [u16]) -> UNICODE_STRING {
+pub(super) fn unicode(text: &'static [u16]) -> UNICODE_STRING {
     let length = wide_len_bytes(text);
     UNICODE_STRING {
         Length: length,
@@ -182,24 +188,28 @@ struct RawValue {
     data: [u8; 16],
 }
 
-/// Reads the driver's Parameters. A missing key or value means "not set"; bad values are
-/// logged and ignored.
+/// Reads the driver's Parameters, and the rules `InspectRules` persisted when it is valid. A
+/// missing key or value means "not set"; bad values are logged and ignored.
 ///
 /// IRQL: PASSIVE_LEVEL.
+// Out of line: its persisted rules stay out of DriverEntry's frame, which holds the loader's
+// block before it is boxed (a frame past a page needs stack probes, which the image does not
+// link).
+#[inline(never)]
 pub fn read_parameters<K: KernelApi>(
     kernel: &K,
     service_key: Option<RegistryPath<'_>>,
     log: &Log,
-) -> Parameters {
+) -> (Parameters, Option<Rules>) {
     let mut parameters = Parameters::default();
     let Some(service_key) = service_key else {
-        return parameters;
+        return (parameters, None);
     };
-    let Some(service) = open_key(kernel, ptr::null_mut(), service_key.as_raw()) else {
-        return parameters;
+    let Ok(service) = open_key(kernel, ptr::null_mut(), service_key.as_raw(), KEY_READ) else {
+        return (parameters, None);
     };
     let name = unicode(&PARAMETERS);
-    let key = open_key(kernel, service, &name);
+    let key = open_key(kernel, service, &name, KEY_READ).ok();
     close(kernel, service);
     let Some(key) = key else {
         log.write(
@@ -207,7 +217,7 @@ pub fn read_parameters<K: KernelApi>(
             Level::Info,
             &["no Parameters key: inspecting nothing".into()],
         );
-        return parameters;
+        return (parameters, None);
     };
     let config = &mut parameters.inspection;
     if let Some(value) = query(kernel, key, &REMOTE_PORT) {
@@ -282,8 +292,26 @@ pub fn read_parameters<K: KernelApi>(
             _ => ignored(kernel, log, "VerboseLogging", "a REG_DWORD of 0 or 1"),
         }
     }
+    // Read last: a failed read of it (as of any value) is "not set", and the others stand.
+    let mut persisted = None;
+    match persisted::read(kernel, key) {
+        Ok(Persisted::Valid(config)) => {
+            let rules = Rules::from_config(&config);
+            parameters.verbose = rules.verbose;
+            parameters.persisted = true;
+            persisted = Some(rules);
+        }
+        Ok(Persisted::Invalid) => ignored(
+            kernel,
+            log,
+            "InspectRules",
+            "a REG_BINARY configuration as a set with CONFIG_PERSIST writes it (wfpinjctl --persist); \
+             the Inspect* values apply",
+        ),
+        Ok(Persisted::Absent) | Err(_) => {}
+    }
     close(kernel, key);
-    parameters
+    (parameters, persisted)
 }
 
 fn ignored<K: KernelApi>(kernel: &K, log: &Log, name: &str, expected: &str) {
@@ -313,7 +341,15 @@ fn binary<const N: usize>(value: &RawValue) -> Option<[u8; N]> {
     Some(out)
 }
 
-fn open_key<K: KernelApi>(kernel: &K, root: HANDLE, name: *const UNICODE_STRING) -> Option<HANDLE> {
+/// Opens `name` (below `root`, or absolute with a null root) for `access`: a kernel handle.
+///
+/// IRQL: PASSIVE_LEVEL.
+pub(super) fn open_key<K: KernelApi>(
+    kernel: &K,
+    root: HANDLE,
+    name: *const UNICODE_STRING,
+    access: ACCESS_MASK,
+) -> Result<HANDLE, NtStatus> {
     let attributes = OBJECT_ATTRIBUTES {
         Length: core::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
         RootDirectory: root,
@@ -325,11 +361,12 @@ fn open_key<K: KernelApi>(kernel: &K, root: HANDLE, name: *const UNICODE_STRING)
     let mut key: HANDLE = ptr::null_mut();
     // SAFETY: PASSIVE_LEVEL (caller's contract); `attributes` and `name` outlive the call; `key`
     // is writable.
-    let status = unsafe { kernel.zw_open_key(&mut key, KEY_READ, &attributes) };
-    NtStatus(status).is_success().then_some(key)
+    let status = unsafe { kernel.zw_open_key(&mut key, access, &attributes) };
+    NtStatus(status).ok().map(|()| key)
 }
 
-fn close<K: KernelApi>(kernel: &K, key: HANDLE) {
+/// Closes a key [`open_key`] opened. IRQL: PASSIVE_LEVEL.
+pub(super) fn close<K: KernelApi>(kernel: &K, key: HANDLE) {
     // SAFETY: `key` was opened by `open_key` and is closed once.
     unsafe { kernel.zw_close(key) };
 }
@@ -355,7 +392,7 @@ fn query<K: KernelApi>(kernel: &K, key: HANDLE, name: &'static [u16]) -> Option<
     };
     // STATUS_BUFFER_OVERFLOW (a warning) means the value is larger than any we accept: the
     // length check below then refuses it.
-    if !NtStatus(status).is_success() && status != 0x8000_0005_u32 as i32 {
+    if !NtStatus(status).is_success() && NtStatus(status) != NtStatus::BUFFER_OVERFLOW {
         return None;
     }
     let bytes: &[u8; HEADER + 16] = {

@@ -16,12 +16,14 @@
 //! | STATUS_DEVICE_BUSY | a configuration change could not take the load's token in time |
 //! | STATUS_INVALID_DEVICE_STATE | the driver is unloading |
 //! | a filter-engine status | the transaction replacing the filters failed (nothing changed) |
+//! | a registry status | a set with CONFIG_PERSIST could not open `Parameters` or read or write `InspectRules` (nothing changed) |
+//! | STATUS_INVALID_DEVICE_STATE | also: a set with CONFIG_PERSIST on a driver loaded without a registry path |
 
 use wfp_protocol::{
-    Config, CountersReply, HANDLE_IPV4, HANDLE_IPV6, IOCTL_CLEAR_CONFIG, IOCTL_GET_CONFIG,
-    IOCTL_GET_COUNTERS, IOCTL_GET_STATUS, IOCTL_SET_CONFIG, Invalid, PROGRESS_INERT,
-    PROGRESS_LOADED, PROGRESS_WAITING_FOR_BFE, PROGRESS_WAITING_FOR_TCPIP, ReplyHeader,
-    RequestHeader, StatusReply, Wire,
+    CONFIG_PERSIST, Config, CountersReply, HANDLE_IPV4, HANDLE_IPV6, IOCTL_CLEAR_CONFIG,
+    IOCTL_GET_CONFIG, IOCTL_GET_COUNTERS, IOCTL_GET_STATUS, IOCTL_SET_CONFIG, Invalid,
+    PROGRESS_INERT, PROGRESS_LOADED, PROGRESS_WAITING_FOR_BFE, PROGRESS_WAITING_FOR_TCPIP,
+    ReplyHeader, RequestHeader, StatusReply, Wire,
 };
 
 use crate::driver::layers::CalloutLayer;
@@ -44,8 +46,9 @@ pub enum Request {
     Counters,
     /// IOCTL_GET_CONFIG.
     GetConfig,
-    /// IOCTL_SET_CONFIG: the rules it sets, and the generation it was based on (0: any).
-    SetConfig(Rules, u32),
+    /// IOCTL_SET_CONFIG: the rules it sets, the generation it was based on (0: any), and whether
+    /// to persist them (CONFIG_PERSIST).
+    SetConfig(Rules, u32, bool),
     /// IOCTL_CLEAR_CONFIG.
     ClearConfig,
 }
@@ -79,6 +82,7 @@ pub fn decode(code: u32, input: &[u8]) -> Result<Request, NtStatus> {
             Ok(Request::SetConfig(
                 Rules::from_config(&config),
                 config.generation,
+                config.flags & CONFIG_PERSIST != 0,
             ))
         }
         _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
@@ -104,8 +108,11 @@ pub fn execute<K: KernelApi>(
             config.generation = driver.rules_generation();
             reply(&config, output)
         }
-        Request::SetConfig(rules, expected) => driver.set_rules(&rules, expected).map(|()| 0),
-        Request::ClearConfig => driver.set_rules(&Rules::default(), 0).map(|()| 0),
+        Request::SetConfig(rules, expected, persist) => {
+            driver.set_rules(&rules, expected, persist).map(|()| 0)
+        }
+        // Not persisted: a persisted clear is a set of no rules with CONFIG_PERSIST.
+        Request::ClearConfig => driver.set_rules(&Rules::default(), 0, false).map(|()| 0),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod load_error;
 pub mod log;
 pub mod network_classify;
 pub mod objects;
+pub(crate) mod persisted;
 pub mod power;
 pub mod rules;
 
@@ -125,7 +126,8 @@ impl<K: KernelApi> Driver<K> {
         registry_path: Option<RegistryPath<'_>>,
         config: &DriverConfig,
     ) -> Result<Self, LoadError> {
-        let parameters = config::read_parameters(&kernel, registry_path, &Log::default());
+        let (parameters, persisted) =
+            config::read_parameters(&kernel, registry_path, &Log::default());
         let log = Log {
             verbose: parameters.verbose,
         };
@@ -137,10 +139,24 @@ impl<K: KernelApi> Driver<K> {
             return Err(log_load_failure(&kernel, log, error));
         }
         let capacity = parameters.max_in_flight.unwrap_or(config.max_in_flight);
+        // A persisting change comes after DriverEntry returned, when the I/O manager's path is
+        // gone: the driver keeps a copy.
+        let service_key = match registry_path.map(persisted::ServiceKey::copy).transpose() {
+            Ok(service_key) => service_key.flatten(),
+            Err(status) => {
+                let error = LoadError::new(LoadStep::DriverState, status);
+                return Err(log_load_failure(&kernel, log, error));
+            }
+        };
+        // The rules a control request persisted, when valid, else the Inspect* values.
+        let rules = persisted.unwrap_or_else(|| {
+            rules::Rules::from_registry(&parameters.inspection, parameters.verbose)
+        });
         let loader = Loader::new(
             kernel.clone(),
             device,
-            rules::Rules::from_registry(&parameters.inspection, parameters.verbose),
+            rules,
+            service_key,
             capacity,
             config.retry,
             log,
@@ -279,10 +295,16 @@ impl<K: KernelApi> Driver<K> {
 
     /// Replaces the inspection rules: the filters in one transaction, then classify's copy
     /// (see [`deferred`]'s reconfigure). `expected`: 0, or the generation the change was based
-    /// on (STATUS_RETRY if the rules changed since). On failure nothing changed. PASSIVE_LEVEL;
-    /// one call at a time (the control queue is sequential).
-    pub fn set_rules(&self, rules: &rules::Rules, expected: u32) -> Result<(), NtStatus> {
-        self.loader().set_rules(rules, expected)
+    /// on (STATUS_RETRY if the rules changed since). `persist`: also written to
+    /// `Parameters\InspectRules` for the next load ([`persisted`]). On failure nothing changed.
+    /// PASSIVE_LEVEL; one call at a time (the control queue is sequential).
+    pub fn set_rules(
+        &self,
+        rules: &rules::Rules,
+        expected: u32,
+        persist: bool,
+    ) -> Result<(), NtStatus> {
+        self.loader().set_rules(rules, expected, persist)
     }
 
     /// What the registry configured.

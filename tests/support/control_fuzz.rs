@@ -1,14 +1,14 @@
 //! Thousands of control requests with random codes, lengths and contents, through the simulated
 //! I/O manager into a loaded driver (host-built through the KMDF shell, or the shipped image):
 //! every answer is one the protocol allows, a request that was refused changed nothing (the
-//! configuration read back after each is the last one accepted), and the stack records no
-//! violation. Shared by tests/control_fuzz.rs and tests/image_control.rs.
+//! configuration read back after each is the last one accepted, and `Parameters\InspectRules`
+//! holds the last one accepted with CONFIG_PERSIST), and the stack records no violation. Shared by tests/control_fuzz.rs and tests/image_control.rs.
 
 #![allow(dead_code)]
 
 use wfp_protocol::*;
-use wfp_sim::SimulatedStack;
 use wfp_sim::kmdf_io::{Access, Caller, IoReply};
+use wfp_sim::{RegistryValue, SimulatedStack};
 
 const PATH: &str = r"\\.\WfpInjector";
 
@@ -104,6 +104,9 @@ fn random_config(random: &mut Random, generation: u32) -> Config {
     if random.chance(30) {
         config.flags = CONFIG_VERBOSE;
     }
+    if random.chance(20) {
+        config.flags |= CONFIG_PERSIST;
+    }
     config
 }
 
@@ -179,6 +182,8 @@ const ALLOWED: [u32; 7] = [
 pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
     let mut random = Random::new(seed);
     let mut expected = read_config(sim);
+    let mut persisted = sim.parameter(PERSISTED_VALUE_NAME);
+    let mut persists = 0;
     let mut accepted = 0;
     let mut changes = 0;
     for round in 0..rounds {
@@ -204,9 +209,25 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
                         set.generation,
                         expected.generation
                     );
+                    // A reply never carries CONFIG_PERSIST; the value holds the set without it,
+                    // at generation 0.
+                    let applied = Config {
+                        flags: set.flags & !CONFIG_PERSIST,
+                        ..set
+                    };
+                    if set.flags & CONFIG_PERSIST != 0 {
+                        let mut bytes = vec![0; Config::SIZE];
+                        Config {
+                            generation: 0,
+                            ..applied
+                        }
+                        .encode(&mut bytes);
+                        persisted = Some(RegistryValue::Binary(bytes));
+                        persists += 1;
+                    }
                     expected = Config {
                         generation: expected.generation.wrapping_add(1).max(1),
-                        ..set
+                        ..applied
                     };
                     changes += 1;
                 }
@@ -247,8 +268,18 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
                 reply.status
             );
         }
+        assert_eq!(
+            sim.parameter(PERSISTED_VALUE_NAME),
+            persisted,
+            "round {round}: {:?}",
+            reply.status
+        );
         let violations = sim.violations();
         assert!(violations.is_empty(), "round {round}: {violations:?}");
     }
+    assert!(
+        persists > 10,
+        "enough persisting sets got through: {persists}"
+    );
     (accepted, changes)
 }

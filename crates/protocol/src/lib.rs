@@ -631,6 +631,13 @@ impl Wire for [Rule; MAX_RULES] {
 
 /// [`Config::flags`] bit: per-packet log messages (`VerboseLogging`).
 pub const CONFIG_VERBOSE: u32 = 0x1;
+/// [`Config::flags`] bit of a set request: once applied, the configuration is also written to
+/// the service's `Parameters\InspectRules` (REG_BINARY: this structure's wire bytes, generation
+/// 0, this bit clear), so the next load starts from it instead of the `Inspect*` values. Never
+/// set in a get reply (the driver does not say where its rules came from).
+pub const CONFIG_PERSIST: u32 = 0x2;
+/// The `Parameters` value a persisted configuration is written to.
+pub const PERSISTED_VALUE_NAME: &str = "InspectRules";
 
 wire_struct! {
     /// The inspection configuration: IOCTL_GET_CONFIG's reply and IOCTL_SET_CONFIG's input. A
@@ -673,7 +680,7 @@ impl Config {
     /// Checks a set request: header, flags, count, every rule in use, zeros after them.
     pub fn check(&self) -> Result<(), Invalid> {
         self.header.check()?;
-        if self.flags & !CONFIG_VERBOSE != 0 || self.reserved != 0 {
+        if self.flags & !(CONFIG_VERBOSE | CONFIG_PERSIST) != 0 || self.reserved != 0 {
             return Err(Invalid::Reserved);
         }
         if self.rule_count as usize > MAX_RULES {

@@ -648,10 +648,10 @@ impl SimulatedStack {
     pub(crate) unsafe fn ZwOpenKey(
         &self,
         key: *mut HANDLE,
-        _access: ACCESS_MASK,
+        access: ACCESS_MASK,
         attributes: *const OBJECT_ATTRIBUTES,
     ) -> NTSTATUS {
-        self.open_key(key, attributes)
+        self.open_key(key, access, attributes)
     }
 
     pub(crate) unsafe fn DbgPrintEx(

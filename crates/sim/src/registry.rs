@@ -1,5 +1,8 @@
 //! The registry in the simulated stack: the driver's service key and a per-test Parameters
-//! table, read through ZwOpenKey / ZwQueryValueKey / ZwClose.
+//! table, read through ZwOpenKey / ZwQueryValueKey / ZwClose and written through ZwSetValueKey /
+//! ZwDeleteValueKey, which need a key opened with KEY_SET_VALUE (ZwSetValueKey's and
+//! ZwDeleteValueKey's wdm pages): without it the simulator answers STATUS_ACCESS_DENIED, as
+//! ZwDeleteValueKey's page says, and records a violation (a driver asks for the access it needs).
 
 use core::ffi::c_void;
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,8 +13,8 @@ use super::stack::{SimulatedStack, Violation};
 use crate::nt::NtStatus;
 use crate::sys::KernelFn;
 use crate::sys::types::{
-    HANDLE, KEY_VALUE_PARTIAL_INFORMATION, KEY_VALUE_PARTIAL_INFORMATION_CLASS, NTSTATUS,
-    OBJECT_ATTRIBUTES, REG_BINARY, REG_DWORD, UNICODE_STRING,
+    ACCESS_MASK, HANDLE, KEY_VALUE_PARTIAL_INFORMATION, KEY_VALUE_PARTIAL_INFORMATION_CLASS,
+    NTSTATUS, OBJECT_ATTRIBUTES, REG_BINARY, REG_DWORD, UNICODE_STRING,
 };
 
 /// STATUS_OBJECT_NAME_NOT_FOUND.
@@ -20,6 +23,10 @@ pub(super) const NAME_NOT_FOUND: NtStatus = NtStatus(0xC000_0034_u32 as i32);
 pub(super) const BUFFER_TOO_SMALL: NtStatus = NtStatus(0xC000_0023_u32 as i32);
 /// STATUS_BUFFER_OVERFLOW (a warning: partial data written).
 pub(super) const BUFFER_OVERFLOW: NtStatus = NtStatus(0x8000_0005_u32 as i32);
+/// STATUS_ACCESS_DENIED: a write through a key opened without KEY_SET_VALUE.
+pub(super) const ACCESS_DENIED: NtStatus = NtStatus(0xC000_0022_u32 as i32);
+/// `KEY_SET_VALUE` (the simulator's own copy; tests/kernel_facts.rs pins it).
+pub(super) const KEY_SET_VALUE: ACCESS_MASK = 0x2;
 
 /// A registry value in the simulated Parameters key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,15 @@ pub enum RegistryValue {
 }
 
 impl RegistryValue {
+    /// The value ZwSetValueKey stores for `kind` and `data`.
+    fn decode(kind: u32, data: &[u8]) -> Self {
+        match (kind, <[u8; 4]>::try_from(data)) {
+            (REG_DWORD, Ok(bytes)) => Self::Dword(u32::from_le_bytes(bytes)),
+            (REG_BINARY, _) => Self::Binary(data.to_vec()),
+            _ => Self::Other(kind, data.to_vec()),
+        }
+    }
+
     fn encode(&self) -> (u32, Vec<u8>) {
         match self {
             Self::Dword(value) => (REG_DWORD, value.to_le_bytes().to_vec()),
@@ -51,7 +67,8 @@ enum KeyKind {
 #[derive(Debug, Default)]
 pub(super) struct Registry {
     parameters: Option<BTreeMap<String, RegistryValue>>,
-    open: BTreeMap<usize, KeyKind>,
+    /// Open keys: what each is, and the access it was opened with.
+    open: BTreeMap<usize, (KeyKind, ACCESS_MASK)>,
     next_key: usize,
     closed: BTreeSet<usize>,
 }
@@ -95,6 +112,24 @@ impl SimulatedStack {
             .get_or_insert_with(BTreeMap::new);
     }
 
+    /// A value under the service's Parameters key, as it stands (names compare case-insensitively).
+    pub fn parameter(&self, name: &str) -> Option<RegistryValue> {
+        self.lock()
+            .registry
+            .parameters
+            .as_ref()?
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Removes a value from the Parameters key, as `reg delete` would.
+    pub fn remove_parameter(&self, name: &str) {
+        if let Some(values) = self.lock().registry.parameters.as_mut() {
+            values.retain(|n, _| !n.eq_ignore_ascii_case(name));
+        }
+    }
+
     /// Sets a value under the service's Parameters key (creating the key).
     pub fn set_parameter(&self, name: &str, value: RegistryValue) {
         self.lock()
@@ -107,6 +142,7 @@ impl SimulatedStack {
     pub(super) fn open_key(
         &self,
         key: *mut HANDLE,
+        access: ACCESS_MASK,
         attributes: *const OBJECT_ATTRIBUTES,
     ) -> NTSTATUS {
         let mut state = self.lock();
@@ -123,7 +159,7 @@ impl SimulatedStack {
         // SAFETY: as above: ObjectName is a valid UNICODE_STRING.
         let name = unsafe { read_unicode(attributes.ObjectName) }.unwrap_or_default();
         let root = attributes.RootDirectory as usize;
-        let kind = match (root, state.registry.open.get(&root)) {
+        let kind = match (root, state.registry.open.get(&root).map(|(kind, _)| kind)) {
             (0, _) if name.eq_ignore_ascii_case(SERVICE_KEY_PATH) => KeyKind::Service,
             (_, Some(KeyKind::Service))
                 if name.eq_ignore_ascii_case("Parameters")
@@ -141,7 +177,7 @@ impl SimulatedStack {
         };
         state.registry.next_key += 1;
         let handle = 0x7000 + state.registry.next_key * 0x8;
-        state.registry.open.insert(handle, kind);
+        state.registry.open.insert(handle, (kind, access));
         // SAFETY: the seam's contract: `key` is writable; null was refused above.
         unsafe { key.write(handle as HANDLE) };
         NtStatus::SUCCESS.0
@@ -158,7 +194,7 @@ impl SimulatedStack {
         result_length: *mut u32,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        let Some(kind) = state.registry.open.get(&(key as usize)).copied() else {
+        let Some((kind, _)) = state.registry.open.get(&(key as usize)).copied() else {
             state.violations.push(Violation::StaleKeyHandle(
                 KernelFn::ZwQueryValueKey,
                 key as usize,
@@ -207,6 +243,88 @@ impl SimulatedStack {
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), data_start, room) };
         if room < data.len() {
             BUFFER_OVERFLOW.0
+        } else {
+            NtStatus::SUCCESS.0
+        }
+    }
+
+    /// The Parameters values a write through `key` may change, once `call` checked the handle and
+    /// its access; `Err`: the status to answer.
+    fn writable_parameters(
+        state: &mut super::stack::State,
+        call: KernelFn,
+        key: HANDLE,
+    ) -> Result<&mut BTreeMap<String, RegistryValue>, NTSTATUS> {
+        let Some((kind, access)) = state.registry.open.get(&(key as usize)).copied() else {
+            state
+                .violations
+                .push(Violation::StaleKeyHandle(call, key as usize));
+            return Err(NtStatus::INVALID_HANDLE.0);
+        };
+        if access & KEY_SET_VALUE == 0 {
+            state.violations.push(Violation::KeyWithoutSetValue(call));
+            return Err(ACCESS_DENIED.0);
+        }
+        match (kind, state.registry.parameters.as_mut()) {
+            (KeyKind::Parameters, Some(values)) => Ok(values),
+            // The driver writes only under Parameters; the service key's own values are not
+            // modelled.
+            _ => Err(ACCESS_DENIED.0),
+        }
+    }
+
+    #[allow(non_snake_case)] // the semantics of ZwSetValueKey
+    pub(super) fn ZwSetValueKey(
+        &self,
+        key: HANDLE,
+        name: *const UNICODE_STRING,
+        title_index: u32,
+        kind: u32,
+        data: *const c_void,
+        size: u32,
+    ) -> NTSTATUS {
+        let mut state = self.lock();
+        if name.is_null() || (data.is_null() && size != 0) {
+            return state.misuse(Violation::NullPointer(KernelFn::ZwSetValueKey));
+        }
+        if title_index != 0 {
+            // Reserved: drivers pass zero (the page).
+            return NtStatus::INVALID_PARAMETER.0;
+        }
+        let values = match Self::writable_parameters(&mut state, KernelFn::ZwSetValueKey, key) {
+            Ok(values) => values,
+            Err(status) => return status,
+        };
+        // SAFETY: the seam's contract: `name` is a valid UNICODE_STRING (null refused above).
+        let name = unsafe { read_unicode(name) }.unwrap_or_default();
+        let bytes = if size == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the seam's contract: `data` is readable for `size` bytes.
+            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) }.to_vec()
+        };
+        // Replaces a value of the same name whatever its case (names are case-insensitive).
+        values.retain(|n, _| !n.eq_ignore_ascii_case(&name));
+        values.insert(name, RegistryValue::decode(kind, &bytes));
+        NtStatus::SUCCESS.0
+    }
+
+    #[allow(non_snake_case)] // the semantics of ZwDeleteValueKey
+    pub(super) fn ZwDeleteValueKey(&self, key: HANDLE, name: *const UNICODE_STRING) -> NTSTATUS {
+        let mut state = self.lock();
+        if name.is_null() {
+            return state.misuse(Violation::NullPointer(KernelFn::ZwDeleteValueKey));
+        }
+        let values = match Self::writable_parameters(&mut state, KernelFn::ZwDeleteValueKey, key) {
+            Ok(values) => values,
+            Err(status) => return status,
+        };
+        // SAFETY: the seam's contract: `name` is a valid UNICODE_STRING (null refused above).
+        let name = unsafe { read_unicode(name) }.unwrap_or_default();
+        let before = values.len();
+        values.retain(|n, _| !n.eq_ignore_ascii_case(&name));
+        if values.len() == before {
+            NAME_NOT_FOUND.0
         } else {
             NtStatus::SUCCESS.0
         }

@@ -171,6 +171,8 @@ pub enum Violation {
     },
     /// `ZwOpenKey` without OBJ_KERNEL_HANDLE in the attributes (a handle user mode could use).
     KeyHandleNotKernel,
+    /// `ZwSetValueKey` or `ZwDeleteValueKey` through a key opened without KEY_SET_VALUE.
+    KeyWithoutSetValue(KernelFn),
     /// A KDPC's memory changed between `KeInitializeDpc` and a queue or run of it: freed (the
     /// allocator poisoned it) or overwritten while the kernel owned it.
     DpcMemoryClobbered(usize),

@@ -118,6 +118,9 @@ pub(crate) struct Loader<K: KernelApi> {
     /// The rules' generation: a value of its own at load, one more (never 0) at every change;
     /// the control channel's compare-and-set compares it.
     generation: AtomicU32,
+    /// The driver's copy of DriverEntry's registry path, where a persisting change writes
+    /// (`None`: loaded without one).
+    service_key: Option<crate::driver::persisted::ServiceKey>,
     capacity: u32,
     retry: RetryPolicy,
     log: Log,
@@ -150,6 +153,7 @@ impl<K: KernelApi> Loader<K> {
         kernel: K,
         device: DeviceObject,
         rules: Rules,
+        service_key: Option<crate::driver::persisted::ServiceKey>,
         capacity: u32,
         retry: RetryPolicy,
         log: Log,
@@ -163,6 +167,7 @@ impl<K: KernelApi> Loader<K> {
             device,
             rules: UnsafeCell::new(rules),
             generation: AtomicU32::new(generation),
+            service_key,
             capacity,
             retry,
             log,

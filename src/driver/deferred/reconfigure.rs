@@ -5,6 +5,7 @@
 //! everything as it was.
 
 use super::*;
+use crate::driver::persisted;
 
 /// How often a configuration change asks again for a token a work item run holds, and for how
 /// long: a run makes one attempt after at most one backoff wait (`RetryPolicy::max_delay`).
@@ -54,8 +55,10 @@ impl<K: KernelApi> Loader<K> {
     /// Makes `rules` the configuration: the filters of the installed objects are replaced in one
     /// transaction (before the objects exist, or while BFE is away, there are none: the install
     /// or re-add uses the new rules), then classify's copy is switched. `expected`: 0, or the
-    /// generation the change was made against; if the rules changed since, STATUS_RETRY. On
-    /// failure nothing changed.
+    /// generation the change was made against; if the rules changed since, STATUS_RETRY.
+    /// `persist`: the rules are also written to `Parameters\InspectRules` first, and put back
+    /// as they were if the filters cannot be replaced (`crate::driver::persisted`). On failure
+    /// nothing changed, in the driver or the registry.
     ///
     /// Between the commit and the switch, classify decides with the old rules the packets the
     /// new filters send it: each classify still agrees with one whole configuration at its
@@ -64,14 +67,29 @@ impl<K: KernelApi> Loader<K> {
     /// change, whole or not at all").
     ///
     /// IRQL: PASSIVE_LEVEL. Called by control requests only, one at a time.
-    pub(crate) fn set_rules(&self, rules: &Rules, expected: u32) -> Result<(), NtStatus> {
+    pub(crate) fn set_rules(
+        &self,
+        rules: &Rules,
+        expected: u32,
+        persist: bool,
+    ) -> Result<(), NtStatus> {
         self.take_token()?;
         let result = if expected != 0 && expected != self.generation() {
             Err(NtStatus::RETRY)
         } else {
             // SAFETY: the token is held (taken above, released below).
             let pieces = unsafe { self.pieces() };
-            self.replace_filters(pieces, rules)
+            if persist {
+                persisted::store(
+                    &self.kernel,
+                    self.service_key.as_ref(),
+                    &self.log,
+                    rules,
+                    || self.replace_filters(pieces, rules),
+                )
+            } else {
+                self.replace_filters(pieces, rules)
+            }
         };
         if result.is_ok() {
             // SAFETY: the token holder is the only writer, and control requests (the other

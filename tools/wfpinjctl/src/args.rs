@@ -10,10 +10,15 @@ Usage:
   wfpinjctl [--json] status
   wfpinjctl [--json] counters [--watch SECONDS]
   wfpinjctl [--json] inspect list
-  wfpinjctl [--json] inspect add    RULE
-  wfpinjctl [--json] inspect remove RULE
-  wfpinjctl [--json] inspect clear
+  wfpinjctl [--json] inspect add    RULE [--persist]
+  wfpinjctl [--json] inspect remove RULE [--persist]
+  wfpinjctl [--json] inspect clear [--persist]
   wfpinjctl --help | --version
+
+--persist: the configuration the change leaves is also written to the driver's registry
+  (Parameters\\InspectRules), so the next load starts from it instead of the Inspect* values;
+  'reg delete' of that value returns to them. Without it a change lasts until the driver
+  unloads.
 
 RULE (traffic the driver inspects; a packet is inspected when any rule selects it):
   --remote ADDRESS[/PREFIX]   remote IPv4 or IPv6 address or network (default: any)
@@ -27,6 +32,7 @@ RULE (traffic the driver inspects; a packet is inspected when any rule selects i
 
 Examples:
   wfpinjctl inspect add --remote 192.0.2.0/24 --protocol udp --port 53
+  wfpinjctl inspect add --remote 192.0.2.0/24 --persist
   wfpinjctl inspect add --local 2001:db8::1 --remote 2001:db8::2 --direction in
   wfpinjctl counters --watch 5
 ";
@@ -69,6 +75,9 @@ pub struct Invocation {
     pub command: Command,
     /// `--json`.
     pub json: bool,
+    /// `--persist` (inspect add, remove and clear only): the change is written to the registry
+    /// for the next load (CONFIG_PERSIST).
+    pub persist: bool,
     /// What the rule options left out, for standard error.
     pub warnings: Vec<String>,
 }
@@ -141,11 +150,12 @@ fn rule_args<'a, I: Iterator<Item = &'a String>>(
 
 /// Parses the arguments after the program name.
 pub fn parse(arguments: &[String]) -> Result<Invocation, String> {
-    // `--json` may stand anywhere.
+    // `--json` may stand anywhere, and so may `--persist` (checked against the command below).
     let json = arguments.iter().any(|argument| argument == "--json");
+    let persist = arguments.iter().any(|argument| argument == "--persist");
     let arguments: Vec<&String> = arguments
         .iter()
-        .filter(|argument| *argument != "--json")
+        .filter(|argument| *argument != "--json" && *argument != "--persist")
         .collect();
     let mut rest = arguments.into_iter().peekable();
     let early = match rest.peek().map(|flag| flag.as_str()) {
@@ -157,6 +167,7 @@ pub fn parse(arguments: &[String]) -> Result<Invocation, String> {
         return Ok(Invocation {
             command,
             json,
+            persist: false,
             warnings: Vec::new(),
         });
     }
@@ -215,9 +226,17 @@ pub fn parse(arguments: &[String]) -> Result<Invocation, String> {
     if let Some(extra) = rest.next() {
         return Err(format!("unexpected '{extra}'"));
     }
+    let changes = matches!(
+        command,
+        Command::Inspect(Inspect::Add(_) | Inspect::Remove(_) | Inspect::Clear)
+    );
+    if persist && !changes {
+        return Err("--persist goes with inspect add, remove or clear only".into());
+    }
     Ok(Invocation {
         command,
         json,
+        persist,
         warnings,
     })
 }

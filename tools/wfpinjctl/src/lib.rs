@@ -17,8 +17,9 @@ pub mod windows;
 use std::io::Write;
 
 use wfp_protocol::{
-    Config, CountersReply, IOCTL_CLEAR_CONFIG, IOCTL_GET_CONFIG, IOCTL_GET_COUNTERS,
-    IOCTL_GET_STATUS, IOCTL_SET_CONFIG, MAX_RULES, RequestHeader, StatusReply, Wire,
+    CONFIG_PERSIST, Config, CountersReply, IOCTL_CLEAR_CONFIG, IOCTL_GET_CONFIG,
+    IOCTL_GET_COUNTERS, IOCTL_GET_STATUS, IOCTL_SET_CONFIG, MAX_RULES, RequestHeader, StatusReply,
+    Wire,
 };
 
 use args::{Command, Inspect, Invocation};
@@ -57,17 +58,23 @@ const EDIT_ATTEMPTS: u32 = 8;
 /// against the generation it read, so a change made in between is never undone: the driver
 /// refuses such a set and this starts over from a new read. Whether a refusal was that race is
 /// told by the generation (a new read names another one), not by the error code Windows maps
-/// the driver's STATUS_RETRY to. The rules in force afterwards.
+/// the driver's STATUS_RETRY to. `persist`: the set carries CONFIG_PERSIST, and is sent even
+/// when `change` finds nothing to change (so the configuration in force is what the registry
+/// keeps). The rules in force afterwards.
 fn edit<D: Device + ?Sized>(
     device: &mut D,
+    persist: bool,
     change: impl Fn(&mut Config) -> Result<bool, Failure>,
 ) -> Result<usize, Failure> {
     let mut attempts = 0;
     loop {
         let mut config: Config = read(device, IOCTL_GET_CONFIG)?;
         let based_on = config.generation;
-        if !change(&mut config)? {
+        if !change(&mut config)? && !persist {
             return Ok(config.active().len());
+        }
+        if persist {
+            config.flags |= CONFIG_PERSIST;
         }
         let Err(failure) = write_config(device, &config) else {
             return Ok(config.active().len());
@@ -88,17 +95,29 @@ enum Done {
     Changed(&'static str, usize),
 }
 
-fn execute<D: Device + ?Sized>(device: &mut D, command: &Command) -> Result<Done, Failure> {
+fn execute<D: Device + ?Sized>(
+    device: &mut D,
+    command: &Command,
+    persist: bool,
+) -> Result<Done, Failure> {
     Ok(match command {
         Command::Status => Done::Status(read(device, IOCTL_GET_STATUS)?),
         Command::Counters { .. } => Done::Counters(Box::new(read(device, IOCTL_GET_COUNTERS)?)),
         Command::Inspect(Inspect::List) => Done::Rules(Box::new(read(device, IOCTL_GET_CONFIG)?)),
+        // A persisted clear is a set of no rules (verbose logging off, as a clear) with
+        // CONFIG_PERSIST: the clear request itself is never persisted.
+        Command::Inspect(Inspect::Clear) if persist => {
+            let mut empty = Config::empty();
+            empty.flags = CONFIG_PERSIST;
+            write_config(device, &empty)?;
+            Done::Changed("cleared", 0)
+        }
         Command::Inspect(Inspect::Clear) => {
             device.control(IOCTL_CLEAR_CONFIG, &header(), 0)?;
             Done::Changed("cleared", 0)
         }
         Command::Inspect(Inspect::Add(rule)) => {
-            let count = edit(device, |config| {
+            let count = edit(device, persist, |config| {
                 if config.active().contains(rule) {
                     return Ok(false);
                 }
@@ -113,7 +132,7 @@ fn execute<D: Device + ?Sized>(device: &mut D, command: &Command) -> Result<Done
             Done::Changed("added", count)
         }
         Command::Inspect(Inspect::Remove(rule)) => {
-            let count = edit(device, |config| {
+            let count = edit(device, persist, |config| {
                 let Some(at) = config.active().iter().position(|each| each == rule) else {
                     return Err(Failure::NoSuchRule);
                 };
@@ -129,7 +148,7 @@ fn execute<D: Device + ?Sized>(device: &mut D, command: &Command) -> Result<Done
     })
 }
 
-fn print(out: &mut dyn Write, json: bool, done: &Done) -> std::io::Result<()> {
+fn print(out: &mut dyn Write, json: bool, persist: bool, done: &Done) -> std::io::Result<()> {
     match (done, json) {
         (Done::Status(status), false) => output::status_text(out, status),
         (Done::Status(status), true) => output::status_json(out, status),
@@ -137,7 +156,15 @@ fn print(out: &mut dyn Write, json: bool, done: &Done) -> std::io::Result<()> {
         (Done::Counters(counters), true) => output::counters_json(out, counters),
         (Done::Rules(config), false) => output::rules_text(out, config),
         (Done::Rules(config), true) => output::rules_json(out, config),
+        (Done::Changed(what, count), false) if persist => writeln!(
+            out,
+            "{what}; {count} rule(s) in force, persisted for the next load"
+        ),
         (Done::Changed(what, count), false) => writeln!(out, "{what}; {count} rule(s) in force"),
+        (Done::Changed(what, count), true) if persist => writeln!(
+            out,
+            "{{\"result\":\"{what}\",\"rules\":{count},\"persisted\":true}}"
+        ),
         (Done::Changed(what, count), true) => {
             writeln!(out, "{{\"result\":\"{what}\",\"rules\":{count}}}")
         }
@@ -192,9 +219,9 @@ pub fn run<D: Device>(
         _ => None,
     };
     loop {
-        match execute(&mut device, &invocation.command) {
+        match execute(&mut device, &invocation.command, invocation.persist) {
             Ok(done) => {
-                if print(out, invocation.json, &done).is_err() {
+                if print(out, invocation.json, invocation.persist, &done).is_err() {
                     return EXIT_FAILED;
                 }
             }

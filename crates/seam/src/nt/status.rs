@@ -38,6 +38,10 @@ impl NtStatus {
     pub const INVALID_DEVICE_REQUEST: Self = status(0xC000_0010);
     /// `STATUS_BUFFER_TOO_SMALL`.
     pub const BUFFER_TOO_SMALL: Self = status(0xC000_0023);
+    /// `STATUS_BUFFER_OVERFLOW` (a warning): ZwQueryValueKey wrote part of a larger value.
+    pub const BUFFER_OVERFLOW: Self = status(0x8000_0005);
+    /// `STATUS_OBJECT_NAME_NOT_FOUND`: no such registry key or value.
+    pub const OBJECT_NAME_NOT_FOUND: Self = status(0xC000_0034);
     /// `STATUS_FWP_CALLOUT_NOT_FOUND`.
     pub const FWP_CALLOUT_NOT_FOUND: Self = status(0xC022_0001);
     /// `STATUS_FWP_FILTER_NOT_FOUND`.

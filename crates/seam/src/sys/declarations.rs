@@ -180,6 +180,22 @@ macro_rules! kernel_declarations {
             #[seam(unsafe zw_query_value_key, PASSIVE)]
             fn ZwQueryValueKey(key: HANDLE, name: *const UNICODE_STRING, class: u32, buffer: *mut c_void, length: u32, result_length: *mut u32) -> NTSTATUS;
 
+            /// `ZwSetValueKey`: creates or replaces a value of the key.
+            ///
+            /// # Safety
+            /// IRQL == PASSIVE_LEVEL; `key` is open with KEY_SET_VALUE; `name` is valid; `data` is
+            /// readable for `size` bytes.
+            #[seam(unsafe zw_set_value_key, PASSIVE)]
+            fn ZwSetValueKey(key: HANDLE, name: *const UNICODE_STRING, title_index: u32, kind: u32, data: *const c_void, size: u32) -> NTSTATUS;
+
+            /// `ZwDeleteValueKey`: removes a value of the key (STATUS_OBJECT_NAME_NOT_FOUND when
+            /// there is none).
+            ///
+            /// # Safety
+            /// IRQL == PASSIVE_LEVEL; `key` is open with KEY_SET_VALUE; `name` is valid.
+            #[seam(unsafe zw_delete_value_key, PASSIVE)]
+            fn ZwDeleteValueKey(key: HANDLE, name: *const UNICODE_STRING) -> NTSTATUS;
+
             /// `ZwClose`.
             ///
             /// # Safety

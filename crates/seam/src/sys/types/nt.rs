@@ -148,6 +148,8 @@ pub const NonPagedPoolNx: POOL_TYPE = 512;
 pub type ACCESS_MASK = u32;
 /// `KEY_READ`.
 pub const KEY_READ: ACCESS_MASK = 0x2_0019;
+/// `KEY_SET_VALUE`: ZwSetValueKey and ZwDeleteValueKey need a key opened with it.
+pub const KEY_SET_VALUE: ACCESS_MASK = 0x2;
 /// `OBJ_CASE_INSENSITIVE`.
 pub const OBJ_CASE_INSENSITIVE: u32 = 0x40;
 /// `OBJ_KERNEL_HANDLE`: the handle is not visible to the calling process.
