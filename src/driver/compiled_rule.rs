@@ -272,3 +272,20 @@ impl CompiledRule {
         Self::words_select(packet, |index| words.get(index).copied().unwrap_or(0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Prefix;
+
+    #[test]
+    fn an_address_holds_only_when_both_halves_agree_under_the_mask() {
+        let all = [u64::MAX; 2];
+        assert!(Prefix::holds(all, [5, 7], [5, 7]));
+        // The same difference in both halves must not cancel out.
+        assert!(!Prefix::holds(all, [0, 0], [1, 1]));
+        assert!(!Prefix::holds(all, [0, 0], [0, 1]));
+        assert!(!Prefix::holds(all, [0, 0], [1, 0]));
+        // Bits outside the mask do not count.
+        assert!(Prefix::holds([0xF0, 0], [0x10, 0], [0x1F, 9]));
+    }
+}
