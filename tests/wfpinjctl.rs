@@ -6,6 +6,8 @@
 mod host_driver;
 #[path = "support/kmdf_host.rs"]
 mod kmdf_host;
+#[path = "support/saved_rules.rs"]
+mod saved_rules;
 #[path = "support/tool_device.rs"]
 mod tool_device;
 
@@ -65,9 +67,7 @@ fn inspect_changes_with_persist_are_written_to_the_registry() {
             ..Config::decode(&reply.output).unwrap()
         };
         assert_eq!(config.flags & CONFIG_PERSIST, 0);
-        let mut bytes = vec![0; Config::SIZE];
-        config.encode(&mut bytes);
-        Some(RegistryValue::Binary(bytes))
+        Some(RegistryValue::Binary(saved_rules::saved_value(&config)))
     };
     with_driver(|sim| {
         let add = "inspect add --remote 198.51.100.0/24 --direction out";
@@ -103,11 +103,11 @@ fn inspect_changes_with_persist_are_written_to_the_registry() {
                 "cleared; 0 rule(s) in force, persisted for the next load"
             )
         );
-        let mut empty = vec![0; Config::SIZE];
-        Config::empty().encode(&mut empty);
         assert_eq!(
             sim.parameter(PERSISTED_VALUE_NAME),
-            Some(RegistryValue::Binary(empty))
+            Some(RegistryValue::Binary(saved_rules::saved_value(
+                &Config::empty()
+            )))
         );
         for wrong in [
             "status --persist",
