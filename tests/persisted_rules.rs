@@ -449,3 +449,47 @@ fn a_failed_undo_is_logged() {
         sim.assert_clean();
     }
 }
+
+/// A persisting set whose filter replacement fails because BFE stopped (its notification still
+/// on the way) is kept for BFE's return: it counts as applied, so the value stays written, the
+/// driver reports the new rules, BFE's return installs them, and the next load starts from them.
+#[test]
+fn a_persisting_set_kept_for_bfes_return_stays_in_the_registry() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let wanted = config_to(OTHER, CONFIG_PERSIST);
+    // BFE stops; its notification has not reached the driver yet (held): the session is dead
+    // and nothing told the driver.
+    sim.hold_bfe_callbacks();
+    std::thread::scope(|scope| {
+        let stop = scope.spawn(|| sim.set_bfe_state(wfp_sim::bfe_state::STOPPED));
+        while sim.held_bfe_callbacks() == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(set(&driver, &wanted), Ok(()), "kept for BFE's return");
+        sim.run_work_items();
+        assert_eq!(
+            driver.progress(),
+            wfp_injector::driver::Progress::WaitingForBfe
+        );
+        sim.release_bfe_callbacks();
+        stop.join().unwrap();
+    });
+    assert_eq!(
+        sim.parameter(PERSISTED_VALUE_NAME),
+        Some(persisted_value(&wanted)),
+        "the value stays"
+    );
+    assert_eq!(content(&get_config(&driver)), content(&config_to(OTHER, 0)));
+    sim.set_bfe_state(wfp_sim::bfe_state::RUNNING);
+    sim.run_work_items();
+    assert_eq!(sim.wfp_objects().filters, 1, "the kept rules' one filter");
+    assert_eq!(reload(&sim, driver), content(&config_to(OTHER, 0)));
+    assert_eq!(
+        sim.parameter(PERSISTED_VALUE_NAME),
+        Some(persisted_value(&wanted))
+    );
+    sim.assert_clean();
+}
