@@ -25,7 +25,7 @@ use core::ptr;
 use wfp_protocol::Config;
 
 use crate::driver::log::{Level, Log};
-use crate::driver::persisted::{self, Loaded};
+use crate::driver::persisted;
 use crate::inject::{IpFamily, RemoteAddress};
 use crate::nt::text::{wide, wide_len_bytes};
 use crate::nt::{Irql, NtStatus, RegistryPath};
@@ -299,34 +299,22 @@ pub fn read_parameters<K: KernelApi>(
 }
 
 /// The valid configuration `InspectRules` holds, in pool; `None` when absent, ignored (logged
-/// with the reason by `persisted::read`), unreadable (logged here, with the status) or when
-/// memory is short (logged too).
+/// with the reason by `persisted::read`), or unreadable (logged here, with the status: a failed
+/// query, or no memory for the value).
 ///
 /// IRQL: PASSIVE_LEVEL.
 fn read_persisted<K: KernelApi>(kernel: &K, key: HANDLE, log: &Log) -> Option<Box<Config>> {
-    let Some(mut config) = persisted::config_box() else {
+    persisted::read(kernel, key, log).unwrap_or_else(|status| {
         log.write(
             kernel,
             Level::Warning,
-            &["not reading Parameters\\InspectRules: no memory; the Inspect* values apply".into()],
+            &[
+                "could not read Parameters\\InspectRules (the Inspect* values apply): ".into(),
+                status.into(),
+            ],
         );
-        return None;
-    };
-    match persisted::read(kernel, key, log, &mut config) {
-        Ok(Loaded::Valid) => Some(config),
-        Ok(Loaded::Absent | Loaded::Ignored) => None,
-        Err(status) => {
-            log.write(
-                kernel,
-                Level::Warning,
-                &[
-                    "could not read Parameters\\InspectRules (the Inspect* values apply): ".into(),
-                    status.into(),
-                ],
-            );
-            None
-        }
-    }
+        None
+    })
 }
 
 fn ignored<K: KernelApi>(kernel: &K, log: &Log, name: &str, expected: &str) {

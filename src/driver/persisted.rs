@@ -229,20 +229,11 @@ fn read_value<K: KernelApi>(kernel: &K, key: HANDLE) -> Result<Value, NtStatus> 
     Err(NtStatus::DEVICE_BUSY)
 }
 
-/// What [`read`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Loaded {
-    /// No `InspectRules`: the `Inspect*` values apply.
-    Absent,
-    /// A value this driver does not load, logged with the reason: the `Inspect*` values apply.
-    Ignored,
-    /// A valid configuration, now in the caller's [`Config`].
-    Valid,
-}
-
-/// Reads `InspectRules` from the open Parameters `key` into `config` (a pool box the caller
-/// holds: a configuration is about 800 bytes). A value this driver cannot load is logged with
-/// the reason and ignored. `Err`: the query failed otherwise than for a missing value.
+/// Reads `InspectRules` from the open Parameters `key`: `Some` a valid configuration (in pool:
+/// about 800 bytes kept off the load's stack), `None` when there is none or one this driver does
+/// not load (logged with the reason, and left as it is). Memory is taken only for a value that
+/// is there. `Err`: the query failed otherwise than for a missing value, or memory is short
+/// (STATUS_INSUFFICIENT_RESOURCES).
 ///
 /// IRQL: PASSIVE_LEVEL.
 // Out of line: its callers' frames stay as they were without it.
@@ -251,32 +242,31 @@ pub(crate) fn read<K: KernelApi>(
     kernel: &K,
     key: HANDLE,
     log: &Log,
-    config: &mut Config,
-) -> Result<Loaded, NtStatus> {
+) -> Result<Option<Box<Config>>, NtStatus> {
     debug_assert!(Irql(kernel.ke_get_current_irql()) == Irql::PASSIVE);
     let buffer = match read_value(kernel, key)? {
-        Value::Absent => return Ok(Loaded::Absent),
+        Value::Absent => return Ok(None),
         Value::TooLarge => {
             ignored(
                 kernel,
                 log,
                 ["larger than 64 KiB".into(), "".into(), "".into(), "".into()],
             );
-            return Ok(Loaded::Ignored);
+            return Ok(None);
         }
         Value::Present(buffer) => buffer,
     };
+    let mut config = config_box().ok_or(NtStatus::INSUFFICIENT_RESOURCES)?;
     let (kind, data) = parts(&buffer);
-    match persisted_format::decode(kind, data, config) {
-        Ok(()) => Ok(Loaded::Valid),
+    match persisted_format::decode(kind, data, &mut config) {
+        Ok(()) => Ok(Some(config)),
         Err(refusal) => {
             ignored(kernel, log, refusal.describe());
-            Ok(Loaded::Ignored)
+            Ok(None)
         }
     }
 }
 
-/// Logs that the value is ignored, and why. IRQL: <= DISPATCH_LEVEL (DbgPrintEx).
 fn ignored<K: KernelApi>(kernel: &K, log: &Log, reason: [crate::driver::log::Arg<'_>; 4]) {
     let [first, second, third, fourth] = reason;
     log.write(
@@ -295,7 +285,7 @@ fn ignored<K: KernelApi>(kernel: &K, log: &Log, reason: [crate::driver::log::Arg
 /// A zeroed configuration in pool, for [`read`]: `None` when memory is short.
 ///
 /// IRQL: <= DISPATCH_LEVEL (the pool); called at PASSIVE_LEVEL.
-pub(crate) fn config_box() -> Option<Box<Config>> {
+fn config_box() -> Option<Box<Config>> {
     let layout = Layout::new::<Config>();
     // SAFETY: a Config is not zero-sized.
     let block = unsafe { alloc::alloc::alloc_zeroed(layout) }.cast::<Config>();
