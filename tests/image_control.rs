@@ -193,11 +193,11 @@ fn the_images_persisted_set_is_the_next_loads_configuration() {
         flags: CONFIG_VERBOSE,
         ..config
     };
-    let mut stored = vec![0; Config::SIZE];
-    applied.encode(&mut stored);
     assert_eq!(
         sim.parameter(PERSISTED_VALUE_NAME),
-        Some(RegistryValue::Binary(stored))
+        Some(RegistryValue::Binary(
+            control_fuzz::saved_rules::saved_value(&applied)
+        ))
     );
     harness.driver_unload();
     drop(harness);

@@ -1436,6 +1436,7 @@ fn check_simulator() -> Check {
     // crates/sim/src/lib.rs `constants`: the values the simulator's strictness rules use.
     c.eq("crates/sim/src/lib.rs:OBJ_KERNEL_HANDLE", "const", "OBJ_KERNEL_HANDLE", sim::constants::OBJ_KERNEL_HANDLE.to_u128());
     c.eq("crates/sim/src/lib.rs:KEY_SET_VALUE", "const", "KEY_SET_VALUE", sim::constants::KEY_SET_VALUE.to_u128());
+    c.eq("crates/sim/src/lib.rs:KEY_QUERY_VALUE", "const", "KEY_QUERY_VALUE", sim::constants::KEY_QUERY_VALUE.to_u128());
     c.eq("crates/sim/src/lib.rs:POOL_FLAG_PAGED", "const", "POOL_FLAG_PAGED", sim::constants::POOL_FLAG_PAGED.to_u128());
     c.eq("crates/sim/src/lib.rs:KDPC_SIZE", "size", "KDPC", sim::constants::KDPC_SIZE as u128);
     c.eq("crates/sim/src/lib.rs:NON_PAGED_POOL_NX", "const", "NonPagedPoolNx", sim::constants::NON_PAGED_POOL_NX.to_u128());
@@ -1868,6 +1869,7 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "IRP_MJ_MAXIMUM_FUNCTION", wdk_services::IRP_MJ_MAXIMUM_FUNCTION.to_u128()),
         ("const", "KEY_READ", registry::KEY_READ.to_u128()),
         ("const", "KEY_SET_VALUE", registry::KEY_SET_VALUE.to_u128()),
+        ("const", "KEY_QUERY_VALUE", registry::KEY_QUERY_VALUE.to_u128()),
         ("const", "OBJ_CASE_INSENSITIVE", foundation::OBJ_CASE_INSENSITIVE.to_u128()),
         ("const", "PO_CB_SYSTEM_STATE_LOCK", windows_sys::Wdk::Storage::FileSystem::PO_CB_SYSTEM_STATE_LOCK.to_u128()),
         ("const", "PO_CB_AC_STATUS", windows_sys::Wdk::Storage::FileSystem::PO_CB_AC_STATUS.to_u128()),

@@ -9,6 +9,8 @@
 mod heap;
 #[path = "support/host_driver.rs"]
 mod host_driver;
+#[path = "support/saved_rules.rs"]
+mod saved_rules;
 
 use std::net::Ipv4Addr;
 
@@ -71,13 +73,9 @@ fn content(config: &Config) -> Config {
     }
 }
 
-/// The value a persisted `config` leaves: its wire bytes, generation 0, CONFIG_PERSIST clear.
+/// The value a persisted `config` leaves (docs/control.md's layout).
 fn persisted_value(config: &Config) -> RegistryValue {
-    let stored = Config {
-        flags: config.flags & !CONFIG_PERSIST,
-        ..content(config)
-    };
-    RegistryValue::Binary(wire(&stored))
+    RegistryValue::Binary(saved_rules::saved_value(config))
 }
 
 /// Unloads `driver` and loads again on the same stack: the configuration the next load starts
@@ -171,42 +169,85 @@ fn a_persisted_empty_set_starts_the_next_load_with_no_rules() {
     sim.assert_clean();
 }
 
-#[test]
-fn an_invalid_inspect_rules_is_ignored_with_a_log_line() {
-    let _heap = heap::check();
-    let valid = wire(&config_to(OTHER, CONFIG_VERBOSE));
+/// Values this driver does not load, each with the words its log line names the reason with.
+fn unloadable_values() -> Vec<(&'static str, RegistryValue, &'static str)> {
+    let valid = saved_rules::saved_value(&config_to(OTHER, CONFIG_VERBOSE));
     let mut bad_rule = config_to(OTHER, 0);
     bad_rule.rules[0].family = 5;
-    let mut old_version = config_to(OTHER, 0);
-    old_version.header.version = 1;
-    let invalid = [
-        ("a REG_DWORD", RegistryValue::Dword(1)),
+    let mut seventeen = saved_rules::header(1, 24 + 48 * 17, 0, 17);
+    seventeen.resize(24 + 48 * 17, 0);
+    let mut reserved_flag = valid.clone();
+    reserved_flag[12] |= 0x4;
+    // Format 2, as a newer driver might write: the same header fields, a body of its own.
+    let mut newer = saved_rules::header(2, 24 + 8, 0, 0);
+    newer.extend_from_slice(&[7; 8]);
+    vec![
+        ("a REG_DWORD", RegistryValue::Dword(1), "not REG_BINARY"),
+        (
+            "REG_SZ",
+            RegistryValue::Other(1, valid.clone()),
+            "not REG_BINARY",
+        ),
+        (
+            "the protocol's Config wire bytes (no header)",
+            RegistryValue::Binary(wire(&config_to(OTHER, 0))),
+            "magic",
+        ),
+        (
+            "a higher format version",
+            RegistryValue::Binary(newer),
+            "format version 2",
+        ),
         (
             "too short",
-            RegistryValue::Binary(valid[..Config::SIZE - 1].to_vec()),
+            RegistryValue::Binary(valid[..valid.len() - 1].to_vec()),
+            "size",
         ),
         (
             "too long",
             RegistryValue::Binary([valid.clone(), vec![0]].concat()),
+            "size",
         ),
-        ("a bad rule", RegistryValue::Binary(wire(&bad_rule))),
-        ("another version", RegistryValue::Binary(wire(&old_version))),
-        ("REG_SZ", RegistryValue::Other(1, valid.clone())),
-    ];
-    for (what, value) in invalid {
+        (
+            "17 rules",
+            RegistryValue::Binary(seventeen),
+            "rule count 17",
+        ),
+        (
+            "a reserved flag",
+            RegistryValue::Binary(reserved_flag),
+            "reserved",
+        ),
+        (
+            "a bad rule",
+            RegistryValue::Binary(saved_rules::saved_value(&bad_rule)),
+            "invalid rule 0: family",
+        ),
+    ]
+}
+
+#[test]
+fn an_unloadable_inspect_rules_is_ignored_with_its_reason_and_kept() {
+    let _heap = heap::check();
+    for (what, value, reason) in unloadable_values() {
         let sim = SimulatedStack::new();
         configure_port(&sim);
-        sim.set_parameter(PERSISTED_VALUE_NAME, value);
+        sim.set_parameter(PERSISTED_VALUE_NAME, value.clone());
         let driver = load(&sim);
         let config = get_config(&driver);
         assert_eq!(config.rule_count, 2, "{what}: the Inspect* values apply");
         assert_eq!(config.flags, 0, "{what}");
         assert!(
-            sim.debug_log()
-                .iter()
-                .any(|(_, _, text)| text.contains("ignoring Parameters\\InspectRules")),
+            sim.debug_log().iter().any(|(_, _, text)| {
+                text.contains("ignoring Parameters\\InspectRules") && text.contains(reason)
+            }),
             "{what}: {:?}",
             sim.debug_log()
+        );
+        assert_eq!(
+            sim.parameter(PERSISTED_VALUE_NAME),
+            Some(value),
+            "{what}: left as it is"
         );
         driver.unload();
         sim.assert_clean();
@@ -214,7 +255,10 @@ fn an_invalid_inspect_rules_is_ignored_with_a_log_line() {
     // A valid one is not ignored, and its verbose flag is the load's.
     let sim = SimulatedStack::new();
     configure_port(&sim);
-    sim.set_parameter(PERSISTED_VALUE_NAME, RegistryValue::Binary(valid));
+    sim.set_parameter(
+        PERSISTED_VALUE_NAME,
+        persisted_value(&config_to(OTHER, CONFIG_VERBOSE)),
+    );
     let driver = load(&sim);
     assert_eq!(
         content(&get_config(&driver)),
@@ -231,6 +275,40 @@ fn an_invalid_inspect_rules_is_ignored_with_a_log_line() {
     sim.assert_clean();
 }
 
+/// A read of `InspectRules` that fails at load (not a missing value) is said, with its status;
+/// the `Inspect*` values apply.
+#[test]
+fn a_failed_read_of_inspect_rules_at_load_is_logged_with_its_status() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    sim.set_parameter(
+        PERSISTED_VALUE_NAME,
+        persisted_value(&config_to(OTHER, CONFIG_VERBOSE)),
+    );
+    // The seven Inspect*, MaxInFlight and VerboseLogging values are read first.
+    sim.fail_call(
+        KernelFn::ZwQueryValueKey,
+        7,
+        NtStatus::INSUFFICIENT_RESOURCES,
+    );
+    let driver = load(&sim);
+    assert_eq!(
+        get_config(&driver).rule_count,
+        2,
+        "the Inspect* values apply"
+    );
+    assert!(
+        sim.debug_log().iter().any(|(_, level, text)| *level == 1
+            && text.contains("could not read Parameters\\InspectRules")
+            && text.contains("STATUS_INSUFFICIENT_RESOURCES")),
+        "{:?}",
+        sim.debug_log()
+    );
+    driver.unload();
+    sim.assert_clean();
+}
+
 /// What the registry held before the failing request.
 #[derive(Debug, Clone, Copy)]
 enum Before {
@@ -240,6 +318,8 @@ enum Before {
     Persisted,
     /// An invalid InspectRules (ignored at load).
     Invalid,
+    /// A value of a higher format version (a newer driver's: ignored at load).
+    NewerFormat,
 }
 
 #[test]
@@ -257,8 +337,20 @@ fn each_failing_step_of_a_persisting_set_leaves_driver_and_registry_agreeing() {
         (KernelFn::FwpmFilterAdd0, 0),
         (KernelFn::FwpmTransactionCommit0, 0),
     ];
-    for before in [Before::Absent, Before::Persisted, Before::Invalid] {
-        for (call, skip) in steps {
+    for before in [
+        Before::Absent,
+        Before::Persisted,
+        Before::Invalid,
+        Before::NewerFormat,
+    ] {
+        // A present value is read in two queries (its size, then the value).
+        let second_read = [(KernelFn::ZwQueryValueKey, 1)];
+        let reads = if matches!(before, Before::Absent) {
+            &[][..]
+        } else {
+            &second_read[..]
+        };
+        for (call, skip) in steps[..3].iter().chain(reads).chain(&steps[3..]).copied() {
             let what = format!("{before:?}, {call:?} #{skip}");
             let sim = SimulatedStack::new();
             configure_port(&sim);
@@ -269,6 +361,11 @@ fn each_failing_step_of_a_persisting_set_leaves_driver_and_registry_agreeing() {
                 }
                 Before::Invalid => {
                     sim.set_parameter(PERSISTED_VALUE_NAME, RegistryValue::Binary(vec![1, 2]))
+                }
+                Before::NewerFormat => {
+                    let mut newer = saved_rules::header(2, 24 + 4, 0, 0);
+                    newer.extend_from_slice(&[9; 4]);
+                    sim.set_parameter(PERSISTED_VALUE_NAME, RegistryValue::Binary(newer))
                 }
             }
             let value_before = sim.parameter(PERSISTED_VALUE_NAME);
@@ -281,23 +378,12 @@ fn each_failing_step_of_a_persisting_set_leaves_driver_and_registry_agreeing() {
                 "{what}"
             );
             assert_eq!(content(&get_config(&driver)), running, "{what}: the driver");
-            // Applying failed after the write: the value is put back as it was, an invalid
-            // one deleted (at load both mean "the Inspect* values apply"). A failure before
-            // the write leaves it untouched.
-            let applying = matches!(
-                call,
-                KernelFn::FwpmTransactionBegin0
-                    | KernelFn::FwpmFilterDeleteByKey0
-                    | KernelFn::FwpmFilterAdd0
-                    | KernelFn::FwpmTransactionCommit0
-            );
-            let expected = match before {
-                Before::Invalid if applying => None,
-                _ => value_before,
-            };
+            // Applying failed after the write: the value is put back exactly as it was (its
+            // type and bytes, whatever they hold; deleted only when there was none). A failure
+            // before the write leaves it untouched.
             assert_eq!(
                 sim.parameter(PERSISTED_VALUE_NAME),
-                expected,
+                value_before,
                 "{what}: the registry"
             );
             assert_eq!(
@@ -329,6 +415,10 @@ fn a_failed_undo_is_logged() {
             Some(persisted_value(&config_to(THIRD, 0))),
             KernelFn::ZwSetValueKey,
         ),
+        (
+            Some(RegistryValue::Binary(vec![1, 2])),
+            KernelFn::ZwSetValueKey,
+        ),
     ] {
         let sim = SimulatedStack::new();
         configure_port(&sim);
@@ -358,4 +448,48 @@ fn a_failed_undo_is_logged() {
         driver.unload();
         sim.assert_clean();
     }
+}
+
+/// A persisting set whose filter replacement fails because BFE stopped (its notification still
+/// on the way) is kept for BFE's return: it counts as applied, so the value stays written, the
+/// driver reports the new rules, BFE's return installs them, and the next load starts from them.
+#[test]
+fn a_persisting_set_kept_for_bfes_return_stays_in_the_registry() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    configure_port(&sim);
+    let driver = load(&sim);
+    let wanted = config_to(OTHER, CONFIG_PERSIST);
+    // BFE stops; its notification has not reached the driver yet (held): the session is dead
+    // and nothing told the driver.
+    sim.hold_bfe_callbacks();
+    std::thread::scope(|scope| {
+        let stop = scope.spawn(|| sim.set_bfe_state(wfp_sim::bfe_state::STOPPED));
+        while sim.held_bfe_callbacks() == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(set(&driver, &wanted), Ok(()), "kept for BFE's return");
+        sim.run_work_items();
+        assert_eq!(
+            driver.progress(),
+            wfp_injector::driver::Progress::WaitingForBfe
+        );
+        sim.release_bfe_callbacks();
+        stop.join().unwrap();
+    });
+    assert_eq!(
+        sim.parameter(PERSISTED_VALUE_NAME),
+        Some(persisted_value(&wanted)),
+        "the value stays"
+    );
+    assert_eq!(content(&get_config(&driver)), content(&config_to(OTHER, 0)));
+    sim.set_bfe_state(wfp_sim::bfe_state::RUNNING);
+    sim.run_work_items();
+    assert_eq!(sim.wfp_objects().filters, 1, "the kept rules' one filter");
+    assert_eq!(reload(&sim, driver), content(&config_to(OTHER, 0)));
+    assert_eq!(
+        sim.parameter(PERSISTED_VALUE_NAME),
+        Some(persisted_value(&wanted))
+    );
+    sim.assert_clean();
 }

@@ -497,11 +497,13 @@ fn zw_open_key_without_obj_kernel_handle_is_refused() {
     sim.assert_clean();
 }
 
-/// ZwSetValueKey and ZwDeleteValueKey need a key opened with KEY_SET_VALUE (their wdm pages):
-/// through a key opened for reading only, the simulator answers STATUS_ACCESS_DENIED and records
-/// a violation; with it, the value is written, replaced and deleted.
+/// ZwSetValueKey and ZwDeleteValueKey need a key opened with KEY_SET_VALUE, ZwQueryValueKey one
+/// opened with KEY_QUERY_VALUE (their wdm pages): without it, the simulator answers
+/// STATUS_ACCESS_DENIED and records a violation; with it, the value is written, replaced and
+/// deleted. A null name sets the unnamed value (allowed); a write to the service key's own values
+/// is recorded as unmodelled.
 #[test]
-fn registry_writes_need_a_key_opened_with_key_set_value() {
+fn registry_calls_need_the_access_their_pages_name() {
     let _heap = heap::check();
     let sim = SimulatedStack::new();
     sim.create_parameters_key();
@@ -570,7 +572,44 @@ fn registry_writes_need_a_key_opened_with_key_set_value() {
     assert_eq!(delete(writable), NtStatus::SUCCESS);
     assert_eq!(sim.parameter("Written"), None);
     assert_eq!(delete(writable), wfp_sim::status::OBJECT_NAME_NOT_FOUND);
-    for key in [read_only, writable, service] {
+
+    // A null name is the key's unnamed value (ZwSetValueKey's page allows it): no violation.
+    // SAFETY: an open key of `sim`, a null name, 3 readable bytes, at PASSIVE_LEVEL.
+    let unnamed = NtStatus(unsafe {
+        (&sim).zw_set_value_key(writable, ptr::null(), 0, 3, data.as_ptr().cast(), 3)
+    });
+    assert_eq!(unnamed, NtStatus::SUCCESS);
+    assert_eq!(
+        sim.parameter(""),
+        Some(RegistryValue::Binary(data.to_vec()))
+    );
+    assert_eq!(sim.take_violations(), vec![]);
+
+    // A query needs KEY_QUERY_VALUE (ZwQueryValueKey's page): a key opened for setting only.
+    let set_only = open(service, &parameters_name, constants::KEY_SET_VALUE);
+    let mut needed = 0u32;
+    // SAFETY: an open key of `sim`, a valid name, no buffer (length 0), a writable length.
+    let query = NtStatus(unsafe {
+        (&sim).zw_query_value_key(set_only, &value_name, 2, ptr::null_mut(), 0, &mut needed)
+    });
+    assert_eq!(query, wfp_sim::status::ACCESS_DENIED);
+    assert_eq!(
+        sim.take_violations(),
+        vec![Violation::KeyWithoutQueryValue(KernelFn::ZwQueryValueKey)]
+    );
+
+    // The service key's own values are not modelled: a write there is recorded as such.
+    let service_writable = open(
+        ptr::null_mut(),
+        &service_name,
+        0x2_0019 | constants::KEY_SET_VALUE,
+    );
+    assert!(!write(service_writable).is_success());
+    assert_eq!(
+        sim.take_violations(),
+        vec![Violation::UnmodelledRegistryWrite(KernelFn::ZwSetValueKey)]
+    );
+    for key in [read_only, writable, service, set_only, service_writable] {
         // SAFETY: open keys of `sim`, each closed once.
         unsafe { (&sim).zw_close(key) };
     }

@@ -6,6 +6,8 @@
 mod host_driver;
 #[path = "support/kmdf_host.rs"]
 mod kmdf_host;
+#[path = "support/saved_rules.rs"]
+mod saved_rules;
 #[path = "support/tool_device.rs"]
 mod tool_device;
 
@@ -65,9 +67,7 @@ fn inspect_changes_with_persist_are_written_to_the_registry() {
             ..Config::decode(&reply.output).unwrap()
         };
         assert_eq!(config.flags & CONFIG_PERSIST, 0);
-        let mut bytes = vec![0; Config::SIZE];
-        config.encode(&mut bytes);
-        Some(RegistryValue::Binary(bytes))
+        Some(RegistryValue::Binary(saved_rules::saved_value(&config)))
     };
     with_driver(|sim| {
         let add = "inspect add --remote 198.51.100.0/24 --direction out";
@@ -76,6 +76,15 @@ fn inspect_changes_with_persist_are_written_to_the_registry() {
             sim.parameter(PERSISTED_VALUE_NAME),
             None,
             "not without --persist"
+        );
+        // JSON always says whether the change was persisted.
+        let (code, out, _) = wfpinjctl(sim, ADMIN, &format!("{add} --json"), 1);
+        assert_eq!(
+            (code, out.trim()),
+            (
+                EXIT_OK,
+                "{\"result\":\"added\",\"rules\":3,\"persisted\":false}"
+            )
         );
         let (code, out, err) = wfpinjctl(sim, ADMIN, &format!("{add} --persist"), 1);
         assert_eq!((code, err.as_str()), (EXIT_OK, ""));
@@ -103,11 +112,11 @@ fn inspect_changes_with_persist_are_written_to_the_registry() {
                 "cleared; 0 rule(s) in force, persisted for the next load"
             )
         );
-        let mut empty = vec![0; Config::SIZE];
-        Config::empty().encode(&mut empty);
         assert_eq!(
             sim.parameter(PERSISTED_VALUE_NAME),
-            Some(RegistryValue::Binary(empty))
+            Some(RegistryValue::Binary(saved_rules::saved_value(
+                &Config::empty()
+            )))
         );
         for wrong in [
             "status --persist",
@@ -121,6 +130,126 @@ fn inspect_changes_with_persist_are_written_to_the_registry() {
                 "{err}"
             );
         }
+    });
+}
+
+/// `--help` and `--version` answer without the device whatever else stands on the line:
+/// `--persist`, like `--json`, is ignored there.
+#[test]
+fn help_and_version_ignore_persist_as_they_ignore_json() {
+    let sim = SimulatedStack::new();
+    for line in ["--help --persist", "--persist --version", "--json --help"] {
+        let (code, out, err) = wfpinjctl(&sim, ADMIN, line, 1);
+        assert_eq!((code, err.as_str()), (EXIT_OK, ""), "{line}");
+        assert!(!out.is_empty(), "{line}");
+    }
+}
+
+/// A device whose sets fail with `failure` (its reads go to the driver).
+struct RefusingSets<'a> {
+    inner: tool_device::SimDevice<'a>,
+    failure: wfpinjctl::device::Failure,
+}
+
+impl wfpinjctl::device::Device for RefusingSets<'_> {
+    fn control(
+        &mut self,
+        code: u32,
+        input: &[u8],
+        output_length: usize,
+    ) -> Result<Vec<u8>, wfpinjctl::device::Failure> {
+        if code == wfp_protocol::IOCTL_SET_CONFIG {
+            return Err(self.failure.clone());
+        }
+        self.inner.control(code, input, output_length)
+    }
+}
+
+/// With `--persist`, the statuses a persisting set adds (no Parameters key, no registry path,
+/// the registry's access denied) are said as a failed write of `Parameters\InspectRules`, as
+/// the host test sees them (NTSTATUS) and as Windows reports them (Win32); without it they keep
+/// their device meanings. The driver's own answer for a missing Parameters key and a registry
+/// that refuses the write goes through the same words.
+#[test]
+fn a_failed_persisting_set_names_the_registry_value() {
+    use wfpinjctl::device::{Failure, win32};
+    with_driver(|sim| {
+        let cases = [
+            (Failure::Status(0xC000_0034), "no Parameters key"),
+            (Failure::Win32(win32::FILE_NOT_FOUND), "no Parameters key"),
+            (Failure::Status(0xC000_0184), "without a registry path"),
+            (
+                Failure::Win32(win32::BAD_COMMAND),
+                "without a registry path",
+            ),
+            (Failure::Status(0xC000_0022), "registry denied"),
+            (Failure::Win32(win32::ACCESS_DENIED), "registry denied"),
+        ];
+        for (failure, words) in cases {
+            for (line, persist) in [
+                ("inspect add --remote 192.0.2.77 --persist", true),
+                ("inspect clear --persist", true),
+                ("inspect add --remote 192.0.2.77", false),
+            ] {
+                let arguments: Vec<String> = line.split_whitespace().map(String::from).collect();
+                let mut open = |_write: bool| {
+                    Ok(RefusingSets {
+                        inner: tool_device::SimDevice {
+                            sim,
+                            caller: ADMIN,
+                            access: wfp_sim::kmdf_io::Access::READ_WRITE,
+                        },
+                        failure: failure.clone(),
+                    })
+                };
+                let (mut out, mut err) = (Vec::new(), Vec::new());
+                let code =
+                    wfpinjctl::run(&arguments, &mut open, &mut |_| false, &mut out, &mut err);
+                let err = String::from_utf8(err).unwrap();
+                assert_eq!(code, EXIT_FAILED, "{failure:?} {line}");
+                let named =
+                    err.contains("could not write Parameters\\InspectRules") && err.contains(words);
+                assert_eq!(named, persist, "{failure:?} {line}: {err}");
+                let misled = [
+                    "driver not loaded",
+                    "the driver is unloading",
+                    "run as administrator",
+                ]
+                .iter()
+                .any(|advice| err.contains(advice));
+                assert_eq!(misled, !persist, "{failure:?} {line}: {err}");
+            }
+        }
+        // The driver itself: no Parameters key at the persisting set's open, and a registry
+        // that refuses the write.
+        for (call, skip, status, words) in [
+            (
+                wfp_sim::KernelFn::ZwOpenKey,
+                1,
+                wfp_injector::nt::NtStatus(0xC000_0034_u32 as i32),
+                "no Parameters key",
+            ),
+            (
+                wfp_sim::KernelFn::ZwSetValueKey,
+                0,
+                wfp_injector::nt::NtStatus(0xC000_0022_u32 as i32),
+                "registry denied",
+            ),
+        ] {
+            sim.fail_call(call, skip, status);
+            let (code, _, err) =
+                wfpinjctl(sim, ADMIN, "inspect add --remote 192.0.2.78 --persist", 1);
+            assert_eq!(code, EXIT_FAILED, "{call:?}");
+            assert!(
+                err.contains("could not write Parameters\\InspectRules") && err.contains(words),
+                "{call:?}: {err}"
+            );
+        }
+        assert_eq!(
+            sim.parameter(wfp_protocol::PERSISTED_VALUE_NAME),
+            None,
+            "nothing persisted"
+        );
     });
 }
 

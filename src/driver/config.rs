@@ -9,7 +9,7 @@
 //! | `InspectLayer` | REG_DWORD 0, 1 or 2 | where: 0 transport layers (default), 1 IP packet (network) layers, 2 both |
 //! | `MaxInFlight` | REG_DWORD 1..=65536 | per-injection contexts (default 1024) |
 //! | `VerboseLogging` | REG_DWORD 0 or 1 | per-packet DbgPrintEx messages |
-//! | `InspectRules` | REG_BINARY, a wfp-protocol `Config` | written by a control request with CONFIG_PERSIST: when valid, the load's rules and verbose flag instead of the `Inspect*` values and `VerboseLogging` (`crate::driver::persisted`) |
+//! | `InspectRules` | REG_BINARY, the driver's saved-configuration format (`crate::driver::persisted_format`) | written by a control request with CONFIG_PERSIST: when valid, the load's rules and verbose flag instead of the `Inspect*` values and `VerboseLogging` (`crate::driver::persisted`); another format is ignored with a log line and kept |
 //!
 //! A packet is inspected when its family has at least one criterion and it meets every
 //! criterion set for its family; the port criterion selects TCP and UDP only. With no
@@ -18,15 +18,17 @@
 //! stay the choice). The driver turns this into rules (`crate::driver::rules::Rules::from_registry`),
 //! which the control channel can replace at run time.
 
+use alloc::boxed::Box;
 use core::ffi::c_void;
 use core::ptr;
 
+use wfp_protocol::Config;
+
 use crate::driver::log::{Level, Log};
-use crate::driver::persisted::{self, Persisted};
-use crate::driver::rules::Rules;
+use crate::driver::persisted;
 use crate::inject::{IpFamily, RemoteAddress};
 use crate::nt::text::{wide, wide_len_bytes};
-use crate::nt::{NtStatus, RegistryPath};
+use crate::nt::{Irql, NtStatus, RegistryPath};
 use crate::sys::KernelApi;
 use crate::sys::types::{
     ACCESS_MASK, HANDLE, KEY_READ, KEY_VALUE_PARTIAL_INFORMATION,
@@ -157,9 +159,6 @@ pub struct Parameters {
     pub max_in_flight: Option<u32>,
     /// `VerboseLogging`, or the persisted configuration's flag.
     pub verbose: bool,
-    /// `InspectRules` was present and valid: the load starts from the rules a control request
-    /// persisted, not from the `Inspect*` values (`crate::driver::persisted`).
-    pub persisted: bool,
 }
 
 pub(super) static PARAMETERS: [u16; 11] = wide("Parameters");
@@ -188,26 +187,24 @@ struct RawValue {
     data: [u8; 16],
 }
 
-/// Reads the driver's Parameters, and the rules `InspectRules` persisted when it is valid. A
-/// missing key or value means "not set"; bad values are logged and ignored.
+/// Reads the driver's Parameters into `parameters`, and the configuration `InspectRules`
+/// persisted when it is valid (in pool: about 800 bytes kept off the load's stack). A missing
+/// key or value means "not set"; bad values are logged and ignored.
 ///
 /// IRQL: PASSIVE_LEVEL.
-// Out of line: its persisted rules stay out of DriverEntry's frame, which holds the loader's
-// block before it is boxed (a frame past a page needs stack probes, which the image does not
-// link).
+// Out of line: what it holds stays out of DriverEntry's frame, which holds the loader's block
+// before it is boxed (a frame past a page needs stack probes, which the image does not link).
 #[inline(never)]
 pub fn read_parameters<K: KernelApi>(
     kernel: &K,
     service_key: Option<RegistryPath<'_>>,
     log: &Log,
-) -> (Parameters, Option<Rules>) {
-    let mut parameters = Parameters::default();
-    let Some(service_key) = service_key else {
-        return (parameters, None);
-    };
-    let Ok(service) = open_key(kernel, ptr::null_mut(), service_key.as_raw(), KEY_READ) else {
-        return (parameters, None);
-    };
+    parameters: &mut Parameters,
+) -> Option<Box<Config>> {
+    debug_assert!(Irql(kernel.ke_get_current_irql()) == Irql::PASSIVE);
+    *parameters = Parameters::default();
+    let service_key = service_key?;
+    let service = open_key(kernel, ptr::null_mut(), service_key.as_raw(), KEY_READ).ok()?;
     let name = unicode(&PARAMETERS);
     let key = open_key(kernel, service, &name, KEY_READ).ok();
     close(kernel, service);
@@ -217,7 +214,7 @@ pub fn read_parameters<K: KernelApi>(
             Level::Info,
             &["no Parameters key: inspecting nothing".into()],
         );
-        return (parameters, None);
+        return None;
     };
     let config = &mut parameters.inspection;
     if let Some(value) = query(kernel, key, &REMOTE_PORT) {
@@ -293,25 +290,31 @@ pub fn read_parameters<K: KernelApi>(
         }
     }
     // Read last: a failed read of it (as of any value) is "not set", and the others stand.
-    let mut persisted = None;
-    match persisted::read(kernel, key) {
-        Ok(Persisted::Valid(config)) => {
-            let rules = Rules::from_config(&config);
-            parameters.verbose = rules.verbose;
-            parameters.persisted = true;
-            persisted = Some(rules);
-        }
-        Ok(Persisted::Invalid) => ignored(
-            kernel,
-            log,
-            "InspectRules",
-            "a REG_BINARY configuration as a set with CONFIG_PERSIST writes it (wfpinjctl --persist); \
-             the Inspect* values apply",
-        ),
-        Ok(Persisted::Absent) | Err(_) => {}
+    let persisted = read_persisted(kernel, key, log);
+    if let Some(config) = &persisted {
+        parameters.verbose = config.flags & wfp_protocol::CONFIG_VERBOSE != 0;
     }
     close(kernel, key);
-    (parameters, persisted)
+    persisted
+}
+
+/// The valid configuration `InspectRules` holds, in pool; `None` when absent, ignored (logged
+/// with the reason by `persisted::read`), or unreadable (logged here, with the status: a failed
+/// query, or no memory for the value).
+///
+/// IRQL: PASSIVE_LEVEL.
+fn read_persisted<K: KernelApi>(kernel: &K, key: HANDLE, log: &Log) -> Option<Box<Config>> {
+    persisted::read(kernel, key, log).unwrap_or_else(|status| {
+        log.write(
+            kernel,
+            Level::Warning,
+            &[
+                "could not read Parameters\\InspectRules (the Inspect* values apply): ".into(),
+                status.into(),
+            ],
+        );
+        None
+    })
 }
 
 fn ignored<K: KernelApi>(kernel: &K, log: &Log, name: &str, expected: &str) {

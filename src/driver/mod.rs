@@ -16,6 +16,7 @@ pub mod log;
 pub mod network_classify;
 pub mod objects;
 pub(crate) mod persisted;
+pub(crate) mod persisted_format;
 pub mod power;
 pub mod rules;
 
@@ -126,8 +127,9 @@ impl<K: KernelApi> Driver<K> {
         registry_path: Option<RegistryPath<'_>>,
         config: &DriverConfig,
     ) -> Result<Self, LoadError> {
-        let (parameters, persisted) =
-            config::read_parameters(&kernel, registry_path, &Log::default());
+        let mut parameters = Parameters::default();
+        let persisted =
+            config::read_parameters(&kernel, registry_path, &Log::default(), &mut parameters);
         let log = Log {
             verbose: parameters.verbose,
         };
@@ -149,9 +151,10 @@ impl<K: KernelApi> Driver<K> {
             }
         };
         // The rules a control request persisted, when valid, else the Inspect* values.
-        let rules = persisted.unwrap_or_else(|| {
-            rules::Rules::from_registry(&parameters.inspection, parameters.verbose)
-        });
+        let rules = match persisted {
+            Some(config) => rules::Rules::from_config(&config),
+            None => rules::Rules::from_registry(&parameters.inspection, parameters.verbose),
+        };
         let loader = Loader::new(
             kernel.clone(),
             device,

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+#[path = "saved_rules.rs"]
+pub mod saved_rules;
+
 use wfp_protocol::*;
 use wfp_sim::kmdf_io::{Access, Caller, IoReply};
 use wfp_sim::{RegistryValue, SimulatedStack};
@@ -216,13 +219,7 @@ pub fn run(sim: &SimulatedStack, seed: u64, rounds: usize) -> (usize, usize) {
                         ..set
                     };
                     if set.flags & CONFIG_PERSIST != 0 {
-                        let mut bytes = vec![0; Config::SIZE];
-                        Config {
-                            generation: 0,
-                            ..applied
-                        }
-                        .encode(&mut bytes);
-                        persisted = Some(RegistryValue::Binary(bytes));
+                        persisted = Some(RegistryValue::Binary(saved_rules::saved_value(&applied)));
                         persists += 1;
                     }
                     expected = Config {

@@ -632,9 +632,10 @@ impl Wire for [Rule; MAX_RULES] {
 /// [`Config::flags`] bit: per-packet log messages (`VerboseLogging`).
 pub const CONFIG_VERBOSE: u32 = 0x1;
 /// [`Config::flags`] bit of a set request: once applied, the configuration is also written to
-/// the service's `Parameters\InspectRules` (REG_BINARY: this structure's wire bytes, generation
-/// 0, this bit clear), so the next load starts from it instead of the `Inspect*` values. Never
-/// set in a get reply (the driver does not say where its rules came from).
+/// the service's `Parameters\InspectRules` (REG_BINARY in a format of the driver's own, with its
+/// own magic and format version, independent of [`VERSION`]: docs/control.md, "Persistence"),
+/// so the next load starts from it instead of the `Inspect*` values. Never set in a get reply
+/// (the driver does not say where its rules came from).
 pub const CONFIG_PERSIST: u32 = 0x2;
 /// The `Parameters` value a persisted configuration is written to.
 pub const PERSISTED_VALUE_NAME: &str = "InspectRules";

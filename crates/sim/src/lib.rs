@@ -60,6 +60,8 @@ pub mod constants {
     pub const OBJ_KERNEL_HANDLE: u32 = super::registry::OBJ_KERNEL_HANDLE;
     /// `KEY_SET_VALUE`: ZwSetValueKey and ZwDeleteValueKey need a key opened with it.
     pub const KEY_SET_VALUE: u32 = super::registry::KEY_SET_VALUE;
+    /// `KEY_QUERY_VALUE`: ZwQueryValueKey needs a key opened with it.
+    pub const KEY_QUERY_VALUE: u32 = super::registry::KEY_QUERY_VALUE;
     /// `POOL_FLAG_PAGED`: allowed only at IRQL <= APC_LEVEL.
     pub const POOL_FLAG_PAGED: u64 = super::services::POOL_FLAG_PAGED;
     /// `sizeof(KDPC)`: the storage the simulator signs at KeInitializeDpc.
@@ -108,6 +110,6 @@ pub mod status {
     pub const BUFFER_TOO_SMALL: NtStatus = super::registry::BUFFER_TOO_SMALL;
     /// STATUS_BUFFER_OVERFLOW (the simulated registry).
     pub const BUFFER_OVERFLOW: NtStatus = super::registry::BUFFER_OVERFLOW;
-    /// STATUS_ACCESS_DENIED (the simulated registry: a write without KEY_SET_VALUE).
+    /// STATUS_ACCESS_DENIED (the simulated registry: a call without the access its page names).
     pub const ACCESS_DENIED: NtStatus = super::registry::ACCESS_DENIED;
 }

@@ -1,8 +1,13 @@
 //! The registry in the simulated stack: the driver's service key and a per-test Parameters
 //! table, read through ZwOpenKey / ZwQueryValueKey / ZwClose and written through ZwSetValueKey /
-//! ZwDeleteValueKey, which need a key opened with KEY_SET_VALUE (ZwSetValueKey's and
-//! ZwDeleteValueKey's wdm pages): without it the simulator answers STATUS_ACCESS_DENIED, as
-//! ZwDeleteValueKey's page says, and records a violation (a driver asks for the access it needs).
+//! ZwDeleteValueKey. Each call needs the access its wdm page names on the key's handle:
+//! KEY_QUERY_VALUE to query, KEY_SET_VALUE to set or delete. Without it the simulator answers
+//! STATUS_ACCESS_DENIED (ZwSetValueKey's and ZwDeleteValueKey's pages list it) and records a
+//! violation: a driver asks for the access it needs. Real Windows may not refuse: a Zw call runs
+//! with previous mode KernelMode, and ObReferenceObjectByHandle compares the granted access only
+//! for UserMode, so only the violation catches the missing access. A write to a key the
+//! simulator does not model (the service key's own values) is recorded as unmodelled, not
+//! answered with a status Windows was never seen to give.
 
 use core::ffi::c_void;
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +32,8 @@ pub(super) const BUFFER_OVERFLOW: NtStatus = NtStatus(0x8000_0005_u32 as i32);
 pub(super) const ACCESS_DENIED: NtStatus = NtStatus(0xC000_0022_u32 as i32);
 /// `KEY_SET_VALUE` (the simulator's own copy; tests/kernel_facts.rs pins it).
 pub(super) const KEY_SET_VALUE: ACCESS_MASK = 0x2;
+/// `KEY_QUERY_VALUE` (the simulator's own copy; tests/kernel_facts.rs pins it).
+pub(super) const KEY_QUERY_VALUE: ACCESS_MASK = 0x1;
 
 /// A registry value in the simulated Parameters key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,13 +201,20 @@ impl SimulatedStack {
         result_length: *mut u32,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        let Some((kind, _)) = state.registry.open.get(&(key as usize)).copied() else {
+        let Some((kind, access)) = state.registry.open.get(&(key as usize)).copied() else {
             state.violations.push(Violation::StaleKeyHandle(
                 KernelFn::ZwQueryValueKey,
                 key as usize,
             ));
             return NtStatus::INVALID_HANDLE.0;
         };
+        if access & KEY_QUERY_VALUE == 0 {
+            // The page: the handle must have been opened with KEY_QUERY_VALUE.
+            state
+                .violations
+                .push(Violation::KeyWithoutQueryValue(KernelFn::ZwQueryValueKey));
+            return ACCESS_DENIED.0;
+        }
         if class != KEY_VALUE_PARTIAL_INFORMATION_CLASS || result_length.is_null() {
             return NtStatus::INVALID_PARAMETER.0;
         }
@@ -268,8 +282,13 @@ impl SimulatedStack {
         match (kind, state.registry.parameters.as_mut()) {
             (KeyKind::Parameters, Some(values)) => Ok(values),
             // The driver writes only under Parameters; the service key's own values are not
-            // modelled.
-            _ => Err(ACCESS_DENIED.0),
+            // modelled, and no status is claimed for them: the violation fails the test.
+            _ => {
+                state
+                    .violations
+                    .push(Violation::UnmodelledRegistryWrite(call));
+                Err(NtStatus::UNSUCCESSFUL.0)
+            }
         }
     }
 
@@ -284,7 +303,8 @@ impl SimulatedStack {
         size: u32,
     ) -> NTSTATUS {
         let mut state = self.lock();
-        if name.is_null() || (data.is_null() && size != 0) {
+        // A null name is the key's unnamed value (the page allows it); null data is not.
+        if data.is_null() && size != 0 {
             return state.misuse(Violation::NullPointer(KernelFn::ZwSetValueKey));
         }
         if title_index != 0 {
@@ -295,7 +315,8 @@ impl SimulatedStack {
             Ok(values) => values,
             Err(status) => return status,
         };
-        // SAFETY: the seam's contract: `name` is a valid UNICODE_STRING (null refused above).
+        // SAFETY: the seam's contract: `name` is null (the unnamed value, "") or a valid
+        // UNICODE_STRING.
         let name = unsafe { read_unicode(name) }.unwrap_or_default();
         let bytes = if size == 0 {
             Vec::new()

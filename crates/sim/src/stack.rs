@@ -173,6 +173,11 @@ pub enum Violation {
     KeyHandleNotKernel,
     /// `ZwSetValueKey` or `ZwDeleteValueKey` through a key opened without KEY_SET_VALUE.
     KeyWithoutSetValue(KernelFn),
+    /// `ZwQueryValueKey` through a key opened without KEY_QUERY_VALUE.
+    KeyWithoutQueryValue(KernelFn),
+    /// A registry write the simulator does not model (a value of the service key itself): no
+    /// status is invented for it.
+    UnmodelledRegistryWrite(KernelFn),
     /// A KDPC's memory changed between `KeInitializeDpc` and a queue or run of it: freed (the
     /// allocator poisoned it) or overwritten while the kernel owned it.
     DpcMemoryClobbered(usize),

@@ -18,7 +18,8 @@ Usage:
 --persist: the configuration the change leaves is also written to the driver's registry
   (Parameters\\InspectRules), so the next load starts from it instead of the Inspect* values;
   'reg delete' of that value returns to them. Without it a change lasts until the driver
-  unloads.
+  unloads. A remove of a rule not in force fails and persists nothing. --help and --version
+  ignore --persist and --json.
 
 RULE (traffic the driver inspects; a packet is inspected when any rule selects it):
   --remote ADDRESS[/PREFIX]   remote IPv4 or IPv6 address or network (default: any)

@@ -59,6 +59,30 @@ pub enum Failure {
     Full,
     /// `inspect remove` of a rule that is not in force.
     NoSuchRule,
+    /// A set with CONFIG_PERSIST failed with a status that, for such a set, is the registry's
+    /// (or the missing registry path's), not the device's: see [`Failure::persisting`].
+    Persisting(Box<Failure>),
+}
+
+impl Failure {
+    /// What the failure of a set with CONFIG_PERSIST means: STATUS_OBJECT_NAME_NOT_FOUND (no
+    /// Parameters key), STATUS_INVALID_DEVICE_STATE (no registry path, or unloading) and
+    /// STATUS_ACCESS_DENIED (the registry refused; the device was opened already) are about
+    /// `Parameters\InspectRules`, not the driver's presence or the caller's rights.
+    pub fn persisting(self) -> Self {
+        match self {
+            Self::Status(
+                STATUS_OBJECT_NAME_NOT_FOUND | STATUS_INVALID_DEVICE_STATE | STATUS_ACCESS_DENIED,
+            )
+            | Self::Win32(
+                win32::FILE_NOT_FOUND
+                | win32::PATH_NOT_FOUND
+                | win32::BAD_COMMAND
+                | win32::ACCESS_DENIED,
+            ) => Self::Persisting(Box::new(self)),
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for Failure {
@@ -109,6 +133,27 @@ impl fmt::Display for Failure {
             ),
             Self::NoSuchRule => {
                 f.write_str("no such rule in force ('wfpinjctl inspect list' shows them)")
+            }
+            Self::Persisting(inner) => {
+                f.write_str("could not write Parameters\\InspectRules: ")?;
+                match **inner {
+                    Self::Status(STATUS_OBJECT_NAME_NOT_FOUND)
+                    | Self::Win32(win32::FILE_NOT_FOUND | win32::PATH_NOT_FOUND) => f.write_str(
+                        "the service has no Parameters key (install the driver with its INF); \
+                         nothing changed",
+                    ),
+                    Self::Status(STATUS_INVALID_DEVICE_STATE) | Self::Win32(win32::BAD_COMMAND) => {
+                        f.write_str(
+                            "the driver was loaded without a registry path (or is unloading); \
+                             nothing changed",
+                        )
+                    }
+                    Self::Status(STATUS_ACCESS_DENIED) | Self::Win32(win32::ACCESS_DENIED) => f
+                        .write_str(
+                            "the registry denied the driver access to the key; nothing changed",
+                        ),
+                    ref other => other.fmt(f),
+                }
             }
         }
     }

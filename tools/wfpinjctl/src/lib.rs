@@ -79,6 +79,11 @@ fn edit<D: Device + ?Sized>(
         let Err(failure) = write_config(device, &config) else {
             return Ok(config.active().len());
         };
+        let failure = if persist {
+            failure.persisting()
+        } else {
+            failure
+        };
         attempts += 1;
         let now: Config = read(device, IOCTL_GET_CONFIG).map_err(|_| failure.clone())?;
         if now.generation == based_on || attempts == EDIT_ATTEMPTS {
@@ -109,7 +114,7 @@ fn execute<D: Device + ?Sized>(
         Command::Inspect(Inspect::Clear) if persist => {
             let mut empty = Config::empty();
             empty.flags = CONFIG_PERSIST;
-            write_config(device, &empty)?;
+            write_config(device, &empty).map_err(Failure::persisting)?;
             Done::Changed("cleared", 0)
         }
         Command::Inspect(Inspect::Clear) => {
@@ -161,13 +166,11 @@ fn print(out: &mut dyn Write, json: bool, persist: bool, done: &Done) -> std::io
             "{what}; {count} rule(s) in force, persisted for the next load"
         ),
         (Done::Changed(what, count), false) => writeln!(out, "{what}; {count} rule(s) in force"),
-        (Done::Changed(what, count), true) if persist => writeln!(
+        // "persisted" always: a script reads the same fields whatever the options.
+        (Done::Changed(what, count), true) => writeln!(
             out,
-            "{{\"result\":\"{what}\",\"rules\":{count},\"persisted\":true}}"
+            "{{\"result\":\"{what}\",\"rules\":{count},\"persisted\":{persist}}}"
         ),
-        (Done::Changed(what, count), true) => {
-            writeln!(out, "{{\"result\":\"{what}\",\"rules\":{count}}}")
-        }
     }
 }
 
