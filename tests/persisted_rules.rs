@@ -178,6 +178,8 @@ fn unloadable_values() -> Vec<(&'static str, RegistryValue, &'static str)> {
     seventeen.resize(24 + 48 * 17, 0);
     let mut reserved_flag = valid.clone();
     reserved_flag[12] |= 0x4;
+    let mut size_stated_wrong = valid.clone();
+    size_stated_wrong[8] += 48;
     // Format 2, as a newer driver might write: the same header fields, a body of its own.
     let mut newer = saved_rules::header(2, 24 + 8, 0, 0);
     newer.extend_from_slice(&[7; 8]);
@@ -212,6 +214,11 @@ fn unloadable_values() -> Vec<(&'static str, RegistryValue, &'static str)> {
             "17 rules",
             RegistryValue::Binary(seventeen),
             "rule count 17",
+        ),
+        (
+            "a stated size that is not the value's (the body right)",
+            RegistryValue::Binary(size_stated_wrong),
+            "size",
         ),
         (
             "a reserved flag",
@@ -491,5 +498,91 @@ fn a_persisting_set_kept_for_bfes_return_stays_in_the_registry() {
         sim.parameter(PERSISTED_VALUE_NAME),
         Some(persisted_value(&wanted))
     );
+    sim.assert_clean();
+}
+
+#[test]
+fn a_saved_value_with_the_most_rules_loads_and_its_verbose_flag_is_the_loads() {
+    let _heap = heap::check();
+    // Sixteen rules (MAX_RULES), verbose: both kept.
+    let mut full = config_to(OTHER, CONFIG_VERBOSE);
+    full.rule_count = MAX_RULES as u32;
+    for index in 1..MAX_RULES {
+        full.rules[index] = full.rules[0];
+        full.rules[index].remote_address[3] = index as u8;
+    }
+    for (saved, registry_verbose, verbose) in [(full, 0, true), (config_to(OTHER, 0), 1, false)] {
+        let sim = SimulatedStack::new();
+        configure_port(&sim);
+        sim.set_parameter("VerboseLogging", RegistryValue::Dword(registry_verbose));
+        sim.set_parameter(PERSISTED_VALUE_NAME, persisted_value(&saved));
+        let driver = load(&sim);
+        assert_eq!(content(&get_config(&driver)), content(&saved));
+        assert_eq!(
+            driver.parameters().verbose,
+            verbose,
+            "the saved value's flag, not VerboseLogging"
+        );
+        driver.unload();
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn a_previous_value_up_to_64_kib_is_kept_for_the_undo_and_a_larger_one_refuses_the_set() {
+    let _heap = heap::check();
+    for (size, applied) in [(64 * 1024, true), (64 * 1024 + 1, false)] {
+        let sim = SimulatedStack::new();
+        configure_port(&sim);
+        let previous = RegistryValue::Binary(vec![0x5A; size]);
+        sim.set_parameter(PERSISTED_VALUE_NAME, previous.clone());
+        let driver = load(&sim);
+        let persisted = config_to(OTHER, CONFIG_PERSIST);
+        if applied {
+            set(&driver, &persisted).expect("the previous value fits the undo's bound");
+            assert_eq!(
+                sim.parameter(PERSISTED_VALUE_NAME),
+                Some(persisted_value(&persisted))
+            );
+        } else {
+            assert_eq!(
+                set(&driver, &persisted),
+                Err(NtStatus::INSUFFICIENT_RESOURCES),
+                "{size} bytes could not be put back"
+            );
+            assert_eq!(sim.parameter(PERSISTED_VALUE_NAME), Some(previous));
+            assert_eq!(get_config(&driver).rule_count, 2, "nothing changed");
+        }
+        driver.unload();
+        sim.assert_clean();
+    }
+}
+
+#[test]
+fn a_driver_loaded_with_an_empty_registry_path_refuses_to_persist() {
+    let _heap = heap::check();
+    let sim = SimulatedStack::new();
+    // An empty UNICODE_STRING over a real buffer: no service key to write to.
+    let mut buffer = [0u16; 4];
+    let empty = wfp_injector::sys::types::UNICODE_STRING {
+        Length: 0,
+        MaximumLength: 8,
+        Buffer: buffer.as_mut_ptr(),
+    };
+    // SAFETY: the string and its buffer outlive the load.
+    let path = unsafe { wfp_injector::nt::RegistryPath::from_raw(&empty) };
+    let driver = Driver::load(
+        &sim,
+        host_driver::device(),
+        path,
+        &wfp_injector::driver::DriverConfig::default(),
+    )
+    .expect("load");
+    assert_eq!(
+        set(&driver, &config_to(OTHER, CONFIG_PERSIST)),
+        Err(NtStatus::INVALID_DEVICE_STATE)
+    );
+    assert_eq!(sim.calls(KernelFn::ZwSetValueKey), 0);
+    driver.unload();
     sim.assert_clean();
 }

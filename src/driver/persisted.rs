@@ -148,6 +148,10 @@ impl Drop for PoolBytes {
 /// The partial-information header ZwQueryValueKey writes before the data (offset of `Data`).
 const INFO: usize = size_of::<KEY_VALUE_PARTIAL_INFORMATION>();
 
+/// Parameters' access for a persisting set: read the previous value, write the new one
+/// (disjoint rights, named once).
+const READ_AND_SET: u32 = KEY_READ | KEY_SET_VALUE;
+
 /// The largest value kept for an undo or read at load. A saved configuration is at most
 /// 24 + 48 × 16 bytes; a larger value is no configuration this driver loads, and one past this
 /// bound is not even kept (a persisting set is refused instead: it could not be put back).
@@ -315,7 +319,7 @@ pub(crate) fn store<K: KernelApi>(
     let path = service_key.unicode();
     let service = open_key(kernel, ptr::null_mut(), &path, KEY_READ)?;
     let name = unicode(&PARAMETERS);
-    let key = open_key(kernel, service, &name, KEY_READ | KEY_SET_VALUE);
+    let key = open_key(kernel, service, &name, READ_AND_SET);
     close(kernel, service);
     let key = key?;
     let result = store_in(kernel, key, log, rules, apply);
