@@ -145,26 +145,6 @@ fn help_and_version_ignore_persist_as_they_ignore_json() {
     }
 }
 
-/// A device whose sets fail with `failure` (its reads go to the driver).
-struct RefusingSets<'a> {
-    inner: tool_device::SimDevice<'a>,
-    failure: wfpinjctl::device::Failure,
-}
-
-impl wfpinjctl::device::Device for RefusingSets<'_> {
-    fn control(
-        &mut self,
-        code: u32,
-        input: &[u8],
-        output_length: usize,
-    ) -> Result<Vec<u8>, wfpinjctl::device::Failure> {
-        if code == wfp_protocol::IOCTL_SET_CONFIG {
-            return Err(self.failure.clone());
-        }
-        self.inner.control(code, input, output_length)
-    }
-}
-
 /// With `--persist`, the statuses a persisting set adds (no Parameters key, no registry path,
 /// the registry's access denied) are said as a failed write of `Parameters\InspectRules`, as
 /// the host test sees them (NTSTATUS) and as Windows reports them (Win32); without it they keep
@@ -191,21 +171,8 @@ fn a_failed_persisting_set_names_the_registry_value() {
                 ("inspect clear --persist", true),
                 ("inspect add --remote 192.0.2.77", false),
             ] {
-                let arguments: Vec<String> = line.split_whitespace().map(String::from).collect();
-                let mut open = |_write: bool| {
-                    Ok(RefusingSets {
-                        inner: tool_device::SimDevice {
-                            sim,
-                            caller: ADMIN,
-                            access: wfp_sim::kmdf_io::Access::READ_WRITE,
-                        },
-                        failure: failure.clone(),
-                    })
-                };
-                let (mut out, mut err) = (Vec::new(), Vec::new());
-                let code =
-                    wfpinjctl::run(&arguments, &mut open, &mut |_| false, &mut out, &mut err);
-                let err = String::from_utf8(err).unwrap();
+                let (code, err) =
+                    tool_device::wfpinjctl_before_set(sim, line, |_| Err(failure.clone()));
                 assert_eq!(code, EXIT_FAILED, "{failure:?} {line}");
                 let named =
                     err.contains("could not write Parameters\\InspectRules") && err.contains(words);
@@ -452,29 +419,6 @@ fn a_port_that_selects_nothing_is_left_out_with_a_warning() {
     });
 }
 
-/// A device that lets another administrator's change in just before this tool's first set.
-struct Contended<'a> {
-    inner: tool_device::SimDevice<'a>,
-    competing: Option<&'a str>,
-}
-
-impl wfpinjctl::device::Device for Contended<'_> {
-    fn control(
-        &mut self,
-        code: u32,
-        input: &[u8],
-        output_length: usize,
-    ) -> Result<Vec<u8>, wfpinjctl::device::Failure> {
-        if code == wfp_protocol::IOCTL_SET_CONFIG {
-            if let Some(line) = self.competing.take() {
-                let (status, _, err) = wfpinjctl(self.inner.sim, ADMIN, line, 1);
-                assert_eq!(status, EXIT_OK, "the competing change: {err}");
-            }
-        }
-        self.inner.control(code, input, output_length)
-    }
-}
-
 #[test]
 fn an_add_racing_another_change_keeps_both() {
     with_driver(|sim| {
@@ -488,20 +432,15 @@ fn an_add_racing_another_change_keeps_both() {
                 "inspect add --remote 192.0.2.12",
             ),
         ] {
-            let arguments: Vec<String> = mine.split_whitespace().map(String::from).collect();
-            let mut open = |_write: bool| {
-                Ok(Contended {
-                    inner: tool_device::SimDevice {
-                        sim,
-                        caller: ADMIN,
-                        access: wfp_sim::kmdf_io::Access::READ_WRITE,
-                    },
-                    competing: Some(theirs),
-                })
-            };
-            let (mut out, mut err) = (Vec::new(), Vec::new());
-            let code = wfpinjctl::run(&arguments, &mut open, &mut |_| false, &mut out, &mut err);
-            let err = String::from_utf8(err).unwrap();
+            // Another administrator's change lands just before this tool's first set.
+            let mut competing = Some(theirs);
+            let (code, err) = tool_device::wfpinjctl_before_set(sim, mine, |sim| {
+                if let Some(line) = competing.take() {
+                    let (status, _, err) = wfpinjctl(sim, ADMIN, line, 1);
+                    assert_eq!(status, EXIT_OK, "the competing change: {err}");
+                }
+                Ok(())
+            });
             assert_eq!((code, err.as_str()), (EXIT_OK, ""), "{mine}");
         }
         let (_, list, _) = wfpinjctl(sim, ADMIN, "inspect list", 1);

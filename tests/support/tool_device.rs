@@ -70,3 +70,47 @@ pub fn wfpinjctl(
         String::from_utf8(err).unwrap(),
     )
 }
+
+/// A device whose sets first go to `before_set`: `Err` refuses the set with that failure, `Ok`
+/// lets it through to the driver (after whatever the hook did, such as another administrator's
+/// change). Its reads go to the driver.
+pub struct BeforeSet<'a, F: FnMut(&SimulatedStack) -> Result<(), Failure>> {
+    pub inner: SimDevice<'a>,
+    pub before_set: F,
+}
+
+impl<F: FnMut(&SimulatedStack) -> Result<(), Failure>> Device for BeforeSet<'_, F> {
+    fn control(
+        &mut self,
+        code: u32,
+        input: &[u8],
+        output_length: usize,
+    ) -> Result<Vec<u8>, Failure> {
+        if code == wfp_protocol::IOCTL_SET_CONFIG {
+            (self.before_set)(self.inner.sim)?;
+        }
+        self.inner.control(code, input, output_length)
+    }
+}
+
+/// Runs `line` as an administrator through a [`BeforeSet`] device with `before_set`: (exit
+/// status, stderr).
+pub fn wfpinjctl_before_set(
+    sim: &SimulatedStack,
+    line: &str,
+    before_set: impl FnMut(&SimulatedStack) -> Result<(), Failure>,
+) -> (i32, String) {
+    let arguments: Vec<String> = line.split_whitespace().map(String::from).collect();
+    let mut device = Some(BeforeSet {
+        inner: SimDevice {
+            sim,
+            caller: Caller::Administrator,
+            access: Access::READ_WRITE,
+        },
+        before_set,
+    });
+    let mut open = |_write: bool| device.take().ok_or(Failure::NotLoaded);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = wfpinjctl::run(&arguments, &mut open, &mut |_| false, &mut out, &mut err);
+    (status, String::from_utf8(err).unwrap())
+}
