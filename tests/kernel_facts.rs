@@ -1184,6 +1184,23 @@ fn check_constants() -> Check {
     c.eq("src/driver/objects.rs:FILTER_FLAGS", "const", "FWPM_FILTER_FLAG_PERMIT_IF_CALLOUT_UNREGISTERED", FILTER_FLAGS.to_u128());
     c.eq("src/driver/objects.rs:SUBLAYER_WEIGHT", "rule", "sublayer-weight-lowest", SUBLAYER_WEIGHT.to_u128());
 
+    // wfpinjctl's Win32 errors (what CreateFileW and DeviceIoControl report; it names them in
+    // words).
+    {
+        use wfpinjctl::device::win32;
+        named!(c, "tools/wfpinjctl/src/device.rs", win32, "const", [
+            INVALID_FUNCTION => "ERROR_INVALID_FUNCTION",
+            FILE_NOT_FOUND => "ERROR_FILE_NOT_FOUND",
+            PATH_NOT_FOUND => "ERROR_PATH_NOT_FOUND",
+            ACCESS_DENIED => "ERROR_ACCESS_DENIED",
+            BAD_COMMAND => "ERROR_BAD_COMMAND",
+            INVALID_PARAMETER => "ERROR_INVALID_PARAMETER",
+            INSUFFICIENT_BUFFER => "ERROR_INSUFFICIENT_BUFFER",
+            BUSY => "ERROR_BUSY",
+            RETRY => "ERROR_RETRY",
+        ]);
+    }
+
     // The KMDF binding's numbers and strings.
     consts!(
         c,
@@ -1697,6 +1714,15 @@ fn windows_sys_constants() -> Vec<(&'static str, &'static str, u128)> {
         ("const", "STATUS_OBJECT_NAME_COLLISION", foundation::STATUS_OBJECT_NAME_COLLISION.to_u128()),
         ("const", "STATUS_CANCELLED", foundation::STATUS_CANCELLED.to_u128()),
         ("const", "STATUS_NO_SUCH_DEVICE", foundation::STATUS_NO_SUCH_DEVICE.to_u128()),
+        ("const", "ERROR_INVALID_FUNCTION", foundation::ERROR_INVALID_FUNCTION.to_u128()),
+        ("const", "ERROR_FILE_NOT_FOUND", foundation::ERROR_FILE_NOT_FOUND.to_u128()),
+        ("const", "ERROR_PATH_NOT_FOUND", foundation::ERROR_PATH_NOT_FOUND.to_u128()),
+        ("const", "ERROR_ACCESS_DENIED", foundation::ERROR_ACCESS_DENIED.to_u128()),
+        ("const", "ERROR_BAD_COMMAND", foundation::ERROR_BAD_COMMAND.to_u128()),
+        ("const", "ERROR_INVALID_PARAMETER", foundation::ERROR_INVALID_PARAMETER.to_u128()),
+        ("const", "ERROR_INSUFFICIENT_BUFFER", foundation::ERROR_INSUFFICIENT_BUFFER.to_u128()),
+        ("const", "ERROR_BUSY", foundation::ERROR_BUSY.to_u128()),
+        ("const", "ERROR_RETRY", foundation::ERROR_RETRY.to_u128()),
         ("const", "STATUS_RETRY", foundation::STATUS_RETRY.to_u128()),
         ("const", "STATUS_PENDING", foundation::STATUS_PENDING.to_u128()),
         ("const", "METHOD_BUFFERED", ioctl::METHOD_BUFFERED.to_u128()),
