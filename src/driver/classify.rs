@@ -675,20 +675,7 @@ impl<K: KernelApi> CalloutState<K> {
                         sub_interface_index: fields.sub_interface_index,
                         protocol: IpProtocol(fields.protocol),
                     });
-                    let injected = self
-                        .injector
-                        .clone_and_inject(nbl, injection, Tag::default());
-                    if injected.is_err() {
-                        if let Some((checksum, old)) = rewritten {
-                            // The original is permitted after all: it goes on exactly as it
-                            // came. SAFETY: the two checksum bytes written above, in the same
-                            // contiguous header, still owned by this classify.
-                            unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
-                        }
-                    }
-                    injected
-                        .map(|()| rewritten.is_some())
-                        .map_err(Outcome::Failed)
+                    self.inject_received(nbl, injection, rewritten)
                 }
                 Err(outcome) => Err(outcome),
             };
@@ -703,6 +690,34 @@ impl<K: KernelApi> CalloutState<K> {
             )
         };
         result
+    }
+
+    /// Receive injection of `nbl`'s clone after [`Self::prepare_ip_header`] (`rewritten`: the
+    /// checksum it rewrote, if any); a refused injection puts the old checksum back, so the
+    /// original, permitted after all, goes on exactly as it came. `Ok(true)`: reinjected with a
+    /// rewritten checksum.
+    ///
+    /// IRQL <= DISPATCH_LEVEL (classify's).
+    #[inline(always)]
+    pub(crate) fn inject_received(
+        &self,
+        nbl: NetBufferListRef<'_>,
+        injection: Injection,
+        rewritten: Option<(*mut u8, [u8; 2])>,
+    ) -> Result<bool, Outcome> {
+        let injected = self
+            .injector
+            .clone_and_inject(nbl, injection, Tag::default());
+        if injected.is_err() {
+            if let Some((checksum, old)) = rewritten {
+                // SAFETY: the two checksum bytes prepare_ip_header wrote, in the same
+                // contiguous header, still owned by this classify.
+                unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
+            }
+        }
+        injected
+            .map(|()| rewritten.is_some())
+            .map_err(Outcome::Failed)
     }
 
     /// After the retreat over the IP and transport headers: the buffer must start with an IP

@@ -356,20 +356,7 @@ impl<K: KernelApi> CalloutState<K> {
             interface_index: fields.interface_index,
             sub_interface_index: fields.sub_interface_index,
         });
-        let injected = self
-            .injector
-            .clone_and_inject(nbl, injection, Tag::default());
-        if injected.is_err() {
-            if let Some((checksum, old)) = rewritten {
-                // The original is permitted after all: it goes on exactly as it came.
-                // SAFETY: the two checksum bytes prepare_ip_header wrote, in the same
-                // contiguous header, still owned by this classify.
-                unsafe { checksum.cast::<[u8; 2]>().write_unaligned(old) };
-            }
-        }
-        injected
-            .map(|()| rewritten.is_some())
-            .map_err(Outcome::Failed)
+        self.inject_received(nbl, injection, rewritten)
     }
 
     /// The IP header (and the four bytes after it, when the packet has them) through
